@@ -1,0 +1,44 @@
+//! axon: neural networks that learn and spike by message passing.
+//!
+//! This crate is the foundation: real MNIST (or any IDX data set), scenarios, and the
+//! synchronous backprop (BP) baseline every local-learning result is compared against.
+//! A scenario file ([`scenario::Scenario`]) describes a run; [`run::run`] trains it and
+//! writes a run folder with the resolved scenario, `results.json`, `accuracy.png` and
+//! safetensors checkpoints.
+//!
+//! # Layout
+//! - [`idx`]: the IDX file format, with every check a user's file needs.
+//! - [`dataset`]: train and test splits loaded from a folder of IDX files; batching.
+//! - [`scenario`]: raw and validated scenario files, `--set` overrides.
+//! - [`matrix`]: row-major `f32` matrices; the only module that names the GEMM crate (faer).
+//! - [`rng`]: the seeded random source (ChaCha8, Box–Muller, Fisher–Yates).
+//! - [`activation`]: hidden-layer nonlinearities and their derivatives.
+//! - [`loss`]: softmax cross-entropy and squared error.
+//! - [`mlp`]: the MLP's exact forward and backward maths (public: later learners reuse it).
+//! - [`optimizer`]: SGD, momentum, Adam and learning-rate schedules, per tensor.
+//! - [`backprop`]: the synchronous BP trainer and evaluation; the shared data order.
+//! - [`checkpoint`]: weights as safetensors (`layers.I.weight`, `layers.I.bias`).
+//! - [`results`]: the `results.json` schema.
+//! - [`plot`]: accuracy plots with an embedded font.
+//! - [`run_dir`]: the run folder and atomic file writes.
+//! - [`run`]: a scenario run end to end, with progress hooks.
+//! - [`bench`]: timing of BP epochs for `axon bench`.
+
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+
+pub mod activation;
+pub mod backprop;
+pub mod bench;
+pub mod checkpoint;
+pub mod dataset;
+pub mod idx;
+pub mod loss;
+pub mod matrix;
+pub mod mlp;
+pub mod optimizer;
+pub mod plot;
+pub mod results;
+pub mod rng;
+pub mod run;
+pub mod run_dir;
+pub mod scenario;

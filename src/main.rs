@@ -1,0 +1,336 @@
+//! The `axon` command: run and validate scenarios, time the baseline.
+//!
+//! Exit codes: 0 success, 2 bad input (scenario, data, command line), 1 anything else.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use axon::bench::{bench_bp, BpBenchConfig};
+use axon::dataset::{Dataset, LoadOptions};
+use axon::optimizer::OptimizerKind;
+use axon::results::EpochRecord;
+use axon::run::{load_data, run, Observer, RunError, RunOptions};
+use axon::scenario::Scenario;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+const EXAMPLES: &str = "\
+Examples:
+  axon run scenarios/quickstart.toml
+  axon run scenarios/bp-mnist.toml --set train.epochs=1 --set network.layers=[784,64,10]
+  axon run scenarios/bp-mnist.toml --out runs/my-run --quiet
+  axon validate scenarios/bp-mnist.toml
+  axon bench bp --threads 1 --epochs 3";
+
+/// axon: neural networks that learn and spike by message passing.
+#[derive(Parser, Debug)]
+#[command(name = "axon", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train the scenario in FILE and write a run folder (scenario.toml, results.json,
+    /// accuracy.png, checkpoints/).
+    #[command(after_help = EXAMPLES)]
+    Run {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Run folder to create (must not exist or be empty). Default: runs/NAME-TIMESTAMP.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Override a scenario key by dotted path, e.g. --set train.epochs=1 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// No progress bars; only the final summary line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario (and the data it names) without training.
+    Validate {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Override a scenario key by dotted path (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Time axon against the figures in the README's benchmark table.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Seconds per BP training epoch on the full MNIST training set.
+    Bp {
+        /// Folder with the IDX files.
+        #[arg(long, default_value = "data/mnist")]
+        data: PathBuf,
+        /// Layer widths, comma-separated.
+        #[arg(long, default_value = "784,256,256,10", value_delimiter = ',')]
+        layers: Vec<usize>,
+        /// Examples per batch.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Threads for the matrix products.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Epochs to time (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
+        /// Optimiser.
+        #[arg(long, value_enum, default_value_t = BenchOptimizer::Sgd)]
+        optimizer: BenchOptimizer,
+        /// Use only the first N training examples.
+        #[arg(long)]
+        train_limit: Option<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BenchOptimizer {
+    Sgd,
+    Momentum,
+    Adam,
+}
+
+/// Progress bars on a terminal; nothing otherwise.
+struct Bars {
+    enabled: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Observer for Bars {
+    fn data_loaded(&mut self, data: &Dataset) {
+        if self.enabled {
+            eprintln!(
+                "data: {} train, {} test images of {}x{}, {} classes",
+                data.train.len(),
+                data.test.len(),
+                data.rows,
+                data.cols,
+                data.classes
+            );
+        }
+    }
+    fn run_dir(&mut self, path: &std::path::Path) {
+        if self.enabled {
+            eprintln!("run folder: {}", path.display());
+        }
+    }
+    fn epoch_start(&mut self, label: &str, epoch: usize, epochs: usize, batches: usize) {
+        if !self.enabled {
+            return;
+        }
+        let bar = ProgressBar::new(batches as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:32.cyan/blue}] {pos}/{len} batches {elapsed_precise} eta {eta}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{label} epoch {epoch}/{epochs}"));
+        self.bar = Some(bar);
+    }
+    fn batch_done(&mut self, done: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done as u64);
+        }
+    }
+    fn epoch_end(&mut self, label: &str, r: &EpochRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            eprintln!(
+                "{label} epoch {}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | {:.2} s",
+                r.epoch, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.wall_s
+            );
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// An error and whether it was the user's input.
+struct Failure {
+    error: anyhow::Error,
+    bad_input: bool,
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Self {
+        Self {
+            bad_input: e.is_bad_input(),
+            error: e.into(),
+        }
+    }
+}
+
+fn bad_input(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        error: error.into(),
+        bad_input: true,
+    }
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            // Library errors already quote their source in their message; print each cause
+            // of the chain once.
+            let mut msg = f.error.to_string();
+            for cause in f.error.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg = format!("{msg}: {c}");
+                }
+            }
+            eprintln!("error: {msg}");
+            ExitCode::from(if f.bad_input { 2 } else { 1 })
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Run {
+            file,
+            out,
+            overrides,
+            quiet,
+        } => {
+            let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+            let mut bars = Bars {
+                enabled: !quiet && std::io::stderr().is_terminal(),
+                bar: None,
+            };
+            let summary = run(&scenario, &RunOptions { out }, &mut bars)?;
+            for (label, m) in &summary.results.models {
+                if let Some(f) = m.final_ {
+                    println!(
+                        "{}: {label} test accuracy {:.4} after {} epochs, {:.1} s training; results in {}",
+                        summary.results.name,
+                        f.test_accuracy,
+                        m.epochs.len(),
+                        f.wall_s,
+                        summary.dir.display()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Validate { file, overrides } => {
+            let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+            let data = load_data(&scenario)?;
+            println!(
+                "{}: valid ({} train / {} test images of {}x{}, layers {:?}, {} on {} worker(s))",
+                file.display(),
+                data.train.len(),
+                data.test.len(),
+                data.rows,
+                data.cols,
+                scenario.file.network.layers,
+                scenario.file.algorithm.kind.name(),
+                scenario.workers
+            );
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Bp {
+                    data,
+                    layers,
+                    batch_size,
+                    threads,
+                    epochs,
+                    optimizer,
+                    train_limit,
+                    json,
+                },
+        } => {
+            if layers.len() < 2
+                || layers.contains(&0)
+                || batch_size == 0
+                || threads == 0
+                || epochs == 0
+            {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--layers needs at least two widths >= 1; --batch-size, --threads and --epochs must be >= 1"
+                )));
+            }
+            let set = Dataset::load(
+                &data,
+                &LoadOptions {
+                    train_limit,
+                    ..LoadOptions::default()
+                },
+            )
+            .with_context(|| format!("loading {}", data.display()))
+            .map_err(bad_input)?;
+            if set.pixels() != layers[0] || set.classes != layers[layers.len() - 1] {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--layers {:?} must start with the image size {} and end with the class count {}",
+                    layers,
+                    set.pixels(),
+                    set.classes
+                )));
+            }
+            let cfg = BpBenchConfig {
+                layers,
+                batch_size,
+                threads,
+                epochs,
+                optimizer: match optimizer {
+                    BenchOptimizer::Sgd => OptimizerKind::Sgd,
+                    BenchOptimizer::Momentum => OptimizerKind::Momentum,
+                    BenchOptimizer::Adam => OptimizerKind::Adam,
+                },
+            };
+            let report = bench_bp(&set.train, &cfg, &mut |e, s| {
+                if !json {
+                    eprintln!("epoch {e}: {s:.3} s");
+                }
+            });
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(|e| Failure {
+                        error: e.into(),
+                        bad_input: false
+                    })?
+                );
+            } else {
+                println!(
+                    "bp {:?} batch {} threads {}: median {:.3} s/epoch, best {:.3} s ({:.0} GFLOP/s) over {} examples",
+                    report.layers,
+                    report.batch_size,
+                    report.threads,
+                    report.median_s,
+                    report.best_s,
+                    report.gflop_per_epoch / report.best_s,
+                    report.examples
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Plots of a run: accuracy per epoch for every model, as a PNG.
+//!
+//! Labels are drawn with an embedded DejaVu Sans (`data/fonts/`), registered once with
+//! plotters' `ab_glyph` backend, so plots render the same on a machine without fonts.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::results::Results;
+
+static FONT: &[u8] = include_bytes!("../data/fonts/DejaVuSans.ttf");
+/// Registers the embedded font exactly once per process; `Once` because plotters keeps a
+/// process-wide font table and registering twice is wasted work.
+static REGISTER: Once = Once::new();
+
+/// Why a plot could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot draw plot: {message}")]
+pub struct PlotError {
+    /// The image file.
+    pub path: std::path::PathBuf,
+    /// What the drawing library said.
+    pub message: String,
+}
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The bytes are a valid TrueType font compiled into the binary.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// Draws train (thin) and test (thick) accuracy per epoch of every model into a PNG at `path`.
+pub fn accuracy_png(results: &Results, path: &Path) -> Result<(), PlotError> {
+    register_font();
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    // Draw to a temporary file beside the target, then rename: never half a PNG on disk.
+    let tmp = dir.join(format!(".plot-{}.tmp.png", std::process::id()));
+    draw_accuracy(results, &tmp).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+}
+
+fn draw_accuracy(results: &Results, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let epochs = results
+        .models
+        .values()
+        .map(|m| m.epochs.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let lowest = results
+        .models
+        .values()
+        .flat_map(|m| {
+            m.epochs
+                .iter()
+                .flat_map(|e| [e.train_accuracy, e.test_accuracy])
+        })
+        .fold(1.0f64, f64::min);
+    let y_min = ((lowest - 0.02).max(0.0) * 50.0).floor() / 50.0;
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: accuracy per epoch", results.name),
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.5f64..epochs as f64 + 0.5, y_min..1.0f64)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("accuracy")
+        .x_labels(epochs.min(20))
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, (label, model)) in results.models.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let test: Vec<(f64, f64)> = model
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, e.test_accuracy))
+            .collect();
+        let train: Vec<(f64, f64)> = model
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, e.train_accuracy))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(test.clone(), color.stroke_width(3)))
+            .map_err(|e| err(&e))?
+            .label(format!("{label} test"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(test.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(LineSeries::new(train, color.mix(0.45).stroke_width(1)))
+            .map_err(|e| err(&e))?
+            .label(format!("{label} train"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.45).stroke_width(1))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}

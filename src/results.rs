@@ -1,0 +1,109 @@
+//! `results.json`: what a run measured, in a schema tools can rely on.
+//!
+//! ```json
+//! {"name": "bp-mnist", "seed": 1, "status": "complete",
+//!  "models": {"bp": {"algorithm": "bp",
+//!                    "epochs": [{"epoch": 1, "train_loss": 0.21, "train_accuracy": 0.936,
+//!                                "test_loss": 0.12, "test_accuracy": 0.962, "wall_s": 0.41}],
+//!                    "final": {"test_accuracy": 0.962, "wall_s": 0.41}}}}
+//! ```
+//! Accuracies are fractions in `[0, 1]`. `wall_s` of an epoch is its training time without
+//! evaluation; `final.wall_s` is the sum over epochs. The file is rewritten (atomically)
+//! after every epoch, so an interrupted run leaves the epochs it finished, with
+//! `"status": "running"` and `"final": null`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Scenario name.
+    pub name: String,
+    /// Scenario seed.
+    pub seed: u64,
+    /// `running` while epochs remain, `complete` at the end.
+    pub status: String,
+    /// One entry per trained model, by label (`bp`, …).
+    pub models: BTreeMap<String, ModelResults>,
+}
+
+/// One model's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelResults {
+    /// The algorithm that trained it (`bp`, …).
+    pub algorithm: String,
+    /// One record per finished epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Summary once all epochs are done; `null` before.
+    #[serde(rename = "final")]
+    pub final_: Option<FinalRecord>,
+}
+
+/// One epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (each measured before its update).
+    pub train_loss: f64,
+    /// Fraction of training examples classified right during the epoch (before each update).
+    pub train_accuracy: f64,
+    /// Mean loss on the test split after the epoch.
+    pub test_loss: f64,
+    /// Fraction of the test split classified right after the epoch.
+    pub test_accuracy: f64,
+    /// Seconds of training in this epoch, evaluation excluded.
+    pub wall_s: f64,
+}
+
+/// The end of a model's run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinalRecord {
+    /// Test accuracy after the last epoch.
+    pub test_accuracy: f64,
+    /// Total training seconds over all epochs.
+    pub wall_s: f64,
+}
+
+impl Results {
+    /// An empty record for a run.
+    pub fn new(name: &str, seed: u64) -> Self {
+        Self {
+            name: name.to_owned(),
+            seed,
+            status: "running".to_owned(),
+            models: BTreeMap::new(),
+        }
+    }
+
+    /// The model with this label, created empty if new.
+    pub fn model(&mut self, label: &str, algorithm: &str) -> &mut ModelResults {
+        self.models
+            .entry(label.to_owned())
+            .or_insert_with(|| ModelResults {
+                algorithm: algorithm.to_owned(),
+                epochs: Vec::new(),
+                final_: None,
+            })
+    }
+
+    /// Marks every model finished, filling `final` from its epochs.
+    pub fn complete(&mut self) {
+        for m in self.models.values_mut() {
+            if let Some(last) = m.epochs.last() {
+                m.final_ = Some(FinalRecord {
+                    test_accuracy: last.test_accuracy,
+                    wall_s: m.epochs.iter().map(|e| e.wall_s).sum(),
+                });
+            }
+        }
+        self.status = "complete".to_owned();
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("results always serialise")
+    }
+}

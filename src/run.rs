@@ -1,0 +1,199 @@
+//! Running a scenario end to end: data, model, training, and the run folder's files.
+//!
+//! [`run`] loads and checks the data, creates the [`RunDir`], writes the resolved scenario
+//! and the initial weights (`epoch-0`), then after every epoch writes a checkpoint,
+//! `results.json` and `accuracy.png`, so a run stopped at any point keeps every epoch it
+//! finished. Progress is reported to an [`Observer`] (the CLI draws bars with it).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::backprop::{Backprop, TrainConfig};
+use crate::checkpoint::to_safetensors;
+use crate::dataset::{DataError, Dataset, LoadOptions};
+use crate::matrix::Threads;
+use crate::mlp::Mlp;
+use crate::optimizer::OptimizerConfig;
+use crate::plot::{accuracy_png, PlotError};
+use crate::results::{EpochRecord, Results};
+use crate::rng::SeededRng;
+use crate::run_dir::{RunDir, RunDirError};
+use crate::scenario::{AlgorithmKind, Scenario, ScenarioError};
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario is invalid (bad input).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The data is missing or malformed (bad input).
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The run folder could not be created or written.
+    #[error(transparent)]
+    Output(#[from] RunDirError),
+    /// A plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+}
+
+impl RunError {
+    /// Whether the user's input (scenario, data, output folder choice) caused the failure,
+    /// as opposed to the machine (disk full, …). The CLI exits with 2 for these, 1 otherwise.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            RunError::Scenario(_)
+                | RunError::Data(_)
+                | RunError::Output(RunDirError::NotEmpty { .. })
+        )
+    }
+}
+
+/// Hooks for showing progress. All methods default to doing nothing.
+pub trait Observer {
+    /// The data is loaded.
+    fn data_loaded(&mut self, _data: &Dataset) {}
+    /// The run folder exists.
+    fn run_dir(&mut self, _path: &Path) {}
+    /// Model `label` starts epoch `epoch` of `epochs`, which has `batches` batches.
+    fn epoch_start(&mut self, _label: &str, _epoch: usize, _epochs: usize, _batches: usize) {}
+    /// `done` batches of the current epoch are finished.
+    fn batch_done(&mut self, _done: usize) {}
+    /// An epoch is finished and evaluated.
+    fn epoch_end(&mut self, _label: &str, _record: &EpochRecord) {}
+}
+
+/// An observer that shows nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// Where a run writes.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The run folder; default `runs/NAME-TIMESTAMP`.
+    pub out: Option<PathBuf>,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Everything measured (as written to `results.json`).
+    pub results: Results,
+}
+
+/// Loads the data a scenario names and checks the network against it.
+pub fn load_data(scenario: &Scenario) -> Result<Dataset, RunError> {
+    let d = &scenario.file.data;
+    let data = Dataset::load(
+        &d.dir,
+        &LoadOptions {
+            train_limit: d.train_limit,
+            test_limit: d.test_limit,
+            classes: d.classes,
+        },
+    )?;
+    scenario.check_data(data.rows, data.cols, data.classes)?;
+    Ok(data)
+}
+
+/// The initial network of a scenario (the same for every learner given the same seed).
+pub fn initial_network(scenario: &Scenario) -> Mlp {
+    let n = &scenario.file.network;
+    let mut rng = SeededRng::stream(scenario.file.seed, "weights");
+    Mlp::new(&n.layers, n.activation, n.init, &mut rng)
+}
+
+/// The baseline's training configuration from a scenario.
+pub fn train_config(scenario: &Scenario) -> TrainConfig {
+    let t = &scenario.file.train;
+    TrainConfig {
+        batch_size: t.batch_size,
+        lr: scenario.lr,
+        schedule: t.schedule,
+        epochs: t.epochs,
+        loss: t.loss,
+        optimizer: OptimizerConfig {
+            kind: t.optimizer,
+            momentum: scenario.momentum,
+            ..OptimizerConfig::default()
+        },
+        seed: scenario.file.seed,
+        threads: Threads(scenario.workers),
+    }
+}
+
+fn checkpoint(dir: &RunDir, label: &str, epoch: usize, net: &Mlp) -> Result<(), RunError> {
+    let meta = [
+        ("epoch", epoch.to_string()),
+        ("activation", net.activation().name().to_owned()),
+        ("model", label.to_owned()),
+    ];
+    dir.write(
+        Path::new("checkpoints")
+            .join(label)
+            .join(format!("epoch-{epoch}.safetensors")),
+        &to_safetensors(net, &meta),
+    )?;
+    Ok(())
+}
+
+/// Runs a validated scenario to the end.
+pub fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let data = load_data(scenario)?;
+    observer.data_loaded(&data);
+    let dir = RunDir::create(opts.out.as_deref(), &scenario.name)?;
+    observer.run_dir(dir.path());
+    dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
+
+    let kind = scenario.file.algorithm.kind;
+    let label = kind.name();
+    let mut results = Results::new(&scenario.name, scenario.file.seed);
+    results.model(label, kind.name());
+    let results_path = Path::new("results.json");
+    dir.write(results_path, results.to_json().as_bytes())?;
+
+    match kind {
+        AlgorithmKind::Bp => {
+            let cfg = train_config(scenario);
+            let mut learner = Backprop::new(initial_network(scenario), cfg);
+            checkpoint(&dir, label, 0, learner.net())?;
+            let batches = data.train.len().div_ceil(cfg.batch_size);
+            for epoch in 1..=cfg.epochs {
+                observer.epoch_start(label, epoch, cfg.epochs, batches);
+                let start = Instant::now();
+                let train = learner
+                    .train_epoch(&data.train, epoch, &mut |done, _| observer.batch_done(done));
+                let wall_s = start.elapsed().as_secs_f64();
+                let test = learner.evaluate(&data.test);
+                let record = EpochRecord {
+                    epoch,
+                    train_loss: train.loss,
+                    train_accuracy: train.accuracy,
+                    test_loss: test.loss,
+                    test_accuracy: test.accuracy,
+                    wall_s,
+                };
+                results.model(label, kind.name()).epochs.push(record);
+                checkpoint(&dir, label, epoch, learner.net())?;
+                dir.write(results_path, results.to_json().as_bytes())?;
+                accuracy_png(&results, &dir.path().join("accuracy.png"))?;
+                observer.epoch_end(label, &record);
+            }
+        }
+    }
+    results.complete();
+    dir.write(results_path, results.to_json().as_bytes())?;
+    Ok(RunSummary {
+        dir: dir.path().to_owned(),
+        results,
+    })
+}

@@ -1,0 +1,260 @@
+//! The `axon` binary as a user drives it: a small real run end to end, and bad input that
+//! must give a clear message and exit code 2, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use axon::activation::Activation;
+use axon::checkpoint::load_mlp;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn axon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_axon"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the axon binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small real-MNIST scenario in a temp folder.
+fn scenario(dir: &Path, extra: &str) -> PathBuf {
+    let p = dir.join("small.toml");
+    let text = format!(
+        "name = \"small\"\nseed = 3\n[data]\ndir = \"{}\"\ntrain_limit = 2000\ntest_limit = 500\n\
+         [network]\nlayers = [784, 32, 10]\n[train]\nepochs = 2\nlr = 0.002\n{extra}",
+        root().join("data/mnist").display()
+    );
+    std::fs::write(&p, text).expect("temp file");
+    p
+}
+
+fn expect_bad_input(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "exit code for bad input; stderr: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "stderr should mention {needle:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "no panic on user input: {err}");
+}
+
+#[test]
+fn end_to_end_run_writes_results_plot_and_checkpoints() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = scenario(tmp.path(), "");
+    let out = tmp.path().join("run");
+    let o = axon(&[
+        "run",
+        file.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "run failed: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("test accuracy"), "summary line: {stdout}");
+
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("results.json"))
+            .expect("valid JSON");
+    assert_eq!(results["name"], "small");
+    assert_eq!(results["seed"], 3);
+    assert_eq!(results["status"], "complete");
+    let bp = &results["models"]["bp"];
+    assert_eq!(bp["algorithm"], "bp");
+    let epochs = bp["epochs"].as_array().expect("epochs array");
+    assert_eq!(epochs.len(), 2);
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1);
+        for key in ["train_loss", "train_accuracy", "test_accuracy", "wall_s"] {
+            assert!(e[key].is_number(), "{key} in {e}");
+        }
+        let acc = e["test_accuracy"].as_f64().expect("number");
+        assert!((0.0..=1.0).contains(&acc));
+    }
+    // 2000 real examples, 2 epochs: a working MLP is far above chance (0.1).
+    let final_acc = bp["final"]["test_accuracy"]
+        .as_f64()
+        .expect("final accuracy");
+    assert!(final_acc > 0.80, "final test accuracy {final_acc}");
+    assert!(bp["final"]["wall_s"].as_f64().expect("number") > 0.0);
+
+    let png = std::fs::read(out.join("accuracy.png")).expect("accuracy.png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let resolved = std::fs::read_to_string(out.join("scenario.toml")).expect("scenario.toml");
+    assert!(
+        resolved.contains("optimizer = \"adam\""),
+        "defaults are filled in: {resolved}"
+    );
+
+    for epoch in 0..=2 {
+        let p = out.join(format!("checkpoints/bp/epoch-{epoch}.safetensors"));
+        let net = load_mlp(&p, Activation::Relu).expect("checkpoint loads");
+        assert_eq!(net.widths(), vec![784, 32, 10]);
+        assert_eq!(net.layers()[0].weight.rows(), 32, "weight is out x in");
+        if epoch == 0 {
+            assert!(
+                net.layers()
+                    .iter()
+                    .all(|l| l.bias.iter().all(|&b| b == 0.0)),
+                "initial biases are zero"
+            );
+        }
+    }
+    // The run folder is never overwritten.
+    let again = axon(&[
+        "run",
+        file.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    expect_bad_input(&again, "not empty");
+}
+
+#[test]
+fn set_overrides_any_key_and_validate_checks_the_data() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = scenario(tmp.path(), "");
+    let out = tmp.path().join("run");
+    let o = axon(&[
+        "run",
+        file.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "network.layers=[784,16,10]",
+        "--set",
+        "train.optimizer=sgd",
+        "--set",
+        "train.lr=0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let resolved = std::fs::read_to_string(out.join("scenario.toml")).expect("scenario.toml");
+    assert!(
+        resolved.contains("epochs = 1") && resolved.contains("optimizer = \"sgd\""),
+        "{resolved}"
+    );
+    let net = load_mlp(
+        &out.join("checkpoints/bp/epoch-1.safetensors"),
+        Activation::Relu,
+    )
+    .expect("loads");
+    assert_eq!(net.widths(), vec![784, 16, 10]);
+
+    let v = axon(&["validate", file.to_str().expect("utf8")]);
+    assert!(v.status.success(), "{}", stderr(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("valid"));
+    assert!(axon(&["validate", "scenarios/quickstart.toml"])
+        .status
+        .success());
+    assert!(axon(&["validate", "scenarios/bp-mnist.toml"])
+        .status
+        .success());
+}
+
+#[test]
+fn bad_scenarios_exit_2_with_the_key_and_value() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cases: &[(&str, &str)] = &[
+        ("[algorithm]\nfoo = 1\n", "unknown field `foo`"),
+        ("[optimizer]\nlr = 1\n", "unknown field `optimizer`"),
+        ("[runtime]\nworkers = \"many\"\n", "workers"),
+        ("[runtime]\nworkers = 0\n", "runtime.workers = 0"),
+    ];
+    for (extra, needle) in cases {
+        let file = scenario(tmp.path(), extra);
+        expect_bad_input(&axon(&["validate", file.to_str().expect("utf8")]), needle);
+        expect_bad_input(
+            &axon(&["run", file.to_str().expect("utf8"), "--quiet"]),
+            needle,
+        );
+    }
+    let file = scenario(tmp.path(), "");
+    let f = file.to_str().expect("utf8");
+    let sets: &[(&str, &str)] = &[
+        (
+            "train.lr=nan",
+            "train.lr = NaN: must be a finite number > 0",
+        ),
+        (
+            "train.lr=-0.5",
+            "train.lr = -0.5: must be a finite number > 0",
+        ),
+        ("train.epochs=ten", "epochs"),
+        (
+            "network.layers=[100,10]",
+            "network.layers[0] = 100: must equal the data's image size, 28x28 = 784",
+        ),
+        (
+            "network.layers=[784,10,7]",
+            "network.layers[2] = 7: must equal the number of classes in the data, 10",
+        ),
+        ("network.activation=gelu", "unknown variant `gelu`"),
+        ("train.lr", "expected KEY=VALUE"),
+        (
+            "data.dir=/nonexistent/axon-data",
+            "no file train-images-idx3-ubyte",
+        ),
+    ];
+    for (set, needle) in sets {
+        expect_bad_input(&axon(&["run", f, "--quiet", "--set", set]), needle);
+    }
+    expect_bad_input(
+        &axon(&["run", "/nonexistent/scenario.toml"]),
+        "cannot read scenario",
+    );
+    // clap's own usage errors are exit code 2 as well
+    expect_bad_input(&axon(&["run"]), "Usage");
+}
+
+#[test]
+fn a_truncated_data_file_is_bad_input_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).expect("dir");
+    for name in axon::dataset::FILE_NAMES {
+        let src = root().join("data/mnist").join(format!("{name}.gz"));
+        let bytes = std::fs::read(&src).expect("shipped data");
+        let keep = if name.starts_with("t10k-images") {
+            bytes.len() / 2
+        } else {
+            bytes.len()
+        };
+        std::fs::write(data.join(format!("{name}.gz")), &bytes[..keep]).expect("copy");
+    }
+    let file = scenario(tmp.path(), "");
+    let o = axon(&[
+        "run",
+        file.to_str().expect("utf8"),
+        "--quiet",
+        "--set",
+        &format!("data.dir=\"{}\"", data.display()),
+    ]);
+    expect_bad_input(&o, "t10k-images-idx3-ubyte.gz");
+}
+
+#[test]
+fn help_shows_examples() {
+    let o = axon(&["--help"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Examples:") && text.contains("--set train.epochs=1"),
+        "{text}"
+    );
+}
