@@ -138,12 +138,33 @@ impl Split {
         out.set_rows(indices.len());
         labels.clear();
         for (r, &i) in indices.iter().enumerate() {
+            // Shuffled batches read images from all over 47 MB: ask for the next image's
+            // cache lines while converting this one (a third of the epoch's time otherwise).
+            if let Some(&next) = indices.get(r + 1) {
+                prefetch(self.image(next));
+            }
             for (dst, &src) in out.row_mut(r).iter_mut().zip(self.image(i)) {
                 *dst = f32::from(src) / 255.0;
             }
             labels.push(self.labels[i]);
         }
     }
+}
+
+/// Hints the CPU to start loading `bytes` into cache.
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: SSE is part of every x86-64 CPU, and a prefetch never faults.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 /// A train and a test split with a common image size and class count.

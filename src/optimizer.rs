@@ -105,35 +105,120 @@ impl Optimizer {
     pub fn update(&mut self, slot: usize, param: &mut [f32], grad: &[f32], lr: f32) {
         debug_assert_eq!(param.len(), grad.len());
         match self.cfg.kind {
-            OptimizerKind::Sgd => {
-                for (p, &g) in param.iter_mut().zip(grad) {
-                    *p -= lr * g;
-                }
-            }
+            OptimizerKind::Sgd => kernels::sgd(param, grad, lr),
             OptimizerKind::Momentum => {
-                let mu = self.cfg.momentum;
-                for ((p, &g), v) in param.iter_mut().zip(grad).zip(&mut self.first[slot]) {
-                    *v = mu * *v + g;
-                    *p -= lr * *v;
-                }
+                kernels::momentum(param, grad, &mut self.first[slot], lr, self.cfg.momentum)
             }
             OptimizerKind::Adam => {
                 let OptimizerConfig {
                     beta1, beta2, eps, ..
                 } = self.cfg;
                 let t = self.step.max(1);
-                let c1 = 1.0 / (1.0 - beta1.powi(t));
-                let c2 = 1.0 / (1.0 - beta2.powi(t));
-                let m = &mut self.first[slot];
-                let v = &mut self.second[slot];
-                for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m).zip(v) {
-                    *m = beta1 * *m + (1.0 - beta1) * g;
-                    *v = beta2 * *v + (1.0 - beta2) * g * g;
-                    *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
-                }
+                let adam = kernels::AdamStep {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    c1: 1.0 / (1.0 - beta1.powi(t)),
+                    c2: 1.0 / (1.0 - beta2.powi(t)),
+                };
+                kernels::adam(
+                    param,
+                    grad,
+                    &mut self.first[slot],
+                    &mut self.second[slot],
+                    &adam,
+                );
             }
         }
     }
+}
+
+/// The update loops, compiled three times (AVX-512, AVX2+FMA, baseline) and picked at run
+/// time. Adam's square root and division are the cost: at the baseline's 4 lanes they took
+/// 0.5 s of a 1.2 s BP epoch. Every path does the same IEEE operations in the same order
+/// (Rust never fuses a multiply and an add on its own), so results do not depend on the CPU.
+mod kernels {
+    /// Adam's per-step constants.
+    pub(super) struct AdamStep {
+        pub(super) lr: f32,
+        pub(super) beta1: f32,
+        pub(super) beta2: f32,
+        pub(super) eps: f32,
+        /// Bias corrections `1 / (1 - beta^t)`.
+        pub(super) c1: f32,
+        pub(super) c2: f32,
+    }
+
+    /// Zero for subnormal values. Optimiser state decays geometrically where gradients stop
+    /// (Adam's first moment by 0.9 a step reaches the subnormal range in ~700 steps), and
+    /// arithmetic on subnormals is ~100x slower: measured here, BP epochs with Adam slowed from
+    /// 0.77 s to 1.44 s over four epochs. Flushing the state (not the weights) costs nothing
+    /// in accuracy: such a value is below 1.2e-38.
+    #[inline(always)]
+    fn flush(x: f32) -> f32 {
+        if x.abs() < f32::MIN_POSITIVE {
+            0.0
+        } else {
+            x
+        }
+    }
+
+    #[inline(always)]
+    fn sgd_loop(param: &mut [f32], grad: &[f32], lr: f32) {
+        for (p, &g) in param.iter_mut().zip(grad) {
+            *p -= lr * g;
+        }
+    }
+
+    #[inline(always)]
+    fn momentum_loop(param: &mut [f32], grad: &[f32], vel: &mut [f32], lr: f32, mu: f32) {
+        for ((p, &g), v) in param.iter_mut().zip(grad).zip(vel) {
+            *v = flush(mu * *v + g);
+            *p -= lr * *v;
+        }
+    }
+
+    #[inline(always)]
+    fn adam_loop(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], s: &AdamStep) {
+        for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(m).zip(v) {
+            *m = flush(s.beta1 * *m + (1.0 - s.beta1) * g);
+            *v = flush(s.beta2 * *v + (1.0 - s.beta2) * g * g);
+            *p -= s.lr * (*m * s.c1) / ((*v * s.c2).sqrt() + s.eps);
+        }
+    }
+
+    /// Defines `$name`, which runs `$body` compiled for the best instruction set present.
+    macro_rules! dispatch {
+        ($name:ident ( $($arg:ident : $ty:ty),* ) => $body:ident) => {
+            pub(super) fn $name($($arg: $ty),*) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    #[target_feature(enable = "avx512f")]
+                    fn wide($($arg: $ty),*) {
+                        $body($($arg),*)
+                    }
+                    #[target_feature(enable = "avx2,fma")]
+                    fn mid($($arg: $ty),*) {
+                        $body($($arg),*)
+                    }
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: AVX-512F was just detected.
+                        return unsafe { wide($($arg),*) };
+                    }
+                    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                        // SAFETY: AVX2 and FMA were just detected.
+                        return unsafe { mid($($arg),*) };
+                    }
+                }
+                $body($($arg),*)
+            }
+        };
+    }
+
+    dispatch!(sgd(param: &mut [f32], grad: &[f32], lr: f32) => sgd_loop);
+    dispatch!(momentum(param: &mut [f32], grad: &[f32], vel: &mut [f32], lr: f32, mu: f32) => momentum_loop);
+    dispatch!(adam(param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32], s: &AdamStep) => adam_loop);
 }
 
 #[cfg(test)]
