@@ -53,6 +53,22 @@ pub enum IdxError {
         /// What kind of file was expected.
         what: &'static str,
     },
+    /// The magic number is an unsigned-byte IDX file's, but with another dimension count.
+    #[error(
+        "{path}: has {found} dimensions (magic {magic:#010x}), expected {expected} for {what}"
+    )]
+    WrongDimensions {
+        /// The file.
+        path: PathBuf,
+        /// The magic number read.
+        magic: u32,
+        /// Dimensions it declares.
+        found: u8,
+        /// Dimensions a file of this kind has.
+        expected: u8,
+        /// What kind of file was expected.
+        what: &'static str,
+    },
     /// The header ends before its dimensions do.
     #[error("{path}: header is {found} bytes, expected {expected} (4 magic + 4 per dimension)")]
     ShortHeader {
@@ -214,6 +230,15 @@ fn decode_stream(
     }
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let expected_magic = magic_for(ndims);
+    if magic & 0xFFFF_FF00 == 0x0000_0800 && magic != expected_magic {
+        return Err(IdxError::WrongDimensions {
+            path: path.to_owned(),
+            magic,
+            found: (magic & 0xFF) as u8,
+            expected: ndims,
+            what,
+        });
+    }
     if magic != expected_magic {
         return Err(IdxError::BadMagic {
             path: path.to_owned(),
