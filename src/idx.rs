@@ -314,12 +314,21 @@ mod tests {
     #[test]
     fn malformed_files_each_get_their_own_error() {
         let good = encode_idx(&[3, 2, 2], &[0; 12]);
+        let labels_as_images = encode_idx(&[3], &[0; 3]);
+        assert!(matches!(
+            decode_idx(&p(), &labels_as_images, 3, "images"),
+            Err(IdxError::WrongDimensions {
+                found: 1,
+                expected: 3,
+                ..
+            })
+        ));
         let mut bad_magic = good.clone();
-        bad_magic[3] = 0x01;
+        bad_magic[2] = 0x0D; // an IDX file of f32 values
         assert!(matches!(
             decode_idx(&p(), &bad_magic, 3, "images"),
             Err(IdxError::BadMagic {
-                found: 0x801,
+                found: 0xD03,
                 expected: 0x803,
                 ..
             })
