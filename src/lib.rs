@@ -23,17 +23,25 @@
 //! - [`run_dir`]: the run folder and atomic file writes.
 //! - [`run`]: a scenario run end to end, with progress hooks.
 //! - [`bench`]: timing of BP epochs for `axon bench`.
+//! - [`message`]: the message vocabulary and what the runtime reads of any message.
+//! - [`actor`]: the `Actor` trait and the `Context` handlers send through.
+//! - [`mailbox`]: addresses and mailboxes; the only module that names the channel crates.
+//! - [`runtime`]: network descriptions, the tokio / threads / inline executors, supervision.
+//! - [`traffic`]: per-edge message counters and the merged traffic report.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
 pub mod activation;
+pub mod actor;
 pub mod backprop;
 pub mod bench;
 pub mod checkpoint;
 pub mod dataset;
 pub mod idx;
 pub mod loss;
+pub mod mailbox;
 pub mod matrix;
+pub mod message;
 pub mod mlp;
 pub mod optimizer;
 pub mod plot;
@@ -41,4 +49,6 @@ pub mod results;
 pub mod rng;
 pub mod run;
 pub mod run_dir;
+pub mod runtime;
 pub mod scenario;
+pub mod traffic;

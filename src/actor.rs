@@ -1,0 +1,78 @@
+//! The actor model: the [`Actor`] trait and the [`Context`] a handler sends through.
+//!
+//! An actor owns its state and handles one message at a time. Handlers are plain synchronous
+//! functions: they never block and never see a channel. What they send goes into the
+//! context's outbox, addressed by *out-edge index* (the position of the neighbour in the
+//! wiring), and the executor delivers it after the handler returns, with backpressure, counting
+//! every message and byte per edge and kind. So the same actor code runs on every executor,
+//! and an actor can only reach the neighbours it was wired to.
+
+use std::any::Any;
+
+use crate::message::{Control, Payload};
+
+/// What a handler wants next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep handling messages.
+    Continue,
+    /// Stop this actor (its `stopped` hook runs).
+    Stop,
+    /// Stop every actor in the network: the run is complete.
+    StopAll,
+}
+
+/// An actor: state plus handlers. `M` is the network's message vocabulary.
+pub trait Actor<M: Payload>: Any + Send {
+    /// Called once, before any message, when the network starts.
+    fn started(&mut self, _ctx: &mut Context<'_, M>) -> Flow {
+        Flow::Continue
+    }
+    /// Handles one data message.
+    fn handle(&mut self, msg: M, ctx: &mut Context<'_, M>) -> Flow;
+    /// Handles a control word (served before waiting data). The default stops on
+    /// [`Control::Stop`] and ignores the rest.
+    fn control(&mut self, c: Control, _ctx: &mut Context<'_, M>) -> Flow {
+        if c == Control::Stop {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+    /// Called once when the actor stops, normally or because the run is stopping.
+    fn stopped(&mut self) {}
+}
+
+/// What a handler may do besides computing: send to its out-edges.
+pub struct Context<'a, M> {
+    pub(crate) outbox: &'a mut Vec<(usize, M)>,
+    pub(crate) edges: usize,
+    pub(crate) id: usize,
+}
+
+impl<M> Context<'_, M> {
+    /// Queues `msg` for out-edge `edge` (0-based, in wiring order). Delivered when the handler
+    /// returns.
+    ///
+    /// # Panics
+    /// If the actor has no such edge (a wiring bug; the supervisor reports it by actor name).
+    pub fn send(&mut self, edge: usize, msg: M) {
+        assert!(
+            edge < self.edges,
+            "actor {} has {} out-edges, no edge {edge}",
+            self.id,
+            self.edges
+        );
+        self.outbox.push((edge, msg));
+    }
+
+    /// Number of out-edges.
+    pub fn edges(&self) -> usize {
+        self.edges
+    }
+
+    /// This actor's id (its position in the network description).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}

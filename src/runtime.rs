@@ -1,0 +1,733 @@
+//! The runtime: builds a [`Network`] description into running actors on one of three
+//! executors, supervises them, and returns their final state and traffic.
+//!
+//! - `tokio`: one task per actor on a multi-thread runtime with `workers` threads (many more
+//!   actors than cores).
+//! - `threads`: one OS thread per actor with crossbeam channels (a few large actors).
+//! - `inline`: every actor on the calling thread, served in a fixed order from local queues:
+//!   the no-threads baseline and a deterministic test harness.
+//!
+//! Supervision: a panic in a handler is caught; the supervisor then stops every actor and the
+//! run returns [`RuntimeError::Panicked`] naming the actor, the message kind and the panic
+//! text. When no actor handles a message for `stall_timeout` while some are still running,
+//! the run returns [`RuntimeError::Stalled`] with every actor's mailbox depth and last step.
+//! Nothing busy-waits: idle actors park on their channels and the supervisor sleeps on its own.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde::Serialize;
+
+use crate::actor::{Actor, Context, Flow};
+use crate::mailbox::{
+    mailbox, ActorRef, Flavor, Item, Mailbox, RecvTimeoutError, SendOutcome, SupervisorTx,
+};
+use crate::message::{Control, MessageKind, Payload};
+use crate::traffic::{EdgeCounters, Traffic};
+
+/// Which executor runs the actors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Executor {
+    /// Tasks on a tokio multi-thread runtime.
+    Tokio,
+    /// One OS thread per actor.
+    Threads,
+    /// All actors on the calling thread, in a fixed order.
+    Inline,
+}
+
+impl Executor {
+    /// Every executor (for tests that run a case on each).
+    pub const ALL: [Executor; 3] = [Executor::Tokio, Executor::Threads, Executor::Inline];
+}
+
+/// How a network runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuntimeConfig {
+    /// The executor.
+    pub executor: Executor,
+    /// Worker threads of the tokio executor (>= 1).
+    pub workers: usize,
+    /// Data messages a mailbox holds before senders wait (>= 1; inline: unbounded).
+    pub mailbox_capacity: usize,
+    /// No progress for this long is a stall.
+    pub stall_timeout: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            executor: Executor::Tokio,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            mailbox_capacity: 1024,
+            stall_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What to build and how it is wired, kept apart from the running actors.
+pub struct Network<M: Payload> {
+    actors: Vec<(String, Box<dyn Actor<M>>)>,
+    edges: Vec<Vec<usize>>,
+}
+
+impl<M: Payload> Default for Network<M> {
+    fn default() -> Self {
+        Self {
+            actors: Vec::new(),
+            edges: Vec::new(),
+        }
+    }
+}
+
+impl<M: Payload> Network<M> {
+    /// An empty network.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an actor; returns its id.
+    pub fn add(&mut self, name: impl Into<String>, actor: impl Actor<M>) -> usize {
+        self.actors.push((name.into(), Box::new(actor)));
+        self.edges.push(Vec::new());
+        self.actors.len() - 1
+    }
+
+    /// Wires `from -> to`; returns the edge's index among `from`'s out-edges.
+    ///
+    /// # Panics
+    /// If either id is not in the network.
+    pub fn connect(&mut self, from: usize, to: usize) -> usize {
+        assert!(to < self.actors.len(), "no actor {to}");
+        self.edges[from].push(to);
+        self.edges[from].len() - 1
+    }
+
+    /// Number of actors.
+    pub fn len(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// Whether the network has no actors.
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// An actor panicked.
+    #[error("actor {actor} panicked while handling {kind}: {message}")]
+    Panicked {
+        /// The actor's name.
+        actor: String,
+        /// What it was handling (`start`, `control`, or a message kind).
+        kind: String,
+        /// The panic text.
+        message: String,
+    },
+    /// No actor made progress for the stall timeout.
+    #[error("stalled: no actor handled a message for {timeout:?}; actors: {}", format_states(.states))]
+    Stalled {
+        /// The timeout that elapsed.
+        timeout: Duration,
+        /// Every actor that had not stopped.
+        states: Vec<ActorState>,
+    },
+    /// The executor could not start.
+    #[error("cannot start the {executor:?} executor: {message}")]
+    Start {
+        /// Which executor.
+        executor: Executor,
+        /// Why.
+        message: String,
+    },
+}
+
+/// An actor's state in a stall report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActorState {
+    /// Name.
+    pub name: String,
+    /// Data messages waiting in its mailbox.
+    pub mailbox_depth: usize,
+    /// Messages it has handled.
+    pub handled: u64,
+    /// Step of the last message it handled.
+    pub last_step: u64,
+}
+
+fn format_states(states: &[ActorState]) -> String {
+    states
+        .iter()
+        .map(|s| {
+            format!(
+                "{} (mailbox {}, handled {}, last step {})",
+                s.name, s.mailbox_depth, s.handled, s.last_step
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a finished run hands back.
+pub struct RunReport<M: Payload> {
+    /// The actors, in network order, with their final state.
+    pub actors: Vec<Box<dyn Actor<M>>>,
+    /// Names, in network order.
+    pub names: Vec<String>,
+    /// Every message counted, merged.
+    pub traffic: Traffic,
+    /// Wall time from start to the last actor stopping.
+    pub elapsed: Duration,
+}
+
+/// Live progress counters of one actor: written by the actor only, read by the supervisor.
+#[derive(Debug, Default)]
+struct Progress {
+    handled: AtomicU64,
+    last_step: AtomicU64,
+}
+
+/// An entry of the runtime's registry.
+struct Entry<M> {
+    name: String,
+    address: ActorRef<M>,
+    progress: Arc<Progress>,
+}
+
+/// What actors tell the supervisor.
+enum Event {
+    Failed {
+        actor: usize,
+        kind: String,
+        message: String,
+    },
+    StopAll,
+    Stopped,
+}
+
+/// A running actor with everything its executor loop needs.
+struct Cell<M: Payload> {
+    id: usize,
+    actor: Box<dyn Actor<M>>,
+    edges: Vec<ActorRef<M>>,
+    counters: EdgeCounters,
+    outbox: Vec<(usize, M)>,
+    progress: Arc<Progress>,
+    events: SupervisorTx<Event>,
+}
+
+/// What a handler was called for (named in panic reports; formatted only on failure).
+#[derive(Clone, Copy)]
+enum Handling {
+    Start,
+    Control(Control),
+    Data(MessageKind),
+}
+
+/// What happened in one handler call.
+enum Step {
+    Go,
+    Stop,
+    StopAll,
+    Failed,
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(non-string panic payload)".to_owned())
+}
+
+impl<M: Payload> Cell<M> {
+    /// Runs one handler (start hook when `item` is `None`), catching panics.
+    fn call(&mut self, item: Option<Item<M>>) -> Step {
+        let (what, step) = match &item {
+            None => (Handling::Start, None),
+            Some(Item::Control(c)) => (Handling::Control(*c), None),
+            Some(Item::Data(m)) => (Handling::Data(m.kind()), Some(m.step())),
+        };
+        let edges = self.edges.len();
+        let id = self.id;
+        let actor = &mut self.actor;
+        let outbox = &mut self.outbox;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut ctx = Context { outbox, edges, id };
+            let _span = tracing::trace_span!("handle", actor = id).entered();
+            match item {
+                None => actor.started(&mut ctx),
+                Some(Item::Control(c)) => actor.control(c, &mut ctx),
+                Some(Item::Data(m)) => actor.handle(m, &mut ctx),
+            }
+        }));
+        self.progress.handled.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = step {
+            self.progress.last_step.store(s, Ordering::Relaxed);
+        }
+        match result {
+            Ok(Flow::Continue) => Step::Go,
+            Ok(Flow::Stop) => Step::Stop,
+            Ok(Flow::StopAll) => Step::StopAll,
+            Err(p) => {
+                self.outbox.clear();
+                let kind = match what {
+                    Handling::Start => "its start hook".to_owned(),
+                    Handling::Control(c) => format!("control word {c:?}"),
+                    Handling::Data(k) => format!("a {} message", k.name()),
+                };
+                let _ = self.events.send(Event::Failed {
+                    actor: self.id,
+                    kind,
+                    message: panic_text(p.as_ref()),
+                });
+                Step::Failed
+            }
+        }
+    }
+
+    fn count(&mut self, edge: usize, msg: &M) {
+        self.counters.count(edge, msg.kind(), msg.bytes());
+    }
+}
+
+/// Runs on the threads executor: one OS thread.
+fn thread_loop<M: Payload>(mut cell: Cell<M>, mb: Mailbox<M>) -> Cell<M> {
+    let mut deferred: Vec<Control> = Vec::new();
+    let mut step = cell.call(None);
+    loop {
+        match step {
+            Step::Failed => break,
+            Step::StopAll => {
+                let _ = cell.events.send(Event::StopAll);
+            }
+            Step::Stop | Step::Go => {}
+        }
+        let mut stopped = false;
+        let mut outbox = std::mem::take(&mut cell.outbox);
+        for (edge, mut msg) in outbox.drain(..) {
+            cell.count(edge, &msg);
+            loop {
+                match cell.edges[edge].send_blocking(msg, &mb) {
+                    SendOutcome::Sent | SendOutcome::Closed => break,
+                    SendOutcome::Interrupted(Control::Stop, _) => {
+                        stopped = true;
+                        break;
+                    }
+                    SendOutcome::Interrupted(c, m) => {
+                        deferred.push(c);
+                        msg = m;
+                    }
+                }
+            }
+            if stopped {
+                break;
+            }
+        }
+        outbox.clear();
+        cell.outbox = outbox;
+        if stopped || matches!(step, Step::Stop | Step::StopAll) {
+            break;
+        }
+        // Control words that arrived while waiting for mailbox room come first.
+        if !deferred.is_empty() {
+            let c = deferred.remove(0);
+            step = cell.call(Some(Item::Control(c)));
+            continue;
+        }
+        step = match mb.recv_blocking() {
+            Some(item) => cell.call(Some(item)),
+            None => break,
+        };
+    }
+    cell.actor.stopped();
+    let _ = cell.events.send(Event::Stopped);
+    cell
+}
+
+/// Runs on the tokio executor: one task.
+async fn task_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<M>) -> Cell<M> {
+    let mut deferred: Vec<Control> = Vec::new();
+    let mut step = cell.call(None);
+    loop {
+        match step {
+            Step::Failed => break,
+            Step::StopAll => {
+                let _ = cell.events.send(Event::StopAll);
+            }
+            Step::Stop | Step::Go => {}
+        }
+        let mut stopped = false;
+        let mut outbox = std::mem::take(&mut cell.outbox);
+        for (edge, mut msg) in outbox.drain(..) {
+            cell.count(edge, &msg);
+            loop {
+                match cell.edges[edge].send_async(msg, &mut mb).await {
+                    SendOutcome::Sent | SendOutcome::Closed => break,
+                    SendOutcome::Interrupted(Control::Stop, _) => {
+                        stopped = true;
+                        break;
+                    }
+                    SendOutcome::Interrupted(c, m) => {
+                        deferred.push(c);
+                        msg = m;
+                    }
+                }
+            }
+            if stopped {
+                break;
+            }
+        }
+        outbox.clear();
+        cell.outbox = outbox;
+        if stopped || matches!(step, Step::Stop | Step::StopAll) {
+            break;
+        }
+        if !deferred.is_empty() {
+            let c = deferred.remove(0);
+            step = cell.call(Some(Item::Control(c)));
+            continue;
+        }
+        step = match mb.recv_async().await {
+            Some(item) => cell.call(Some(item)),
+            None => break,
+        };
+    }
+    cell.actor.stopped();
+    let _ = cell.events.send(Event::Stopped);
+    cell
+}
+
+/// A runtime: owns the registry of the network it runs (names, addresses, live progress).
+pub struct Runtime<M: Payload> {
+    config: RuntimeConfig,
+    registry: DashMap<usize, Entry<M>>,
+}
+
+impl<M: Payload> Runtime<M> {
+    /// A runtime with this configuration.
+    pub fn new(config: RuntimeConfig) -> Self {
+        Self {
+            config,
+            registry: DashMap::new(),
+        }
+    }
+
+    /// Mailbox depth, messages handled and last step of every registered actor.
+    pub fn states(&self) -> Vec<ActorState> {
+        let mut v: Vec<(usize, ActorState)> = self
+            .registry
+            .iter()
+            .map(|e| {
+                (
+                    *e.key(),
+                    ActorState {
+                        name: e.name.clone(),
+                        mailbox_depth: e.address.depth(),
+                        handled: e.progress.handled.load(Ordering::Relaxed),
+                        last_step: e.progress.last_step.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v.into_iter().map(|(_, s)| s).collect()
+    }
+
+    fn broadcast(&self, c: Control) {
+        for e in self.registry.iter() {
+            e.address.control(c);
+        }
+    }
+
+    fn handled_total(&self) -> u64 {
+        self.registry
+            .iter()
+            .map(|e| e.progress.handled.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Builds and runs `network` until every actor has stopped (or one fails, or it stalls).
+    pub fn run(&self, network: Network<M>) -> Result<RunReport<M>, RuntimeError> {
+        let flavor = match self.config.executor {
+            Executor::Tokio => Flavor::Tokio,
+            Executor::Threads => Flavor::Threads,
+            Executor::Inline => Flavor::Inline,
+        };
+        let n = network.actors.len();
+        let (events_tx, events_rx) = crate::mailbox::supervisor_channel::<Event>();
+        let mut mailboxes = Vec::with_capacity(n);
+        let mut addresses = Vec::with_capacity(n);
+        self.registry.clear();
+        for (id, (name, _)) in network.actors.iter().enumerate() {
+            let (addr, mb) = mailbox::<M>(id, flavor, self.config.mailbox_capacity);
+            self.registry.insert(
+                id,
+                Entry {
+                    name: name.clone(),
+                    address: addr.clone(),
+                    progress: Arc::new(Progress::default()),
+                },
+            );
+            addresses.push(addr);
+            mailboxes.push(mb);
+        }
+        let names: Vec<String> = network.actors.iter().map(|(n, _)| n.clone()).collect();
+        let targets = network.edges.clone();
+        let cells: Vec<Cell<M>> = network
+            .actors
+            .into_iter()
+            .zip(network.edges)
+            .enumerate()
+            .map(|(id, ((_, actor), edges))| Cell {
+                id,
+                counters: EdgeCounters::new(edges.len()),
+                edges: edges.iter().map(|&t| addresses[t].clone()).collect(),
+                actor,
+                outbox: Vec::new(),
+                progress: self
+                    .registry
+                    .get(&id)
+                    .map(|e| e.progress.clone())
+                    .unwrap_or_default(),
+                events: events_tx.clone(),
+            })
+            .collect();
+        drop(addresses);
+        drop(events_tx);
+        let start = Instant::now();
+        let (cells, failure) = match self.config.executor {
+            Executor::Inline => self.run_inline(cells, mailboxes, &events_rx),
+            Executor::Threads => {
+                let handles: Vec<_> = cells
+                    .into_iter()
+                    .zip(mailboxes)
+                    .map(|(cell, mb)| {
+                        std::thread::Builder::new()
+                            .name(names[cell.id].clone())
+                            .spawn(move || thread_loop(cell, mb))
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| RuntimeError::Start {
+                        executor: Executor::Threads,
+                        message: e.to_string(),
+                    })?;
+                let failure = self.supervise(n, &events_rx);
+                let cells = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+                (cells, failure)
+            }
+            Executor::Tokio => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(self.config.workers.max(1))
+                    .enable_time()
+                    .build()
+                    .map_err(|e| RuntimeError::Start {
+                        executor: Executor::Tokio,
+                        message: e.to_string(),
+                    })?;
+                let handles: Vec<_> = cells
+                    .into_iter()
+                    .zip(mailboxes)
+                    .map(|(cell, mb)| rt.spawn(task_loop(cell, mb)))
+                    .collect();
+                let failure = self.supervise(n, &events_rx);
+                let cells = rt.block_on(async {
+                    let mut out = Vec::with_capacity(handles.len());
+                    for h in handles {
+                        // A task still blocked after a failure is aborted after 1 s.
+                        let abort = h.abort_handle();
+                        match tokio::time::timeout(Duration::from_secs(1), h).await {
+                            Ok(Ok(cell)) => out.push(cell),
+                            _ => abort.abort(),
+                        }
+                    }
+                    out
+                });
+                rt.shutdown_background();
+                (cells, failure)
+            }
+        };
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let elapsed = start.elapsed();
+        let traffic = Traffic::merge(cells.iter().map(|c| {
+            (
+                names[c.id].as_str(),
+                targets[c.id].iter().map(|&t| names[t].as_str()).collect(),
+                &c.counters,
+            )
+        }));
+        Ok(RunReport {
+            actors: cells.into_iter().map(|c| c.actor).collect(),
+            names,
+            traffic,
+            elapsed,
+        })
+    }
+
+    /// Waits for every actor to stop; stops all on a failure, `StopAll` or a stall.
+    fn supervise(
+        &self,
+        n: usize,
+        events: &crate::mailbox::SupervisorRx<Event>,
+    ) -> Option<RuntimeError> {
+        let tick = (self.config.stall_timeout / 4).max(Duration::from_millis(5));
+        let mut stopped = 0;
+        let mut last_total = u64::MAX;
+        let mut last_change = Instant::now();
+        let mut failure = None;
+        while stopped < n {
+            match events.recv_timeout(tick) {
+                Ok(Event::Stopped) => stopped += 1,
+                Ok(Event::StopAll) => self.broadcast(Control::Stop),
+                Ok(Event::Failed {
+                    actor,
+                    kind,
+                    message,
+                }) => {
+                    if failure.is_none() {
+                        let name = self
+                            .registry
+                            .get(&actor)
+                            .map(|e| e.name.clone())
+                            .unwrap_or_default();
+                        failure = Some(RuntimeError::Panicked {
+                            actor: name,
+                            kind,
+                            message,
+                        });
+                        self.broadcast(Control::Stop);
+                    }
+                    // Its `Stopped` event follows.
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if failure.is_some() {
+                        // Stopping; stragglers are joined (or aborted) by the caller.
+                        break;
+                    }
+                    let total = self.handled_total();
+                    if total != last_total {
+                        last_total = total;
+                        last_change = Instant::now();
+                    } else if last_change.elapsed() >= self.config.stall_timeout {
+                        let states = self.states();
+                        self.broadcast(Control::Stop);
+                        return Some(RuntimeError::Stalled {
+                            timeout: self.config.stall_timeout,
+                            states,
+                        });
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        failure
+    }
+
+    /// The inline executor: every actor on this thread, visited in id order. Each visit
+    /// serves one item (control first), then delivers that handler's sends.
+    fn run_inline(
+        &self,
+        mut cells: Vec<Cell<M>>,
+        mailboxes: Vec<Mailbox<M>>,
+        events: &crate::mailbox::SupervisorRx<Event>,
+    ) -> (Vec<Cell<M>>, Option<RuntimeError>) {
+        let n = cells.len();
+        let mut live = vec![true; n];
+        let mut failure = None;
+        let mut stop_all = false;
+        let mut pending: Vec<Option<Item<M>>> = (0..n).map(|_| None).collect();
+        let mut first = true;
+        loop {
+            let mut progressed = false;
+            for id in 0..n {
+                if !live[id] {
+                    continue;
+                }
+                let item = if first {
+                    None
+                } else if stop_all {
+                    Some(Item::Control(Control::Stop))
+                } else {
+                    match pending[id].take().or_else(|| mailboxes[id].try_recv()) {
+                        Some(i) => Some(i),
+                        None => continue,
+                    }
+                };
+                progressed = true;
+                let cell = &mut cells[id];
+                let step = cell.call(item);
+                for (edge, msg) in std::mem::take(&mut cell.outbox) {
+                    cell.counters.count(edge, msg.kind(), msg.bytes());
+                    // Inline mailboxes are unbounded: a send only fails if the target stopped.
+                    let _ = cell.edges[edge].try_send(msg);
+                }
+                match step {
+                    Step::Go => {}
+                    Step::Stop => live[id] = false,
+                    Step::StopAll => {
+                        live[id] = false;
+                        stop_all = true;
+                    }
+                    Step::Failed => {
+                        live[id] = false;
+                        stop_all = true;
+                        if failure.is_none() {
+                            if let Ok(Event::Failed {
+                                actor,
+                                kind,
+                                message,
+                            }) = events.try_recv()
+                            {
+                                failure = Some(RuntimeError::Panicked {
+                                    actor: self
+                                        .registry
+                                        .get(&actor)
+                                        .map(|e| e.name.clone())
+                                        .unwrap_or_default(),
+                                    kind,
+                                    message,
+                                });
+                            }
+                        }
+                    }
+                }
+                if !live[id] {
+                    cells[id].actor.stopped();
+                }
+            }
+            first = false;
+            if live.iter().all(|l| !l) {
+                break;
+            }
+            if !progressed && !stop_all {
+                // Nothing anywhere to handle and actors still running: a deadlock.
+                let states = self
+                    .states()
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| live[*i])
+                    .map(|(_, s)| s)
+                    .collect();
+                failure.get_or_insert(RuntimeError::Stalled {
+                    timeout: Duration::ZERO,
+                    states,
+                });
+                break;
+            }
+        }
+        (cells, failure)
+    }
+}
+
+/// Counts how many data messages of `kind` a report's traffic holds (helper for callers).
+pub fn messages_of(traffic: &Traffic, kind: MessageKind) -> u64 {
+    traffic.per_kind.get(kind.name()).map_or(0, |t| t.messages)
+}

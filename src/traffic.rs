@@ -1,0 +1,113 @@
+//! Message traffic: per-edge counters kept by each actor, merged into a report at the end.
+//!
+//! Each actor owns the counters of its own out-edges (a plain array per edge and kind, no
+//! atomics, no sharing), so counting costs two additions per message. After the run the
+//! runtime merges every actor's counters, in actor order, into a [`Traffic`] report: totals,
+//! per edge, per kind, and the bytes of weight transport.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::message::MessageKind;
+
+/// Messages and bytes by kind on each out-edge of one actor.
+#[derive(Clone, Debug, Default)]
+pub struct EdgeCounters {
+    counts: Vec<[(u64, u64); 6]>,
+}
+
+impl EdgeCounters {
+    /// Counters for `edges` out-edges.
+    pub fn new(edges: usize) -> Self {
+        Self {
+            counts: vec![[(0, 0); 6]; edges],
+        }
+    }
+
+    /// Counts one message of `bytes` bytes and kind `kind` on `edge`.
+    #[inline]
+    pub fn count(&mut self, edge: usize, kind: MessageKind, bytes: usize) {
+        let c = &mut self.counts[edge][kind.index()];
+        c.0 += 1;
+        c.1 += bytes as u64;
+    }
+
+    /// (messages, bytes) on `edge` of `kind`.
+    pub fn get(&self, edge: usize, kind: MessageKind) -> (u64, u64) {
+        self.counts[edge][kind.index()]
+    }
+}
+
+/// Traffic on one edge for one kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EdgeTraffic {
+    /// Sending actor.
+    pub from: String,
+    /// Receiving actor.
+    pub to: String,
+    /// Message kind.
+    pub kind: MessageKind,
+    /// Messages sent.
+    pub messages: u64,
+    /// Payload bytes sent.
+    pub bytes: u64,
+}
+
+/// Messages and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Messages.
+    pub messages: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+}
+
+/// The `traffic` section of results.json.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Everything sent.
+    pub totals: Tally,
+    /// By kind name.
+    pub per_kind: BTreeMap<&'static str, Tally>,
+    /// By edge and kind (only non-zero entries), in actor order.
+    pub per_edge: Vec<EdgeTraffic>,
+    /// Bytes of `WeightTransport` messages: the non-local information a run needed.
+    pub weight_transport_bytes: u64,
+}
+
+impl Traffic {
+    /// Merges the counters of every actor: `actors[i]` is (name, out-edge targets' names,
+    /// counters).
+    pub fn merge<'a>(
+        actors: impl IntoIterator<Item = (&'a str, Vec<&'a str>, &'a EdgeCounters)>,
+    ) -> Self {
+        let mut t = Traffic::default();
+        for (from, targets, counters) in actors {
+            for (edge, to) in targets.iter().enumerate() {
+                for kind in MessageKind::ALL {
+                    let (messages, bytes) = counters.get(edge, kind);
+                    if messages == 0 {
+                        continue;
+                    }
+                    t.totals.messages += messages;
+                    t.totals.bytes += bytes;
+                    let k = t.per_kind.entry(kind.name()).or_default();
+                    k.messages += messages;
+                    k.bytes += bytes;
+                    if kind == MessageKind::WeightTransport {
+                        t.weight_transport_bytes += bytes;
+                    }
+                    t.per_edge.push(EdgeTraffic {
+                        from: from.to_owned(),
+                        to: (*to).to_owned(),
+                        kind,
+                        messages,
+                        bytes,
+                    });
+                }
+            }
+        }
+        t
+    }
+}
