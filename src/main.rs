@@ -94,6 +94,21 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Message throughput and round trip of the actor runtime against the bare channels.
+    Messages {
+        /// Actors in the loaded ring (the threads executor uses at most 8).
+        #[arg(long, default_value_t = 10_000)]
+        actors: usize,
+        /// Messages each ring actor handles.
+        #[arg(long, default_value_t = 100)]
+        hops: u64,
+        /// Worker threads of the tokio executor. Default: all cores.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Also write the rows as a JSON list to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -252,6 +267,64 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 scenario.file.algorithm.kind.name(),
                 scenario.workers
             );
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Messages {
+                    actors,
+                    hops,
+                    workers,
+                    json,
+                },
+        } => {
+            if actors < 2 || hops == 0 || workers == Some(0) {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--actors must be >= 2, --hops and --workers >= 1"
+                )));
+            }
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let rows = axon::stress::run_stress(actors, hops, workers).map_err(|e| Failure {
+                error: e.into(),
+                bad_input: false,
+            })?;
+            println!(
+                "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9}",
+                "pattern",
+                "executor",
+                "actors",
+                "workers",
+                "msgs/s",
+                "raw msgs/s",
+                "ratio",
+                "rtt ns",
+                "raw rtt"
+            );
+            for r in &rows {
+                println!(
+                    "{:<12} {:<8} {:>7} {:>7} {:>14.0} {:>14.0} {:>6.2} {:>9} {:>9}",
+                    r.pattern,
+                    format!("{:?}", r.executor).to_lowercase(),
+                    r.actors,
+                    r.workers,
+                    r.msgs_per_s,
+                    r.raw_msgs_per_s,
+                    r.msgs_per_s / r.raw_msgs_per_s,
+                    r.rtt_ns.map_or("-".to_owned(), |v| format!("{v:.0}")),
+                    r.raw_rtt_ns.map_or("-".to_owned(), |v| format!("{v:.0}")),
+                );
+            }
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure {
+                    error: e.into(),
+                    bad_input: false,
+                })?;
+                axon::run_dir::write_atomic(&path, text.as_bytes()).map_err(|e| Failure {
+                    error: e.into(),
+                    bad_input: false,
+                })?;
+            }
             Ok(())
         }
         Command::Bench {

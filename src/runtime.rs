@@ -583,10 +583,17 @@ impl<M: Payload> Runtime<M> {
         let mut last_total = u64::MAX;
         let mut last_change = Instant::now();
         let mut failure = None;
+        let mut stopping = false;
         while stopped < n {
             match events.recv_timeout(tick) {
                 Ok(Event::Stopped) => stopped += 1,
-                Ok(Event::StopAll) => self.broadcast(Control::Stop),
+                Ok(Event::StopAll) => {
+                    // Several actors may ask at once: one broadcast is enough.
+                    if !stopping {
+                        stopping = true;
+                        self.broadcast(Control::Stop);
+                    }
+                }
                 Ok(Event::Failed {
                     actor,
                     kind,
@@ -603,7 +610,10 @@ impl<M: Payload> Runtime<M> {
                             kind,
                             message,
                         });
-                        self.broadcast(Control::Stop);
+                        if !stopping {
+                            stopping = true;
+                            self.broadcast(Control::Stop);
+                        }
                     }
                     // Its `Stopped` event follows.
                 }
