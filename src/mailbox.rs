@@ -181,7 +181,7 @@ impl<M> ActorRef<M> {
     /// Blocking send (threads executor): waits for room, but gives up if `own` (the sender's
     /// own mailbox) receives a control word meanwhile, so a stop is never stuck behind a full
     /// mailbox.
-    pub(crate) fn send_blocking(&self, msg: M, own: &Mailbox<M>) -> SendOutcome<M> {
+    pub(crate) fn send_blocking(&self, msg: M, own: &mut Mailbox<M>) -> SendOutcome<M> {
         let (DataTx::Cb(tx), Mailbox::Cb { ctrl, .. }) = (&self.data, own) else {
             unreachable!("threads executor uses crossbeam channels");
         };

@@ -297,111 +297,73 @@ impl<M: Payload> Cell<M> {
     }
 }
 
-/// Runs on the threads executor: one OS thread.
-fn thread_loop<M: Payload>(mut cell: Cell<M>, mb: Mailbox<M>) -> Cell<M> {
-    let mut deferred: Vec<Control> = Vec::new();
-    let mut step = cell.call(None);
-    loop {
-        match step {
-            Step::Failed => break,
-            Step::StopAll => {
-                let _ = cell.events.send(Event::StopAll);
+/// The executor loop of one actor: serve an item (control first), run the handler, deliver
+/// its outbox with backpressure, repeat until it stops. Written once for both the blocking
+/// (threads) and the async (tokio) executor: `$send` / `$recv` name the mailbox methods and
+/// the trailing tokens are `.await` for the async one.
+macro_rules! actor_loop {
+    ($cell:ident, $mb:ident, $send:ident, $recv:ident $(, $($aw:tt)+)?) => {{
+        // Control words that arrived while waiting for mailbox room, served next.
+        let mut deferred: Vec<Control> = Vec::new();
+        let mut step = $cell.call(None);
+        loop {
+            match step {
+                Step::Failed => break,
+                Step::StopAll => {
+                    let _ = $cell.events.send(Event::StopAll);
+                }
+                Step::Stop | Step::Go => {}
             }
-            Step::Stop | Step::Go => {}
-        }
-        let mut stopped = false;
-        let mut outbox = std::mem::take(&mut cell.outbox);
-        for (edge, mut msg) in outbox.drain(..) {
-            cell.count(edge, &msg);
-            loop {
-                match cell.edges[edge].send_blocking(msg, &mb) {
-                    SendOutcome::Sent | SendOutcome::Closed => break,
-                    SendOutcome::Interrupted(Control::Stop, _) => {
-                        stopped = true;
-                        break;
-                    }
-                    SendOutcome::Interrupted(c, m) => {
-                        deferred.push(c);
-                        msg = m;
+            let mut stopped = false;
+            let mut outbox = std::mem::take(&mut $cell.outbox);
+            for (edge, mut msg) in outbox.drain(..) {
+                $cell.count(edge, &msg);
+                loop {
+                    match $cell.edges[edge].$send(msg, &mut $mb) $($($aw)+)? {
+                        SendOutcome::Sent | SendOutcome::Closed => break,
+                        SendOutcome::Interrupted(Control::Stop, _) => {
+                            stopped = true;
+                            break;
+                        }
+                        SendOutcome::Interrupted(c, m) => {
+                            deferred.push(c);
+                            msg = m;
+                        }
                     }
                 }
+                if stopped {
+                    break;
+                }
             }
-            if stopped {
+            outbox.clear();
+            $cell.outbox = outbox;
+            if stopped || matches!(step, Step::Stop | Step::StopAll) {
                 break;
             }
+            if !deferred.is_empty() {
+                let c = deferred.remove(0);
+                step = $cell.call(Some(Item::Control(c)));
+                continue;
+            }
+            step = match $mb.$recv() $($($aw)+)? {
+                Some(item) => $cell.call(Some(item)),
+                None => break,
+            };
         }
-        outbox.clear();
-        cell.outbox = outbox;
-        if stopped || matches!(step, Step::Stop | Step::StopAll) {
-            break;
-        }
-        // Control words that arrived while waiting for mailbox room come first.
-        if !deferred.is_empty() {
-            let c = deferred.remove(0);
-            step = cell.call(Some(Item::Control(c)));
-            continue;
-        }
-        step = match mb.recv_blocking() {
-            Some(item) => cell.call(Some(item)),
-            None => break,
-        };
-    }
-    cell.actor.stopped();
-    let _ = cell.events.send(Event::Stopped);
-    cell
+        $cell.actor.stopped();
+        let _ = $cell.events.send(Event::Stopped);
+        $cell
+    }};
+}
+
+/// Runs on the threads executor: one OS thread.
+fn thread_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<M>) -> Cell<M> {
+    actor_loop!(cell, mb, send_blocking, recv_blocking)
 }
 
 /// Runs on the tokio executor: one task.
 async fn task_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<M>) -> Cell<M> {
-    let mut deferred: Vec<Control> = Vec::new();
-    let mut step = cell.call(None);
-    loop {
-        match step {
-            Step::Failed => break,
-            Step::StopAll => {
-                let _ = cell.events.send(Event::StopAll);
-            }
-            Step::Stop | Step::Go => {}
-        }
-        let mut stopped = false;
-        let mut outbox = std::mem::take(&mut cell.outbox);
-        for (edge, mut msg) in outbox.drain(..) {
-            cell.count(edge, &msg);
-            loop {
-                match cell.edges[edge].send_async(msg, &mut mb).await {
-                    SendOutcome::Sent | SendOutcome::Closed => break,
-                    SendOutcome::Interrupted(Control::Stop, _) => {
-                        stopped = true;
-                        break;
-                    }
-                    SendOutcome::Interrupted(c, m) => {
-                        deferred.push(c);
-                        msg = m;
-                    }
-                }
-            }
-            if stopped {
-                break;
-            }
-        }
-        outbox.clear();
-        cell.outbox = outbox;
-        if stopped || matches!(step, Step::Stop | Step::StopAll) {
-            break;
-        }
-        if !deferred.is_empty() {
-            let c = deferred.remove(0);
-            step = cell.call(Some(Item::Control(c)));
-            continue;
-        }
-        step = match mb.recv_async().await {
-            Some(item) => cell.call(Some(item)),
-            None => break,
-        };
-    }
-    cell.actor.stopped();
-    let _ = cell.events.send(Event::Stopped);
-    cell
+    actor_loop!(cell, mb, send_async, recv_async, .await)
 }
 
 /// A runtime: owns the registry of the network it runs (names, addresses, live progress).
@@ -674,11 +636,13 @@ impl<M: Payload> Runtime<M> {
                 progressed = true;
                 let cell = &mut cells[id];
                 let step = cell.call(item);
-                for (edge, msg) in std::mem::take(&mut cell.outbox) {
+                let mut outbox = std::mem::take(&mut cell.outbox);
+                for (edge, msg) in outbox.drain(..) {
                     cell.counters.count(edge, msg.kind(), msg.bytes());
                     // Inline mailboxes are unbounded: a send only fails if the target stopped.
                     let _ = cell.edges[edge].try_send(msg);
                 }
+                cell.outbox = outbox; // keeps its capacity: no allocation per message
                 match step {
                     Step::Go => {}
                     Step::Stop => live[id] = false,
