@@ -5,10 +5,10 @@
 //! schedules and stall reports). Control words ([`Control`]) travel on a separate, unbounded
 //! channel and are served before data.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kinds of message in axon's vocabulary (DESIGN.md, "Messages").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// Activity `f(x)` sent up, towards the output.
