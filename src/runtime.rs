@@ -183,8 +183,14 @@ pub struct RunReport<M: Payload> {
     pub names: Vec<String>,
     /// Every message counted, merged.
     pub traffic: Traffic,
-    /// Wall time from start to the last actor stopping.
+    /// Wall time from the actors' start to the last actor stopping.
     pub elapsed: Duration,
+    /// Wall time from the actors' start to the first stop request (`Flow::StopAll`), or to
+    /// the last actor stopping if none asked: the window in which the work ran.
+    pub active: Duration,
+    /// Wall time to build mailboxes and the registry and to spawn every actor (actors start
+    /// working while later ones are spawned, so this overlaps `active`).
+    pub startup: Duration,
 }
 
 /// Live progress counters of one actor: written by the actor only, read by the supervisor.
@@ -417,6 +423,7 @@ impl<M: Payload> Runtime<M> {
 
     /// Builds and runs `network` until every actor has stopped (or one fails, or it stalls).
     pub fn run(&self, network: Network<M>) -> Result<RunReport<M>, RuntimeError> {
+        let build_start = Instant::now();
         let flavor = match self.config.executor {
             Executor::Tokio => Flavor::Tokio,
             Executor::Threads => Flavor::Threads,
@@ -463,8 +470,10 @@ impl<M: Payload> Runtime<M> {
             .collect();
         drop(addresses);
         drop(events_tx);
+        // Actors start working as soon as they are spawned, so the work window opens here.
         let start = Instant::now();
-        let (cells, failure) = match self.config.executor {
+        let mut startup = start - build_start;
+        let (cells, failure, stop_at) = match self.config.executor {
             Executor::Inline => self.run_inline(cells, mailboxes, &events_rx),
             Executor::Threads => {
                 let handles: Vec<_> = cells
@@ -480,9 +489,10 @@ impl<M: Payload> Runtime<M> {
                         executor: Executor::Threads,
                         message: e.to_string(),
                     })?;
-                let failure = self.supervise(n, &events_rx);
+                startup = start.elapsed() + (start - build_start);
+                let (failure, stop_at) = self.supervise(n, &events_rx);
                 let cells = handles.into_iter().filter_map(|h| h.join().ok()).collect();
-                (cells, failure)
+                (cells, failure, stop_at)
             }
             Executor::Tokio => {
                 let rt = tokio::runtime::Builder::new_multi_thread()
@@ -498,7 +508,8 @@ impl<M: Payload> Runtime<M> {
                     .zip(mailboxes)
                     .map(|(cell, mb)| rt.spawn(task_loop(cell, mb)))
                     .collect();
-                let failure = self.supervise(n, &events_rx);
+                startup = start.elapsed() + (start - build_start);
+                let (failure, stop_at) = self.supervise(n, &events_rx);
                 let cells = rt.block_on(async {
                     let mut out = Vec::with_capacity(handles.len());
                     for h in handles {
@@ -512,13 +523,14 @@ impl<M: Payload> Runtime<M> {
                     out
                 });
                 rt.shutdown_background();
-                (cells, failure)
+                (cells, failure, stop_at)
             }
         };
         if let Some(e) = failure {
             return Err(e);
         }
         let elapsed = start.elapsed();
+        let active = stop_at.map_or(elapsed, |t| t.saturating_duration_since(start));
         let traffic = Traffic::merge(cells.iter().map(|c| {
             (
                 names[c.id].as_str(),
@@ -531,6 +543,8 @@ impl<M: Payload> Runtime<M> {
             names,
             traffic,
             elapsed,
+            active,
+            startup,
         })
     }
 
@@ -539,13 +553,14 @@ impl<M: Payload> Runtime<M> {
         &self,
         n: usize,
         events: &crate::mailbox::SupervisorRx<Event>,
-    ) -> Option<RuntimeError> {
+    ) -> (Option<RuntimeError>, Option<Instant>) {
         let tick = (self.config.stall_timeout / 4).max(Duration::from_millis(5));
         let mut stopped = 0;
         let mut last_total = u64::MAX;
         let mut last_change = Instant::now();
         let mut failure = None;
         let mut stopping = false;
+        let mut stop_at = None;
         while stopped < n {
             match events.recv_timeout(tick) {
                 Ok(Event::Stopped) => stopped += 1,
@@ -553,6 +568,7 @@ impl<M: Payload> Runtime<M> {
                     // Several actors may ask at once: one broadcast is enough.
                     if !stopping {
                         stopping = true;
+                        stop_at = Some(Instant::now());
                         self.broadcast(Control::Stop);
                     }
                 }
@@ -591,16 +607,17 @@ impl<M: Payload> Runtime<M> {
                     } else if last_change.elapsed() >= self.config.stall_timeout {
                         let states = self.states();
                         self.broadcast(Control::Stop);
-                        return Some(RuntimeError::Stalled {
+                        let stalled = RuntimeError::Stalled {
                             timeout: self.config.stall_timeout,
                             states,
-                        });
+                        };
+                        return (Some(stalled), Some(Instant::now()));
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        failure
+        (failure, stop_at)
     }
 
     /// The inline executor: every actor on this thread, visited in id order. Each visit
@@ -610,8 +627,9 @@ impl<M: Payload> Runtime<M> {
         mut cells: Vec<Cell<M>>,
         mailboxes: Vec<Mailbox<M>>,
         events: &crate::mailbox::SupervisorRx<Event>,
-    ) -> (Vec<Cell<M>>, Option<RuntimeError>) {
+    ) -> (Vec<Cell<M>>, Option<RuntimeError>, Option<Instant>) {
         let n = cells.len();
+        let mut stop_at = None;
         let mut live = vec![true; n];
         let mut failure = None;
         let mut stop_all = false;
@@ -649,6 +667,7 @@ impl<M: Payload> Runtime<M> {
                     Step::StopAll => {
                         live[id] = false;
                         stop_all = true;
+                        stop_at.get_or_insert_with(Instant::now);
                     }
                     Step::Failed => {
                         live[id] = false;
@@ -697,7 +716,7 @@ impl<M: Payload> Runtime<M> {
                 break;
             }
         }
-        (cells, failure)
+        (cells, failure, stop_at)
     }
 }
 
