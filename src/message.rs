@@ -76,3 +76,275 @@ pub enum Control {
     /// Stop: finish the current message and shut down.
     Stop,
 }
+
+/// A batch of activities or errors (`rows` examples x `cols` neurons, row-major), shared by
+/// reference counting: sending one to many neighbours copies a pointer, not the values.
+///
+/// A `Signal` is built only by a [`SignalPool`] from values the sender computes, never from a
+/// weight matrix: actors hold weights in [`Synapses`], which offers no slice to copy from, so
+/// the only way a weight reaches a message is [`WeightCopy`], which the tracer counts as
+/// weight transport.
+///
+/// ```compile_fail
+/// use axon::message::{SignalPool, Synapses};
+/// let syn = Synapses::zeros(2, 3);
+/// let mut pool = SignalPool::default();
+/// // Synapses has no as_slice(): weights cannot be smuggled into an activity message.
+/// let s = pool.signal(2, 3, |out| out.copy_from_slice(syn.as_slice()));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Signal {
+    data: std::sync::Arc<Vec<f32>>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Signal {
+    /// The values, row-major.
+    pub fn values(&self) -> &[f32] {
+        &self.data[..self.rows * self.cols]
+    }
+    /// Examples in the batch.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Neurons per example.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// Payload bytes.
+    pub fn bytes(&self) -> usize {
+        4 * self.rows * self.cols
+    }
+}
+
+/// A sender's reusable signal buffers. A buffer goes back into use once every receiver has
+/// dropped its reference, so a steady stream of messages allocates nothing: the pool grows to
+/// the number of signals in flight and stays there.
+#[derive(Debug, Default)]
+pub struct SignalPool {
+    buffers: Vec<std::sync::Arc<Vec<f32>>>,
+}
+
+impl SignalPool {
+    /// A signal of `rows x cols` values written by `fill` into a reused buffer.
+    pub fn signal(&mut self, rows: usize, cols: usize, fill: impl FnOnce(&mut [f32])) -> Signal {
+        let len = rows * cols;
+        let slot = self
+            .buffers
+            .iter_mut()
+            .position(|b| std::sync::Arc::get_mut(b).is_some());
+        let idx = match slot {
+            Some(i) => i,
+            None => {
+                self.buffers
+                    .push(std::sync::Arc::new(Vec::with_capacity(len)));
+                self.buffers.len() - 1
+            }
+        };
+        let buf = std::sync::Arc::get_mut(&mut self.buffers[idx])
+            .expect("only the pool holds a free buffer");
+        buf.resize(len, 0.0);
+        fill(&mut buf[..len]);
+        Signal {
+            data: self.buffers[idx].clone(),
+            rows,
+            cols,
+        }
+    }
+
+    /// Buffers the pool owns (in flight or free).
+    pub fn capacity(&self) -> usize {
+        self.buffers.len()
+    }
+}
+
+/// The synapses an actor receives through: a weight matrix (`out x in`) and biases. Local
+/// computation reads them as a [`crate::matrix::MatView`]; nothing hands out their values as a
+/// slice, so they can only leave the actor as a [`WeightCopy`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Synapses {
+    weight: crate::matrix::Matrix,
+    bias: Vec<f32>,
+}
+
+impl Synapses {
+    /// Zero synapses from `inputs` to `outputs` neurons.
+    pub fn zeros(outputs: usize, inputs: usize) -> Self {
+        Self {
+            weight: crate::matrix::Matrix::zeros(outputs, inputs),
+            bias: vec![0.0; outputs],
+        }
+    }
+    /// Takes ownership of a layer's weights (for example the shared initial network).
+    pub fn from_layer(layer: crate::mlp::DenseLayer) -> Self {
+        Self {
+            weight: layer.weight,
+            bias: layer.bias,
+        }
+    }
+    /// The weights, for local matrix products.
+    pub fn weights(&self) -> crate::matrix::MatView<'_> {
+        self.weight.view()
+    }
+    /// Mutable access for the owning actor's learning rule.
+    pub fn weights_mut(&mut self) -> &mut crate::matrix::Matrix {
+        &mut self.weight
+    }
+    /// The biases.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+    /// Mutable biases for the owning actor's learning rule.
+    pub fn bias_mut(&mut self) -> &mut [f32] {
+        &mut self.bias
+    }
+}
+
+/// A copy of forward weights, the only message payload that can carry weights. Oracle
+/// feedback modes (exact PC, Z-IL) send it, and the tracer counts its bytes as
+/// `weight_transport_bytes`.
+#[derive(Clone, Debug)]
+pub struct WeightCopy {
+    weights: std::sync::Arc<crate::matrix::Matrix>,
+}
+
+impl WeightCopy {
+    /// Copies the weights of `syn` (explicitly non-local).
+    pub fn of(syn: &Synapses) -> Self {
+        Self {
+            weights: std::sync::Arc::new(syn.weight.clone()),
+        }
+    }
+    /// The copied weights.
+    pub fn weights(&self) -> crate::matrix::MatView<'_> {
+        self.weights.view()
+    }
+    /// Payload bytes.
+    pub fn bytes(&self) -> usize {
+        4 * self.weights.rows() * self.weights.cols()
+    }
+}
+
+/// Indices of the neurons that fired at one tick (sparse), shared by reference counting.
+#[derive(Clone, Debug)]
+pub struct Spikes(pub std::sync::Arc<Vec<u32>>);
+
+/// What actors report to a coordinator.
+#[derive(Clone, Debug)]
+pub enum ReportData {
+    /// Output predictions for a batch.
+    Predictions(Signal),
+    /// Local energy (for example `0.5 ||eps||^2`) of the sender at a step.
+    Energy(f64),
+}
+
+/// axon's message vocabulary (DESIGN.md, "Messages").
+#[derive(Clone, Debug)]
+pub enum Message {
+    /// `f(x)` of the sender's neurons for the batch, sent up.
+    Activity {
+        /// Step number.
+        step: u64,
+        /// The activities.
+        signal: Signal,
+    },
+    /// `eps` of the sender's neurons for the batch, sent down.
+    Error {
+        /// Step number.
+        step: u64,
+        /// The errors.
+        signal: Signal,
+    },
+    /// The neurons that fired at a tick.
+    Spike {
+        /// Tick number.
+        tick: u64,
+        /// Who fired.
+        fired: Spikes,
+    },
+    /// A report to the coordinator.
+    Report {
+        /// Step number.
+        step: u64,
+        /// What is reported.
+        data: ReportData,
+    },
+    /// A copy of forward weights (oracle modes only).
+    WeightTransport {
+        /// Step number.
+        step: u64,
+        /// The weights.
+        copy: WeightCopy,
+    },
+}
+
+impl Payload for Message {
+    fn kind(&self) -> MessageKind {
+        match self {
+            Message::Activity { .. } => MessageKind::Activity,
+            Message::Error { .. } => MessageKind::Error,
+            Message::Spike { .. } => MessageKind::Spike,
+            Message::Report { .. } => MessageKind::Report,
+            Message::WeightTransport { .. } => MessageKind::WeightTransport,
+        }
+    }
+    fn bytes(&self) -> usize {
+        match self {
+            Message::Activity { signal, .. } | Message::Error { signal, .. } => signal.bytes(),
+            Message::Spike { fired, .. } => 4 * fired.0.len(),
+            Message::Report { data, .. } => match data {
+                ReportData::Predictions(s) => s.bytes(),
+                ReportData::Energy(_) => 8,
+            },
+            Message::WeightTransport { copy, .. } => copy.bytes(),
+        }
+    }
+    fn step(&self) -> u64 {
+        match self {
+            Message::Activity { step, .. }
+            | Message::Error { step, .. }
+            | Message::Report { step, .. }
+            | Message::WeightTransport { step, .. } => *step,
+            Message::Spike { tick, .. } => *tick,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_reuses_buffers_once_receivers_drop_them() {
+        let mut pool = SignalPool::default();
+        let a = pool.signal(2, 3, |o| o.fill(1.0));
+        let b = a.clone(); // a second receiver
+        assert_eq!(b.values(), &[1.0; 6]);
+        let c = pool.signal(2, 3, |o| o.fill(2.0));
+        assert_eq!(
+            pool.capacity(),
+            2,
+            "a is still in flight, so c needs a new buffer"
+        );
+        drop((a, b, c));
+        for i in 0..100 {
+            let s = pool.signal(1, 4, |o| o.fill(i as f32));
+            assert_eq!(s.values(), &[i as f32; 4]);
+        }
+        assert_eq!(pool.capacity(), 2, "steady state allocates nothing");
+    }
+
+    #[test]
+    fn weight_copies_are_counted_as_weight_transport() {
+        let syn = Synapses::zeros(4, 5);
+        let m = Message::WeightTransport {
+            step: 3,
+            copy: WeightCopy::of(&syn),
+        };
+        assert_eq!(
+            (m.kind(), m.bytes(), m.step()),
+            (MessageKind::WeightTransport, 80, 3)
+        );
+    }
+}
