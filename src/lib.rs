@@ -28,6 +28,7 @@
 //! - [`mailbox`]: addresses and mailboxes; the only module that names the channel crates.
 //! - [`runtime`]: network descriptions, the tokio / threads / inline executors, supervision.
 //! - [`traffic`]: per-edge message counters and the merged traffic report.
+//! - [`trace_log`]: sampled message events, their JSONL and Chrome trace files, latency summaries.
 //! - [`stress`]: message-passing stress benchmarks against the bare channels.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
@@ -53,4 +54,5 @@ pub mod run_dir;
 pub mod runtime;
 pub mod scenario;
 pub mod stress;
+pub mod trace_log;
 pub mod traffic;

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success, 2 bad input (scenario, data, command line), 1 anything else.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,6 +63,21 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Read message traces written by a run.
+    Trace {
+        #[command(subcommand)]
+        what: TraceCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TraceCommand {
+    /// Per-edge message counts, bytes and latency percentiles, and mailbox high-water marks,
+    /// from a trace.jsonl file.
+    Summarize {
+        /// The JSON-lines event log (trace.jsonl).
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +123,13 @@ enum BenchCommand {
         /// Also write the rows as a JSON list to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Also run a traced 64-actor loaded ring and write trace.jsonl, trace.json (Chrome
+        /// trace, opens in Perfetto), traffic.json and traffic.png into DIR.
+        #[arg(long, value_name = "DIR")]
+        trace_out: Option<PathBuf>,
+        /// 1 in N messages of the traced ring go into its event log.
+        #[arg(long, default_value_t = 100)]
+        trace_sample: u64,
     },
 }
 
@@ -276,6 +298,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     hops,
                     workers,
                     json,
+                    trace_out,
+                    trace_sample,
                 },
         } => {
             if actors < 2 || hops == 0 || workers == Some(0) {
@@ -325,6 +349,26 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     bad_input: false,
                 })?;
             }
+            if let Some(dir) = trace_out {
+                let files =
+                    axon::stress::traced_ring(&dir, workers, trace_sample.max(1)).map_err(|e| {
+                        Failure {
+                            error: e.into(),
+                            bad_input: false,
+                        }
+                    })?;
+                for f in files {
+                    println!("wrote {}", f.display());
+                }
+            }
+            Ok(())
+        }
+        Command::Trace {
+            what: TraceCommand::Summarize { file },
+        } => {
+            let summary = axon::trace_log::summarize_file(&file).map_err(bad_input)?;
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = write!(std::io::stdout(), "{summary}");
             Ok(())
         }
         Command::Bench {

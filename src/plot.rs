@@ -138,3 +138,107 @@ fn draw_accuracy(results: &Results, path: &Path) -> Result<(), Box<dyn std::erro
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
+
+/// Draws who sends how many bytes to whom as a heat map PNG at `path`: senders down, receivers
+/// across, colour by log10 of bytes (all kinds together). Networks of more than 48 actors are
+/// shown in 64 groups of consecutive ids. `names[id]` names actor `id`.
+pub fn traffic_heatmap_png(
+    traffic: &crate::traffic::Traffic,
+    names: &[String],
+    path: &Path,
+) -> Result<(), PlotError> {
+    register_font();
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(".heatmap-{}.tmp.png", std::process::id()));
+    draw_heatmap(traffic, names, &tmp).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+}
+
+fn draw_heatmap(
+    traffic: &crate::traffic::Traffic,
+    names: &[String],
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let n = names.len().max(1);
+    let groups = n.min(64);
+    let group = |id: usize| id * groups / n;
+    let mut bytes = vec![0f64; groups * groups];
+    for e in &traffic.per_edge {
+        bytes[group(e.from_id) * groups + group(e.to_id)] += e.bytes as f64;
+    }
+    let max = bytes.iter().copied().fold(0.0, f64::max).max(1.0).log10();
+    let label = |g: usize| -> String {
+        if groups == n {
+            names[g].clone()
+        } else {
+            let lo = g * n / groups;
+            let hi = ((g + 1) * n / groups).max(lo + 1) - 1;
+            format!("{lo}-{hi}")
+        }
+    };
+    let root = BitMapBackend::new(path, (900, 820)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "traffic: {} messages, {} bytes (darker = more bytes, log scale)",
+                traffic.totals.messages, traffic.totals.bytes
+            ),
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(90)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0..groups, 0..groups)
+        .map_err(|e| err(&e))?;
+    let step = (groups / 16).max(1);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("receiver")
+        .y_desc("sender")
+        .x_labels(groups)
+        .y_labels(groups)
+        .x_label_formatter(&|g| {
+            if g % step == 0 && *g < groups {
+                label(*g)
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|g| {
+            if g % step == 0 && *g < groups {
+                label(*g)
+            } else {
+                String::new()
+            }
+        })
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(
+            (0..groups)
+                .flat_map(|s| (0..groups).map(move |r| (s, r)))
+                .map(|(s, r)| {
+                    let b = bytes[s * groups + r];
+                    let color = if b <= 0.0 {
+                        RGBColor(245, 245, 245)
+                    } else {
+                        // light yellow (few bytes) to dark purple (most), by log10(bytes)
+                        let t = (b.log10() / max).clamp(0.0, 1.0);
+                        let mix = |a: f64, z: f64| (a + (z - a) * t) as u8;
+                        RGBColor(mix(253.0, 68.0), mix(231.0, 1.0), mix(37.0, 84.0))
+                    };
+                    Rectangle::new([(r, s), (r + 1, s + 1)], color.filled())
+                }),
+        )
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}

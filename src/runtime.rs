@@ -26,6 +26,7 @@ use crate::mailbox::{
     mailbox, ActorRef, Flavor, Item, Mailbox, RecvTimeoutError, SendOutcome, SupervisorTx,
 };
 use crate::message::{Control, MessageKind, Payload};
+use crate::trace_log::TraceEvent;
 use crate::traffic::{EdgeCounters, Traffic};
 
 /// Which executor runs the actors.
@@ -56,6 +57,9 @@ pub struct RuntimeConfig {
     pub mailbox_capacity: usize,
     /// No progress for this long is a stall.
     pub stall_timeout: Duration,
+    /// Log 1 in this many messages (send and receive time, edge, kind, bytes, step, mailbox
+    /// depth) in [`RunReport::trace`]; 0 logs none.
+    pub trace_sample: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -65,6 +69,7 @@ impl Default for RuntimeConfig {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             mailbox_capacity: 1024,
             stall_timeout: Duration::from_secs(10),
+            trace_sample: 0,
         }
     }
 }
@@ -188,6 +193,8 @@ pub struct RunReport<M: Payload> {
     /// Wall time from the actors' start to the first stop request (`Flow::StopAll`), or to
     /// the last actor stopping if none asked: the window in which the work ran.
     pub active: Duration,
+    /// The sampled message events (empty unless `trace_sample` > 0), by send time.
+    pub trace: Vec<TraceEvent>,
     /// Wall time to build mailboxes and the registry and to spawn every actor (actors start
     /// working while later ones are spawned, so this overlaps `active`).
     pub startup: Duration,
@@ -200,10 +207,21 @@ struct Progress {
     last_step: AtomicU64,
 }
 
+/// A data message in a mailbox: the message, its sender and, if sampled for the event log,
+/// when it was sent.
+pub(crate) struct Envelope<M> {
+    msg: M,
+    from: u32,
+    sent_ns: u64,
+}
+
+/// `Envelope::sent_ns` of a message that is not in the sampled event log.
+const NOT_SAMPLED: u64 = u64::MAX;
+
 /// An entry of the runtime's registry.
 struct Entry<M> {
     name: String,
-    address: ActorRef<M>,
+    address: ActorRef<Envelope<M>>,
     progress: Arc<Progress>,
 }
 
@@ -222,7 +240,14 @@ enum Event {
 struct Cell<M: Payload> {
     id: usize,
     actor: Box<dyn Actor<M>>,
-    edges: Vec<ActorRef<M>>,
+    edges: Vec<ActorRef<Envelope<M>>>,
+    /// Own address, to read the mailbox depth when a sampled message arrives.
+    own: ActorRef<Envelope<M>>,
+    /// 1 in `sample` sent messages is stamped for the event log; 0: none.
+    sample: u64,
+    sent: u64,
+    clock: Instant,
+    trace: Vec<TraceEvent>,
     counters: EdgeCounters,
     outbox: Vec<(usize, M)>,
     progress: Arc<Progress>,
@@ -254,7 +279,17 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 
 impl<M: Payload> Cell<M> {
     /// Runs one handler (start hook when `item` is `None`), catching panics.
-    fn call(&mut self, item: Option<Item<M>>) -> Step {
+    fn call(&mut self, item: Option<Item<Envelope<M>>>) -> Step {
+        let item = match item {
+            None => None,
+            Some(Item::Control(c)) => Some(Item::Control(c)),
+            Some(Item::Data(env)) => {
+                if env.sent_ns != NOT_SAMPLED {
+                    self.record(&env);
+                }
+                Some(Item::Data(env.msg))
+            }
+        };
         let (what, step) = match &item {
             None => (Handling::Start, None),
             Some(Item::Control(c)) => (Handling::Control(*c), None),
@@ -298,8 +333,34 @@ impl<M: Payload> Cell<M> {
         }
     }
 
-    fn count(&mut self, edge: usize, msg: &M) {
+    /// Counts a message on `edge` and puts it in an envelope (stamped if sampled).
+    fn wrap(&mut self, edge: usize, msg: M) -> Envelope<M> {
         self.counters.count(edge, msg.kind(), msg.bytes());
+        self.sent += 1;
+        let sent_ns = if self.sample != 0 && self.sent.is_multiple_of(self.sample) {
+            self.clock.elapsed().as_nanos() as u64
+        } else {
+            NOT_SAMPLED
+        };
+        Envelope {
+            msg,
+            from: self.id as u32,
+            sent_ns,
+        }
+    }
+
+    /// Logs a sampled message on arrival (off the hot path: 1 in `sample` messages).
+    fn record(&mut self, env: &Envelope<M>) {
+        self.trace.push(TraceEvent {
+            from: env.from,
+            to: self.id as u32,
+            kind: env.msg.kind(),
+            bytes: env.msg.bytes() as u32,
+            step: env.msg.step(),
+            send_ns: env.sent_ns,
+            recv_ns: self.clock.elapsed().as_nanos() as u64,
+            depth: self.own.depth() as u32,
+        });
     }
 }
 
@@ -322,18 +383,18 @@ macro_rules! actor_loop {
             }
             let mut stopped = false;
             let mut outbox = std::mem::take(&mut $cell.outbox);
-            for (edge, mut msg) in outbox.drain(..) {
-                $cell.count(edge, &msg);
+            for (edge, msg) in outbox.drain(..) {
+                let mut env = $cell.wrap(edge, msg);
                 loop {
-                    match $cell.edges[edge].$send(msg, &mut $mb) $($($aw)+)? {
+                    match $cell.edges[edge].$send(env, &mut $mb) $($($aw)+)? {
                         SendOutcome::Sent | SendOutcome::Closed => break,
                         SendOutcome::Interrupted(Control::Stop, _) => {
                             stopped = true;
                             break;
                         }
-                        SendOutcome::Interrupted(c, m) => {
+                        SendOutcome::Interrupted(c, e) => {
                             deferred.push(c);
-                            msg = m;
+                            env = e;
                         }
                     }
                 }
@@ -363,12 +424,12 @@ macro_rules! actor_loop {
 }
 
 /// Runs on the threads executor: one OS thread.
-fn thread_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<M>) -> Cell<M> {
+fn thread_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<Envelope<M>>) -> Cell<M> {
     actor_loop!(cell, mb, send_blocking, recv_blocking)
 }
 
 /// Runs on the tokio executor: one task.
-async fn task_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<M>) -> Cell<M> {
+async fn task_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<Envelope<M>>) -> Cell<M> {
     actor_loop!(cell, mb, send_async, recv_async, .await)
 }
 
@@ -435,7 +496,7 @@ impl<M: Payload> Runtime<M> {
         let mut addresses = Vec::with_capacity(n);
         self.registry.clear();
         for (id, (name, _)) in network.actors.iter().enumerate() {
-            let (addr, mb) = mailbox::<M>(id, flavor, self.config.mailbox_capacity);
+            let (addr, mb) = mailbox::<Envelope<M>>(id, flavor, self.config.mailbox_capacity);
             self.registry.insert(
                 id,
                 Entry {
@@ -458,6 +519,11 @@ impl<M: Payload> Runtime<M> {
                 id,
                 counters: EdgeCounters::new(edges.len()),
                 edges: edges.iter().map(|&t| addresses[t].clone()).collect(),
+                own: addresses[id].clone(),
+                sample: self.config.trace_sample,
+                sent: 0,
+                clock: build_start,
+                trace: Vec::new(),
                 actor,
                 outbox: Vec::new(),
                 progress: self
@@ -473,7 +539,7 @@ impl<M: Payload> Runtime<M> {
         // Actors start working as soon as they are spawned, so the work window opens here.
         let start = Instant::now();
         let mut startup = start - build_start;
-        let (cells, failure, stop_at) = match self.config.executor {
+        let (mut cells, failure, stop_at) = match self.config.executor {
             Executor::Inline => self.run_inline(cells, mailboxes, &events_rx),
             Executor::Threads => {
                 let handles: Vec<_> = cells
@@ -531,13 +597,17 @@ impl<M: Payload> Runtime<M> {
         }
         let elapsed = start.elapsed();
         let active = stop_at.map_or(elapsed, |t| t.saturating_duration_since(start));
-        let traffic = Traffic::merge(cells.iter().map(|c| {
-            (
-                names[c.id].as_str(),
-                targets[c.id].iter().map(|&t| names[t].as_str()).collect(),
-                &c.counters,
-            )
-        }));
+        let mut trace: Vec<TraceEvent> = cells
+            .iter_mut()
+            .flat_map(|c| std::mem::take(&mut c.trace))
+            .collect();
+        trace.sort_by_key(|e| e.send_ns);
+        let traffic = Traffic::merge(
+            &names,
+            cells
+                .iter()
+                .map(|c| (c.id, targets[c.id].as_slice(), &c.counters)),
+        );
         Ok(RunReport {
             actors: cells.into_iter().map(|c| c.actor).collect(),
             names,
@@ -545,6 +615,7 @@ impl<M: Payload> Runtime<M> {
             elapsed,
             active,
             startup,
+            trace,
         })
     }
 
@@ -625,7 +696,7 @@ impl<M: Payload> Runtime<M> {
     fn run_inline(
         &self,
         mut cells: Vec<Cell<M>>,
-        mailboxes: Vec<Mailbox<M>>,
+        mailboxes: Vec<Mailbox<Envelope<M>>>,
         events: &crate::mailbox::SupervisorRx<Event>,
     ) -> (Vec<Cell<M>>, Option<RuntimeError>, Option<Instant>) {
         let n = cells.len();
@@ -633,7 +704,7 @@ impl<M: Payload> Runtime<M> {
         let mut live = vec![true; n];
         let mut failure = None;
         let mut stop_all = false;
-        let mut pending: Vec<Option<Item<M>>> = (0..n).map(|_| None).collect();
+        let mut pending: Vec<Option<Item<Envelope<M>>>> = (0..n).map(|_| None).collect();
         let mut first = true;
         loop {
             let mut progressed = false;
@@ -656,9 +727,9 @@ impl<M: Payload> Runtime<M> {
                 let step = cell.call(item);
                 let mut outbox = std::mem::take(&mut cell.outbox);
                 for (edge, msg) in outbox.drain(..) {
-                    cell.counters.count(edge, msg.kind(), msg.bytes());
+                    let env = cell.wrap(edge, msg);
                     // Inline mailboxes are unbounded: a send only fails if the target stopped.
-                    let _ = cell.edges[edge].try_send(msg);
+                    let _ = cell.edges[edge].try_send(env);
                 }
                 cell.outbox = outbox; // keeps its capacity: no allocation per message
                 match step {

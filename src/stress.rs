@@ -1,9 +1,11 @@
 //! Stress benchmarks of the actor runtime (`axon bench messages`), each against the bare
 //! channel on the same pattern in the same run, so the figure that matters is a ratio.
 //!
-//! Patterns so far: `ring-loaded` (N actors in a ring, every actor holding a token, each
-//! token forwarded until every actor has handled `hops` messages) and `ping-pong` (two actors,
-//! one message in flight; the round-trip time). Messages are 16 bytes, as in the anchors.
+//! Patterns: `ring-loaded` (N actors in a ring, every actor holding a token, forwarded until
+//! one actor has handled `hops`), `ring-token` (one token around a ring of N: a chain of
+//! wake-ups), `fan-out` (one actor sends `hops` rounds to N), `fan-in` (N actors send `hops`
+//! messages each to one) and `ping-pong` (two actors, one message in flight: the round trip).
+//! Messages are 16 bytes, as in the anchors.
 //! The bare-channel baselines are the one place outside `mailbox` that names the channel
 //! crates: measuring them is their purpose.
 
@@ -85,6 +87,93 @@ impl Actor<Token> for Relay {
         );
         Flow::Continue
     }
+}
+
+/// Sends one message to each of its first `edges - 1` out-edges per round, `rounds` rounds,
+/// pacing itself with a tick to its own last edge (a self-loop), then stops.
+struct Source {
+    rounds: u64,
+    done: u64,
+}
+
+impl Actor<Token> for Source {
+    fn started(&mut self, ctx: &mut Context<'_, Token>) -> Flow {
+        self.round(ctx)
+    }
+    fn handle(&mut self, _: Token, ctx: &mut Context<'_, Token>) -> Flow {
+        self.round(ctx)
+    }
+}
+
+impl Source {
+    fn round(&mut self, ctx: &mut Context<'_, Token>) -> Flow {
+        let targets = ctx.edges() - 1;
+        for e in 0..targets {
+            ctx.send(
+                e,
+                Token {
+                    hops: self.done,
+                    step: self.done,
+                },
+            );
+        }
+        self.done += 1;
+        if self.done >= self.rounds {
+            return Flow::Stop;
+        }
+        ctx.send(targets, Token { hops: 0, step: 0 });
+        Flow::Continue
+    }
+}
+
+/// Counts arrivals; stops after `expect`.
+struct Sink {
+    expect: u64,
+    got: u64,
+}
+
+impl Actor<Token> for Sink {
+    fn handle(&mut self, _: Token, _: &mut Context<'_, Token>) -> Flow {
+        self.got += 1;
+        if self.got >= self.expect {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// One source to `n` sinks (`fan_in = false`) or `n` sources to one sink.
+fn fan(n: usize, rounds: u64, fan_in: bool) -> Network<Token> {
+    let mut net = Network::new();
+    if fan_in {
+        let sink = net.add(
+            "sink",
+            Sink {
+                expect: n as u64 * rounds,
+                got: 0,
+            },
+        );
+        for i in 0..n {
+            let s = net.add(format!("source-{i}"), Source { rounds, done: 0 });
+            net.connect(s, sink);
+            net.connect(s, s);
+        }
+    } else {
+        let src = net.add("source", Source { rounds, done: 0 });
+        for i in 0..n {
+            let k = net.add(
+                format!("sink-{i}"),
+                Sink {
+                    expect: rounds,
+                    got: 0,
+                },
+            );
+            net.connect(src, k);
+        }
+        net.connect(src, src);
+    }
+    net
 }
 
 fn ring(n: usize, seeded: impl Fn(usize) -> bool, limit: u64) -> Network<Token> {
@@ -217,16 +306,32 @@ pub fn run_stress(
             Executor::Tokio => raw_tokio_ring(n, workers, hops, capacity),
             _ => raw_crossbeam_ring(n.min(8), hops, capacity),
         };
-        rows.push(StressRow {
-            pattern: "ring-loaded",
-            executor,
-            actors: n,
-            workers,
-            msgs_per_s: rate,
-            raw_msgs_per_s: raw,
-            rtt_ns: None,
-            raw_rtt_ns: None,
-        });
+        rows.push(row("ring-loaded", executor, n, workers, rate, raw));
+        // One token around the ring: every hop wakes the next actor.
+        let token_hops = 200_000u64.max(n as u64);
+        let (rate, _) = through(cfg, ring(n, |i| i == 0, token_hops.div_ceil(n as u64)))?;
+        let raw = match executor {
+            Executor::Tokio => {
+                raw_tokio_ring_token(n, workers, token_hops.div_ceil(n as u64), capacity)
+            }
+            _ => raw_crossbeam_ring_token(n.min(8), token_hops.div_ceil(n.min(8) as u64), capacity),
+        };
+        rows.push(row("ring-token", executor, n, workers, rate, raw));
+        // Fan-out and fan-in: the same message count as the loaded ring, at most 2 M.
+        let fan_n = if executor == Executor::Threads {
+            n.min(8)
+        } else {
+            n
+        };
+        let rounds = (2_000_000 / fan_n as u64).clamp(1, hops);
+        for (pattern, fan_in) in [("fan-out", false), ("fan-in", true)] {
+            let (rate, _) = through(cfg, fan(fan_n, rounds, fan_in))?;
+            let raw = match executor {
+                Executor::Tokio => raw_tokio_fan(fan_n, workers, rounds, capacity, fan_in),
+                _ => raw_crossbeam_fan(fan_n.min(8), rounds, capacity, fan_in),
+            };
+            rows.push(row(pattern, executor, fan_n, workers, rate, raw));
+        }
         // Ping-pong: one token between two actors; two messages per round trip.
         let trips = 100_000;
         let (rate, _) = through(cfg, ring(2, |i| i == 0, trips))?;
@@ -246,6 +351,194 @@ pub fn run_stress(
         });
     }
     Ok(rows)
+}
+
+fn row(
+    pattern: &'static str,
+    executor: Executor,
+    actors: usize,
+    workers: usize,
+    rate: f64,
+    raw: f64,
+) -> StressRow {
+    StressRow {
+        pattern,
+        executor,
+        actors,
+        workers,
+        msgs_per_s: rate,
+        raw_msgs_per_s: raw,
+        rtt_ns: None,
+        raw_rtt_ns: None,
+    }
+}
+
+/// One token around a ring of bare tokio channels, `laps` times.
+fn raw_tokio_ring_token(n: usize, workers: usize, laps: u64, capacity: usize) -> f64 {
+    use tokio::sync::mpsc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("a tokio runtime starts");
+    rt.block_on(async move {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Token>(capacity)).unzip();
+        let start = Instant::now();
+        let mut handles = Vec::with_capacity(n);
+        for (i, mut rx) in rxs.into_iter().enumerate() {
+            let next = txs[(i + 1) % n].clone();
+            handles.push(tokio::spawn(async move {
+                let mut handled = 0u64;
+                while let Some(t) = rx.recv().await {
+                    handled += 1;
+                    if handled >= laps || next.send(t).await.is_err() {
+                        break;
+                    }
+                }
+                handled
+            }));
+        }
+        txs[0].send(Token { hops: 0, step: 0 }).await.expect("open");
+        drop(txs);
+        let mut total = 0;
+        for h in handles {
+            total += h.await.unwrap_or(0);
+        }
+        total as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// One token around a ring of crossbeam channels on threads.
+fn raw_crossbeam_ring_token(n: usize, laps: u64, capacity: usize) -> f64 {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n)
+        .map(|_| crossbeam_channel::bounded::<Token>(capacity))
+        .unzip();
+    let start = Instant::now();
+    let handles: Vec<_> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx)| {
+            let next = txs[(i + 1) % n].clone();
+            std::thread::spawn(move || {
+                let mut handled = 0u64;
+                while let Ok(t) = rx.recv() {
+                    handled += 1;
+                    if handled >= laps || next.send(t).is_err() {
+                        break;
+                    }
+                }
+                handled
+            })
+        })
+        .collect();
+    txs[0].send(Token { hops: 0, step: 0 }).expect("open");
+    drop(txs);
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Bare tokio fan-out (one sender task, `n` receiver tasks) or fan-in (`n` senders, one
+/// receiver), `rounds` messages per pair.
+fn raw_tokio_fan(n: usize, workers: usize, rounds: u64, capacity: usize, fan_in: bool) -> f64 {
+    use tokio::sync::mpsc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("a tokio runtime starts");
+    rt.block_on(async move {
+        let start = Instant::now();
+        let total = if fan_in {
+            let (tx, mut rx) = mpsc::channel::<Token>(capacity);
+            for _ in 0..n {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    for r in 0..rounds {
+                        if tx.send(Token { hops: r, step: r }).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut got = 0u64;
+            while rx.recv().await.is_some() {
+                got += 1;
+            }
+            got
+        } else {
+            let (txs, rxs): (Vec<_>, Vec<_>) =
+                (0..n).map(|_| mpsc::channel::<Token>(capacity)).unzip();
+            let sinks: Vec<_> = rxs
+                .into_iter()
+                .map(|mut rx| {
+                    tokio::spawn(async move {
+                        let mut got = 0u64;
+                        while rx.recv().await.is_some() {
+                            got += 1;
+                        }
+                        got
+                    })
+                })
+                .collect();
+            let source = tokio::spawn(async move {
+                for r in 0..rounds {
+                    for tx in &txs {
+                        if tx.send(Token { hops: r, step: r }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            let _ = source.await;
+            let mut got = 0;
+            for s in sinks {
+                got += s.await.unwrap_or(0);
+            }
+            got
+        };
+        total as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// Bare crossbeam fan-out or fan-in on threads.
+fn raw_crossbeam_fan(n: usize, rounds: u64, capacity: usize, fan_in: bool) -> f64 {
+    let start = Instant::now();
+    let total = if fan_in {
+        let (tx, rx) = crossbeam_channel::bounded::<Token>(capacity);
+        let senders: Vec<_> = (0..n)
+            .map(|_| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for r in 0..rounds {
+                        if tx.send(Token { hops: r, step: r }).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let got = rx.iter().count() as u64;
+        for s in senders {
+            let _ = s.join();
+        }
+        got
+    } else {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..n)
+            .map(|_| crossbeam_channel::bounded::<Token>(capacity))
+            .unzip();
+        let sinks: Vec<_> = rxs
+            .into_iter()
+            .map(|rx| std::thread::spawn(move || rx.iter().count() as u64))
+            .collect();
+        for r in 0..rounds {
+            for tx in &txs {
+                let _ = tx.send(Token { hops: r, step: r });
+            }
+        }
+        drop(txs);
+        sinks.into_iter().map(|s| s.join().unwrap_or(0)).sum()
+    };
+    total as f64 / start.elapsed().as_secs_f64()
 }
 
 fn raw_tokio_ring_one_token(workers: usize, limit: u64) -> f64 {
@@ -311,4 +604,61 @@ fn raw_crossbeam_ping_pong(limit: u64) -> f64 {
     drop(b_tx);
     let m = b.join().unwrap_or(0);
     (n + m) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs a traced loaded ring of 64 tokio actors (1 in `sample` messages logged) and writes
+/// `trace.jsonl`, `trace.json` (Chrome trace), `traffic.json` and `traffic.png` into `dir`.
+pub fn traced_ring(
+    dir: &std::path::Path,
+    workers: usize,
+    sample: u64,
+) -> Result<Vec<std::path::PathBuf>, StressError> {
+    let cfg = RuntimeConfig {
+        executor: Executor::Tokio,
+        workers,
+        mailbox_capacity: 64,
+        trace_sample: sample,
+        ..RuntimeConfig::default()
+    };
+    let report = Runtime::new(cfg).run(ring(64, |_| true, 2_000))?;
+    std::fs::create_dir_all(dir).map_err(|source| StressError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let paths: Vec<std::path::PathBuf> =
+        ["trace.jsonl", "trace.json", "traffic.json", "traffic.png"]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect();
+    crate::trace_log::write_jsonl(&paths[0], &report.trace, &report.names)?;
+    crate::trace_log::write_chrome_trace(&paths[1], &report.trace, &report.names)?;
+    let traffic = serde_json::to_string_pretty(&report.traffic).expect("traffic always serialises");
+    crate::run_dir::write_atomic(&paths[2], traffic.as_bytes())?;
+    crate::plot::traffic_heatmap_png(&report.traffic, &report.names, &paths[3])?;
+    Ok(paths)
+}
+
+/// Why a traced stress run could not write its files.
+#[derive(Debug, thiserror::Error)]
+pub enum StressError {
+    /// The run failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The output folder could not be created.
+    #[error("{path}: cannot create folder: {source}")]
+    Io {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// An event log could not be written.
+    #[error(transparent)]
+    Trace(#[from] crate::trace_log::TraceError),
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::run_dir::RunDirError),
+    /// The heat map could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
 }

@@ -25,12 +25,18 @@ impl EdgeCounters {
         }
     }
 
-    /// Counts one message of `bytes` bytes and kind `kind` on `edge`.
+    /// Counts one message of `bytes` bytes and kind `kind` on `edge` (a no-op when built
+    /// without the `counters` feature).
     #[inline]
     pub fn count(&mut self, edge: usize, kind: MessageKind, bytes: usize) {
-        let c = &mut self.counts[edge][kind.index()];
-        c.0 += 1;
-        c.1 += bytes as u64;
+        #[cfg(feature = "counters")]
+        {
+            let c = &mut self.counts[edge][kind.index()];
+            c.0 += 1;
+            c.1 += bytes as u64;
+        }
+        #[cfg(not(feature = "counters"))]
+        let _ = (edge, kind, bytes);
     }
 
     /// (messages, bytes) on `edge` of `kind`.
@@ -42,6 +48,10 @@ impl EdgeCounters {
 /// Traffic on one edge for one kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EdgeTraffic {
+    /// Sending actor's id.
+    pub from_id: usize,
+    /// Receiving actor's id.
+    pub to_id: usize,
     /// Sending actor.
     pub from: String,
     /// Receiving actor.
@@ -77,14 +87,15 @@ pub struct Traffic {
 }
 
 impl Traffic {
-    /// Merges the counters of every actor: `actors[i]` is (name, out-edge targets' names,
-    /// counters).
+    /// Merges the counters of every actor, in the order given: each item is (id, out-edge
+    /// target ids, counters); `names[id]` names actor `id`.
     pub fn merge<'a>(
-        actors: impl IntoIterator<Item = (&'a str, Vec<&'a str>, &'a EdgeCounters)>,
+        names: &[String],
+        actors: impl IntoIterator<Item = (usize, &'a [usize], &'a EdgeCounters)>,
     ) -> Self {
         let mut t = Traffic::default();
-        for (from, targets, counters) in actors {
-            for (edge, to) in targets.iter().enumerate() {
+        for (from_id, targets, counters) in actors {
+            for (edge, &to_id) in targets.iter().enumerate() {
                 for kind in MessageKind::ALL {
                     let (messages, bytes) = counters.get(edge, kind);
                     if messages == 0 {
@@ -99,8 +110,10 @@ impl Traffic {
                         t.weight_transport_bytes += bytes;
                     }
                     t.per_edge.push(EdgeTraffic {
-                        from: from.to_owned(),
-                        to: (*to).to_owned(),
+                        from_id,
+                        to_id,
+                        from: names[from_id].clone(),
+                        to: names[to_id].clone(),
                         kind,
                         messages,
                         bytes,

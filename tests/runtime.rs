@@ -47,6 +47,7 @@ fn on_every_executor(
             workers: 2,
             mailbox_capacity: capacity,
             stall_timeout: stall,
+            trace_sample: 0,
         });
         let start = Instant::now();
         let result = rt.run(build(executor));
@@ -359,5 +360,71 @@ fn lockstep_exchange_at_capacity_2_never_deadlocks() {
             let r = r.unwrap_or_else(|e| panic!("{ex:?}: {e}"));
             assert!(r.traffic.totals.messages >= 39_998, "{ex:?}");
         },
+    );
+}
+
+#[test]
+fn sampled_events_reach_a_chrome_trace_that_parses() {
+    let n = 2_000;
+    for executor in Executor::ALL {
+        let rt = Runtime::new(RuntimeConfig {
+            executor,
+            workers: 2,
+            mailbox_capacity: 8,
+            stall_timeout: Duration::from_secs(5),
+            trace_sample: 10,
+        });
+        let mut net = Network::new();
+        let p = net.add("producer", Producer { n });
+        let c = net.add("consumer", Consumer { next: 0, n });
+        net.connect(p, c);
+        let r = rt.run(net).unwrap_or_else(|e| panic!("{executor:?}: {e}"));
+        // 1 in 10 of 2000 messages, every one received before the consumer stopped.
+        assert_eq!(r.trace.len(), 200, "{executor:?}");
+        assert!(r
+            .trace
+            .iter()
+            .all(|e| e.from == 0 && e.to == 1 && e.bytes == 16 && e.recv_ns >= e.send_ns));
+        assert!(
+            r.trace.windows(2).all(|w| w[0].send_ns <= w[1].send_ns),
+            "sorted by send time"
+        );
+        if executor != Executor::Inline {
+            // Bounded mailboxes: capacity 8. (Inline mailboxes are unbounded.)
+            assert!(
+                r.trace.iter().all(|e| e.depth <= 8),
+                "{executor:?}: depth within capacity"
+            );
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("trace.json");
+        axon::trace_log::write_chrome_trace(&path, &r.trace, &r.names).expect("written");
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("valid JSON");
+        let events = v["traceEvents"].as_array().expect("traceEvents");
+        let complete = events.iter().filter(|e| e["ph"] == "X").count();
+        assert_eq!(complete, 200, "{executor:?}");
+        assert!(events
+            .iter()
+            .any(|e| e["ph"] == "M" && e["args"]["name"] == "consumer"));
+    }
+}
+
+#[test]
+fn tracing_is_off_by_default_and_counters_are_exact_without_it() {
+    let rt = Runtime::new(RuntimeConfig {
+        executor: Executor::Inline,
+        ..RuntimeConfig::default()
+    });
+    let mut net = Network::new();
+    let p = net.add("producer", Producer { n: 100 });
+    let c = net.add("consumer", Consumer { next: 0, n: 100 });
+    net.connect(p, c);
+    let r = rt.run(net).expect("runs");
+    assert!(r.trace.is_empty());
+    assert_eq!(r.traffic.per_edge[0].messages, 100);
+    assert_eq!(
+        (r.traffic.per_edge[0].from_id, r.traffic.per_edge[0].to_id),
+        (0, 1)
     );
 }
