@@ -130,6 +130,13 @@ enum BenchCommand {
         /// 1 in N messages of the traced ring go into its event log.
         #[arg(long, default_value_t = 100)]
         trace_sample: u64,
+        /// Sample 1 in N messages into the event log during the timed patterns too (to
+        /// measure what sampling costs); 0: off.
+        #[arg(long, default_value_t = 0)]
+        sample: u64,
+        /// Also spawn this many idle actors on tokio and report time and memory per actor.
+        #[arg(long)]
+        spawn: Option<usize>,
     },
 }
 
@@ -300,6 +307,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     json,
                     trace_out,
                     trace_sample,
+                    sample,
+                    spawn,
                 },
         } => {
             if actors < 2 || hops == 0 || workers == Some(0) {
@@ -309,10 +318,23 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             }
             let workers = workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let rows = axon::stress::run_stress(actors, hops, workers).map_err(|e| Failure {
-                error: e.into(),
-                bad_input: false,
-            })?;
+            if let Some(n) = spawn {
+                let r =
+                    axon::stress::spawn_probe(axon::runtime::Executor::Tokio, n.max(1), workers)
+                        .map_err(|e| Failure {
+                            error: e.into(),
+                            bad_input: false,
+                        })?;
+                println!(
+                    "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
+                    r.actors, r.spawn_s, r.bytes_per_actor
+                );
+            }
+            let rows =
+                axon::stress::run_stress(actors, hops, workers, sample).map_err(|e| Failure {
+                    error: e.into(),
+                    bad_input: false,
+                })?;
             println!(
                 "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9}",
                 "pattern",

@@ -27,6 +27,9 @@ pub struct Results {
     pub status: String,
     /// One entry per trained model, by label (`bp`, …).
     pub models: BTreeMap<String, ModelResults>,
+    /// Message traffic of runs that use actors (absent for the synchronous baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<crate::traffic::Traffic>,
 }
 
 /// One model's history.
@@ -75,6 +78,7 @@ impl Results {
             seed,
             status: "running".to_owned(),
             models: BTreeMap::new(),
+            traffic: None,
         }
     }
 

@@ -691,8 +691,10 @@ impl<M: Payload> Runtime<M> {
         (failure, stop_at)
     }
 
-    /// The inline executor: every actor on this thread, visited in id order. Each visit
-    /// serves one item (control first), then delivers that handler's sends.
+    /// The inline executor: every actor on this thread. Start hooks run in id order; then
+    /// actors with mail are served from a FIFO ready queue, one item per turn (control
+    /// first), each handler's sends delivered before the next turn. The order depends only on
+    /// the network and its messages, never on timing, and idle actors cost nothing.
     fn run_inline(
         &self,
         mut cells: Vec<Cell<M>>,
@@ -700,92 +702,129 @@ impl<M: Payload> Runtime<M> {
         events: &crate::mailbox::SupervisorRx<Event>,
     ) -> (Vec<Cell<M>>, Option<RuntimeError>, Option<Instant>) {
         let n = cells.len();
-        let mut stop_at = None;
         let mut live = vec![true; n];
+        let mut queued = vec![false; n];
+        let mut ready: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
         let mut failure = None;
+        let mut stop_at = None;
+        let turn = |id: usize,
+                    item: Option<Item<Envelope<M>>>,
+                    cells: &mut Vec<Cell<M>>,
+                    ready: &mut std::collections::VecDeque<usize>,
+                    queued: &mut Vec<bool>| {
+            let cell = &mut cells[id];
+            let step = cell.call(item);
+            let mut outbox = std::mem::take(&mut cell.outbox);
+            for (edge, msg) in outbox.drain(..) {
+                let env = cell.wrap(edge, msg);
+                let target = cell.edges[edge].id();
+                // Inline mailboxes are unbounded: a send only fails if the target stopped.
+                let _ = cell.edges[edge].try_send(env);
+                if !queued[target] {
+                    queued[target] = true;
+                    ready.push_back(target);
+                }
+            }
+            cell.outbox = outbox; // keeps its capacity: no allocation per message
+            step
+        };
         let mut stop_all = false;
-        let mut pending: Vec<Option<Item<Envelope<M>>>> = (0..n).map(|_| None).collect();
-        let mut first = true;
-        loop {
-            let mut progressed = false;
-            for id in 0..n {
-                if !live[id] {
-                    continue;
+        let mut visit = |id: usize,
+                         step: Step,
+                         cells: &mut Vec<Cell<M>>,
+                         live: &mut Vec<bool>,
+                         stop_all: &mut bool| {
+            match step {
+                Step::Go => return,
+                Step::Stop => {}
+                Step::StopAll => {
+                    *stop_all = true;
+                    stop_at.get_or_insert_with(Instant::now);
                 }
-                let item = if first {
-                    None
-                } else if stop_all {
-                    Some(Item::Control(Control::Stop))
-                } else {
-                    match pending[id].take().or_else(|| mailboxes[id].try_recv()) {
-                        Some(i) => Some(i),
-                        None => continue,
-                    }
-                };
-                progressed = true;
-                let cell = &mut cells[id];
-                let step = cell.call(item);
-                let mut outbox = std::mem::take(&mut cell.outbox);
-                for (edge, msg) in outbox.drain(..) {
-                    let env = cell.wrap(edge, msg);
-                    // Inline mailboxes are unbounded: a send only fails if the target stopped.
-                    let _ = cell.edges[edge].try_send(env);
-                }
-                cell.outbox = outbox; // keeps its capacity: no allocation per message
-                match step {
-                    Step::Go => {}
-                    Step::Stop => live[id] = false,
-                    Step::StopAll => {
-                        live[id] = false;
-                        stop_all = true;
-                        stop_at.get_or_insert_with(Instant::now);
-                    }
-                    Step::Failed => {
-                        live[id] = false;
-                        stop_all = true;
-                        if failure.is_none() {
-                            if let Ok(Event::Failed {
-                                actor,
+                Step::Failed => {
+                    *stop_all = true;
+                    if failure.is_none() {
+                        if let Ok(Event::Failed {
+                            actor,
+                            kind,
+                            message,
+                        }) = events.try_recv()
+                        {
+                            failure = Some(RuntimeError::Panicked {
+                                actor: self
+                                    .registry
+                                    .get(&actor)
+                                    .map(|e| e.name.clone())
+                                    .unwrap_or_default(),
                                 kind,
                                 message,
-                            }) = events.try_recv()
-                            {
-                                failure = Some(RuntimeError::Panicked {
-                                    actor: self
-                                        .registry
-                                        .get(&actor)
-                                        .map(|e| e.name.clone())
-                                        .unwrap_or_default(),
-                                    kind,
-                                    message,
-                                });
-                            }
+                            });
                         }
                     }
                 }
-                if !live[id] {
-                    cells[id].actor.stopped();
+            }
+            live[id] = false;
+            if !matches!(step, Step::Failed) {
+                cells[id].actor.stopped();
+            }
+        };
+        for id in 0..n {
+            if stop_all {
+                break;
+            }
+            let step = turn(id, None, &mut cells, &mut ready, &mut queued);
+            visit(id, step, &mut cells, &mut live, &mut stop_all);
+        }
+        while !stop_all {
+            let Some(id) = ready.pop_front() else { break };
+            queued[id] = false;
+            if !live[id] {
+                continue;
+            }
+            let Some(item) = mailboxes[id].try_recv() else {
+                continue;
+            };
+            let step = turn(id, Some(item), &mut cells, &mut ready, &mut queued);
+            // It may have more mail: back of the queue, behind everyone else's turn.
+            if live[id] && !queued[id] {
+                queued[id] = true;
+                ready.push_back(id);
+            }
+            visit(id, step, &mut cells, &mut live, &mut stop_all);
+        }
+        if stop_all {
+            for id in 0..n {
+                if live[id] {
+                    let step = turn(
+                        id,
+                        Some(Item::Control(Control::Stop)),
+                        &mut cells,
+                        &mut ready,
+                        &mut queued,
+                    );
+                    let step = if matches!(step, Step::Go) {
+                        Step::Stop
+                    } else {
+                        step
+                    };
+                    visit(id, step, &mut cells, &mut live, &mut stop_all);
                 }
             }
-            first = false;
-            if live.iter().all(|l| !l) {
-                break;
-            }
-            if !progressed && !stop_all {
-                // Nothing anywhere to handle and actors still running: a deadlock.
-                let states = self
-                    .states()
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| live[*i])
-                    .map(|(_, s)| s)
-                    .collect();
-                failure.get_or_insert(RuntimeError::Stalled {
-                    timeout: Duration::ZERO,
-                    states,
-                });
-                break;
-            }
+        }
+        drop(visit);
+        if !stop_all && live.iter().any(|&l| l) && failure.is_none() {
+            // No mail anywhere and actors still running: a deadlock.
+            let states = self
+                .states()
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| live[*i])
+                .map(|(_, s)| s)
+                .collect();
+            failure = Some(RuntimeError::Stalled {
+                timeout: Duration::ZERO,
+                states,
+            });
         }
         (cells, failure, stop_at)
     }

@@ -81,6 +81,8 @@ pub struct ScenarioFile {
     pub algorithm: AlgorithmSection,
     /// How the run uses the machine.
     pub runtime: RuntimeSection,
+    /// Message-event sampling.
+    pub trace: TraceSection,
 }
 
 impl Default for ScenarioFile {
@@ -93,6 +95,7 @@ impl Default for ScenarioFile {
             train: TrainSection::default(),
             algorithm: AlgorithmSection::default(),
             runtime: RuntimeSection::default(),
+            trace: TraceSection::default(),
         }
     }
 }
@@ -212,12 +215,40 @@ impl Default for AlgorithmSection {
     }
 }
 
-/// `[runtime]`
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// `[runtime]`: how actors run. (The synchronous `bp` baseline uses only `workers`.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeSection {
     /// Threads to use, >= 1. Default: all cores. The BP baseline uses at most this many.
     pub workers: Option<usize>,
+    /// `tokio` (tasks; default) | `threads` (one OS thread per actor) | `inline` (one thread,
+    /// fixed order).
+    pub executor: crate::runtime::Executor,
+    /// Data messages a mailbox holds before senders wait, >= 1. Default 1024.
+    pub mailbox_capacity: usize,
+    /// Seconds without any actor handling a message before the run fails as stalled, > 0.
+    /// Default 10.
+    pub stall_timeout_s: f64,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            executor: crate::runtime::Executor::Tokio,
+            mailbox_capacity: 1024,
+            stall_timeout_s: 10.0,
+        }
+    }
+}
+
+/// `[trace]`: the sampled message-event log of actor runs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceSection {
+    /// Log 1 in N messages (send and receive time, edge, kind, bytes, step, mailbox depth) to
+    /// `trace.jsonl` and `trace.json` (Chrome trace); 0 (default) logs none.
+    pub sample: u64,
 }
 
 /// A validated scenario: every field is in range.
@@ -388,6 +419,17 @@ impl Scenario {
                 "must be a finite number in [0, 1)",
             ));
         }
+        if file.runtime.mailbox_capacity == 0 {
+            return Err(invalid("runtime.mailbox_capacity", 0, "must be >= 1"));
+        }
+        let stall = file.runtime.stall_timeout_s;
+        if !(stall.is_finite() && stall > 0.0 && stall <= 86_400.0) {
+            return Err(invalid(
+                "runtime.stall_timeout_s",
+                fmt_f64(stall),
+                "must be a finite number of seconds > 0 (and at most 86400)",
+            ));
+        }
         let workers = match file.runtime.workers {
             Some(0) => {
                 return Err(invalid(
@@ -434,6 +476,17 @@ impl Scenario {
             ));
         }
         Ok(())
+    }
+
+    /// The actor runtime's configuration from `[runtime]` and `[trace]`.
+    pub fn runtime_config(&self) -> crate::runtime::RuntimeConfig {
+        crate::runtime::RuntimeConfig {
+            executor: self.file.runtime.executor,
+            workers: self.workers,
+            mailbox_capacity: self.file.runtime.mailbox_capacity,
+            stall_timeout: std::time::Duration::from_secs_f64(self.file.runtime.stall_timeout_s),
+            trace_sample: self.file.trace.sample,
+        }
     }
 
     /// The resolved scenario as TOML (defaults filled in).

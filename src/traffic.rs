@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::message::MessageKind;
 
@@ -46,7 +46,7 @@ impl EdgeCounters {
 }
 
 /// Traffic on one edge for one kind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeTraffic {
     /// Sending actor's id.
     pub from_id: usize,
@@ -65,7 +65,7 @@ pub struct EdgeTraffic {
 }
 
 /// Messages and bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Messages.
     pub messages: u64,
@@ -74,12 +74,12 @@ pub struct Tally {
 }
 
 /// The `traffic` section of results.json.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Traffic {
     /// Everything sent.
     pub totals: Tally,
     /// By kind name.
-    pub per_kind: BTreeMap<&'static str, Tally>,
+    pub per_kind: BTreeMap<String, Tally>,
     /// By edge and kind (only non-zero entries), in actor order.
     pub per_edge: Vec<EdgeTraffic>,
     /// Bytes of `WeightTransport` messages: the non-local information a run needed.
@@ -103,7 +103,7 @@ impl Traffic {
                     }
                     t.totals.messages += messages;
                     t.totals.bytes += bytes;
-                    let k = t.per_kind.entry(kind.name()).or_default();
+                    let k = t.per_kind.entry(kind.name().to_owned()).or_default();
                     k.messages += messages;
                     k.bytes += bytes;
                     if kind == MessageKind::WeightTransport {

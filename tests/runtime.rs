@@ -428,3 +428,67 @@ fn tracing_is_off_by_default_and_counters_are_exact_without_it() {
         (0, 1)
     );
 }
+
+/// Records the order in which it saw values.
+struct Recorder {
+    seen: Vec<u64>,
+    seed: u64,
+    limit: usize,
+}
+
+impl Actor<Msg> for Recorder {
+    fn started(&mut self, ctx: &mut Context<'_, Msg>) -> Flow {
+        ctx.send(0, msg(self.seed));
+        ctx.send(1, msg(self.seed + 100));
+        Flow::Continue
+    }
+    fn handle(&mut self, m: Msg, ctx: &mut Context<'_, Msg>) -> Flow {
+        self.seen.push(m.value);
+        if self.seen.len() >= self.limit {
+            return Flow::StopAll;
+        }
+        ctx.send((m.value % 2) as usize, msg(m.value * 3 % 1009));
+        Flow::Continue
+    }
+}
+
+#[test]
+fn the_inline_executor_is_deterministic() {
+    let run = || {
+        let mut net = Network::new();
+        let ids: Vec<usize> = (0..5)
+            .map(|i| {
+                net.add(
+                    format!("r{i}"),
+                    Recorder {
+                        seen: Vec::new(),
+                        seed: i,
+                        limit: 2_000,
+                    },
+                )
+            })
+            .collect();
+        for i in 0..5 {
+            net.connect(ids[i], ids[(i + 1) % 5]);
+            net.connect(ids[i], ids[(i + 2) % 5]);
+        }
+        let rt = Runtime::new(RuntimeConfig {
+            executor: Executor::Inline,
+            ..RuntimeConfig::default()
+        });
+        let r = rt.run(net).expect("runs");
+        r.actors
+            .iter()
+            .map(|a| {
+                (a.as_ref() as &dyn std::any::Any)
+                    .downcast_ref::<Recorder>()
+                    .expect("recorder")
+                    .seen
+                    .clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = run();
+    assert!(a.iter().map(Vec::len).sum::<usize>() > 2_000);
+    assert_eq!(a, run(), "same network, same messages, same order");
+}
