@@ -811,7 +811,6 @@ impl<M: Payload> Runtime<M> {
                 }
             }
         }
-        drop(visit);
         if !stop_all && live.iter().any(|&l| l) && failure.is_none() {
             // No mail anywhere and actors still running: a deadlock.
             let states = self
