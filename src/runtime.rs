@@ -193,6 +193,8 @@ pub struct RunReport<M: Payload> {
     /// Wall time from the actors' start to the first stop request (`Flow::StopAll`), or to
     /// the last actor stopping if none asked: the window in which the work ran.
     pub active: Duration,
+    /// Data messages handled by all actors (counted even when built without `counters`).
+    pub handled: u64,
     /// The sampled message events (empty unless `trace_sample` > 0), by send time.
     pub trace: Vec<TraceEvent>,
     /// Wall time to build mailboxes and the registry and to spawn every actor (actors start
@@ -246,6 +248,8 @@ struct Cell<M: Payload> {
     /// 1 in `sample` sent messages is stamped for the event log; 0: none.
     sample: u64,
     sent: u64,
+    /// Data messages handled (independent of the traffic counters).
+    received: u64,
     clock: Instant,
     trace: Vec<TraceEvent>,
     counters: EdgeCounters,
@@ -284,6 +288,7 @@ impl<M: Payload> Cell<M> {
             None => None,
             Some(Item::Control(c)) => Some(Item::Control(c)),
             Some(Item::Data(env)) => {
+                self.received += 1;
                 if env.sent_ns != NOT_SAMPLED {
                     self.record(&env);
                 }
@@ -522,6 +527,7 @@ impl<M: Payload> Runtime<M> {
                 own: addresses[id].clone(),
                 sample: self.config.trace_sample,
                 sent: 0,
+                received: 0,
                 clock: build_start,
                 trace: Vec::new(),
                 actor,
@@ -602,6 +608,7 @@ impl<M: Payload> Runtime<M> {
             .flat_map(|c| std::mem::take(&mut c.trace))
             .collect();
         trace.sort_by_key(|e| e.send_ns);
+        let handled = cells.iter().map(|c| c.received).sum();
         let traffic = Traffic::merge(
             &names,
             cells
@@ -616,6 +623,7 @@ impl<M: Payload> Runtime<M> {
             active,
             startup,
             trace,
+            handled,
         })
     }
 

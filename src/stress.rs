@@ -199,7 +199,7 @@ fn ring(n: usize, seeded: impl Fn(usize) -> bool, limit: u64) -> Network<Token> 
 /// Messages per second through axon's runtime for a network; also returns the count.
 fn through(cfg: RuntimeConfig, net: Network<Token>) -> Result<(f64, u64), RuntimeError> {
     let report = Runtime::new(cfg).run(net)?;
-    let msgs = report.traffic.totals.messages;
+    let msgs = report.handled;
     tracing::info!(startup = ?report.startup, active = ?report.active, elapsed = ?report.elapsed, msgs, "stress run");
     Ok((msgs as f64 / report.active.as_secs_f64(), msgs))
 }
