@@ -319,3 +319,39 @@ pub(crate) type SupervisorRx<E> = cb::Receiver<E>;
 pub(crate) type SupervisorTx<E> = cb::Sender<E>;
 /// A receive that timed out.
 pub(crate) use cb::RecvTimeoutError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_send_hands_the_message_back() {
+        for flavor in [Flavor::Tokio, Flavor::Threads] {
+            let (addr, mb) = mailbox::<String>(0, flavor, 1);
+            addr.try_send("first".to_owned()).expect("room for one");
+            match addr.try_send("second".to_owned()) {
+                Err(SendError::Full(m)) => assert_eq!(m, "second"),
+                other => panic!("{flavor:?}: expected Full, got {other:?}"),
+            }
+            assert_eq!(addr.depth(), 1);
+            drop(mb);
+            match addr.try_send("third".to_owned()) {
+                Err(e @ SendError::Closed(_)) => assert_eq!(e.into_inner(), "third"),
+                other => panic!("{flavor:?}: expected Closed, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn control_is_served_before_waiting_data() {
+        let (addr, mb) = mailbox::<u32>(0, Flavor::Inline, 8);
+        addr.try_send(1).expect("room");
+        addr.try_send(2).expect("room");
+        assert!(addr.control(Control::Stop));
+        assert!(matches!(mb.try_recv(), Some(Item::Control(Control::Stop))));
+        assert!(matches!(mb.try_recv(), Some(Item::Data(1))));
+        // the wake-up slot the control word left is skipped
+        assert!(matches!(mb.try_recv(), Some(Item::Data(2))));
+        assert!(mb.try_recv().is_none());
+    }
+}

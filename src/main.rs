@@ -22,7 +22,9 @@ Examples:
   axon run scenarios/bp-mnist.toml --set train.epochs=1 --set network.layers=[784,64,10]
   axon run scenarios/bp-mnist.toml --out runs/my-run --quiet
   axon validate scenarios/bp-mnist.toml
-  axon bench bp --threads 1 --epochs 3";
+  axon bench bp --threads 1 --epochs 3
+  axon bench messages --actors 100000 --workers 2 --spawn 100000 --trace-out runs/msgs
+  axon trace summarize runs/msgs/trace.jsonl";
 
 /// axon: neural networks that learn and spike by message passing.
 #[derive(Parser, Debug)]
@@ -117,9 +119,10 @@ enum BenchCommand {
         /// Messages each ring actor handles.
         #[arg(long, default_value_t = 100)]
         hops: u64,
-        /// Worker threads of the tokio executor. Default: all cores.
-        #[arg(long)]
-        workers: Option<usize>,
+        /// Worker threads of the tokio executor, one table block per value (comma-separated).
+        /// Default: every count from 1 to the number of cores.
+        #[arg(long, value_delimiter = ',')]
+        workers: Vec<usize>,
         /// Also write the rows as a JSON list to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -311,30 +314,38 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     spawn,
                 },
         } => {
-            if actors < 2 || hops == 0 || workers == Some(0) {
+            if actors < 2 || hops == 0 || workers.contains(&0) {
                 return Err(bad_input(anyhow::anyhow!(
                     "--actors must be >= 2, --hops and --workers >= 1"
                 )));
             }
-            let workers = workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let workers: Vec<usize> = if workers.is_empty() {
+                (1..=cores).collect()
+            } else {
+                workers
+            };
+            let most = workers.iter().copied().max().unwrap_or(1);
             if let Some(n) = spawn {
-                let r =
-                    axon::stress::spawn_probe(axon::runtime::Executor::Tokio, n.max(1), workers)
-                        .map_err(|e| Failure {
-                            error: e.into(),
-                            bad_input: false,
-                        })?;
+                let r = axon::stress::spawn_probe(axon::runtime::Executor::Tokio, n.max(1), most)
+                    .map_err(|e| Failure {
+                    error: e.into(),
+                    bad_input: false,
+                })?;
                 println!(
                     "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
                     r.actors, r.spawn_s, r.bytes_per_actor
                 );
             }
-            let rows =
-                axon::stress::run_stress(actors, hops, workers, sample).map_err(|e| Failure {
-                    error: e.into(),
-                    bad_input: false,
-                })?;
+            let mut rows = Vec::new();
+            for &w in &workers {
+                rows.extend(
+                    axon::stress::run_stress(actors, hops, w, sample).map_err(|e| Failure {
+                        error: e.into(),
+                        bad_input: false,
+                    })?,
+                );
+            }
             println!(
                 "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9}",
                 "pattern",
@@ -373,7 +384,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             }
             if let Some(dir) = trace_out {
                 let files =
-                    axon::stress::traced_ring(&dir, workers, trace_sample.max(1)).map_err(|e| {
+                    axon::stress::traced_ring(&dir, most, trace_sample.max(1)).map_err(|e| {
                         Failure {
                             error: e.into(),
                             bad_input: false,

@@ -310,7 +310,7 @@ pub fn run_stress(
         };
         rows.push(row("ring-loaded", executor, n, workers, rate, raw));
         // One token around the ring: every hop wakes the next actor.
-        let token_hops = 200_000u64.max(n as u64);
+        let token_hops = (2_000 * hops).clamp(2_000, 200_000).max(n as u64);
         let (rate, _) = through(cfg, ring(n, |i| i == 0, token_hops.div_ceil(n as u64)))?;
         let raw = match executor {
             Executor::Tokio => {
@@ -335,7 +335,7 @@ pub fn run_stress(
             rows.push(row(pattern, executor, fan_n, workers, rate, raw));
         }
         // Ping-pong: one token between two actors; two messages per round trip.
-        let trips = 100_000;
+        let trips = (1_000 * hops).clamp(2_000, 100_000);
         let (rate, _) = through(cfg, ring(2, |i| i == 0, trips))?;
         let raw = match executor {
             Executor::Tokio => raw_tokio_ring_one_token(workers, trips),

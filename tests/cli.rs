@@ -258,3 +258,55 @@ fn help_shows_examples() {
         "{text}"
     );
 }
+
+#[test]
+fn bench_messages_writes_a_trace_that_summarize_reads() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("msgs");
+    let json = tmp.path().join("rows.json");
+    let o = axon(&[
+        "bench",
+        "messages",
+        "--actors",
+        "20",
+        "--hops",
+        "2",
+        "--workers",
+        "1",
+        "--json",
+        json.to_str().expect("utf8"),
+        "--trace-out",
+        out.to_str().expect("utf8"),
+        "--trace-sample",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("rows")).expect("JSON");
+    let rows = rows.as_array().expect("a list");
+    assert_eq!(rows.len(), 15, "5 patterns x 3 executors");
+    for r in rows {
+        assert!(r["msgs_per_s"].as_f64().expect("number") > 0.0, "{r}");
+        assert!(r["raw_msgs_per_s"].as_f64().expect("number") > 0.0, "{r}");
+    }
+    for f in ["trace.jsonl", "trace.json", "traffic.json", "traffic.png"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let s = axon(&[
+        "trace",
+        "summarize",
+        out.join("trace.jsonl").to_str().expect("utf8"),
+    ]);
+    assert!(s.status.success(), "{}", stderr(&s));
+    let text = String::from_utf8_lossy(&s.stdout);
+    assert!(text.contains("ring-0") && text.contains("p99"), "{text}");
+    std::fs::write(tmp.path().join("bad.jsonl"), "{\"from\": 1\n").expect("write");
+    expect_bad_input(
+        &axon(&[
+            "trace",
+            "summarize",
+            tmp.path().join("bad.jsonl").to_str().expect("utf8"),
+        ]),
+        "bad.jsonl:1",
+    );
+}
