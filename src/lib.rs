@@ -29,6 +29,7 @@
 //! - [`runtime`]: network descriptions, the tokio / threads / inline executors, supervision.
 //! - [`traffic`]: per-edge message counters and the merged traffic report.
 //! - [`trace_log`]: sampled message events, their JSONL and Chrome trace files, latency summaries.
+//! - [`inference`]: a trained MLP evaluated by message passing (input, layer, readout actors).
 //! - [`stress`]: message-passing stress benchmarks against the bare channels.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
@@ -40,6 +41,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod dataset;
 pub mod idx;
+pub mod inference;
 pub mod loss;
 pub mod mailbox;
 pub mod matrix;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use crate::results::Results;
@@ -186,17 +187,25 @@ fn draw_heatmap(
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "traffic: {} messages, {} bytes (darker = more bytes, log scale)",
-                traffic.totals.messages, traffic.totals.bytes
+                "traffic: {} messages, {} (darker = more bytes, log scale)",
+                traffic.totals.messages,
+                human_bytes(traffic.totals.bytes as f64)
             ),
             ("sans-serif", 22),
         )
         .margin(16)
         .x_label_area_size(90)
         .y_label_area_size(110)
-        .build_cartesian_2d(0..groups, 0..groups)
+        .build_cartesian_2d(
+            (0..groups - 1).into_segmented(),
+            (0..groups - 1).into_segmented(),
+        )
         .map_err(|e| err(&e))?;
     let step = (groups / 16).max(1);
+    let seg_label = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(g) if g % step == 0 && *g < groups => label(*g),
+        _ => String::new(),
+    };
     chart
         .configure_mesh()
         .disable_mesh()
@@ -204,41 +213,58 @@ fn draw_heatmap(
         .y_desc("sender")
         .x_labels(groups)
         .y_labels(groups)
-        .x_label_formatter(&|g| {
-            if g % step == 0 && *g < groups {
-                label(*g)
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&|g| {
-            if g % step == 0 && *g < groups {
-                label(*g)
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&seg_label)
+        .y_label_formatter(&seg_label)
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(|e| err(&e))?;
+    let cells: Vec<(usize, usize, f64)> = (0..groups)
+        .flat_map(|s| (0..groups).map(move |r| (s, r)))
+        .map(|(s, r)| (s, r, bytes[s * groups + r]))
+        .collect();
     chart
-        .draw_series(
-            (0..groups)
-                .flat_map(|s| (0..groups).map(move |r| (s, r)))
-                .map(|(s, r)| {
-                    let b = bytes[s * groups + r];
-                    let color = if b <= 0.0 {
-                        RGBColor(245, 245, 245)
-                    } else {
-                        // light yellow (few bytes) to dark purple (most), by log10(bytes)
-                        let t = (b.log10() / max).clamp(0.0, 1.0);
-                        let mix = |a: f64, z: f64| (a + (z - a) * t) as u8;
-                        RGBColor(mix(253.0, 68.0), mix(231.0, 1.0), mix(37.0, 84.0))
-                    };
-                    Rectangle::new([(r, s), (r + 1, s + 1)], color.filled())
-                }),
-        )
+        .draw_series(cells.iter().map(|&(s, r, b)| {
+            let color = if b <= 0.0 {
+                RGBColor(245, 245, 245)
+            } else {
+                // light yellow (few bytes) to dark purple (most), by log10(bytes)
+                let t = (b.log10() / max).clamp(0.0, 1.0);
+                let mix = |a: f64, z: f64| (a + (z - a) * t) as u8;
+                RGBColor(mix(253.0, 68.0), mix(231.0, 1.0), mix(37.0, 84.0))
+            };
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(r), SegmentValue::Exact(s)),
+                    (SegmentValue::Exact(r + 1), SegmentValue::Exact(s + 1)),
+                ],
+                color.filled(),
+            )
+        }))
         .map_err(|e| err(&e))?;
+    if groups <= 12 {
+        // Small networks: write the bytes in each non-empty cell.
+        chart
+            .draw_series(cells.iter().filter(|c| c.2 > 0.0).map(|&(s, r, b)| {
+                Text::new(
+                    human_bytes(b),
+                    (SegmentValue::CenterOf(r), SegmentValue::CenterOf(s)),
+                    ("sans-serif", 16)
+                        .into_font()
+                        .color(&WHITE)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                )
+            }))
+            .map_err(|e| err(&e))?;
+    }
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+fn human_bytes(b: f64) -> String {
+    match b {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
 }

@@ -42,6 +42,10 @@ pub struct ModelResults {
     /// Summary once all epochs are done; `null` before.
     #[serde(rename = "final")]
     pub final_: Option<FinalRecord>,
+    /// Test accuracy of the final network evaluated by message passing (input, layer and
+    /// readout actors); equals `final.test_accuracy` when the actors are correct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_test_accuracy: Option<f64>,
 }
 
 /// One epoch.
@@ -90,6 +94,7 @@ impl Results {
                 algorithm: algorithm.to_owned(),
                 epochs: Vec::new(),
                 final_: None,
+                actor_test_accuracy: None,
             })
     }
 

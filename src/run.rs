@@ -35,6 +35,12 @@ pub enum RunError {
     /// A plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// The actor runtime failed (a panicking or stalled actor); files written so far are kept.
+    #[error("message-passing evaluation failed: {0}")]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// The sampled event log could not be written.
+    #[error(transparent)]
+    Trace(#[from] crate::trace_log::TraceError),
 }
 
 impl RunError {
@@ -142,6 +148,44 @@ fn checkpoint(dir: &RunDir, label: &str, epoch: usize, net: &Mlp) -> Result<(), 
     Ok(())
 }
 
+/// Evaluates the final network by message passing, records its accuracy and the traffic in
+/// `results`, and writes `traffic.png` (and the sampled event log if `[trace] sample` is set).
+fn evaluate_with_actors(
+    scenario: &Scenario,
+    net: &Mlp,
+    data: &Dataset,
+    dir: &RunDir,
+    label: &str,
+    results: &mut Results,
+) -> Result<(), RunError> {
+    let config = scenario.runtime_config();
+    let eval =
+        crate::inference::evaluate_by_messages(net, &data.test, scenario.file.train.loss, config)?;
+    if let Some(m) = results.models.get_mut(label) {
+        m.actor_test_accuracy = Some(eval.stats.accuracy);
+    }
+    let report = eval.report;
+    crate::plot::traffic_heatmap_png(
+        &report.traffic,
+        &report.names,
+        &dir.path().join("traffic.png"),
+    )?;
+    if config.trace_sample > 0 {
+        crate::trace_log::write_jsonl(
+            &dir.path().join("trace.jsonl"),
+            &report.trace,
+            &report.names,
+        )?;
+        crate::trace_log::write_chrome_trace(
+            &dir.path().join("trace.json"),
+            &report.trace,
+            &report.names,
+        )?;
+    }
+    results.traffic = Some(report.traffic);
+    Ok(())
+}
+
 /// Runs a validated scenario to the end.
 pub fn run(
     scenario: &Scenario,
@@ -188,6 +232,10 @@ pub fn run(
                 accuracy_png(&results, &dir.path().join("accuracy.png"))?;
                 observer.epoch_end(label, &record);
             }
+            // The training results are on disk before the actors run: a failure there keeps them.
+            results.complete();
+            dir.write(results_path, results.to_json().as_bytes())?;
+            evaluate_with_actors(scenario, learner.net(), &data, &dir, label, &mut results)?;
         }
     }
     results.complete();

@@ -90,6 +90,18 @@ fn end_to_end_run_writes_results_plot_and_checkpoints() {
     assert!(final_acc > 0.80, "final test accuracy {final_acc}");
     assert!(bp["final"]["wall_s"].as_f64().expect("number") > 0.0);
 
+    // The final network evaluated by message passing gives exactly the same accuracy.
+    assert_eq!(bp["actor_test_accuracy"], bp["final"]["test_accuracy"]);
+    let traffic = &results["traffic"];
+    assert_eq!(traffic["weight_transport_bytes"], 0);
+    // 500 test images in one batch: input -> layer-1 -> layer-2 -> readout, 3 activity messages.
+    assert_eq!(traffic["per_kind"]["activity"]["messages"], 3);
+    assert_eq!(
+        traffic["per_kind"]["activity"]["bytes"],
+        4 * 500 * (784 + 32 + 10)
+    );
+    let heat = std::fs::read(out.join("traffic.png")).expect("traffic.png");
+    assert_eq!(&heat[..8], b"\x89PNG\r\n\x1a\n");
     let png = std::fs::read(out.join("accuracy.png")).expect("accuracy.png");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let resolved = std::fs::read_to_string(out.join("scenario.toml")).expect("scenario.toml");

@@ -120,3 +120,38 @@ fn checkpoint_bytes_are_a_function_of_the_weights() {
     let b = axon::run::initial_network(&s);
     assert_eq!(to_safetensors(&a, &[]), to_safetensors(&b, &[]));
 }
+
+#[test]
+fn message_passing_inference_equals_the_synchronous_evaluation_on_every_executor() {
+    use axon::runtime::{Executor, RuntimeConfig};
+    let s = small("", "");
+    let data = axon::run::load_data(&s).expect("data");
+    let net = axon::run::initial_network(&s);
+    // 400 test images: batches of up to 1000, so one batch; use the training split (1500) for
+    // several batches in flight as well.
+    for split in [&data.test, &data.train] {
+        let want = axon::backprop::evaluate(
+            &net,
+            split,
+            axon::loss::Loss::CrossEntropy,
+            axon::matrix::Threads::ONE,
+        );
+        for executor in Executor::ALL {
+            let config = RuntimeConfig {
+                executor,
+                workers: 2,
+                mailbox_capacity: 1,
+                ..RuntimeConfig::default()
+            };
+            let got = axon::inference::evaluate_by_messages(
+                &net,
+                split,
+                axon::loss::Loss::CrossEntropy,
+                config,
+            )
+            .unwrap_or_else(|e| panic!("{executor:?}: {e}"));
+            assert_eq!(got.stats, want, "{executor:?}: same maths, same numbers");
+            assert_eq!(got.report.traffic.weight_transport_bytes, 0);
+        }
+    }
+}
