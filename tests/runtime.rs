@@ -260,6 +260,8 @@ fn a_panic_in_one_of_1000_actors_ends_the_run_by_name_within_a_second() {
                 Err(e) => panic!("{ex:?}: wrong error {e}"),
                 Ok(_) => panic!("{ex:?}: a panicking actor must fail the run"),
             }
+            eprintln!("{ex:?}: run ended {elapsed:?} after it started (spawning included)");
+            // The issue asks for 1 s; the margin absorbs spawning 1000 actors on a loaded CI box.
             assert!(
                 elapsed < Duration::from_secs(1) + Duration::from_millis(500),
                 "{ex:?}: took {elapsed:?}"
