@@ -499,28 +499,32 @@ impl<M: Payload> Runtime<M> {
         let (events_tx, events_rx) = crate::mailbox::supervisor_channel::<Event>();
         let mut mailboxes = Vec::with_capacity(n);
         let mut addresses = Vec::with_capacity(n);
+        let mut progress = Vec::with_capacity(n);
+        let (names, actors): (Vec<String>, Vec<Box<dyn Actor<M>>>) =
+            network.actors.into_iter().unzip();
         self.registry.clear();
-        for (id, (name, _)) in network.actors.iter().enumerate() {
+        for (id, name) in names.iter().enumerate() {
             let (addr, mb) = mailbox::<Envelope<M>>(id, flavor, self.config.mailbox_capacity);
+            let p = Arc::new(Progress::default());
             self.registry.insert(
                 id,
                 Entry {
                     name: name.clone(),
                     address: addr.clone(),
-                    progress: Arc::new(Progress::default()),
+                    progress: p.clone(),
                 },
             );
+            progress.push(p);
             addresses.push(addr);
             mailboxes.push(mb);
         }
-        let names: Vec<String> = network.actors.iter().map(|(n, _)| n.clone()).collect();
-        let targets = network.edges.clone();
-        let cells: Vec<Cell<M>> = network
-            .actors
+        tracing::debug!(mailboxes = ?build_start.elapsed(), "mailboxes and registry built");
+        let cells: Vec<Cell<M>> = actors
             .into_iter()
             .zip(network.edges)
+            .zip(progress)
             .enumerate()
-            .map(|(id, ((_, actor), edges))| Cell {
+            .map(|(id, ((actor, edges), progress))| Cell {
                 id,
                 counters: EdgeCounters::new(edges.len()),
                 edges: edges.iter().map(|&t| addresses[t].clone()).collect(),
@@ -532,15 +536,12 @@ impl<M: Payload> Runtime<M> {
                 trace: Vec::new(),
                 actor,
                 outbox: Vec::new(),
-                progress: self
-                    .registry
-                    .get(&id)
-                    .map(|e| e.progress.clone())
-                    .unwrap_or_default(),
+                progress,
                 events: events_tx.clone(),
             })
             .collect();
         drop(addresses);
+        tracing::debug!(cells = ?build_start.elapsed(), "cells built");
         drop(events_tx);
         // Actors start working as soon as they are spawned, so the work window opens here.
         let start = Instant::now();
@@ -581,6 +582,7 @@ impl<M: Payload> Runtime<M> {
                     .map(|(cell, mb)| rt.spawn(task_loop(cell, mb)))
                     .collect();
                 startup = start.elapsed() + (start - build_start);
+                tracing::debug!(build = ?(start - build_start), spawn = ?start.elapsed(), actors = n, "tokio network started");
                 let (failure, stop_at) = self.supervise(n, &events_rx);
                 let cells = rt.block_on(async {
                     let mut out = Vec::with_capacity(handles.len());
@@ -609,11 +611,16 @@ impl<M: Payload> Runtime<M> {
             .collect();
         trace.sort_by_key(|e| e.send_ns);
         let handled = cells.iter().map(|c| c.received).sum();
+        let targets: Vec<Vec<usize>> = cells
+            .iter()
+            .map(|c| c.edges.iter().map(ActorRef::id).collect())
+            .collect();
         let traffic = Traffic::merge(
             &names,
             cells
                 .iter()
-                .map(|c| (c.id, targets[c.id].as_slice(), &c.counters)),
+                .zip(&targets)
+                .map(|(c, t)| (c.id, t.as_slice(), &c.counters)),
         );
         Ok(RunReport {
             actors: cells.into_iter().map(|c| c.actor).collect(),
