@@ -2,65 +2,9 @@
 //! executor. With `CI` set, sizes shrink so the bench only checks that it runs.
 //! (`axon bench messages` prints the same patterns next to the bare channels.)
 
-use axon::actor::{Actor, Context, Flow};
-use axon::message::{MessageKind, Payload};
-use axon::runtime::{Executor, Network, Runtime, RuntimeConfig};
+use axon::runtime::{Executor, Runtime, RuntimeConfig};
+use axon::stress::ring;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-
-/// 16 bytes, as in the anchors.
-struct Token(u64, u64);
-
-impl Payload for Token {
-    fn kind(&self) -> MessageKind {
-        MessageKind::Activity
-    }
-    fn bytes(&self) -> usize {
-        16
-    }
-}
-
-struct Relay {
-    seed: bool,
-    handled: u64,
-    limit: u64,
-}
-
-impl Actor<Token> for Relay {
-    fn started(&mut self, ctx: &mut Context<'_, Token>) -> Flow {
-        if self.seed {
-            ctx.send(0, Token(0, 0));
-        }
-        Flow::Continue
-    }
-    fn handle(&mut self, t: Token, ctx: &mut Context<'_, Token>) -> Flow {
-        self.handled += 1;
-        if self.handled >= self.limit {
-            return Flow::StopAll;
-        }
-        ctx.send(0, Token(t.0 + 1, t.1));
-        Flow::Continue
-    }
-}
-
-fn ring(n: usize, all_seeded: bool, limit: u64) -> Network<Token> {
-    let mut net = Network::new();
-    let ids: Vec<usize> = (0..n)
-        .map(|i| {
-            net.add(
-                format!("r{i}"),
-                Relay {
-                    seed: all_seeded || i == 0,
-                    handled: 0,
-                    limit,
-                },
-            )
-        })
-        .collect();
-    for i in 0..n {
-        net.connect(ids[i], ids[(i + 1) % n]);
-    }
-    net
-}
 
 fn messaging(c: &mut Criterion) {
     let ci = std::env::var_os("CI").is_some();
@@ -91,7 +35,7 @@ fn messaging(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     Runtime::new(cfg)
-                        .run(ring(n, true, hops))
+                        .run(ring(n, |_| true, hops))
                         .expect("ring runs")
                 })
             },
@@ -100,7 +44,7 @@ fn messaging(c: &mut Criterion) {
         group.bench_function(format!("ping_pong_{executor:?}").to_lowercase(), |b| {
             b.iter(|| {
                 Runtime::new(cfg)
-                    .run(ring(2, false, trips))
+                    .run(ring(2, |i| i == 0, trips))
                     .expect("ping-pong runs")
             })
         });

@@ -176,7 +176,9 @@ fn fan(n: usize, rounds: u64, fan_in: bool) -> Network<Token> {
     net
 }
 
-fn ring(n: usize, seeded: impl Fn(usize) -> bool, limit: u64) -> Network<Token> {
+/// A ring of `n` relays (actor `i` sends to `i + 1`); `seeded(i)`: actor `i` starts with a
+/// token; each stops the run after handling `limit` messages.
+pub fn ring(n: usize, seeded: impl Fn(usize) -> bool, limit: u64) -> Network<Token> {
     let mut net = Network::new();
     let ids: Vec<usize> = (0..n)
         .map(|i| {
@@ -204,8 +206,9 @@ fn through(cfg: RuntimeConfig, net: Network<Token>) -> Result<(f64, u64), Runtim
     Ok((msgs as f64 / report.active.as_secs_f64(), msgs))
 }
 
-/// The bare tokio channel ring: `n` tasks, every one holding a token, `limit` hops each.
-fn raw_tokio_ring(n: usize, workers: usize, limit: u64, capacity: usize) -> f64 {
+/// The bare tokio channel ring: `n` tasks, the first `tokens` holding a token; each task
+/// stops after handling `limit` messages.
+fn raw_tokio_ring(n: usize, tokens: usize, workers: usize, limit: u64, capacity: usize) -> f64 {
     use tokio::sync::mpsc;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -213,7 +216,7 @@ fn raw_tokio_ring(n: usize, workers: usize, limit: u64, capacity: usize) -> f64 
         .expect("a tokio runtime starts");
     rt.block_on(async move {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Token>(capacity)).unzip();
-        for tx in &txs {
+        for tx in &txs[..tokens] {
             tx.send(Token { hops: 0, step: 0 }).await.expect("open");
         }
         let start = Instant::now();
@@ -244,12 +247,12 @@ fn raw_tokio_ring(n: usize, workers: usize, limit: u64, capacity: usize) -> f64 
     })
 }
 
-/// The bare crossbeam ring on OS threads.
-fn raw_crossbeam_ring(n: usize, limit: u64, capacity: usize) -> f64 {
+/// The bare crossbeam ring on OS threads, the first `tokens` holding a token.
+fn raw_crossbeam_ring(n: usize, tokens: usize, limit: u64, capacity: usize) -> f64 {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..n)
         .map(|_| crossbeam_channel::bounded::<Token>(capacity))
         .unzip();
-    for tx in &txs {
+    for tx in &txs[..tokens] {
         tx.send(Token { hops: 0, step: 0 }).expect("open");
     }
     let start = Instant::now();
@@ -305,8 +308,8 @@ pub fn run_stress(
         };
         let (rate, _) = through(cfg, ring(n, |_| true, hops))?;
         let raw = match executor {
-            Executor::Tokio => raw_tokio_ring(n, workers, hops, capacity),
-            _ => raw_crossbeam_ring(n.min(8), hops, capacity),
+            Executor::Tokio => raw_tokio_ring(n, n, workers, hops, capacity),
+            _ => raw_crossbeam_ring(n.min(8), n.min(8), hops, capacity),
         };
         rows.push(row("ring-loaded", executor, n, workers, rate, raw));
         // One token around the ring: every hop wakes the next actor.
@@ -314,9 +317,9 @@ pub fn run_stress(
         let (rate, _) = through(cfg, ring(n, |i| i == 0, token_hops.div_ceil(n as u64)))?;
         let raw = match executor {
             Executor::Tokio => {
-                raw_tokio_ring_token(n, workers, token_hops.div_ceil(n as u64), capacity)
+                raw_tokio_ring(n, 1, workers, token_hops.div_ceil(n as u64), capacity)
             }
-            _ => raw_crossbeam_ring_token(n.min(8), token_hops.div_ceil(n.min(8) as u64), capacity),
+            _ => raw_crossbeam_ring(n.min(8), 1, token_hops.div_ceil(n.min(8) as u64), capacity),
         };
         rows.push(row("ring-token", executor, n, workers, rate, raw));
         // Fan-out and fan-in: the same message count as the loaded ring, at most 2 M.
@@ -373,69 +376,6 @@ fn row(
         rtt_ns: None,
         raw_rtt_ns: None,
     }
-}
-
-/// One token around a ring of bare tokio channels, `laps` times.
-fn raw_tokio_ring_token(n: usize, workers: usize, laps: u64, capacity: usize) -> f64 {
-    use tokio::sync::mpsc;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("a tokio runtime starts");
-    rt.block_on(async move {
-        let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Token>(capacity)).unzip();
-        let start = Instant::now();
-        let mut handles = Vec::with_capacity(n);
-        for (i, mut rx) in rxs.into_iter().enumerate() {
-            let next = txs[(i + 1) % n].clone();
-            handles.push(tokio::spawn(async move {
-                let mut handled = 0u64;
-                while let Some(t) = rx.recv().await {
-                    handled += 1;
-                    if handled >= laps || next.send(t).await.is_err() {
-                        break;
-                    }
-                }
-                handled
-            }));
-        }
-        txs[0].send(Token { hops: 0, step: 0 }).await.expect("open");
-        drop(txs);
-        let mut total = 0;
-        for h in handles {
-            total += h.await.unwrap_or(0);
-        }
-        total as f64 / start.elapsed().as_secs_f64()
-    })
-}
-
-/// One token around a ring of crossbeam channels on threads.
-fn raw_crossbeam_ring_token(n: usize, laps: u64, capacity: usize) -> f64 {
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n)
-        .map(|_| crossbeam_channel::bounded::<Token>(capacity))
-        .unzip();
-    let start = Instant::now();
-    let handles: Vec<_> = rxs
-        .into_iter()
-        .enumerate()
-        .map(|(i, rx)| {
-            let next = txs[(i + 1) % n].clone();
-            std::thread::spawn(move || {
-                let mut handled = 0u64;
-                while let Ok(t) = rx.recv() {
-                    handled += 1;
-                    if handled >= laps || next.send(t).is_err() {
-                        break;
-                    }
-                }
-                handled
-            })
-        })
-        .collect();
-    txs[0].send(Token { hops: 0, step: 0 }).expect("open");
-    drop(txs);
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-    total as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Bare tokio fan-out (one sender task, `n` receiver tasks) or fan-in (`n` senders, one
