@@ -29,6 +29,7 @@
 //! - [`runtime`]: network descriptions, the tokio / threads / inline executors, supervision.
 //! - [`traffic`]: per-edge message counters and the merged traffic report.
 //! - [`trace_log`]: sampled message events, their JSONL and Chrome trace files, latency summaries.
+//! - [`pc`]: predictive-coding maths on a batch and the Z-IL schedule (pure functions).
 //! - [`inference`]: a trained MLP evaluated by message passing (input, layer, readout actors).
 //! - [`stress`]: message-passing stress benchmarks against the bare channels.
 
@@ -48,6 +49,7 @@ pub mod matrix;
 pub mod message;
 pub mod mlp;
 pub mod optimizer;
+pub mod pc;
 pub mod plot;
 pub mod results;
 pub mod rng;
