@@ -17,7 +17,7 @@
 //! ways to break it.
 
 use crate::loss::Loss;
-use crate::matrix::{matmul, MatView, Matrix, Threads};
+use crate::matrix::{matmul, Matrix, Threads};
 use crate::mlp::{DenseLayer, Mlp};
 
 /// How a Z-IL batch is run (the defaults are Z-IL; the switches are the negative controls).
@@ -62,10 +62,143 @@ fn predict(layer: &DenseLayer, a: &Matrix, mu: &mut Matrix) {
     }
 }
 
+/// The value nodes and errors of one batch, sized once.
+struct BatchState {
+    /// `x[l]`, `l = 0..=L`; `x[0]` is the clamped input.
+    x: Vec<Matrix>,
+    /// `phi(x[l])` (`fx[0] = x[0]`).
+    fx: Vec<Matrix>,
+    mu: Vec<Matrix>,
+    eps: Vec<Matrix>,
+    fb: Vec<Matrix>,
+    out_grad: Matrix,
+}
+
+impl BatchState {
+    fn new(net: &Mlp, input: &Matrix) -> Self {
+        let batch = input.rows();
+        let widths = net.widths();
+        let mut x: Vec<Matrix> = widths.iter().map(|&w| Matrix::zeros(batch, w)).collect();
+        x[0] = input.clone();
+        Self {
+            fx: x.clone(),
+            mu: x.clone(),
+            eps: x.clone(),
+            fb: x.clone(),
+            out_grad: Matrix::zeros(batch, widths[widths.len() - 1]),
+            x,
+        }
+    }
+
+    /// C1: `x[l] = mu[l]` layer by layer from the input.
+    fn forward_sweep(&mut self, net: &Mlp) {
+        for l in 1..self.x.len() {
+            let (lo, hi) = self.fx.split_at_mut(l);
+            predict(&net.layers()[l - 1], &lo[l - 1], &mut self.x[l]);
+            net.activation()
+                .apply_slice(self.x[l].as_slice(), hi[0].as_mut_slice());
+        }
+    }
+
+    /// `phi(x)`, predictions and errors from the current values (the start of a tick).
+    fn errors(&mut self, net: &Mlp, labels: &[u8], loss: Loss) {
+        let layers = self.x.len() - 1;
+        let batch = self.x[0].rows() as f32;
+        for l in 1..=layers {
+            net.activation()
+                .apply_slice(self.x[l].as_slice(), self.fx[l].as_mut_slice());
+        }
+        for l in 1..=layers {
+            predict(&net.layers()[l - 1], &self.fx[l - 1], &mut self.mu[l]);
+            if l < layers {
+                let it = self.eps[l]
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(self.x[l].as_slice())
+                    .zip(self.mu[l].as_slice());
+                for ((e, &xv), &m) in it {
+                    *e = xv - m;
+                }
+            } else {
+                // Per-example output error (not divided by the batch): the errors below are then
+                // of the size of the activities they perturb, which keeps f32 rounding of
+                // `x - mu` small. Gradients divide by the batch once, in `gradient`.
+                loss.evaluate(&self.mu[l], labels, Some(&mut self.out_grad));
+                for (e, &g) in self.eps[l]
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(self.out_grad.as_slice())
+                {
+                    *e = -g * batch;
+                }
+            }
+        }
+    }
+
+    /// `fb[l] = eps[l+1] W_{l+1}` for every hidden layer (transpose feedback).
+    fn feedback(&mut self, net: &Mlp) {
+        for l in 1..self.x.len() - 1 {
+            let w = &net.layers()[l].weight;
+            matmul(
+                &mut self.fb[l],
+                self.eps[l + 1].view(),
+                w.view(),
+                1.0,
+                false,
+                Threads::ONE,
+            );
+        }
+    }
+
+    /// `x[l] += gamma (-eps[l] + phi'(x[l]) .* fb[l])` for every hidden layer.
+    fn relax(&mut self, net: &Mlp, gamma: f32) {
+        let act = net.activation();
+        for l in 1..self.x.len() - 1 {
+            let (x, fx, eps, fb) = (&mut self.x[l], &self.fx[l], &self.eps[l], &self.fb[l]);
+            let it = x
+                .as_mut_slice()
+                .iter_mut()
+                .zip(fx.as_slice())
+                .zip(eps.as_slice())
+                .zip(fb.as_slice());
+            for (((xv, &a), &e), &f) in it {
+                *xv += gamma * (-e + act.derivative(*xv, a) * f);
+            }
+        }
+    }
+
+    /// The gradient layer `l` forms: `-eps[l]^T phi(x[l-1]) / batch`, `-sum eps[l] / batch`.
+    fn gradient(&self, l: usize, into: &mut DenseLayer) {
+        let batch = self.x[0].rows();
+        let inv = 1.0 / batch as f32;
+        matmul(
+            &mut into.weight,
+            self.eps[l].view().t(),
+            self.fx[l - 1].view(),
+            -inv,
+            false,
+            Threads::ONE,
+        );
+        into.bias.fill(0.0);
+        for r in 0..batch {
+            for (b, &e) in into.bias.iter_mut().zip(self.eps[l].row(r)) {
+                *b -= e * inv;
+            }
+        }
+    }
+}
+
+fn zero_gradients(net: &Mlp) -> Vec<DenseLayer> {
+    net.layers()
+        .iter()
+        .map(|l| DenseLayer::zeros(l.inputs(), l.outputs()))
+        .collect()
+}
+
 /// Runs one Z-IL minibatch on `net` (updating it with SGD at `opts.lr` as the schedule says)
 /// and returns the gradients it formed, `-eps[k]^T phi(x[k-1]) / batch` and
-/// `-sum eps[k] / batch`, one per
-/// layer, comparable with backprop's gradients of the batch-mean loss from the same weights.
+/// `-sum eps[k] / batch`, one per layer, comparable with backprop's gradients of the
+/// batch-mean loss from the same weights.
 pub fn zil_batch(
     net: &mut Mlp,
     input: &Matrix,
@@ -73,122 +206,40 @@ pub fn zil_batch(
     loss: Loss,
     opts: ZilOptions,
 ) -> Vec<DenseLayer> {
-    let act = net.activation();
-    let layers = net.layers().len(); // L
-    let batch = input.rows();
-    let widths = net.widths();
-    // x[l], phi(x[l]) for l = 0..=L (phi(x[0]) = x[0]), mu[l] and eps[l] for l = 1..=L
-    let mut x: Vec<Matrix> = widths.iter().map(|&w| Matrix::zeros(batch, w)).collect();
-    x[0] = input.clone();
-    let mut fx: Vec<Matrix> = x.clone();
-    let mut mu: Vec<Matrix> = x.clone();
-    let mut eps: Vec<Matrix> = x.clone();
-    let mut fb: Vec<Matrix> = x.clone();
-    let phi_all = |x: &[Matrix], fx: &mut [Matrix]| {
-        for l in 1..x.len() {
-            act.apply_slice(x[l].as_slice(), fx[l].as_mut_slice());
+    let layers = net.layers().len();
+    let mut st = BatchState::new(net, input);
+    if opts.forward_init {
+        st.forward_sweep(net);
+    }
+    let mut grads = zero_gradients(net);
+    let apply = |net: &mut Mlp, k: usize, g: &DenseLayer| {
+        let layer = &mut net.layers_mut()[k - 1];
+        for (w, &d) in layer
+            .weight
+            .as_mut_slice()
+            .iter_mut()
+            .zip(g.weight.as_slice())
+        {
+            *w -= opts.lr * d;
+        }
+        for (b, &d) in layer.bias.iter_mut().zip(&g.bias) {
+            *b -= opts.lr * d;
         }
     };
-    if opts.forward_init {
-        for l in 1..=layers {
-            let (lo, hi) = fx.split_at_mut(l);
-            predict(&net.layers()[l - 1], &lo[l - 1], &mut x[l]);
-            act.apply_slice(x[l].as_slice(), hi[0].as_mut_slice());
-        }
-    }
-    let mut grads: Vec<DenseLayer> = net
-        .layers()
-        .iter()
-        .map(|l| DenseLayer::zeros(l.inputs(), l.outputs()))
-        .collect();
-    let mut out_grad = Matrix::zeros(batch, widths[layers]);
     for t in 0..layers {
-        phi_all(&x, &mut fx);
-        // Errors from the state at the start of the tick.
-        for l in 1..=layers {
-            predict(&net.layers()[l - 1], &fx[l - 1], &mut mu[l]);
-            if l < layers {
-                for ((e, &xv), &m) in eps[l]
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(x[l].as_slice())
-                    .zip(mu[l].as_slice())
-                {
-                    *e = xv - m;
-                }
-            } else {
-                // Per-example output error (not divided by the batch): the errors below are then
-                // of the size of the activities they perturb, which keeps f32 rounding of
-                // `x - mu` small. The gradients divide by the batch once, at the end.
-                loss.evaluate(&mu[l], labels, Some(&mut out_grad));
-                for (e, &g) in eps[l].as_mut_slice().iter_mut().zip(out_grad.as_slice()) {
-                    *e = -g * batch as f32;
-                }
-            }
-        }
+        st.errors(net, labels, loss);
+        // C2: the weights into layer k = L - t learn at tick t ...
         let k = layers - t;
-        // The gradient layer k forms at this tick.
-        let g = &mut grads[k - 1];
-        let inv = 1.0 / batch as f32;
-        matmul(
-            &mut g.weight,
-            eps[k].view().t(),
-            fx[k - 1].view(),
-            -inv,
-            false,
-            Threads::ONE,
-        );
-        g.bias.fill(0.0);
-        for r in 0..batch {
-            for (b, &e) in g.bias.iter_mut().zip(eps[k].row(r)) {
-                *b -= e;
-            }
-        }
-        for b in &mut g.bias {
-            *b *= inv;
-        }
-        let apply = |net: &mut Mlp, g: &DenseLayer| {
-            let layer = &mut net.layers_mut()[k - 1];
-            for (w, &d) in layer
-                .weight
-                .as_mut_slice()
-                .iter_mut()
-                .zip(g.weight.as_slice())
-            {
-                *w -= opts.lr * d;
-            }
-            for (b, &d) in layer.bias.iter_mut().zip(&g.bias) {
-                *b -= opts.lr * d;
-            }
-        };
+        st.gradient(k, &mut grads[k - 1]);
         if opts.update_before_feedback {
-            apply(net, &grads[k - 1]);
+            apply(net, k, &grads[k - 1]);
         }
-        // Feedback into every hidden layer from the (pre-update) weights above it.
-        for l in 1..layers {
-            let w_above = MatView::new(net.layers()[l].weight.as_slice(), widths[l + 1], widths[l]);
-            matmul(
-                &mut fb[l],
-                eps[l + 1].view(),
-                w_above,
-                1.0,
-                false,
-                Threads::ONE,
-            );
-        }
+        // ... after this tick's feedback has been formed from the pre-update weights.
+        st.feedback(net);
         if !opts.update_before_feedback {
-            apply(net, &grads[k - 1]);
+            apply(net, k, &grads[k - 1]);
         }
-        // Inference step on the hidden value nodes.
-        for l in 1..layers {
-            let n = x[l].as_slice().len();
-            for i in 0..n {
-                let xv = x[l].as_slice()[i];
-                let d = act.derivative(xv, fx[l].as_slice()[i]);
-                let step = -eps[l].as_slice()[i] + d * fb[l].as_slice()[i];
-                x[l].as_mut_slice()[i] = xv + opts.gamma * step;
-            }
-        }
+        st.relax(net, opts.gamma);
     }
     grads
 }
@@ -216,4 +267,32 @@ pub fn relative_gap(a: &[DenseLayer], b: &[DenseLayer]) -> Vec<f64> {
             (diff / norm.max(1e-300)).sqrt()
         })
         .collect()
+}
+
+/// Standard predictive coding (inference learning) on one batch with `transpose` feedback:
+/// forward-sweep initialisation, `steps` inference steps at rate `gamma` with the output error
+/// clamped to the target, then one Hebbian update per layer from the settled state. Returns the
+/// gradients `-eps[l]^T phi(x[l-1]) / batch` (and biases) without applying them, so any
+/// optimiser can take them; the weights are not changed.
+pub fn pc_batch_gradients(
+    net: &Mlp,
+    input: &Matrix,
+    labels: &[u8],
+    loss: Loss,
+    steps: usize,
+    gamma: f32,
+) -> Vec<DenseLayer> {
+    let mut st = BatchState::new(net, input);
+    st.forward_sweep(net);
+    for _ in 0..steps {
+        st.errors(net, labels, loss);
+        st.feedback(net);
+        st.relax(net, gamma);
+    }
+    st.errors(net, labels, loss);
+    let mut grads = zero_gradients(net);
+    for (l, g) in grads.iter_mut().enumerate() {
+        st.gradient(l + 1, g);
+    }
+    grads
 }

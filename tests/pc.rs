@@ -117,3 +117,97 @@ fn breaking_any_zil_condition_breaks_the_equality() {
         );
     }
 }
+
+fn cosine(a: &DenseLayer, b: &DenseLayer) -> f64 {
+    let dot: f64 = a
+        .weight
+        .as_slice()
+        .iter()
+        .zip(b.weight.as_slice())
+        .map(|(&p, &q)| f64::from(p) * f64::from(q))
+        .sum();
+    let na: f64 = a
+        .weight
+        .as_slice()
+        .iter()
+        .map(|&p| f64::from(p).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let nb: f64 = b
+        .weight
+        .as_slice()
+        .iter()
+        .map(|&q| f64::from(q).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn standard_pc_approximates_backprop_and_learns_mnist() {
+    // Inference learning (T = 20, gamma 0.1) aligns with backprop's gradient direction
+    // (ALGORITHMS.md: per-layer cosine 0.76-1.00), and trained with Adam it learns real digits.
+    let data = mnist(3_000);
+    let mut rng = SeededRng::stream(1, "weights");
+    let mut net = Mlp::new(
+        &[784, 64, 64, 10],
+        Activation::Relu,
+        Init::Kaiming,
+        &mut rng,
+    );
+    let mut x = Matrix::zeros(64, 784);
+    let mut labels = Vec::new();
+    let idx: Vec<usize> = (0..64).collect();
+    data.train.fill_batch(&idx, &mut x, &mut labels);
+    let pc = axon::pc::pc_batch_gradients(&net, &x, &labels, Loss::CrossEntropy, 20, 0.1);
+    let bp = bp_gradients(&net, &x, &labels, Loss::CrossEntropy);
+    for (l, (p, b)) in pc.iter().zip(&bp).enumerate() {
+        let c = cosine(p, b);
+        assert!(c > 0.75, "layer {l}: cosine {c}");
+    }
+    // Three epochs of PC with Adam on 2000 images; accuracy on 1000 held-out training images.
+    let cfg = axon::optimizer::OptimizerConfig {
+        kind: axon::optimizer::OptimizerKind::Adam,
+        ..Default::default()
+    };
+    let sizes: Vec<usize> = net
+        .layers()
+        .iter()
+        .flat_map(|l| [l.weight.as_slice().len(), l.bias.len()])
+        .collect();
+    let mut opt = axon::optimizer::Optimizer::new(cfg, &sizes);
+    let mut order = Vec::new();
+    for epoch in 1..=3 {
+        epoch_order(1, epoch, 2_000, &mut order);
+        for chunk in order.chunks(64) {
+            data.train.fill_batch(chunk, &mut x, &mut labels);
+            let g = axon::pc::pc_batch_gradients(&net, &x, &labels, Loss::CrossEntropy, 20, 0.1);
+            opt.begin_step();
+            for (i, (layer, g)) in net.layers_mut().iter_mut().zip(&g).enumerate() {
+                opt.update(
+                    2 * i,
+                    layer.weight.as_mut_slice(),
+                    g.weight.as_slice(),
+                    2e-3,
+                );
+                opt.update(2 * i + 1, &mut layer.bias, &g.bias, 2e-3);
+            }
+        }
+    }
+    let rest: Vec<usize> = (2_000..3_000).collect();
+    let mut hx = Matrix::zeros(1000, 784);
+    let mut hl = Vec::new();
+    data.train.fill_batch(&rest, &mut hx, &mut hl);
+    let mut trace = net.trace(1000);
+    let out = net.forward(&hx, &mut trace, Threads::ONE).clone();
+    let mut pred = Vec::new();
+    axon::loss::argmax_rows(&out, &mut pred);
+    let acc = pred
+        .iter()
+        .zip(&hl)
+        .filter(|(&p, &y)| p == usize::from(y))
+        .count() as f64
+        / 1000.0;
+    eprintln!("PC (T 20, gamma 0.1, Adam 2e-3), 3 epochs on 2000 images: held-out accuracy {acc}");
+    assert!(acc > 0.85, "PC must learn: held-out accuracy {acc}");
+}
