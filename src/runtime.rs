@@ -843,8 +843,3 @@ impl<M: Payload> Runtime<M> {
         (cells, failure, stop_at)
     }
 }
-
-/// Counts how many data messages of `kind` a report's traffic holds (helper for callers).
-pub fn messages_of(traffic: &Traffic, kind: MessageKind) -> u64 {
-    traffic.per_kind.get(kind.name()).map_or(0, |t| t.messages)
-}
