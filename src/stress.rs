@@ -210,10 +210,7 @@ fn through(cfg: RuntimeConfig, net: Network<Token>) -> Result<(f64, u64), Runtim
 /// stops after handling `limit` messages.
 fn raw_tokio_ring(n: usize, tokens: usize, workers: usize, limit: u64, capacity: usize) -> f64 {
     use tokio::sync::mpsc;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("a tokio runtime starts");
+    let rt = bare_runtime(workers);
     rt.block_on(async move {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Token>(capacity)).unzip();
         for tx in &txs[..tokens] {
@@ -382,10 +379,7 @@ fn row(
 /// receiver), `rounds` messages per pair.
 fn raw_tokio_fan(n: usize, workers: usize, rounds: u64, capacity: usize, fan_in: bool) -> f64 {
     use tokio::sync::mpsc;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("a tokio runtime starts");
+    let rt = bare_runtime(workers);
     rt.block_on(async move {
         let start = Instant::now();
         let total = if fan_in {
@@ -485,10 +479,7 @@ fn raw_crossbeam_fan(n: usize, rounds: u64, capacity: usize, fan_in: bool) -> f6
 
 fn raw_tokio_ring_one_token(workers: usize, limit: u64) -> f64 {
     use tokio::sync::mpsc;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("a tokio runtime starts");
+    let rt = bare_runtime(workers);
     rt.block_on(async move {
         let (a_tx, mut a_rx) = mpsc::channel::<Token>(1024);
         let (b_tx, mut b_rx) = mpsc::channel::<Token>(1024);
@@ -673,4 +664,12 @@ pub fn spawn_probe(
         spawn_s: report.startup.as_secs_f64(),
         bytes_per_actor: resident.saturating_sub(before) as f64 / n as f64,
     })
+}
+
+/// The tokio runtime the bare-channel baselines run on (the same worker count as axon's).
+fn bare_runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("a tokio runtime starts")
 }
