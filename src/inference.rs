@@ -55,6 +55,7 @@ impl InputActor {
             0,
             Message::Activity {
                 step: self.next as u64,
+                shard: 0,
                 signal,
             },
         );
@@ -90,7 +91,7 @@ struct LayerActor {
 
 impl Actor<Message> for LayerActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        let Message::Activity { step, signal } = msg else {
+        let Message::Activity { step, signal, .. } = msg else {
             return Flow::Continue;
         };
         let input = MatView::new(signal.values(), signal.rows(), signal.cols());
@@ -116,7 +117,14 @@ impl Actor<Message> for LayerActor {
             Some(act) => self.pool.signal(rows, cols, |o| act.apply_slice(z, o)),
             None => self.pool.signal(rows, cols, |o| o.copy_from_slice(z)),
         };
-        ctx.send(0, Message::Activity { step, signal: out });
+        ctx.send(
+            0,
+            Message::Activity {
+                step,
+                shard: 0,
+                signal: out,
+            },
+        );
         Flow::Continue
     }
 }
@@ -135,7 +143,7 @@ struct ReadoutActor {
 
 impl Actor<Message> for ReadoutActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        let Message::Activity { step, signal } = msg else {
+        let Message::Activity { step, signal, .. } = msg else {
             return Flow::Continue;
         };
         let start = step as usize * EVAL_BATCH;

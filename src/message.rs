@@ -23,17 +23,21 @@ pub enum MessageKind {
     Report,
     /// A copy of forward weights: only oracle modes send it, and the tracer counts it apart.
     WeightTransport,
+    /// Weights or gradients reported to the coordinator for checkpoints and checks; never
+    /// used by another actor's learning, and counted apart from both.
+    Snapshot,
 }
 
 impl MessageKind {
     /// Every kind, in counter order.
-    pub const ALL: [MessageKind; 6] = [
+    pub const ALL: [MessageKind; 7] = [
         MessageKind::Activity,
         MessageKind::Error,
         MessageKind::Spike,
         MessageKind::Control,
         MessageKind::Report,
         MessageKind::WeightTransport,
+        MessageKind::Snapshot,
     ];
 
     /// Position in [`MessageKind::ALL`].
@@ -50,6 +54,7 @@ impl MessageKind {
             MessageKind::Control => "control",
             MessageKind::Report => "report",
             MessageKind::WeightTransport => "weight_transport",
+            MessageKind::Snapshot => "snapshot",
         }
     }
 }
@@ -201,28 +206,57 @@ impl Synapses {
     }
 }
 
-/// A copy of forward weights, the only message payload that can carry weights. Oracle
-/// feedback modes (exact PC, Z-IL) send it, and the tracer counts its bytes as
-/// `weight_transport_bytes`.
+/// A copy of forward weights (and biases), the only message payload that can carry weights.
+/// Oracle feedback modes (exact PC, Z-IL) send it as [`Message::WeightTransport`], and the
+/// tracer counts its bytes as `weight_transport_bytes`; snapshots to the coordinator send it
+/// as [`ReportData::Snapshot`], counted as `snapshot`.
 #[derive(Clone, Debug)]
 pub struct WeightCopy {
     weights: std::sync::Arc<crate::matrix::Matrix>,
+    bias: std::sync::Arc<Vec<f32>>,
 }
 
 impl WeightCopy {
-    /// Copies the weights of `syn` (explicitly non-local).
+    /// Copies the weights and biases of `syn` (explicitly non-local).
     pub fn of(syn: &Synapses) -> Self {
         Self {
             weights: std::sync::Arc::new(syn.weight.clone()),
+            bias: std::sync::Arc::new(syn.bias.clone()),
+        }
+    }
+    /// Copies columns `cols` of the weights of `syn` (the part a feedback shard reads), no
+    /// biases.
+    pub fn columns(syn: &Synapses, cols: std::ops::Range<usize>) -> Self {
+        let w = &syn.weight;
+        let mut m = crate::matrix::Matrix::zeros(w.rows(), cols.len());
+        for r in 0..w.rows() {
+            m.row_mut(r).copy_from_slice(&w.row(r)[cols.clone()]);
+        }
+        Self {
+            weights: std::sync::Arc::new(m),
+            bias: std::sync::Arc::new(Vec::new()),
         }
     }
     /// The copied weights.
     pub fn weights(&self) -> crate::matrix::MatView<'_> {
         self.weights.view()
     }
+    /// Writes the copied weights into rows `first..` of `dst` (which has as many columns).
+    ///
+    /// # Panics
+    /// If the shapes do not fit (a wiring bug).
+    pub fn write_rows(&self, dst: &mut crate::matrix::Matrix, first: usize) {
+        for r in 0..self.weights.rows() {
+            dst.row_mut(first + r).copy_from_slice(self.weights.row(r));
+        }
+    }
+    /// The copied biases (empty for a column copy).
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
     /// Payload bytes.
     pub fn bytes(&self) -> usize {
-        4 * self.weights.rows() * self.weights.cols()
+        4 * (self.weights.rows() * self.weights.cols() + self.bias.len())
     }
 }
 
@@ -237,6 +271,53 @@ pub enum ReportData {
     Predictions(Signal),
     /// Local energy (for example `0.5 ||eps||^2`) of the sender at a step.
     Energy(f64),
+    /// Local energies of one batch, one value per inference step (summed over the batch); the
+    /// output layer reports its loss.
+    Energies {
+        /// The sender's layer (1-based).
+        layer: u32,
+        /// One value per step.
+        values: Signal,
+    },
+    /// The sender's synapses, for checkpoints and checks (counted as `snapshot` traffic).
+    Snapshot {
+        /// Layer (1-based).
+        layer: u32,
+        /// First neuron of the sender's shard.
+        offset: u32,
+        /// The weights (`shard rows x inputs`) and biases.
+        copy: WeightCopy,
+    },
+    /// The gradient the sender handed its optimiser for one batch (for exactness checks;
+    /// counted as `snapshot` traffic).
+    Gradient {
+        /// Layer (1-based).
+        layer: u32,
+        /// First neuron of the sender's shard.
+        offset: u32,
+        /// `dLoss/dW` of the shard (`rows x inputs`).
+        weight: Signal,
+        /// `dLoss/db` of the shard (`1 x rows`).
+        bias: Signal,
+    },
+}
+
+/// What a batch is for: the coordinator sends one phase word to every layer actor per batch,
+/// in order with the data (so it cannot overtake a message of the batch before).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Settle and learn on a training batch of `rows` examples.
+    Train {
+        /// Examples in the batch.
+        rows: u32,
+    },
+    /// Forward sweep only; the output reports its predictions.
+    Evaluate {
+        /// Examples in the batch.
+        rows: u32,
+    },
+    /// Report the synapses to the coordinator.
+    Snapshot,
 }
 
 /// axon's message vocabulary (DESIGN.md, "Messages").
@@ -246,6 +327,8 @@ pub enum Message {
     Activity {
         /// Step number.
         step: u64,
+        /// The sender's shard in its layer (its columns of the layer's activity).
+        shard: u32,
         /// The activities.
         signal: Signal,
     },
@@ -253,6 +336,11 @@ pub enum Message {
     Error {
         /// Step number.
         step: u64,
+        /// The sender's shard in its layer.
+        shard: u32,
+        /// Whether the sender learnt from exactly these errors (so a Kolen-Pollack feedback
+        /// actor below can apply the same local product to its own synapses).
+        learned: bool,
         /// The errors.
         signal: Signal,
     },
@@ -262,6 +350,21 @@ pub enum Message {
         tick: u64,
         /// Who fired.
         fired: Spikes,
+    },
+    /// A phase word from the coordinator (kind `control`).
+    Phase {
+        /// First step of the batch it opens.
+        step: u64,
+        /// The phase.
+        phase: Phase,
+    },
+    /// Clamps the output layer to the targets of a batch: the labels as values (kind
+    /// `control`).
+    Clamp {
+        /// Step number.
+        step: u64,
+        /// One label per row.
+        labels: Signal,
     },
     /// A report to the coordinator.
     Report {
@@ -274,6 +377,8 @@ pub enum Message {
     WeightTransport {
         /// Step number.
         step: u64,
+        /// The sender's shard in its layer.
+        shard: u32,
         /// The weights.
         copy: WeightCopy,
     },
@@ -285,7 +390,11 @@ impl Payload for Message {
             Message::Activity { .. } => MessageKind::Activity,
             Message::Error { .. } => MessageKind::Error,
             Message::Spike { .. } => MessageKind::Spike,
-            Message::Report { .. } => MessageKind::Report,
+            Message::Phase { .. } | Message::Clamp { .. } => MessageKind::Control,
+            Message::Report { data, .. } => match data {
+                ReportData::Snapshot { .. } | ReportData::Gradient { .. } => MessageKind::Snapshot,
+                _ => MessageKind::Report,
+            },
             Message::WeightTransport { .. } => MessageKind::WeightTransport,
         }
     }
@@ -293,9 +402,14 @@ impl Payload for Message {
         match self {
             Message::Activity { signal, .. } | Message::Error { signal, .. } => signal.bytes(),
             Message::Spike { fired, .. } => 4 * fired.0.len(),
+            Message::Phase { .. } => 8,
+            Message::Clamp { labels, .. } => labels.bytes(),
             Message::Report { data, .. } => match data {
                 ReportData::Predictions(s) => s.bytes(),
                 ReportData::Energy(_) => 8,
+                ReportData::Energies { values, .. } => values.bytes(),
+                ReportData::Snapshot { copy, .. } => copy.bytes(),
+                ReportData::Gradient { weight, bias, .. } => weight.bytes() + bias.bytes(),
             },
             Message::WeightTransport { copy, .. } => copy.bytes(),
         }
@@ -304,6 +418,8 @@ impl Payload for Message {
         match self {
             Message::Activity { step, .. }
             | Message::Error { step, .. }
+            | Message::Phase { step, .. }
+            | Message::Clamp { step, .. }
             | Message::Report { step, .. }
             | Message::WeightTransport { step, .. } => *step,
             Message::Spike { tick, .. } => *tick,
@@ -340,11 +456,14 @@ mod tests {
         let syn = Synapses::zeros(4, 5);
         let m = Message::WeightTransport {
             step: 3,
+            shard: 0,
             copy: WeightCopy::of(&syn),
         };
         assert_eq!(
             (m.kind(), m.bytes(), m.step()),
-            (MessageKind::WeightTransport, 80, 3)
+            (MessageKind::WeightTransport, 96, 3)
         );
+        let cols = WeightCopy::columns(&syn, 1..3);
+        assert_eq!((cols.weights().rows(), cols.weights().cols()), (4, 2));
     }
 }

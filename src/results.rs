@@ -46,6 +46,29 @@ pub struct ModelResults {
     /// readout actors); equals `final.test_accuracy` when the actors are correct.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_test_accuracy: Option<f64>,
+    /// Predictive-coding models: per epoch, the free energy by inference step, the weight gap
+    /// to the BP baseline and (with gradient checks) the gradient gap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pc: Vec<PcRecord>,
+}
+
+/// What a predictive-coding model adds to an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PcRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean free energy per example at each inference step (`sum 0.5 ||eps||^2 + loss`),
+    /// averaged over the epoch's batches; entry 0 is the forward sweep.
+    pub free_energy: Vec<f64>,
+    /// Per layer, `||W_pc - W_bp|| / ||W_bp||` (weights and biases) after this epoch, when
+    /// the BP baseline runs beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_gap: Option<Vec<f64>>,
+    /// Per layer, the largest relative gap over the epoch's batches between the gradient the
+    /// actors formed and backprop's from the same weights on the same batch
+    /// (`compare.check_gradients`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_gap: Option<Vec<f64>>,
 }
 
 /// One epoch.
@@ -95,6 +118,7 @@ impl Results {
                 epochs: Vec::new(),
                 final_: None,
                 actor_test_accuracy: None,
+                pc: Vec::new(),
             })
     }
 

@@ -15,10 +15,10 @@ use crate::matrix::Threads;
 use crate::mlp::Mlp;
 use crate::optimizer::OptimizerConfig;
 use crate::plot::{accuracy_png, PlotError};
-use crate::results::{EpochRecord, Results};
+use crate::results::{EpochRecord, PcRecord, Results};
 use crate::rng::SeededRng;
 use crate::run_dir::{RunDir, RunDirError};
-use crate::scenario::{AlgorithmKind, Scenario, ScenarioError};
+use crate::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -165,12 +165,68 @@ fn evaluate_with_actors(
         m.actor_test_accuracy = Some(eval.stats.accuracy);
     }
     let report = eval.report;
+    write_traffic(&report, dir, config.trace_sample)?;
+    results.traffic = Some(report.traffic);
+    Ok(())
+}
+
+/// Trains the BP baseline under `label`, writing checkpoints, results and the plot after
+/// every epoch; returns the network after each epoch.
+fn train_bp(
+    scenario: &Scenario,
+    data: &Dataset,
+    dir: &RunDir,
+    label: &str,
+    results: &mut Results,
+    observer: &mut dyn Observer,
+) -> Result<Vec<Mlp>, RunError> {
+    let cfg = train_config(scenario);
+    let mut learner = Backprop::new(initial_network(scenario), cfg);
+    checkpoint(dir, label, 0, learner.net())?;
+    let batches = data.train.len().div_ceil(cfg.batch_size);
+    let mut nets = Vec::with_capacity(cfg.epochs);
+    for epoch in 1..=cfg.epochs {
+        observer.epoch_start(label, epoch, cfg.epochs, batches);
+        let start = Instant::now();
+        let train =
+            learner.train_epoch(&data.train, epoch, &mut |done, _| observer.batch_done(done));
+        let wall_s = start.elapsed().as_secs_f64();
+        let test = learner.evaluate(&data.test);
+        let record = EpochRecord {
+            epoch,
+            train_loss: train.loss,
+            train_accuracy: train.accuracy,
+            test_loss: test.loss,
+            test_accuracy: test.accuracy,
+            wall_s,
+        };
+        results.model(label, "bp").epochs.push(record);
+        checkpoint(dir, label, epoch, learner.net())?;
+        dir.write("results.json", results.to_json().as_bytes())?;
+        accuracy_png(results, &dir.path().join("accuracy.png"))?;
+        observer.epoch_end(label, &record);
+        nets.push(learner.net().clone());
+    }
+    Ok(nets)
+}
+
+/// Per layer, `||a - b|| / ||b||` over weights and biases.
+pub fn weight_gap(a: &Mlp, b: &Mlp) -> Vec<f64> {
+    crate::pc::relative_gap(a.layers(), b.layers())
+}
+
+/// Writes the traffic plot and, if sampled, the event log of an actor run.
+fn write_traffic(
+    report: &crate::runtime::RunReport<crate::message::Message>,
+    dir: &RunDir,
+    sample: u64,
+) -> Result<(), RunError> {
     crate::plot::traffic_heatmap_png(
         &report.traffic,
         &report.names,
         &dir.path().join("traffic.png"),
     )?;
-    if config.trace_sample > 0 {
+    if sample > 0 {
         crate::trace_log::write_jsonl(
             &dir.path().join("trace.jsonl"),
             &report.trace,
@@ -182,6 +238,77 @@ fn evaluate_with_actors(
             &report.names,
         )?;
     }
+    Ok(())
+}
+
+/// Trains the predictive-coding actors under `label`; `baseline` holds the BP network after
+/// each epoch when the baseline ran.
+fn train_actors(
+    scenario: &Scenario,
+    data: &Dataset,
+    dir: &RunDir,
+    label: &str,
+    baseline: &[Mlp],
+    results: &mut Results,
+    observer: &mut dyn Observer,
+) -> Result<(), RunError> {
+    use crate::coordinator::{train_pc, PcEvent, PcPlan};
+    let init = initial_network(scenario);
+    checkpoint(dir, label, 0, &init)?;
+    let t = &scenario.file.train;
+    let plan = PcPlan {
+        epochs: t.epochs,
+        batch_size: t.batch_size,
+        seed: scenario.file.seed,
+    };
+    let batches = data.train.len().div_ceil(t.batch_size);
+    let algorithm = scenario.file.algorithm.kind.name();
+    let mut failure: Option<RunError> = None;
+    observer.epoch_start(label, 1, t.epochs, batches);
+    let config = scenario.runtime_config();
+    let report = train_pc(
+        &init,
+        &data.train,
+        &data.test,
+        plan,
+        scenario.pc_config(data.train.len()),
+        config,
+        &mut |ev| match ev {
+            PcEvent::BatchDone { done, .. } => observer.batch_done(done),
+            PcEvent::Epoch(e) => {
+                let record = EpochRecord {
+                    epoch: e.epoch,
+                    train_loss: e.train_loss,
+                    train_accuracy: e.train_accuracy,
+                    test_loss: e.test_loss,
+                    test_accuracy: e.test_accuracy,
+                    wall_s: e.wall_s,
+                };
+                let model = results.model(label, algorithm);
+                model.epochs.push(record);
+                model.pc.push(PcRecord {
+                    epoch: e.epoch,
+                    free_energy: e.free_energy.clone(),
+                    weight_gap: baseline.get(e.epoch - 1).map(|bp| weight_gap(&e.net, bp)),
+                    grad_gap: e.grad_gap.clone(),
+                });
+                let written = checkpoint(dir, label, e.epoch, &e.net)
+                    .and_then(|()| Ok(dir.write("results.json", results.to_json().as_bytes())?))
+                    .and_then(|_| Ok(accuracy_png(results, &dir.path().join("accuracy.png"))?));
+                if let Err(err) = written {
+                    failure.get_or_insert(err);
+                }
+                observer.epoch_end(label, &record);
+                if e.epoch < t.epochs {
+                    observer.epoch_start(label, e.epoch + 1, t.epochs, batches);
+                }
+            }
+        },
+    )?;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
     Ok(())
 }
@@ -201,41 +328,37 @@ pub fn run(
     let kind = scenario.file.algorithm.kind;
     let label = kind.name();
     let mut results = Results::new(&scenario.name, scenario.file.seed);
-    results.model(label, kind.name());
     let results_path = Path::new("results.json");
+    let with_bp = kind == AlgorithmKind::Bp || scenario.file.compare.baseline == Baseline::Bp;
+    if with_bp {
+        results.model("bp", "bp");
+    }
+    results.model(label, kind.name());
     dir.write(results_path, results.to_json().as_bytes())?;
 
+    let baseline = if with_bp {
+        train_bp(scenario, &data, &dir, "bp", &mut results, observer)?
+    } else {
+        Vec::new()
+    };
     match kind {
         AlgorithmKind::Bp => {
-            let cfg = train_config(scenario);
-            let mut learner = Backprop::new(initial_network(scenario), cfg);
-            checkpoint(&dir, label, 0, learner.net())?;
-            let batches = data.train.len().div_ceil(cfg.batch_size);
-            for epoch in 1..=cfg.epochs {
-                observer.epoch_start(label, epoch, cfg.epochs, batches);
-                let start = Instant::now();
-                let train = learner
-                    .train_epoch(&data.train, epoch, &mut |done, _| observer.batch_done(done));
-                let wall_s = start.elapsed().as_secs_f64();
-                let test = learner.evaluate(&data.test);
-                let record = EpochRecord {
-                    epoch,
-                    train_loss: train.loss,
-                    train_accuracy: train.accuracy,
-                    test_loss: test.loss,
-                    test_accuracy: test.accuracy,
-                    wall_s,
-                };
-                results.model(label, kind.name()).epochs.push(record);
-                checkpoint(&dir, label, epoch, learner.net())?;
-                dir.write(results_path, results.to_json().as_bytes())?;
-                accuracy_png(&results, &dir.path().join("accuracy.png"))?;
-                observer.epoch_end(label, &record);
-            }
             // The training results are on disk before the actors run: a failure there keeps them.
             results.complete();
             dir.write(results_path, results.to_json().as_bytes())?;
-            evaluate_with_actors(scenario, learner.net(), &data, &dir, label, &mut results)?;
+            let net = baseline.last().expect("at least one epoch");
+            evaluate_with_actors(scenario, net, &data, &dir, label, &mut results)?;
+        }
+        AlgorithmKind::Pc | AlgorithmKind::Zil => {
+            train_actors(
+                scenario,
+                &data,
+                &dir,
+                label,
+                &baseline,
+                &mut results,
+                observer,
+            )?;
         }
     }
     results.complete();

@@ -83,6 +83,8 @@ pub struct ScenarioFile {
     pub runtime: RuntimeSection,
     /// Message-event sampling.
     pub trace: TraceSection,
+    /// What the actor model is compared with.
+    pub compare: CompareSection,
 }
 
 impl Default for ScenarioFile {
@@ -96,6 +98,7 @@ impl Default for ScenarioFile {
             algorithm: AlgorithmSection::default(),
             runtime: RuntimeSection::default(),
             trace: TraceSection::default(),
+            compare: CompareSection::default(),
         }
     }
 }
@@ -188,6 +191,10 @@ impl Default for TrainSection {
 pub enum AlgorithmKind {
     /// Synchronous backpropagation (the baseline).
     Bp,
+    /// Standard predictive coding (inference learning) on layer actors.
+    Pc,
+    /// Zero-divergence inference learning (Song et al. 2020) on layer actors: equals BP.
+    Zil,
 }
 
 impl AlgorithmKind {
@@ -195,6 +202,8 @@ impl AlgorithmKind {
     pub fn name(self) -> &'static str {
         match self {
             AlgorithmKind::Bp => "bp",
+            AlgorithmKind::Pc => "pc",
+            AlgorithmKind::Zil => "zil",
         }
     }
 }
@@ -203,16 +212,82 @@ impl AlgorithmKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlgorithmSection {
-    /// `bp`. Default `bp`.
+    /// `bp` (synchronous backprop) | `pc` (standard predictive coding on actors) | `zil`
+    /// (zero-divergence inference learning on actors). Default `bp`.
     pub kind: AlgorithmKind,
+    /// `pc`: inference steps `T` per batch, 1..=10000. Default 20.
+    pub inference_steps: usize,
+    /// `pc`: inference rate `gamma`, finite, in (0, 2]. Default 0.1. (`zil` uses 1 unless set.)
+    pub inference_rate: Option<f64>,
+    /// `transpose` (oracle, counted as weight transport) | `kolen-pollack` | `random`
+    /// (feedback alignment) | `direct` (DFA). Default `transpose`.
+    pub feedback: crate::pc_layer::Feedback,
+    /// Kolen-Pollack weight decay `lambda` on `W` and `B`, in [0, 1). Default 0.
+    pub kp_decay: f64,
+    /// Kolen-Pollack initial `B`: `shared-seed` (equal to `W^T`, no message) | `random`.
+    /// Default `shared-seed`.
+    pub kp_init: crate::pc_layer::KpInit,
+    /// Start value nodes from a forward sweep. Default true (`false` is a negative control).
+    pub forward_init: bool,
+    /// Apply each update before that step's feedback is sent. Default false (`true` is a
+    /// negative control that breaks Z-IL's equality with BP).
+    pub update_before_feedback: bool,
 }
 
 impl Default for AlgorithmSection {
     fn default() -> Self {
         Self {
             kind: AlgorithmKind::Bp,
+            inference_steps: 20,
+            inference_rate: None,
+            feedback: crate::pc_layer::Feedback::Transpose,
+            kp_decay: 0.0,
+            kp_init: crate::pc_layer::KpInit::SharedSeed,
+            forward_init: true,
+            update_before_feedback: false,
         }
     }
+}
+
+/// How actors are scheduled in time (`runtime.schedule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeSchedule {
+    /// Every message carries its step; an actor computes step `t + 1` once it holds all of
+    /// step `t` from its neighbours. Deterministic for a seed.
+    Lockstep,
+}
+
+/// `[compare]`: what the actor model is measured against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompareSection {
+    /// `bp`: also train the synchronous backprop baseline on the same data order, seed and
+    /// initial weights (results.json then holds both, with the per-layer weight gap each
+    /// epoch) | `none`. Default `none`.
+    pub baseline: Baseline,
+    /// Check every batch: the gradient each actor forms against backprop's from the same
+    /// weights on the same batch (`grad_gap` in results.json; slow). Default false.
+    pub check_gradients: bool,
+}
+
+impl Default for CompareSection {
+    fn default() -> Self {
+        Self {
+            baseline: Baseline::None,
+            check_gradients: false,
+        }
+    }
+}
+
+/// A baseline to compare with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Baseline {
+    /// No baseline.
+    None,
+    /// Synchronous backprop.
+    Bp,
 }
 
 /// `[runtime]`: how actors run. (The synchronous `bp` baseline uses only `workers`.)
@@ -229,6 +304,11 @@ pub struct RuntimeSection {
     /// Seconds without any actor handling a message before the run fails as stalled, > 0.
     /// Default 10.
     pub stall_timeout_s: f64,
+    /// Actors per hidden layer, >= 1 (at most the layer's width: one actor per neuron).
+    /// Default 1.
+    pub shards: usize,
+    /// `lockstep`. Default `lockstep`.
+    pub schedule: TimeSchedule,
 }
 
 impl Default for RuntimeSection {
@@ -238,6 +318,8 @@ impl Default for RuntimeSection {
             executor: crate::runtime::Executor::Tokio,
             mailbox_capacity: 1024,
             stall_timeout_s: 10.0,
+            shards: 1,
+            schedule: TimeSchedule::Lockstep,
         }
     }
 }
@@ -419,6 +501,37 @@ impl Scenario {
                 "must be a finite number in [0, 1)",
             ));
         }
+        let a = &file.algorithm;
+        if !(1..=10_000).contains(&a.inference_steps) {
+            return Err(invalid(
+                "algorithm.inference_steps",
+                a.inference_steps,
+                "must be between 1 and 10000",
+            ));
+        }
+        if let Some(g) = a.inference_rate {
+            if !(g.is_finite() && g > 0.0 && g <= 2.0) {
+                return Err(invalid(
+                    "algorithm.inference_rate",
+                    fmt_f64(g),
+                    "must be a finite number in (0, 2] (0.1 is typical for pc; zil needs 1)",
+                ));
+            }
+        }
+        if !(a.kp_decay.is_finite() && (0.0..1.0).contains(&a.kp_decay)) {
+            return Err(invalid(
+                "algorithm.kp_decay",
+                fmt_f64(a.kp_decay),
+                "must be a finite number in [0, 1)",
+            ));
+        }
+        if file.runtime.shards == 0 {
+            return Err(invalid(
+                "runtime.shards",
+                0,
+                "must be >= 1 (the number of actors per hidden layer)",
+            ));
+        }
         if file.runtime.mailbox_capacity == 0 {
             return Err(invalid("runtime.mailbox_capacity", 0, "must be >= 1"));
         }
@@ -486,6 +599,37 @@ impl Scenario {
             mailbox_capacity: self.file.runtime.mailbox_capacity,
             stall_timeout: std::time::Duration::from_secs_f64(self.file.runtime.stall_timeout_s),
             trace_sample: self.file.trace.sample,
+        }
+    }
+
+    /// The predictive-coding actors' configuration (for `pc` and `zil`), given the number of
+    /// training examples (for the learning-rate schedule's length).
+    pub fn pc_config(&self, train_examples: usize) -> crate::pc_layer::PcConfig {
+        let f = &self.file;
+        let a = &f.algorithm;
+        let zil = a.kind == AlgorithmKind::Zil;
+        let batches = train_examples.div_ceil(f.train.batch_size) * f.train.epochs;
+        crate::pc_layer::PcConfig {
+            zil,
+            steps: a.inference_steps,
+            gamma: a.inference_rate.unwrap_or(if zil { 1.0 } else { 0.1 }) as f32,
+            forward_init: a.forward_init,
+            update_before_feedback: a.update_before_feedback,
+            feedback: a.feedback,
+            kp_decay: a.kp_decay as f32,
+            kp_init: a.kp_init,
+            shards: f.runtime.shards,
+            loss: f.train.loss,
+            activation: f.network.activation,
+            optimizer: crate::optimizer::OptimizerConfig {
+                kind: f.train.optimizer,
+                momentum: self.momentum,
+                ..crate::optimizer::OptimizerConfig::default()
+            },
+            lr: self.lr,
+            schedule: f.train.schedule,
+            total_batches: batches,
+            check_gradients: f.compare.check_gradients,
         }
     }
 

@@ -14,14 +14,14 @@ use crate::message::MessageKind;
 /// Messages and bytes by kind on each out-edge of one actor.
 #[derive(Clone, Debug, Default)]
 pub struct EdgeCounters {
-    counts: Vec<[(u64, u64); 6]>,
+    counts: Vec<[(u64, u64); MessageKind::ALL.len()]>,
 }
 
 impl EdgeCounters {
     /// Counters for `edges` out-edges.
     pub fn new(edges: usize) -> Self {
         Self {
-            counts: vec![[(0, 0); 6]; edges],
+            counts: vec![[(0, 0); MessageKind::ALL.len()]; edges],
         }
     }
 

@@ -1,0 +1,738 @@
+//! The predictive-coding run: the [`Coordinator`] actor that feeds batches and tallies
+//! results, the wiring of layer shards around it, and [`train_pc`], which runs the whole
+//! training as one actor network and streams per-batch and per-epoch events to the caller.
+//!
+//! ```text
+//!             Phase / Activity(x0)          Activity up            Activity up
+//! coordinator ---------------------> layer-1 shards <-----> layer-2 shards <-----> output
+//!      ^   \____________ Phase ___________________________/________________ Phase, Clamp
+//!      '---- Report (predictions, energies, snapshots) from every shard
+//!                                     Error (+ WeightTransport) down
+//! ```
+//! The coordinator keeps two batches in flight (credit-based): each shard works through them
+//! strictly in order, by step number. Per epoch it sends the training batches (the order of
+//! [`crate::backprop::epoch_order`], shared with the BP baseline), then the test set in
+//! evaluation batches (a forward sweep), then a snapshot phase that brings the weights back
+//! for the checkpoint and the weight gap. Nothing else leaves the shards.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::actor::{Actor, Context, Flow};
+use crate::backprop::{epoch_order, EVAL_BATCH};
+use crate::dataset::Split;
+use crate::loss::argmax_rows;
+use crate::matrix::{Matrix, Threads};
+use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
+use crate::mlp::{DenseLayer, Mlp};
+use crate::pc::relative_gap;
+use crate::pc_layer::{shard_range, Feedback, KpInit, LayerActor, PcConfig, Placement};
+use crate::rng::SeededRng;
+use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+
+/// Batches the coordinator keeps in flight.
+const WINDOW: usize = 2;
+
+/// What a predictive-coding run trains on and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcPlan {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Examples per training batch.
+    pub batch_size: usize,
+    /// Seed of the data order (and of random feedback synapses).
+    pub seed: u64,
+}
+
+/// One finished epoch of the actor model.
+#[derive(Clone, Debug)]
+pub struct PcEpoch {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss of the forward sweeps (before each batch's update).
+    pub train_loss: f64,
+    /// Training accuracy of the forward sweeps.
+    pub train_accuracy: f64,
+    /// Test loss after the epoch (forward sweep through the actors).
+    pub test_loss: f64,
+    /// Test accuracy after the epoch.
+    pub test_accuracy: f64,
+    /// Training seconds (first batch sent to last batch settled and learnt).
+    pub wall_s: f64,
+    /// Mean free energy per example at each inference step, over the epoch's batches:
+    /// `sum_l 0.5 ||eps_l||^2 + loss`.
+    pub free_energy: Vec<f64>,
+    /// With gradient checks on: per layer, the largest relative gap over the epoch between
+    /// the gradient the actors formed and backprop's from the same weights on the same batch.
+    pub grad_gap: Option<Vec<f64>>,
+    /// The weights after the epoch, gathered from the shards' snapshots.
+    pub net: Mlp,
+}
+
+/// What [`train_pc`] reports while it runs.
+#[derive(Clone, Debug)]
+pub enum PcEvent {
+    /// A training batch is settled and learnt everywhere.
+    BatchDone {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Batches done in this epoch.
+        done: usize,
+        /// Batches per epoch.
+        total: usize,
+    },
+    /// An epoch is finished, evaluated and snapshotted.
+    Epoch(Box<PcEpoch>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    Train,
+    Eval,
+    Snapshot,
+}
+
+/// A batch (or phase) sent and not yet complete.
+struct InFlight {
+    epoch: usize,
+    base: u64,
+    span: u64,
+    work: Work,
+    labels: Vec<u8>,
+    energies_in: usize,
+    predicted: bool,
+    snapshots_in: usize,
+    /// Gradient checks: the input, the weights before the batch and the gradients formed.
+    input: Option<Matrix>,
+    before: Vec<DenseLayer>,
+    grads: Vec<DenseLayer>,
+}
+
+/// Per-epoch sums.
+#[derive(Default)]
+struct EpochSums {
+    train_loss: f64,
+    train_correct: usize,
+    train_n: usize,
+    energy: Vec<f64>,
+    test_loss: f64,
+    test_correct: usize,
+    test_n: usize,
+    started: Option<Instant>,
+    wall: Duration,
+    grad_gap: Vec<f64>,
+    batches_done: usize,
+}
+
+/// Feeds batches, tallies accuracy and energy, gathers snapshots.
+pub(crate) struct Coordinator {
+    train: Split,
+    test: Split,
+    cfg: Arc<PcConfig>,
+    plan: PcPlan,
+    net_shape: Mlp,
+    /// Out-edges: every shard, in network order; layer 1's and the output's among them.
+    shard_edges: usize,
+    input_edges: Vec<usize>,
+    output_edge: usize,
+    span: u64,
+    // What to send next.
+    epoch: usize,
+    work: Work,
+    next: usize,
+    train_batches: usize,
+    eval_batches: usize,
+    next_step: u64,
+    in_flight: VecDeque<InFlight>,
+    spare_labels: Vec<Vec<u8>>,
+    order: Vec<usize>,
+    indices: Vec<usize>,
+    batch: Matrix,
+    labels: Vec<u8>,
+    pool: SignalPool,
+    label_pool: SignalPool,
+    logits: Matrix,
+    predictions: Vec<usize>,
+    sums: std::collections::BTreeMap<usize, EpochSums>,
+    snapshot: Vec<DenseLayer>,
+    events: Sender<PcEvent>,
+}
+
+impl Coordinator {
+    fn layer_shapes(&self) -> Vec<DenseLayer> {
+        self.net_shape
+            .layers()
+            .iter()
+            .map(|l| DenseLayer::zeros(l.inputs(), l.outputs()))
+            .collect()
+    }
+
+    /// Sends the next batch or phase of the plan, if any; returns whether it sent.
+    fn send_next(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        if self.epoch > self.plan.epochs {
+            return false;
+        }
+        let base = self.next_step;
+        let epoch = self.epoch;
+        let mut item = InFlight {
+            epoch,
+            base,
+            span: 1,
+            work: self.work,
+            labels: self.spare_labels.pop().unwrap_or_default(),
+            energies_in: 0,
+            predicted: false,
+            snapshots_in: 0,
+            input: None,
+            before: Vec::new(),
+            grads: Vec::new(),
+        };
+        match self.work {
+            Work::Train | Work::Eval => {
+                let train = self.work == Work::Train;
+                let size = if train {
+                    self.plan.batch_size
+                } else {
+                    EVAL_BATCH
+                };
+                let split = if train { &self.train } else { &self.test };
+                if train && self.next == 0 {
+                    epoch_order(self.plan.seed, self.epoch, split.len(), &mut self.order);
+                    self.sums.entry(epoch).or_default().started = Some(Instant::now());
+                }
+                let start = self.next * size;
+                let end = (start + size).min(split.len());
+                self.indices.clear();
+                if train {
+                    self.indices.extend_from_slice(&self.order[start..end]);
+                } else {
+                    self.indices.extend(start..end);
+                }
+                split.fill_batch(&self.indices, &mut self.batch, &mut self.labels);
+                item.labels.clear();
+                item.labels.extend_from_slice(&self.labels);
+                let rows = (end - start) as u32;
+                let phase = if train {
+                    item.span = self.span;
+                    if self.cfg.check_gradients {
+                        item.input = Some(self.batch.clone());
+                        item.before = self.layer_shapes();
+                        item.grads = self.layer_shapes();
+                    }
+                    Phase::Train { rows }
+                } else {
+                    Phase::Evaluate { rows }
+                };
+                for edge in 0..self.shard_edges {
+                    ctx.send(edge, Message::Phase { step: base, phase });
+                }
+                let (r, c) = (self.batch.rows(), self.batch.cols());
+                let values = self.batch.as_slice();
+                let signal = self.pool.signal(r, c, |o| o.copy_from_slice(values));
+                for &edge in &self.input_edges {
+                    ctx.send(
+                        edge,
+                        Message::Activity {
+                            step: base,
+                            shard: 0,
+                            signal: signal.clone(),
+                        },
+                    );
+                }
+                if train {
+                    let labels = &self.labels;
+                    let l = self.label_pool.signal(labels.len(), 1, |o| {
+                        o.iter_mut()
+                            .zip(labels)
+                            .for_each(|(v, &y)| *v = f32::from(y));
+                    });
+                    ctx.send(
+                        self.output_edge,
+                        Message::Clamp {
+                            step: base,
+                            labels: l,
+                        },
+                    );
+                }
+                self.next += 1;
+                let total = if train {
+                    self.train_batches
+                } else {
+                    self.eval_batches
+                };
+                if self.next == total {
+                    self.next = 0;
+                    self.work = if train { Work::Eval } else { Work::Snapshot };
+                }
+            }
+            Work::Snapshot => {
+                self.snapshot = self.layer_shapes();
+                for edge in 0..self.shard_edges {
+                    ctx.send(
+                        edge,
+                        Message::Phase {
+                            step: base,
+                            phase: Phase::Snapshot,
+                        },
+                    );
+                }
+                self.work = Work::Train;
+                self.epoch += 1;
+            }
+        }
+        self.next_step += item.span;
+        self.in_flight.push_back(item);
+        true
+    }
+
+    fn tally(&mut self, epoch: usize, labels: &[u8], values: &[f32], train: bool) {
+        let rows = labels.len();
+        self.logits.set_rows(rows);
+        self.logits.as_mut_slice().copy_from_slice(values);
+        argmax_rows(&self.logits, &mut self.predictions);
+        let correct = self
+            .predictions
+            .iter()
+            .zip(labels)
+            .filter(|(&p, &y)| p == usize::from(y))
+            .count();
+        let loss = (!train).then(|| self.cfg.loss.evaluate(&self.logits, labels, None));
+        let sums = self.sums.entry(epoch).or_default();
+        if let Some(loss) = loss {
+            sums.test_loss += f64::from(loss) * rows as f64;
+            sums.test_correct += correct;
+            sums.test_n += rows;
+        } else {
+            sums.train_correct += correct;
+            sums.train_n += rows;
+        }
+    }
+
+    fn absorb(&mut self, step: u64, data: ReportData) {
+        let Some(i) = self
+            .in_flight
+            .iter()
+            .position(|f| f.base <= step && step < f.base + f.span)
+        else {
+            return;
+        };
+        let epoch = self.in_flight[i].epoch;
+        match data {
+            ReportData::Predictions(s) => {
+                let train = self.in_flight[i].work == Work::Train;
+                let labels = std::mem::take(&mut self.in_flight[i].labels);
+                self.tally(epoch, &labels, s.values(), train);
+                self.in_flight[i].labels = labels;
+                self.in_flight[i].predicted = true;
+            }
+            ReportData::Energies { layer, values } => {
+                let f = &mut self.in_flight[i];
+                f.energies_in += 1;
+                let sums = self.sums.entry(epoch).or_default();
+                if sums.energy.len() < values.cols() {
+                    sums.energy.resize(values.cols(), 0.0);
+                }
+                for (e, &v) in sums.energy.iter_mut().zip(values.values()) {
+                    *e += f64::from(v);
+                }
+                if layer as usize == self.net_shape.layers().len() {
+                    sums.train_loss += f64::from(values.values()[0]);
+                }
+            }
+            ReportData::Snapshot {
+                layer,
+                offset,
+                copy,
+            } => {
+                let f = &mut self.in_flight[i];
+                f.snapshots_in += 1;
+                let into = if f.work == Work::Snapshot {
+                    &mut self.snapshot
+                } else {
+                    &mut f.before
+                };
+                let l = &mut into[layer as usize - 1];
+                copy.write_rows(&mut l.weight, offset as usize);
+                let o = offset as usize;
+                l.bias[o..o + copy.bias().len()].copy_from_slice(copy.bias());
+            }
+            ReportData::Gradient {
+                layer,
+                offset,
+                weight,
+                bias,
+            } => {
+                let g = &mut self.in_flight[i].grads[layer as usize - 1];
+                let o = offset as usize;
+                let cols = g.weight.cols();
+                for r in 0..weight.rows() {
+                    g.weight
+                        .row_mut(o + r)
+                        .copy_from_slice(&weight.values()[r * cols..(r + 1) * cols]);
+                }
+                g.bias[o..o + bias.cols()].copy_from_slice(bias.values());
+            }
+            ReportData::Energy(_) => {}
+        }
+    }
+
+    fn complete(&self, f: &InFlight) -> bool {
+        let shards = self.shard_edges;
+        match f.work {
+            Work::Train => f.predicted && f.energies_in == shards,
+            Work::Eval => f.predicted,
+            Work::Snapshot => f.snapshots_in == shards,
+        }
+    }
+
+    /// Backprop's gradient from the weights the shards held before the batch, compared with
+    /// the gradients they formed.
+    fn check(&mut self, f: &InFlight) {
+        let Some(input) = &f.input else { return };
+        let net = Mlp::from_layers(f.before.clone(), self.net_shape.activation());
+        let rows = input.rows();
+        let mut trace = net.trace(rows);
+        let mut grads = net.gradients(rows);
+        let out = net.forward(input, &mut trace, Threads::ONE);
+        let mut dz = Matrix::zeros(rows, out.cols());
+        self.cfg.loss.evaluate(out, &f.labels, Some(&mut dz));
+        net.backward(input, &trace, &dz, &mut grads, Threads::ONE);
+        let gap = relative_gap(&f.grads, &grads.layers);
+        let worst = &mut self.sums.entry(f.epoch).or_default().grad_gap;
+        worst.resize(gap.len(), 0.0);
+        for (w, g) in worst.iter_mut().zip(gap) {
+            *w = w.max(if g.is_nan() { f64::INFINITY } else { g });
+        }
+    }
+
+    fn finish(&mut self, mut f: InFlight) {
+        match f.work {
+            Work::Train => {
+                self.check(&f);
+                let sums = self.sums.entry(f.epoch).or_default();
+                sums.batches_done += 1;
+                let done = sums.batches_done;
+                if done == self.train_batches {
+                    if let Some(s) = sums.started {
+                        sums.wall = s.elapsed();
+                    }
+                }
+                let _ = self.events.send(PcEvent::BatchDone {
+                    epoch: f.epoch,
+                    done,
+                    total: self.train_batches,
+                });
+            }
+            Work::Eval => {}
+            Work::Snapshot => {
+                let s = self.sums.remove(&f.epoch).unwrap_or_default();
+                let n = s.train_n.max(1) as f64;
+                let epoch = PcEpoch {
+                    epoch: f.epoch,
+                    train_loss: s.train_loss / n,
+                    train_accuracy: s.train_correct as f64 / n,
+                    test_loss: s.test_loss / s.test_n.max(1) as f64,
+                    test_accuracy: s.test_correct as f64 / s.test_n.max(1) as f64,
+                    wall_s: s.wall.as_secs_f64(),
+                    free_energy: s.energy.iter().map(|e| e / n).collect(),
+                    grad_gap: self.cfg.check_gradients.then_some(s.grad_gap),
+                    net: Mlp::from_layers(
+                        std::mem::take(&mut self.snapshot),
+                        self.net_shape.activation(),
+                    ),
+                };
+                let _ = self.events.send(PcEvent::Epoch(Box::new(epoch)));
+            }
+        }
+        f.labels.clear();
+        self.spare_labels.push(std::mem::take(&mut f.labels));
+    }
+}
+
+impl Actor<Message> for Coordinator {
+    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
+        for _ in 0..WINDOW {
+            self.send_next(ctx);
+        }
+        Flow::Continue
+    }
+
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Message::Report { step, data } = msg {
+            self.absorb(step, data);
+        }
+        while self.in_flight.front().is_some_and(|f| self.complete(f)) {
+            let f = self.in_flight.pop_front().expect("front exists");
+            self.finish(f);
+            self.send_next(ctx);
+        }
+        if self.in_flight.is_empty() {
+            Flow::StopAll
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// A random `rows x cols` matrix, `N(0, std^2)`.
+fn normal_matrix(rows: usize, cols: usize, std: f64, rng: &mut SeededRng) -> Matrix {
+    let mut m = Matrix::zeros(rows, cols);
+    for v in m.as_mut_slice() {
+        *v = (rng.normal() * std) as f32;
+    }
+    m
+}
+
+/// Columns `cols` of `m`.
+fn columns(m: &Matrix, cols: std::ops::Range<usize>) -> Matrix {
+    let mut out = Matrix::zeros(m.rows(), cols.len());
+    for r in 0..m.rows() {
+        out.row_mut(r).copy_from_slice(&m.row(r)[cols.clone()]);
+    }
+    out
+}
+
+/// The full feedback matrix of hidden layer `l` (1-based) in the layout of the weights it
+/// stands in for (`n_above x n_l`), before any learning; `None` where it comes by transport.
+fn initial_feedback(init: &Mlp, cfg: &PcConfig, seed: u64, l: usize) -> Option<Matrix> {
+    let widths = init.widths();
+    let n_l = widths[l];
+    match cfg.feedback {
+        Feedback::Transpose => None,
+        Feedback::KolenPollack if cfg.kp_init == KpInit::SharedSeed => {
+            // Derived from the same seed as the forward weights, without a message: the
+            // builder computes it once for both sides.
+            Some(init.layers()[l].weight.clone())
+        }
+        Feedback::KolenPollack | Feedback::Random => {
+            let mut rng = SeededRng::stream(seed, &format!("feedback/layer-{l}"));
+            Some(normal_matrix(
+                widths[l + 1],
+                n_l,
+                (2.0 / n_l as f64).sqrt(),
+                &mut rng,
+            ))
+        }
+        Feedback::Direct => {
+            let out = widths[widths.len() - 1];
+            let mut rng = SeededRng::stream(seed, &format!("feedback/direct/layer-{l}"));
+            let bound = 1.0 / (n_l as f64).sqrt();
+            let mut m = Matrix::zeros(out, n_l);
+            for v in m.as_mut_slice() {
+                *v = ((rng.uniform() * 2.0 - 1.0) * bound) as f32;
+            }
+            Some(m)
+        }
+    }
+}
+
+/// Builds the coordinator and the layer shards around `init`; returns the network and the
+/// receiving end of the coordinator's events.
+pub fn build_network(
+    init: &Mlp,
+    train: &Split,
+    test: &Split,
+    plan: PcPlan,
+    cfg: PcConfig,
+) -> (Network<Message>, Receiver<PcEvent>) {
+    let widths = init.widths();
+    let layers = widths.len() - 1;
+    let cfg = Arc::new(cfg);
+    let direct = cfg.feedback == Feedback::Direct;
+    // Shards per layer (index 0: the coordinator's input, one "shard").
+    let shards: Vec<usize> = (0..=layers)
+        .map(|l| {
+            if l == 0 || l == layers {
+                1
+            } else {
+                cfg.shards.clamp(1, widths[l])
+            }
+        })
+        .collect();
+    let ranges = |l: usize| -> Vec<std::ops::Range<usize>> {
+        (0..shards[l])
+            .map(|s| shard_range(widths[l], shards[l], s))
+            .collect()
+    };
+    // Actor ids: coordinator 0, then layer by layer.
+    let mut first_id = vec![0usize; layers + 2];
+    first_id[1] = 1;
+    for l in 1..=layers {
+        first_id[l + 1] = first_id[l] + shards[l];
+    }
+    let total_shards = first_id[layers + 1] - 1;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut net = Network::new();
+    let batches = train.len().div_ceil(plan.batch_size.max(1));
+    let coordinator = Coordinator {
+        train: train.clone(),
+        test: test.clone(),
+        span: cfg.last_step(layers) as u64 + 1,
+        cfg: cfg.clone(),
+        plan,
+        net_shape: init.clone(),
+        shard_edges: total_shards,
+        input_edges: (0..shards[1]).collect(),
+        output_edge: total_shards - 1,
+        epoch: 1,
+        work: Work::Train,
+        next: 0,
+        train_batches: batches,
+        eval_batches: test.len().div_ceil(EVAL_BATCH),
+        next_step: 0,
+        in_flight: VecDeque::new(),
+        spare_labels: Vec::new(),
+        order: Vec::new(),
+        indices: Vec::new(),
+        batch: Matrix::zeros(0, widths[0]),
+        labels: Vec::new(),
+        pool: SignalPool::default(),
+        label_pool: SignalPool::default(),
+        logits: Matrix::zeros(0, widths[layers]),
+        predictions: Vec::new(),
+        sums: std::collections::BTreeMap::new(),
+        snapshot: Vec::new(),
+        events: tx,
+    };
+    let cid = net.add("coordinator", coordinator);
+    let feedback: Vec<Option<Matrix>> = (0..layers)
+        .map(|l| {
+            (l >= 1)
+                .then(|| initial_feedback(init, &cfg, plan.seed, l))
+                .flatten()
+        })
+        .collect();
+    let mut wiring: Vec<(usize, Vec<usize>)> = Vec::new();
+    for l in 1..=layers {
+        let layer = &init.layers()[l - 1];
+        for (s, range) in ranges(l).into_iter().enumerate() {
+            let id = first_id[l] + s;
+            let name = if shards[l] == 1 {
+                format!("layer-{l}")
+            } else {
+                format!("layer-{l}.{s}")
+            };
+            // Out-edges: up, then down, then the coordinator.
+            let mut edge = 0;
+            let up_start = edge;
+            if l < layers {
+                edge += shards[l + 1];
+            }
+            let up = up_start..edge;
+            let (down_targets, down_ranges): (Vec<usize>, Vec<_>) = if direct {
+                if l == layers {
+                    let first = &first_id;
+                    (1..layers)
+                        .flat_map(|h| {
+                            ranges(h)
+                                .into_iter()
+                                .enumerate()
+                                .map(move |(t, r)| (first[h] + t, r))
+                        })
+                        .unzip()
+                } else {
+                    (Vec::new(), Vec::new())
+                }
+            } else if l >= 2 {
+                ranges(l - 1)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(t, r)| (first_id[l - 1] + t, r))
+                    .unzip()
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let down = edge..edge + down_targets.len();
+            edge += down_targets.len();
+            let above = if l == layers {
+                Vec::new()
+            } else if direct {
+                std::iter::once(0..widths[layers]).collect()
+            } else {
+                ranges(l + 1)
+            };
+            let placement = Placement {
+                layer: l,
+                layers,
+                shard: s,
+                range: range.clone(),
+                below: if l == 1 {
+                    std::iter::once(0..widths[0]).collect()
+                } else {
+                    ranges(l - 1)
+                },
+                above,
+                up,
+                down,
+                down_ranges,
+                coordinator: edge,
+            };
+            let mut rows = DenseLayer::zeros(layer.inputs(), range.len());
+            for (i, r) in range.clone().enumerate() {
+                rows.weight.row_mut(i).copy_from_slice(layer.weight.row(r));
+                rows.bias[i] = layer.bias[r];
+            }
+            let fb = (l < layers).then(|| match &feedback[l] {
+                Some(m) => columns(m, range.clone()),
+                None => Matrix::zeros(widths[l + 1], range.len()),
+            });
+            let actor = LayerActor::new(placement, cfg.clone(), Synapses::from_layer(rows), fb);
+            let got = net.add(name, actor);
+            debug_assert_eq!(got, id);
+            let mut targets: Vec<usize> = Vec::new();
+            if l < layers {
+                targets.extend((0..shards[l + 1]).map(|t| first_id[l + 1] + t));
+            }
+            targets.extend(down_targets);
+            targets.push(cid);
+            wiring.push((id, targets));
+        }
+    }
+    // Every actor exists before any edge is wired.
+    for (id, targets) in wiring {
+        for t in targets {
+            net.connect(id, t);
+        }
+    }
+    for id in 1..=total_shards {
+        net.connect(cid, id);
+    }
+    (net, rx)
+}
+
+/// Trains `init` by predictive coding on actors: builds the network, runs it on the
+/// configured executor and calls `on_event` (on the calling thread) after every batch and
+/// epoch. Returns the runtime's report (traffic, sampled events, timings).
+pub fn train_pc(
+    init: &Mlp,
+    train: &Split,
+    test: &Split,
+    plan: PcPlan,
+    cfg: PcConfig,
+    runtime: RuntimeConfig,
+    on_event: &mut dyn FnMut(PcEvent),
+) -> Result<RunReport<Message>, RuntimeError> {
+    let (network, events) = build_network(init, train, test, plan, cfg);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || Runtime::new(runtime).run(network));
+        loop {
+            match events.recv_timeout(Duration::from_millis(50)) {
+                Ok(ev) => on_event(ev),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if worker.is_finished() {
+                        while let Ok(ev) = events.try_recv() {
+                            on_event(ev);
+                        }
+                        break;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        worker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}

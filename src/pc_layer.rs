@@ -1,0 +1,812 @@
+//! The predictive-coding layer actor: one shard (a contiguous range of neurons) of one layer,
+//! owning its value nodes `x`, error nodes `eps`, the forward synapses `W` it predicts through
+//! and, in local feedback modes, the feedback synapses `B` through which errors from above
+//! reach it. It learns only from what it holds and what its neighbours send.
+//!
+//! Lockstep protocol for one training batch (steps `t = 0..=last`, numbered from the batch's
+//! first global step `base`; every message carries `base + t`):
+//! ```text
+//! t = 0     on all Activity(0) from below: mu = W f(x_below) + b; x = mu (forward sweep)
+//! every t   on all Activity(t) from below: eps = x - mu   (output: eps = -dLoss/dmu per example)
+//!           send Error(t) down (Transpose: first a WeightTransport if W changed since the last)
+//!           learn now if this is the learning step (standard PC: t = last; Z-IL: see below)
+//!           on all Error(t) from above: fb = eps_above B; Kolen-Pollack: B learns from a
+//!           `learned` error; t < last: x += gamma (-eps + f'(x) fb), send Activity(t+1) up
+//! ```
+//! Z-IL's learning step is found locally: the output learns at step 0 (its error is the
+//! clamped target's); a hidden layer learns at the step after the first non-zero error
+//! arrives from above (per layer and batch, so a silent ReLU unit or shard cannot delay it).
+//! Every message of a step is computed from the state at its start: a layer sends step `t`'s
+//! error (and weight copy) before it applies step `t`'s update, and a Kolen-Pollack shard
+//! forms step `t`'s feedback before it updates `B`. The switch
+//! [`PcConfig::update_before_feedback`] reverses both (a negative control).
+//!
+//! Messages for a later step (or the next batch) are kept in arrival order and taken up when
+//! the actor gets there, so the numbers depend only on the messages, never on their timing:
+//! a run is deterministic whatever the executor, worker count or sharding.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::actor::{Actor, Context, Flow};
+use crate::loss::Loss;
+use crate::matrix::{matmul, MatView, Matrix, Threads};
+use crate::message::{Message, Phase, ReportData, Signal, SignalPool, Synapses, WeightCopy};
+use crate::optimizer::{Optimizer, OptimizerConfig, Schedule};
+
+/// Where a hidden layer's feedback synapses `B` come from (`algorithm.feedback`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feedback {
+    /// Oracle: `B = W_above^T`, copied by `WeightTransport` messages (counted).
+    Transpose,
+    /// `B` learns by the same local rule (and decay) as `W_above^T` (Akrout et al. 2019).
+    KolenPollack,
+    /// Fixed random `B` (feedback alignment, Lillicrap et al. 2016).
+    Random,
+    /// The output error goes straight to every hidden layer through fixed random `B` (DFA).
+    Direct,
+}
+
+impl Feedback {
+    /// The scenario name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feedback::Transpose => "transpose",
+            Feedback::KolenPollack => "kolen-pollack",
+            Feedback::Random => "random",
+            Feedback::Direct => "direct",
+        }
+    }
+}
+
+/// How Kolen-Pollack feedback synapses start (`algorithm.kp_init`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KpInit {
+    /// Both actors derive the same initial values from the shared seed: `B = W^T` from the
+    /// start, with no message.
+    SharedSeed,
+    /// `B` starts from its own random draw and converges towards `W^T`.
+    Random,
+}
+
+/// Everything a predictive-coding run's actors agree on before it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PcConfig {
+    /// Zero-divergence inference learning instead of standard PC.
+    pub zil: bool,
+    /// Inference steps `T` of standard PC (Z-IL uses `L - 1` after the forward sweep).
+    pub steps: usize,
+    /// Inference rate `gamma` (Z-IL needs 1).
+    pub gamma: f32,
+    /// Initialise value nodes by a forward sweep (`false`: from zero; a negative control).
+    pub forward_init: bool,
+    /// Apply each update before that step's feedback is sent (a negative control).
+    pub update_before_feedback: bool,
+    /// Feedback mode.
+    pub feedback: Feedback,
+    /// Weight decay `lambda` of Kolen-Pollack, applied to `W` and `B` alike.
+    pub kp_decay: f32,
+    /// How Kolen-Pollack `B` starts.
+    pub kp_init: KpInit,
+    /// Shards per hidden layer (clamped to the layer's width).
+    pub shards: usize,
+    /// Output loss.
+    pub loss: Loss,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Optimiser each actor runs on its own synapses.
+    pub optimizer: OptimizerConfig,
+    /// Base learning rate.
+    pub lr: f32,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Training batches over the whole run (the schedule's length).
+    pub total_batches: usize,
+    /// Report every batch's weights and gradients so the coordinator can compare them with
+    /// backprop's gradient from the same weights (exactness checks; slow).
+    pub check_gradients: bool,
+}
+
+impl PcConfig {
+    /// The last step of a training batch for a network of `layers` weight layers.
+    pub fn last_step(&self, layers: usize) -> usize {
+        if self.zil {
+            layers - 1
+        } else {
+            self.steps
+        }
+    }
+}
+
+/// The neurons of shard `s` of `k` over a layer of `width`.
+pub fn shard_range(width: usize, k: usize, s: usize) -> Range<usize> {
+    s * width / k..(s + 1) * width / k
+}
+
+/// Pieces of a layer's activity or errors, one per sender shard, put together by column.
+#[derive(Debug)]
+pub(crate) struct Gather {
+    ranges: Vec<Range<usize>>,
+    width: usize,
+    pieces: Vec<Option<Signal>>,
+    count: usize,
+    buf: Matrix,
+}
+
+impl Gather {
+    pub(crate) fn new(ranges: Vec<Range<usize>>) -> Self {
+        let width = ranges.last().map_or(0, |r| r.end);
+        Self {
+            pieces: vec![None; ranges.len()],
+            ranges,
+            width,
+            count: 0,
+            buf: Matrix::zeros(0, width),
+        }
+    }
+
+    fn put(&mut self, shard: usize, s: Signal) {
+        assert!(
+            shard < self.pieces.len() && s.cols() == self.ranges[shard].len(),
+            "piece from shard {shard} has {} columns; expected shard < {} of the right width",
+            s.cols(),
+            self.pieces.len()
+        );
+        if self.pieces[shard].replace(s).is_none() {
+            self.count += 1;
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.count == self.pieces.len()
+    }
+
+    fn clear(&mut self) {
+        self.pieces.iter_mut().for_each(|p| *p = None);
+        self.count = 0;
+    }
+
+    /// Copies the pieces into one matrix (nothing to do for a single piece).
+    fn assemble(&mut self) {
+        if self.pieces.len() == 1 {
+            return;
+        }
+        let rows = self.pieces[0].as_ref().map_or(0, Signal::rows);
+        self.buf.set_rows(rows);
+        for (p, range) in self.pieces.iter().zip(&self.ranges) {
+            let p = p.as_ref().expect("assemble only complete gathers");
+            let w = range.len();
+            for r in 0..rows {
+                self.buf.row_mut(r)[range.clone()].copy_from_slice(&p.values()[r * w..(r + 1) * w]);
+            }
+        }
+    }
+
+    fn view(&self) -> MatView<'_> {
+        if self.pieces.len() == 1 {
+            let p = self.pieces[0].as_ref().expect("view only complete gathers");
+            MatView::new(p.values(), p.rows(), self.width)
+        } else {
+            self.buf.view()
+        }
+    }
+
+    fn any_nonzero(&self) -> bool {
+        self.pieces
+            .iter()
+            .flatten()
+            .any(|p| p.values().iter().any(|&v| v != 0.0))
+    }
+}
+
+/// Where a layer shard sits and whom it talks to.
+#[derive(Clone, Debug)]
+pub(crate) struct Placement {
+    /// Layer, 1-based (`1..=layers`).
+    pub(crate) layer: usize,
+    /// Weight layers in the network (`L`).
+    pub(crate) layers: usize,
+    /// This shard's index and neurons.
+    pub(crate) shard: usize,
+    pub(crate) range: Range<usize>,
+    /// Column ranges of the shards below (layer 1: the coordinator's input, one range).
+    pub(crate) below: Vec<Range<usize>>,
+    /// Neuron ranges of the shards whose errors reach this one (empty at the output).
+    pub(crate) above: Vec<Range<usize>>,
+    /// Out-edges carrying activity up, one per shard above.
+    pub(crate) up: Range<usize>,
+    /// Out-edges carrying errors down, and the neuron range of each receiver.
+    pub(crate) down: Range<usize>,
+    pub(crate) down_ranges: Vec<Range<usize>>,
+    /// The out-edge to the coordinator.
+    pub(crate) coordinator: usize,
+}
+
+/// The batch a shard is working on.
+#[derive(Clone, Copy, Debug)]
+struct Batch {
+    base: u64,
+    train: bool,
+}
+
+/// One shard of a predictive-coding layer.
+pub(crate) struct LayerActor {
+    at: Placement,
+    cfg: Arc<PcConfig>,
+    last: usize,
+    syn: Synapses,
+    opt: Optimizer,
+    /// Feedback synapses in the layout of the weights above (`n_above x width`); none at the
+    /// output.
+    fb_syn: Option<Matrix>,
+    fb_opt: Optimizer,
+    /// Our weights changed since the last `WeightTransport` (transpose mode).
+    copy_stale: bool,
+    batch: Option<Batch>,
+    t: usize,
+    below: Gather,
+    above: Gather,
+    above_learned: bool,
+    labels: Vec<u8>,
+    x: Matrix,
+    fx: Matrix,
+    mu: Matrix,
+    mu_fresh: bool,
+    eps: Matrix,
+    fb: Matrix,
+    out_grad: Matrix,
+    grad_w: Matrix,
+    grad_b: Vec<f32>,
+    grad_fb: Matrix,
+    eps_done: bool,
+    /// Z-IL: the step at which this layer learns, once known; and whether it has.
+    learn_at: Option<usize>,
+    learned: bool,
+    energies: Vec<f32>,
+    trained_batches: usize,
+    deferred: VecDeque<Message>,
+    pool: SignalPool,
+    report_pool: SignalPool,
+}
+
+impl LayerActor {
+    pub(crate) fn new(
+        at: Placement,
+        cfg: Arc<PcConfig>,
+        syn: Synapses,
+        fb_syn: Option<Matrix>,
+    ) -> Self {
+        let width = at.range.len();
+        let inputs = at.below.last().map_or(0, |r| r.end);
+        let n_above = at.above.last().map_or(0, |r| r.end);
+        let opt = Optimizer::new(cfg.optimizer, &[width * inputs, width]);
+        let fb_opt = Optimizer::new(cfg.optimizer, &[n_above * width]);
+        let last = cfg.last_step(at.layers);
+        Self {
+            below: Gather::new(at.below.clone()),
+            above: Gather::new(at.above.clone()),
+            x: Matrix::zeros(0, width),
+            fx: Matrix::zeros(0, width),
+            mu: Matrix::zeros(0, width),
+            eps: Matrix::zeros(0, width),
+            fb: Matrix::zeros(0, width),
+            out_grad: Matrix::zeros(0, width),
+            grad_w: Matrix::zeros(width, inputs),
+            grad_b: vec![0.0; width],
+            grad_fb: Matrix::zeros(n_above, width),
+            energies: vec![0.0; last + 1],
+            at,
+            last,
+            syn,
+            opt,
+            fb_syn,
+            fb_opt,
+            copy_stale: true,
+            batch: None,
+            t: 0,
+            above_learned: false,
+            labels: Vec::new(),
+            mu_fresh: false,
+            eps_done: false,
+            learn_at: None,
+            learned: false,
+            trained_batches: 0,
+            deferred: VecDeque::new(),
+            pool: SignalPool::default(),
+            report_pool: SignalPool::default(),
+            cfg,
+        }
+    }
+
+    fn is_output(&self) -> bool {
+        self.at.layer == self.at.layers
+    }
+
+    fn step(&self) -> u64 {
+        self.batch.map_or(u64::MAX, |b| b.base + self.t as u64)
+    }
+
+    /// Takes `msg` in if it belongs to the current step; hands it back otherwise.
+    fn accept(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Result<(), Message> {
+        let now = self.step();
+        match msg {
+            Message::Phase { step, phase } if self.batch.is_none() => {
+                self.begin(step, phase, ctx);
+                Ok(())
+            }
+            Message::Activity {
+                step,
+                shard,
+                signal,
+            } if step == now && !self.eps_done => {
+                self.below.put(shard as usize, signal);
+                Ok(())
+            }
+            Message::Error {
+                step,
+                shard,
+                learned,
+                signal,
+            } if step == now => {
+                self.above.put(shard as usize, signal);
+                self.above_learned |= learned;
+                Ok(())
+            }
+            Message::WeightTransport { step, shard, copy } if step == now => {
+                let first = self.at.above[shard as usize].start;
+                let b = self
+                    .fb_syn
+                    .as_mut()
+                    .expect("weight copies reach hidden layers only");
+                copy.write_rows(b, first);
+                Ok(())
+            }
+            Message::Clamp { step, labels } if step == now => {
+                self.labels.clear();
+                self.labels.extend(labels.values().iter().map(|&v| v as u8));
+                Ok(())
+            }
+            Message::Report { .. } | Message::Spike { .. } => Ok(()),
+            other => Err(other),
+        }
+    }
+
+    fn begin(&mut self, step: u64, phase: Phase, ctx: &mut Context<'_, Message>) {
+        let (rows, train) = match phase {
+            Phase::Snapshot => {
+                self.send_snapshot(step, ctx);
+                return;
+            }
+            Phase::Train { rows } => (rows as usize, true),
+            Phase::Evaluate { rows } => (rows as usize, false),
+        };
+        self.batch = Some(Batch { base: step, train });
+        self.t = 0;
+        self.eps_done = false;
+        self.mu_fresh = false;
+        self.learn_at = None;
+        self.learned = false;
+        self.above_learned = false;
+        self.below.clear();
+        self.above.clear();
+        self.labels.clear();
+        for m in [
+            &mut self.x,
+            &mut self.fx,
+            &mut self.mu,
+            &mut self.eps,
+            &mut self.fb,
+        ] {
+            m.set_rows(rows);
+        }
+        self.energies.fill(0.0);
+        if train && self.cfg.check_gradients {
+            self.send_snapshot(step, ctx);
+        }
+    }
+
+    fn send_snapshot(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        ctx.send(
+            self.at.coordinator,
+            Message::Report {
+                step,
+                data: ReportData::Snapshot {
+                    layer: self.at.layer as u32,
+                    offset: self.at.range.start as u32,
+                    copy: WeightCopy::of(&self.syn),
+                },
+            },
+        );
+    }
+
+    /// `mu = f(x_below) W^T + b` for this shard.
+    fn predict(&mut self) {
+        let input = self.below.view();
+        self.mu.set_rows(input.rows());
+        matmul(
+            &mut self.mu,
+            input,
+            self.syn.weights().t(),
+            1.0,
+            false,
+            Threads::ONE,
+        );
+        let bias = self.syn.bias();
+        for r in 0..self.mu.rows() {
+            for (v, &b) in self.mu.row_mut(r).iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+        self.mu_fresh = true;
+    }
+
+    /// Whether all of step `t`'s activity from below is here.
+    fn below_ready(&self) -> bool {
+        // Layer 1's input is clamped for the whole batch: it arrives once, at step 0.
+        self.below.complete()
+    }
+
+    /// Errors (and, at step 0, the forward sweep) of the current step; sends them on.
+    fn settle_errors(&mut self, ctx: &mut Context<'_, Message>) {
+        let b = self.batch.expect("a batch is open");
+        let t = self.t;
+        let step = self.step();
+        self.below.assemble();
+        let reuse = self.at.layer == 1 && t > 0 && self.mu_fresh;
+        if !reuse {
+            self.predict();
+        }
+        let act = self.cfg.activation;
+        if self.is_output() {
+            if t == 0 {
+                let (rows, cols) = (self.mu.rows(), self.mu.cols());
+                let mu = self.mu.as_slice();
+                let s = self
+                    .report_pool
+                    .signal(rows, cols, |o| o.copy_from_slice(mu));
+                ctx.send(
+                    self.at.coordinator,
+                    Message::Report {
+                        step,
+                        data: ReportData::Predictions(s),
+                    },
+                );
+            }
+            if !b.train {
+                self.end_batch(ctx);
+                return;
+            }
+            let rows = self.mu.rows() as f32;
+            let loss = self
+                .cfg
+                .loss
+                .evaluate(&self.mu, &self.labels, Some(&mut self.out_grad));
+            self.energies[t] = loss * rows;
+            for (e, &g) in self
+                .eps
+                .as_mut_slice()
+                .iter_mut()
+                .zip(self.out_grad.as_slice())
+            {
+                *e = -g * rows;
+            }
+        } else {
+            if t == 0 {
+                if self.cfg.forward_init || !b.train {
+                    self.x.as_mut_slice().copy_from_slice(self.mu.as_slice());
+                } else {
+                    self.x.fill(0.0);
+                }
+                act.apply_slice(self.x.as_slice(), self.fx.as_mut_slice());
+                self.send_activity(ctx);
+                if !b.train {
+                    self.end_batch(ctx);
+                    return;
+                }
+            }
+            let mut energy = 0.0f32;
+            for ((e, &xv), &m) in self
+                .eps
+                .as_mut_slice()
+                .iter_mut()
+                .zip(self.x.as_slice())
+                .zip(self.mu.as_slice())
+            {
+                *e = xv - m;
+                energy += *e * *e;
+            }
+            self.energies[t] = 0.5 * energy;
+        }
+        let learn_now = !self.learned
+            && if self.cfg.zil {
+                self.learn_at == Some(t) || (self.is_output() && t == 0)
+            } else {
+                t == self.last
+            };
+        if learn_now && self.cfg.update_before_feedback {
+            self.learn(step, ctx);
+        }
+        self.send_errors(step, learn_now, ctx);
+        if learn_now && !self.cfg.update_before_feedback {
+            self.learn(step, ctx);
+        }
+        self.eps_done = true;
+    }
+
+    fn send_activity(&mut self, ctx: &mut Context<'_, Message>) {
+        let (rows, cols) = (self.fx.rows(), self.fx.cols());
+        let fx = self.fx.as_slice();
+        let s = self.pool.signal(rows, cols, |o| o.copy_from_slice(fx));
+        let step = self.step();
+        for edge in self.at.up.clone() {
+            ctx.send(
+                edge,
+                Message::Activity {
+                    step,
+                    shard: self.at.shard as u32,
+                    signal: s.clone(),
+                },
+            );
+        }
+    }
+
+    fn send_errors(&mut self, step: u64, learned: bool, ctx: &mut Context<'_, Message>) {
+        if self.at.down.is_empty() {
+            return;
+        }
+        let shard = self.at.shard as u32;
+        if self.cfg.feedback == Feedback::Transpose && self.copy_stale {
+            for (edge, cols) in self.at.down.clone().zip(self.at.down_ranges.clone()) {
+                let copy = WeightCopy::columns(&self.syn, cols);
+                ctx.send(edge, Message::WeightTransport { step, shard, copy });
+            }
+            self.copy_stale = false;
+        }
+        let (rows, cols) = (self.eps.rows(), self.eps.cols());
+        let eps = self.eps.as_slice();
+        let s = self.pool.signal(rows, cols, |o| o.copy_from_slice(eps));
+        for edge in self.at.down.clone() {
+            ctx.send(
+                edge,
+                Message::Error {
+                    step,
+                    shard,
+                    learned,
+                    signal: s.clone(),
+                },
+            );
+        }
+    }
+
+    /// The local Hebbian update from this step's errors: `dLoss/dW = -eps^T f(x_below) / n`.
+    fn learn(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        let rows = self.eps.rows();
+        let inv = 1.0 / rows as f32;
+        matmul(
+            &mut self.grad_w,
+            self.eps.view().t(),
+            self.below.view(),
+            -inv,
+            false,
+            Threads::ONE,
+        );
+        self.grad_b.fill(0.0);
+        for r in 0..rows {
+            for (g, &e) in self.grad_b.iter_mut().zip(self.eps.row(r)) {
+                *g -= e * inv;
+            }
+        }
+        if self.cfg.check_gradients {
+            let (gw, gb) = (&self.grad_w, &self.grad_b);
+            let weight = self
+                .report_pool
+                .signal(gw.rows(), gw.cols(), |o| o.copy_from_slice(gw.as_slice()));
+            let bias = self
+                .report_pool
+                .signal(1, gb.len(), |o| o.copy_from_slice(gb));
+            ctx.send(
+                self.at.coordinator,
+                Message::Report {
+                    step,
+                    data: ReportData::Gradient {
+                        layer: self.at.layer as u32,
+                        offset: self.at.range.start as u32,
+                        weight,
+                        bias,
+                    },
+                },
+            );
+        }
+        let lr = self.rate();
+        if self.cfg.feedback == Feedback::KolenPollack && self.cfg.kp_decay > 0.0 {
+            let keep = 1.0 - self.cfg.kp_decay;
+            self.syn
+                .weights_mut()
+                .as_mut_slice()
+                .iter_mut()
+                .for_each(|w| *w *= keep);
+        }
+        self.opt.begin_step();
+        self.opt.update(
+            0,
+            self.syn.weights_mut().as_mut_slice(),
+            self.grad_w.as_slice(),
+            lr,
+        );
+        self.opt.update(1, self.syn.bias_mut(), &self.grad_b, lr);
+        self.copy_stale = true;
+        self.mu_fresh = false;
+        self.learned = true;
+    }
+
+    fn rate(&self) -> f32 {
+        self.cfg
+            .schedule
+            .rate(self.cfg.lr, self.trained_batches, self.cfg.total_batches)
+    }
+
+    /// Kolen-Pollack: `B` takes the same local product as the weights above, `dW_above^T`,
+    /// formed here from the received errors and this shard's own activity.
+    fn learn_feedback(&mut self) {
+        let Some(b) = self.fb_syn.as_mut() else {
+            return;
+        };
+        let rows = self.fx.rows();
+        matmul(
+            &mut self.grad_fb,
+            self.above.view().t(),
+            self.fx.view(),
+            -1.0 / rows as f32,
+            false,
+            Threads::ONE,
+        );
+        if self.cfg.kp_decay > 0.0 {
+            let keep = 1.0 - self.cfg.kp_decay;
+            b.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
+        }
+        let lr = self
+            .cfg
+            .schedule
+            .rate(self.cfg.lr, self.trained_batches, self.cfg.total_batches);
+        self.fb_opt.begin_step();
+        self.fb_opt
+            .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr);
+    }
+
+    /// All of step `t` is here: feedback, relaxation, and the next step (or the batch's end).
+    fn finish_step(&mut self, ctx: &mut Context<'_, Message>) {
+        if !self.is_output() {
+            self.above.assemble();
+            let kp = self.cfg.feedback == Feedback::KolenPollack && self.above_learned;
+            if kp && self.cfg.update_before_feedback {
+                self.learn_feedback();
+            }
+            let b = self
+                .fb_syn
+                .as_ref()
+                .expect("hidden layers hold feedback synapses");
+            matmul(
+                &mut self.fb,
+                self.above.view(),
+                b.view(),
+                1.0,
+                false,
+                Threads::ONE,
+            );
+            if kp && !self.cfg.update_before_feedback {
+                self.learn_feedback();
+            }
+            if self.cfg.zil && self.learn_at.is_none() && self.above.any_nonzero() {
+                self.learn_at = Some(self.t + 1);
+            }
+        }
+        if self.t == self.last {
+            self.end_batch(ctx);
+            return;
+        }
+        if !self.is_output() {
+            let gamma = self.cfg.gamma;
+            let act = self.cfg.activation;
+            for (((xv, a), &e), &f) in self
+                .x
+                .as_mut_slice()
+                .iter_mut()
+                .zip(self.fx.as_mut_slice())
+                .zip(self.eps.as_slice())
+                .zip(self.fb.as_slice())
+            {
+                *xv += gamma * (-e + act.derivative(*xv, *a) * f);
+                *a = act.apply(*xv);
+            }
+        }
+        self.t += 1;
+        self.eps_done = false;
+        self.above.clear();
+        self.above_learned = false;
+        if self.at.layer > 1 {
+            self.below.clear();
+        }
+        if !self.is_output() {
+            self.send_activity(ctx);
+        }
+    }
+
+    fn end_batch(&mut self, ctx: &mut Context<'_, Message>) {
+        let b = self.batch.take().expect("a batch is open");
+        if b.train {
+            let e = &self.energies;
+            let values = self
+                .report_pool
+                .signal(1, e.len(), |o| o.copy_from_slice(e));
+            ctx.send(
+                self.at.coordinator,
+                Message::Report {
+                    step: b.base,
+                    data: ReportData::Energies {
+                        layer: self.at.layer as u32,
+                        values,
+                    },
+                },
+            );
+            self.trained_batches += 1;
+        }
+        self.below.clear();
+        self.above.clear();
+    }
+
+    /// Makes every transition the messages at hand allow.
+    fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        if self.batch.is_none() {
+            return false;
+        }
+        if !self.eps_done {
+            if !(self.below_ready() || (self.at.layer == 1 && self.t > 0)) {
+                return false;
+            }
+            if self.is_output() && self.batch.is_some_and(|b| b.train) && self.labels.is_empty() {
+                return false;
+            }
+            self.settle_errors(ctx);
+            return true;
+        }
+        if !self.is_output() && !self.above.complete() {
+            return false;
+        }
+        self.finish_step(ctx);
+        true
+    }
+
+    /// Takes up the first deferred message that now fits, if any.
+    fn take_deferred(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        for i in 0..self.deferred.len() {
+            let msg = self.deferred.remove(i).expect("index in range");
+            match self.accept(msg, ctx) {
+                Ok(()) => return true,
+                Err(back) => self.deferred.insert(i, back),
+            }
+        }
+        false
+    }
+}
+
+impl Actor<Message> for LayerActor {
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Err(back) = self.accept(msg, ctx) {
+            self.deferred.push_back(back);
+        }
+        loop {
+            let moved = self.advance(ctx);
+            let took = self.take_deferred(ctx);
+            if !moved && !took {
+                break;
+            }
+        }
+        Flow::Continue
+    }
+}
