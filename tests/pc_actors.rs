@@ -83,18 +83,216 @@ fn run(
     (out, report.traffic)
 }
 
+fn worst(epochs: &[PcEpoch]) -> f64 {
+    epochs
+        .iter()
+        .flat_map(|e| e.grad_gap.clone().expect("gradient checks on"))
+        .fold(0.0, f64::max)
+}
+
+/// Every executor and 1 or 4 shards: Z-IL's gradients equal backprop's from the same weights
+/// at every batch, within 1e-5 relative, with transpose feedback (counted weight transport).
 #[test]
-fn zil_actors_equal_backprop_per_minibatch() {
-    let data = mnist(640, 200);
-    let (epochs, traffic) = run(
-        &[784, 64, 48, 10],
+fn zil_actors_equal_backprop_per_minibatch_on_every_executor_and_sharding() {
+    let data = mnist(640, 100);
+    for executor in Executor::ALL {
+        for shards in [1, 4] {
+            for widths in [&[784, 64, 48, 10][..], &[784, 32, 32, 32, 10][..]] {
+                let cfg = PcConfig {
+                    shards,
+                    ..zil_config(10)
+                };
+                let (epochs, traffic) = run(widths, &data, cfg, runtime(executor, 2), 1);
+                let gap = worst(&epochs);
+                assert!(
+                    gap < 1e-5,
+                    "{executor:?} shards {shards} {widths:?}: gap {gap}"
+                );
+                assert!(traffic.weight_transport_bytes > 0);
+            }
+        }
+    }
+}
+
+/// Kolen-Pollack from a shared seed keeps B = W^T with no message: still exact, and no byte
+/// of weight transport.
+#[test]
+fn zil_with_shared_seed_kolen_pollack_is_exact_without_weight_transport() {
+    let data = mnist(640, 100);
+    for shards in [1, 4] {
+        let cfg = PcConfig {
+            feedback: Feedback::KolenPollack,
+            kp_init: KpInit::SharedSeed,
+            shards,
+            optimizer: OptimizerConfig {
+                kind: OptimizerKind::Adam,
+                ..OptimizerConfig::default()
+            },
+            lr: 1e-3,
+            ..zil_config(10)
+        };
+        let (epochs, traffic) = run(
+            &[784, 64, 48, 10],
+            &data,
+            cfg,
+            runtime(Executor::Tokio, 2),
+            1,
+        );
+        let gap = worst(&epochs);
+        assert!(gap < 1e-5, "shards {shards}: gap {gap}");
+        assert_eq!(traffic.weight_transport_bytes, 0);
+        assert!(!traffic.per_kind.contains_key("weight_transport"));
+    }
+}
+
+/// The three ways to break Z-IL each break the equality by far more than 1e-3.
+#[test]
+fn negative_controls_break_the_equality() {
+    let data = mnist(320, 100);
+    let controls = [
+        (
+            "gamma 0.9",
+            PcConfig {
+                gamma: 0.9,
+                ..zil_config(5)
+            },
+        ),
+        (
+            "no forward sweep",
+            PcConfig {
+                forward_init: false,
+                ..zil_config(5)
+            },
+        ),
+        (
+            "update before feedback",
+            PcConfig {
+                update_before_feedback: true,
+                ..zil_config(5)
+            },
+        ),
+        (
+            "update before feedback (kolen-pollack)",
+            PcConfig {
+                update_before_feedback: true,
+                feedback: Feedback::KolenPollack,
+                ..zil_config(5)
+            },
+        ),
+    ];
+    for (name, cfg) in controls {
+        let (epochs, _) = run(
+            &[784, 64, 48, 10],
+            &data,
+            cfg,
+            runtime(Executor::Inline, 1),
+            1,
+        );
+        let gap = worst(&epochs);
+        assert!(gap > 1e-3, "{name}: gap {gap} should exceed 1e-3");
+    }
+}
+
+fn pc_config(shards: usize, batches: usize) -> PcConfig {
+    PcConfig {
+        zil: false,
+        steps: 8,
+        gamma: 0.1,
+        shards,
+        optimizer: OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            ..OptimizerConfig::default()
+        },
+        lr: 1e-3,
+        check_gradients: false,
+        ..zil_config(batches)
+    }
+}
+
+fn max_weight_gap(a: &Mlp, b: &Mlp) -> f64 {
+    axon::pc::relative_gap(a.layers(), b.layers())
+        .into_iter()
+        .fold(0.0, f64::max)
+}
+
+/// One actor per neuron (32 hidden actors) gives the numbers of one actor per layer, and a
+/// run is the same on every executor.
+#[test]
+fn one_actor_per_neuron_equals_one_actor_per_layer() {
+    let data = mnist(1000, 500);
+    let widths = [784, 32, 10];
+    let (one, _) = run(
+        &widths,
         &data,
-        zil_config(10),
+        pc_config(1, 48),
+        runtime(Executor::Inline, 1),
+        3,
+    );
+    let (per_neuron, traffic) = run(
+        &widths,
+        &data,
+        pc_config(32, 48),
+        runtime(Executor::Tokio, 2),
+        3,
+    );
+    let gap = max_weight_gap(&per_neuron[2].net, &one[2].net);
+    assert!(gap < 1e-6, "weights differ by {gap}");
+    assert!((per_neuron[2].test_accuracy - one[2].test_accuracy).abs() < 1e-9);
+    assert!(
+        one[2].test_accuracy > 0.7,
+        "learns: {}",
+        one[2].test_accuracy
+    );
+    assert!(traffic.per_edge.iter().any(|e| e.from == "layer-1.31"));
+}
+
+/// A lockstep run is deterministic: the same seed gives bit-identical weights and energies
+/// whatever the executor or worker count.
+#[test]
+fn lockstep_runs_are_deterministic_across_executors() {
+    let data = mnist(640, 100);
+    let widths = [784, 48, 32, 10];
+    let (a, _) = run(
+        &widths,
+        &data,
+        pc_config(3, 10),
         runtime(Executor::Inline, 1),
         1,
     );
-    let gap = epochs[0].grad_gap.clone().expect("checked");
-    eprintln!("gap {gap:?} acc {}", epochs[0].test_accuracy);
-    assert!(gap.iter().all(|&g| g < 1e-5), "{gap:?}");
-    assert!(traffic.weight_transport_bytes > 0);
+    for executor in [Executor::Tokio, Executor::Threads] {
+        let (b, _) = run(&widths, &data, pc_config(3, 10), runtime(executor, 2), 1);
+        assert_eq!(a[0].net, b[0].net, "{executor:?}");
+        assert_eq!(a[0].free_energy, b[0].free_energy, "{executor:?}");
+    }
+    // Energy falls during inference.
+    let f = &a[0].free_energy;
+    assert!(f[f.len() - 1] < f[0], "{f:?}");
+}
+
+/// Random feedback and direct feedback learn with no weight transport.
+#[test]
+fn local_feedback_modes_learn_without_weight_transport() {
+    let data = mnist(3000, 500);
+    for feedback in [Feedback::Random, Feedback::Direct, Feedback::KolenPollack] {
+        let cfg = PcConfig {
+            feedback,
+            kp_init: KpInit::Random,
+            ..pc_config(2, 94)
+        };
+        let (epochs, traffic) = run(
+            &[784, 64, 64, 10],
+            &data,
+            cfg,
+            runtime(Executor::Tokio, 2),
+            2,
+        );
+        assert_eq!(traffic.weight_transport_bytes, 0, "{feedback:?}");
+        // Well above chance (0.1) after 94 batches; random feedback starts slowest (its B
+        // has to be aligned with first).
+        assert!(
+            epochs[1].test_accuracy > 0.3,
+            "{feedback:?}: {}",
+            epochs[1].test_accuracy
+        );
+    }
 }
