@@ -283,6 +283,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     );
                 }
             }
+            if summary.results.models.len() > 1 || summary.results.traffic.is_some() {
+                print!("{}", summary.results.summary_table());
+            }
             Ok(())
         }
         Command::Validate { file, overrides } => {

@@ -254,7 +254,12 @@ pub(crate) struct LayerActor {
     above: Gather,
     above_learned: bool,
     labels: Vec<u8>,
+    /// Value nodes as `x = x0 + dx`: `x0` the forward sweep's prediction (zero without it),
+    /// `dx` what inference added. Errors are formed as `dx + (x0 - mu)`, which is exactly `dx`
+    /// while `mu` still equals the sweep's prediction: Z-IL's errors then carry no rounding
+    /// from subtracting two nearly equal numbers.
     x: Matrix,
+    dx: Matrix,
     fx: Matrix,
     mu: Matrix,
     mu_fresh: bool,
@@ -292,6 +297,7 @@ impl LayerActor {
             below: Gather::new(at.below.clone()),
             above: Gather::new(at.above.clone()),
             x: Matrix::zeros(0, width),
+            dx: Matrix::zeros(0, width),
             fx: Matrix::zeros(0, width),
             mu: Matrix::zeros(0, width),
             eps: Matrix::zeros(0, width),
@@ -398,6 +404,7 @@ impl LayerActor {
         self.labels.clear();
         for m in [
             &mut self.x,
+            &mut self.dx,
             &mut self.fx,
             &mut self.mu,
             &mut self.eps,
@@ -503,6 +510,7 @@ impl LayerActor {
                 } else {
                     self.x.fill(0.0);
                 }
+                self.dx.fill(0.0);
                 act.apply_slice(self.x.as_slice(), self.fx.as_mut_slice());
                 self.send_activity(ctx);
                 if !b.train {
@@ -510,18 +518,13 @@ impl LayerActor {
                     return;
                 }
             }
-            let mut energy = 0.0f32;
-            for ((e, &xv), &m) in self
-                .eps
-                .as_mut_slice()
-                .iter_mut()
-                .zip(self.x.as_slice())
-                .zip(self.mu.as_slice())
-            {
-                *e = xv - m;
-                energy += *e * *e;
-            }
-            self.energies[t] = 0.5 * energy;
+            self.energies[t] = 0.5
+                * errors(
+                    self.eps.as_mut_slice(),
+                    self.dx.as_slice(),
+                    self.x.as_slice(),
+                    self.mu.as_slice(),
+                );
         }
         let learn_now = !self.learned
             && if self.cfg.zil {
@@ -711,19 +714,15 @@ impl LayerActor {
             return;
         }
         if !self.is_output() {
-            let gamma = self.cfg.gamma;
-            let act = self.cfg.activation;
-            for (((xv, a), &e), &f) in self
-                .x
-                .as_mut_slice()
-                .iter_mut()
-                .zip(self.fx.as_mut_slice())
-                .zip(self.eps.as_slice())
-                .zip(self.fb.as_slice())
-            {
-                *xv += gamma * (-e + act.derivative(*xv, *a) * f);
-                *a = act.apply(*xv);
-            }
+            relax(
+                self.cfg.activation,
+                self.cfg.gamma,
+                self.x.as_slice(),
+                self.dx.as_mut_slice(),
+                self.fx.as_mut_slice(),
+                self.eps.as_slice(),
+                self.fb.as_slice(),
+            );
         }
         self.t += 1;
         self.eps_done = false;
@@ -792,6 +791,69 @@ impl LayerActor {
             }
         }
         false
+    }
+}
+
+/// `eps = dx + (x0 - mu)`; returns `||eps||^2` (summed in 16 lanes so that it vectorises).
+fn errors(eps: &mut [f32], dx: &[f32], x0: &[f32], mu: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let mut acc = [0.0f32; LANES];
+    let n = eps.len();
+    let whole = n - n % LANES;
+    for (((e, d), x), m) in eps[..whole]
+        .chunks_exact_mut(LANES)
+        .zip(dx.chunks_exact(LANES))
+        .zip(x0.chunks_exact(LANES))
+        .zip(mu.chunks_exact(LANES))
+    {
+        for i in 0..LANES {
+            e[i] = d[i] + (x[i] - m[i]);
+            acc[i] += e[i] * e[i];
+        }
+    }
+    let mut total: f32 = acc.iter().sum();
+    for i in whole..n {
+        eps[i] = dx[i] + (x0[i] - mu[i]);
+        total += eps[i] * eps[i];
+    }
+    total
+}
+
+/// One inference step of the value nodes `x = x0 + dx`: `dx += gamma (-eps + f'(x) fb)`,
+/// then `fx = f(x)`.
+fn relax(
+    act: Activation,
+    gamma: f32,
+    x0: &[f32],
+    dx: &mut [f32],
+    fx: &mut [f32],
+    eps: &[f32],
+    fb: &[f32],
+) {
+    #[inline(always)]
+    fn each(
+        x0: &[f32],
+        dx: &mut [f32],
+        fx: &mut [f32],
+        eps: &[f32],
+        fb: &[f32],
+        step: impl Fn(f32, f32, f32, f32, f32) -> (f32, f32),
+    ) {
+        for ((((d, a), &x), &e), &f) in dx.iter_mut().zip(fx.iter_mut()).zip(x0).zip(eps).zip(fb) {
+            (*d, *a) = step(x, *d, *a, e, f);
+        }
+    }
+    match act {
+        // Written out for ReLU so that it vectorises.
+        Activation::Relu => each(x0, dx, fx, eps, fb, |x, d, _, e, f| {
+            let g = if x + d > 0.0 { f } else { 0.0 };
+            let n = d + gamma * (g - e);
+            (n, (x + n).max(0.0))
+        }),
+        _ => each(x0, dx, fx, eps, fb, |x, d, a, e, f| {
+            let n = d + gamma * (-e + act.derivative(x + d, a) * f);
+            (n, act.apply(x + n))
+        }),
     }
 }
 

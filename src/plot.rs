@@ -140,6 +140,99 @@ fn draw_accuracy(results: &Results, path: &Path) -> Result<(), Box<dyn std::erro
     Ok(())
 }
 
+/// Draws the free energy per inference step of a predictive-coding model (one line per epoch,
+/// log scale) as a PNG at `path`: how far inference settles each batch, and how that changes as
+/// the network learns.
+pub fn free_energy_png(results: &Results, label: &str, path: &Path) -> Result<(), PlotError> {
+    register_font();
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(".plot-fe-{}.tmp.png", std::process::id()));
+    draw_free_energy(results, label, &tmp).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+}
+
+fn draw_free_energy(
+    results: &Results,
+    label: &str,
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let records = results.models.get(label).map(|m| &m.pc[..]).unwrap_or(&[]);
+    let steps = records
+        .iter()
+        .map(|r| r.free_energy.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let values = records.iter().flat_map(|r| r.free_energy.iter().copied());
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if hi > 0.0 {
+        (lo * 0.8, hi * 1.25)
+    } else {
+        (1e-3, 1.0)
+    };
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: {label} free energy per inference step", results.name),
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0f64..(steps - 1) as f64, (lo..hi).log_scale())
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("inference step (0 = forward sweep)")
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .y_desc("mean F per example")
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let n = records.len().max(1);
+    for (i, r) in records.iter().enumerate() {
+        // Early epochs light, late epochs dark.
+        let shade = 0.25 + 0.75 * (i + 1) as f64 / n as f64;
+        let color = COLORS[0].mix(shade);
+        let pts: Vec<(f64, f64)> = r
+            .free_energy
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite() && **v > 0.0)
+            .map(|(t, &v)| (t as f64, v))
+            .collect();
+        let series = chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| err(&e))?;
+        if i == 0 || i + 1 == records.len() {
+            series
+                .label(format!("epoch {}", r.epoch))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
 /// Draws who sends how many bytes to whom as a heat map PNG at `path`: senders down, receivers
 /// across, colour by log10 of bytes (all kinds together). Networks of more than 48 actors are
 /// shown in 64 groups of consecutive ids. `names[id]` names actor `id`.

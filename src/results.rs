@@ -135,6 +135,65 @@ impl Results {
         self.status = "complete".to_owned();
     }
 
+    /// A plain-text table of the models (final test accuracy, seconds per epoch, largest
+    /// weight gap to BP) and a summary of the actor traffic, for the end of a run.
+    pub fn summary_table(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<8} {:>6} {:>10} {:>10} {:>12}",
+            "model", "epochs", "test acc", "s/epoch", "weight gap"
+        );
+        for (label, m) in &self.models {
+            let acc = m
+                .final_
+                .map_or_else(|| "-".to_owned(), |f| format!("{:.4}", f.test_accuracy));
+            let per_epoch = if m.epochs.is_empty() {
+                "-".to_owned()
+            } else {
+                let s: f64 = m.epochs.iter().map(|e| e.wall_s).sum();
+                format!("{:.2}", s / m.epochs.len() as f64)
+            };
+            let gap = m.pc.last().and_then(|r| r.weight_gap.as_ref()).map_or_else(
+                || "-".to_owned(),
+                |g| format!("{:.3}", g.iter().fold(0.0f64, |a, &b| a.max(b))),
+            );
+            let _ = writeln!(
+                out,
+                "{label:<8} {:>6} {acc:>10} {per_epoch:>10} {gap:>12}",
+                m.epochs.len()
+            );
+        }
+        if let Some(t) = &self.traffic {
+            let _ = writeln!(
+                out,
+                "traffic: {} messages, {:.1} MB",
+                t.totals.messages,
+                t.totals.bytes as f64 / 1e6
+            );
+            for (kind, tally) in &t.per_kind {
+                let _ = writeln!(
+                    out,
+                    "  {kind:<17} {:>10} messages {:>12.1} MB",
+                    tally.messages,
+                    tally.bytes as f64 / 1e6
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  weight transport: {:.1} MB{}",
+                t.weight_transport_bytes as f64 / 1e6,
+                if t.weight_transport_bytes == 0 {
+                    " (fully local)"
+                } else {
+                    " (oracle feedback reads forward weights)"
+                }
+            );
+        }
+        out
+    }
+
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("results always serialise")

@@ -294,7 +294,11 @@ fn train_actors(
                 });
                 let written = checkpoint(dir, label, e.epoch, &e.net)
                     .and_then(|()| Ok(dir.write("results.json", results.to_json().as_bytes())?))
-                    .and_then(|_| Ok(accuracy_png(results, &dir.path().join("accuracy.png"))?));
+                    .and_then(|_| Ok(accuracy_png(results, &dir.path().join("accuracy.png"))?))
+                    .and_then(|()| {
+                        let path = dir.path().join("free_energy.png");
+                        Ok(crate::plot::free_energy_png(results, label, &path)?)
+                    });
                 if let Err(err) = written {
                     failure.get_or_insert(err);
                 }
