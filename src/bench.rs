@@ -132,3 +132,89 @@ mod tests {
         assert!((g - 72.7).abs() < 0.1, "{g}");
     }
 }
+
+/// One row of `axon bench pc`: one executor, worker count and sharding.
+#[derive(Clone, Debug, Serialize)]
+pub struct PcBenchRow {
+    /// `bp` (the synchronous baseline, one thread) or the scenario's algorithm.
+    pub model: String,
+    /// Executor (`-` for the baseline).
+    pub executor: String,
+    /// Worker threads.
+    pub workers: usize,
+    /// Actors per hidden layer.
+    pub shards: usize,
+    /// Seconds of each timed epoch (training only).
+    pub epoch_s: Vec<f64>,
+    /// The fastest epoch.
+    pub best_s: f64,
+}
+
+/// Times the scenario's predictive-coding actors for `epochs` epochs on each of `setups`
+/// (executor, workers, shards), and the BP baseline on one thread, on the same data.
+pub fn bench_pc(
+    scenario: &crate::scenario::Scenario,
+    train: &Split,
+    test: &Split,
+    setups: &[(crate::runtime::Executor, usize, usize)],
+    epochs: usize,
+    on_row: &mut dyn FnMut(&PcBenchRow),
+) -> Result<Vec<PcBenchRow>, crate::runtime::RuntimeError> {
+    let init = crate::run::initial_network(scenario);
+    let mut rows = Vec::new();
+    let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    // The baseline, one thread.
+    let mut cfg = crate::run::train_config(scenario);
+    cfg.threads = Threads::ONE;
+    cfg.epochs = epochs;
+    let mut bp = Backprop::new(init.clone(), cfg);
+    let mut epoch_s = Vec::new();
+    for e in 1..=epochs {
+        let start = Instant::now();
+        bp.train_epoch(train, e, &mut |_, _| {});
+        epoch_s.push(start.elapsed().as_secs_f64());
+    }
+    let row = PcBenchRow {
+        model: "bp".to_owned(),
+        executor: "-".to_owned(),
+        workers: 1,
+        shards: 1,
+        best_s: best(&epoch_s),
+        epoch_s,
+    };
+    on_row(&row);
+    rows.push(row);
+    for &(executor, workers, shards) in setups {
+        let mut pc = scenario.pc_config(train.len());
+        pc.shards = shards;
+        pc.total_batches = train.len().div_ceil(scenario.file.train.batch_size) * epochs;
+        pc.check_gradients = false;
+        let plan = crate::coordinator::PcPlan {
+            epochs,
+            batch_size: scenario.file.train.batch_size,
+            seed: scenario.file.seed,
+        };
+        let runtime = crate::runtime::RuntimeConfig {
+            executor,
+            workers,
+            ..scenario.runtime_config()
+        };
+        let mut epoch_s = Vec::new();
+        crate::coordinator::train_pc(&init, train, test, plan, pc, runtime, &mut |ev| {
+            if let crate::coordinator::PcEvent::Epoch(e) = ev {
+                epoch_s.push(e.wall_s);
+            }
+        })?;
+        let row = PcBenchRow {
+            model: scenario.file.algorithm.kind.name().to_owned(),
+            executor: format!("{executor:?}").to_lowercase(),
+            workers,
+            shards,
+            best_s: best(&epoch_s),
+            epoch_s,
+        };
+        on_row(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}

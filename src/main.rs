@@ -111,6 +111,29 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Seconds per training epoch of a predictive-coding scenario's actors on several
+    /// executors, worker counts and shardings, beside the BP baseline on one thread.
+    Pc {
+        /// The scenario (its network, algorithm, feedback and data).
+        #[arg(default_value = "scenarios/pc-mnist.toml")]
+        file: PathBuf,
+        /// Override scenario keys, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Setups to time, each EXECUTOR:WORKERS:SHARDS (comma-separated).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "inline:1:1,tokio:1:1,tokio:2:1,tokio:2:2"
+        )]
+        setups: Vec<String>,
+        /// Epochs to time per setup (the fastest is reported).
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        /// Print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Message throughput and round trip of the actor runtime against the bare channels.
     Messages {
         /// Actors in the loaded ring (the threads executor uses at most 8).
@@ -302,6 +325,80 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 scenario.file.algorithm.kind.name(),
                 scenario.workers
             );
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Pc {
+                    file,
+                    overrides,
+                    setups,
+                    epochs,
+                    json,
+                },
+        } => {
+            let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+            let mut parsed = Vec::new();
+            for s in &setups {
+                let parts: Vec<&str> = s.split(':').collect();
+                let executor = match parts.first().copied() {
+                    Some("inline") => axon::runtime::Executor::Inline,
+                    Some("tokio") => axon::runtime::Executor::Tokio,
+                    Some("threads") => axon::runtime::Executor::Threads,
+                    _ => None.ok_or_else(|| {
+                        bad_input(anyhow::anyhow!(
+                            "--setups {s}: expected EXECUTOR:WORKERS:SHARDS with EXECUTOR inline, tokio or threads"
+                        ))
+                    })?,
+                };
+                let num = |i: usize| -> Result<usize, Failure> {
+                    parts
+                        .get(i)
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .filter(|&v| v >= 1)
+                        .ok_or_else(|| {
+                            bad_input(anyhow::anyhow!(
+                                "--setups {s}: WORKERS and SHARDS must be whole numbers >= 1"
+                            ))
+                        })
+                };
+                parsed.push((executor, num(1)?, num(2)?));
+            }
+            let data = load_data(&scenario)?;
+            let mut test = data.test.clone();
+            test.truncate(1000);
+            if !json {
+                println!(
+                    "{:<5} {:<8} {:>7} {:>6} {:>10}",
+                    "model", "executor", "workers", "shards", "s/epoch"
+                );
+            }
+            let rows = axon::bench::bench_pc(
+                &scenario,
+                &data.train,
+                &test,
+                &parsed,
+                epochs.max(1),
+                &mut |r| {
+                    if !json {
+                        println!(
+                            "{:<5} {:<8} {:>7} {:>6} {:>10.3}",
+                            r.model, r.executor, r.workers, r.shards, r.best_s
+                        );
+                    }
+                },
+            )
+            .map_err(|e| Failure {
+                error: e.into(),
+                bad_input: false,
+            })?;
+            if json {
+                let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure {
+                    error: e.into(),
+                    bad_input: false,
+                })?;
+                println!("{text}");
+            }
             Ok(())
         }
         Command::Bench {

@@ -90,7 +90,9 @@ pub struct PcConfig {
     pub update_before_feedback: bool,
     /// Feedback mode.
     pub feedback: Feedback,
-    /// Weight decay `lambda` of Kolen-Pollack, applied to `W` and `B` alike.
+    /// Weight decay `lambda` of Kolen-Pollack, applied to `W` and `B` alike: each update
+    /// multiplies both by `1 - lambda * lr_t / lr` (the decay follows the learning-rate
+    /// schedule, as AdamW's does), so `B - W^T` shrinks by that factor per batch.
     pub kp_decay: f32,
     /// How Kolen-Pollack `B` starts.
     pub kp_init: KpInit,
@@ -628,7 +630,7 @@ impl LayerActor {
         }
         let lr = self.rate();
         if self.cfg.feedback == Feedback::KolenPollack && self.cfg.kp_decay > 0.0 {
-            let keep = 1.0 - self.cfg.kp_decay;
+            let keep = self.kp_keep(lr);
             self.syn
                 .weights_mut()
                 .as_mut_slice()
@@ -648,6 +650,11 @@ impl LayerActor {
         self.learned = true;
     }
 
+    /// Kolen-Pollack's decay factor at scheduled rate `lr`.
+    fn kp_keep(&self, lr: f32) -> f32 {
+        1.0 - self.cfg.kp_decay * lr / self.cfg.lr
+    }
+
     fn rate(&self) -> f32 {
         self.cfg
             .schedule
@@ -657,6 +664,8 @@ impl LayerActor {
     /// Kolen-Pollack: `B` takes the same local product as the weights above, `dW_above^T`,
     /// formed here from the received errors and this shard's own activity.
     fn learn_feedback(&mut self) {
+        let lr = self.rate();
+        let keep = self.kp_keep(lr);
         let Some(b) = self.fb_syn.as_mut() else {
             return;
         };
@@ -670,13 +679,8 @@ impl LayerActor {
             Threads::ONE,
         );
         if self.cfg.kp_decay > 0.0 {
-            let keep = 1.0 - self.cfg.kp_decay;
             b.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
         }
-        let lr = self
-            .cfg
-            .schedule
-            .rate(self.cfg.lr, self.trained_batches, self.cfg.total_batches);
         self.fb_opt.begin_step();
         self.fb_opt
             .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr);

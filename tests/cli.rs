@@ -322,3 +322,79 @@ fn bench_messages_writes_a_trace_that_summarize_reads() {
         "bad.jsonl:1",
     );
 }
+
+#[test]
+fn pc_run_against_bp_writes_both_models_energy_gap_and_traffic() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = scenario(
+        tmp.path(),
+        "[algorithm]\nkind = \"pc\"\ninference_steps = 5\n[runtime]\nshards = 2\nworkers = 2\n\
+         [compare]\nbaseline = \"bp\"\n",
+    );
+    let out = tmp.path().join("run");
+    let o = axon(&[
+        "run",
+        file.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("model") && stdout.contains("weight transport"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("results"))
+            .expect("valid json");
+    assert_eq!(json["status"], "complete");
+    let bp = json["models"]["bp"]["final"]["test_accuracy"]
+        .as_f64()
+        .expect("bp acc");
+    let pc = json["models"]["pc"]["final"]["test_accuracy"]
+        .as_f64()
+        .expect("pc acc");
+    assert!(pc > 0.75 && bp > 0.75, "pc {pc} bp {bp}");
+    let records = json["models"]["pc"]["pc"].as_array().expect("pc records");
+    assert_eq!(records.len(), 2);
+    let f = records[1]["free_energy"].as_array().expect("energy");
+    assert_eq!(f.len(), 6, "forward sweep + 5 steps");
+    let gap = records[1]["weight_gap"].as_array().expect("weight gap");
+    assert_eq!(gap.len(), 2);
+    assert!(
+        json["traffic"]["weight_transport_bytes"]
+            .as_u64()
+            .expect("bytes")
+            > 0
+    );
+    for f in ["accuracy.png", "free_energy.png", "traffic.png"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let net = load_mlp(
+        &out.join("checkpoints/pc/epoch-2.safetensors"),
+        Activation::Relu,
+    )
+    .expect("loads");
+    assert_eq!(net.widths(), vec![784, 32, 10]);
+}
+
+#[test]
+fn pc_keys_are_validated() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for (extra, needle) in [
+        (
+            "[algorithm]\nkind = \"pc\"\ninference_rate = nan\n",
+            "algorithm.inference_rate",
+        ),
+        (
+            "[algorithm]\nkind = \"pc\"\nfeedback = \"mirror\"\n",
+            "kolen-pollack",
+        ),
+        ("[runtime]\nshards = 0\n", "runtime.shards"),
+        ("[compare]\nbaseline = \"pytorch\"\n", "baseline"),
+    ] {
+        let file = scenario(tmp.path(), extra);
+        let o = axon(&["validate", file.to_str().expect("utf8")]);
+        expect_bad_input(&o, needle);
+    }
+}
