@@ -237,6 +237,7 @@ impl Coordinator {
                         Message::Activity {
                             step: base,
                             shard: 0,
+                            changed: true,
                             signal: signal.clone(),
                         },
                     );

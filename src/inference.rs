@@ -56,6 +56,7 @@ impl InputActor {
             Message::Activity {
                 step: self.next as u64,
                 shard: 0,
+                changed: true,
                 signal,
             },
         );
@@ -122,6 +123,7 @@ impl Actor<Message> for LayerActor {
             Message::Activity {
                 step,
                 shard: 0,
+                changed: true,
                 signal: out,
             },
         );

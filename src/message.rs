@@ -329,6 +329,9 @@ pub enum Message {
         step: u64,
         /// The sender's shard in its layer (its columns of the layer's activity).
         shard: u32,
+        /// `false` when the values equal the sender's previous activity of the same batch (the
+        /// receiver may then reuse what it computed from them).
+        changed: bool,
         /// The activities.
         signal: Signal,
     },

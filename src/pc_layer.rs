@@ -264,7 +264,12 @@ pub(crate) struct LayerActor {
     dx: Matrix,
     fx: Matrix,
     mu: Matrix,
+    /// `mu` was computed from the current weights and the activity below as it still is.
     mu_fresh: bool,
+    /// Some piece of this step's activity from below differs from the previous step's.
+    below_changed: bool,
+    /// This shard's activity changed in the last relaxation.
+    relaxed_changed: bool,
     eps: Matrix,
     fb: Matrix,
     out_grad: Matrix,
@@ -321,6 +326,8 @@ impl LayerActor {
             above_learned: false,
             labels: Vec::new(),
             mu_fresh: false,
+            below_changed: false,
+            relaxed_changed: true,
             eps_done: false,
             learn_at: None,
             learned: false,
@@ -351,9 +358,11 @@ impl LayerActor {
             Message::Activity {
                 step,
                 shard,
+                changed,
                 signal,
             } if step == now && !self.eps_done => {
                 self.below.put(shard as usize, signal);
+                self.below_changed |= changed;
                 Ok(())
             }
             Message::Error {
@@ -467,7 +476,9 @@ impl LayerActor {
         let t = self.t;
         let step = self.step();
         self.below.assemble();
-        let reuse = self.at.layer == 1 && t > 0 && self.mu_fresh;
+        // Layer 1's input is clamped for the whole batch; above it, activity that did not
+        // change (Z-IL's early steps) needs no new prediction either.
+        let reuse = t > 0 && self.mu_fresh && (self.at.layer == 1 || !self.below_changed);
         if !reuse {
             self.predict();
         }
@@ -555,6 +566,7 @@ impl LayerActor {
                 Message::Activity {
                     step,
                     shard: self.at.shard as u32,
+                    changed: self.t == 0 || self.relaxed_changed,
                     signal: s.clone(),
                 },
             );
@@ -694,22 +706,31 @@ impl LayerActor {
             if kp && self.cfg.update_before_feedback {
                 self.learn_feedback();
             }
-            let b = self
-                .fb_syn
-                .as_ref()
-                .expect("hidden layers hold feedback synapses");
-            matmul(
-                &mut self.fb,
-                self.above.view(),
-                b.view(),
-                1.0,
-                false,
-                Threads::ONE,
-            );
+            let nonzero = self.above.any_nonzero();
+            // Feedback only moves the value nodes, which stay put after the last step; and
+            // zero errors (a hidden layer's first Z-IL steps) feed back zero.
+            if self.t < self.last {
+                if nonzero {
+                    let b = self
+                        .fb_syn
+                        .as_ref()
+                        .expect("hidden layers hold feedback synapses");
+                    matmul(
+                        &mut self.fb,
+                        self.above.view(),
+                        b.view(),
+                        1.0,
+                        false,
+                        Threads::ONE,
+                    );
+                } else {
+                    self.fb.fill(0.0);
+                }
+            }
             if kp && !self.cfg.update_before_feedback {
                 self.learn_feedback();
             }
-            if self.cfg.zil && self.learn_at.is_none() && self.above.any_nonzero() {
+            if self.cfg.zil && self.learn_at.is_none() && nonzero {
                 self.learn_at = Some(self.t + 1);
             }
         }
@@ -718,7 +739,7 @@ impl LayerActor {
             return;
         }
         if !self.is_output() {
-            relax(
+            self.relaxed_changed = relax(
                 self.cfg.activation,
                 self.cfg.gamma,
                 self.x.as_slice(),
@@ -735,6 +756,7 @@ impl LayerActor {
         if self.at.layer > 1 {
             self.below.clear();
         }
+        self.below_changed = false;
         if !self.is_output() {
             self.send_activity(ctx);
         }
@@ -824,7 +846,7 @@ fn errors(eps: &mut [f32], dx: &[f32], x0: &[f32], mu: &[f32]) -> f32 {
 }
 
 /// One inference step of the value nodes `x = x0 + dx`: `dx += gamma (-eps + f'(x) fb)`,
-/// then `fx = f(x)`.
+/// then `fx = f(x)`. Returns whether any value changed.
 fn relax(
     act: Activation,
     gamma: f32,
@@ -833,7 +855,7 @@ fn relax(
     fx: &mut [f32],
     eps: &[f32],
     fb: &[f32],
-) {
+) -> bool {
     #[inline(always)]
     fn each(
         x0: &[f32],
@@ -842,10 +864,14 @@ fn relax(
         eps: &[f32],
         fb: &[f32],
         step: impl Fn(f32, f32, f32, f32, f32) -> (f32, f32),
-    ) {
+    ) -> bool {
+        let mut changed = false;
         for ((((d, a), &x), &e), &f) in dx.iter_mut().zip(fx.iter_mut()).zip(x0).zip(eps).zip(fb) {
-            (*d, *a) = step(x, *d, *a, e, f);
+            let (n, na) = step(x, *d, *a, e, f);
+            changed |= n != *d;
+            (*d, *a) = (n, na);
         }
+        changed
     }
     match act {
         // Written out for ReLU so that it vectorises.
