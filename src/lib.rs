@@ -1,7 +1,8 @@
 //! axon: neural networks that learn and spike by message passing.
 //!
-//! This crate is the foundation: real MNIST (or any IDX data set), scenarios, and the
-//! synchronous backprop (BP) baseline every local-learning result is compared against.
+//! Real MNIST (or any IDX data set), scenarios, the synchronous backprop (BP) baseline every
+//! local-learning result is compared against, an actor runtime, and predictive coding (standard
+//! PC, Z-IL, local feedback modes) learnt by layer actors that exchange only messages.
 //! A scenario file ([`scenario::Scenario`]) describes a run; [`run::run`] trains it and
 //! writes a run folder with the resolved scenario, `results.json`, `accuracy.png` and
 //! safetensors checkpoints.
@@ -22,7 +23,7 @@
 //! - [`plot`]: accuracy plots with an embedded font.
 //! - [`run_dir`]: the run folder and atomic file writes.
 //! - [`run`]: a scenario run end to end, with progress hooks.
-//! - [`bench`]: timing of BP epochs for `axon bench`.
+//! - [`bench`]: timing of BP and PC epochs for `axon bench`.
 //! - [`message`]: the message vocabulary and what the runtime reads of any message.
 //! - [`actor`]: the `Actor` trait and the `Context` handlers send through.
 //! - [`mailbox`]: addresses and mailboxes; the only module that names the channel crates.
@@ -30,6 +31,9 @@
 //! - [`traffic`]: per-edge message counters and the merged traffic report.
 //! - [`trace_log`]: sampled message events, their JSONL and Chrome trace files, latency summaries.
 //! - [`pc`]: predictive-coding maths on a batch and the Z-IL schedule (pure functions).
+//! - [`pc_layer`]: the predictive-coding layer-shard actor (value nodes, errors, synapses,
+//!   feedback modes, the lockstep protocol).
+//! - [`coordinator`]: the coordinator actor, the wiring of a PC network and [`coordinator::train_pc`].
 //! - [`inference`]: a trained MLP evaluated by message passing (input, layer, readout actors).
 //! - [`stress`]: message-passing stress benchmarks against the bare channels.
 
