@@ -1,4 +1,4 @@
-//! The predictive-coding run: the [`Coordinator`] actor that feeds batches and tallies
+//! The predictive-coding run: the `Coordinator` actor that feeds batches and tallies
 //! results, the wiring of layer shards around it, and [`train_pc`], which runs the whole
 //! training as one actor network and streams per-batch and per-epoch events to the caller.
 //!

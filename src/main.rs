@@ -3,6 +3,21 @@
 //! Exit codes: 0 success, 2 bad input (scenario, data, command line), 1 anything else.
 
 use std::io::{IsTerminal, Write};
+
+/// `println!` that does not panic when stdout is closed early (`axon ... | head`): the rest of
+/// the output is dropped, the work itself is already done and saved.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that does not panic when stdout is closed early.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -296,7 +311,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             let summary = run(&scenario, &RunOptions { out }, &mut bars)?;
             for (label, m) in &summary.results.models {
                 if let Some(f) = m.final_ {
-                    println!(
+                    outln!(
                         "{}: {label} test accuracy {:.4} after {} epochs, {:.1} s training; results in {}",
                         summary.results.name,
                         f.test_accuracy,
@@ -307,14 +322,14 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 }
             }
             if summary.results.models.len() > 1 || summary.results.traffic.is_some() {
-                print!("{}", summary.results.summary_table());
+                out!("{}", summary.results.summary_table());
             }
             Ok(())
         }
         Command::Validate { file, overrides } => {
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
             let data = load_data(&scenario)?;
-            println!(
+            outln!(
                 "{}: valid ({} train / {} test images of {}x{}, layers {:?}, {} on {} worker(s))",
                 file.display(),
                 data.train.len(),
@@ -368,9 +383,13 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             let mut test = data.test.clone();
             test.truncate(1000);
             if !json {
-                println!(
+                outln!(
                     "{:<5} {:<8} {:>7} {:>6} {:>10}",
-                    "model", "executor", "workers", "shards", "s/epoch"
+                    "model",
+                    "executor",
+                    "workers",
+                    "shards",
+                    "s/epoch"
                 );
             }
             let rows = axon::bench::bench_pc(
@@ -381,9 +400,13 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 epochs.max(1),
                 &mut |r| {
                     if !json {
-                        println!(
+                        outln!(
                             "{:<5} {:<8} {:>7} {:>6} {:>10.3}",
-                            r.model, r.executor, r.workers, r.shards, r.best_s
+                            r.model,
+                            r.executor,
+                            r.workers,
+                            r.shards,
+                            r.best_s
                         );
                     }
                 },
@@ -397,7 +420,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     error: e.into(),
                     bad_input: false,
                 })?;
-                println!("{text}");
+                outln!("{text}");
             }
             Ok(())
         }
@@ -432,9 +455,11 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     error: e.into(),
                     bad_input: false,
                 })?;
-                println!(
+                outln!(
                     "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
-                    r.actors, r.spawn_s, r.bytes_per_actor
+                    r.actors,
+                    r.spawn_s,
+                    r.bytes_per_actor
                 );
             }
             let mut rows = Vec::new();
@@ -446,7 +471,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     })?,
                 );
             }
-            println!(
+            outln!(
                 "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9}",
                 "pattern",
                 "executor",
@@ -459,7 +484,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 "raw rtt"
             );
             for r in &rows {
-                println!(
+                outln!(
                     "{:<12} {:<8} {:>7} {:>7} {:>14.0} {:>14.0} {:>6.2} {:>9} {:>9}",
                     r.pattern,
                     format!("{:?}", r.executor).to_lowercase(),
@@ -491,7 +516,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                         }
                     })?;
                 for f in files {
-                    println!("wrote {}", f.display());
+                    outln!("wrote {}", f.display());
                 }
             }
             Ok(())
@@ -561,7 +586,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 }
             });
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&report).map_err(|e| Failure {
                         error: e.into(),
@@ -569,7 +594,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     })?
                 );
             } else {
-                println!(
+                outln!(
                     "bp {:?} batch {} threads {}: median {:.3} s/epoch, best {:.3} s ({:.0} GFLOP/s) over {} examples",
                     report.layers,
                     report.batch_size,
