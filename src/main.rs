@@ -149,6 +149,26 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The CUBA network (4000 LIF neurons, 1 s): spikes, rate and simulation wall time for
+    /// each seed and setup.
+    Snn {
+        /// Seeds (comma-separated); the mean rate of each is printed.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        seeds: Vec<u64>,
+        /// Setups to time, each EXECUTOR:WORKERS:SHARDS (comma-separated).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "inline:1:1,tokio:1:1,tokio:2:2"
+        )]
+        setups: Vec<String>,
+        /// A scaling table instead: tokio with 1..=cores workers, shards = workers.
+        #[arg(long)]
+        scale: bool,
+        /// Print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Message throughput and round trip of the actor runtime against the bare channels.
     Messages {
         /// Actors in the loaded ring (the threads executor uses at most 8).
@@ -295,6 +315,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// Parses `EXECUTOR:WORKERS:SHARDS`.
+fn parse_setup(s: &str) -> Result<(axon::runtime::Executor, usize, usize), Failure> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let executor = match parts.first().copied() {
+        Some("inline") => axon::runtime::Executor::Inline,
+        Some("tokio") => axon::runtime::Executor::Tokio,
+        Some("threads") => axon::runtime::Executor::Threads,
+        _ => {
+            return Err(bad_input(anyhow::anyhow!(
+            "--setups {s}: expected EXECUTOR:WORKERS:SHARDS with EXECUTOR inline, tokio or threads"
+        )))
+        }
+    };
+    let num = |i: usize| -> Result<usize, Failure> {
+        parts
+            .get(i)
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&v| v >= 1)
+            .ok_or_else(|| {
+                bad_input(anyhow::anyhow!(
+                    "--setups {s}: WORKERS and SHARDS must be whole numbers >= 1"
+                ))
+            })
+    };
+    Ok((executor, num(1)?, num(2)?))
+}
+
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run {
@@ -321,6 +368,21 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     );
                 }
             }
+            if let Some(st) = &summary.results.snn {
+                outln!(
+                    "{}: {} neurons, {} synapses: {} spikes ({:.2} Hz), {} synaptic events in {} s simulated, {:.4} s wall (+{:.3} s to build); results in {}",
+                    summary.results.name,
+                    st.neurons,
+                    st.synapses,
+                    st.spikes,
+                    st.mean_rate_hz,
+                    st.synaptic_events,
+                    st.sim_s,
+                    st.wall_s,
+                    st.build_s,
+                    summary.dir.display()
+                );
+            }
             if summary.results.models.len() > 1 || summary.results.traffic.is_some() {
                 out!("{}", summary.results.summary_table());
             }
@@ -328,6 +390,18 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Validate { file, overrides } => {
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+            if scenario.file.algorithm.kind == axon::scenario::AlgorithmKind::Cuba {
+                let c = &scenario.file.cuba;
+                outln!(
+                    "{}: valid (CUBA: {} LIF neurons, p = {}, {} ms, {} shard(s))",
+                    file.display(),
+                    c.neurons,
+                    c.p_connect,
+                    c.duration_ms,
+                    scenario.file.runtime.shards
+                );
+                return Ok(());
+            }
             let data = load_data(&scenario)?;
             outln!(
                 "{}: valid ({} train / {} test images of {}x{}, layers {:?}, {} on {} worker(s))",
@@ -353,32 +427,10 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 },
         } => {
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
-            let mut parsed = Vec::new();
-            for s in &setups {
-                let parts: Vec<&str> = s.split(':').collect();
-                let executor = match parts.first().copied() {
-                    Some("inline") => axon::runtime::Executor::Inline,
-                    Some("tokio") => axon::runtime::Executor::Tokio,
-                    Some("threads") => axon::runtime::Executor::Threads,
-                    _ => None.ok_or_else(|| {
-                        bad_input(anyhow::anyhow!(
-                            "--setups {s}: expected EXECUTOR:WORKERS:SHARDS with EXECUTOR inline, tokio or threads"
-                        ))
-                    })?,
-                };
-                let num = |i: usize| -> Result<usize, Failure> {
-                    parts
-                        .get(i)
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .filter(|&v| v >= 1)
-                        .ok_or_else(|| {
-                            bad_input(anyhow::anyhow!(
-                                "--setups {s}: WORKERS and SHARDS must be whole numbers >= 1"
-                            ))
-                        })
-                };
-                parsed.push((executor, num(1)?, num(2)?));
-            }
+            let parsed = setups
+                .iter()
+                .map(|s| parse_setup(s))
+                .collect::<Result<Vec<_>, _>>()?;
             let data = load_data(&scenario)?;
             let mut test = data.test.clone();
             test.truncate(1000);
@@ -421,6 +473,83 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     bad_input: false,
                 })?;
                 outln!("{text}");
+            }
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Snn {
+                    seeds,
+                    setups,
+                    scale,
+                    json,
+                },
+        } => {
+            let setups = if scale {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                (1..=cores)
+                    .map(|w| (axon::runtime::Executor::Tokio, w, w))
+                    .collect()
+            } else {
+                setups
+                    .iter()
+                    .map(|s| parse_setup(s))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let cfg = axon::snn::CubaConfig::default();
+            let mut rows = Vec::new();
+            if !json {
+                outln!(
+                    "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14}",
+                    "executor",
+                    "workers",
+                    "shards",
+                    "seed",
+                    "spikes",
+                    "syn events",
+                    "rate Hz",
+                    "wall s",
+                    "syn events/s"
+                );
+            }
+            for &(executor, workers, shards) in &setups {
+                for &seed in &seeds {
+                    let runtime = axon::runtime::RuntimeConfig {
+                        executor,
+                        workers,
+                        ..axon::runtime::RuntimeConfig::default()
+                    };
+                    let st =
+                        axon::snn::run_cuba(&cfg, seed, shards, runtime).map_err(|e| Failure {
+                            error: e.into(),
+                            bad_input: false,
+                        })?;
+                    let ex = format!("{executor:?}").to_lowercase();
+                    if !json {
+                        outln!(
+                            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0}",
+                            ex,
+                            workers,
+                            shards,
+                            seed,
+                            st.spikes,
+                            st.synaptic_events,
+                            st.mean_rate_hz,
+                            st.wall_s,
+                            st.synaptic_events as f64 / st.wall_s.max(1e-12)
+                        );
+                    }
+                    rows.push(serde_json::json!({
+                        "executor": ex, "workers": workers, "shards": shards, "seed": seed,
+                        "snn": st,
+                    }));
+                }
+            }
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
             }
             Ok(())
         }

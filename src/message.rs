@@ -264,6 +264,32 @@ impl WeightCopy {
 #[derive(Clone, Debug)]
 pub struct Spikes(pub std::sync::Arc<Vec<u32>>);
 
+/// A sender's reusable spike lists (as [`SignalPool`] for signals): a list goes back into use
+/// once every receiver has dropped it, so a steady spike stream allocates nothing.
+#[derive(Debug, Default)]
+pub struct SpikePool {
+    lists: Vec<std::sync::Arc<Vec<u32>>>,
+}
+
+impl SpikePool {
+    /// A spike list holding a copy of `fired`.
+    pub fn spikes(&mut self, fired: &[u32]) -> Spikes {
+        let slot = self
+            .lists
+            .iter_mut()
+            .position(|b| std::sync::Arc::get_mut(b).is_some());
+        let idx = slot.unwrap_or_else(|| {
+            self.lists
+                .push(std::sync::Arc::new(Vec::with_capacity(fired.len())));
+            self.lists.len() - 1
+        });
+        let list = std::sync::Arc::get_mut(&mut self.lists[idx]).expect("free list");
+        list.clear();
+        list.extend_from_slice(fired);
+        Spikes(self.lists[idx].clone())
+    }
+}
+
 /// What actors report to a coordinator.
 #[derive(Clone, Debug)]
 pub enum ReportData {

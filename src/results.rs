@@ -30,6 +30,10 @@ pub struct Results {
     /// Message traffic of runs that use actors (absent for the synchronous baseline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<crate::traffic::Traffic>,
+    /// Spiking runs: neurons, synapses, spikes, synaptic events, mean rate, simulated and
+    /// wall seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snn: Option<crate::snn::SnnStats>,
 }
 
 /// One model's history.
@@ -106,6 +110,7 @@ impl Results {
             status: "running".to_owned(),
             models: BTreeMap::new(),
             traffic: None,
+            snn: None,
         }
     }
 

@@ -317,12 +317,40 @@ fn train_actors(
     Ok(())
 }
 
+/// The CUBA spiking network: no data, no training; `snn` in results.json.
+fn run_cuba_scenario(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let dir = RunDir::create(opts.out.as_deref(), &scenario.name)?;
+    observer.run_dir(dir.path());
+    dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
+    let mut results = Results::new(&scenario.name, scenario.file.seed);
+    let stats = crate::snn::run_cuba(
+        &scenario.file.cuba,
+        scenario.file.seed,
+        scenario.file.runtime.shards,
+        scenario.runtime_config(),
+    )?;
+    results.snn = Some(stats);
+    results.complete();
+    dir.write("results.json", results.to_json().as_bytes())?;
+    Ok(RunSummary {
+        dir: dir.path().to_owned(),
+        results,
+    })
+}
+
 /// Runs a validated scenario to the end.
 pub fn run(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
+    if scenario.file.algorithm.kind == AlgorithmKind::Cuba {
+        return run_cuba_scenario(scenario, opts, observer);
+    }
     let data = load_data(scenario)?;
     observer.data_loaded(&data);
     let dir = RunDir::create(opts.out.as_deref(), &scenario.name)?;
@@ -353,6 +381,7 @@ pub fn run(
             let net = baseline.last().expect("at least one epoch");
             evaluate_with_actors(scenario, net, &data, &dir, label, &mut results)?;
         }
+        AlgorithmKind::Cuba => unreachable!("spiking runs return above"),
         AlgorithmKind::Pc | AlgorithmKind::Zil => {
             train_actors(
                 scenario,

@@ -85,6 +85,8 @@ pub struct ScenarioFile {
     pub trace: TraceSection,
     /// What the actor model is compared with.
     pub compare: CompareSection,
+    /// The CUBA network, for `algorithm.kind = "cuba"`.
+    pub cuba: crate::snn::CubaConfig,
 }
 
 impl Default for ScenarioFile {
@@ -99,6 +101,7 @@ impl Default for ScenarioFile {
             runtime: RuntimeSection::default(),
             trace: TraceSection::default(),
             compare: CompareSection::default(),
+            cuba: crate::snn::CubaConfig::default(),
         }
     }
 }
@@ -195,6 +198,8 @@ pub enum AlgorithmKind {
     Pc,
     /// Zero-divergence inference learning (Song et al. 2020) on layer actors: equals BP.
     Zil,
+    /// The CUBA spiking network (`[cuba]`; no data, no training).
+    Cuba,
 }
 
 impl AlgorithmKind {
@@ -204,6 +209,7 @@ impl AlgorithmKind {
             AlgorithmKind::Bp => "bp",
             AlgorithmKind::Pc => "pc",
             AlgorithmKind::Zil => "zil",
+            AlgorithmKind::Cuba => "cuba",
         }
     }
 }
@@ -523,6 +529,37 @@ impl Scenario {
                 "algorithm.kp_decay",
                 fmt_f64(a.kp_decay),
                 "must be a finite number in [0, 1)",
+            ));
+        }
+        let c = &file.cuba;
+        if c.neurons < 5 {
+            return Err(invalid(
+                "cuba.neurons",
+                c.neurons,
+                "must be >= 5 (80 % excitatory, 20 % inhibitory)",
+            ));
+        }
+        if !(c.p_connect.is_finite() && c.p_connect > 0.0 && c.p_connect < 1.0) {
+            return Err(invalid(
+                "cuba.p_connect",
+                fmt_f64(c.p_connect),
+                "must be a probability in (0, 1)",
+            ));
+        }
+        for (key, v) in [("cuba.we_mv", c.we_mv), ("cuba.wi_mv", c.wi_mv)] {
+            if !(v.is_finite() && v.abs() < 1e3) {
+                return Err(invalid(
+                    key,
+                    fmt_f64(v),
+                    "must be a finite weight in mV (|w| < 1000)",
+                ));
+            }
+        }
+        if !(c.duration_ms.is_finite() && c.duration_ms >= 0.1 && c.duration_ms <= 3.6e6) {
+            return Err(invalid(
+                "cuba.duration_ms",
+                fmt_f64(c.duration_ms),
+                "must be a simulated time in ms between 0.1 (one tick) and 3600000",
             ));
         }
         if file.runtime.shards == 0 {

@@ -1,0 +1,349 @@
+//! The leaky integrate-and-fire (LIF) neuron with current-based exponential synapses, as pure
+//! functions on arrays of neuron state, integrated exactly over a fixed tick.
+//!
+//! Model (ALGORITHMS.md, "LIF and the CUBA network"): `tau_m dv/dt = -(v - v_rest) + ge + gi`,
+//! `dge/dt = -ge / tau_e`, `dgi/dt = -gi / tau_i` (the synaptic currents are in volts, already
+//! multiplied by the resistance). Over a tick `dt` with no spike arriving the system is linear
+//! and solved exactly:
+//! ```text
+//! v'  = v_rest + (v - v_rest) e^{-dt/tau_m} + ge ce + gi ci,   cx = tau_x / (tau_x - tau_m) (e^{-dt/tau_x} - e^{-dt/tau_m})
+//! ge' = ge e^{-dt/tau_e},  gi' = gi e^{-dt/tau_i}
+//! ```
+//! A neuron fires when `v > v_threshold` after the update, and is then reset (to `v_reset`, or
+//! by subtracting the threshold's distance) and held for `refractory_ticks` ticks (its `v` is
+//! not integrated; `ge` and `gi` keep decaying). All voltages are in millivolts and all times in
+//! milliseconds; the names say so.
+
+use serde::{Deserialize, Serialize};
+
+/// How a neuron resets after a spike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reset {
+    /// `v = v_reset_mv`.
+    ToValue,
+    /// `v -= v_threshold_mv - v_reset_mv` (keeps the overshoot: the rate code of conversion).
+    Subtract,
+}
+
+/// Parameters of a LIF population.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifParams {
+    /// Membrane time constant, ms (> 0).
+    pub tau_m_ms: f64,
+    /// Excitatory synaptic time constant, ms (> 0, != tau_m_ms).
+    pub tau_e_ms: f64,
+    /// Inhibitory synaptic time constant, ms (> 0, != tau_m_ms).
+    pub tau_i_ms: f64,
+    /// Resting (leak reversal) potential, mV.
+    pub v_rest_mv: f64,
+    /// Threshold, mV: a neuron fires when `v > v_threshold_mv`.
+    pub v_threshold_mv: f64,
+    /// Reset potential, mV.
+    pub v_reset_mv: f64,
+    /// Refractory period, ms (>= 0).
+    pub refractory_ms: f64,
+    /// Tick, ms (> 0).
+    pub dt_ms: f64,
+    /// Reset rule.
+    pub reset: Reset,
+}
+
+/// What is wrong with LIF parameters.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("LIF parameter {name} = {value}: {rule}")]
+pub struct LifError {
+    /// The parameter.
+    pub name: &'static str,
+    /// Its value.
+    pub value: f64,
+    /// What is allowed.
+    pub rule: &'static str,
+}
+
+impl LifParams {
+    /// The CUBA network's neurons (Brette et al. 2007, Brian2's `examples/CUBA.py`).
+    pub const CUBA: LifParams = LifParams {
+        tau_m_ms: 20.0,
+        tau_e_ms: 5.0,
+        tau_i_ms: 10.0,
+        v_rest_mv: -49.0,
+        v_threshold_mv: -50.0,
+        v_reset_mv: -60.0,
+        refractory_ms: 5.0,
+        dt_ms: 0.1,
+        reset: Reset::ToValue,
+    };
+
+    /// Checks every parameter (finite, positive where a time, time constants distinct).
+    pub fn validate(&self) -> Result<(), LifError> {
+        let bad = |name, value, rule| Err(LifError { name, value, rule });
+        for (name, v) in [
+            ("tau_m_ms", self.tau_m_ms),
+            ("tau_e_ms", self.tau_e_ms),
+            ("tau_i_ms", self.tau_i_ms),
+            ("dt_ms", self.dt_ms),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(name, v, "must be a finite time in ms > 0");
+            }
+        }
+        for (name, v) in [("tau_e_ms", self.tau_e_ms), ("tau_i_ms", self.tau_i_ms)] {
+            if (v - self.tau_m_ms).abs() < 1e-12 {
+                return bad(
+                    name,
+                    v,
+                    "must differ from tau_m_ms (the exact solution divides by the difference)",
+                );
+            }
+        }
+        for (name, v) in [
+            ("v_rest_mv", self.v_rest_mv),
+            ("v_threshold_mv", self.v_threshold_mv),
+            ("v_reset_mv", self.v_reset_mv),
+        ] {
+            if !v.is_finite() {
+                return bad(name, v, "must be a finite voltage in mV");
+            }
+        }
+        if self.v_reset_mv >= self.v_threshold_mv {
+            return bad(
+                "v_reset_mv",
+                self.v_reset_mv,
+                "must be below v_threshold_mv",
+            );
+        }
+        if !(self.refractory_ms.is_finite() && self.refractory_ms >= 0.0) {
+            return bad(
+                "refractory_ms",
+                self.refractory_ms,
+                "must be a finite time in ms >= 0",
+            );
+        }
+        Ok(())
+    }
+
+    /// Ticks a neuron is held after a spike: the ticks `n + 1 .. n + k` for a spike at `n`,
+    /// where `k = round(refractory / dt) - 1` (a tick is integrated once `t - t_spike >=
+    /// refractory`, Brian2's rule).
+    pub fn refractory_ticks(&self) -> u32 {
+        ((self.refractory_ms / self.dt_ms).round() as u32).saturating_sub(1)
+    }
+
+    /// The per-tick constants of the exact solution.
+    pub fn propagator(&self) -> Propagator {
+        let em = (-self.dt_ms / self.tau_m_ms).exp();
+        let ee = (-self.dt_ms / self.tau_e_ms).exp();
+        let ei = (-self.dt_ms / self.tau_i_ms).exp();
+        let ce = self.tau_e_ms / (self.tau_e_ms - self.tau_m_ms) * (ee - em);
+        let ci = self.tau_i_ms / (self.tau_i_ms - self.tau_m_ms) * (ei - em);
+        Propagator {
+            em: em as f32,
+            ee: ee as f32,
+            ei: ei as f32,
+            ce: ce as f32,
+            ci: ci as f32,
+            v_rest: self.v_rest_mv as f32,
+            v_threshold: self.v_threshold_mv as f32,
+            v_reset: self.v_reset_mv as f32,
+            subtract: self.reset == Reset::Subtract,
+            refractory: self.refractory_ticks(),
+        }
+    }
+}
+
+/// The constants of one exact tick.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Propagator {
+    em: f32,
+    ee: f32,
+    ei: f32,
+    ce: f32,
+    ci: f32,
+    v_rest: f32,
+    v_threshold: f32,
+    v_reset: f32,
+    subtract: bool,
+    refractory: u32,
+}
+
+/// The state of a population, one entry per neuron (struct of arrays).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LifState {
+    /// Membrane potential, mV.
+    pub v_mv: Vec<f32>,
+    /// Excitatory synaptic current (as a voltage), mV.
+    pub ge_mv: Vec<f32>,
+    /// Inhibitory synaptic current (as a voltage), mV.
+    pub gi_mv: Vec<f32>,
+    /// Ticks of refractoriness left.
+    pub hold: Vec<u32>,
+}
+
+impl LifState {
+    /// `n` neurons at `v_mv` with no synaptic current.
+    pub fn new(n: usize, v_mv: f32) -> Self {
+        Self {
+            v_mv: vec![v_mv; n],
+            ge_mv: vec![0.0; n],
+            gi_mv: vec![0.0; n],
+            hold: vec![0; n],
+        }
+    }
+
+    /// Neurons in the population.
+    pub fn len(&self) -> usize {
+        self.v_mv.len()
+    }
+
+    /// Whether the population is empty.
+    pub fn is_empty(&self) -> bool {
+        self.v_mv.is_empty()
+    }
+}
+
+impl Propagator {
+    /// Advances every neuron by one tick with a constant extra input `drive_mv[i]` added to
+    /// the membrane equation's target (`tau_m dv/dt = -(v - v_rest) + ge + gi + drive`; empty
+    /// for none), then fires, resets and starts refractoriness; pushes `offset + i` of every
+    /// neuron that fired to `fired`.
+    pub fn tick(&self, s: &mut LifState, drive_mv: &[f32], offset: u32, fired: &mut Vec<u32>) {
+        let n = s.len();
+        let one_minus_em = 1.0 - self.em;
+        // Integrate (branch-free so that it vectorises), then threshold in a second pass.
+        for i in 0..n {
+            let ge = s.ge_mv[i];
+            let gi = s.gi_mv[i];
+            let d = if drive_mv.is_empty() {
+                0.0
+            } else {
+                drive_mv[i]
+            };
+            let v = s.v_mv[i];
+            let next = self.v_rest
+                + (v - self.v_rest) * self.em
+                + ge * self.ce
+                + gi * self.ci
+                + d * one_minus_em;
+            s.v_mv[i] = if s.hold[i] > 0 { v } else { next };
+            s.hold[i] = s.hold[i].saturating_sub(1);
+            s.ge_mv[i] = ge * self.ee;
+            s.gi_mv[i] = gi * self.ei;
+        }
+        for i in 0..n {
+            if s.v_mv[i] > self.v_threshold {
+                fired.push(offset + i as u32);
+                s.v_mv[i] = if self.subtract {
+                    s.v_mv[i] - (self.v_threshold - self.v_reset)
+                } else {
+                    self.v_reset
+                };
+                s.hold[i] = self.refractory;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> LifParams {
+        LifParams {
+            tau_m_ms: 10.0,
+            tau_e_ms: 5.0,
+            tau_i_ms: 10.5,
+            v_rest_mv: -70.0,
+            v_threshold_mv: -50.0,
+            v_reset_mv: -70.0,
+            refractory_ms: 0.0,
+            dt_ms: 0.1,
+            reset: Reset::ToValue,
+        }
+    }
+
+    /// Under a constant drive I (in mV) from rest, v(t) = rest + I (1 - e^{-t/tau}); it crosses
+    /// the threshold at t* = tau ln(I / (I - (thr - rest))).
+    #[test]
+    fn time_to_first_spike_under_constant_current_is_analytic() {
+        let p = params();
+        let prop = p.propagator();
+        for drive in [25.0f64, 30.0, 60.0] {
+            let mut s = LifState::new(1, p.v_rest_mv as f32);
+            let mut fired = Vec::new();
+            let mut tick = 0;
+            while fired.is_empty() && tick < 100_000 {
+                prop.tick(&mut s, &[drive as f32], 0, &mut fired);
+                tick += 1;
+            }
+            let t_star = p.tau_m_ms * (drive / (drive - 20.0)).ln();
+            let t = tick as f64 * p.dt_ms;
+            assert!(
+                t >= t_star && t < t_star + p.dt_ms + 1e-9,
+                "drive {drive}: fired at {t} ms, analytic {t_star} ms"
+            );
+        }
+    }
+
+    /// With no input, exact integration decays v towards rest by e^{-t/tau_m} and the
+    /// synaptic current by e^{-t/tau_e}, whatever the tick.
+    #[test]
+    fn exact_integration_matches_the_closed_form() {
+        let mut p = params();
+        p.v_threshold_mv = 1000.0;
+        let prop = p.propagator();
+        let mut s = LifState::new(1, -60.0);
+        s.ge_mv[0] = 4.0;
+        let mut fired = Vec::new();
+        for _ in 0..200 {
+            prop.tick(&mut s, &[], 0, &mut fired);
+        }
+        let t = 20.0f64;
+        let (tm, te) = (p.tau_m_ms, p.tau_e_ms);
+        let want = -70.0
+            + 10.0 * (-t / tm).exp()
+            + 4.0 * te / (te - tm) * ((-t / te).exp() - (-t / tm).exp());
+        assert!(
+            (f64::from(s.v_mv[0]) - want).abs() < 1e-4,
+            "{} vs {want}",
+            s.v_mv[0]
+        );
+        assert!((f64::from(s.ge_mv[0]) - 4.0 * (-t / te).exp()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn refractory_holds_v_and_subtract_reset_keeps_the_overshoot() {
+        let mut p = params();
+        p.refractory_ms = 0.5; // 5 ticks: held for ticks n+1 .. n+4
+        assert_eq!(p.refractory_ticks(), 4);
+        let prop = p.propagator();
+        let mut s = LifState::new(1, -49.0);
+        let mut fired = Vec::new();
+        prop.tick(&mut s, &[100.0], 0, &mut fired);
+        assert_eq!(fired, vec![0]);
+        for _ in 0..4 {
+            prop.tick(&mut s, &[100.0], 0, &mut fired);
+            assert_eq!(s.v_mv[0], -70.0, "held");
+        }
+        prop.tick(&mut s, &[100.0], 0, &mut fired);
+        assert!(s.v_mv[0] > -70.0, "integrates again");
+        p.reset = Reset::Subtract;
+        let prop = p.propagator();
+        let mut s = LifState::new(1, -45.0);
+        fired.clear();
+        prop.tick(&mut s, &[], 7, &mut fired);
+        assert_eq!(fired, vec![7]);
+        assert!(s.v_mv[0] > -70.0 && s.v_mv[0] < -60.0, "{}", s.v_mv[0]);
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let mut p = LifParams::CUBA;
+        assert_eq!(p.validate(), Ok(()));
+        p.tau_m_ms = f64::NAN;
+        assert_eq!(p.validate().expect_err("nan").name, "tau_m_ms");
+        let mut p = LifParams::CUBA;
+        p.tau_e_ms = p.tau_m_ms;
+        assert_eq!(p.validate().expect_err("equal").name, "tau_e_ms");
+    }
+}

@@ -1,0 +1,398 @@
+//! Spiking networks by message passing: populations of LIF neurons as actors that exchange
+//! `Spike` events (the indices that fired at a tick), and the CUBA benchmark network
+//! (Brette et al. 2007, as Brian2's `examples/CUBA.py`).
+//!
+//! A [`Population`] actor owns a contiguous range of neurons: their [`LifState`] and their
+//! *incoming* synapses, stored by presynaptic neuron (so a spike from `j` is delivered by walking
+//! `j`'s targets in this shard: work per tick grows with spikes x fan-out, not with population
+//! size x fan-in). Lockstep: at tick `n` a shard first delivers every shard's spikes of tick
+//! `n - 1` (in shard order, so the sums are the same whatever the sharding or arrival order),
+//! then integrates, fires, and sends its spikes of tick `n` to the other shards. A spike at tick
+//! `n` therefore affects its targets from tick `n + 1`, and recurrence cannot deadlock. Spikes
+//! for a later tick wait in arrival order.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{Actor, Context, Flow};
+use crate::lif::{LifParams, LifState, Propagator};
+use crate::message::{Message, SpikePool, Spikes};
+use crate::rng::SeededRng;
+use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+
+/// Incoming synapses of a shard, by presynaptic neuron (compressed rows).
+#[derive(Clone, Debug, Default)]
+pub struct SynapseTable {
+    /// `targets[offsets[j]..offsets[j + 1]]`: local indices of `j`'s targets in this shard.
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+impl SynapseTable {
+    /// Synapses in the table.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    fn of(&self, j: u32) -> &[u32] {
+        let j = j as usize;
+        &self.targets[self.offsets[j] as usize..self.offsets[j + 1] as usize]
+    }
+}
+
+/// One shard of a recurrent LIF network.
+pub struct Population {
+    shard: usize,
+    range: Range<usize>,
+    /// Neuron ranges of every shard, for ordering pieces.
+    ranges: Vec<Range<usize>>,
+    state: LifState,
+    prop: Propagator,
+    synapses: SynapseTable,
+    /// Presynaptic neurons below this index are excitatory.
+    excitatory: u32,
+    we_mv: f32,
+    wi_mv: f32,
+    ticks: u64,
+    tick: u64,
+    /// Spikes of the previous tick, one piece per shard (this shard's own among them).
+    pieces: Vec<Option<Spikes>>,
+    have: usize,
+    deferred: VecDeque<(u64, Spikes)>,
+    fired: Vec<u32>,
+    pool: SpikePool,
+    /// Spikes fired by this shard over the run.
+    pub spikes: u64,
+    /// Synaptic events delivered into this shard.
+    pub synaptic_events: u64,
+}
+
+impl Population {
+    fn piece_shard(&self, s: &Spikes) -> Option<usize> {
+        let first = *s.0.first()? as usize;
+        self.ranges.iter().position(|r| r.contains(&first))
+    }
+
+    /// Delivers the previous tick's spikes, in shard order.
+    fn deliver(&mut self) {
+        for p in self.pieces.iter_mut() {
+            let Some(spikes) = p.take() else { continue };
+            for &j in spikes.0.iter() {
+                let targets = self.synapses.of(j);
+                self.synaptic_events += targets.len() as u64;
+                if j < self.excitatory {
+                    for &t in targets {
+                        self.state.ge_mv[t as usize] += self.we_mv;
+                    }
+                } else {
+                    for &t in targets {
+                        self.state.gi_mv[t as usize] += self.wi_mv;
+                    }
+                }
+            }
+        }
+        self.have = 0;
+    }
+
+    /// Runs every tick the spikes at hand allow; returns whether the run is over for this shard.
+    fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        let shards = self.ranges.len();
+        while self.tick < self.ticks {
+            if self.tick > 0 && self.have < shards {
+                return false;
+            }
+            self.deliver();
+            self.fired.clear();
+            self.prop.tick(
+                &mut self.state,
+                &[],
+                self.range.start as u32,
+                &mut self.fired,
+            );
+            self.spikes += self.fired.len() as u64;
+            let last = self.tick + 1 == self.ticks;
+            if !last {
+                let own = self.pool.spikes(&self.fired);
+                for edge in 0..ctx.edges() {
+                    ctx.send(
+                        edge,
+                        Message::Spike {
+                            tick: self.tick,
+                            fired: own.clone(),
+                        },
+                    );
+                }
+                self.pieces[self.shard] = (!own.0.is_empty()).then_some(own);
+                self.have = 1;
+            }
+            self.tick += 1;
+            // Take up pieces of the tick just finished that arrived early.
+            let want = self.tick - 1;
+            let mut i = 0;
+            while i < self.deferred.len() {
+                if self.deferred[i].0 == want {
+                    let (_, s) = self.deferred.remove(i).expect("in range");
+                    self.accept(s);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        true
+    }
+
+    fn accept(&mut self, s: Spikes) {
+        if let Some(k) = self.piece_shard(&s) {
+            self.pieces[k] = Some(s);
+        }
+        self.have += 1;
+    }
+}
+
+impl Actor<Message> for Population {
+    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
+        if self.advance(ctx) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Message::Spike { tick, fired } = msg {
+            if tick + 1 == self.tick {
+                self.accept(fired);
+            } else {
+                self.deferred.push_back((tick, fired));
+            }
+        }
+        if self.advance(ctx) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// The CUBA network (`scenarios/cuba.toml`, `axon bench snn`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CubaConfig {
+    /// Neurons (the first 80 % excitatory). Default 4000.
+    pub neurons: usize,
+    /// Connection probability of every ordered pair. Default 0.02.
+    pub p_connect: f64,
+    /// Excitatory weight, mV added to `ge`. Default 1.62.
+    pub we_mv: f64,
+    /// Inhibitory weight, mV added to `gi`. Default -9.
+    pub wi_mv: f64,
+    /// Simulated time, ms. Default 1000.
+    pub duration_ms: f64,
+}
+
+impl Default for CubaConfig {
+    fn default() -> Self {
+        Self {
+            neurons: 4000,
+            p_connect: 0.02,
+            we_mv: 60.0 * 0.27 / 10.0,
+            wi_mv: -20.0 * 4.5 / 10.0,
+            duration_ms: 1000.0,
+        }
+    }
+}
+
+/// What a spiking run measured (`"snn"` in results.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnnStats {
+    /// Neurons.
+    pub neurons: usize,
+    /// Synapses.
+    pub synapses: usize,
+    /// Spikes fired.
+    pub spikes: u64,
+    /// Spikes delivered to a synapse.
+    pub synaptic_events: u64,
+    /// Spikes per neuron per simulated second.
+    pub mean_rate_hz: f64,
+    /// Simulated seconds.
+    pub sim_s: f64,
+    /// Wall seconds of the simulation loop (network construction excluded).
+    pub wall_s: f64,
+    /// Wall seconds to build the network (connectivity, state).
+    pub build_s: f64,
+}
+
+/// Draws the CUBA connectivity: for each presynaptic neuron, its targets in ascending order
+/// (each of the `n` neurons independently with probability `p`, by geometric skips).
+fn connectivity(n: usize, p: f64, rng: &mut SeededRng) -> Vec<Vec<u32>> {
+    let log_q = (1.0 - p).ln();
+    (0..n)
+        .map(|_| {
+            let mut out = Vec::new();
+            let mut j: f64 = -1.0;
+            loop {
+                let u = rng.uniform().max(f64::MIN_POSITIVE);
+                j += 1.0 + (u.ln() / log_q).floor();
+                if j >= n as f64 {
+                    break;
+                }
+                out.push(j as u32);
+            }
+            out
+        })
+        .collect()
+}
+
+/// Runs CUBA with `shards` population actors on the configured executor.
+pub fn run_cuba(
+    cfg: &CubaConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+) -> Result<SnnStats, RuntimeError> {
+    let built = Instant::now();
+    let params = LifParams::CUBA;
+    let prop = params.propagator();
+    let n = cfg.neurons;
+    let mut rng = SeededRng::stream(seed, "cuba/connectivity");
+    let post = connectivity(n, cfg.p_connect, &mut rng);
+    let mut vrng = SeededRng::stream(seed, "cuba/v0");
+    let v0: Vec<f32> = (0..n)
+        .map(|_| {
+            (params.v_reset_mv + vrng.uniform() * (params.v_threshold_mv - params.v_reset_mv))
+                as f32
+        })
+        .collect();
+    let k = shards.clamp(1, n.max(1));
+    let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
+    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    let mut net = Network::new();
+    let mut synapses = 0;
+    for (s, r) in ranges.iter().enumerate() {
+        let mut table = SynapseTable {
+            offsets: Vec::with_capacity(n + 1),
+            targets: Vec::new(),
+        };
+        table.offsets.push(0);
+        for targets in &post {
+            table.targets.extend(
+                targets
+                    .iter()
+                    .filter(|&&t| r.contains(&(t as usize)))
+                    .map(|&t| t - r.start as u32),
+            );
+            table.offsets.push(table.targets.len() as u32);
+        }
+        synapses += table.len();
+        let mut state = LifState::new(r.len(), 0.0);
+        state.v_mv.copy_from_slice(&v0[r.clone()]);
+        net.add(
+            if k == 1 {
+                "population".to_owned()
+            } else {
+                format!("population.{s}")
+            },
+            Population {
+                shard: s,
+                range: r.clone(),
+                ranges: ranges.clone(),
+                state,
+                prop,
+                synapses: table,
+                excitatory: (n * 4 / 5) as u32,
+                we_mv: cfg.we_mv as f32,
+                wi_mv: cfg.wi_mv as f32,
+                ticks,
+                tick: 0,
+                pieces: vec![None; k],
+                have: 0,
+                deferred: VecDeque::new(),
+                fired: Vec::new(),
+                pool: SpikePool::default(),
+                spikes: 0,
+                synaptic_events: 0,
+            },
+        );
+    }
+    for a in 0..k {
+        for b in 0..k {
+            if a != b {
+                net.connect(a, b);
+            }
+        }
+    }
+    let build_s = built.elapsed().as_secs_f64();
+    let report = Runtime::new(runtime).run(net)?;
+    let (mut spikes, mut events) = (0u64, 0u64);
+    for a in &report.actors {
+        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() {
+            spikes += p.spikes;
+            events += p.synaptic_events;
+        }
+    }
+    let sim_s = ticks as f64 * params.dt_ms / 1000.0;
+    Ok(SnnStats {
+        neurons: n,
+        synapses,
+        spikes,
+        synaptic_events: events,
+        mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
+        sim_s,
+        wall_s: report.elapsed.as_secs_f64(),
+        build_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Executor;
+
+    #[test]
+    fn connectivity_has_the_expected_density_and_order() {
+        let mut rng = SeededRng::stream(1, "t");
+        let post = connectivity(2000, 0.02, &mut rng);
+        let total: usize = post.iter().map(Vec::len).sum();
+        let want = 2000.0 * 2000.0 * 0.02;
+        assert!((total as f64 - want).abs() < 4.0 * want.sqrt(), "{total}");
+        assert!(post.iter().all(|t| t.windows(2).all(|w| w[0] < w[1])));
+    }
+
+    /// Same spikes whatever the sharding and executor.
+    #[test]
+    fn sharding_and_executors_give_identical_spikes() {
+        let cfg = CubaConfig {
+            neurons: 800,
+            duration_ms: 100.0,
+            ..CubaConfig::default()
+        };
+        let rt = |executor| RuntimeConfig {
+            executor,
+            workers: 2,
+            ..RuntimeConfig::default()
+        };
+        let one = run_cuba(&cfg, 1, 1, rt(Executor::Inline)).expect("runs");
+        assert!(one.spikes > 0);
+        for (shards, ex) in [
+            (3, Executor::Tokio),
+            (4, Executor::Threads),
+            (2, Executor::Inline),
+        ] {
+            let s = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
+            assert_eq!(
+                (s.spikes, s.synaptic_events, s.synapses),
+                (one.spikes, one.synaptic_events, one.synapses),
+                "{shards} shards on {ex:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The CUBA network by message passing: its mean rate over five seeds lies in Brian2's band,
+//! and `axon run scenarios/cuba.toml` writes the `snn` results.
+
+use axon::runtime::{Executor, RuntimeConfig};
+use axon::snn::{run_cuba, CubaConfig};
+
+#[test]
+fn cuba_rate_over_five_seeds_is_in_brian2s_band() {
+    let rt = RuntimeConfig {
+        executor: Executor::Tokio,
+        workers: 2,
+        ..RuntimeConfig::default()
+    };
+    let mut rates = Vec::new();
+    for seed in 1..=5 {
+        let s = run_cuba(&CubaConfig::default(), seed, 2, rt).expect("runs");
+        assert_eq!(s.neurons, 4000);
+        let p = s.synapses as f64 / (4000.0 * 4000.0);
+        assert!((p - 0.02).abs() < 0.0005, "connection density {p}");
+        rates.push(s.mean_rate_hz);
+    }
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    // Brian2's examples/CUBA.py gives 5.5-6.2 Hz (seed 1: 22,463 spikes in 1 s).
+    assert!(
+        (5.5..=6.2).contains(&mean),
+        "mean rate {mean} Hz over {rates:?}"
+    );
+}
+
+#[test]
+fn cuba_scenario_writes_snn_results() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
+        .args([
+            "run",
+            "scenarios/cuba.toml",
+            "--set",
+            "cuba.duration_ms=200",
+            "--set",
+        ])
+        .arg("runtime.shards=3")
+        .arg("--out")
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("file"))
+            .expect("json");
+    let snn = &json["snn"];
+    assert_eq!(snn["neurons"], 4000);
+    assert!(snn["spikes"].as_u64().expect("spikes") > 1000);
+    assert!((snn["sim_s"].as_f64().expect("sim") - 0.2).abs() < 1e-9);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
+        .args([
+            "validate",
+            "scenarios/cuba.toml",
+            "--set",
+            "cuba.duration_ms=nan",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cuba.duration_ms"));
+}
