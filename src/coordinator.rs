@@ -375,7 +375,7 @@ impl Coordinator {
                 }
                 g.bias[o..o + bias.cols()].copy_from_slice(bias.values());
             }
-            ReportData::Energy(_) => {}
+            ReportData::Energy(_) | ReportData::SpikeCounts { .. } => {}
         }
     }
 

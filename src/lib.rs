@@ -44,6 +44,7 @@ pub mod actor;
 pub mod backprop;
 pub mod bench;
 pub mod checkpoint;
+pub mod convert;
 pub mod coordinator;
 pub mod dataset;
 pub mod idx;

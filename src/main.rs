@@ -368,6 +368,28 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     );
                 }
             }
+            if let Some(ann) = summary.results.ann_test_accuracy {
+                outln!(
+                    "{}: ANN test accuracy {ann:.4}; converted to integrate-and-fire actors:",
+                    summary.results.name
+                );
+                outln!(
+                    "{:>6} {:>10} {:>14} {:>20}",
+                    "ticks",
+                    "test acc",
+                    "spikes/image",
+                    "syn events/image"
+                );
+                for p in &summary.results.conversion {
+                    outln!(
+                        "{:>6} {:>10.4} {:>14.0} {:>20.0}",
+                        p.ticks,
+                        p.test_accuracy,
+                        p.spikes_per_image,
+                        p.synaptic_events_per_image
+                    );
+                }
+            }
             if let Some(st) = &summary.results.snn {
                 outln!(
                     "{}: {} neurons, {} synapses: {} spikes ({:.2} Hz), {} synaptic events in {} s simulated, {:.4} s wall (+{:.3} s to build); results in {}",

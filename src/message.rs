@@ -297,6 +297,13 @@ pub enum ReportData {
     Predictions(Signal),
     /// Local energy (for example `0.5 ||eps||^2`) of the sender at a step.
     Energy(f64),
+    /// Spikes the sender fired and synaptic events they caused, so far in a batch.
+    SpikeCounts {
+        /// Spikes.
+        spikes: u64,
+        /// Spikes times fan-out.
+        events: u64,
+    },
     /// Local energies of one batch, one value per inference step (summed over the batch); the
     /// output layer reports its loss.
     Energies {
@@ -436,6 +443,7 @@ impl Payload for Message {
             Message::Report { data, .. } => match data {
                 ReportData::Predictions(s) => s.bytes(),
                 ReportData::Energy(_) => 8,
+                ReportData::SpikeCounts { .. } => 16,
                 ReportData::Energies { values, .. } => values.bytes(),
                 ReportData::Snapshot { copy, .. } => copy.bytes(),
                 ReportData::Gradient { weight, bias, .. } => weight.bytes() + bias.bytes(),

@@ -34,6 +34,12 @@ pub struct Results {
     /// wall seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snn: Option<crate::snn::SnnStats>,
+    /// Conversion runs: the ANN's test accuracy before conversion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ann_test_accuracy: Option<f64>,
+    /// Conversion runs: accuracy and activity of the spiking network at each tick count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversion: Vec<crate::convert::ConversionPoint>,
 }
 
 /// One model's history.
@@ -111,6 +117,8 @@ impl Results {
             models: BTreeMap::new(),
             traffic: None,
             snn: None,
+            ann_test_accuracy: None,
+            conversion: Vec::new(),
         }
     }
 

@@ -38,6 +38,14 @@ pub enum RunError {
     /// The actor runtime failed (a panicking or stalled actor); files written so far are kept.
     #[error("message-passing evaluation failed: {0}")]
     Runtime(#[from] crate::runtime::RuntimeError),
+    /// A checkpoint to convert could not be read, or does not fit the scenario (bad input).
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The sampled event log could not be written.
     #[error(transparent)]
     Trace(#[from] crate::trace_log::TraceError),
@@ -51,6 +59,7 @@ impl RunError {
             self,
             RunError::Scenario(_)
                 | RunError::Data(_)
+                | RunError::Checkpoint { .. }
                 | RunError::Output(RunDirError::NotEmpty { .. })
         )
     }
@@ -361,11 +370,17 @@ pub fn run(
     let label = kind.name();
     let mut results = Results::new(&scenario.name, scenario.file.seed);
     let results_path = Path::new("results.json");
-    let with_bp = kind == AlgorithmKind::Bp || scenario.file.compare.baseline == Baseline::Bp;
+    let convert_trained =
+        kind == AlgorithmKind::SnnConvert && scenario.file.convert.checkpoint.is_none();
+    let with_bp = kind == AlgorithmKind::Bp
+        || convert_trained
+        || scenario.file.compare.baseline == Baseline::Bp;
     if with_bp {
         results.model("bp", "bp");
     }
-    results.model(label, kind.name());
+    if kind != AlgorithmKind::SnnConvert {
+        results.model(label, kind.name());
+    }
     dir.write(results_path, results.to_json().as_bytes())?;
 
     let baseline = if with_bp {
@@ -382,6 +397,40 @@ pub fn run(
             evaluate_with_actors(scenario, net, &data, &dir, label, &mut results)?;
         }
         AlgorithmKind::Cuba => unreachable!("spiking runs return above"),
+        AlgorithmKind::SnnConvert => {
+            results.complete();
+            dir.write(results_path, results.to_json().as_bytes())?;
+            let net = match &scenario.file.convert.checkpoint {
+                Some(path) => crate::checkpoint::load_mlp(path, scenario.file.network.activation)
+                    .map_err(|e| RunError::Checkpoint {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?,
+                None => baseline.last().expect("at least one epoch").clone(),
+            };
+            if net.widths() != scenario.file.network.layers {
+                return Err(RunError::Checkpoint {
+                    path: scenario.file.convert.checkpoint.clone().unwrap_or_default(),
+                    message: format!(
+                        "the network has widths {:?}, the scenario's network.layers are {:?}",
+                        net.widths(),
+                        scenario.file.network.layers
+                    ),
+                });
+            }
+            let ann =
+                crate::backprop::evaluate(&net, &data.test, scenario.file.train.loss, Threads::ONE);
+            results.ann_test_accuracy = Some(ann.accuracy);
+            let cv = &scenario.file.convert;
+            let snn =
+                crate::convert::normalise(&net, &data.train, cv.percentile, cv.normalise_examples);
+            let mut ticks = cv.ticks.clone();
+            ticks.sort_unstable();
+            ticks.dedup();
+            let report =
+                crate::convert::run_converted(&snn, &data.test, &ticks, scenario.runtime_config())?;
+            results.conversion = report.points;
+        }
         AlgorithmKind::Pc | AlgorithmKind::Zil => {
             train_actors(
                 scenario,

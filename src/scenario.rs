@@ -87,6 +87,35 @@ pub struct ScenarioFile {
     pub compare: CompareSection,
     /// The CUBA network, for `algorithm.kind = "cuba"`.
     pub cuba: crate::snn::CubaConfig,
+    /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
+    pub convert: ConvertSection,
+}
+
+/// `[convert]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConvertSection {
+    /// A safetensors checkpoint to convert (relative to the current directory); default: train
+    /// the network by BP in the same run, as `[train]` says.
+    pub checkpoint: Option<PathBuf>,
+    /// Tick counts at which accuracy is read (one simulation of the largest). Default
+    /// `[10, 25, 50, 100, 200]`.
+    pub ticks: Vec<usize>,
+    /// Percentile of each layer's activations used to normalise it, in (0, 100]. Default 99.9.
+    pub percentile: f64,
+    /// Training examples used for the normalisation. Default 10000.
+    pub normalise_examples: usize,
+}
+
+impl Default for ConvertSection {
+    fn default() -> Self {
+        Self {
+            checkpoint: None,
+            ticks: vec![10, 25, 50, 100, 200],
+            percentile: 99.9,
+            normalise_examples: 10_000,
+        }
+    }
 }
 
 impl Default for ScenarioFile {
@@ -102,6 +131,7 @@ impl Default for ScenarioFile {
             trace: TraceSection::default(),
             compare: CompareSection::default(),
             cuba: crate::snn::CubaConfig::default(),
+            convert: ConvertSection::default(),
         }
     }
 }
@@ -200,6 +230,9 @@ pub enum AlgorithmKind {
     Zil,
     /// The CUBA spiking network (`[cuba]`; no data, no training).
     Cuba,
+    /// ANN-to-SNN conversion (`[convert]`): a trained ReLU network (a checkpoint, or trained
+    /// by BP in the same run) runs as integrate-and-fire actors.
+    SnnConvert,
 }
 
 impl AlgorithmKind {
@@ -210,6 +243,7 @@ impl AlgorithmKind {
             AlgorithmKind::Pc => "pc",
             AlgorithmKind::Zil => "zil",
             AlgorithmKind::Cuba => "cuba",
+            AlgorithmKind::SnnConvert => "snn-convert",
         }
     }
 }
@@ -561,6 +595,24 @@ impl Scenario {
                 fmt_f64(c.duration_ms),
                 "must be a simulated time in ms between 0.1 (one tick) and 3600000",
             ));
+        }
+        let cv = &file.convert;
+        if cv.ticks.is_empty() || cv.ticks.iter().any(|&t| t == 0 || t > 100_000) {
+            return Err(invalid(
+                "convert.ticks",
+                format!("{:?}", cv.ticks),
+                "must list tick counts between 1 and 100000, e.g. [10, 25, 50, 100, 200]",
+            ));
+        }
+        if !(cv.percentile.is_finite() && cv.percentile > 0.0 && cv.percentile <= 100.0) {
+            return Err(invalid(
+                "convert.percentile",
+                fmt_f64(cv.percentile),
+                "must be in (0, 100]",
+            ));
+        }
+        if cv.normalise_examples == 0 {
+            return Err(invalid("convert.normalise_examples", 0, "must be >= 1"));
         }
         if file.runtime.shards == 0 {
             return Err(invalid(

@@ -66,3 +66,86 @@ fn cuba_scenario_writes_snn_results() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cuba.duration_ms"));
 }
+
+/// A small BP-trained network converts to integrate-and-fire actors with little loss, and
+/// more ticks do not hurt.
+#[test]
+fn converted_network_keeps_the_anns_accuracy() {
+    use axon::backprop::{evaluate, Backprop, TrainConfig};
+    use axon::dataset::{Dataset, LoadOptions};
+    use axon::matrix::Threads;
+    use axon::mlp::{Init, Mlp};
+    use axon::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
+    let data = Dataset::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
+        &LoadOptions {
+            train_limit: Some(3000),
+            test_limit: Some(1000),
+            classes: None,
+        },
+    )
+    .expect("mnist");
+    let mut rng = axon::rng::SeededRng::stream(1, "weights");
+    let net = Mlp::new(
+        &[784, 64, 10],
+        axon::activation::Activation::Relu,
+        Init::Kaiming,
+        &mut rng,
+    );
+    let cfg = TrainConfig {
+        batch_size: 64,
+        lr: 2e-3,
+        schedule: Schedule::Constant,
+        epochs: 3,
+        loss: axon::loss::Loss::CrossEntropy,
+        optimizer: OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            ..OptimizerConfig::default()
+        },
+        seed: 1,
+        threads: Threads::ONE,
+    };
+    let mut bp = Backprop::new(net, cfg);
+    for e in 1..=3 {
+        bp.train_epoch(&data.train, e, &mut |_, _| {});
+    }
+    let ann = evaluate(bp.net(), &data.test, cfg.loss, Threads::ONE).accuracy;
+    let snn = axon::convert::normalise(bp.net(), &data.train, 99.9, 3000);
+    let rt = RuntimeConfig {
+        executor: Executor::Tokio,
+        workers: 2,
+        ..RuntimeConfig::default()
+    };
+    let report = axon::convert::run_converted(&snn, &data.test, &[10, 100], rt).expect("runs");
+    let at100 = report.points[1].test_accuracy;
+    assert!(ann > 0.85, "ANN {ann}");
+    assert!(
+        (ann - at100).abs() < 0.02,
+        "ANN {ann} vs SNN at 100 ticks {at100}"
+    );
+    assert!(report.points[1].spikes_per_image > report.points[0].spikes_per_image);
+    assert!(report.points[0].synaptic_events_per_image > 0.0);
+}
+
+#[test]
+fn a_missing_checkpoint_is_bad_input() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
+        .args([
+            "run",
+            "scenarios/snn-convert.toml",
+            "--set",
+            "convert.checkpoint=\"/nonexistent/epoch-1.safetensors\"",
+            "--set",
+            "data.train_limit=100",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tempfile::tempdir().expect("tmp").path().join("run"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("/nonexistent/epoch-1.safetensors"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
