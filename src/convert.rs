@@ -117,7 +117,12 @@ struct IfLayer {
     events: u64,
     /// Out-edge to the coordinator (edge 0 goes up, except at the output).
     coordinator: usize,
+    /// Spikes of the first [`RASTER_IMAGES`] test images: (image, tick, neuron).
+    raster: Vec<(u32, u32, u32)>,
 }
+
+/// Test images whose spikes are kept for the raster plot.
+pub const RASTER_IMAGES: usize = 3;
 
 impl IfLayer {
     fn begin(&mut self, base: u64, rows: usize, ctx: &mut Context<'_, Message>) {
@@ -182,6 +187,15 @@ impl IfLayer {
         }
         self.spikes += self.fired.len() as u64;
         self.events += self.fired.len() as u64 * self.fan_out;
+        if self.base == 0 {
+            let width = self.v.cols() as u32;
+            self.raster.extend(
+                self.fired
+                    .iter()
+                    .filter(|&&i| ((i / width) as usize) < RASTER_IMAGES)
+                    .map(|&i| (i / width, t as u32, i % width)),
+            );
+        }
         let step = self.base + t as u64;
         if !self.last {
             let s = self.pool.spikes(&self.fired);
@@ -379,6 +393,12 @@ pub struct ConversionReport {
     pub points: Vec<ConversionPoint>,
     /// Wall seconds of the spiking simulation.
     pub wall_s: f64,
+    /// Spikes of the first test images, per layer: (image, tick, neuron).
+    pub raster: Vec<Vec<(u32, u32, u32)>>,
+    /// Layer widths (input excluded), for the raster's axes.
+    pub widths: Vec<usize>,
+    /// Ticks simulated.
+    pub ticks: usize,
 }
 
 /// Converts `net` (normalised with [`normalise`]) and runs it on `test` for `max(checkpoints)`
@@ -446,6 +466,7 @@ pub fn run_converted(
                 spikes: 0,
                 events: 0,
                 coordinator: usize::from(!last),
+                raster: Vec::new(),
             },
         ));
     }
@@ -475,5 +496,17 @@ pub fn run_converted(
             synaptic_events_per_image: c.events[k] as f64 / n,
         })
         .collect();
-    Ok(ConversionReport { points, wall_s })
+    let raster = report
+        .actors
+        .iter()
+        .filter_map(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<IfLayer>())
+        .map(|l| l.raster.clone())
+        .collect();
+    Ok(ConversionReport {
+        points,
+        wall_s,
+        raster,
+        widths: widths[1..].to_vec(),
+        ticks,
+    })
 }

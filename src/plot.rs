@@ -233,6 +233,80 @@ fn draw_free_energy(
     Ok(())
 }
 
+/// Draws a spike raster of a converted network at `path`: one panel per test image, ticks
+/// across, neurons down (layers stacked, input side at the top, each layer in its own colour).
+pub fn spike_raster_png(
+    report: &crate::convert::ConversionReport,
+    path: &Path,
+) -> Result<(), PlotError> {
+    register_font();
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(".plot-raster-{}.tmp.png", std::process::id()));
+    draw_raster(report, &tmp).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+}
+
+fn draw_raster(
+    report: &crate::convert::ConversionReport,
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let images = crate::convert::RASTER_IMAGES;
+    let total: usize = report.widths.iter().sum();
+    let root = BitMapBackend::new(path, (1200, 420 * images as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let panels = root.split_evenly((images, 1));
+    for (img, panel) in panels.iter().enumerate() {
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                format!("test image {img}: spikes per tick (layers stacked, output at the bottom)"),
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..report.ticks as f64, total as f64..0f64)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("tick")
+            .y_desc("neuron")
+            .x_label_formatter(&|x| format!("{}", x.round() as i64))
+            .y_label_formatter(&|y| format!("{}", y.round() as i64))
+            .disable_mesh()
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let mut offset = 0usize;
+        for (l, spikes) in report.raster.iter().enumerate() {
+            let color = COLORS[l % COLORS.len()];
+            // The output layer is small: draw its spikes larger.
+            let size = if l + 1 == report.raster.len() { 3 } else { 1 };
+            chart
+                .draw_series(
+                    spikes
+                        .iter()
+                        .filter(|s| s.0 as usize == img)
+                        .map(|&(_, t, n)| {
+                            Circle::new(
+                                (f64::from(t) + 0.5, (offset + n as usize) as f64 + 0.5),
+                                size,
+                                color.filled(),
+                            )
+                        }),
+                )
+                .map_err(|e| err(&e))?;
+            offset += report.widths.get(l).copied().unwrap_or(0);
+        }
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
 /// Draws who sends how many bytes to whom as a heat map PNG at `path`: senders down, receivers
 /// across, colour by log10 of bytes (all kinds together). Networks of more than 48 actors are
 /// shown in 64 groups of consecutive ids. `names[id]` names actor `id`.

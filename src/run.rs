@@ -429,6 +429,7 @@ pub fn run(
             ticks.dedup();
             let report =
                 crate::convert::run_converted(&snn, &data.test, &ticks, scenario.runtime_config())?;
+            crate::plot::spike_raster_png(&report, &dir.path().join("raster.png"))?;
             results.conversion = report.points;
         }
         AlgorithmKind::Pc | AlgorithmKind::Zil => {
