@@ -165,6 +165,10 @@ enum BenchCommand {
         /// A scaling table instead: tokio with 1..=cores workers, shards = workers.
         #[arg(long)]
         scale: bool,
+        /// Simulated time in ms (one-actor-per-neuron setups, SHARDS = 4000, are slow: try
+        /// 100).
+        #[arg(long, default_value_t = 1000.0)]
+        duration_ms: f64,
         /// Print the rows as JSON.
         #[arg(long)]
         json: bool,
@@ -504,9 +508,15 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     seeds,
                     setups,
                     scale,
+                    duration_ms,
                     json,
                 },
         } => {
+            if !(duration_ms.is_finite() && (0.1..=3.6e6).contains(&duration_ms)) {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--duration-ms must be between 0.1 (one tick) and 3600000, not {duration_ms}"
+                )));
+            }
             let setups = if scale {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 (1..=cores)
@@ -518,11 +528,14 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     .map(|s| parse_setup(s))
                     .collect::<Result<Vec<_>, _>>()?
             };
-            let cfg = axon::snn::CubaConfig::default();
+            let cfg = axon::snn::CubaConfig {
+                duration_ms,
+                ..axon::snn::CubaConfig::default()
+            };
             let mut rows = Vec::new();
             if !json {
                 outln!(
-                    "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14}",
+                    "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}",
                     "executor",
                     "workers",
                     "shards",
@@ -531,7 +544,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     "syn events",
                     "rate Hz",
                     "wall s",
-                    "syn events/s"
+                    "syn events/s",
+                    "messages/s"
                 );
             }
             for &(executor, workers, shards) in &setups {
@@ -549,7 +563,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     let ex = format!("{executor:?}").to_lowercase();
                     if !json {
                         outln!(
-                            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0}",
+                            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0} {:>12.0}",
                             ex,
                             workers,
                             shards,
@@ -558,7 +572,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                             st.synaptic_events,
                             st.mean_rate_hz,
                             st.wall_s,
-                            st.synaptic_events as f64 / st.wall_s.max(1e-12)
+                            st.synaptic_events as f64 / st.wall_s.max(1e-12),
+                            st.messages as f64 / st.wall_s.max(1e-12)
                         );
                     }
                     rows.push(serde_json::json!({

@@ -387,6 +387,12 @@ pub enum Message {
         /// Who fired.
         fired: Spikes,
     },
+    /// A clock tick: the receiver may compute tick `tick`, every spike of the tick before
+    /// being already in its mailbox (kind `control`; one-actor-per-neuron spiking networks).
+    Tick {
+        /// Tick number.
+        tick: u64,
+    },
     /// A phase word from the coordinator (kind `control`).
     Phase {
         /// First step of the batch it opens.
@@ -426,7 +432,9 @@ impl Payload for Message {
             Message::Activity { .. } => MessageKind::Activity,
             Message::Error { .. } => MessageKind::Error,
             Message::Spike { .. } => MessageKind::Spike,
-            Message::Phase { .. } | Message::Clamp { .. } => MessageKind::Control,
+            Message::Phase { .. } | Message::Clamp { .. } | Message::Tick { .. } => {
+                MessageKind::Control
+            }
             Message::Report { data, .. } => match data {
                 ReportData::Snapshot { .. } | ReportData::Gradient { .. } => MessageKind::Snapshot,
                 _ => MessageKind::Report,
@@ -438,7 +446,7 @@ impl Payload for Message {
         match self {
             Message::Activity { signal, .. } | Message::Error { signal, .. } => signal.bytes(),
             Message::Spike { fired, .. } => 4 * fired.0.len(),
-            Message::Phase { .. } => 8,
+            Message::Phase { .. } | Message::Tick { .. } => 8,
             Message::Clamp { labels, .. } => labels.bytes(),
             Message::Report { data, .. } => match data {
                 ReportData::Predictions(s) => s.bytes(),
@@ -459,7 +467,7 @@ impl Payload for Message {
             | Message::Clamp { step, .. }
             | Message::Report { step, .. }
             | Message::WeightTransport { step, .. } => *step,
-            Message::Spike { tick, .. } => *tick,
+            Message::Spike { tick, .. } | Message::Tick { tick } => *tick,
         }
     }
 }

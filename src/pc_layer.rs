@@ -389,7 +389,7 @@ impl LayerActor {
                 self.labels.extend(labels.values().iter().map(|&v| v as u8));
                 Ok(())
             }
-            Message::Report { .. } | Message::Spike { .. } => Ok(()),
+            Message::Report { .. } | Message::Spike { .. } | Message::Tick { .. } => Ok(()),
             other => Err(other),
         }
     }

@@ -10,6 +10,14 @@
 //! then integrates, fires, and sends its spikes of tick `n` to the other shards. A spike at tick
 //! `n` therefore affects its targets from tick `n + 1`, and recurrence cannot deadlock. Spikes
 //! for a later tick wait in arrival order.
+//!
+//! With as many shards as neurons, the network is built instead as one [`NeuronActor`] per
+//! neuron, wired only to its targets, plus a [`Clock`]: all-to-all exchange would cost
+//! `n^2` messages per tick, so a neuron sends a spike only to its targets and reports each tick
+//! done to the clock, which opens the next tick once all have. A spike is queued before its
+//! sender's report and the report before the clock's next tick, and each mailbox is
+//! first-in first-out, so every spike of tick `n` is in its target's mailbox before tick
+//! `n + 1` (a spike that arrives before its receiver has run tick `n` is held until it has).
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -19,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Context, Flow};
 use crate::lif::{LifParams, LifState, Propagator};
-use crate::message::{Message, SpikePool, Spikes};
+use crate::message::{Message, ReportData, SpikePool, Spikes};
 use crate::rng::SeededRng;
 use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
 
@@ -182,6 +190,149 @@ impl Actor<Message> for Population {
     }
 }
 
+/// One neuron as an actor: its own LIF state; out-edges to its targets, then the clock.
+pub struct NeuronActor {
+    index: u32,
+    /// Spikes from neurons below this index are excitatory.
+    excitatory: u32,
+    state: LifState,
+    prop: Propagator,
+    we_mv: f32,
+    wi_mv: f32,
+    ticks: u64,
+    /// The next tick to compute.
+    next: u64,
+    /// Spikes of tick `next` that came before this neuron computed it (excitatory, inhibitory).
+    early: (u32, u32),
+    fired: Vec<u32>,
+    pool: SpikePool,
+    /// Spikes fired over the run.
+    pub spikes: u64,
+    /// Spikes received (each one synaptic event).
+    pub synaptic_events: u64,
+}
+
+impl NeuronActor {
+    fn receive(&mut self, from: u32, times: u32) {
+        self.synaptic_events += u64::from(times);
+        for _ in 0..times {
+            if from < self.excitatory {
+                self.state.ge_mv[0] += self.we_mv;
+            } else {
+                self.state.gi_mv[0] += self.wi_mv;
+            }
+        }
+    }
+}
+
+impl Actor<Message> for NeuronActor {
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        match msg {
+            Message::Spike { tick, fired } => {
+                for &j in fired.0.iter() {
+                    if tick + 1 == self.next {
+                        self.receive(j, 1);
+                    } else if j < self.excitatory {
+                        self.early.0 += 1;
+                    } else {
+                        self.early.1 += 1;
+                    }
+                }
+            }
+            Message::Tick { tick } if tick == self.next => {
+                self.fired.clear();
+                self.prop
+                    .tick(&mut self.state, &[], self.index, &mut self.fired);
+                let fired = !self.fired.is_empty();
+                let clock = ctx.edges() - 1;
+                if fired {
+                    self.spikes += 1;
+                    if tick + 1 < self.ticks {
+                        let own = self.pool.spikes(&self.fired);
+                        for edge in 0..clock {
+                            ctx.send(
+                                edge,
+                                Message::Spike {
+                                    tick,
+                                    fired: own.clone(),
+                                },
+                            );
+                        }
+                    }
+                }
+                ctx.send(
+                    clock,
+                    Message::Report {
+                        step: tick,
+                        data: ReportData::SpikeCounts {
+                            spikes: u64::from(fired),
+                            events: 0,
+                        },
+                    },
+                );
+                self.next += 1;
+                let (e, i) = std::mem::take(&mut self.early);
+                self.receive(0, e);
+                self.receive(self.excitatory, i);
+                if self.next == self.ticks {
+                    return Flow::Stop;
+                }
+            }
+            _ => {}
+        }
+        Flow::Continue
+    }
+}
+
+/// Opens tick after tick for [`NeuronActor`]s: tick `n + 1` once every neuron has reported
+/// tick `n` done.
+pub struct Clock {
+    ticks: u64,
+    tick: u64,
+    done: usize,
+    /// Spikes reported over the run.
+    pub spikes: u64,
+}
+
+impl Clock {
+    fn open(&self, ctx: &mut Context<'_, Message>) {
+        for edge in 0..ctx.edges() {
+            ctx.send(edge, Message::Tick { tick: self.tick });
+        }
+    }
+}
+
+impl Actor<Message> for Clock {
+    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
+        if self.ticks == 0 {
+            return Flow::Stop;
+        }
+        self.open(ctx);
+        Flow::Continue
+    }
+
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Message::Report {
+            step,
+            data: ReportData::SpikeCounts { spikes, .. },
+        } = msg
+        {
+            debug_assert_eq!(step, self.tick);
+            self.spikes += spikes;
+            self.done += 1;
+            if self.done == ctx.edges() {
+                self.done = 0;
+                self.tick += 1;
+                if self.tick == self.ticks {
+                    return Flow::Stop;
+                }
+                self.open(ctx);
+            }
+        }
+        Flow::Continue
+    }
+}
+
 /// The CUBA network (`scenarios/cuba.toml`, `axon bench snn`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -229,6 +380,10 @@ pub struct SnnStats {
     pub wall_s: f64,
     /// Wall seconds to build the network (connectivity, state).
     pub build_s: f64,
+    /// Messages the actors handled (spike lists, and with one actor per neuron also the
+    /// clock's ticks and the neurons' reports).
+    #[serde(default)]
+    pub messages: u64,
 }
 
 /// Draws the CUBA connectivity: for each presynaptic neuron, its targets in ascending order
@@ -273,6 +428,10 @@ pub fn run_cuba(
         })
         .collect();
     let k = shards.clamp(1, n.max(1));
+    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    if k == n && n > 1 {
+        return run_per_neuron(cfg, &post, &v0, ticks, built, runtime);
+    }
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
     let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
     let mut net = Network::new();
@@ -339,17 +498,111 @@ pub fn run_cuba(
             events += p.synaptic_events;
         }
     }
-    let sim_s = ticks as f64 * params.dt_ms / 1000.0;
-    Ok(SnnStats {
+    Ok(stats(
+        cfg,
+        synapses,
+        spikes,
+        events,
+        ticks,
+        (report.elapsed, report.handled),
+        build_s,
+    ))
+}
+
+fn stats(
+    cfg: &CubaConfig,
+    synapses: usize,
+    spikes: u64,
+    events: u64,
+    ticks: u64,
+    report: (std::time::Duration, u64),
+    build_s: f64,
+) -> SnnStats {
+    let n = cfg.neurons;
+    let sim_s = ticks as f64 * LifParams::CUBA.dt_ms / 1000.0;
+    SnnStats {
         neurons: n,
         synapses,
         spikes,
         synaptic_events: events,
         mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
         sim_s,
-        wall_s: report.elapsed.as_secs_f64(),
+        wall_s: report.0.as_secs_f64(),
         build_s,
-    })
+        messages: report.1,
+    }
+}
+
+/// CUBA as one [`NeuronActor`] per neuron and a [`Clock`].
+fn run_per_neuron(
+    cfg: &CubaConfig,
+    post: &[Vec<u32>],
+    v0: &[f32],
+    ticks: u64,
+    built: Instant,
+    runtime: RuntimeConfig,
+) -> Result<SnnStats, RuntimeError> {
+    let n = cfg.neurons;
+    let prop = LifParams::CUBA.propagator();
+    let mut net = Network::new();
+    for (i, &v) in v0.iter().enumerate() {
+        net.add(
+            format!("neuron.{i}"),
+            NeuronActor {
+                index: i as u32,
+                excitatory: (n * 4 / 5) as u32,
+                state: LifState::new(1, v),
+                prop,
+                we_mv: cfg.we_mv as f32,
+                wi_mv: cfg.wi_mv as f32,
+                ticks,
+                next: 0,
+                early: (0, 0),
+                fired: Vec::with_capacity(1),
+                pool: SpikePool::default(),
+                spikes: 0,
+                synaptic_events: 0,
+            },
+        );
+    }
+    let clock = net.add(
+        "clock",
+        Clock {
+            ticks,
+            tick: 0,
+            done: 0,
+            spikes: 0,
+        },
+    );
+    let mut synapses = 0;
+    for (i, targets) in post.iter().enumerate() {
+        for &t in targets {
+            net.connect(i, t as usize);
+        }
+        synapses += targets.len();
+        net.connect(i, clock);
+    }
+    for i in 0..n {
+        net.connect(clock, i);
+    }
+    let build_s = built.elapsed().as_secs_f64();
+    let report = Runtime::new(runtime).run(net)?;
+    let (mut spikes, mut events) = (0u64, 0u64);
+    for a in &report.actors {
+        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<NeuronActor>() {
+            spikes += p.spikes;
+            events += p.synaptic_events;
+        }
+    }
+    Ok(stats(
+        cfg,
+        synapses,
+        spikes,
+        events,
+        ticks,
+        (report.elapsed, report.handled),
+        build_s,
+    ))
 }
 
 #[cfg(test)]
@@ -386,6 +639,8 @@ mod tests {
             (3, Executor::Tokio),
             (4, Executor::Threads),
             (2, Executor::Inline),
+            (800, Executor::Tokio),
+            (800, Executor::Inline),
         ] {
             let s = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
             assert_eq!(
