@@ -4,7 +4,10 @@
 //! normalised by the 99.9th percentile of each layer's ReLU activations on training data
 //! ([`normalise`]), every unit integrates `v += W s + b` per tick, fires when `v >= 1` and resets
 //! by subtracting 1 (so its rate approximates the ReLU's activation). The input is a constant
-//! current (the pixel values). The class is the output neuron with most spikes, ties broken by
+//! current (the pixel values) or, as an option, Poisson spike trains ([`Input::Poisson`]: a
+//! pixel of intensity `p` fires at each tick with probability `p * max_rate`, and each input
+//! spike adds its weight column divided by `max_rate`, so the expected current is the
+//! constant one). The class is the output neuron with most spikes, ties broken by
 //! membrane potential. Accuracy is read at several tick counts in one simulation.
 //!
 //! ```text
@@ -25,7 +28,22 @@ use crate::loss::argmax_rows;
 use crate::matrix::{matmul, Matrix, Threads};
 use crate::message::{Message, Phase, ReportData, SignalPool, SpikePool};
 use crate::mlp::{ForwardTrace, Mlp};
+use crate::rng::SeededRng;
 use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+
+/// How pixels drive the first layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Input {
+    /// A constant current: the pixel values, every tick.
+    Constant,
+    /// Independent Bernoulli (discrete-time Poisson) spike trains, one per pixel.
+    Poisson {
+        /// Firing probability per tick of a pixel of intensity 1, in (0, 1].
+        max_rate: f64,
+        /// Seed of the spike trains.
+        seed: u64,
+    },
+}
 
 /// Accuracy and activity after a number of ticks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -119,6 +137,17 @@ struct IfLayer {
     coordinator: usize,
     /// Spikes of the first [`RASTER_IMAGES`] test images: (image, tick, neuron).
     raster: Vec<(u32, u32, u32)>,
+    /// Poisson input (layer 1 only): the batch's pixels, the rate, the spike trains' source.
+    poisson: Option<PoissonInput>,
+}
+
+/// Layer 1's Poisson spike trains for the batch at hand.
+struct PoissonInput {
+    pixels: Matrix,
+    max_rate: f64,
+    rng: SeededRng,
+    /// Input spikes over the run (each adds one weight column: `outputs` synaptic events).
+    spikes: u64,
 }
 
 /// Test images whose spikes are kept for the raster plot.
@@ -148,7 +177,26 @@ impl IfLayer {
     /// One tick: add the input (layer 1: the constant current; else bias and the spikes'
     /// weight rows), fire, send, report at checkpoints.
     fn tick(&mut self, t: usize, spikes: &[u32], ctx: &mut Context<'_, Message>) {
-        if self.first {
+        if let Some(p) = self.poisson.as_mut() {
+            // Bias as a constant current; each input spike adds its (scaled) weight column.
+            let (width, scale) = (p.pixels.cols(), (1.0 / p.max_rate) as f32);
+            for r in 0..self.rows {
+                let v = self.v.row_mut(r);
+                for (v, &b) in v.iter_mut().zip(&self.bias) {
+                    *v += b;
+                }
+                for j in 0..width {
+                    let x = f64::from(p.pixels.row(r)[j]);
+                    if x > 0.0 && p.rng.uniform() < x * p.max_rate {
+                        p.spikes += 1;
+                        self.events += self.wt.cols() as u64;
+                        for (v, &w) in v.iter_mut().zip(self.wt.row(j)) {
+                            *v += w * scale;
+                        }
+                    }
+                }
+            }
+        } else if self.first {
             for (v, &c) in self
                 .v
                 .as_mut_slice()
@@ -244,6 +292,15 @@ impl Actor<Message> for IfLayer {
             Message::Activity { step, signal, .. } if self.first => {
                 let rows = signal.rows();
                 self.begin(step, rows, ctx);
+                if let Some(p) = self.poisson.as_mut() {
+                    p.pixels.set_rows(rows);
+                    p.pixels.as_mut_slice().copy_from_slice(signal.values());
+                    drop(signal);
+                    for t in 0..self.ticks {
+                        self.tick(t, &[], ctx);
+                    }
+                    return Flow::Continue;
+                }
                 let x = crate::matrix::MatView::new(signal.values(), rows, signal.cols());
                 self.current.set_rows(rows);
                 matmul(
@@ -402,11 +459,12 @@ pub struct ConversionReport {
 }
 
 /// Converts `net` (normalised with [`normalise`]) and runs it on `test` for `max(checkpoints)`
-/// ticks on actors, reading accuracy and activity at every checkpoint.
+/// ticks on actors, driven by `input`, reading accuracy and activity at every checkpoint.
 pub fn run_converted(
     net: &Mlp,
     test: &Split,
     checkpoints: &[usize],
+    input: Input,
     runtime: RuntimeConfig,
 ) -> Result<ConversionReport, RuntimeError> {
     let ticks = checkpoints.iter().copied().max().unwrap_or(1).max(1);
@@ -467,6 +525,15 @@ pub fn run_converted(
                 events: 0,
                 coordinator: usize::from(!last),
                 raster: Vec::new(),
+                poisson: match input {
+                    Input::Poisson { max_rate, seed } if l == 0 => Some(PoissonInput {
+                        pixels: Matrix::zeros(0, layer.inputs()),
+                        max_rate,
+                        rng: SeededRng::stream(seed, "convert/poisson-input"),
+                        spikes: 0,
+                    }),
+                    _ => None,
+                },
             },
         ));
     }

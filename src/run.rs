@@ -427,8 +427,20 @@ pub fn run(
             let mut ticks = cv.ticks.clone();
             ticks.sort_unstable();
             ticks.dedup();
-            let report =
-                crate::convert::run_converted(&snn, &data.test, &ticks, scenario.runtime_config())?;
+            let input = match cv.input {
+                crate::scenario::InputCoding::Constant => crate::convert::Input::Constant,
+                crate::scenario::InputCoding::Poisson => crate::convert::Input::Poisson {
+                    max_rate: cv.poisson_max_rate,
+                    seed: scenario.file.seed,
+                },
+            };
+            let report = crate::convert::run_converted(
+                &snn,
+                &data.test,
+                &ticks,
+                input,
+                scenario.runtime_config(),
+            )?;
             crate::plot::spike_raster_png(&report, &dir.path().join("raster.png"))?;
             results.conversion = report.points;
         }

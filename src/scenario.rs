@@ -105,6 +105,23 @@ pub struct ConvertSection {
     pub percentile: f64,
     /// Training examples used for the normalisation. Default 10000.
     pub normalise_examples: usize,
+    /// How pixels drive the first layer: `constant` (a current equal to the pixel values) or
+    /// `poisson` (a spike train per pixel). Default `constant`.
+    pub input: InputCoding,
+    /// Poisson input: firing probability per tick of a pixel of intensity 1, in (0, 1]
+    /// (each input spike's weight is divided by it, so the expected current stays the
+    /// same). Default 1.0.
+    pub poisson_max_rate: f64,
+}
+
+/// `convert.input`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputCoding {
+    /// A constant current.
+    Constant,
+    /// Poisson (Bernoulli per tick) spike trains.
+    Poisson,
 }
 
 impl Default for ConvertSection {
@@ -114,6 +131,8 @@ impl Default for ConvertSection {
             ticks: vec![10, 25, 50, 100, 200],
             percentile: 99.9,
             normalise_examples: 10_000,
+            input: InputCoding::Constant,
+            poisson_max_rate: 1.0,
         }
     }
 }
@@ -609,6 +628,16 @@ impl Scenario {
                 "convert.percentile",
                 fmt_f64(cv.percentile),
                 "must be in (0, 100]",
+            ));
+        }
+        if !(cv.poisson_max_rate.is_finite()
+            && cv.poisson_max_rate > 0.0
+            && cv.poisson_max_rate <= 1.0)
+        {
+            return Err(invalid(
+                "convert.poisson_max_rate",
+                fmt_f64(cv.poisson_max_rate),
+                "must be a firing probability per tick in (0, 1]",
             ));
         }
         if cv.normalise_examples == 0 {

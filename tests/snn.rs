@@ -116,7 +116,14 @@ fn converted_network_keeps_the_anns_accuracy() {
         workers: 2,
         ..RuntimeConfig::default()
     };
-    let report = axon::convert::run_converted(&snn, &data.test, &[10, 100], rt).expect("runs");
+    let report = axon::convert::run_converted(
+        &snn,
+        &data.test,
+        &[10, 100],
+        axon::convert::Input::Constant,
+        rt,
+    )
+    .expect("runs");
     let at100 = report.points[1].test_accuracy;
     assert!(ann > 0.85, "ANN {ann}");
     assert!(
@@ -125,6 +132,19 @@ fn converted_network_keeps_the_anns_accuracy() {
     );
     assert!(report.points[1].spikes_per_image > report.points[0].spikes_per_image);
     assert!(report.points[0].synaptic_events_per_image > 0.0);
+    // Poisson input: same rates in expectation, so close to the ANN too (noisier), and the
+    // input spikes' synaptic events are counted.
+    let poisson = axon::convert::Input::Poisson {
+        max_rate: 1.0,
+        seed: 1,
+    };
+    let p = axon::convert::run_converted(&snn, &data.test, &[100], poisson, rt).expect("runs");
+    let at100p = p.points[0].test_accuracy;
+    assert!(
+        (ann - at100p).abs() < 0.04,
+        "ANN {ann} vs Poisson SNN {at100p}"
+    );
+    assert!(p.points[0].synaptic_events_per_image > report.points[1].synaptic_events_per_image);
 }
 
 #[test]
