@@ -213,7 +213,7 @@ impl Propagator {
 }
 
 /// [`Propagator::tick`]: an integration pass, branch-free so that it vectorises, then a
-/// threshold pass that looks at a block of 16 neurons only when its largest `v` is above
+/// threshold pass that looks at a block of 16 neurons only when one of its `v` is above
 /// threshold (spikes are rare: a few per tick among thousands of neurons).
 #[inline(always)]
 fn tick_body(
@@ -246,10 +246,11 @@ fn tick_body(
     }
     const BLOCK: usize = 16;
     for (b, block) in v.chunks_mut(BLOCK).enumerate() {
-        let top = block
+        // An OR of comparisons (associative, unlike a float max): one vector compare per block.
+        let above = block
             .iter()
-            .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
-        if top <= p.v_threshold {
+            .fold(0u32, |a, &x| a | u32::from(x > p.v_threshold));
+        if above == 0 {
             continue;
         }
         for (k, x) in block.iter_mut().enumerate() {
