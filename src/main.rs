@@ -555,11 +555,12 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                         workers,
                         ..axon::runtime::RuntimeConfig::default()
                     };
-                    let st =
-                        axon::snn::run_cuba(&cfg, seed, shards, runtime).map_err(|e| Failure {
+                    let st = axon::snn::run_cuba(&cfg, seed, shards, runtime)
+                        .map_err(|e| Failure {
                             error: e.into(),
                             bad_input: false,
-                        })?;
+                        })?
+                        .stats;
                     let ex = format!("{executor:?}").to_lowercase();
                     if !json {
                         outln!(

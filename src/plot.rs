@@ -233,6 +233,100 @@ fn draw_free_energy(
     Ok(())
 }
 
+/// Draws a recurrent network's spikes at `path`: a raster (time across, neuron down; excitatory
+/// and inhibitory neurons in two colours) over the first [`crate::snn::RASTER_TICKS`] ticks, and
+/// under it the population rate in 1 ms bins.
+pub fn cuba_raster_png(run: &crate::snn::CubaRun, path: &Path) -> Result<(), PlotError> {
+    register_font();
+    let err = |e: &dyn std::fmt::Display| PlotError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(".plot-cuba-{}.tmp.png", std::process::id()));
+    draw_cuba(run, &tmp).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+}
+
+fn draw_cuba(run: &crate::snn::CubaRun, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let st = &run.stats;
+    let dt_ms = crate::lif::LifParams::CUBA.dt_ms;
+    let shown_ms = (st.sim_s * 1000.0).min(crate::snn::RASTER_TICKS as f64 * dt_ms);
+    let n = st.neurons.max(1);
+    let excitatory = (n * 4 / 5) as u32;
+    let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (top, bottom) = root.split_vertically(640);
+    let mut chart = ChartBuilder::on(&top)
+        .caption(
+            format!(
+                "{} neurons, {} spikes ({:.2} Hz): excitatory blue, inhibitory red",
+                st.neurons, st.spikes, st.mean_rate_hz
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..shown_ms.max(dt_ms), 0f64..n as f64)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("time (ms)")
+        .y_desc("neuron")
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .y_label_formatter(&|y| format!("{}", y.round() as i64))
+        .disable_mesh()
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (pick, color) in [(true, COLORS[0]), (false, COLORS[1])] {
+        chart
+            .draw_series(
+                run.raster
+                    .iter()
+                    .filter(|s| (s.1 < excitatory) == pick)
+                    .map(|&(t, i)| {
+                        Pixel::new((f64::from(t) * dt_ms, f64::from(i)), color.to_rgba())
+                    }),
+            )
+            .map_err(|e| err(&e))?;
+    }
+    let bins = shown_ms.ceil().max(1.0) as usize;
+    let mut counts = vec![0u32; bins];
+    for &(t, _) in &run.raster {
+        let b = ((f64::from(t) * dt_ms) as usize).min(bins - 1);
+        counts[b] += 1;
+    }
+    // Spikes per neuron per second in each 1 ms bin.
+    let rates: Vec<f64> = counts
+        .iter()
+        .map(|&c| f64::from(c) / n as f64 * 1000.0)
+        .collect();
+    let top_rate = rates.iter().copied().fold(1.0, f64::max) * 1.1;
+    let mut rate = ChartBuilder::on(&bottom)
+        .margin(10)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..shown_ms.max(dt_ms), 0f64..top_rate)
+        .map_err(|e| err(&e))?;
+    rate.configure_mesh()
+        .x_desc("time (ms)")
+        .y_desc("rate (Hz)")
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| err(&e))?;
+    rate.draw_series(LineSeries::new(
+        rates.iter().enumerate().map(|(b, &r)| (b as f64 + 0.5, r)),
+        COLORS[2].stroke_width(1),
+    ))
+    .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
 /// Draws a spike raster of a converted network at `path`: one panel per test image, ticks
 /// across, neurons down (layers stacked, input side at the top, each layer in its own colour).
 pub fn spike_raster_png(

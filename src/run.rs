@@ -336,15 +336,16 @@ fn run_cuba_scenario(
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::new(&scenario.name, scenario.file.seed);
-    let stats = crate::snn::run_cuba(
+    let run = crate::snn::run_cuba(
         &scenario.file.cuba,
         scenario.file.seed,
         scenario.file.runtime.shards,
         scenario.runtime_config(),
     )?;
-    results.snn = Some(stats);
+    results.snn = Some(run.stats.clone());
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
+    crate::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,

@@ -81,7 +81,12 @@ pub struct Population {
     pub spikes: u64,
     /// Synaptic events delivered into this shard.
     pub synaptic_events: u64,
+    /// (tick, neuron) of this shard's spikes in the first [`RASTER_TICKS`] ticks.
+    raster: Vec<(u32, u32)>,
 }
+
+/// Ticks whose spikes are kept for the raster plot (1 s of CUBA).
+pub const RASTER_TICKS: u64 = 10_000;
 
 impl Population {
     fn piece_shard(&self, s: &Spikes) -> Option<usize> {
@@ -126,6 +131,10 @@ impl Population {
                 &mut self.fired,
             );
             self.spikes += self.fired.len() as u64;
+            if self.tick < RASTER_TICKS {
+                let t = self.tick as u32;
+                self.raster.extend(self.fired.iter().map(|&i| (t, i)));
+            }
             let last = self.tick + 1 == self.ticks;
             if !last {
                 let own = self.pool.spikes(&self.fired);
@@ -210,6 +219,8 @@ pub struct NeuronActor {
     pub spikes: u64,
     /// Spikes received (each one synaptic event).
     pub synaptic_events: u64,
+    /// Ticks (below [`RASTER_TICKS`]) at which this neuron fired.
+    raster: Vec<u32>,
 }
 
 impl NeuronActor {
@@ -247,6 +258,9 @@ impl Actor<Message> for NeuronActor {
                 let clock = ctx.edges() - 1;
                 if fired {
                     self.spikes += 1;
+                    if tick < RASTER_TICKS {
+                        self.raster.push(tick as u32);
+                    }
                     if tick + 1 < self.ticks {
                         let own = self.pool.spikes(&self.fired);
                         for edge in 0..clock {
@@ -386,6 +400,15 @@ pub struct SnnStats {
     pub messages: u64,
 }
 
+/// What [`run_cuba`] returns.
+#[derive(Clone, Debug)]
+pub struct CubaRun {
+    /// The figures (`"snn"` in results.json).
+    pub stats: SnnStats,
+    /// (tick, neuron) of every spike in the first [`RASTER_TICKS`] ticks, in time order.
+    pub raster: Vec<(u32, u32)>,
+}
+
 /// Draws the CUBA connectivity: for each presynaptic neuron, its targets in ascending order
 /// (each of the `n` neurons independently with probability `p`, by geometric skips).
 fn connectivity(n: usize, p: f64, rng: &mut SeededRng) -> Vec<Vec<u32>> {
@@ -413,7 +436,7 @@ pub fn run_cuba(
     seed: u64,
     shards: usize,
     runtime: RuntimeConfig,
-) -> Result<SnnStats, RuntimeError> {
+) -> Result<CubaRun, RuntimeError> {
     let built = Instant::now();
     let params = LifParams::CUBA;
     let prop = params.propagator();
@@ -479,6 +502,7 @@ pub fn run_cuba(
                 pool: SpikePool::default(),
                 spikes: 0,
                 synaptic_events: 0,
+                raster: Vec::new(),
             },
         );
     }
@@ -491,22 +515,27 @@ pub fn run_cuba(
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
-    let (mut spikes, mut events) = (0u64, 0u64);
+    let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
     for a in &report.actors {
         if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() {
             spikes += p.spikes;
             events += p.synaptic_events;
+            raster.extend_from_slice(&p.raster);
         }
     }
-    Ok(stats(
-        cfg,
-        synapses,
-        spikes,
-        events,
-        ticks,
-        (report.elapsed, report.handled),
-        build_s,
-    ))
+    raster.sort_unstable();
+    Ok(CubaRun {
+        stats: stats(
+            cfg,
+            synapses,
+            spikes,
+            events,
+            ticks,
+            (report.elapsed, report.handled),
+            build_s,
+        ),
+        raster,
+    })
 }
 
 fn stats(
@@ -541,7 +570,7 @@ fn run_per_neuron(
     ticks: u64,
     built: Instant,
     runtime: RuntimeConfig,
-) -> Result<SnnStats, RuntimeError> {
+) -> Result<CubaRun, RuntimeError> {
     let n = cfg.neurons;
     let prop = LifParams::CUBA.propagator();
     let mut net = Network::new();
@@ -562,6 +591,7 @@ fn run_per_neuron(
                 pool: SpikePool::default(),
                 spikes: 0,
                 synaptic_events: 0,
+                raster: Vec::new(),
             },
         );
     }
@@ -587,22 +617,27 @@ fn run_per_neuron(
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
-    let (mut spikes, mut events) = (0u64, 0u64);
+    let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
     for a in &report.actors {
         if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<NeuronActor>() {
             spikes += p.spikes;
             events += p.synaptic_events;
+            raster.extend(p.raster.iter().map(|&t| (t, p.index)));
         }
     }
-    Ok(stats(
-        cfg,
-        synapses,
-        spikes,
-        events,
-        ticks,
-        (report.elapsed, report.handled),
-        build_s,
-    ))
+    raster.sort_unstable();
+    Ok(CubaRun {
+        stats: stats(
+            cfg,
+            synapses,
+            spikes,
+            events,
+            ticks,
+            (report.elapsed, report.handled),
+            build_s,
+        ),
+        raster,
+    })
 }
 
 #[cfg(test)]
@@ -633,7 +668,8 @@ mod tests {
             workers: 2,
             ..RuntimeConfig::default()
         };
-        let one = run_cuba(&cfg, 1, 1, rt(Executor::Inline)).expect("runs");
+        let first = run_cuba(&cfg, 1, 1, rt(Executor::Inline)).expect("runs");
+        let one = &first.stats;
         assert!(one.spikes > 0);
         for (shards, ex) in [
             (3, Executor::Tokio),
@@ -642,7 +678,9 @@ mod tests {
             (800, Executor::Tokio),
             (800, Executor::Inline),
         ] {
-            let s = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
+            let run = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
+            assert_eq!(run.raster, first.raster, "{shards} shards on {ex:?}");
+            let s = run.stats;
             assert_eq!(
                 (s.spikes, s.synaptic_events, s.synapses),
                 (one.spikes, one.synaptic_events, one.synapses),

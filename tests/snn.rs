@@ -13,7 +13,9 @@ fn cuba_rate_over_five_seeds_is_in_brian2s_band() {
     };
     let mut rates = Vec::new();
     for seed in 1..=5 {
-        let s = run_cuba(&CubaConfig::default(), seed, 2, rt).expect("runs");
+        let s = run_cuba(&CubaConfig::default(), seed, 2, rt)
+            .expect("runs")
+            .stats;
         assert_eq!(s.neurons, 4000);
         let p = s.synapses as f64 / (4000.0 * 4000.0);
         assert!((p - 0.02).abs() < 0.0005, "connection density {p}");
@@ -53,6 +55,8 @@ fn cuba_scenario_writes_snn_results() {
     assert_eq!(snn["neurons"], 4000);
     assert!(snn["spikes"].as_u64().expect("spikes") > 1000);
     assert!((snn["sim_s"].as_f64().expect("sim") - 0.2).abs() < 1e-9);
+    let png = std::fs::metadata(out.join("raster.png")).expect("raster.png");
+    assert!(png.len() > 10_000, "raster.png is {} bytes", png.len());
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
         .args([
             "validate",
