@@ -2,8 +2,9 @@
 //!
 //! Real MNIST (or any IDX data set), scenarios, the synchronous backprop (BP) baseline every
 //! local-learning result is compared against, an actor runtime, and predictive coding (standard
-//! PC, Z-IL, local feedback modes) learnt by layer actors that exchange only messages.
-//! A scenario file ([`scenario::Scenario`]) describes a run; [`run::run`] trains it and
+//! PC, Z-IL, local feedback modes) learnt by layer actors that exchange only messages, and
+//! spiking networks (LIF populations, the CUBA benchmark, ANN-to-SNN conversion) whose actors
+//! exchange spike events. A scenario file ([`scenario::Scenario`]) describes a run; [`run::run`] trains it and
 //! writes a run folder with the resolved scenario, `results.json`, `accuracy.png` and
 //! safetensors checkpoints.
 //!
@@ -36,6 +37,9 @@
 //! - [`coordinator`]: the coordinator actor, the wiring of a PC network and [`coordinator::train_pc`].
 //! - [`inference`]: a trained MLP evaluated by message passing (input, layer, readout actors).
 //! - [`stress`]: message-passing stress benchmarks against the bare channels.
+//! - [`lif`]: the LIF neuron model as pure functions (exact integration, reset, refractoriness).
+//! - [`snn`]: recurrent LIF networks on actors (population shards, one actor per neuron) and CUBA.
+//! - [`convert`]: ANN-to-SNN conversion run live on integrate-and-fire layer actors.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 

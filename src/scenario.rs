@@ -599,6 +599,18 @@ impl Scenario {
                 "must be a probability in (0, 1)",
             ));
         }
+        let expected = (c.neurons as f64).powi(2) * c.p_connect;
+        if c.neurons > 10_000_000 || expected > 1e9 {
+            return Err(invalid(
+                "cuba.neurons",
+                c.neurons,
+                &format!(
+                    "with p_connect {} that is {expected:.2e} synapses; at most 10,000,000 \
+                     neurons and 1e9 expected synapses (4 bytes each)",
+                    fmt_f64(c.p_connect)
+                ),
+            ));
+        }
         for (key, v) in [("cuba.we_mv", c.we_mv), ("cuba.wi_mv", c.wi_mv)] {
             if !(v.is_finite() && v.abs() < 1e3) {
                 return Err(invalid(
