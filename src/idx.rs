@@ -172,6 +172,22 @@ pub fn read_idx_file(path: &Path, ndims: u8, what: &'static str) -> Result<IdxAr
     }
 }
 
+/// Decodes an in-memory IDX file, gzipped or raw, with the same checks as [`read_idx_file`]
+/// (the fuzz target's entry point). `name` labels errors.
+pub fn decode_idx_bytes(
+    name: &Path,
+    bytes: &[u8],
+    ndims: u8,
+    what: &'static str,
+) -> Result<IdxArray, IdxError> {
+    let n = bytes.len() as u64;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        decode_stream(name, GzDecoder::new(bytes), ndims, what, n, true)
+    } else {
+        decode_stream(name, bytes, ndims, what, n, false)
+    }
+}
+
 /// Decodes an in-memory, uncompressed IDX file. `name` labels errors.
 pub fn decode_idx(
     name: &Path,

@@ -54,6 +54,15 @@ pub enum ScenarioError {
     },
 }
 
+/// Upper bounds that keep a typo from asking for more memory or threads than any machine has.
+const MAX_LAYERS: usize = 1000;
+const MAX_WIDTH: usize = 10_000_000;
+const MAX_PARAMETERS: u128 = 1_000_000_000;
+const MAX_EPOCHS: usize = 1_000_000;
+const MAX_BATCH: usize = 1_000_000;
+const MAX_MAILBOX: usize = 1 << 24;
+const MAX_WORKERS: usize = 4096;
+
 fn invalid(key: &str, value: impl std::fmt::Display, rule: &str) -> ScenarioError {
     ScenarioError::Invalid {
         key: key.to_owned(),
@@ -539,12 +548,48 @@ impl Scenario {
                 "every width must be >= 1",
             ));
         }
-        let t = &file.train;
-        if t.epochs == 0 {
-            return Err(invalid("train.epochs", 0, "must be >= 1"));
+        if layers.len() > MAX_LAYERS {
+            return Err(invalid(
+                "network.layers",
+                format!("{} widths", layers.len()),
+                &format!("at most {MAX_LAYERS} widths"),
+            ));
         }
-        if t.batch_size == 0 {
-            return Err(invalid("train.batch_size", 0, "must be >= 1"));
+        if let Some(i) = layers.iter().position(|&w| w > MAX_WIDTH) {
+            return Err(invalid(
+                &format!("network.layers[{i}]"),
+                layers[i],
+                &format!("every width must be <= {MAX_WIDTH}"),
+            ));
+        }
+        let params: u128 = layers
+            .windows(2)
+            .map(|w| (w[0] as u128 + 1) * w[1] as u128)
+            .sum();
+        if params > MAX_PARAMETERS {
+            return Err(invalid(
+                "network.layers",
+                format!("{layers:?}"),
+                &format!(
+                    "that is {params} weights; at most {MAX_PARAMETERS} (4 bytes each, times \
+                     the optimiser's copies)"
+                ),
+            ));
+        }
+        let t = &file.train;
+        if t.epochs == 0 || t.epochs > MAX_EPOCHS {
+            return Err(invalid(
+                "train.epochs",
+                t.epochs,
+                &format!("must be between 1 and {MAX_EPOCHS}"),
+            ));
+        }
+        if t.batch_size == 0 || t.batch_size > MAX_BATCH {
+            return Err(invalid(
+                "train.batch_size",
+                t.batch_size,
+                &format!("must be between 1 and {MAX_BATCH}"),
+            ));
         }
         if !(t.lr.is_finite() && t.lr > 0.0 && t.lr < 1e3) {
             return Err(invalid(
@@ -662,8 +707,13 @@ impl Scenario {
                 "must be >= 1 (the number of actors per hidden layer)",
             ));
         }
-        if file.runtime.mailbox_capacity == 0 {
-            return Err(invalid("runtime.mailbox_capacity", 0, "must be >= 1"));
+        let cap = file.runtime.mailbox_capacity;
+        if cap == 0 || cap > MAX_MAILBOX {
+            return Err(invalid(
+                "runtime.mailbox_capacity",
+                cap,
+                &format!("must be between 1 and {MAX_MAILBOX}"),
+            ));
         }
         let stall = file.runtime.stall_timeout_s;
         if !(stall.is_finite() && stall > 0.0 && stall <= 86_400.0) {
@@ -679,6 +729,13 @@ impl Scenario {
                     "runtime.workers",
                     0,
                     "must be >= 1 (leave it out to use all cores)",
+                ))
+            }
+            Some(n) if n > MAX_WORKERS => {
+                return Err(invalid(
+                    "runtime.workers",
+                    n,
+                    &format!("must be at most {MAX_WORKERS} threads"),
                 ))
             }
             Some(n) => n,

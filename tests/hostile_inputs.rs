@@ -1,0 +1,69 @@
+//! The malformed-input corpus (`tests/corpus/`): every IDX file and every scenario there is
+//! wrong in its own way, and each must give an error that names the problem, never a panic.
+//! The fuzz targets (`fuzz/`) add to this corpus what they find.
+
+use std::path::{Path, PathBuf};
+
+use axon::idx::{decode_idx_bytes, read_idx_file};
+use axon::scenario::Scenario;
+
+fn corpus(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 10,
+        "{} holds only {} files",
+        dir.display(),
+        files.len()
+    );
+    files
+}
+
+#[test]
+fn every_malformed_idx_file_is_an_error() {
+    for path in corpus("idx") {
+        let bytes = std::fs::read(&path).expect("corpus file");
+        for (ndims, what) in [(3, "images"), (1, "labels")] {
+            let from_file = read_idx_file(&path, ndims, what);
+            let from_bytes = decode_idx_bytes(&path, &bytes, ndims, what);
+            for r in [from_file, from_bytes] {
+                let e = r.expect_err(&format!("{} read as {what}", path.display()));
+                let text = e.to_string();
+                assert!(
+                    text.contains(&path.display().to_string()),
+                    "the error names the file: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_malformed_scenario_is_an_error() {
+    for path in corpus("scenarios") {
+        let e = Scenario::load(&path, &[]).expect_err(&path.display().to_string());
+        assert!(!e.to_string().is_empty());
+    }
+}
+
+/// Through the CLI: exit code 2 and one line saying what is wrong, for every scenario.
+#[test]
+fn the_cli_rejects_every_malformed_scenario_with_exit_2() {
+    for path in corpus("scenarios") {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
+            .arg("validate")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(err.contains("error"), "{}: {err}", path.display());
+        assert!(!err.contains("panicked"), "{}: {err}", path.display());
+    }
+}
