@@ -158,6 +158,8 @@ pub(crate) struct Coordinator {
     sums: std::collections::BTreeMap<usize, EpochSums>,
     snapshot: Vec<DenseLayer>,
     events: Sender<PcEvent>,
+    /// A shard's report of a non-finite value: (layer, shard, step, what, value).
+    fault: Option<(u32, u32, u64, &'static str, f32)>,
 }
 
 impl Coordinator {
@@ -375,7 +377,7 @@ impl Coordinator {
                 }
                 g.bias[o..o + bias.cols()].copy_from_slice(bias.values());
             }
-            ReportData::Energy(_) | ReportData::SpikeCounts { .. } => {}
+            ReportData::Energy(_) | ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => {}
         }
     }
 
@@ -461,6 +463,23 @@ impl Actor<Message> for Coordinator {
     }
 
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Message::Report {
+            step,
+            data:
+                ReportData::Fault {
+                    layer,
+                    shard,
+                    what,
+                    value,
+                },
+        } = msg
+        {
+            // Stop at the first: training on from garbage would only spread it.
+            if self.fault.is_none() {
+                self.fault = Some((layer, shard, step, what, value));
+            }
+            return Flow::StopAll;
+        }
         if let Message::Report { step, data } = msg {
             self.absorb(step, data);
         }
@@ -596,6 +615,7 @@ pub fn build_network(
         sums: std::collections::BTreeMap::new(),
         snapshot: Vec::new(),
         events: tx,
+        fault: None,
     };
     let cid = net.add("coordinator", coordinator);
     let feedback: Vec<Option<Matrix>> = (0..layers)
@@ -732,8 +752,28 @@ pub fn train_pc(
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-        worker
+        let report = worker
             .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        let fault = report
+            .actors
+            .first()
+            .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>())
+            .and_then(|c| c.fault);
+        if let Some((layer, shard, step, what, value)) = fault {
+            let sharded = format!("layer-{layer}.{shard}");
+            let actor = if report.names.contains(&sharded) {
+                sharded
+            } else {
+                format!("layer-{layer}")
+            };
+            return Err(RuntimeError::NonFinite {
+                actor,
+                step,
+                what: what.to_owned(),
+                value,
+            });
+        }
+        Ok(report)
     })
 }

@@ -304,6 +304,17 @@ pub enum ReportData {
         /// Spikes times fan-out.
         events: u64,
     },
+    /// A non-finite value in the sender's state: the coordinator stops the run.
+    Fault {
+        /// The sender's layer (1-based).
+        layer: u32,
+        /// The sender's shard.
+        shard: u32,
+        /// Which part of the state.
+        what: &'static str,
+        /// The value.
+        value: f32,
+    },
     /// Local energies of one batch, one value per inference step (summed over the batch); the
     /// output layer reports its loss.
     Energies {
@@ -451,7 +462,7 @@ impl Payload for Message {
             Message::Report { data, .. } => match data {
                 ReportData::Predictions(s) => s.bytes(),
                 ReportData::Energy(_) => 8,
-                ReportData::SpikeCounts { .. } => 16,
+                ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => 16,
                 ReportData::Energies { values, .. } => values.bytes(),
                 ReportData::Snapshot { copy, .. } => copy.bytes(),
                 ReportData::Gradient { weight, bias, .. } => weight.bytes() + bias.bytes(),

@@ -765,6 +765,21 @@ impl LayerActor {
     fn end_batch(&mut self, ctx: &mut Context<'_, Message>) {
         let b = self.batch.take().expect("a batch is open");
         if b.train {
+            if let Some(k) = self.energies.iter().position(|e| !e.is_finite()) {
+                let (what, value) = self.first_non_finite(self.energies[k]);
+                ctx.send(
+                    self.at.coordinator,
+                    Message::Report {
+                        step: b.base + k as u64,
+                        data: ReportData::Fault {
+                            layer: self.at.layer as u32,
+                            shard: self.at.shard as u32,
+                            what,
+                            value,
+                        },
+                    },
+                );
+            }
             let e = &self.energies;
             let values = self
                 .report_pool
@@ -783,6 +798,25 @@ impl LayerActor {
         }
         self.below.clear();
         self.above.clear();
+    }
+
+    /// Names the first non-finite number in this shard's state (weights first: they are what
+    /// a diverging update breaks), or the free energy itself if only that overflowed.
+    fn first_non_finite(&mut self, energy: f32) -> (&'static str, f32) {
+        let weights = self.syn.weights_mut().as_slice();
+        if let Some(&w) = weights.iter().find(|w| !w.is_finite()) {
+            return ("weight", w);
+        }
+        let parts: [(&'static str, &[f32]); 4] = [
+            ("bias", self.syn.bias()),
+            ("value node (forward sweep)", self.x.as_slice()),
+            ("value node (inference change)", self.dx.as_slice()),
+            ("prediction error", self.eps.as_slice()),
+        ];
+        parts
+            .iter()
+            .find_map(|(what, v)| v.iter().find(|x| !x.is_finite()).map(|&x| (*what, x)))
+            .unwrap_or(("free energy", energy))
     }
 
     /// Makes every transition the messages at hand allow.

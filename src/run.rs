@@ -35,8 +35,9 @@ pub enum RunError {
     /// A plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),
-    /// The actor runtime failed (a panicking or stalled actor); files written so far are kept.
-    #[error("message-passing evaluation failed: {0}")]
+    /// The actor runtime failed (a panicking, stalled or diverging actor); files written so far
+    /// are kept.
+    #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
     /// A checkpoint to convert could not be read, or does not fit the scenario (bad input).
     #[error("{path}: {message}")]

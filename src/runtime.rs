@@ -144,6 +144,22 @@ pub enum RuntimeError {
         /// Every actor that had not stopped.
         states: Vec<ActorState>,
     },
+    /// An actor found a value that is not finite (NaN or infinite) in its state and the run
+    /// stopped rather than go on computing with it.
+    #[error(
+        "actor {actor} found a non-finite value at step {step}: {what} = {value}; \
+         the run stopped (finished epochs are kept). Lower train.lr or check the data"
+    )]
+    NonFinite {
+        /// The actor's name.
+        actor: String,
+        /// The step (message step number) at which it was found.
+        step: u64,
+        /// Which part of the state (`weight`, `bias`, `value node`, `error`, `free energy`).
+        what: String,
+        /// The value.
+        value: f32,
+    },
     /// The executor could not start.
     #[error("cannot start the {executor:?} executor: {message}")]
     Start {

@@ -398,3 +398,35 @@ fn pc_keys_are_validated() {
         expect_bad_input(&o, needle);
     }
 }
+
+/// A diverging PC run (MSE loss, momentum 0.99, lr 900) stops at the first non-finite value
+/// and names the actor, the step and the value, instead of training on garbage; the run folder
+/// stays (status "running").
+#[test]
+fn a_diverging_run_stops_and_names_the_actor_step_and_value() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = scenario(
+        tmp.path(),
+        "loss = \"mse\"\noptimizer = \"momentum\"\nmomentum = 0.99\n\
+         [algorithm]\nkind = \"pc\"\ninference_steps = 5\n",
+    );
+    let out = tmp.path().join("run");
+    let o = axon(&[
+        "run",
+        file.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--set",
+        "train.lr=900.0",
+        "--quiet",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("actor layer-") && err.contains("non-finite value at step"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let json = std::fs::read_to_string(out.join("results.json")).expect("results kept");
+    assert!(json.contains("\"status\": \"running\""), "{json}");
+}
