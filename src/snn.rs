@@ -450,13 +450,17 @@ pub fn run_cuba(
                 as f32
         })
         .collect();
-    let k = shards.clamp(1, n.max(1));
     let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    // Nothing to simulate: one actor that stops at once.
+    let k = if ticks == 0 {
+        1
+    } else {
+        shards.clamp(1, n.max(1))
+    };
     if k == n && n > 1 {
         return run_per_neuron(cfg, &post, &v0, ticks, built, runtime);
     }
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
-    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
     let mut net = Network::new();
     let mut synapses = 0;
     for (s, r) in ranges.iter().enumerate() {
@@ -653,6 +657,21 @@ mod tests {
         let want = 2000.0 * 2000.0 * 0.02;
         assert!((total as f64 - want).abs() < 4.0 * want.sqrt(), "{total}");
         assert!(post.iter().all(|t| t.windows(2).all(|w| w[0] < w[1])));
+    }
+
+    /// No ticks: nothing fires, and no sharding (not even one actor per neuron) waits on a
+    /// tick that never comes.
+    #[test]
+    fn zero_duration_runs_nothing_and_returns() {
+        let cfg = CubaConfig {
+            neurons: 50,
+            duration_ms: 0.0,
+            ..CubaConfig::default()
+        };
+        for shards in [1, 3, 50] {
+            let run = run_cuba(&cfg, 1, shards, RuntimeConfig::default()).expect("runs");
+            assert_eq!((run.stats.spikes, run.raster.len()), (0, 0));
+        }
     }
 
     /// Same spikes whatever the sharding and executor.
