@@ -43,18 +43,30 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-/// Draws train (thin) and test (thick) accuracy per epoch of every model into a PNG at `path`.
-pub fn accuracy_png(results: &Results, path: &Path) -> Result<(), PlotError> {
+/// Runs `draw` on a temporary file beside `path`, then renames it into place: never half a
+/// PNG on disk. Errors name `path`.
+fn write_png(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), PlotError> {
     register_font();
     let err = |e: &dyn std::fmt::Display| PlotError {
         path: path.to_owned(),
         message: e.to_string(),
     };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    // Draw to a temporary file beside the target, then rename: never half a PNG on disk.
-    let tmp = dir.join(format!(".plot-{}.tmp.png", std::process::id()));
-    draw_accuracy(results, &tmp).map_err(|e| err(&e))?;
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    // The `.png` ending tells the bitmap backend the format.
+    let tmp = dir.join(format!(".{stem}-{}.tmp.png", std::process::id()));
+    draw(&tmp).map_err(|e| err(&e))?;
     std::fs::rename(&tmp, path).map_err(|e| err(&e))
+}
+
+/// Draws train (thin) and test (thick) accuracy per epoch of every model into a PNG at `path`.
+pub fn accuracy_png(results: &Results, path: &Path) -> Result<(), PlotError> {
+    write_png(path, |tmp| draw_accuracy(results, tmp))
 }
 
 fn draw_accuracy(results: &Results, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -144,15 +156,7 @@ fn draw_accuracy(results: &Results, path: &Path) -> Result<(), Box<dyn std::erro
 /// log scale) as a PNG at `path`: how far inference settles each batch, and how that changes as
 /// the network learns.
 pub fn free_energy_png(results: &Results, label: &str, path: &Path) -> Result<(), PlotError> {
-    register_font();
-    let err = |e: &dyn std::fmt::Display| PlotError {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".plot-fe-{}.tmp.png", std::process::id()));
-    draw_free_energy(results, label, &tmp).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+    write_png(path, |tmp| draw_free_energy(results, label, tmp))
 }
 
 fn draw_free_energy(
@@ -237,15 +241,7 @@ fn draw_free_energy(
 /// and inhibitory neurons in two colours) over the first [`crate::snn::RASTER_TICKS`] ticks, and
 /// under it the population rate in 1 ms bins.
 pub fn cuba_raster_png(run: &crate::snn::CubaRun, path: &Path) -> Result<(), PlotError> {
-    register_font();
-    let err = |e: &dyn std::fmt::Display| PlotError {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".plot-cuba-{}.tmp.png", std::process::id()));
-    draw_cuba(run, &tmp).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+    write_png(path, |tmp| draw_cuba(run, tmp))
 }
 
 fn draw_cuba(run: &crate::snn::CubaRun, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -333,15 +329,7 @@ pub fn spike_raster_png(
     report: &crate::convert::ConversionReport,
     path: &Path,
 ) -> Result<(), PlotError> {
-    register_font();
-    let err = |e: &dyn std::fmt::Display| PlotError {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".plot-raster-{}.tmp.png", std::process::id()));
-    draw_raster(report, &tmp).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+    write_png(path, |tmp| draw_raster(report, tmp))
 }
 
 fn draw_raster(
@@ -409,15 +397,7 @@ pub fn traffic_heatmap_png(
     names: &[String],
     path: &Path,
 ) -> Result<(), PlotError> {
-    register_font();
-    let err = |e: &dyn std::fmt::Display| PlotError {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".heatmap-{}.tmp.png", std::process::id()));
-    draw_heatmap(traffic, names, &tmp).map_err(|e| err(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(&e))
+    write_png(path, |tmp| draw_heatmap(traffic, names, tmp))
 }
 
 fn draw_heatmap(

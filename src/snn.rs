@@ -304,8 +304,6 @@ pub struct Clock {
     ticks: u64,
     tick: u64,
     done: usize,
-    /// Spikes reported over the run.
-    pub spikes: u64,
 }
 
 impl Clock {
@@ -326,13 +324,8 @@ impl Actor<Message> for Clock {
     }
 
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        if let Message::Report {
-            step,
-            data: ReportData::SpikeCounts { spikes, .. },
-        } = msg
-        {
+        if let Message::Report { step, .. } = msg {
             debug_assert_eq!(step, self.tick);
-            self.spikes += spikes;
             self.done += 1;
             if self.done == ctx.edges() {
                 self.done = 0;
@@ -519,50 +512,63 @@ pub fn run_cuba(
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
+    Ok(collect::<Population>(
+        cfg, synapses, ticks, build_s, &report,
+    ))
+}
+
+/// What a spiking actor counted over a run.
+trait SpikeTally {
+    /// Adds its spikes and synaptic events, and its (tick, neuron) spikes to `raster`.
+    fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>);
+}
+
+impl SpikeTally for Population {
+    fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>) {
+        *spikes += self.spikes;
+        *events += self.synaptic_events;
+        raster.extend_from_slice(&self.raster);
+    }
+}
+
+impl SpikeTally for NeuronActor {
+    fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>) {
+        *spikes += self.spikes;
+        *events += self.synaptic_events;
+        raster.extend(self.raster.iter().map(|&t| (t, self.index)));
+    }
+}
+
+/// Sums what every actor of type `A` counted into the run's figures.
+fn collect<A: SpikeTally + 'static>(
+    cfg: &CubaConfig,
+    synapses: usize,
+    ticks: u64,
+    build_s: f64,
+    report: &crate::runtime::RunReport<Message>,
+) -> CubaRun {
     let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
     for a in &report.actors {
-        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() {
-            spikes += p.spikes;
-            events += p.synaptic_events;
-            raster.extend_from_slice(&p.raster);
+        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
+            p.tally(&mut spikes, &mut events, &mut raster);
         }
     }
     raster.sort_unstable();
-    Ok(CubaRun {
-        stats: stats(
-            cfg,
-            synapses,
-            spikes,
-            events,
-            ticks,
-            (report.elapsed, report.handled),
-            build_s,
-        ),
-        raster,
-    })
-}
-
-fn stats(
-    cfg: &CubaConfig,
-    synapses: usize,
-    spikes: u64,
-    events: u64,
-    ticks: u64,
-    report: (std::time::Duration, u64),
-    build_s: f64,
-) -> SnnStats {
     let n = cfg.neurons;
     let sim_s = ticks as f64 * LifParams::CUBA.dt_ms / 1000.0;
-    SnnStats {
-        neurons: n,
-        synapses,
-        spikes,
-        synaptic_events: events,
-        mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
-        sim_s,
-        wall_s: report.0.as_secs_f64(),
-        build_s,
-        messages: report.1,
+    CubaRun {
+        stats: SnnStats {
+            neurons: n,
+            synapses,
+            spikes,
+            synaptic_events: events,
+            mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
+            sim_s,
+            wall_s: report.elapsed.as_secs_f64(),
+            build_s,
+            messages: report.handled,
+        },
+        raster,
     }
 }
 
@@ -605,7 +611,6 @@ fn run_per_neuron(
             ticks,
             tick: 0,
             done: 0,
-            spikes: 0,
         },
     );
     let mut synapses = 0;
@@ -621,27 +626,9 @@ fn run_per_neuron(
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
-    let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
-    for a in &report.actors {
-        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<NeuronActor>() {
-            spikes += p.spikes;
-            events += p.synaptic_events;
-            raster.extend(p.raster.iter().map(|&t| (t, p.index)));
-        }
-    }
-    raster.sort_unstable();
-    Ok(CubaRun {
-        stats: stats(
-            cfg,
-            synapses,
-            spikes,
-            events,
-            ticks,
-            (report.elapsed, report.handled),
-            build_s,
-        ),
-        raster,
-    })
+    Ok(collect::<NeuronActor>(
+        cfg, synapses, ticks, build_s, &report,
+    ))
 }
 
 #[cfg(test)]
