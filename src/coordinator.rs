@@ -16,12 +16,14 @@
 //! for the checkpoint and the weight gap. Nothing else leaves the shards.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::actor::{Actor, Context, Flow};
 use crate::backprop::{epoch_order, EVAL_BATCH};
+use crate::checkpoint::ResumeState;
 use crate::dataset::Split;
 use crate::loss::argmax_rows;
 use crate::matrix::{Matrix, Threads};
@@ -44,6 +46,23 @@ pub struct PcPlan {
     pub batch_size: usize,
     /// Seed of the data order (and of random feedback synapses).
     pub seed: u64,
+}
+
+/// Checkpointing, resuming and stopping a predictive-coding run.
+#[derive(Clone, Debug, Default)]
+pub struct TrainControl {
+    /// Resumable checkpoints ([`PcEvent::Checkpoint`]): `None` takes none; `Some(0)` one at
+    /// the end of every epoch; `Some(n)` also one after every `n` training batches.
+    pub checkpoint_every: Option<usize>,
+    /// Continue from this checkpoint (actor states and data position; its `results` are the
+    /// caller's business).
+    pub resume: Option<ResumeState>,
+    /// Set it to stop gracefully: the coordinator lets the batches in flight finish, takes a
+    /// final checkpoint and stops; [`train_pc_with`] then returns
+    /// [`RuntimeError::Interrupted`].
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Fault injection: the actor of this name panics after this many training batches.
+    pub panic: Option<(String, usize)>,
 }
 
 /// One finished epoch of the actor model.
@@ -85,6 +104,8 @@ pub enum PcEvent {
     },
     /// An epoch is finished, evaluated and snapshotted.
     Epoch(Box<PcEpoch>),
+    /// Every actor saved its state: a resumable checkpoint (its `results` empty).
+    Checkpoint(Box<ResumeState>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +113,7 @@ enum Work {
     Train,
     Eval,
     Snapshot,
+    Save,
 }
 
 /// A batch (or phase) sent and not yet complete.
@@ -104,6 +126,13 @@ struct InFlight {
     energies_in: usize,
     predicted: bool,
     snapshots_in: usize,
+    /// Asynchronous schedule: which actors report settled, how many, and whether the learn
+    /// phase went out.
+    settled: std::collections::BTreeMap<(u32, u32), bool>,
+    settled_count: usize,
+    learn_sent: bool,
+    /// Saves: each actor's state, by name.
+    states: std::collections::BTreeMap<String, crate::checkpoint::StateBag>,
     /// Gradient checks: the input, the weights before the batch and the gradients formed.
     input: Option<Matrix>,
     before: Vec<DenseLayer>,
@@ -160,6 +189,15 @@ pub(crate) struct Coordinator {
     events: Sender<PcEvent>,
     /// A shard's report of a non-finite value: (layer, shard, step, what, value).
     fault: Option<(u32, u32, u64, &'static str, f32)>,
+    /// Checkpoint period in training batches (`None`: no checkpoints; 0: epoch ends only).
+    checkpoint_every: Option<usize>,
+    /// A save is to be sent next.
+    save_due: bool,
+    /// The epoch whose data order `order` holds.
+    order_epoch: usize,
+    /// Graceful stop: requested from outside; and taken up (final save sent).
+    stop: Option<Arc<AtomicBool>>,
+    stopping: bool,
 }
 
 impl Coordinator {
@@ -173,7 +211,16 @@ impl Coordinator {
 
     /// Sends the next batch or phase of the plan, if any; returns whether it sent.
     fn send_next(&mut self, ctx: &mut Context<'_, Message>) -> bool {
-        if self.epoch > self.plan.epochs {
+        // A save drains the pipeline: nothing follows it until every actor has answered, so
+        // the sums it records are exactly those of the batches before it.
+        if self.in_flight.back().is_some_and(|f| f.work == Work::Save) {
+            return false;
+        }
+        if self.save_due {
+            self.save_due = false;
+            return self.send_save(ctx);
+        }
+        if self.epoch > self.plan.epochs || self.stopping {
             return false;
         }
         let base = self.next_step;
@@ -187,6 +234,10 @@ impl Coordinator {
             energies_in: 0,
             predicted: false,
             snapshots_in: 0,
+            settled: std::collections::BTreeMap::new(),
+            settled_count: 0,
+            learn_sent: false,
+            states: std::collections::BTreeMap::new(),
             input: None,
             before: Vec::new(),
             grads: Vec::new(),
@@ -200,9 +251,16 @@ impl Coordinator {
                     EVAL_BATCH
                 };
                 let split = if train { &self.train } else { &self.test };
-                if train && self.next == 0 {
+                if train && self.order_epoch != self.epoch {
                     epoch_order(self.plan.seed, self.epoch, split.len(), &mut self.order);
-                    self.sums.entry(epoch).or_default().started = Some(Instant::now());
+                    self.order_epoch = self.epoch;
+                }
+                if train {
+                    self.sums
+                        .entry(epoch)
+                        .or_default()
+                        .started
+                        .get_or_insert_with(Instant::now);
                 }
                 let start = self.next * size;
                 let end = (start + size).min(split.len());
@@ -217,7 +275,11 @@ impl Coordinator {
                 item.labels.extend_from_slice(&self.labels);
                 let rows = (end - start) as u32;
                 let phase = if train {
-                    item.span = self.span;
+                    item.span = if self.cfg.asynchronous.is_some() {
+                        2
+                    } else {
+                        self.span
+                    };
                     if self.cfg.check_gradients {
                         item.input = Some(self.batch.clone());
                         item.before = self.layer_shapes();
@@ -268,6 +330,12 @@ impl Coordinator {
                 if self.next == total {
                     self.next = 0;
                     self.work = if train { Work::Eval } else { Work::Snapshot };
+                } else if train
+                    && self
+                        .checkpoint_every
+                        .is_some_and(|n| n > 0 && self.next.is_multiple_of(n))
+                {
+                    self.save_due = true;
                 }
             }
             Work::Snapshot => {
@@ -283,11 +351,139 @@ impl Coordinator {
                 }
                 self.work = Work::Train;
                 self.epoch += 1;
+                // After the last epoch there is nothing left to resume.
+                self.save_due = self.checkpoint_every.is_some() && self.epoch <= self.plan.epochs;
             }
+            Work::Save => unreachable!("saves are sent by send_save"),
         }
         self.next_step += item.span;
         self.in_flight.push_back(item);
         true
+    }
+
+    /// Asynchronous schedule: once every actor of the training batch in flight reports
+    /// settled, tells them all to learn.
+    fn learn_if_settled(&mut self, ctx: &mut Context<'_, Message>) {
+        let shards = self.shard_edges;
+        let Some(f) = self.in_flight.front_mut() else {
+            return;
+        };
+        if self.cfg.asynchronous.is_none()
+            || f.work != Work::Train
+            || f.learn_sent
+            || f.settled_count < shards
+        {
+            return;
+        }
+        f.learn_sent = true;
+        let step = f.base;
+        for edge in 0..shards {
+            ctx.send(
+                edge,
+                Message::Phase {
+                    step,
+                    phase: Phase::Learn,
+                },
+            );
+        }
+    }
+
+    /// Asks every actor for its state (a resumable checkpoint at the current position).
+    fn send_save(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        let base = self.next_step;
+        for edge in 0..self.shard_edges {
+            ctx.send(
+                edge,
+                Message::Phase {
+                    step: base,
+                    phase: Phase::Save,
+                },
+            );
+        }
+        self.next_step += 1;
+        self.in_flight.push_back(InFlight {
+            epoch: self.epoch,
+            base,
+            span: 1,
+            work: Work::Save,
+            labels: Vec::new(),
+            energies_in: 0,
+            predicted: false,
+            snapshots_in: 0,
+            settled: std::collections::BTreeMap::new(),
+            settled_count: 0,
+            learn_sent: false,
+            states: std::collections::BTreeMap::new(),
+            input: None,
+            before: Vec::new(),
+            grads: Vec::new(),
+        });
+        true
+    }
+
+    /// The coordinator's position after everything sent so far (called when a save completes,
+    /// with nothing in flight behind it).
+    fn position(&self) -> crate::checkpoint::Position {
+        let mut p = crate::checkpoint::Position {
+            epoch: self.epoch,
+            next_batch: if self.work == Work::Train {
+                self.next
+            } else {
+                self.train_batches
+            },
+            next_step: self.next_step,
+            ..Default::default()
+        };
+        if let Some(s) = self.sums.get(&self.epoch) {
+            p.train_loss = s.train_loss;
+            p.train_correct = s.train_correct;
+            p.train_n = s.train_n;
+            p.energy = s.energy.clone();
+            p.wall_s = if s.wall > Duration::ZERO {
+                s.wall.as_secs_f64()
+            } else {
+                s.started.map_or(0.0, |t| t.elapsed().as_secs_f64())
+            };
+            p.grad_gap = s.grad_gap.clone();
+            p.batches_done = s.batches_done;
+        }
+        p
+    }
+
+    /// Continues from a checkpoint's position.
+    fn resume_at(&mut self, p: &crate::checkpoint::Position) {
+        self.epoch = p.epoch;
+        self.next = p.next_batch;
+        self.next_step = p.next_step;
+        self.work = Work::Train;
+        if self.next >= self.train_batches {
+            // Stopped while evaluating: the evaluation starts over.
+            self.work = Work::Eval;
+            self.next = 0;
+        }
+        if p.batches_done > 0 {
+            let started = Instant::now()
+                .checked_sub(Duration::from_secs_f64(p.wall_s))
+                .unwrap_or_else(Instant::now);
+            self.sums.insert(
+                p.epoch,
+                EpochSums {
+                    train_loss: p.train_loss,
+                    train_correct: p.train_correct,
+                    train_n: p.train_n,
+                    energy: p.energy.clone(),
+                    started: Some(started),
+                    grad_gap: p.grad_gap.clone(),
+                    batches_done: p.batches_done,
+                    wall: if p.batches_done >= self.train_batches {
+                        Duration::from_secs_f64(p.wall_s)
+                    } else {
+                        Duration::ZERO
+                    },
+                    ..Default::default()
+                },
+            );
+        }
     }
 
     fn tally(&mut self, epoch: usize, labels: &[u8], values: &[f32], train: bool) {
@@ -361,6 +557,16 @@ impl Coordinator {
                 let o = offset as usize;
                 l.bias[o..o + copy.bias().len()].copy_from_slice(copy.bias());
             }
+            ReportData::State {
+                layer,
+                shard,
+                state,
+            } => {
+                let f = &mut self.in_flight[i];
+                f.snapshots_in += 1;
+                let bag = std::sync::Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+                f.states.insert(format!("layer-{layer}.{shard}"), bag);
+            }
             ReportData::Gradient {
                 layer,
                 offset,
@@ -377,6 +583,19 @@ impl Coordinator {
                 }
                 g.bias[o..o + bias.cols()].copy_from_slice(bias.values());
             }
+            ReportData::Settled {
+                layer,
+                shard,
+                settled,
+            } => {
+                let f = &mut self.in_flight[i];
+                let before = f.settled.insert((layer, shard), settled).unwrap_or(false);
+                match (before, settled) {
+                    (false, true) => f.settled_count += 1,
+                    (true, false) => f.settled_count -= 1,
+                    _ => {}
+                }
+            }
             ReportData::Energy(_) | ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => {}
         }
     }
@@ -386,7 +605,7 @@ impl Coordinator {
         match f.work {
             Work::Train => f.predicted && f.energies_in == shards,
             Work::Eval => f.predicted,
-            Work::Snapshot => f.snapshots_in == shards,
+            Work::Snapshot | Work::Save => f.snapshots_in == shards,
         }
     }
 
@@ -429,6 +648,14 @@ impl Coordinator {
                 });
             }
             Work::Eval => {}
+            Work::Save => {
+                let state = crate::checkpoint::ResumeState {
+                    position: self.position(),
+                    actors: std::mem::take(&mut f.states),
+                    results: String::new(),
+                };
+                let _ = self.events.send(PcEvent::Checkpoint(Box::new(state)));
+            }
             Work::Snapshot => {
                 let s = self.sums.remove(&f.epoch).unwrap_or_default();
                 let n = s.train_n.max(1) as f64;
@@ -456,10 +683,17 @@ impl Coordinator {
 
 impl Actor<Message> for Coordinator {
     fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
-        for _ in 0..WINDOW {
-            self.send_next(ctx);
+        let window = if self.cfg.asynchronous.is_some() {
+            1
+        } else {
+            WINDOW
+        };
+        while self.in_flight.len() < window && self.send_next(ctx) {}
+        if self.in_flight.is_empty() {
+            Flow::StopAll
+        } else {
+            Flow::Continue
         }
-        Flow::Continue
     }
 
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
@@ -483,11 +717,27 @@ impl Actor<Message> for Coordinator {
         if let Message::Report { step, data } = msg {
             self.absorb(step, data);
         }
+        if !self.stopping
+            && self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            // A graceful stop: what is in flight finishes, then a final save, then nothing.
+            self.stopping = true;
+            self.save_due = true;
+        }
+        self.learn_if_settled(ctx);
         while self.in_flight.front().is_some_and(|f| self.complete(f)) {
             let f = self.in_flight.pop_front().expect("front exists");
             self.finish(f);
-            self.send_next(ctx);
         }
+        let window = if self.cfg.asynchronous.is_some() {
+            1
+        } else {
+            WINDOW
+        };
+        while self.in_flight.len() < window && self.send_next(ctx) {}
         if self.in_flight.is_empty() {
             Flow::StopAll
         } else {
@@ -557,6 +807,20 @@ pub fn build_network(
     plan: PcPlan,
     cfg: PcConfig,
 ) -> (Network<Message>, Receiver<PcEvent>) {
+    build_network_with(init, train, test, plan, cfg, &TrainControl::default())
+        .expect("no checkpoint to restore, nothing to fail")
+}
+
+/// [`build_network`] with checkpointing, a stop flag, fault injection, and the actors'
+/// states restored from `control.resume` (an error if a state does not fit the network).
+pub fn build_network_with(
+    init: &Mlp,
+    train: &Split,
+    test: &Split,
+    plan: PcPlan,
+    cfg: PcConfig,
+    control: &TrainControl,
+) -> Result<(Network<Message>, Receiver<PcEvent>), RuntimeError> {
     let widths = init.widths();
     let layers = widths.len() - 1;
     let cfg = Arc::new(cfg);
@@ -574,6 +838,17 @@ pub fn build_network(
     let ranges = |l: usize| -> Vec<std::ops::Range<usize>> {
         (0..shards[l])
             .map(|s| shard_range(widths[l], shards[l], s))
+            .collect()
+    };
+    let names_of = |l: usize| -> Vec<String> {
+        (0..shards[l])
+            .map(|s| {
+                if shards[l] == 1 {
+                    format!("layer-{l}")
+                } else {
+                    format!("layer-{l}.{s}")
+                }
+            })
             .collect()
     };
     // Actor ids: coordinator 0, then layer by layer.
@@ -616,7 +891,16 @@ pub fn build_network(
         snapshot: Vec::new(),
         events: tx,
         fault: None,
+        checkpoint_every: control.checkpoint_every,
+        save_due: false,
+        order_epoch: 0,
+        stop: control.stop.clone(),
+        stopping: false,
     };
+    let mut coordinator = coordinator;
+    if let Some(r) = &control.resume {
+        coordinator.resume_at(&r.position);
+    }
     let cid = net.add("coordinator", coordinator);
     let feedback: Vec<Option<Matrix>> = (0..layers)
         .map(|l| {
@@ -689,6 +973,20 @@ pub fn build_network(
                 down,
                 down_ranges,
                 coordinator: edge,
+                self_edge: cfg.asynchronous.map(|_| edge + 1),
+                name: name.clone(),
+                below_names: if l == 1 {
+                    vec!["input".to_owned()]
+                } else {
+                    names_of(l - 1)
+                },
+                above_names: if l == layers {
+                    Vec::new()
+                } else if direct {
+                    names_of(layers)
+                } else {
+                    names_of(l + 1)
+                },
             };
             let mut rows = DenseLayer::zeros(layer.inputs(), range.len());
             for (i, r) in range.clone().enumerate() {
@@ -699,7 +997,25 @@ pub fn build_network(
                 Some(m) => columns(m, range.clone()),
                 None => Matrix::zeros(widths[l + 1], range.len()),
             });
-            let actor = LayerActor::new(placement, cfg.clone(), Synapses::from_layer(rows), fb);
+            let mut actor = LayerActor::new(placement, cfg.clone(), Synapses::from_layer(rows), fb);
+            if let Some(r) = &control.resume {
+                let key = format!("layer-{l}.{s}");
+                let restored = r
+                    .actors
+                    .get(&key)
+                    .ok_or_else(|| crate::checkpoint::StateError::Missing { name: key.clone() })
+                    .and_then(|bag| actor.restore_state(bag));
+                if let Err(e) = restored {
+                    return Err(RuntimeError::Restore(format!(
+                        "the checkpoint does not fit actor {name}: {e}"
+                    )));
+                }
+            }
+            if let Some((who, after)) = &control.panic {
+                if *who == name {
+                    actor.panic_after(*after);
+                }
+            }
             let got = net.add(name, actor);
             debug_assert_eq!(got, id);
             let mut targets: Vec<usize> = Vec::new();
@@ -708,6 +1024,9 @@ pub fn build_network(
             }
             targets.extend(down_targets);
             targets.push(cid);
+            if cfg.asynchronous.is_some() {
+                targets.push(id);
+            }
             wiring.push((id, targets));
         }
     }
@@ -720,7 +1039,25 @@ pub fn build_network(
     for id in 1..=total_shards {
         net.connect(cid, id);
     }
-    (net, rx)
+    Ok((net, rx))
+}
+
+/// The faults the layer actors' links injected and their updates (asynchronous schedule).
+fn fault_tally(report: &RunReport<Message>) -> Option<crate::faults::FaultTally> {
+    let mut tally = crate::faults::FaultTally::default();
+    let mut actor_batches = 0u64;
+    let mut any = false;
+    for a in &report.actors {
+        let Some(layer) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<LayerActor>() else {
+            continue;
+        };
+        if let Some(batches) = layer.add_async_tally(&mut tally) {
+            any = true;
+            actor_batches += batches;
+        }
+    }
+    tally.mean_updates_per_batch = tally.updates as f64 / actor_batches.max(1) as f64;
+    any.then_some(tally)
 }
 
 /// Trains `init` by predictive coding on actors: builds the network, runs it on the
@@ -735,7 +1072,32 @@ pub fn train_pc(
     runtime: RuntimeConfig,
     on_event: &mut dyn FnMut(PcEvent),
 ) -> Result<RunReport<Message>, RuntimeError> {
-    let (network, events) = build_network(init, train, test, plan, cfg);
+    train_pc_with(
+        init,
+        train,
+        test,
+        plan,
+        cfg,
+        runtime,
+        &TrainControl::default(),
+        on_event,
+    )
+}
+
+/// [`train_pc`] with checkpoints, resume, a graceful stop and fault injection
+/// ([`TrainControl`]).
+#[allow(clippy::too_many_arguments)]
+pub fn train_pc_with(
+    init: &Mlp,
+    train: &Split,
+    test: &Split,
+    plan: PcPlan,
+    cfg: PcConfig,
+    runtime: RuntimeConfig,
+    control: &TrainControl,
+    on_event: &mut dyn FnMut(PcEvent),
+) -> Result<RunReport<Message>, RuntimeError> {
+    let (network, events) = build_network_with(init, train, test, plan, cfg, control)?;
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || Runtime::new(runtime).run(network));
         loop {
@@ -755,11 +1117,14 @@ pub fn train_pc(
         let report = worker
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        let fault = report
+        let coordinator = report
             .actors
             .first()
-            .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>())
-            .and_then(|c| c.fault);
+            .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>());
+        let fault = coordinator.and_then(|c| c.fault);
+        let interrupted = coordinator.is_some_and(|c| c.stopping);
+        let mut report = report;
+        report.traffic.faults = fault_tally(&report);
         if let Some((layer, shard, step, what, value)) = fault {
             let sharded = format!("layer-{layer}.{shard}");
             let actor = if report.names.contains(&sharded) {
@@ -773,6 +1138,9 @@ pub fn train_pc(
                 what: what.to_owned(),
                 value,
             });
+        }
+        if interrupted {
+            return Err(RuntimeError::Interrupted);
         }
         Ok(report)
     })

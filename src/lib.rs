@@ -51,6 +51,7 @@ pub mod checkpoint;
 pub mod convert;
 pub mod coordinator;
 pub mod dataset;
+pub mod faults;
 pub mod idx;
 pub mod inference;
 pub mod lif;

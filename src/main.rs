@@ -20,6 +20,8 @@ macro_rules! out {
 }
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use axon::bench::{bench_bp, BpBenchConfig};
@@ -63,6 +65,10 @@ enum Command {
         /// Override a scenario key by dotted path, e.g. --set train.epochs=1 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        /// Continue the run in DIR (stopped by Ctrl-C, a crash or a kill) from its last
+        /// checkpoint; give the same FILE and --set overrides as the run that wrote it.
+        #[arg(long, value_name = "DIR", conflicts_with = "out")]
+        resume: Option<PathBuf>,
         /// No progress bars; only the final summary line.
         #[arg(long, short)]
         quiet: bool,
@@ -280,14 +286,25 @@ fn init_logging() {
 struct Failure {
     error: anyhow::Error,
     bad_input: bool,
+    /// Stopped by Ctrl-C (exit 130, as shells report SIGINT).
+    interrupted: bool,
 }
 
 impl From<RunError> for Failure {
     fn from(e: RunError) -> Self {
         Self {
             bad_input: e.is_bad_input(),
+            interrupted: matches!(e, RunError::Interrupted { .. }),
             error: e.into(),
         }
+    }
+}
+
+fn machine_failure(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        error: error.into(),
+        bad_input: false,
+        interrupted: false,
     }
 }
 
@@ -295,7 +312,28 @@ fn bad_input(error: impl Into<anyhow::Error>) -> Failure {
     Failure {
         error: error.into(),
         bad_input: true,
+        interrupted: false,
     }
+}
+
+/// A flag the first Ctrl-C (or SIGTERM) sets for a graceful stop; a second one exits at once.
+fn stop_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting now (the last checkpoint is kept)");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: finishing the batches in flight and saving a checkpoint \
+             (press Ctrl-C again to exit at once)"
+        );
+    });
+    if let Err(e) = installed {
+        tracing::warn!("cannot install the Ctrl-C handler ({e}); Ctrl-C will kill the run");
+    }
+    flag
 }
 
 fn main() -> ExitCode {
@@ -314,7 +352,13 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {msg}");
-            ExitCode::from(if f.bad_input { 2 } else { 1 })
+            ExitCode::from(if f.interrupted {
+                130
+            } else if f.bad_input {
+                2
+            } else {
+                1
+            })
         }
     }
 }
@@ -352,6 +396,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             file,
             out,
             overrides,
+            resume,
             quiet,
         } => {
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
@@ -359,7 +404,12 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 enabled: !quiet && std::io::stderr().is_terminal(),
                 bar: None,
             };
-            let summary = run(&scenario, &RunOptions { out }, &mut bars)?;
+            let opts = RunOptions {
+                out,
+                resume,
+                stop: Some(stop_flag()),
+            };
+            let summary = run(&scenario, &opts, &mut bars)?;
             for (label, m) in &summary.results.models {
                 if let Some(f) = m.final_ {
                     outln!(
@@ -489,15 +539,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     }
                 },
             )
-            .map_err(|e| Failure {
-                error: e.into(),
-                bad_input: false,
-            })?;
+            .map_err(machine_failure)?;
             if json {
-                let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure {
-                    error: e.into(),
-                    bad_input: false,
-                })?;
+                let text = serde_json::to_string_pretty(&rows).map_err(machine_failure)?;
                 outln!("{text}");
             }
             Ok(())
@@ -556,10 +600,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                         ..axon::runtime::RuntimeConfig::default()
                     };
                     let st = axon::snn::run_cuba(&cfg, seed, shards, runtime)
-                        .map_err(|e| Failure {
-                            error: e.into(),
-                            bad_input: false,
-                        })?
+                        .map_err(machine_failure)?
                         .stats;
                     let ex = format!("{executor:?}").to_lowercase();
                     if !json {
@@ -618,10 +659,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             let most = workers.iter().copied().max().unwrap_or(1);
             if let Some(n) = spawn {
                 let r = axon::stress::spawn_probe(axon::runtime::Executor::Tokio, n.max(1), most)
-                    .map_err(|e| Failure {
-                    error: e.into(),
-                    bad_input: false,
-                })?;
+                    .map_err(machine_failure)?;
                 outln!(
                     "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
                     r.actors,
@@ -632,10 +670,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             let mut rows = Vec::new();
             for &w in &workers {
                 rows.extend(
-                    axon::stress::run_stress(actors, hops, w, sample).map_err(|e| Failure {
-                        error: e.into(),
-                        bad_input: false,
-                    })?,
+                    axon::stress::run_stress(actors, hops, w, sample).map_err(machine_failure)?,
                 );
             }
             outln!(
@@ -665,23 +700,12 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 );
             }
             if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure {
-                    error: e.into(),
-                    bad_input: false,
-                })?;
-                axon::run_dir::write_atomic(&path, text.as_bytes()).map_err(|e| Failure {
-                    error: e.into(),
-                    bad_input: false,
-                })?;
+                let text = serde_json::to_string_pretty(&rows).map_err(machine_failure)?;
+                axon::run_dir::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
             }
             if let Some(dir) = trace_out {
-                let files =
-                    axon::stress::traced_ring(&dir, most, trace_sample.max(1)).map_err(|e| {
-                        Failure {
-                            error: e.into(),
-                            bad_input: false,
-                        }
-                    })?;
+                let files = axon::stress::traced_ring(&dir, most, trace_sample.max(1))
+                    .map_err(machine_failure)?;
                 for f in files {
                     outln!("wrote {}", f.display());
                 }
@@ -755,10 +779,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             if json {
                 outln!(
                     "{}",
-                    serde_json::to_string(&report).map_err(|e| Failure {
-                        error: e.into(),
-                        bad_input: false
-                    })?
+                    serde_json::to_string(&report).map_err(machine_failure)?
                 );
             } else {
                 outln!(

@@ -304,6 +304,16 @@ pub enum ReportData {
         /// Spikes times fan-out.
         events: u64,
     },
+    /// Asynchronous schedule: the sender's local energy changed by more (`settled: false`) or
+    /// less (`true`) than the tolerance in its last update; sent when that flips.
+    Settled {
+        /// The sender's layer (1-based).
+        layer: u32,
+        /// The sender's shard.
+        shard: u32,
+        /// Whether it is settled now.
+        settled: bool,
+    },
     /// A non-finite value in the sender's state: the coordinator stops the run.
     Fault {
         /// The sender's layer (1-based).
@@ -331,6 +341,16 @@ pub enum ReportData {
         offset: u32,
         /// The weights (`shard rows x inputs`) and biases.
         copy: WeightCopy,
+    },
+    /// The sender's whole state, serialised by the sender for a resumable checkpoint
+    /// (counted as `snapshot` traffic).
+    State {
+        /// Layer (1-based).
+        layer: u32,
+        /// The sender's shard.
+        shard: u32,
+        /// The serialised state.
+        state: std::sync::Arc<crate::checkpoint::StateBag>,
     },
     /// The gradient the sender handed its optimiser for one batch (for exactness checks;
     /// counted as `snapshot` traffic).
@@ -362,6 +382,11 @@ pub enum Phase {
     },
     /// Report the synapses to the coordinator.
     Snapshot,
+    /// Report the whole actor state (synapses, optimiser, feedback synapses, counters) for a
+    /// resumable checkpoint.
+    Save,
+    /// Asynchronous schedule: the batch has settled; learn from the values held now.
+    Learn,
 }
 
 /// axon's message vocabulary (DESIGN.md, "Messages").
@@ -447,7 +472,9 @@ impl Payload for Message {
                 MessageKind::Control
             }
             Message::Report { data, .. } => match data {
-                ReportData::Snapshot { .. } | ReportData::Gradient { .. } => MessageKind::Snapshot,
+                ReportData::Snapshot { .. }
+                | ReportData::Gradient { .. }
+                | ReportData::State { .. } => MessageKind::Snapshot,
                 _ => MessageKind::Report,
             },
             Message::WeightTransport { .. } => MessageKind::WeightTransport,
@@ -463,8 +490,10 @@ impl Payload for Message {
                 ReportData::Predictions(s) => s.bytes(),
                 ReportData::Energy(_) => 8,
                 ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => 16,
+                ReportData::Settled { .. } => 12,
                 ReportData::Energies { values, .. } => values.bytes(),
                 ReportData::Snapshot { copy, .. } => copy.bytes(),
+                ReportData::State { state, .. } => state.bytes(),
                 ReportData::Gradient { weight, bias, .. } => weight.bytes() + bias.bytes(),
             },
             Message::WeightTransport { copy, .. } => copy.bytes(),

@@ -96,6 +96,34 @@ impl Optimizer {
         }
     }
 
+    /// Writes this optimiser's state (step count and moment buffers) into `bag` under
+    /// `prefix` (checkpoints).
+    pub fn save(&self, prefix: &str, bag: &mut crate::checkpoint::StateBag) {
+        bag.scalar(&format!("{prefix}step"), self.step.to_string());
+        for (i, v) in self.first.iter().enumerate() {
+            bag.tensor(&format!("{prefix}first.{i}"), v.clone());
+        }
+        for (i, v) in self.second.iter().enumerate() {
+            bag.tensor(&format!("{prefix}second.{i}"), v.clone());
+        }
+    }
+
+    /// Restores the state [`Optimizer::save`] wrote; every buffer must have its length.
+    pub fn restore(
+        &mut self,
+        prefix: &str,
+        bag: &crate::checkpoint::StateBag,
+    ) -> Result<(), crate::checkpoint::StateError> {
+        self.step = bag.parse(&format!("{prefix}step"))?;
+        for (i, v) in self.first.iter_mut().enumerate() {
+            bag.fill(&format!("{prefix}first.{i}"), v)?;
+        }
+        for (i, v) in self.second.iter_mut().enumerate() {
+            bag.fill(&format!("{prefix}second.{i}"), v)?;
+        }
+        Ok(())
+    }
+
     /// Starts a new optimisation step (call once per batch, before the updates).
     pub fn begin_step(&mut self) {
         self.step = self.step.saturating_add(1);

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::actor::{Actor, Context, Flow};
+use crate::checkpoint::{StateBag, StateError};
 use crate::loss::Loss;
 use crate::matrix::{matmul, MatView, Matrix, Threads};
 use crate::message::{Message, Phase, ReportData, Signal, SignalPool, Synapses, WeightCopy};
@@ -113,6 +114,25 @@ pub struct PcConfig {
     /// Report every batch's weights and gradients so the coordinator can compare them with
     /// backprop's gradient from the same weights (exactness checks; slow).
     pub check_gradients: bool,
+    /// The asynchronous schedule (`None`: lockstep).
+    pub asynchronous: Option<AsyncSchedule>,
+}
+
+/// The asynchronous schedule's settings (`runtime.schedule = "async"`; see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AsyncSchedule {
+    /// An actor is settled when `|E - E_prev| <= tolerance * max(|E|, |E_prev|)` for its local
+    /// energy `E` over its last update (and it holds no delayed message).
+    pub settle_tolerance: f32,
+    /// Most updates an actor makes per training batch; then it counts as settled.
+    pub max_updates: u64,
+    /// The faults each inference edge injects.
+    pub faults: crate::faults::LinkFaults,
+    /// Seed of the per-edge fault streams.
+    pub seed: u64,
+    /// An actor that has heard nothing for this long counts as settled (a lost message must
+    /// not hold a batch forever); held delayed messages are then released.
+    pub quiet: std::time::Duration,
 }
 
 impl PcConfig {
@@ -228,6 +248,13 @@ pub(crate) struct Placement {
     pub(crate) down_ranges: Vec<Range<usize>>,
     /// The out-edge to the coordinator.
     pub(crate) coordinator: usize,
+    /// The out-edge to itself (asynchronous schedule: ticks that keep it relaxing).
+    pub(crate) self_edge: Option<usize>,
+    /// This actor's name (`layer-2` or `layer-2.1`).
+    pub(crate) name: String,
+    /// Names of the senders below and above (fault streams and tallies are per edge).
+    pub(crate) below_names: Vec<String>,
+    pub(crate) above_names: Vec<String>,
 }
 
 /// The batch a shard is working on.
@@ -285,6 +312,35 @@ pub(crate) struct LayerActor {
     deferred: VecDeque<Message>,
     pool: SignalPool,
     report_pool: SignalPool,
+    /// Fault injection (`faults.panic_actor`): panic after this many training batches.
+    panic_after: Option<usize>,
+    /// The asynchronous schedule's state (`None` under lockstep).
+    asynch: Option<AsyncState>,
+}
+
+/// What an actor keeps for the asynchronous schedule.
+struct AsyncState {
+    cfg: AsyncSchedule,
+    /// Fault injectors of the in-edges: the shards below (not the coordinator's input), then
+    /// the shards above.
+    links: Vec<crate::faults::Link>,
+    below_links: usize,
+    /// Delayed messages: when due, which link, the message (in arrival order).
+    held: Vec<(std::time::Instant, usize, Message)>,
+    /// Mean duration of an update (an exponential average): one step of delay.
+    step_time: std::time::Duration,
+    /// Updates in this batch, and over the run.
+    updates: u64,
+    total_updates: u64,
+    batches: u64,
+    /// Local energy after the last update.
+    energy: f32,
+    /// The status last reported to the coordinator.
+    settled: bool,
+    /// A tick to ourselves is in the mailbox.
+    tick_pending: bool,
+    /// When the last inference message arrived (or the batch began).
+    last_arrival: std::time::Instant,
 }
 
 impl LayerActor {
@@ -314,7 +370,6 @@ impl LayerActor {
             grad_b: vec![0.0; width],
             grad_fb: Matrix::zeros(n_above, width),
             energies: vec![0.0; last + 1],
-            at,
             last,
             syn,
             opt,
@@ -335,8 +390,45 @@ impl LayerActor {
             deferred: VecDeque::new(),
             pool: SignalPool::default(),
             report_pool: SignalPool::default(),
+            panic_after: None,
+            asynch: cfg.asynchronous.map(|a| {
+                let below_links = if at.layer == 1 { 0 } else { at.below.len() };
+                let links = at
+                    .below_names
+                    .iter()
+                    .take(below_links)
+                    .chain(&at.above_names)
+                    .map(|from| {
+                        crate::faults::Link::new(
+                            a.faults,
+                            a.seed,
+                            &format!("{from} -> {}", at.name),
+                        )
+                    })
+                    .collect();
+                AsyncState {
+                    cfg: a,
+                    links,
+                    below_links,
+                    held: Vec::new(),
+                    updates: 0,
+                    total_updates: 0,
+                    batches: 0,
+                    energy: 0.0,
+                    settled: false,
+                    tick_pending: false,
+                    last_arrival: std::time::Instant::now(),
+                    step_time: std::time::Duration::from_micros(100),
+                }
+            }),
+            at,
             cfg,
         }
+    }
+
+    /// Makes this actor panic after `batches` training batches (fault injection).
+    pub(crate) fn panic_after(&mut self, batches: usize) {
+        self.panic_after = Some(batches);
     }
 
     fn is_output(&self) -> bool {
@@ -400,6 +492,22 @@ impl LayerActor {
                 self.send_snapshot(step, ctx);
                 return;
             }
+            Phase::Save => {
+                let state = std::sync::Arc::new(self.save_state());
+                ctx.send(
+                    self.at.coordinator,
+                    Message::Report {
+                        step,
+                        data: ReportData::State {
+                            layer: self.at.layer as u32,
+                            shard: self.at.shard as u32,
+                            state,
+                        },
+                    },
+                );
+                return;
+            }
+            Phase::Learn => return,
             Phase::Train { rows } => (rows as usize, true),
             Phase::Evaluate { rows } => (rows as usize, false),
         };
@@ -424,6 +532,16 @@ impl LayerActor {
             m.set_rows(rows);
         }
         self.energies.fill(0.0);
+        if let Some(st) = self.asynch.as_mut().filter(|_| train) {
+            st.updates = 0;
+            st.energy = 0.0;
+            st.settled = false;
+            st.held.clear();
+            st.last_arrival = std::time::Instant::now();
+            // Forward sweep and settled state.
+            self.energies.resize(2, 0.0);
+            self.energies.fill(0.0);
+        }
         if train && self.cfg.check_gradients {
             self.send_snapshot(step, ctx);
         }
@@ -556,10 +674,14 @@ impl LayerActor {
     }
 
     fn send_activity(&mut self, ctx: &mut Context<'_, Message>) {
+        let step = self.step();
+        self.send_activity_at(step, ctx);
+    }
+
+    fn send_activity_at(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
         let (rows, cols) = (self.fx.rows(), self.fx.cols());
         let fx = self.fx.as_slice();
         let s = self.pool.signal(rows, cols, |o| o.copy_from_slice(fx));
-        let step = self.step();
         for edge in self.at.up.clone() {
             ctx.send(
                 edge,
@@ -795,9 +917,46 @@ impl LayerActor {
                 },
             );
             self.trained_batches += 1;
+            if self.panic_after == Some(self.trained_batches) {
+                panic!(
+                    "injected fault (faults.panic_actor): layer {} shard {} panics after {} training batches",
+                    self.at.layer, self.at.shard, self.trained_batches
+                );
+            }
         }
         self.below.clear();
         self.above.clear();
+    }
+
+    /// Serialises what this shard carries from batch to batch: synapses, optimiser state,
+    /// feedback synapses and theirs, the batch count (the schedule's position) and whether
+    /// the last weight copy sent down is stale.
+    pub(crate) fn save_state(&mut self) -> StateBag {
+        let mut bag = StateBag::default();
+        bag.tensor("weight", self.syn.weights_mut().as_slice().to_vec());
+        bag.tensor("bias", self.syn.bias().to_vec());
+        self.opt.save("opt.", &mut bag);
+        if let Some(b) = &self.fb_syn {
+            bag.tensor("feedback", b.as_slice().to_vec());
+        }
+        self.fb_opt.save("feedback_opt.", &mut bag);
+        bag.scalar("trained_batches", self.trained_batches.to_string());
+        bag.scalar("copy_stale", self.copy_stale.to_string());
+        bag
+    }
+
+    /// Restores what [`LayerActor::save_state`] wrote (shapes must match this shard's).
+    pub(crate) fn restore_state(&mut self, bag: &StateBag) -> Result<(), StateError> {
+        bag.fill("weight", self.syn.weights_mut().as_mut_slice())?;
+        bag.fill("bias", self.syn.bias_mut())?;
+        self.opt.restore("opt.", bag)?;
+        if let Some(b) = self.fb_syn.as_mut() {
+            bag.fill("feedback", b.as_mut_slice())?;
+        }
+        self.fb_opt.restore("feedback_opt.", bag)?;
+        self.trained_batches = bag.parse("trained_batches")?;
+        self.copy_stale = bag.parse("copy_stale")?;
+        Ok(())
     }
 
     /// Names the first non-finite number in this shard's state (weights first: they are what
@@ -821,7 +980,7 @@ impl LayerActor {
 
     /// Makes every transition the messages at hand allow.
     fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
-        if self.batch.is_none() {
+        if self.batch.is_none() || self.in_async_batch() {
             return false;
         }
         if !self.eps_done {
@@ -843,6 +1002,9 @@ impl LayerActor {
 
     /// Takes up the first deferred message that now fits, if any.
     fn take_deferred(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        if self.in_async_batch() {
+            return false;
+        }
         for i in 0..self.deferred.len() {
             let msg = self.deferred.remove(i).expect("index in range");
             match self.accept(msg, ctx) {
@@ -851,6 +1013,434 @@ impl LayerActor {
             }
         }
         false
+    }
+}
+
+impl LayerActor {
+    fn handle_lockstep(&mut self, msg: Message, ctx: &mut Context<'_, Message>) {
+        if let Err(back) = self.accept(msg, ctx) {
+            self.deferred.push_back(back);
+        }
+        loop {
+            let moved = self.advance(ctx);
+            let took = self.take_deferred(ctx);
+            if !moved && !took {
+                break;
+            }
+        }
+    }
+
+    /// A training batch under the asynchronous schedule is open.
+    fn in_async_batch(&self) -> bool {
+        self.asynch.is_some() && self.batch.is_some_and(|b| b.train)
+    }
+
+    /// The asynchronous schedule. Training batch `b` uses steps `b` (the forward sweep, the
+    /// labels and the learn phase: delivered without faults) and `b + 1` (inference traffic:
+    /// activity after the sweep, every error, ticks and settle reports). Evaluation batches,
+    /// saves and snapshots follow the lockstep rules.
+    fn handle_async(&mut self, msg: Message, ctx: &mut Context<'_, Message>) {
+        let Some(base) = self.batch.filter(|b| b.train).map(|b| b.base) else {
+            if let Message::Tick { .. } = msg {
+                self.asynch.as_mut().expect("async").tick_pending = false;
+                return;
+            }
+            self.handle_lockstep(msg, ctx);
+            if self.in_async_batch() {
+                self.replay_deferred(ctx);
+            }
+            return;
+        };
+        let step = crate::message::Payload::step(&msg);
+        match msg {
+            Message::Tick { .. } => {
+                self.asynch.as_mut().expect("async").tick_pending = false;
+                self.on_tick(ctx);
+            }
+            Message::Phase {
+                phase: Phase::Learn,
+                step,
+            } if step == base => {
+                self.learn_async(ctx);
+                self.replay_deferred(ctx);
+            }
+            Message::Report { .. } | Message::Spike { .. } => {}
+            m if step < base => {
+                if matches!(m, Message::Activity { .. } | Message::Error { .. }) {
+                    let st = self.asynch.as_mut().expect("async");
+                    if let Some(l) = Self::link_of(st, &m) {
+                        st.links[l].counts.stale += 1;
+                    }
+                }
+            }
+            m @ Message::Phase { .. } => self.deferred.push_back(m),
+            m if step > base + 1 => self.deferred.push_back(m),
+            Message::Clamp { labels, .. } => {
+                self.labels.clear();
+                self.labels.extend(labels.values().iter().map(|&v| v as u8));
+                self.update_async(ctx);
+            }
+            Message::WeightTransport { shard, copy, .. } => {
+                let first = self.at.above[shard as usize].start;
+                let b = self
+                    .fb_syn
+                    .as_mut()
+                    .expect("weight copies reach hidden layers only");
+                copy.write_rows(b, first);
+            }
+            m @ (Message::Activity { .. } | Message::Error { .. }) => {
+                let st = self.asynch.as_mut().expect("async");
+                st.last_arrival = std::time::Instant::now();
+                let link = Self::link_of(st, &m).filter(|_| step == base + 1);
+                let applied = match link {
+                    // The forward sweep (and layer 1's input) is delivered as sent.
+                    None => {
+                        self.put_async(m);
+                        true
+                    }
+                    Some(l) => {
+                        let mut now = false;
+                        for delay in st.links[l].admit().into_iter().flatten() {
+                            match delay.due(st.step_time) {
+                                Some(at) => st.held.push((at, l, m.clone())),
+                                None => now = true,
+                            }
+                        }
+                        if now {
+                            self.put_async(m);
+                        }
+                        now
+                    }
+                };
+                // An update for every message that arrives (a dropped one never does; a
+                // delayed one when it is due).
+                if self.release_due(false) || applied {
+                    self.update_async(ctx);
+                } else {
+                    self.schedule_tick(ctx);
+                }
+            }
+        }
+    }
+
+    /// The fault link a message arrives on (`None` for the coordinator's input).
+    fn link_of(st: &AsyncState, m: &Message) -> Option<usize> {
+        match m {
+            Message::Activity { shard, .. } if st.below_links > 0 => Some(*shard as usize),
+            Message::Error { shard, .. } => Some(st.below_links + *shard as usize),
+            _ => None,
+        }
+    }
+
+    fn put_async(&mut self, m: Message) {
+        match m {
+            Message::Activity { shard, signal, .. } => {
+                self.below.put(shard as usize, signal);
+                self.below_changed = true;
+            }
+            Message::Error { shard, signal, .. } => self.above.put(shard as usize, signal),
+            _ => {}
+        }
+    }
+
+    /// Re-handles the messages kept for later (once per message).
+    fn replay_deferred(&mut self, ctx: &mut Context<'_, Message>) {
+        let pending = std::mem::take(&mut self.deferred);
+        for m in pending {
+            self.handle_async(m, ctx);
+        }
+    }
+
+    /// One asynchronous update from the latest values held: errors, feedback, one relaxation
+    /// step; sends what changed; reports when its settled status flips; ticks itself while
+    /// unsettled.
+    fn update_async(&mut self, ctx: &mut Context<'_, Message>) {
+        let Some(b) = self.batch.filter(|b| b.train) else {
+            return;
+        };
+        let st = self.asynch.as_ref().expect("async");
+        if st.updates >= st.cfg.max_updates
+            || !self.below.complete()
+            || (self.is_output() && self.labels.is_empty())
+        {
+            return;
+        }
+        let first = st.updates == 0;
+        let started = std::time::Instant::now();
+        let act = self.cfg.activation;
+        if first || (self.below_changed && self.at.layer > 1) {
+            self.below.assemble();
+            self.predict();
+        }
+        self.below_changed = false;
+        let relaxation = b.base + 1;
+        let energy = if self.is_output() {
+            if first {
+                let (rows, cols) = (self.mu.rows(), self.mu.cols());
+                let mu = self.mu.as_slice();
+                let s = self
+                    .report_pool
+                    .signal(rows, cols, |o| o.copy_from_slice(mu));
+                ctx.send(
+                    self.at.coordinator,
+                    Message::Report {
+                        step: b.base,
+                        data: ReportData::Predictions(s),
+                    },
+                );
+            }
+            self.output_errors()
+        } else {
+            if first {
+                if self.cfg.forward_init {
+                    self.x.as_mut_slice().copy_from_slice(self.mu.as_slice());
+                } else {
+                    self.x.fill(0.0);
+                }
+                self.dx.fill(0.0);
+                act.apply_slice(self.x.as_slice(), self.fx.as_mut_slice());
+                self.send_activity_at(b.base, ctx);
+            }
+            0.5 * errors(
+                self.eps.as_mut_slice(),
+                self.dx.as_slice(),
+                self.x.as_slice(),
+                self.mu.as_slice(),
+            )
+        };
+        self.send_errors(relaxation, false, ctx);
+        // A hidden layer cannot be settled before errors from above reach it: until then it
+        // has not started relaxing.
+        let mut heard = self.is_output();
+        let mut energy_after = energy;
+        if !self.is_output() {
+            heard = self.feedback_from_above();
+            let changed = relax(
+                act,
+                self.cfg.gamma,
+                self.x.as_slice(),
+                self.dx.as_mut_slice(),
+                self.fx.as_mut_slice(),
+                self.eps.as_slice(),
+                self.fb.as_slice(),
+            );
+            if changed {
+                self.send_activity_at(relaxation, ctx);
+                // The local energy where the update left it.
+                energy_after = 0.5
+                    * errors(
+                        self.eps.as_mut_slice(),
+                        self.dx.as_slice(),
+                        self.x.as_slice(),
+                        self.mu.as_slice(),
+                    );
+            }
+        }
+        if first {
+            self.energies[0] = energy;
+        }
+        let energy = energy_after;
+        let st = self.asynch.as_mut().expect("async");
+        st.updates += 1;
+        st.total_updates += 1;
+        st.step_time = (st.step_time * 7 + started.elapsed()) / 8;
+        let prev = std::mem::replace(&mut st.energy, energy);
+        let tol = st.cfg.settle_tolerance;
+        let settled = st.updates >= st.cfg.max_updates
+            || (!first
+                && heard
+                && st.held.is_empty()
+                && (energy - prev).abs() <= tol * energy.abs().max(prev.abs()));
+        if settled != st.settled {
+            st.settled = settled;
+            ctx.send(
+                self.at.coordinator,
+                Message::Report {
+                    step: relaxation,
+                    data: ReportData::Settled {
+                        layer: self.at.layer as u32,
+                        shard: self.at.shard as u32,
+                        settled,
+                    },
+                },
+            );
+        }
+        self.schedule_tick(ctx);
+    }
+
+    /// Applies the held messages that are due (`force`: at least the earliest, as when the
+    /// actor has been quiet); returns whether any was.
+    fn release_due(&mut self, force: bool) -> bool {
+        let st = self.asynch.as_mut().expect("async");
+        let now = std::time::Instant::now();
+        let mut due = Vec::new();
+        st.held.retain(|(when, _, m)| {
+            let ready = *when <= now;
+            if ready {
+                due.push(m.clone());
+            }
+            !ready
+        });
+        if due.is_empty() && force && !st.held.is_empty() {
+            let first = (0..st.held.len())
+                .min_by_key(|&i| st.held[i].0)
+                .expect("not empty");
+            due.push(st.held.remove(first).2);
+        }
+        let any = !due.is_empty();
+        for m in due {
+            self.put_async(m);
+        }
+        any
+    }
+
+    /// Keeps a tick in our own mailbox while unsettled or holding delayed messages: the
+    /// clock that releases them and notices when nothing arrives any more.
+    fn schedule_tick(&mut self, ctx: &mut Context<'_, Message>) {
+        let Some(b) = self.batch.filter(|b| b.train) else {
+            return;
+        };
+        let st = self.asynch.as_mut().expect("async");
+        if (st.settled && st.held.is_empty()) || st.tick_pending {
+            return;
+        }
+        st.tick_pending = true;
+        let me = self.at.self_edge.expect("async actors have a self edge");
+        ctx.send(me, Message::Tick { tick: b.base + 1 });
+    }
+
+    /// A tick: releases what is due; after a quiet spell, settles (or releases the earliest
+    /// held message).
+    fn on_tick(&mut self, ctx: &mut Context<'_, Message>) {
+        if self.batch.filter(|b| b.train).is_none() {
+            return;
+        }
+        let quiet = {
+            let st = self.asynch.as_ref().expect("async");
+            st.last_arrival.elapsed() >= st.cfg.quiet
+        };
+        if self.release_due(quiet) {
+            self.update_async(ctx);
+            return;
+        }
+        let st = self.asynch.as_mut().expect("async");
+        if quiet && !st.settled && st.updates > 0 {
+            st.settled = true;
+            let base = self.batch.map_or(0, |b| b.base);
+            ctx.send(
+                self.at.coordinator,
+                Message::Report {
+                    step: base + 1,
+                    data: ReportData::Settled {
+                        layer: self.at.layer as u32,
+                        shard: self.at.shard as u32,
+                        settled: true,
+                    },
+                },
+            );
+        }
+        self.schedule_tick(ctx);
+    }
+
+    /// The output's errors `eps = -dLoss/dmu` (per example, summed over the batch); returns
+    /// the loss summed over the batch.
+    fn output_errors(&mut self) -> f32 {
+        let rows = self.mu.rows() as f32;
+        let loss = self
+            .cfg
+            .loss
+            .evaluate(&self.mu, &self.labels, Some(&mut self.out_grad));
+        for (e, &g) in self
+            .eps
+            .as_mut_slice()
+            .iter_mut()
+            .zip(self.out_grad.as_slice())
+        {
+            *e = -g * rows;
+        }
+        loss * rows
+    }
+
+    /// `fb = eps_above B` from the errors held (zero until every shard above has sent);
+    /// returns whether any error from above is non-zero.
+    fn feedback_from_above(&mut self) -> bool {
+        if !self.above.complete() || !self.above.any_nonzero() {
+            self.fb.fill(0.0);
+            return false;
+        }
+        self.above.assemble();
+        let b = self
+            .fb_syn
+            .as_ref()
+            .expect("hidden layers hold feedback synapses");
+        matmul(
+            &mut self.fb,
+            self.above.view(),
+            b.view(),
+            1.0,
+            false,
+            Threads::ONE,
+        );
+        true
+    }
+
+    /// The batch has settled: errors from the latest values, the local update (and
+    /// Kolen-Pollack's), and the batch's energies to the coordinator.
+    fn learn_async(&mut self, ctx: &mut Context<'_, Message>) {
+        let b = self.batch.expect("a batch is open");
+        let st = self.asynch.as_mut().expect("async");
+        for (_, l, _) in st.held.drain(..) {
+            st.links[l].counts.late += 1;
+        }
+        st.batches += 1;
+        if self.below.complete() {
+            if self.below_changed && self.at.layer > 1 {
+                self.below.assemble();
+                self.predict();
+            }
+            let energy = if self.is_output() {
+                self.output_errors()
+            } else {
+                0.5 * errors(
+                    self.eps.as_mut_slice(),
+                    self.dx.as_slice(),
+                    self.x.as_slice(),
+                    self.mu.as_slice(),
+                )
+            };
+            self.energies[1] = energy;
+            self.learn(b.base + 1, ctx);
+            if self.cfg.feedback == Feedback::KolenPollack
+                && !self.is_output()
+                && self.above.complete()
+            {
+                self.above.assemble();
+                self.learn_feedback();
+            }
+        }
+        self.end_batch(ctx);
+    }
+
+    /// Asynchronous schedule: adds what this actor's links did (by edge) and its updates to
+    /// `tally`; returns its training batches (`None` under lockstep).
+    pub(crate) fn add_async_tally(&self, tally: &mut crate::faults::FaultTally) -> Option<u64> {
+        let st = self.asynch.as_ref()?;
+        let names = self
+            .at
+            .below_names
+            .iter()
+            .take(st.below_links)
+            .chain(&self.at.above_names);
+        for (from, l) in names.zip(&st.links) {
+            tally.totals.add(&l.counts);
+            tally
+                .per_edge
+                .entry(format!("{from} -> {}", self.at.name))
+                .or_default()
+                .add(&l.counts);
+        }
+        tally.updates += st.total_updates;
+        Some(st.batches)
     }
 }
 
@@ -923,15 +1513,10 @@ fn relax(
 
 impl Actor<Message> for LayerActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        if let Err(back) = self.accept(msg, ctx) {
-            self.deferred.push_back(back);
-        }
-        loop {
-            let moved = self.advance(ctx);
-            let took = self.take_deferred(ctx);
-            if !moved && !took {
-                break;
-            }
+        if self.asynch.is_some() {
+            self.handle_async(msg, ctx);
+        } else {
+            self.handle_lockstep(msg, ctx);
         }
         Flow::Continue
     }

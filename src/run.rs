@@ -50,6 +50,23 @@ pub enum RunError {
     /// The sampled event log could not be written.
     #[error(transparent)]
     Trace(#[from] crate::trace_log::TraceError),
+    /// The run was stopped on request (Ctrl-C) after a final checkpoint; it can be resumed.
+    #[error(
+        "interrupted: finished epochs and a resumable checkpoint are in {dir}; continue with \
+         axon run FILE --resume {dir}"
+    )]
+    Interrupted {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// `--resume` was given a folder that does not fit the scenario (bad input).
+    #[error("cannot resume {dir}: {message}")]
+    Resume {
+        /// The run folder.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl RunError {
@@ -61,6 +78,7 @@ impl RunError {
             RunError::Scenario(_)
                 | RunError::Data(_)
                 | RunError::Checkpoint { .. }
+                | RunError::Resume { .. }
                 | RunError::Output(RunDirError::NotEmpty { .. })
         )
     }
@@ -86,12 +104,30 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
-/// Where a run writes.
+/// Where a run writes, and how it can be stopped.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// The run folder; default `runs/NAME-TIMESTAMP`.
     pub out: Option<PathBuf>,
+    /// Continue the run in this folder (written by an earlier run of the same scenario) from
+    /// its last resumable checkpoint; `out` is then ignored.
+    pub resume: Option<PathBuf>,
+    /// Set it (for example from a Ctrl-C handler) to stop gracefully: actor runs finish the
+    /// batches in flight, save a final checkpoint and return [`RunError::Interrupted`]; the BP
+    /// baseline stops after its current epoch.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
+
+impl RunOptions {
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Where the resumable checkpoint lives in a run folder.
+pub const RESUME_FILE: &str = "checkpoints/resume.safetensors";
 
 /// What a finished run reports.
 #[derive(Clone, Debug)]
@@ -189,8 +225,13 @@ fn train_bp(
     label: &str,
     results: &mut Results,
     observer: &mut dyn Observer,
+    opts: &RunOptions,
 ) -> Result<Vec<Mlp>, RunError> {
     let cfg = train_config(scenario);
+    if let Some(nets) = finished_baseline(scenario, dir, label, results) {
+        return Ok(nets);
+    }
+    results.model(label, "bp").epochs.clear();
     let mut learner = Backprop::new(initial_network(scenario), cfg);
     checkpoint(dir, label, 0, learner.net())?;
     let batches = data.train.len().div_ceil(cfg.batch_size);
@@ -216,8 +257,37 @@ fn train_bp(
         accuracy_png(results, &dir.path().join("accuracy.png"))?;
         observer.epoch_end(label, &record);
         nets.push(learner.net().clone());
+        if epoch < cfg.epochs && opts.stop_requested() {
+            return Err(RunError::Interrupted {
+                dir: dir.path().to_owned(),
+            });
+        }
     }
     Ok(nets)
+}
+
+/// On resume: the baseline's networks after each epoch, read back from its checkpoints, if
+/// it had finished every epoch.
+fn finished_baseline(
+    scenario: &Scenario,
+    dir: &RunDir,
+    label: &str,
+    results: &Results,
+) -> Option<Vec<Mlp>> {
+    let epochs = scenario.file.train.epochs;
+    if results.models.get(label)?.epochs.len() != epochs {
+        return None;
+    }
+    (1..=epochs)
+        .map(|e| {
+            let path = dir
+                .path()
+                .join("checkpoints")
+                .join(label)
+                .join(format!("epoch-{e}.safetensors"));
+            crate::checkpoint::load_mlp(&path, scenario.file.network.activation).ok()
+        })
+        .collect()
 }
 
 /// Per layer, `||a - b|| / ||b||` over weights and biases.
@@ -253,6 +323,7 @@ fn write_traffic(
 
 /// Trains the predictive-coding actors under `label`; `baseline` holds the BP network after
 /// each epoch when the baseline ran.
+#[allow(clippy::too_many_arguments)]
 fn train_actors(
     scenario: &Scenario,
     data: &Dataset,
@@ -261,10 +332,22 @@ fn train_actors(
     baseline: &[Mlp],
     results: &mut Results,
     observer: &mut dyn Observer,
+    opts: &RunOptions,
+    resume: Option<crate::checkpoint::ResumeState>,
 ) -> Result<(), RunError> {
-    use crate::coordinator::{train_pc, PcEvent, PcPlan};
+    use crate::coordinator::{train_pc_with, PcEvent, PcPlan, TrainControl};
     let init = initial_network(scenario);
     checkpoint(dir, label, 0, &init)?;
+    let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);
+    let control = TrainControl {
+        checkpoint_every: Some(scenario.file.checkpoint.every_batches),
+        resume,
+        stop: opts.stop.clone(),
+        panic: scenario.file.faults.panic_actor.clone().map(|a| {
+            let after = scenario.file.faults.panic_after_batches.unwrap_or(1);
+            (a, after)
+        }),
+    };
     let t = &scenario.file.train;
     let plan = PcPlan {
         epochs: t.epochs,
@@ -274,17 +357,24 @@ fn train_actors(
     let batches = data.train.len().div_ceil(t.batch_size);
     let algorithm = scenario.file.algorithm.kind.name();
     let mut failure: Option<RunError> = None;
-    observer.epoch_start(label, 1, t.epochs, batches);
+    observer.epoch_start(label, first_epoch, t.epochs, batches);
     let config = scenario.runtime_config();
-    let report = train_pc(
+    let trained = train_pc_with(
         &init,
         &data.train,
         &data.test,
         plan,
         scenario.pc_config(data.train.len()),
         config,
+        &control,
         &mut |ev| match ev {
             PcEvent::BatchDone { done, .. } => observer.batch_done(done),
+            PcEvent::Checkpoint(mut state) => {
+                state.results = results.to_json();
+                if let Err(err) = dir.write(RESUME_FILE, &state.to_bytes()) {
+                    failure.get_or_insert(err.into());
+                }
+            }
             PcEvent::Epoch(e) => {
                 let record = EpochRecord {
                     epoch: e.epoch,
@@ -318,10 +408,18 @@ fn train_actors(
                 }
             }
         },
-    )?;
+    );
     if let Some(err) = failure {
         return Err(err);
     }
+    let report = match trained {
+        Err(crate::runtime::RuntimeError::Interrupted) => {
+            return Err(RunError::Interrupted {
+                dir: dir.path().to_owned(),
+            })
+        }
+        other => other?,
+    };
     write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
     Ok(())
@@ -353,6 +451,34 @@ fn run_cuba_scenario(
     })
 }
 
+/// Opens `path` to continue the run in it: the scenario must be the one it started with; the
+/// resumable checkpoint is read if there is one (none: the run starts over in the folder).
+fn open_for_resume(
+    scenario: &Scenario,
+    path: &Path,
+) -> Result<(RunDir, Option<crate::checkpoint::ResumeState>), RunError> {
+    let bad = |message: String| RunError::Resume {
+        dir: path.to_owned(),
+        message,
+    };
+    let dir = RunDir::open(path).map_err(|e| bad(e.to_string()))?;
+    let saved = std::fs::read_to_string(path.join("scenario.toml"))
+        .map_err(|e| bad(format!("scenario.toml: {e} (is this a run folder?)")))?;
+    if saved != scenario.to_toml() {
+        return Err(bad(
+            "its scenario.toml differs from this scenario (give the same file and the same \
+             --set overrides as the run that wrote it)"
+                .to_owned(),
+        ));
+    }
+    let file = path.join(RESUME_FILE);
+    if !file.exists() {
+        return Ok((dir, None));
+    }
+    let state = crate::checkpoint::ResumeState::read(&file).map_err(|e| bad(e.to_string()))?;
+    Ok((dir, Some(state)))
+}
+
 /// Runs a validated scenario to the end.
 pub fn run(
     scenario: &Scenario,
@@ -364,13 +490,22 @@ pub fn run(
     }
     let data = load_data(scenario)?;
     observer.data_loaded(&data);
-    let dir = RunDir::create(opts.out.as_deref(), &scenario.name)?;
+    let (dir, resume) = match &opts.resume {
+        Some(path) => open_for_resume(scenario, path)?,
+        None => (RunDir::create(opts.out.as_deref(), &scenario.name)?, None),
+    };
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
 
     let kind = scenario.file.algorithm.kind;
     let label = kind.name();
-    let mut results = Results::new(&scenario.name, scenario.file.seed);
+    let mut results = match &resume {
+        Some(state) => serde_json::from_str(&state.results).map_err(|e| RunError::Resume {
+            dir: dir.path().to_owned(),
+            message: format!("{RESUME_FILE} holds unreadable results: {e}"),
+        })?,
+        None => Results::new(&scenario.name, scenario.file.seed),
+    };
     let results_path = Path::new("results.json");
     let convert_trained =
         kind == AlgorithmKind::SnnConvert && scenario.file.convert.checkpoint.is_none();
@@ -386,7 +521,7 @@ pub fn run(
     dir.write(results_path, results.to_json().as_bytes())?;
 
     let baseline = if with_bp {
-        train_bp(scenario, &data, &dir, "bp", &mut results, observer)?
+        train_bp(scenario, &data, &dir, "bp", &mut results, observer, opts)?
     } else {
         Vec::new()
     };
@@ -455,6 +590,8 @@ pub fn run(
                 &baseline,
                 &mut results,
                 observer,
+                opts,
+                resume,
             )?;
         }
     }

@@ -94,6 +94,22 @@ impl RunDir {
         Ok(Self { path })
     }
 
+    /// Opens an existing run folder (to resume the run in it).
+    pub fn open(path: &Path) -> Result<Self, RunDirError> {
+        if !path.is_dir() {
+            return Err(RunDirError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such run folder (give the folder a run wrote, e.g. runs/NAME-TIMESTAMP)",
+                ),
+            });
+        }
+        Ok(Self {
+            path: path.to_owned(),
+        })
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path

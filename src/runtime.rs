@@ -160,6 +160,13 @@ pub enum RuntimeError {
         /// The value.
         value: f32,
     },
+    /// A graceful stop was requested (Ctrl-C): the actors finished what was in flight and
+    /// saved a final checkpoint.
+    #[error("interrupted: the run stopped after a final checkpoint")]
+    Interrupted,
+    /// The actors could not be built from a checkpoint.
+    #[error("{0}")]
+    Restore(String),
     /// The executor could not start.
     #[error("cannot start the {executor:?} executor: {message}")]
     Start {
@@ -342,7 +349,15 @@ impl<M: Payload> Cell<M> {
                 let kind = match what {
                     Handling::Start => "its start hook".to_owned(),
                     Handling::Control(c) => format!("control word {c:?}"),
-                    Handling::Data(k) => format!("a {} message", k.name()),
+                    Handling::Data(k) => {
+                        let name = k.name();
+                        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        };
+                        format!("{article} {name} message")
+                    }
                 };
                 let _ = self.events.send(Event::Failed {
                     actor: self.id,

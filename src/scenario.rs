@@ -98,6 +98,59 @@ pub struct ScenarioFile {
     pub cuba: crate::snn::CubaConfig,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
+    /// Resumable checkpoints of actor training runs.
+    pub checkpoint: CheckpointSection,
+    /// Fault injection into actor runs.
+    pub faults: FaultsSection,
+}
+
+/// `[checkpoint]`: resumable checkpoints (`checkpoints/resume.safetensors`) of PC and Z-IL
+/// runs, for `axon run FILE --resume RUNDIR`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointSection {
+    /// Also save after every this many training batches, >= 0 (0: only at the end of each
+    /// epoch). Default 100.
+    pub every_batches: usize,
+}
+
+impl Default for CheckpointSection {
+    fn default() -> Self {
+        Self { every_batches: 100 }
+    }
+}
+
+/// `[faults]`: faults injected on purpose, to test what a run survives.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultsSection {
+    /// The actor (`layer-2`, or `layer-2.1` when sharded) that panics after
+    /// `panic_after_batches` training batches. Default: none.
+    pub panic_actor: Option<String>,
+    /// Training batches the panicking actor finishes first, >= 1. Default 1.
+    pub panic_after_batches: Option<usize>,
+    /// Delay of each inference message between layer actors (`runtime.schedule = "async"`):
+    /// `{ kind = "fixed" | "uniform" | "exponential", mean = 0.0, unit = "steps" | "us" }`.
+    /// Default: none.
+    pub delay: crate::faults::DelayConfig,
+    /// Probability that an inference message is lost, in [0, 1). Default 0.
+    pub drop: f64,
+    /// Probability that an inference message arrives twice, in [0, 1]. Default 0.
+    pub duplicate: f64,
+    /// Reorder window in steps: each message waits an extra 0..=reorder steps. Default 0.
+    pub reorder: u32,
+}
+
+impl FaultsSection {
+    /// The faults each inference edge injects.
+    pub fn links(&self) -> crate::faults::LinkFaults {
+        crate::faults::LinkFaults {
+            delay: self.delay,
+            drop: self.drop,
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+        }
+    }
 }
 
 /// `[convert]`
@@ -160,6 +213,8 @@ impl Default for ScenarioFile {
             compare: CompareSection::default(),
             cuba: crate::snn::CubaConfig::default(),
             convert: ConvertSection::default(),
+            checkpoint: CheckpointSection::default(),
+            faults: FaultsSection::default(),
         }
     }
 }
@@ -324,6 +379,10 @@ pub enum TimeSchedule {
     /// Every message carries its step; an actor computes step `t + 1` once it holds all of
     /// step `t` from its neighbours. Deterministic for a seed.
     Lockstep,
+    /// An actor updates whenever a message arrives, from the latest values it holds; a batch
+    /// learns once every actor reports that its local energy changes less than
+    /// `runtime.settle_tolerance` per update (no barrier per step). Timing-dependent.
+    Async,
 }
 
 /// `[compare]`: what the actor model is measured against.
@@ -375,8 +434,17 @@ pub struct RuntimeSection {
     /// Actors per hidden layer, >= 1 (at most the layer's width: one actor per neuron).
     /// Default 1.
     pub shards: usize,
-    /// `lockstep`. Default `lockstep`.
+    /// `lockstep` | `async` (PC only; see [`TimeSchedule`]). Default `lockstep`.
     pub schedule: TimeSchedule,
+    /// Async: an actor is settled when its local energy changes by at most this fraction per
+    /// update, in (0, 1). Default 0.001.
+    pub settle_tolerance: f64,
+    /// Async: most updates an actor makes per training batch (then it counts as settled),
+    /// >= 1; 0 means `algorithm.inference_steps` (the depth lockstep uses). Default 0.
+    pub max_updates: usize,
+    /// Async: an actor that has received nothing for this many milliseconds counts as
+    /// settled (so a lost message cannot hold a batch forever), > 0. Default 2.
+    pub settle_quiet_ms: f64,
 }
 
 impl Default for RuntimeSection {
@@ -388,6 +456,9 @@ impl Default for RuntimeSection {
             stall_timeout_s: 10.0,
             shards: 1,
             schedule: TimeSchedule::Lockstep,
+            settle_tolerance: 1e-3,
+            max_updates: 0,
+            settle_quiet_ms: 2.0,
         }
     }
 }
@@ -723,6 +794,97 @@ impl Scenario {
                 "must be a finite number of seconds > 0 (and at most 86400)",
             ));
         }
+        if file.checkpoint.every_batches > MAX_EPOCHS {
+            return Err(invalid(
+                "checkpoint.every_batches",
+                file.checkpoint.every_batches,
+                &format!("must be at most {MAX_EPOCHS} (0 saves at epoch ends only)"),
+            ));
+        }
+        if let Some(actor) = &file.faults.panic_actor {
+            let layers = file.network.layers.len() - 1;
+            let ok = actor
+                .strip_prefix("layer-")
+                .and_then(|rest| {
+                    let (l, shard) = rest.split_once('.').unwrap_or((rest, "0"));
+                    Some((l.parse::<usize>().ok()?, shard.parse::<usize>().ok()?))
+                })
+                .is_some_and(|(l, _)| (1..=layers).contains(&l));
+            if !ok {
+                return Err(invalid(
+                    "faults.panic_actor",
+                    format!("{actor:?}"),
+                    &format!("must name a layer actor, layer-1 to layer-{layers} (layer-L.S when sharded)"),
+                ));
+            }
+        }
+        let fl = &file.faults;
+        for (key, v, top) in [
+            ("faults.drop", fl.drop, 1.0 - f64::EPSILON),
+            ("faults.duplicate", fl.duplicate, 1.0),
+        ] {
+            if !(v.is_finite() && (0.0..=top).contains(&v)) {
+                return Err(invalid(key, fmt_f64(v), "must be a probability in [0, 1)"));
+            }
+        }
+        let mean = fl.delay.mean;
+        if !(mean.is_finite() && (0.0..=1e9).contains(&mean)) {
+            return Err(invalid(
+                "faults.delay.mean",
+                fmt_f64(mean),
+                "must be a finite delay >= 0 (steps or microseconds, as faults.delay.unit says)",
+            ));
+        }
+        if fl.reorder > 1_000_000 {
+            return Err(invalid(
+                "faults.reorder",
+                fl.reorder,
+                "must be at most 1000000 steps",
+            ));
+        }
+        let rt = &file.runtime;
+        if rt.schedule == TimeSchedule::Lockstep && fl.links().any() {
+            return Err(invalid(
+                "runtime.schedule",
+                "\"lockstep\"",
+                "must be \"async\" to inject faults.delay, drop, duplicate or reorder (lockstep \
+                 waits for every message, so a dropped one would stall it)",
+            ));
+        }
+        if rt.schedule == TimeSchedule::Async && file.algorithm.kind != AlgorithmKind::Pc {
+            return Err(invalid(
+                "runtime.schedule",
+                "\"async\"",
+                "works with algorithm.kind = \"pc\" only (Z-IL's exactness needs lockstep)",
+            ));
+        }
+        let tol = rt.settle_tolerance;
+        if !(tol.is_finite() && tol > 0.0 && tol < 1.0) {
+            return Err(invalid(
+                "runtime.settle_tolerance",
+                fmt_f64(tol),
+                "must be in (0, 1): the relative change of an actor's local energy per update \
+                 below which it counts as settled",
+            ));
+        }
+        let q = rt.settle_quiet_ms;
+        if !(q.is_finite() && q > 0.0 && q <= 60_000.0) {
+            return Err(invalid(
+                "runtime.settle_quiet_ms",
+                fmt_f64(q),
+                "must be a number of milliseconds in (0, 60000]",
+            ));
+        }
+        if rt.max_updates > 1_000_000 {
+            return Err(invalid(
+                "runtime.max_updates",
+                rt.max_updates,
+                "must be at most 1000000 (0: algorithm.inference_steps)",
+            ));
+        }
+        if file.faults.panic_after_batches == Some(0) {
+            return Err(invalid("faults.panic_after_batches", 0, "must be >= 1"));
+        }
         let workers = match file.runtime.workers {
             Some(0) => {
                 return Err(invalid(
@@ -817,6 +979,19 @@ impl Scenario {
             schedule: f.train.schedule,
             total_batches: batches,
             check_gradients: f.compare.check_gradients,
+            asynchronous: (f.runtime.schedule == TimeSchedule::Async).then(|| {
+                crate::pc_layer::AsyncSchedule {
+                    settle_tolerance: f.runtime.settle_tolerance as f32,
+                    max_updates: if f.runtime.max_updates == 0 {
+                        a.inference_steps.max(1) as u64
+                    } else {
+                        f.runtime.max_updates as u64
+                    },
+                    faults: f.faults.links(),
+                    seed: f.seed,
+                    quiet: std::time::Duration::from_secs_f64(f.runtime.settle_quiet_ms * 1e-3),
+                }
+            }),
         }
     }
 

@@ -74,7 +74,7 @@ pub struct Tally {
 }
 
 /// The `traffic` section of results.json.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Traffic {
     /// Everything sent.
     pub totals: Tally,
@@ -84,6 +84,10 @@ pub struct Traffic {
     pub per_edge: Vec<EdgeTraffic>,
     /// Bytes of `WeightTransport` messages: the non-local information a run needed.
     pub weight_transport_bytes: u64,
+    /// Faults injected on the inference edges (`[faults]`) and the asynchronous actors'
+    /// updates; absent under lockstep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::faults::FaultTally>,
 }
 
 impl Traffic {

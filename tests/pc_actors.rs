@@ -48,6 +48,7 @@ fn zil_config(batches: usize) -> PcConfig {
         schedule: Schedule::Constant,
         total_batches: batches,
         check_gradients: true,
+        asynchronous: None,
     }
 }
 

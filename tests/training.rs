@@ -28,6 +28,7 @@ fn fingerprint(s: &Scenario) -> (Curve, Vec<u8>) {
         s,
         &RunOptions {
             out: Some(out.clone()),
+            ..RunOptions::default()
         },
         &mut Silent,
     )
@@ -84,6 +85,7 @@ fn bp_learns_a_real_subset() {
         &s,
         &RunOptions {
             out: Some(tmp.path().join("r")),
+            ..RunOptions::default()
         },
         &mut Silent,
     )
