@@ -139,11 +139,20 @@ pub fn from_safetensors(
                 ),
             ));
         }
-        let values = t
+        let values: Vec<f32> = t
             .data()
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(tensor_err(
+                name,
+                format!(
+                    "value {i} is {}: a network that diverged cannot be used",
+                    values[i]
+                ),
+            ));
+        }
         Ok((t.shape().to_vec(), values))
     };
     let mut layers = Vec::new();
@@ -434,6 +443,14 @@ mod tests {
         let back = from_safetensors(Path::new("mem"), &bytes, Activation::Tanh).expect("valid");
         assert_eq!(back, net);
         assert!(from_safetensors(Path::new("mem"), &bytes[..10], Activation::Tanh).is_err());
+        let mut bad = net.clone();
+        bad.layers_mut()[1].bias[2] = f32::NAN;
+        let bytes = to_safetensors(&bad, &[]);
+        let err = from_safetensors(Path::new("mem"), &bytes, Activation::Tanh).unwrap_err();
+        assert!(
+            err.to_string().contains("layers.1.bias: value 2 is NaN"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -181,6 +181,17 @@ pub struct LifState {
 }
 
 impl LifState {
+    /// The first value that is not finite, by variable (`v`, `ge`, `gi`), if any.
+    pub fn first_non_finite(&self) -> Option<(&'static str, f32)> {
+        [
+            ("membrane potential v (mV)", &self.v_mv),
+            ("excitatory current ge (mV)", &self.ge_mv),
+            ("inhibitory current gi (mV)", &self.gi_mv),
+        ]
+        .into_iter()
+        .find_map(|(what, xs)| xs.iter().find(|x| !x.is_finite()).map(|&x| (what, x)))
+    }
+
     /// `n` neurons at `v_mv` with no synaptic current.
     pub fn new(n: usize, v_mv: f32) -> Self {
         Self {

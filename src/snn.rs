@@ -83,7 +83,13 @@ pub struct Population {
     pub synaptic_events: u64,
     /// (tick, neuron) of this shard's spikes in the first [`RASTER_TICKS`] ticks.
     raster: Vec<(u32, u32)>,
+    /// A non-finite value found in the state: (tick, what, value).
+    fault: Option<(u64, &'static str, f32)>,
 }
+
+/// Populations check their state for non-finite values every this many ticks (and at the
+/// last): a pass over the state costs about half a tick.
+const CHECK_EVERY: u64 = 1000;
 
 /// Ticks whose spikes are kept for the raster plot (1 s of CUBA).
 pub const RASTER_TICKS: u64 = 10_000;
@@ -136,6 +142,12 @@ impl Population {
                 self.raster.extend(self.fired.iter().map(|&i| (t, i)));
             }
             let last = self.tick + 1 == self.ticks;
+            if last || self.tick.is_multiple_of(CHECK_EVERY) {
+                if let Some((what, value)) = self.state.first_non_finite() {
+                    self.fault = Some((self.tick, what, value));
+                    return true;
+                }
+            }
             if !last {
                 let own = self.pool.spikes(&self.fired);
                 for edge in 0..ctx.edges() {
@@ -177,7 +189,7 @@ impl Population {
 impl Actor<Message> for Population {
     fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
         if self.advance(ctx) {
-            Flow::Stop
+            self.stop_flow()
         } else {
             Flow::Continue
         }
@@ -192,9 +204,20 @@ impl Actor<Message> for Population {
             }
         }
         if self.advance(ctx) {
-            Flow::Stop
+            self.stop_flow()
         } else {
             Flow::Continue
+        }
+    }
+}
+
+impl Population {
+    /// Done: alone, or with every actor when the state went non-finite.
+    fn stop_flow(&self) -> Flow {
+        if self.fault.is_some() {
+            Flow::StopAll
+        } else {
+            Flow::Stop
         }
     }
 }
@@ -221,6 +244,8 @@ pub struct NeuronActor {
     pub synaptic_events: u64,
     /// Ticks (below [`RASTER_TICKS`]) at which this neuron fired.
     raster: Vec<u32>,
+    /// A non-finite value found in the state: (tick, what, value).
+    fault: Option<(u64, &'static str, f32)>,
 }
 
 impl NeuronActor {
@@ -254,6 +279,10 @@ impl Actor<Message> for NeuronActor {
                 self.fired.clear();
                 self.prop
                     .tick(&mut self.state, &[], self.index, &mut self.fired);
+                if let Some((what, value)) = self.state.first_non_finite() {
+                    self.fault = Some((tick, what, value));
+                    return Flow::StopAll;
+                }
                 let fired = !self.fired.is_empty();
                 let clock = ctx.edges() - 1;
                 if fired {
@@ -500,6 +529,7 @@ pub fn run_cuba(
                 spikes: 0,
                 synaptic_events: 0,
                 raster: Vec::new(),
+                fault: None,
             },
         );
     }
@@ -512,18 +542,21 @@ pub fn run_cuba(
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
-    Ok(collect::<Population>(
-        cfg, synapses, ticks, build_s, &report,
-    ))
+    collect::<Population>(cfg, synapses, ticks, build_s, &report)
 }
 
 /// What a spiking actor counted over a run.
 trait SpikeTally {
     /// Adds its spikes and synaptic events, and its (tick, neuron) spikes to `raster`.
     fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>);
+    /// A non-finite value it found: (tick, what, value).
+    fn fault(&self) -> Option<(u64, &'static str, f32)>;
 }
 
 impl SpikeTally for Population {
+    fn fault(&self) -> Option<(u64, &'static str, f32)> {
+        self.fault
+    }
     fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>) {
         *spikes += self.spikes;
         *events += self.synaptic_events;
@@ -532,6 +565,9 @@ impl SpikeTally for Population {
 }
 
 impl SpikeTally for NeuronActor {
+    fn fault(&self) -> Option<(u64, &'static str, f32)> {
+        self.fault
+    }
     fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>) {
         *spikes += self.spikes;
         *events += self.synaptic_events;
@@ -546,17 +582,25 @@ fn collect<A: SpikeTally + 'static>(
     ticks: u64,
     build_s: f64,
     report: &crate::runtime::RunReport<Message>,
-) -> CubaRun {
+) -> Result<CubaRun, RuntimeError> {
     let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
-    for a in &report.actors {
+    for (i, a) in report.actors.iter().enumerate() {
         if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
+            if let Some((step, what, value)) = p.fault() {
+                return Err(RuntimeError::NonFinite {
+                    actor: report.names.get(i).cloned().unwrap_or_default(),
+                    step,
+                    what: what.to_owned(),
+                    value,
+                });
+            }
             p.tally(&mut spikes, &mut events, &mut raster);
         }
     }
     raster.sort_unstable();
     let n = cfg.neurons;
     let sim_s = ticks as f64 * LifParams::CUBA.dt_ms / 1000.0;
-    CubaRun {
+    Ok(CubaRun {
         stats: SnnStats {
             neurons: n,
             synapses,
@@ -569,7 +613,7 @@ fn collect<A: SpikeTally + 'static>(
             messages: report.handled,
         },
         raster,
-    }
+    })
 }
 
 /// CUBA as one [`NeuronActor`] per neuron and a [`Clock`].
@@ -602,6 +646,7 @@ fn run_per_neuron(
                 spikes: 0,
                 synaptic_events: 0,
                 raster: Vec::new(),
+                fault: None,
             },
         );
     }
@@ -626,9 +671,7 @@ fn run_per_neuron(
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
-    Ok(collect::<NeuronActor>(
-        cfg, synapses, ticks, build_s, &report,
-    ))
+    collect::<NeuronActor>(cfg, synapses, ticks, build_s, &report)
 }
 
 #[cfg(test)]
@@ -648,6 +691,31 @@ mod tests {
 
     /// No ticks: nothing fires, and no sharding (not even one actor per neuron) waits on a
     /// tick that never comes.
+    #[test]
+    fn a_non_finite_state_stops_the_run_and_names_the_actor() {
+        // The scenario loader bounds the weights; the library API does not, so the actors
+        // check their own state.
+        let cfg = CubaConfig {
+            neurons: 50,
+            p_connect: 0.5,
+            we_mv: 3e38,
+            duration_ms: 300.0,
+            ..CubaConfig::default()
+        };
+        for shards in [1, 50] {
+            match run_cuba(&cfg, 1, shards, RuntimeConfig::default()) {
+                Err(RuntimeError::NonFinite { actor, what, .. }) => {
+                    assert!(
+                        actor.starts_with("neuron") || actor.starts_with("population"),
+                        "{actor}"
+                    );
+                    assert!(what.contains("mV"), "{what}");
+                }
+                other => panic!("{shards} shards: expected a non-finite stop, got {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn zero_duration_runs_nothing_and_returns() {
         let cfg = CubaConfig {
