@@ -124,7 +124,8 @@ pub struct AsyncSchedule {
     /// An actor is settled when `|E - E_prev| <= tolerance * max(|E|, |E_prev|)` for its local
     /// energy `E` over its last update (and it holds no delayed message).
     pub settle_tolerance: f32,
-    /// Most updates an actor makes per training batch; then it counts as settled.
+    /// Most updates an actor makes per training batch for each layer it hears from (so a
+    /// hidden layer between two others makes up to twice as many); then it counts as settled.
     pub max_updates: u64,
     /// The faults each inference edge injects.
     pub faults: crate::faults::LinkFaults,
@@ -406,6 +407,11 @@ impl LayerActor {
                         )
                     })
                     .collect();
+                // The budget counts what each neighbouring layer sends: lockstep's T steps hear
+                // T times from below and T times from above.
+                let heard_from = usize::from(at.layer > 1) + usize::from(!at.above.is_empty());
+                let mut a = a;
+                a.max_updates *= heard_from.max(1) as u64;
                 AsyncState {
                     cfg: a,
                     links,

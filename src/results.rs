@@ -203,6 +203,22 @@ impl Results {
                     " (oracle feedback reads forward weights)"
                 }
             );
+            if let Some(f) = &t.faults {
+                let c = &f.totals;
+                let _ = writeln!(
+                    out,
+                    "  async: {:.1} updates per actor per batch; {} inference messages: {} dropped, \
+                     {} duplicated, {} delayed ({} reordered), {} late, {} stale",
+                    f.mean_updates_per_batch,
+                    c.messages,
+                    c.dropped,
+                    c.duplicated,
+                    c.delayed,
+                    c.reordered,
+                    c.late,
+                    c.stale
+                );
+            }
         }
         out
     }

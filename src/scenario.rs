@@ -439,8 +439,9 @@ pub struct RuntimeSection {
     /// Async: an actor is settled when its local energy changes by at most this fraction per
     /// update, in (0, 1). Default 0.001.
     pub settle_tolerance: f64,
-    /// Async: most updates an actor makes per training batch (then it counts as settled),
-    /// >= 1; 0 means `algorithm.inference_steps` (the depth lockstep uses). Default 0.
+    /// Async: most updates an actor makes per training batch for each neighbouring layer it
+    /// hears from (then it counts as settled), >= 1; 0 means `algorithm.inference_steps` (the
+    /// depth lockstep uses). Default 0.
     pub max_updates: usize,
     /// Async: an actor that has received nothing for this many milliseconds counts as
     /// settled (so a lost message cannot hold a batch forever), > 0. Default 2.
