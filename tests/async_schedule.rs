@@ -79,14 +79,16 @@ fn async_learns_like_lockstep_and_counts_every_fault() {
     assert!(tally.mean_updates_per_batch > 1.0 && tally.mean_updates_per_batch <= 24.0);
     assert_eq!(clean.models["pc"].pc[0].free_energy.len(), 2);
 
-    // Every kind of fault at once, on one worker and on the inline executor.
-    for executor in ["tokio", "inline"] {
+    // Every kind of fault at once, on tokio, and on the inline executor with two actors per
+    // hidden layer.
+    for (executor, shards) in [("tokio", 1), ("inline", 2)] {
         let faulty = run(
             &file,
             &tmp.path().join(format!("faulty-{executor}")),
             &[
                 "runtime.schedule=\"async\"",
                 &format!("runtime.executor=\"{executor}\""),
+                &format!("runtime.shards={shards}"),
                 "faults.drop=0.2",
                 "faults.duplicate=0.1",
                 "faults.reorder=2",
@@ -104,12 +106,23 @@ fn async_learns_like_lockstep_and_counts_every_fault() {
         );
         assert!(t.totals.duplicated > 0 && t.totals.delayed > 0 && t.totals.reordered > 0);
         // Every edge between layer actors carries faults, both ways.
-        for edge in [
-            "layer-1 -> layer-2",
-            "layer-2 -> layer-1",
-            "layer-2 -> layer-3",
-            "layer-3 -> layer-2",
-        ] {
+        let edges: Vec<&str> = if shards == 1 {
+            vec![
+                "layer-1 -> layer-2",
+                "layer-2 -> layer-1",
+                "layer-2 -> layer-3",
+                "layer-3 -> layer-2",
+            ]
+        } else {
+            vec![
+                "layer-1.0 -> layer-2.1",
+                "layer-2.1 -> layer-1.0",
+                "layer-2.0 -> layer-3",
+                "layer-3 -> layer-2.1",
+            ]
+        };
+        assert_eq!(t.per_edge.len(), if shards == 1 { 4 } else { 12 });
+        for edge in edges {
             assert!(t.per_edge[edge].messages > 0, "{executor}: {edge}");
         }
     }
