@@ -137,12 +137,12 @@ fn killed_or_interrupted_runs_resume_to_the_same_results() {
     assert!(o.status.success(), "{}", stderr(&o));
     let reference_results = results(&reference);
 
-    // SIGKILL in the middle of epoch 2, then resume.
+    // SIGKILL in the middle of an epoch after the first, then resume.
     let killed = tmp.path().join("killed");
     let k = killed.to_str().expect("utf-8");
     let mut child = spawn(&["run", file, "--out", k, "-q"]);
     wait_for_checkpoint(&mut child, &killed, |s| {
-        s.position.epoch == 2 && s.position.next_batch > 0
+        s.position.epoch >= 2 && s.position.next_batch > 0
     });
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
