@@ -948,6 +948,13 @@ impl LayerActor {
         self.fb_opt.save("feedback_opt.", &mut bag);
         bag.scalar("trained_batches", self.trained_batches.to_string());
         bag.scalar("copy_stale", self.copy_stale.to_string());
+        if let Some(st) = &self.asynch {
+            for (i, l) in st.links.iter().enumerate() {
+                l.save(&format!("link.{i}."), &mut bag);
+            }
+            bag.scalar("async.updates", st.total_updates.to_string());
+            bag.scalar("async.batches", st.batches.to_string());
+        }
         bag
     }
 
@@ -962,6 +969,16 @@ impl LayerActor {
         self.fb_opt.restore("feedback_opt.", bag)?;
         self.trained_batches = bag.parse("trained_batches")?;
         self.copy_stale = bag.parse("copy_stale")?;
+        if let Some(st) = self.asynch.as_mut() {
+            // A checkpoint of a lockstep run has no link state: the streams start fresh.
+            if bag.parse::<u64>("async.updates").is_ok() {
+                for (i, l) in st.links.iter_mut().enumerate() {
+                    l.restore(&format!("link.{i}."), bag)?;
+                }
+                st.total_updates = bag.parse("async.updates")?;
+                st.batches = bag.parse("async.batches")?;
+            }
+        }
         Ok(())
     }
 

@@ -37,6 +37,18 @@ impl SeededRng {
         Self::new(seed ^ h.rotate_left(17))
     }
 
+    /// Where the stream is (words drawn so far), for checkpoints.
+    pub fn position(&self) -> u128 {
+        self.inner.get_word_pos()
+    }
+
+    /// Moves the stream to a position from [`SeededRng::position`] (a pending Gaussian
+    /// spare is dropped: streams that are checkpointed draw no Gaussians).
+    pub fn seek(&mut self, position: u128) {
+        self.inner.set_word_pos(position);
+        self.spare_normal = None;
+    }
+
     /// A raw 64-bit draw.
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()

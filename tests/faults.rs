@@ -209,3 +209,49 @@ fn a_panicking_actor_is_named_and_the_last_checkpoint_survives() {
     assert_eq!(state.actors.len(), 3);
     assert_eq!(results(&out).status, "running");
 }
+
+#[test]
+fn an_interrupted_asynchronous_run_resumes_with_its_fault_streams() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = scenario(tmp.path(), "[faults]\ndrop = 0.05\nreorder = 1\n");
+    let file = file.to_str().expect("utf-8");
+    let out = tmp.path().join("async");
+    let o = out.to_str().expect("utf-8");
+    let sets = [
+        "--set",
+        "runtime.schedule=\"async\"",
+        "--set",
+        "compare.baseline=\"none\"",
+    ];
+    let mut args = vec!["run", file, "--out", o, "-q"];
+    args.extend(sets);
+    let mut child = spawn(&args);
+    wait_for_checkpoint(&mut child, &out, |s| s.position.next_batch >= 8);
+    let state = ResumeState::read(&out.join("checkpoints/resume.safetensors")).expect("reads");
+    assert!(
+        state.actors["layer-2.0"]
+            .parse::<u64>("async.updates")
+            .is_ok(),
+        "async actors save their link streams"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let stopped = child.wait_with_output().expect("exits");
+    assert_eq!(
+        stopped.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let mut args = vec!["run", file, "--resume", o, "-q"];
+    args.extend(sets);
+    let done = axon(&args);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let r = results(&out);
+    assert_eq!(r.status, "complete");
+    assert_eq!(r.models["pc"].epochs.len(), 3);
+    let faults = r.traffic.expect("traffic").faults.expect("async faults");
+    assert!(faults.totals.dropped > 0 && faults.totals.reordered > 0);
+}
