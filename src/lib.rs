@@ -24,6 +24,8 @@
 //! - [`plot`]: accuracy plots with an embedded font.
 //! - [`run_dir`]: the run folder and atomic file writes.
 //! - [`run`]: a scenario run end to end, with progress hooks.
+//! - [`sweep`]: `[sweep]` tables: every combination of swept values, run in parallel, tabulated
+//!   and plotted.
 //! - [`bench`]: timing of BP and PC epochs for `axon bench`.
 //! - [`message`]: the message vocabulary and what the runtime reads of any message.
 //! - [`actor`]: the `Actor` trait and the `Context` handlers send through.
@@ -72,5 +74,6 @@ pub mod runtime;
 pub mod scenario;
 pub mod snn;
 pub mod stress;
+pub mod sweep;
 pub mod trace_log;
 pub mod traffic;

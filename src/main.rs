@@ -30,6 +30,7 @@ use axon::optimizer::OptimizerKind;
 use axon::results::EpochRecord;
 use axon::run::{load_data, run, Observer, RunError, RunOptions};
 use axon::scenario::Scenario;
+use axon::sweep::{default_jobs, Sweep, SweepError, SweepOptions, SweepRow};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -38,6 +39,7 @@ Examples:
   axon run scenarios/quickstart.toml
   axon run scenarios/bp-mnist.toml --set train.epochs=1 --set network.layers=[784,64,10]
   axon run scenarios/bp-mnist.toml --out runs/my-run --quiet
+  axon run scenarios/locality-feedback.toml --jobs 2 --set train.epochs=1
   axon validate scenarios/bp-mnist.toml
   axon bench bp --threads 1 --epochs 3
   axon bench messages --actors 100000 --workers 2 --spawn 100000 --trace-out runs/msgs
@@ -54,7 +56,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train the scenario in FILE and write a run folder (scenario.toml, results.json,
-    /// accuracy.png, checkpoints/).
+    /// accuracy.png, checkpoints/). A scenario with a [sweep] table runs every combination of
+    /// its values, each into a subfolder, and writes sweep.json, sweep.md and sweep-KEY.png.
     #[command(after_help = EXAMPLES)]
     Run {
         /// Scenario file (TOML).
@@ -72,8 +75,13 @@ enum Command {
         /// No progress bars; only the final summary line.
         #[arg(long, short)]
         quiet: bool,
+        /// Sweeps: combinations run at once. Default: the cores divided by each run's
+        /// runtime.workers, at least 1.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
     },
-    /// Check a scenario (and the data it names) without training.
+    /// Check a scenario (and the data it names) without training; for a sweep, every
+    /// combination.
     Validate {
         /// Scenario file (TOML).
         file: PathBuf,
@@ -308,6 +316,87 @@ fn machine_failure(error: impl Into<anyhow::Error>) -> Failure {
     }
 }
 
+impl From<SweepError> for Failure {
+    fn from(e: SweepError) -> Self {
+        Self {
+            bad_input: e.is_bad_input(),
+            interrupted: false,
+            error: e.into(),
+        }
+    }
+}
+
+/// `axon run` on a sweep: every combination, a line per finished one on stderr (unless
+/// `quiet`), the markdown table at the end; exit 1 if any failed.
+fn run_sweep(
+    sweep: &Sweep,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    quiet: bool,
+) -> Result<(), Failure> {
+    if jobs == Some(0) {
+        return Err(bad_input(anyhow::anyhow!("--jobs must be >= 1")));
+    }
+    // Every combination fits its data before anything runs.
+    sweep.check_data()?;
+    let total = sweep.combinations.len();
+    let jobs = jobs.unwrap_or_else(|| default_jobs(sweep.workers_per_run()));
+    if !quiet {
+        eprintln!(
+            "sweep: {total} combinations of {}, {} at a time",
+            sweep.keys.join(", "),
+            jobs.min(total)
+        );
+    }
+    let options = SweepOptions {
+        out,
+        jobs,
+        stop: Some(stop_flag()),
+    };
+    let summary = sweep.run(&options, &|done, row: &SweepRow| {
+        if quiet {
+            return;
+        }
+        let what = match &row.error {
+            Some(e) => format!("failed: {e}"),
+            None => row
+                .models
+                .iter()
+                .map(|(label, m)| {
+                    let acc = m
+                        .test_accuracy
+                        .map_or_else(|| "-".to_owned(), |a| format!("{a:.4}"));
+                    format!("{label} {acc}")
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        eprintln!(
+            "[{done}/{total}] {}: {what} ({:.1} s)",
+            row.folder,
+            row.run_s.unwrap_or(0.0)
+        );
+    })?;
+    out!("{}", summary.markdown);
+    let failed = summary.failed();
+    outln!(
+        "{}: {total} combinations, {failed} failed; results in {}",
+        sweep.name(),
+        summary.dir.display()
+    );
+    if failed > 0 {
+        return Err(Failure {
+            error: anyhow::anyhow!(
+                "{failed} of {total} combinations failed (see {})",
+                summary.dir.join("sweep.md").display()
+            ),
+            bad_input: false,
+            interrupted: false,
+        });
+    }
+    Ok(())
+}
+
 fn bad_input(error: impl Into<anyhow::Error>) -> Failure {
     Failure {
         error: error.into(),
@@ -398,7 +487,26 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             overrides,
             resume,
             quiet,
+            jobs,
         } => {
+            if let Some(sweep) = Sweep::load(&file, &overrides)? {
+                if let Some(dir) = resume {
+                    return Err(bad_input(anyhow::anyhow!(
+                        "--resume: {} is a sweep; resume one of its runs with that run's own \
+                         scenario: axon run {}/COMBINATION/scenario.toml --resume {}/COMBINATION",
+                        file.display(),
+                        dir.display(),
+                        dir.display()
+                    )));
+                }
+                return run_sweep(&sweep, out, jobs, quiet);
+            }
+            if jobs.is_some() {
+                return Err(bad_input(anyhow::anyhow!(
+                    "--jobs: {} has no [sweep] table; --jobs sets how many of a sweep's runs go at once",
+                    file.display()
+                )));
+            }
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
             let mut bars = Bars {
                 enabled: !quiet && std::io::stderr().is_terminal(),
@@ -465,6 +573,22 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Validate { file, overrides } => {
+            if let Some(sweep) = Sweep::load(&file, &overrides)? {
+                sweep.check_data()?;
+                let keys: Vec<String> = sweep
+                    .keys
+                    .iter()
+                    .zip(&sweep.values)
+                    .map(|(k, v)| format!("{k}: {}", v.len()))
+                    .collect();
+                outln!(
+                    "{}: valid sweep of {} combinations ({}), every one checked against its data",
+                    file.display(),
+                    sweep.combinations.len(),
+                    keys.join(", ")
+                );
+                return Ok(());
+            }
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
             if scenario.file.algorithm.kind == axon::scenario::AlgorithmKind::Cuba {
                 let c = &scenario.file.cuba;

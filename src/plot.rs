@@ -1,4 +1,5 @@
-//! Plots of a run: accuracy per epoch for every model, as a PNG.
+//! Plots of a run: accuracy per epoch for every model, as a PNG (and the other figures of a
+//! run folder: free energy, traffic, spike rasters, and a sweep's accuracy per swept value).
 //!
 //! Labels are drawn with an embedded DejaVu Sans (`data/fonts/`), registered once with
 //! plotters' `ab_glyph` backend, so plots render the same on a machine without fonts.
@@ -148,6 +149,132 @@ fn draw_accuracy(results: &Results, path: &Path) -> Result<(), Box<dyn std::erro
         .label_font(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// The x axis of a sweep plot ([`sweep_png`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepAxis {
+    /// Numbers, on a linear axis spanning these values.
+    Numeric(Vec<f64>),
+    /// Anything else: one evenly spaced category per name, in this order (point x = the
+    /// category's index).
+    Categorical(Vec<String>),
+}
+
+/// One line of a sweep plot: its legend label and its (x, test accuracy) points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepSeries {
+    /// Legend label (a model, and the values of the other swept keys).
+    pub label: String,
+    /// Points in drawing order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Legend entries drawn at most (every series is drawn).
+const MAX_LEGEND: usize = 12;
+
+/// Draws test accuracy against a swept value, one line per series, as a PNG at `path`, in the
+/// look of [`accuracy_png`]. `title` heads the plot; `key` labels the x axis.
+pub fn sweep_png(
+    title: &str,
+    key: &str,
+    axis: &SweepAxis,
+    series: &[SweepSeries],
+    path: &Path,
+) -> Result<(), PlotError> {
+    write_png(path, |tmp| draw_sweep(title, key, axis, series, tmp))
+}
+
+fn draw_sweep(
+    title: &str,
+    key: &str,
+    axis: &SweepAxis,
+    series: &[SweepSeries],
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let (x_lo, x_hi, x_labels) = match axis {
+        SweepAxis::Numeric(values) => {
+            let finite = values.iter().copied().filter(|v| v.is_finite());
+            let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+            let pad = if hi > lo { (hi - lo) * 0.05 } else { 0.5 };
+            (lo - pad, hi + pad, 10)
+        }
+        SweepAxis::Categorical(names) => (-0.5, names.len().max(1) as f64 - 0.5, names.len() + 1),
+    };
+    let lowest = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold(1.0f64, f64::min);
+    let y_min = ((lowest - 0.02).max(0.0) * 50.0).floor() / 50.0;
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x_lo..x_hi, y_min..1.0f64)
+        .map_err(|e| err(&e))?;
+    let x_format = |x: &f64| match axis {
+        SweepAxis::Numeric(_) => {
+            let s = format!("{x:.4}");
+            let s = s.trim_end_matches('0').trim_end_matches('.');
+            if s == "-0" {
+                "0".to_owned()
+            } else {
+                s.to_owned()
+            }
+        }
+        SweepAxis::Categorical(names) => {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(key)
+        .y_desc("test accuracy")
+        .x_labels(x_labels)
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let drawn = chart
+            .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(3)))
+            .map_err(|e| err(&e))?;
+        if i < MAX_LEGEND {
+            drawn.label(s.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+        }
+        chart
+            .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(|e| err(&e))?;
+    }
+    if !series.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

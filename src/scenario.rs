@@ -42,6 +42,15 @@ pub enum ScenarioError {
         /// What is wrong.
         reason: String,
     },
+    /// The file has a `[sweep]` table, and the caller takes a single scenario.
+    #[error(
+        "{path}: has a [sweep] table (one run per combination of its values); only `axon run` \
+         and `axon validate` expand sweeps"
+    )]
+    HasSweep {
+        /// The file.
+        path: PathBuf,
+    },
     /// A value is out of its allowed range.
     #[error("{key} = {value}: {rule}")]
     Invalid {
@@ -532,28 +541,65 @@ pub fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), Scenario
 }
 
 impl Scenario {
-    /// Reads `path`, applies `overrides` (`KEY=VALUE`, dotted keys) and validates.
+    /// Reads `path`, applies `overrides` (`KEY=VALUE`, dotted keys) and validates. A file with
+    /// a `[sweep]` table is an error ([`ScenarioError::HasSweep`]): it describes many runs
+    /// (see [`crate::sweep`]).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
             path: path.to_owned(),
             source,
         })?;
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ScenarioError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+        if table.contains_key("sweep") {
+            return Err(ScenarioError::HasSweep {
+                path: path.to_owned(),
+            });
+        }
+        if overrides.is_empty() {
+            // From the text itself, so that errors point into the file as written.
+            let file: ScenarioFile = toml::from_str(&text).map_err(|e| ScenarioError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            return Self::validate_named(path, file);
+        }
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        Self::from_table_in(path, table, "after --set overrides: ")
+    }
+
+    /// Validates a parsed scenario table (overrides already applied, no `[sweep]` table).
+    /// `path` names the file in errors, and its stem is the default name.
+    pub fn from_table(path: &Path, table: toml::Table) -> Result<Self, ScenarioError> {
+        Self::from_table_in(path, table, "")
+    }
+
+    /// [`Scenario::from_table`], with `context` before the parser's message.
+    fn from_table_in(
+        path: &Path,
+        table: toml::Table,
+        context: &str,
+    ) -> Result<Self, ScenarioError> {
         let parse_err = |message: String| ScenarioError::Parse {
             path: path.to_owned(),
             message,
         };
-        let mut file: ScenarioFile = if overrides.is_empty() {
-            toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?
-        } else {
-            let mut table: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
-            for o in overrides {
-                apply_override(&mut table, o)?;
-            }
-            let merged = toml::to_string(&table).map_err(|e| parse_err(e.to_string()))?;
-            toml::from_str(&merged).map_err(|e| parse_err(format!("after --set overrides: {e}")))?
-        };
+        // Through text (not `Value::try_into`): the parser's errors then quote the offending
+        // line.
+        let merged = toml::to_string(&table).map_err(|e| parse_err(e.to_string()))?;
+        let file: ScenarioFile =
+            toml::from_str(&merged).map_err(|e| parse_err(format!("{context}{e}")))?;
+        Self::validate_named(path, file)
+    }
+
+    /// Names a raw scenario after its file when it has no `name`, then validates it.
+    fn validate_named(path: &Path, mut file: ScenarioFile) -> Result<Self, ScenarioError> {
         if file.name.is_none() {
             file.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
