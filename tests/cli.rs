@@ -611,7 +611,7 @@ fn a_bad_sweep_value_is_rejected_before_anything_runs() {
 /// A diverging combination (MSE, momentum 0.99, lr 900) is a failed row; the other still runs,
 /// and the command exits 1.
 #[test]
-fn a_failing_combination_does_not_stop_the_others() {
+fn a_failing_sweep_combination_does_not_stop_the_others() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = sweep_scenario(
         tmp.path(),
