@@ -387,6 +387,9 @@ pub enum Phase {
     Save,
     /// Asynchronous schedule: the batch has settled; learn from the values held now.
     Learn,
+    /// Asynchronous schedule, between layer actors: the sender has made all its updates for
+    /// the batch and will send nothing more in it (never faulted, like a FIN).
+    Exhausted,
 }
 
 /// axon's message vocabulary (DESIGN.md, "Messages").

@@ -342,6 +342,11 @@ struct AsyncState {
     tick_pending: bool,
     /// When the last inference message arrived (or the batch began).
     last_arrival: std::time::Instant,
+    /// Neighbours that told us they are exhausted in this batch, and how many could.
+    neighbours_done: usize,
+    neighbours: usize,
+    /// We told our neighbours.
+    told_done: bool,
 }
 
 impl LayerActor {
@@ -412,6 +417,7 @@ impl LayerActor {
                 let heard_from = usize::from(at.layer > 1) + usize::from(!at.above.is_empty());
                 let mut a = a;
                 a.max_updates *= heard_from.max(1) as u64;
+                let neighbours = if at.layer > 1 { at.below.len() } else { 0 } + at.above.len();
                 AsyncState {
                     cfg: a,
                     links,
@@ -425,6 +431,9 @@ impl LayerActor {
                     tick_pending: false,
                     last_arrival: std::time::Instant::now(),
                     step_time: std::time::Duration::from_micros(100),
+                    neighbours_done: 0,
+                    neighbours,
+                    told_done: false,
                 }
             }),
             at,
@@ -449,7 +458,9 @@ impl LayerActor {
     fn accept(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Result<(), Message> {
         let now = self.step();
         match msg {
-            Message::Phase { step, phase } if self.batch.is_none() => {
+            Message::Phase { step, phase }
+                if self.batch.is_none() && !matches!(phase, Phase::Learn | Phase::Exhausted) =>
+            {
                 self.begin(step, phase, ctx);
                 Ok(())
             }
@@ -513,7 +524,7 @@ impl LayerActor {
                 );
                 return;
             }
-            Phase::Learn => return,
+            Phase::Learn | Phase::Exhausted => return,
             Phase::Train { rows } => (rows as usize, true),
             Phase::Evaluate { rows } => (rows as usize, false),
         };
@@ -544,6 +555,8 @@ impl LayerActor {
             st.settled = false;
             st.held.clear();
             st.last_arrival = std::time::Instant::now();
+            st.neighbours_done = 0;
+            st.told_done = false;
             // Forward sweep and settled state.
             self.energies.resize(2, 0.0);
             self.energies.fill(0.0);
@@ -1087,6 +1100,17 @@ impl LayerActor {
                 self.learn_async(ctx);
                 self.replay_deferred(ctx);
             }
+            Message::Phase {
+                phase: Phase::Exhausted,
+                step,
+            } if step == base + 1 => {
+                self.asynch.as_mut().expect("async").neighbours_done += 1;
+                self.update_settled(false, ctx);
+            }
+            Message::Phase {
+                phase: Phase::Exhausted,
+                step,
+            } if step <= base => {}
             Message::Report { .. } | Message::Spike { .. } => {}
             m if step < base => {
                 if matches!(m, Message::Activity { .. } | Message::Error { .. }) {
@@ -1269,11 +1293,39 @@ impl LayerActor {
         st.step_time = (st.step_time * 7 + started.elapsed()) / 8;
         let prev = std::mem::replace(&mut st.energy, energy);
         let tol = st.cfg.settle_tolerance;
-        let settled = st.updates >= st.cfg.max_updates
-            || (!first
-                && heard
-                && st.held.is_empty()
-                && (energy - prev).abs() <= tol * energy.abs().max(prev.abs()));
+        let calm = !first
+            && heard
+            && st.held.is_empty()
+            && (energy - prev).abs() <= tol * energy.abs().max(prev.abs());
+        self.update_settled(calm, ctx);
+    }
+
+    /// Settled: calm (the last update changed the local energy less than the tolerance),
+    /// exhausted (all updates made), or nothing more can come (every neighbour exhausted and
+    /// nothing held). Reports a change to the coordinator, tells the neighbours once when
+    /// exhausted, and keeps the tick going while unsettled.
+    fn update_settled(&mut self, calm: bool, ctx: &mut Context<'_, Message>) {
+        let Some(b) = self.batch.filter(|b| b.train) else {
+            return;
+        };
+        let relaxation = b.base + 1;
+        let st = self.asynch.as_mut().expect("async");
+        let exhausted = st.updates >= st.cfg.max_updates;
+        let orphaned = st.updates > 0 && st.neighbours_done >= st.neighbours && st.held.is_empty();
+        let settled = calm || exhausted || orphaned;
+        if exhausted && !st.told_done {
+            st.told_done = true;
+            for edge in self.at.up.clone().chain(self.at.down.clone()) {
+                ctx.send(
+                    edge,
+                    Message::Phase {
+                        step: relaxation,
+                        phase: Phase::Exhausted,
+                    },
+                );
+            }
+        }
+        let st = self.asynch.as_mut().expect("async");
         if settled != st.settled {
             st.settled = settled;
             ctx.send(
@@ -1339,8 +1391,10 @@ impl LayerActor {
             return;
         }
         let quiet = {
+            // Only a lost message can leave an actor waiting for nothing: without drops,
+            // silence never settles (a busy machine can pause a neighbour for milliseconds).
             let st = self.asynch.as_ref().expect("async");
-            st.last_arrival.elapsed() >= st.cfg.quiet
+            st.cfg.faults.drop > 0.0 && st.last_arrival.elapsed() >= st.cfg.quiet
         };
         if self.release_due(quiet) {
             self.update_async(ctx);
