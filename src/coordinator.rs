@@ -139,6 +139,29 @@ struct InFlight {
     grads: Vec<DenseLayer>,
 }
 
+impl InFlight {
+    /// Work of `span` 1 from step `base`, nothing received yet.
+    fn new(epoch: usize, base: u64, work: Work, labels: Vec<u8>) -> Self {
+        Self {
+            epoch,
+            base,
+            span: 1,
+            work,
+            labels,
+            energies_in: 0,
+            predicted: false,
+            snapshots_in: 0,
+            settled: std::collections::BTreeMap::new(),
+            settled_count: 0,
+            learn_sent: false,
+            states: std::collections::BTreeMap::new(),
+            input: None,
+            before: Vec::new(),
+            grads: Vec::new(),
+        }
+    }
+}
+
 /// Per-epoch sums.
 #[derive(Default)]
 struct EpochSums {
@@ -225,23 +248,8 @@ impl Coordinator {
         }
         let base = self.next_step;
         let epoch = self.epoch;
-        let mut item = InFlight {
-            epoch,
-            base,
-            span: 1,
-            work: self.work,
-            labels: self.spare_labels.pop().unwrap_or_default(),
-            energies_in: 0,
-            predicted: false,
-            snapshots_in: 0,
-            settled: std::collections::BTreeMap::new(),
-            settled_count: 0,
-            learn_sent: false,
-            states: std::collections::BTreeMap::new(),
-            input: None,
-            before: Vec::new(),
-            grads: Vec::new(),
-        };
+        let labels = self.spare_labels.pop().unwrap_or_default();
+        let mut item = InFlight::new(epoch, base, self.work, labels);
         match self.work {
             Work::Train | Work::Eval => {
                 let train = self.work == Work::Train;
@@ -401,23 +409,8 @@ impl Coordinator {
             );
         }
         self.next_step += 1;
-        self.in_flight.push_back(InFlight {
-            epoch: self.epoch,
-            base,
-            span: 1,
-            work: Work::Save,
-            labels: Vec::new(),
-            energies_in: 0,
-            predicted: false,
-            snapshots_in: 0,
-            settled: std::collections::BTreeMap::new(),
-            settled_count: 0,
-            learn_sent: false,
-            states: std::collections::BTreeMap::new(),
-            input: None,
-            before: Vec::new(),
-            grads: Vec::new(),
-        });
+        let item = InFlight::new(self.epoch, base, Work::Save, Vec::new());
+        self.in_flight.push_back(item);
         true
     }
 

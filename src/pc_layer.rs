@@ -852,18 +852,7 @@ impl LayerActor {
             // zero errors (a hidden layer's first Z-IL steps) feed back zero.
             if self.t < self.last {
                 if nonzero {
-                    let b = self
-                        .fb_syn
-                        .as_ref()
-                        .expect("hidden layers hold feedback synapses");
-                    matmul(
-                        &mut self.fb,
-                        self.above.view(),
-                        b.view(),
-                        1.0,
-                        false,
-                        Threads::ONE,
-                    );
+                    self.feed_back();
                 } else {
                     self.fb.fill(0.0);
                 }
@@ -1446,6 +1435,12 @@ impl LayerActor {
             return false;
         }
         self.above.assemble();
+        self.feed_back();
+        true
+    }
+
+    /// `fb = eps_above B` from the assembled errors above.
+    fn feed_back(&mut self) {
         let b = self
             .fb_syn
             .as_ref()
@@ -1458,7 +1453,6 @@ impl LayerActor {
             false,
             Threads::ONE,
         );
-        true
     }
 
     /// The batch has settled: errors from the latest values, the local update (and
