@@ -471,6 +471,15 @@ fn open_for_resume(
                 .to_owned(),
         ));
     }
+    let finished = std::fs::read_to_string(path.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Results>(&t).ok())
+        .is_some_and(|r| r.status == "complete");
+    if finished {
+        return Err(bad(
+            "the run is already complete (results.json says so): nothing to resume".to_owned(),
+        ));
+    }
     let file = path.join(RESUME_FILE);
     if !file.exists() {
         return Ok((dir, None));

@@ -175,6 +175,11 @@ fn killed_or_interrupted_runs_resume_to_the_same_results() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_numbers(&reference_results, &results(&stopped));
 
+    // Resuming a finished run is refused.
+    let o = axon(&["run", file, "--resume", s, "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already complete"), "{}", stderr(&o));
+
     // Resuming with a different scenario is refused.
     let o = axon(&["run", file, "--resume", s, "--set", "train.lr=0.1", "-q"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
