@@ -674,8 +674,10 @@ impl Coordinator {
     }
 }
 
-impl Actor<Message> for Coordinator {
-    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
+impl Coordinator {
+    /// Keeps the window full (two batches in flight; one under the asynchronous schedule,
+    /// whose batches learn on the coordinator's word); stops everyone when all is done.
+    fn refill(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
         let window = if self.cfg.asynchronous.is_some() {
             1
         } else {
@@ -687,6 +689,12 @@ impl Actor<Message> for Coordinator {
         } else {
             Flow::Continue
         }
+    }
+}
+
+impl Actor<Message> for Coordinator {
+    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
+        self.refill(ctx)
     }
 
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
@@ -725,17 +733,7 @@ impl Actor<Message> for Coordinator {
             let f = self.in_flight.pop_front().expect("front exists");
             self.finish(f);
         }
-        let window = if self.cfg.asynchronous.is_some() {
-            1
-        } else {
-            WINDOW
-        };
-        while self.in_flight.len() < window && self.send_next(ctx) {}
-        if self.in_flight.is_empty() {
-            Flow::StopAll
-        } else {
-            Flow::Continue
-        }
+        self.refill(ctx)
     }
 }
 

@@ -622,18 +622,7 @@ impl LayerActor {
         let act = self.cfg.activation;
         if self.is_output() {
             if t == 0 {
-                let (rows, cols) = (self.mu.rows(), self.mu.cols());
-                let mu = self.mu.as_slice();
-                let s = self
-                    .report_pool
-                    .signal(rows, cols, |o| o.copy_from_slice(mu));
-                ctx.send(
-                    self.at.coordinator,
-                    Message::Report {
-                        step,
-                        data: ReportData::Predictions(s),
-                    },
-                );
+                self.report_predictions(step, ctx);
             }
             if !b.train {
                 self.end_batch(ctx);
@@ -690,6 +679,23 @@ impl LayerActor {
             self.learn(step, ctx);
         }
         self.eps_done = true;
+    }
+
+    /// The output's forward-sweep predictions, to the coordinator (accuracy is measured on
+    /// them).
+    fn report_predictions(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        let (rows, cols) = (self.mu.rows(), self.mu.cols());
+        let mu = self.mu.as_slice();
+        let s = self
+            .report_pool
+            .signal(rows, cols, |o| o.copy_from_slice(mu));
+        ctx.send(
+            self.at.coordinator,
+            Message::Report {
+                step,
+                data: ReportData::Predictions(s),
+            },
+        );
     }
 
     fn send_activity(&mut self, ctx: &mut Context<'_, Message>) {
@@ -1212,18 +1218,7 @@ impl LayerActor {
         let relaxation = b.base + 1;
         let energy = if self.is_output() {
             if first {
-                let (rows, cols) = (self.mu.rows(), self.mu.cols());
-                let mu = self.mu.as_slice();
-                let s = self
-                    .report_pool
-                    .signal(rows, cols, |o| o.copy_from_slice(mu));
-                ctx.send(
-                    self.at.coordinator,
-                    Message::Report {
-                        step: b.base,
-                        data: ReportData::Predictions(s),
-                    },
-                );
+                self.report_predictions(b.base, ctx);
             }
             self.output_errors()
         } else {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::backprop::{Backprop, TrainConfig};
 use crate::checkpoint::to_safetensors;
-use crate::dataset::{DataError, Dataset, LoadOptions};
+use crate::dataset::{DataError, Dataset};
 use crate::matrix::Threads;
 use crate::mlp::Mlp;
 use crate::optimizer::OptimizerConfig;
@@ -141,14 +141,7 @@ pub struct RunSummary {
 /// Loads the data a scenario names and checks the network against it.
 pub fn load_data(scenario: &Scenario) -> Result<Dataset, RunError> {
     let d = &scenario.file.data;
-    let data = Dataset::load(
-        &d.dir,
-        &LoadOptions {
-            train_limit: d.train_limit,
-            test_limit: d.test_limit,
-            classes: d.classes,
-        },
-    )?;
+    let data = Dataset::load(&d.dir, &d.load_options())?;
     scenario.check_data(data.rows, data.cols, data.classes)?;
     Ok(data)
 }

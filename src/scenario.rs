@@ -243,6 +243,17 @@ pub struct DataSection {
     pub classes: Option<usize>,
 }
 
+impl DataSection {
+    /// What [`crate::dataset::Dataset::load`] takes from this section besides the folder.
+    pub fn load_options(&self) -> crate::dataset::LoadOptions {
+        crate::dataset::LoadOptions {
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+            classes: self.classes,
+        }
+    }
+}
+
 impl Default for DataSection {
     fn default() -> Self {
         Self {

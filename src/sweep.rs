@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{Dataset, LoadOptions};
+use crate::dataset::Dataset;
 use crate::plot::{PlotError, SweepAxis, SweepSeries};
 use crate::run::{RunError, RunOptions, RunSummary, Silent};
 use crate::run_dir::{RunDir, RunDirError};
@@ -532,15 +532,8 @@ impl Sweep {
                 Some(&(_, shape)) => shape,
                 None => {
                     let d = &f.data;
-                    let data = Dataset::load(
-                        &d.dir,
-                        &LoadOptions {
-                            train_limit: d.train_limit,
-                            test_limit: d.test_limit,
-                            classes: d.classes,
-                        },
-                    )
-                    .map_err(|e| err(e.into()))?;
+                    let data =
+                        Dataset::load(&d.dir, &d.load_options()).map_err(|e| err(e.into()))?;
                     let shape = (data.rows, data.cols, data.classes);
                     loaded.push((d.clone(), shape));
                     shape
