@@ -15,6 +15,11 @@ pub enum Activation {
     Sigmoid,
     /// `tanh z`; derivative `1 - tanh^2 z`.
     Tanh,
+    /// `min(max(z, 0), 1)` (Scellier & Bengio 2017's rho); derivative 1 on `(0, 1)`, else 0.
+    HardSigmoid,
+    /// `1 / (1 + e^(-4 (z - 1/2)))`, the sigmoid of the C-EP paper (Ernoult et al. 2020):
+    /// centred on 1/2 with slope 1 there; derivative `4 s (1 - s)`.
+    ShiftedSigmoid,
 }
 
 impl Activation {
@@ -25,6 +30,8 @@ impl Activation {
             Activation::Relu => z.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
             Activation::Tanh => z.tanh(),
+            Activation::HardSigmoid => z.clamp(0.0, 1.0),
+            Activation::ShiftedSigmoid => 1.0 / (1.0 + (-4.0 * (z - 0.5)).exp()),
         }
     }
 
@@ -41,6 +48,14 @@ impl Activation {
             }
             Activation::Sigmoid => a * (1.0 - a),
             Activation::Tanh => 1.0 - a * a,
+            Activation::HardSigmoid => {
+                if z > 0.0 && z < 1.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::ShiftedSigmoid => 4.0 * a * (1.0 - a),
         }
     }
 
@@ -67,12 +82,19 @@ impl Activation {
         }
     }
 
-    /// The scenario name (`relu`, `sigmoid`, `tanh`).
+    /// Whether `phi` is bounded (equilibrium propagation's energy needs it).
+    pub fn bounded(self) -> bool {
+        !matches!(self, Activation::Relu)
+    }
+
+    /// The scenario name (`relu`, `sigmoid`, `tanh`, `hard-sigmoid`, `shifted-sigmoid`).
     pub fn name(self) -> &'static str {
         match self {
             Activation::Relu => "relu",
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
+            Activation::HardSigmoid => "hard-sigmoid",
+            Activation::ShiftedSigmoid => "shifted-sigmoid",
         }
     }
 }
@@ -83,8 +105,14 @@ mod tests {
 
     #[test]
     fn derivatives_match_finite_differences() {
-        for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
-            for &z in &[-2.0f32, -0.3, 0.4, 1.7] {
+        for act in [
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::HardSigmoid,
+            Activation::ShiftedSigmoid,
+        ] {
+            for &z in &[-2.0f32, -0.3, 0.4, 0.7, 1.7] {
                 let h = 1e-3;
                 let fd = (act.apply(z + h) - act.apply(z - h)) / (2.0 * h);
                 let d = act.derivative(z, act.apply(z));
@@ -92,5 +120,7 @@ mod tests {
             }
         }
         assert_eq!(Activation::Sigmoid.apply(0.0), 0.5);
+        assert_eq!(Activation::ShiftedSigmoid.apply(0.5), 0.5);
+        assert_eq!(Activation::HardSigmoid.apply(1.5), 1.0);
     }
 }

@@ -25,6 +25,7 @@ use crate::actor::{Actor, Context, Flow};
 use crate::backprop::{epoch_order, EVAL_BATCH};
 use crate::checkpoint::ResumeState;
 use crate::dataset::Split;
+use crate::ep_layer::EpLayerActor;
 use crate::loss::argmax_rows;
 use crate::matrix::{Matrix, Threads};
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
@@ -86,6 +87,10 @@ pub struct PcEpoch {
     /// With gradient checks on: per layer, the largest relative gap over the epoch between
     /// the gradient the actors formed and backprop's from the same weights on the same batch.
     pub grad_gap: Option<Vec<f64>>,
+    /// Per hidden layer `l`, `||B_l - W_{l+1}^T|| / ||W_{l+1}||` after the epoch: how far the
+    /// copy a layer feeds back through is from the weights it stands in for (0 while
+    /// Kolen-Pollack copies from a shared seed stay tied; `None` for direct feedback).
+    pub feedback_gap: Option<Vec<f64>>,
     /// The weights after the epoch, gathered from the shards' snapshots.
     pub net: Mlp,
 }
@@ -209,6 +214,9 @@ pub(crate) struct Coordinator {
     predictions: Vec<usize>,
     sums: std::collections::BTreeMap<usize, EpochSums>,
     snapshot: Vec<DenseLayer>,
+    /// Feedback synapses gathered at a snapshot, per hidden layer, in the layout of the
+    /// weights above.
+    fb_snapshot: Vec<Matrix>,
     events: Sender<PcEvent>,
     /// A shard's report of a non-finite value: (layer, shard, step, what, value).
     fault: Option<(u32, u32, u64, &'static str, f32)>,
@@ -295,10 +303,26 @@ impl Coordinator {
                     }
                     Phase::Train { rows }
                 } else {
+                    if let Some(ep) = &self.cfg.ep {
+                        // The free phase: states at steps 0 .. T, predictions at T.
+                        item.span = ep.free_steps as u64 + 1;
+                    }
                     Phase::Evaluate { rows }
                 };
                 for edge in 0..self.shard_edges {
                     ctx.send(edge, Message::Phase { step: base, phase });
+                }
+                if let (true, Some(ep)) = (train, &self.cfg.ep) {
+                    // Equilibrium propagation: the nudged phase begins after the free one.
+                    let negative =
+                        ep.random_sign_beta && crate::ep::beta_sign(self.plan.seed, base) < 0.0;
+                    let nudge = Message::Phase {
+                        step: base + ep.free_steps as u64,
+                        phase: Phase::Nudge { negative },
+                    };
+                    for edge in 0..self.shard_edges {
+                        ctx.send(edge, nudge.clone());
+                    }
                 }
                 let (r, c) = (self.batch.rows(), self.batch.cols());
                 let values = self.batch.as_slice();
@@ -490,13 +514,17 @@ impl Coordinator {
             .zip(labels)
             .filter(|(&p, &y)| p == usize::from(y))
             .count();
-        let loss = (!train).then(|| self.cfg.loss.evaluate(&self.logits, labels, None));
+        // PC's training loss comes from the output's energies (its forward sweep); EP's is
+        // the cost at the free fixed point, which is what the output reports here.
+        let ep = self.cfg.ep.is_some();
+        let loss = (!train || ep).then(|| self.cfg.loss.evaluate(&self.logits, labels, None));
         let sums = self.sums.entry(epoch).or_default();
-        if let Some(loss) = loss {
-            sums.test_loss += f64::from(loss) * rows as f64;
+        if !train {
+            sums.test_loss += f64::from(loss.unwrap_or(0.0)) * rows as f64;
             sums.test_correct += correct;
             sums.test_n += rows;
         } else {
+            sums.train_loss += f64::from(loss.unwrap_or(0.0)) * rows as f64;
             sums.train_correct += correct;
             sums.train_n += rows;
         }
@@ -529,7 +557,7 @@ impl Coordinator {
                 for (e, &v) in sums.energy.iter_mut().zip(values.values()) {
                     *e += f64::from(v);
                 }
-                if layer as usize == self.net_shape.layers().len() {
+                if layer as usize == self.net_shape.layers().len() && self.cfg.ep.is_none() {
                     sums.train_loss += f64::from(values.values()[0]);
                 }
             }
@@ -549,6 +577,29 @@ impl Coordinator {
                 copy.write_rows(&mut l.weight, offset as usize);
                 let o = offset as usize;
                 l.bias[o..o + copy.bias().len()].copy_from_slice(copy.bias());
+            }
+            ReportData::Feedback {
+                layer,
+                offset,
+                copy,
+            } => {
+                let widths = self.net_shape.widths();
+                let l = layer as usize;
+                if self.fb_snapshot.len() < l {
+                    self.fb_snapshot = (1..widths.len() - 1)
+                        .map(|h| Matrix::zeros(widths[h + 1], widths[h]))
+                        .collect();
+                }
+                let b = &mut self.fb_snapshot[l - 1];
+                let o = offset as usize;
+                let w = copy.weights();
+                if w.rows() == b.rows() {
+                    let mut part = Matrix::zeros(w.rows(), w.cols());
+                    part.copy_from_view(w);
+                    for r in 0..part.rows() {
+                        b.row_mut(r)[o..o + part.cols()].copy_from_slice(part.row(r));
+                    }
+                }
             }
             ReportData::State {
                 layer,
@@ -652,6 +703,14 @@ impl Coordinator {
             Work::Snapshot => {
                 let s = self.sums.remove(&f.epoch).unwrap_or_default();
                 let n = s.train_n.max(1) as f64;
+                let fb = std::mem::take(&mut self.fb_snapshot);
+                let feedback_gap =
+                    (!fb.is_empty() && self.cfg.feedback != Feedback::Direct).then(|| {
+                        fb.iter()
+                            .zip(&self.snapshot[1..])
+                            .map(|(b, above)| matrix_gap(b, &above.weight))
+                            .collect()
+                    });
                 let epoch = PcEpoch {
                     epoch: f.epoch,
                     train_loss: s.train_loss / n,
@@ -661,6 +720,7 @@ impl Coordinator {
                     wall_s: s.wall.as_secs_f64(),
                     free_energy: s.energy.iter().map(|e| e / n).collect(),
                     grad_gap: self.cfg.check_gradients.then_some(s.grad_gap),
+                    feedback_gap,
                     net: Mlp::from_layers(
                         std::mem::take(&mut self.snapshot),
                         self.net_shape.activation(),
@@ -746,6 +806,16 @@ fn normal_matrix(rows: usize, cols: usize, std: f64, rng: &mut SeededRng) -> Mat
     m
 }
 
+/// `||a - b|| / ||b||` (Frobenius).
+fn matrix_gap(a: &Matrix, b: &Matrix) -> f64 {
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for (&x, &y) in a.as_slice().iter().zip(b.as_slice()) {
+        diff += f64::from(x - y).powi(2);
+        norm += f64::from(y).powi(2);
+    }
+    (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
+}
+
 /// Columns `cols` of `m`.
 fn columns(m: &Matrix, cols: std::ops::Range<usize>) -> Matrix {
     let mut out = Matrix::zeros(m.rows(), cols.len());
@@ -785,6 +855,31 @@ fn initial_feedback(init: &Mlp, cfg: &PcConfig, seed: u64, l: usize) -> Option<M
                 *v = ((rng.uniform() * 2.0 - 1.0) * bound) as f32;
             }
             Some(m)
+        }
+    }
+}
+
+/// A layer shard of either learning rule, before it joins the network.
+enum Layer {
+    Pc(LayerActor),
+    Ep(EpLayerActor),
+}
+
+impl Layer {
+    fn restore_state(
+        &mut self,
+        bag: &crate::checkpoint::StateBag,
+    ) -> Result<(), crate::checkpoint::StateError> {
+        match self {
+            Layer::Pc(a) => a.restore_state(bag),
+            Layer::Ep(a) => a.restore_state(bag),
+        }
+    }
+
+    fn panic_after(&mut self, batches: usize) {
+        match self {
+            Layer::Pc(a) => a.panic_after(batches),
+            Layer::Ep(a) => a.panic_after(batches),
         }
     }
 }
@@ -855,7 +950,10 @@ pub fn build_network_with(
     let coordinator = Coordinator {
         train: train.clone(),
         test: test.clone(),
-        span: cfg.last_step(layers) as u64 + 1,
+        span: match &cfg.ep {
+            Some(ep) => ep.train_span() as u64,
+            None => cfg.last_step(layers) as u64 + 1,
+        },
         cfg: cfg.clone(),
         plan,
         net_shape: init.clone(),
@@ -880,6 +978,7 @@ pub fn build_network_with(
         predictions: Vec::new(),
         sums: std::collections::BTreeMap::new(),
         snapshot: Vec::new(),
+        fb_snapshot: Vec::new(),
         events: tx,
         fault: None,
         checkpoint_every: control.checkpoint_every,
@@ -988,7 +1087,12 @@ pub fn build_network_with(
                 Some(m) => columns(m, range.clone()),
                 None => Matrix::zeros(widths[l + 1], range.len()),
             });
-            let mut actor = LayerActor::new(placement, cfg.clone(), Synapses::from_layer(rows), fb);
+            let syn = Synapses::from_layer(rows);
+            let mut actor = if cfg.ep.is_some() {
+                Layer::Ep(EpLayerActor::new(placement, cfg.clone(), syn, fb))
+            } else {
+                Layer::Pc(LayerActor::new(placement, cfg.clone(), syn, fb))
+            };
             if let Some(r) = &control.resume {
                 let key = format!("layer-{l}.{s}");
                 let restored = r
@@ -1007,7 +1111,10 @@ pub fn build_network_with(
                     actor.panic_after(*after);
                 }
             }
-            let got = net.add(name, actor);
+            let got = match actor {
+                Layer::Ep(a) => net.add(name, a),
+                Layer::Pc(a) => net.add(name, a),
+            };
             debug_assert_eq!(got, id);
             let mut targets: Vec<usize> = Vec::new();
             if l < layers {

@@ -36,6 +36,10 @@
 //! - [`pc`]: predictive-coding maths on a batch and the Z-IL schedule (pure functions).
 //! - [`pc_layer`]: the predictive-coding layer-shard actor (value nodes, errors, synapses,
 //!   feedback modes, the lockstep protocol).
+//! - [`ep`]: equilibrium propagation (EP, C-EP) maths: energy, relaxation step, contrastive
+//!   update, and a synchronous reference network.
+//! - [`ep_layer`]: the equilibrium-propagation layer-shard actor (states, synapses, feedback
+//!   copies, free and nudged phases).
 //! - [`coordinator`]: the coordinator actor, the wiring of a PC network and [`coordinator::train_pc`].
 //! - [`inference`]: a trained MLP evaluated by message passing (input, layer, readout actors).
 //! - [`stress`]: message-passing stress benchmarks against the bare channels.
@@ -53,6 +57,8 @@ pub mod checkpoint;
 pub mod convert;
 pub mod coordinator;
 pub mod dataset;
+pub mod ep;
+pub mod ep_layer;
 pub mod faults;
 pub mod idx;
 pub mod inference;

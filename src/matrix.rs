@@ -106,6 +106,31 @@ impl Matrix {
     }
 }
 
+impl Matrix {
+    /// Copies the values of `v` (as seen, after any transpose) into this matrix, taking its
+    /// number of rows.
+    ///
+    /// # Panics
+    /// If the column counts differ.
+    pub fn copy_from_view(&mut self, v: MatView<'_>) {
+        assert_eq!(
+            self.cols,
+            v.cols(),
+            "a copy needs the same number of columns"
+        );
+        self.set_rows(v.rows());
+        if v.transposed {
+            for r in 0..v.rows() {
+                for c in 0..v.cols() {
+                    self.data[r * self.cols + c] = v.data[c * v.cols + r];
+                }
+            }
+        } else {
+            self.data[..v.data.len()].copy_from_slice(v.data);
+        }
+    }
+}
+
 /// A borrowed row-major matrix, possibly read as its transpose.
 #[derive(Clone, Copy, Debug)]
 pub struct MatView<'a> {

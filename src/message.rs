@@ -224,6 +224,14 @@ impl WeightCopy {
             bias: std::sync::Arc::new(syn.bias.clone()),
         }
     }
+    /// Copies feedback synapses `B` (held as a plain matrix by the actor that feeds back
+    /// through them), no biases: for snapshots to the coordinator.
+    pub fn of_feedback(b: &crate::matrix::Matrix) -> Self {
+        Self {
+            weights: std::sync::Arc::new(b.clone()),
+            bias: std::sync::Arc::new(Vec::new()),
+        }
+    }
     /// Copies columns `cols` of the weights of `syn` (the part a feedback shard reads), no
     /// biases.
     pub fn columns(syn: &Synapses, cols: std::ops::Range<usize>) -> Self {
@@ -342,6 +350,16 @@ pub enum ReportData {
         /// The weights (`shard rows x inputs`) and biases.
         copy: WeightCopy,
     },
+    /// The sender's feedback synapses `B` (the copy of the weights above that it feeds back
+    /// through), for the gap between the two copies of a connection (counted as `snapshot`).
+    Feedback {
+        /// Layer (1-based) of the sender.
+        layer: u32,
+        /// First neuron of the sender's shard (its first column of `W_above`).
+        offset: u32,
+        /// `B` in the layout of the weights above (`n_above x shard width`).
+        copy: WeightCopy,
+    },
     /// The sender's whole state, serialised by the sender for a resumable checkpoint
     /// (counted as `snapshot` traffic).
     State {
@@ -390,6 +408,12 @@ pub enum Phase {
     /// Asynchronous schedule, between layer actors: the sender has made all its updates for
     /// the batch and will send nothing more in it (never faulted, like a FIN).
     Exhausted,
+    /// Equilibrium propagation: the nudged phase of the training batch begins at this step,
+    /// with `beta` of this sign (the free phase's end).
+    Nudge {
+        /// `beta < 0` for this batch (`algorithm.random_sign_beta`).
+        negative: bool,
+    },
 }
 
 /// axon's message vocabulary (DESIGN.md, "Messages").
@@ -404,6 +428,16 @@ pub enum Message {
         /// `false` when the values equal the sender's previous activity of the same batch (the
         /// receiver may then reuse what it computed from them).
         changed: bool,
+        /// The activities.
+        signal: Signal,
+    },
+    /// `rho(s)` of the sender's neurons, sent down (equilibrium propagation couples layers
+    /// both ways: the layer below hears the state of the one above; kind `activity`).
+    ActivityDown {
+        /// Step number.
+        step: u64,
+        /// The sender's shard in its layer.
+        shard: u32,
         /// The activities.
         signal: Signal,
     },
@@ -468,7 +502,7 @@ pub enum Message {
 impl Payload for Message {
     fn kind(&self) -> MessageKind {
         match self {
-            Message::Activity { .. } => MessageKind::Activity,
+            Message::Activity { .. } | Message::ActivityDown { .. } => MessageKind::Activity,
             Message::Error { .. } => MessageKind::Error,
             Message::Spike { .. } => MessageKind::Spike,
             Message::Phase { .. } | Message::Clamp { .. } | Message::Tick { .. } => {
@@ -476,6 +510,7 @@ impl Payload for Message {
             }
             Message::Report { data, .. } => match data {
                 ReportData::Snapshot { .. }
+                | ReportData::Feedback { .. }
                 | ReportData::Gradient { .. }
                 | ReportData::State { .. } => MessageKind::Snapshot,
                 _ => MessageKind::Report,
@@ -485,7 +520,9 @@ impl Payload for Message {
     }
     fn bytes(&self) -> usize {
         match self {
-            Message::Activity { signal, .. } | Message::Error { signal, .. } => signal.bytes(),
+            Message::Activity { signal, .. }
+            | Message::ActivityDown { signal, .. }
+            | Message::Error { signal, .. } => signal.bytes(),
             Message::Spike { fired, .. } => 4 * fired.0.len(),
             Message::Phase { .. } | Message::Tick { .. } => 8,
             Message::Clamp { labels, .. } => labels.bytes(),
@@ -495,7 +532,9 @@ impl Payload for Message {
                 ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => 16,
                 ReportData::Settled { .. } => 12,
                 ReportData::Energies { values, .. } => values.bytes(),
-                ReportData::Snapshot { copy, .. } => copy.bytes(),
+                ReportData::Snapshot { copy, .. } | ReportData::Feedback { copy, .. } => {
+                    copy.bytes()
+                }
                 ReportData::State { state, .. } => state.bytes(),
                 ReportData::Gradient { weight, bias, .. } => weight.bytes() + bias.bytes(),
             },
@@ -505,6 +544,7 @@ impl Payload for Message {
     fn step(&self) -> u64 {
         match self {
             Message::Activity { step, .. }
+            | Message::ActivityDown { step, .. }
             | Message::Error { step, .. }
             | Message::Phase { step, .. }
             | Message::Clamp { step, .. }

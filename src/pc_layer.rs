@@ -116,6 +116,10 @@ pub struct PcConfig {
     pub check_gradients: bool,
     /// The asynchronous schedule (`None`: lockstep).
     pub asynchronous: Option<AsyncSchedule>,
+    /// Equilibrium propagation instead of predictive coding (`algorithm.kind = "ep"` or
+    /// `"cep"`): the layers are [`crate::ep_layer::EpLayerActor`]s, `activation` is `rho`,
+    /// and `zil`, `steps`, `gamma`, `loss` and the PC switches do not apply.
+    pub ep: Option<crate::ep::EpConfig>,
 }
 
 /// The asynchronous schedule's settings (`runtime.schedule = "async"`; see the module doc).
@@ -174,7 +178,7 @@ impl Gather {
         }
     }
 
-    fn put(&mut self, shard: usize, s: Signal) {
+    pub(crate) fn put(&mut self, shard: usize, s: Signal) {
         assert!(
             shard < self.pieces.len() && s.cols() == self.ranges[shard].len(),
             "piece from shard {shard} has {} columns; expected shard < {} of the right width",
@@ -186,17 +190,17 @@ impl Gather {
         }
     }
 
-    fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.count == self.pieces.len()
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.pieces.iter_mut().for_each(|p| *p = None);
         self.count = 0;
     }
 
     /// Copies the pieces into one matrix (nothing to do for a single piece).
-    fn assemble(&mut self) {
+    pub(crate) fn assemble(&mut self) {
         if self.pieces.len() == 1 {
             return;
         }
@@ -211,7 +215,7 @@ impl Gather {
         }
     }
 
-    fn view(&self) -> MatView<'_> {
+    pub(crate) fn view(&self) -> MatView<'_> {
         if self.pieces.len() == 1 {
             let p = self.pieces[0].as_ref().expect("view only complete gathers");
             MatView::new(p.values(), p.rows(), self.width)
@@ -524,7 +528,7 @@ impl LayerActor {
                 );
                 return;
             }
-            Phase::Learn | Phase::Exhausted => return,
+            Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } => return,
             Phase::Train { rows } => (rows as usize, true),
             Phase::Evaluate { rows } => (rows as usize, false),
         };
@@ -567,6 +571,20 @@ impl LayerActor {
     }
 
     fn send_snapshot(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        if let Some(b) = self.fb_syn.as_ref().filter(|_| self.batch.is_none()) {
+            // An epoch's snapshot (not a gradient check's): the feedback copy too.
+            ctx.send(
+                self.at.coordinator,
+                Message::Report {
+                    step,
+                    data: ReportData::Feedback {
+                        layer: self.at.layer as u32,
+                        offset: self.at.range.start as u32,
+                        copy: WeightCopy::of_feedback(b),
+                    },
+                },
+            );
+        }
         ctx.send(
             self.at.coordinator,
             Message::Report {
@@ -946,16 +964,14 @@ impl LayerActor {
     /// feedback synapses and theirs, the batch count (the schedule's position) and whether
     /// the last weight copy sent down is stale.
     pub(crate) fn save_state(&mut self) -> StateBag {
-        let mut bag = StateBag::default();
-        bag.tensor("weight", self.syn.weights_mut().as_slice().to_vec());
-        bag.tensor("bias", self.syn.bias().to_vec());
-        self.opt.save("opt.", &mut bag);
-        if let Some(b) = &self.fb_syn {
-            bag.tensor("feedback", b.as_slice().to_vec());
-        }
-        self.fb_opt.save("feedback_opt.", &mut bag);
-        bag.scalar("trained_batches", self.trained_batches.to_string());
-        bag.scalar("copy_stale", self.copy_stale.to_string());
+        let mut bag = save_synapses(
+            &mut self.syn,
+            &self.opt,
+            self.fb_syn.as_ref(),
+            &self.fb_opt,
+            self.trained_batches,
+            self.copy_stale,
+        );
         if let Some(st) = &self.asynch {
             for (i, l) in st.links.iter().enumerate() {
                 l.save(&format!("link.{i}."), &mut bag);
@@ -968,15 +984,13 @@ impl LayerActor {
 
     /// Restores what [`LayerActor::save_state`] wrote (shapes must match this shard's).
     pub(crate) fn restore_state(&mut self, bag: &StateBag) -> Result<(), StateError> {
-        bag.fill("weight", self.syn.weights_mut().as_mut_slice())?;
-        bag.fill("bias", self.syn.bias_mut())?;
-        self.opt.restore("opt.", bag)?;
-        if let Some(b) = self.fb_syn.as_mut() {
-            bag.fill("feedback", b.as_mut_slice())?;
-        }
-        self.fb_opt.restore("feedback_opt.", bag)?;
-        self.trained_batches = bag.parse("trained_batches")?;
-        self.copy_stale = bag.parse("copy_stale")?;
+        (self.trained_batches, self.copy_stale) = restore_synapses(
+            bag,
+            &mut self.syn,
+            &mut self.opt,
+            self.fb_syn.as_mut(),
+            &mut self.fb_opt,
+        )?;
         if let Some(st) = self.asynch.as_mut() {
             // A checkpoint of a lockstep run has no link state: the streams start fresh.
             if bag.parse::<u64>("async.updates").is_ok() {
@@ -1106,7 +1120,7 @@ impl LayerActor {
                 phase: Phase::Exhausted,
                 step,
             } if step <= base => {}
-            Message::Report { .. } | Message::Spike { .. } => {}
+            Message::Report { .. } | Message::Spike { .. } | Message::ActivityDown { .. } => {}
             m if step < base => {
                 if matches!(m, Message::Activity { .. } | Message::Error { .. }) {
                     let st = self.asynch.as_mut().expect("async");
@@ -1508,6 +1522,48 @@ impl LayerActor {
         tally.updates += st.total_updates;
         Some(st.batches)
     }
+}
+
+/// What every layer actor carries from batch to batch, as a [`StateBag`]: synapses, their
+/// optimiser, the feedback synapses and theirs, the batch count (the schedule's position) and
+/// whether the last weight copy sent down is stale.
+pub(crate) fn save_synapses(
+    syn: &mut Synapses,
+    opt: &Optimizer,
+    fb_syn: Option<&Matrix>,
+    fb_opt: &Optimizer,
+    trained_batches: usize,
+    copy_stale: bool,
+) -> StateBag {
+    let mut bag = StateBag::default();
+    bag.tensor("weight", syn.weights_mut().as_slice().to_vec());
+    bag.tensor("bias", syn.bias().to_vec());
+    opt.save("opt.", &mut bag);
+    if let Some(b) = fb_syn {
+        bag.tensor("feedback", b.as_slice().to_vec());
+    }
+    fb_opt.save("feedback_opt.", &mut bag);
+    bag.scalar("trained_batches", trained_batches.to_string());
+    bag.scalar("copy_stale", copy_stale.to_string());
+    bag
+}
+
+/// Restores what [`save_synapses`] wrote; returns the batch count and copy staleness.
+pub(crate) fn restore_synapses(
+    bag: &StateBag,
+    syn: &mut Synapses,
+    opt: &mut Optimizer,
+    fb_syn: Option<&mut Matrix>,
+    fb_opt: &mut Optimizer,
+) -> Result<(usize, bool), StateError> {
+    bag.fill("weight", syn.weights_mut().as_mut_slice())?;
+    bag.fill("bias", syn.bias_mut())?;
+    opt.restore("opt.", bag)?;
+    if let Some(b) = fb_syn {
+        bag.fill("feedback", b.as_mut_slice())?;
+    }
+    fb_opt.restore("feedback_opt.", bag)?;
+    Ok((bag.parse("trained_batches")?, bag.parse("copy_stale")?))
 }
 
 /// `eps = dx + (x0 - mu)`; returns `||eps||^2` (summed in 16 lanes so that it vectorises).

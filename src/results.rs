@@ -79,6 +79,10 @@ pub struct PcRecord {
     /// (`compare.check_gradients`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_gap: Option<Vec<f64>>,
+    /// Per hidden layer, `||B_l - W_{l+1}^T|| / ||W_{l+1}||` after this epoch: the gap between
+    /// the feedback copy of a connection and its forward weights (absent for direct feedback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_gap: Option<Vec<f64>>,
 }
 
 /// One epoch.

@@ -384,6 +384,7 @@ fn train_actors(
                     free_energy: e.free_energy.clone(),
                     weight_gap: baseline.get(e.epoch - 1).map(|bp| weight_gap(&e.net, bp)),
                     grad_gap: e.grad_gap.clone(),
+                    feedback_gap: e.feedback_gap.clone(),
                 });
                 let written = checkpoint(dir, label, e.epoch, &e.net)
                     .and_then(|()| Ok(dir.write("results.json", results.to_json().as_bytes())?))
@@ -583,7 +584,7 @@ pub fn run(
             crate::plot::spike_raster_png(&report, &dir.path().join("raster.png"))?;
             results.conversion = report.points;
         }
-        AlgorithmKind::Pc | AlgorithmKind::Zil => {
+        AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep => {
             train_actors(
                 scenario,
                 &data,

@@ -336,6 +336,12 @@ pub enum AlgorithmKind {
     /// ANN-to-SNN conversion (`[convert]`): a trained ReLU network (a checkpoint, or trained
     /// by BP in the same run) runs as integrate-and-fire actors.
     SnnConvert,
+    /// Equilibrium propagation (Scellier & Bengio 2017) on layer actors: free phase, nudged
+    /// phase, contrastive update.
+    Ep,
+    /// Equilibrium propagation with continual weight updates (Ernoult et al. 2020): the update
+    /// applied at every nudged step.
+    Cep,
 }
 
 impl AlgorithmKind {
@@ -347,6 +353,8 @@ impl AlgorithmKind {
             AlgorithmKind::Zil => "zil",
             AlgorithmKind::Cuba => "cuba",
             AlgorithmKind::SnnConvert => "snn-convert",
+            AlgorithmKind::Ep => "ep",
+            AlgorithmKind::Cep => "cep",
         }
     }
 }
@@ -375,6 +383,19 @@ pub struct AlgorithmSection {
     /// Apply each update before that step's feedback is sent. Default false (`true` is a
     /// negative control that breaks Z-IL's equality with BP).
     pub update_before_feedback: bool,
+    /// `ep`, `cep`: steps of the free phase `T`, 1..=10000. Default 20.
+    pub free_steps: usize,
+    /// `ep`, `cep`: steps of the nudged phase `K`, 1..=10000. Default 4.
+    pub nudged_steps: usize,
+    /// `ep`, `cep`: nudging strength `beta`, finite, in (0, 10]. Default 0.5.
+    pub beta: f64,
+    /// `ep`, `cep`: draw the sign of `beta` at random per training batch. Default false.
+    pub random_sign_beta: bool,
+    /// `ep`, `cep`: relaxation rate `eps` of a step, in (0, 1]. Default 0.5.
+    pub step: f64,
+    /// `ep`, `cep`: learning rate of each weight layer, one per layer (`W_1` first); default
+    /// `train.lr` for every layer.
+    pub layer_lr: Option<Vec<f64>>,
 }
 
 impl Default for AlgorithmSection {
@@ -388,6 +409,12 @@ impl Default for AlgorithmSection {
             kp_init: crate::pc_layer::KpInit::SharedSeed,
             forward_init: true,
             update_before_feedback: false,
+            free_steps: 20,
+            nudged_steps: 4,
+            beta: 0.5,
+            random_sign_beta: false,
+            step: 0.5,
+            layer_lr: None,
         }
     }
 }
@@ -758,6 +785,7 @@ impl Scenario {
                 "must be a finite number in [0, 1)",
             ));
         }
+        Self::validate_ep(&file)?;
         let c = &file.cuba;
         if c.neurons < 5 {
             return Err(invalid(
@@ -970,6 +998,102 @@ impl Scenario {
         })
     }
 
+    /// The `ep` / `cep` keys, and what equilibrium propagation cannot combine with.
+    fn validate_ep(file: &ScenarioFile) -> Result<(), ScenarioError> {
+        let a = &file.algorithm;
+        for (key, v) in [
+            ("algorithm.free_steps", a.free_steps),
+            ("algorithm.nudged_steps", a.nudged_steps),
+        ] {
+            if !(1..=10_000).contains(&v) {
+                return Err(invalid(key, v, "must be between 1 and 10000"));
+            }
+        }
+        if !(a.beta.is_finite() && a.beta > 0.0 && a.beta <= 10.0) {
+            return Err(invalid(
+                "algorithm.beta",
+                fmt_f64(a.beta),
+                "must be a finite number in (0, 10] (its sign flips with random_sign_beta)",
+            ));
+        }
+        if !(a.step.is_finite() && a.step > 0.0 && a.step <= 1.0) {
+            return Err(invalid(
+                "algorithm.step",
+                fmt_f64(a.step),
+                "must be a finite relaxation rate in (0, 1]",
+            ));
+        }
+        let weights = file.network.layers.len() - 1;
+        if let Some(rates) = &a.layer_lr {
+            if rates.len() != weights {
+                return Err(invalid(
+                    "algorithm.layer_lr",
+                    format!("{rates:?}"),
+                    &format!(
+                        "needs one rate per weight layer: {weights} for network.layers {:?}",
+                        file.network.layers
+                    ),
+                ));
+            }
+            if let Some(i) = rates
+                .iter()
+                .position(|r| !(r.is_finite() && *r > 0.0 && *r < 1e3))
+            {
+                return Err(invalid(
+                    &format!("algorithm.layer_lr[{i}]"),
+                    fmt_f64(rates[i]),
+                    "must be a finite number > 0 (and < 1000)",
+                ));
+            }
+        }
+        if !matches!(a.kind, AlgorithmKind::Ep | AlgorithmKind::Cep) {
+            return Ok(());
+        }
+        let kind = a.kind.name();
+        if !file.network.activation.bounded() {
+            return Err(invalid(
+                "network.activation",
+                format!("{:?}", file.network.activation.name()),
+                &format!(
+                    "{kind} needs a bounded rho (its Hopfield energy is unbounded below with                      relu): use \"hard-sigmoid\" (Scellier & Bengio) or \"shifted-sigmoid\" \
+                     (the C-EP paper's)"
+                ),
+            ));
+        }
+        if file.train.loss != crate::loss::Loss::Mse {
+            return Err(invalid(
+                "train.loss",
+                format!("{:?}", file.train.loss.name()),
+                &format!("must be \"mse\" for {kind}: its cost is 1/2 ||y - s_out||^2"),
+            ));
+        }
+        if a.feedback == crate::pc_layer::Feedback::Direct {
+            return Err(invalid(
+                "algorithm.feedback",
+                "\"direct\"",
+                &format!(
+                    "{kind} couples neighbouring layers: use \"transpose\" (oracle), \
+                     \"kolen-pollack\" or \"random\""
+                ),
+            ));
+        }
+        if a.kp_decay != 0.0 {
+            return Err(invalid(
+                "algorithm.kp_decay",
+                fmt_f64(a.kp_decay),
+                &format!("must be 0 for {kind} (its Kolen-Pollack copies take no decay)"),
+            ));
+        }
+        if file.compare.check_gradients {
+            return Err(invalid(
+                "compare.check_gradients",
+                "true",
+                &format!("works with pc and zil only ({kind} has its own gradient check test)"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the network against the data it will see: the first width must equal the
     /// image size, the last the number of classes.
     pub fn check_data(
@@ -1048,6 +1172,20 @@ impl Scenario {
                     faults: f.faults.links(),
                     seed: f.seed,
                     quiet: std::time::Duration::from_secs_f64(f.runtime.settle_quiet_ms * 1e-3),
+                }
+            }),
+            ep: matches!(a.kind, AlgorithmKind::Ep | AlgorithmKind::Cep).then(|| {
+                crate::ep::EpConfig {
+                    continual: a.kind == AlgorithmKind::Cep,
+                    free_steps: a.free_steps,
+                    nudged_steps: a.nudged_steps,
+                    beta: a.beta as f32,
+                    random_sign_beta: a.random_sign_beta,
+                    step: a.step as f32,
+                    layer_lr: match &a.layer_lr {
+                        Some(r) => r.iter().map(|&v| v as f32).collect(),
+                        None => vec![self.lr; f.network.layers.len() - 1],
+                    },
                 }
             }),
         }

@@ -49,6 +49,7 @@ fn zil_config(batches: usize) -> PcConfig {
         total_batches: batches,
         check_gradients: true,
         asynchronous: None,
+        ep: None,
     }
 }
 

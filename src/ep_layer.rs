@@ -1,0 +1,637 @@
+//! The equilibrium-propagation layer actor: one shard of one layer of the Hopfield network of
+//! [`crate::ep`], owning its states `s`, the synapses `W` from the layer below (and biases),
+//! and, below the output, the feedback synapses `B` through which the state of the layer above
+//! reaches it (the actor's copy of `W_above^T`). It learns from the activities it holds and
+//! hears, and nothing else.
+//!
+//! Lockstep protocol for one training batch (steps `t = 0 ..= T + K` from the batch's first
+//! global step `base`; every message carries `base + t`):
+//! ```text
+//! begin     s = 0; send rho(s) up (Activity) and down (ActivityDown)   [transpose: a copy first]
+//! every t   on all of step t from below and above (and, at t >= T, the coordinator's Nudge):
+//!           t == T       the free fixed point: keep rho(s^0) and the neighbours' as anchors,
+//!                        add up the energy E_l(s^0)
+//!           t >  T       C-EP: learn from the change since step t - 1 (EP: only at T + K,
+//!                        from the change since T); Kolen-Pollack: B takes the same update
+//!           t <  T + K   s += eps (rho'(s)(W rho(below) + b + rho(above) B) - s)
+//!                        [output, t >= T: + eps beta (y - s)]; send rho(s) up and down
+//! ```
+//! The output reports its state at step `T` (the free fixed point) as the batch's
+//! predictions. An evaluation batch is the free phase alone (steps `0 .. T`).
+//! With `transpose` feedback, a layer sends a copy of its weights down before its first
+//! activity of a batch when they changed, and under C-EP also after each nudged-step update;
+//! the layer below waits for it (the oracle's weight transport, counted by the tracer).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::actor::{Actor, Context, Flow};
+use crate::checkpoint::{StateBag, StateError};
+use crate::ep::{self, EpConfig};
+use crate::matrix::{matmul, Matrix, Threads};
+use crate::message::{Message, Phase, ReportData, SignalPool, Synapses, WeightCopy};
+use crate::optimizer::Optimizer;
+use crate::pc_layer::{Feedback, Gather, PcConfig, Placement};
+
+/// The batch a shard is working on.
+#[derive(Clone, Copy, Debug)]
+struct Batch {
+    base: u64,
+    train: bool,
+}
+
+/// One shard of an equilibrium-propagation layer.
+pub(crate) struct EpLayerActor {
+    at: Placement,
+    cfg: Arc<PcConfig>,
+    ep: EpConfig,
+    syn: Synapses,
+    opt: Optimizer,
+    /// Feedback synapses `B` in the layout of the weights above (`n_above x width`); none at
+    /// the output.
+    fb_syn: Option<Matrix>,
+    fb_opt: Optimizer,
+    /// Our weights changed since the last copy went down (transpose mode).
+    copy_stale: bool,
+    batch: Option<Batch>,
+    t: usize,
+    below: Gather,
+    above: Gather,
+    /// Weight copies received for the current step (transpose under C-EP).
+    copies_in: usize,
+    labels: Vec<u8>,
+    /// The signed `beta` of this training batch, once the coordinator's Nudge is in.
+    beta: Option<f32>,
+    s: Matrix,
+    r: Matrix,
+    /// Drive from below `W rho(below) + b`, valid while `h_fresh`.
+    h: Matrix,
+    h_fresh: bool,
+    drive: Matrix,
+    force: Matrix,
+    /// Anchors of the contrastive update: own, below and above activities at the free fixed
+    /// point (EP) or at the previous nudged step (C-EP).
+    r0: Matrix,
+    below0: Matrix,
+    above0: Matrix,
+    grad_w: Matrix,
+    grad_b: Vec<f32>,
+    grad_fb: Matrix,
+    /// This layer's energy at the free fixed point, summed over the batch.
+    energy: f32,
+    trained_batches: usize,
+    deferred: VecDeque<Message>,
+    pool: SignalPool,
+    report_pool: SignalPool,
+    panic_after: Option<usize>,
+}
+
+impl EpLayerActor {
+    pub(crate) fn new(
+        at: Placement,
+        cfg: Arc<PcConfig>,
+        syn: Synapses,
+        fb_syn: Option<Matrix>,
+    ) -> Self {
+        let ep = cfg.ep.clone().expect("an EP layer needs the EP settings");
+        let width = at.range.len();
+        let inputs = at.below.last().map_or(0, |r| r.end);
+        let n_above = at.above.last().map_or(0, |r| r.end);
+        Self {
+            opt: Optimizer::new(cfg.optimizer, &[width * inputs, width]),
+            fb_opt: Optimizer::new(cfg.optimizer, &[n_above * width]),
+            below: Gather::new(at.below.clone()),
+            above: Gather::new(at.above.clone()),
+            s: Matrix::zeros(0, width),
+            r: Matrix::zeros(0, width),
+            h: Matrix::zeros(0, width),
+            drive: Matrix::zeros(0, width),
+            force: Matrix::zeros(0, width),
+            r0: Matrix::zeros(0, width),
+            below0: Matrix::zeros(0, inputs),
+            above0: Matrix::zeros(0, n_above),
+            grad_w: Matrix::zeros(width, inputs),
+            grad_b: vec![0.0; width],
+            grad_fb: Matrix::zeros(n_above, width),
+            h_fresh: false,
+            copies_in: 0,
+            labels: Vec::new(),
+            beta: None,
+            energy: 0.0,
+            copy_stale: true,
+            batch: None,
+            t: 0,
+            trained_batches: 0,
+            deferred: VecDeque::new(),
+            pool: SignalPool::default(),
+            report_pool: SignalPool::default(),
+            panic_after: None,
+            syn,
+            fb_syn,
+            ep,
+            at,
+            cfg,
+        }
+    }
+
+    /// Makes this actor panic after `batches` training batches (fault injection).
+    pub(crate) fn panic_after(&mut self, batches: usize) {
+        self.panic_after = Some(batches);
+    }
+
+    fn is_output(&self) -> bool {
+        self.at.layer == self.at.layers
+    }
+
+    fn step(&self) -> u64 {
+        self.batch.map_or(u64::MAX, |b| b.base + self.t as u64)
+    }
+
+    /// The last step this batch processes: `T + K` (training) or `T - 1` (evaluation).
+    fn last(&self, train: bool) -> usize {
+        if train {
+            self.ep.free_steps + self.ep.nudged_steps
+        } else {
+            self.ep.free_steps - 1
+        }
+    }
+
+    /// Whether a copy of the weights above comes at step `t` (transpose under C-EP: after
+    /// every nudged-step update that a later step uses).
+    fn copy_due(&self, t: usize) -> bool {
+        self.cfg.feedback == Feedback::Transpose
+            && self.ep.continual
+            && !self.at.above.is_empty()
+            && t > self.ep.free_steps
+            && t < self.ep.free_steps + self.ep.nudged_steps
+    }
+
+    /// Takes `msg` in if it belongs to the current step; hands it back otherwise.
+    fn accept(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Result<(), Message> {
+        let now = self.step();
+        match msg {
+            Message::Phase { step, phase }
+                if self.batch.is_none() && !matches!(phase, Phase::Nudge { .. }) =>
+            {
+                self.begin(step, phase, ctx);
+                Ok(())
+            }
+            Message::Phase {
+                step,
+                phase: Phase::Nudge { negative },
+            } if step == now => {
+                self.beta = Some(if negative {
+                    -self.ep.beta
+                } else {
+                    self.ep.beta
+                });
+                Ok(())
+            }
+            Message::Activity {
+                step,
+                shard,
+                signal,
+                ..
+            } if step == now => {
+                self.below.put(shard as usize, signal);
+                Ok(())
+            }
+            Message::ActivityDown {
+                step,
+                shard,
+                signal,
+            } if step == now => {
+                self.above.put(shard as usize, signal);
+                Ok(())
+            }
+            Message::WeightTransport { step, shard, copy } if step == now => {
+                let first = self.at.above[shard as usize].start;
+                let b = self
+                    .fb_syn
+                    .as_mut()
+                    .expect("weight copies reach hidden layers only");
+                copy.write_rows(b, first);
+                self.copies_in += 1;
+                Ok(())
+            }
+            Message::Clamp { step, labels } if step == now => {
+                self.labels.clear();
+                self.labels.extend(labels.values().iter().map(|&v| v as u8));
+                Ok(())
+            }
+            Message::Report { .. }
+            | Message::Spike { .. }
+            | Message::Tick { .. }
+            | Message::Error { .. } => Ok(()),
+            other => Err(other),
+        }
+    }
+
+    fn begin(&mut self, step: u64, phase: Phase, ctx: &mut Context<'_, Message>) {
+        let (rows, train) = match phase {
+            Phase::Snapshot => {
+                if let Some(b) = &self.fb_syn {
+                    ctx.send(
+                        self.at.coordinator,
+                        Message::Report {
+                            step,
+                            data: ReportData::Feedback {
+                                layer: self.at.layer as u32,
+                                offset: self.at.range.start as u32,
+                                copy: WeightCopy::of_feedback(b),
+                            },
+                        },
+                    );
+                }
+                ctx.send(
+                    self.at.coordinator,
+                    Message::Report {
+                        step,
+                        data: ReportData::Snapshot {
+                            layer: self.at.layer as u32,
+                            offset: self.at.range.start as u32,
+                            copy: WeightCopy::of(&self.syn),
+                        },
+                    },
+                );
+                return;
+            }
+            Phase::Save => {
+                let state = Arc::new(self.save_state());
+                ctx.send(
+                    self.at.coordinator,
+                    Message::Report {
+                        step,
+                        data: ReportData::State {
+                            layer: self.at.layer as u32,
+                            shard: self.at.shard as u32,
+                            state,
+                        },
+                    },
+                );
+                return;
+            }
+            Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } => return,
+            Phase::Train { rows } => (rows as usize, true),
+            Phase::Evaluate { rows } => (rows as usize, false),
+        };
+        self.batch = Some(Batch { base: step, train });
+        self.t = 0;
+        self.beta = None;
+        self.copies_in = 0;
+        self.h_fresh = false;
+        self.energy = 0.0;
+        self.labels.clear();
+        self.below.clear();
+        self.above.clear();
+        for m in [&mut self.s, &mut self.r, &mut self.h, &mut self.drive] {
+            m.set_rows(rows);
+        }
+        self.s.fill(0.0);
+        ep::activate(
+            self.cfg.activation,
+            self.s.as_slice(),
+            self.r.as_mut_slice(),
+        );
+        if self.cfg.feedback == Feedback::Transpose && self.copy_stale {
+            self.send_copy(step, ctx);
+        }
+        self.send_state(step, ctx);
+    }
+
+    /// A copy of this shard's weights to every shard below (transpose mode; the oracle).
+    fn send_copy(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        if self.at.down.is_empty() {
+            return;
+        }
+        let shard = self.at.shard as u32;
+        for (edge, cols) in self.at.down.clone().zip(self.at.down_ranges.clone()) {
+            let copy = WeightCopy::columns(&self.syn, cols);
+            ctx.send(edge, Message::WeightTransport { step, shard, copy });
+        }
+        self.copy_stale = false;
+    }
+
+    /// `rho(s)` up and down.
+    fn send_state(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        let (rows, cols) = (self.r.rows(), self.r.cols());
+        let r = self.r.as_slice();
+        let signal = self.pool.signal(rows, cols, |o| o.copy_from_slice(r));
+        let shard = self.at.shard as u32;
+        for edge in self.at.up.clone() {
+            ctx.send(
+                edge,
+                Message::Activity {
+                    step,
+                    shard,
+                    changed: true,
+                    signal: signal.clone(),
+                },
+            );
+        }
+        for edge in self.at.down.clone() {
+            ctx.send(
+                edge,
+                Message::ActivityDown {
+                    step,
+                    shard,
+                    signal: signal.clone(),
+                },
+            );
+        }
+    }
+
+    /// Whether everything step `t` needs is here.
+    fn ready(&self, b: Batch) -> bool {
+        let t = self.t;
+        let out = self.is_output();
+        self.below.complete()
+            && (out || self.above.complete())
+            && !(out && b.train && self.labels.is_empty())
+            && !(b.train && t >= self.ep.free_steps && self.beta.is_none())
+            && !(b.train && self.copy_due(t) && self.copies_in < self.at.above.len())
+    }
+
+    /// Scheduled learning rate of weight layer `index` (0-based).
+    fn rate(&self, index: usize) -> f32 {
+        self.cfg.schedule.rate(
+            self.ep.layer_lr[index],
+            self.trained_batches,
+            self.cfg.total_batches,
+        )
+    }
+
+    /// The drive from below, `h = W rho(below) + b` (recomputed when either changed).
+    fn refresh_drive_from_below(&mut self) {
+        if self.h_fresh {
+            return;
+        }
+        let below = self.below.view();
+        ep::drive_from_below(&mut self.h, below, self.syn.weights(), self.syn.bias());
+        // Layer 1's input is clamped for the whole batch.
+        self.h_fresh = self.at.layer == 1;
+    }
+
+    /// Copies the activities now held into the anchors of the contrastive update.
+    fn set_anchors(&mut self) {
+        copy_into(&mut self.r0, &self.r);
+        if self.at.layer > 1 {
+            self.below0.copy_from_view(self.below.view());
+        }
+        if self.fb_syn.is_some() && self.cfg.feedback == Feedback::KolenPollack {
+            self.above0.copy_from_view(self.above.view());
+        }
+    }
+
+    /// The contrastive update from the anchors to now, on `W`, `b` and (Kolen-Pollack) `B`.
+    fn learn(&mut self, beta: f32) {
+        let rows = self.r.rows();
+        let scale = 1.0 / (beta * rows as f32);
+        let layer = self.at.layer;
+        {
+            let below = self.below.view();
+            let below0 = if layer == 1 {
+                below
+            } else {
+                self.below0.view()
+            };
+            ep::contrast(
+                &mut self.grad_w,
+                (self.r.view(), below),
+                (self.r0.view(), below0),
+                scale,
+            );
+        }
+        ep::contrast_bias(&mut self.grad_b, &self.r, &self.r0, scale);
+        let lr = self.rate(layer - 1);
+        self.opt.begin_step();
+        self.opt.update(
+            0,
+            self.syn.weights_mut().as_mut_slice(),
+            self.grad_w.as_slice(),
+            lr,
+        );
+        self.opt.update(1, self.syn.bias_mut(), &self.grad_b, lr);
+        self.copy_stale = true;
+        self.h_fresh = false;
+        if self.cfg.feedback == Feedback::KolenPollack && self.fb_syn.is_some() {
+            let lr_above = self.rate(layer);
+            if let Some(b) = self.fb_syn.as_mut() {
+                ep::contrast(
+                    &mut self.grad_fb,
+                    (self.above.view(), self.r.view()),
+                    (self.above0.view(), self.r0.view()),
+                    scale,
+                );
+                self.fb_opt.begin_step();
+                self.fb_opt
+                    .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr_above);
+            }
+        }
+    }
+
+    /// Step `t` with everything it needs at hand.
+    fn process(&mut self, ctx: &mut Context<'_, Message>) {
+        let b = self.batch.expect("a batch is open");
+        let t = self.t;
+        let free = self.ep.free_steps;
+        let last = self.last(b.train);
+        self.below.assemble();
+        if !self.is_output() {
+            self.above.assemble();
+        }
+        self.refresh_drive_from_below();
+        if b.train && t == free {
+            self.energy = ep::layer_energy(self.s.as_slice(), self.r.as_slice(), self.h.as_slice());
+            self.set_anchors();
+        }
+        if b.train && t > free && (self.ep.continual || t == last) {
+            let beta = self.beta.expect("ready() waits for the nudge");
+            self.learn(beta);
+            if self.ep.continual {
+                self.set_anchors();
+                if t < last && self.cfg.feedback == Feedback::Transpose {
+                    self.send_copy(b.base + t as u64, ctx);
+                }
+            }
+        }
+        if b.train && t == last {
+            self.end_batch(ctx);
+            return;
+        }
+        // s(t + 1) from the states of step t.
+        self.refresh_drive_from_below();
+        copy_into(&mut self.drive, &self.h);
+        if let Some(fb) = &self.fb_syn {
+            matmul(
+                &mut self.drive,
+                self.above.view(),
+                fb.view(),
+                1.0,
+                true,
+                Threads::ONE,
+            );
+        }
+        let nudged = b.train && t >= free && self.is_output();
+        if nudged {
+            let beta = self.beta.expect("ready() waits for the nudge");
+            ep::nudge(beta, &self.s, &self.labels, &mut self.force);
+        }
+        ep::relax(
+            self.cfg.activation,
+            self.ep.step,
+            self.s.as_mut_slice(),
+            self.r.as_mut_slice(),
+            self.drive.as_slice(),
+            nudged.then_some(self.force.as_slice()),
+        );
+        self.t += 1;
+        if self.is_output() && self.t == free {
+            self.report_predictions(b.base + free as u64, ctx);
+        }
+        if !b.train && t == last {
+            self.end_batch(ctx);
+            return;
+        }
+        self.above.clear();
+        if self.at.layer > 1 {
+            self.below.clear();
+        }
+        self.copies_in = 0;
+        let step = self.step();
+        self.send_state(step, ctx);
+    }
+
+    fn report_predictions(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
+        let (rows, cols) = (self.s.rows(), self.s.cols());
+        let s = self.s.as_slice();
+        let p = self
+            .report_pool
+            .signal(rows, cols, |o| o.copy_from_slice(s));
+        ctx.send(
+            self.at.coordinator,
+            Message::Report {
+                step,
+                data: ReportData::Predictions(p),
+            },
+        );
+    }
+
+    fn end_batch(&mut self, ctx: &mut Context<'_, Message>) {
+        let b = self.batch.take().expect("a batch is open");
+        self.below.clear();
+        self.above.clear();
+        if !b.train {
+            return;
+        }
+        if let Some((what, value)) = self.first_non_finite() {
+            ctx.send(
+                self.at.coordinator,
+                Message::Report {
+                    step: b.base,
+                    data: ReportData::Fault {
+                        layer: self.at.layer as u32,
+                        shard: self.at.shard as u32,
+                        what,
+                        value,
+                    },
+                },
+            );
+        }
+        let e = self.energy;
+        let values = self.report_pool.signal(1, 1, |o| o[0] = e);
+        ctx.send(
+            self.at.coordinator,
+            Message::Report {
+                step: b.base,
+                data: ReportData::Energies {
+                    layer: self.at.layer as u32,
+                    values,
+                },
+            },
+        );
+        self.trained_batches += 1;
+        if self.panic_after == Some(self.trained_batches) {
+            panic!(
+                "injected fault (faults.panic_actor): layer {} shard {} panics after {} training batches",
+                self.at.layer, self.at.shard, self.trained_batches
+            );
+        }
+    }
+
+    /// The first non-finite number in this shard's state, if any (weights first).
+    fn first_non_finite(&mut self) -> Option<(&'static str, f32)> {
+        let energy = self.energy;
+        let weights = self.syn.weights_mut().as_slice();
+        if let Some(&w) = weights.iter().find(|w| !w.is_finite()) {
+            return Some(("weight", w));
+        }
+        let parts: [(&'static str, &[f32]); 2] =
+            [("bias", self.syn.bias()), ("state", self.s.as_slice())];
+        parts
+            .iter()
+            .find_map(|(what, v)| v.iter().find(|x| !x.is_finite()).map(|&x| (*what, x)))
+            .or_else(|| (!energy.is_finite()).then_some(("energy", energy)))
+    }
+
+    /// Serialises what this shard carries from batch to batch (as the PC layer does).
+    pub(crate) fn save_state(&mut self) -> StateBag {
+        crate::pc_layer::save_synapses(
+            &mut self.syn,
+            &self.opt,
+            self.fb_syn.as_ref(),
+            &self.fb_opt,
+            self.trained_batches,
+            self.copy_stale,
+        )
+    }
+
+    /// Restores what [`EpLayerActor::save_state`] wrote.
+    pub(crate) fn restore_state(&mut self, bag: &StateBag) -> Result<(), StateError> {
+        (self.trained_batches, self.copy_stale) = crate::pc_layer::restore_synapses(
+            bag,
+            &mut self.syn,
+            &mut self.opt,
+            self.fb_syn.as_mut(),
+            &mut self.fb_opt,
+        )?;
+        Ok(())
+    }
+
+    fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        match self.batch {
+            Some(b) if self.ready(b) => {
+                self.process(ctx);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn take_deferred(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        for i in 0..self.deferred.len() {
+            let msg = self.deferred.remove(i).expect("index in range");
+            match self.accept(msg, ctx) {
+                Ok(()) => return true,
+                Err(back) => self.deferred.insert(i, back),
+            }
+        }
+        false
+    }
+}
+
+/// `dst = src` (same shape after resizing the rows).
+fn copy_into(dst: &mut Matrix, src: &Matrix) {
+    dst.set_rows(src.rows());
+    dst.as_mut_slice().copy_from_slice(src.as_slice());
+}
+
+impl Actor<Message> for EpLayerActor {
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Err(m) = self.accept(msg, ctx) {
+            self.deferred.push_back(m);
+        }
+        while self.advance(ctx) || self.take_deferred(ctx) {}
+        Flow::Continue
+    }
+}
