@@ -364,6 +364,70 @@ fn draw_free_energy(
     Ok(())
 }
 
+/// Draws an equilibrium-propagation model's energy at the free fixed point, mean per
+/// example, against the epoch, as a PNG at `path` (`pc[].free_energy[0]` of `label`): the
+/// energy landscape's depth at the network's answers as it learns.
+pub fn ep_energy_png(results: &Results, label: &str, path: &Path) -> Result<(), PlotError> {
+    write_png(path, |tmp| draw_ep_energy(results, label, tmp))
+}
+
+fn draw_ep_energy(
+    results: &Results,
+    label: &str,
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
+    let records = results.models.get(label).map(|m| &m.pc[..]).unwrap_or(&[]);
+    let pts: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| r.free_energy.first().map(|&e| (r.epoch as f64, e)))
+        .filter(|(_, e)| e.is_finite())
+        .collect();
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, v)| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        let pad = ((hi - lo) * 0.1).max(1e-3);
+        (lo - pad, hi + pad)
+    } else {
+        (-1.0, 1.0)
+    };
+    let epochs = records.len().max(1);
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: {label} energy at the free fixed point", results.name),
+            ("sans-serif", 24),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.5f64..epochs as f64 + 0.5, lo..hi)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels(epochs.min(20))
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .y_desc("mean E(s0) per example")
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let color = COLORS[0];
+    chart
+        .draw_series(LineSeries::new(pts.clone(), color.stroke_width(3)))
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
 /// Draws a recurrent network's spikes at `path`: a raster (time across, neuron down; excitatory
 /// and inhibitory neurons in two colours) over the first [`crate::snn::RASTER_TICKS`] ticks, and
 /// under it the population rate in 1 ms bins.

@@ -56,8 +56,9 @@ pub struct ModelResults {
     /// readout actors); equals `final.test_accuracy` when the actors are correct.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_test_accuracy: Option<f64>,
-    /// Predictive-coding models: per epoch, the free energy by inference step, the weight gap
-    /// to the BP baseline and (with gradient checks) the gradient gap.
+    /// Actor-trained models (PC, Z-IL, EP, C-EP): per epoch, the free energy by inference step
+    /// (EP: the energy at the free fixed point), the weight gap to the BP baseline, the gap
+    /// between feedback copies and forward weights and (with gradient checks) the gradient gap.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pc: Vec<PcRecord>,
 }
@@ -68,7 +69,8 @@ pub struct PcRecord {
     /// 1-based epoch number.
     pub epoch: usize,
     /// Mean free energy per example at each inference step (`sum 0.5 ||eps||^2 + loss`),
-    /// averaged over the epoch's batches; entry 0 is the forward sweep.
+    /// averaged over the epoch's batches; entry 0 is the forward sweep. For `ep` and `cep`
+    /// one value: the mean energy `E(s^0)` per example at the free fixed point.
     pub free_energy: Vec<f64>,
     /// Per layer, `||W_pc - W_bp|| / ||W_bp||` (weights and biases) after this epoch, when
     /// the BP baseline runs beside it.

@@ -349,6 +349,10 @@ fn train_actors(
     };
     let batches = data.train.len().div_ceil(t.batch_size);
     let algorithm = scenario.file.algorithm.kind.name();
+    let ep = matches!(
+        scenario.file.algorithm.kind,
+        AlgorithmKind::Ep | AlgorithmKind::Cep
+    );
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, t.epochs, batches);
     let config = scenario.runtime_config();
@@ -390,8 +394,13 @@ fn train_actors(
                     .and_then(|()| Ok(dir.write("results.json", results.to_json().as_bytes())?))
                     .and_then(|_| Ok(accuracy_png(results, &dir.path().join("accuracy.png"))?))
                     .and_then(|()| {
-                        let path = dir.path().join("free_energy.png");
-                        Ok(crate::plot::free_energy_png(results, label, &path)?)
+                        Ok(if ep {
+                            let path = dir.path().join("energy.png");
+                            crate::plot::ep_energy_png(results, label, &path)?
+                        } else {
+                            let path = dir.path().join("free_energy.png");
+                            crate::plot::free_energy_png(results, label, &path)?
+                        })
                     });
                 if let Err(err) = written {
                     failure.get_or_insert(err);

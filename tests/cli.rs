@@ -646,3 +646,83 @@ fn a_failing_sweep_combination_does_not_stop_the_others() {
     assert!(md.contains("| failed: "), "{md}");
     assert!(out.join("sweep-train.lr.png").is_file());
 }
+
+/// A small EP run from the command line: both models, the energy at the free fixed point per
+/// epoch, the feedback gap (0: tied Kolen-Pollack copies), no weight transport, energy.png.
+#[test]
+fn ep_run_writes_energy_feedback_gap_and_no_weight_transport() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = scenario(
+        tmp.path(),
+        "loss = \"mse\"\nbatch_size = 20\noptimizer = \"sgd\"\nlr = 0.1\n\
+         [algorithm]\nkind = \"ep\"\nrandom_sign_beta = true\nlayer_lr = [0.1, 0.05]\n\
+         feedback = \"kolen-pollack\"\n[compare]\nbaseline = \"bp\"\n",
+    );
+    let text = std::fs::read_to_string(&file)
+        .expect("written")
+        .replace("lr = 0.002\n", "");
+    std::fs::write(&file, text).expect("rewritten");
+    let out = tmp.path().join("run");
+    let o = axon(&[
+        "run",
+        file.to_str().expect("utf8"),
+        "--set",
+        "network.activation=\"hard-sigmoid\"",
+        "--set",
+        "network.init=\"xavier\"",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "run failed: {}", stderr(&o));
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("results.json"))
+            .expect("valid JSON");
+    let ep = &results["models"]["ep"];
+    assert_eq!(ep["algorithm"], "ep");
+    let acc = ep["epochs"][1]["test_accuracy"].as_f64().expect("accuracy");
+    assert!(acc > 0.6, "EP test accuracy {acc}");
+    for r in ep["pc"].as_array().expect("per-epoch records") {
+        let e = r["free_energy"].as_array().expect("energy");
+        assert_eq!(e.len(), 1, "one energy, at the free fixed point: {r}");
+        assert!(e[0].as_f64().expect("a number").is_finite());
+        assert_eq!(r["feedback_gap"][0].as_f64(), Some(0.0), "tied copies: {r}");
+        assert!(r["weight_gap"].is_array(), "gap to the BP baseline: {r}");
+    }
+    assert!(results["models"]["bp"]["epochs"].is_array());
+    assert_eq!(results["traffic"]["weight_transport_bytes"], 0);
+    assert!(out.join("energy.png").exists());
+    assert!(out.join("accuracy.png").exists());
+}
+
+#[test]
+fn ep_keys_are_validated() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let ep = "loss = \"mse\"\n[algorithm]\nkind = \"ep\"\n";
+    for (extra, set, needle) in [
+        (ep, "network.activation=\"relu\"", "hard-sigmoid"),
+        (
+            "[algorithm]\nkind = \"ep\"\n",
+            "network.activation=\"hard-sigmoid\"",
+            "train.loss",
+        ),
+        (ep, "algorithm.feedback=\"direct\"", "algorithm.feedback"),
+        (ep, "algorithm.beta=nan", "algorithm.beta = NaN"),
+        (ep, "algorithm.layer_lr=[0.1]", "one rate per weight layer"),
+        (
+            ep,
+            "algorithm.layer_lr=[0.1, -1.0]",
+            "algorithm.layer_lr[1]",
+        ),
+        (ep, "algorithm.nudged_steps=0", "algorithm.nudged_steps"),
+        (ep, "runtime.schedule=\"async\"", "runtime.schedule"),
+    ] {
+        let file = scenario(tmp.path(), extra);
+        let mut args = vec!["validate", file.to_str().expect("utf8"), "--set", set];
+        if !set.starts_with("network.activation") {
+            args.extend(["--set", "network.activation=\"hard-sigmoid\""]);
+        }
+        let o = axon(&args);
+        expect_bad_input(&o, needle);
+    }
+}
