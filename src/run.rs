@@ -394,13 +394,14 @@ fn train_actors(
                     .and_then(|()| Ok(dir.write("results.json", results.to_json().as_bytes())?))
                     .and_then(|_| Ok(accuracy_png(results, &dir.path().join("accuracy.png"))?))
                     .and_then(|()| {
-                        Ok(if ep {
+                        let drawn = if ep {
                             let path = dir.path().join("energy.png");
-                            crate::plot::ep_energy_png(results, label, &path)?
+                            crate::plot::ep_energy_png(results, label, &path)
                         } else {
                             let path = dir.path().join("free_energy.png");
-                            crate::plot::free_energy_png(results, label, &path)?
-                        })
+                            crate::plot::free_energy_png(results, label, &path)
+                        };
+                        Ok(drawn?)
                     });
                 if let Err(err) = written {
                     failure.get_or_insert(err);
