@@ -303,3 +303,54 @@ fn ep_learns_mnist_on_actors() {
     assert!(epochs.iter().all(|e| e.free_energy[0].is_finite()));
     assert_eq!(traffic.weight_transport_bytes, 0);
 }
+
+/// A C-EP run (random sign of beta) resumed from a checkpoint taken in the middle of its second
+/// epoch ends with exactly the weights and accuracy of the run that went through.
+#[test]
+fn an_ep_run_resumed_mid_epoch_ends_where_the_whole_run_ends() {
+    let data = mnist(20 * BATCH, 100);
+    let net = init(&[784, 24, 10]);
+    let cfg = config(ep(true), Feedback::KolenPollack, 1, 40);
+    let rt = RuntimeConfig {
+        executor: Executor::Threads,
+        workers: 2,
+        ..RuntimeConfig::default()
+    };
+    let run_with = |control: &TrainControl| {
+        let (mut epochs, mut saved) = (Vec::new(), Vec::new());
+        train_pc_with(
+            &net,
+            &data.train,
+            &data.test,
+            plan(2),
+            cfg.clone(),
+            rt,
+            control,
+            &mut |ev| match ev {
+                PcEvent::Epoch(e) => epochs.push(*e),
+                PcEvent::Checkpoint(s) => saved.push(*s),
+                PcEvent::BatchDone { .. } => {}
+            },
+        )
+        .expect("the run completes");
+        (epochs, saved)
+    };
+    let every = TrainControl {
+        checkpoint_every: Some(5),
+        ..TrainControl::default()
+    };
+    let (whole, saved) = run_with(&every);
+    let mid = saved
+        .into_iter()
+        .find(|s| s.position.epoch == 2 && s.position.next_batch == 10)
+        .expect("a checkpoint after batch 10 of epoch 2");
+    let (resumed, _) = run_with(&TrainControl {
+        resume: Some(mid),
+        ..every
+    });
+    assert_eq!(resumed.len(), 1, "only the second epoch is left");
+    let (a, b) = (&resumed[0], &whole[1]);
+    assert_eq!(gap(a.net.layers(), b.net.layers()), 0.0);
+    assert_eq!(a.test_accuracy, b.test_accuracy);
+    assert_eq!(a.train_loss, b.train_loss);
+}
