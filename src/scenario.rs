@@ -1055,7 +1055,8 @@ impl Scenario {
                 "network.activation",
                 format!("{:?}", file.network.activation.name()),
                 &format!(
-                    "{kind} needs a bounded rho (its Hopfield energy is unbounded below with                      relu): use \"hard-sigmoid\" (Scellier & Bengio) or \"shifted-sigmoid\" \
+                    "{kind} needs a bounded rho (its Hopfield energy is unbounded below with \
+                     relu): use \"hard-sigmoid\" (Scellier & Bengio) or \"shifted-sigmoid\" \
                      (the C-EP paper's)"
                 ),
             ));
