@@ -142,6 +142,27 @@ pub fn contrast(
     matmul(grad, post0.t(), pre0, scale, true, Threads::ONE);
 }
 
+/// [`contrast`] when both products share the layer below (layer 1's clamped input):
+/// `grad = -scale (post - post0)^T pre`, one product instead of two; `diff` is scratch space.
+pub fn contrast_clamped(
+    grad: &mut Matrix,
+    diff: &mut Matrix,
+    (post, post0): (&Matrix, &Matrix),
+    pre: MatView<'_>,
+    scale: f32,
+) {
+    diff.set_rows(post.rows());
+    for ((d, &a), &b) in diff
+        .as_mut_slice()
+        .iter_mut()
+        .zip(post.as_slice())
+        .zip(post0.as_slice())
+    {
+        *d = a - b;
+    }
+    matmul(grad, diff.view().t(), pre, -scale, false, Threads::ONE);
+}
+
 /// The bias part of [`contrast`]: `grad_b = -scale sum_rows (post - post0)`.
 pub fn contrast_bias(grad_b: &mut [f32], post: &Matrix, post0: &Matrix, scale: f32) {
     grad_b.fill(0.0);
@@ -329,19 +350,20 @@ impl EpNet {
             .iter()
             .map(|l| DenseLayer::zeros(l.inputs(), l.outputs()))
             .collect();
+        let mut diff = Matrix::zeros(x.rows(), self.layers[0].outputs());
         let mut apply = |net: &mut EpNet, now: &EpState, anchor: &EpState| {
             for (l, g) in grads.iter_mut().enumerate() {
-                let (pre, pre0) = if l == 0 {
-                    (x.view(), x.view())
+                if l == 0 {
+                    let post = (&now.r[0], &anchor.r[0]);
+                    contrast_clamped(&mut g.weight, &mut diff, post, x.view(), scale);
                 } else {
-                    (now.r[l - 1].view(), anchor.r[l - 1].view())
-                };
-                contrast(
-                    &mut g.weight,
-                    (now.r[l].view(), pre),
-                    (anchor.r[l].view(), pre0),
-                    scale,
-                );
+                    contrast(
+                        &mut g.weight,
+                        (now.r[l].view(), now.r[l - 1].view()),
+                        (anchor.r[l].view(), anchor.r[l - 1].view()),
+                        scale,
+                    );
+                }
                 contrast_bias(&mut g.bias, &now.r[l], &anchor.r[l], scale);
                 let lr = cfg.layer_lr[l] * rate_scale;
                 let layer = &mut net.layers[l];

@@ -75,6 +75,8 @@ pub(crate) struct EpLayerActor {
     below0: Matrix,
     above0: Matrix,
     grad_w: Matrix,
+    /// Scratch for layer 1's `rho(s) - rho(s0)`.
+    diff: Matrix,
     grad_b: Vec<f32>,
     grad_fb: Matrix,
     /// This layer's energy at the free fixed point, summed over the batch.
@@ -111,6 +113,7 @@ impl EpLayerActor {
             below0: Matrix::zeros(0, inputs),
             above0: Matrix::zeros(0, n_above),
             grad_w: Matrix::zeros(width, inputs),
+            diff: Matrix::zeros(0, width),
             grad_b: vec![0.0; width],
             grad_fb: Matrix::zeros(n_above, width),
             h_fresh: false,
@@ -388,17 +391,21 @@ impl EpLayerActor {
         let rows = self.r.rows();
         let scale = 1.0 / (beta * rows as f32);
         let layer = self.at.layer;
-        {
-            let below = self.below.view();
-            let below0 = if layer == 1 {
-                below
-            } else {
-                self.below0.view()
-            };
+        if layer == 1 {
+            // The input is clamped for the batch: one product of the change.
+            let post = (&self.r, &self.r0);
+            ep::contrast_clamped(
+                &mut self.grad_w,
+                &mut self.diff,
+                post,
+                self.below.view(),
+                scale,
+            );
+        } else {
             ep::contrast(
                 &mut self.grad_w,
-                (self.r.view(), below),
-                (self.r0.view(), below0),
+                (self.r.view(), self.below.view()),
+                (self.r0.view(), self.below0.view()),
                 scale,
             );
         }
