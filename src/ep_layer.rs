@@ -29,7 +29,7 @@ use crate::actor::{Actor, Context, Flow};
 use crate::checkpoint::{StateBag, StateError};
 use crate::ep::{self, EpConfig};
 use crate::matrix::{matmul, Matrix, Threads};
-use crate::message::{Message, Phase, ReportData, SignalPool, Synapses, WeightCopy};
+use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
 use crate::optimizer::Optimizer;
 use crate::pc_layer::{Feedback, Gather, PcConfig, Placement};
 
@@ -233,45 +233,13 @@ impl EpLayerActor {
     fn begin(&mut self, step: u64, phase: Phase, ctx: &mut Context<'_, Message>) {
         let (rows, train) = match phase {
             Phase::Snapshot => {
-                if let Some(b) = &self.fb_syn {
-                    ctx.send(
-                        self.at.coordinator,
-                        Message::Report {
-                            step,
-                            data: ReportData::Feedback {
-                                layer: self.at.layer as u32,
-                                offset: self.at.range.start as u32,
-                                copy: WeightCopy::of_feedback(b),
-                            },
-                        },
-                    );
-                }
-                ctx.send(
-                    self.at.coordinator,
-                    Message::Report {
-                        step,
-                        data: ReportData::Snapshot {
-                            layer: self.at.layer as u32,
-                            offset: self.at.range.start as u32,
-                            copy: WeightCopy::of(&self.syn),
-                        },
-                    },
-                );
+                let feedback = self.fb_syn.as_ref();
+                self.at.report_synapses(ctx, step, &self.syn, feedback);
                 return;
             }
             Phase::Save => {
-                let state = Arc::new(self.save_state());
-                ctx.send(
-                    self.at.coordinator,
-                    Message::Report {
-                        step,
-                        data: ReportData::State {
-                            layer: self.at.layer as u32,
-                            shard: self.at.shard as u32,
-                            state,
-                        },
-                    },
-                );
+                let state = self.save_state();
+                self.at.report_state(ctx, step, state);
                 return;
             }
             Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } => return,
@@ -307,11 +275,7 @@ impl EpLayerActor {
         if self.at.down.is_empty() {
             return;
         }
-        let shard = self.at.shard as u32;
-        for (edge, cols) in self.at.down.clone().zip(self.at.down_ranges.clone()) {
-            let copy = WeightCopy::columns(&self.syn, cols);
-            ctx.send(edge, Message::WeightTransport { step, shard, copy });
-        }
+        self.at.send_weight_copies(ctx, step, &self.syn);
         self.copy_stale = false;
     }
 
@@ -515,13 +479,7 @@ impl EpLayerActor {
         let p = self
             .report_pool
             .signal(rows, cols, |o| o.copy_from_slice(s));
-        ctx.send(
-            self.at.coordinator,
-            Message::Report {
-                step,
-                data: ReportData::Predictions(p),
-            },
-        );
+        self.at.report(ctx, step, ReportData::Predictions(p));
     }
 
     fn end_batch(&mut self, ctx: &mut Context<'_, Message>) {
@@ -532,29 +490,16 @@ impl EpLayerActor {
             return;
         }
         if let Some((what, value)) = self.first_non_finite() {
-            ctx.send(
-                self.at.coordinator,
-                Message::Report {
-                    step: b.base,
-                    data: ReportData::Fault {
-                        layer: self.at.layer as u32,
-                        shard: self.at.shard as u32,
-                        what,
-                        value,
-                    },
-                },
-            );
+            self.at.report_fault(ctx, b.base, what, value);
         }
         let e = self.energy;
         let values = self.report_pool.signal(1, 1, |o| o[0] = e);
-        ctx.send(
-            self.at.coordinator,
-            Message::Report {
-                step: b.base,
-                data: ReportData::Energies {
-                    layer: self.at.layer as u32,
-                    values,
-                },
+        self.at.report(
+            ctx,
+            b.base,
+            ReportData::Energies {
+                layer: self.at.layer as u32,
+                values,
             },
         );
         self.trained_batches += 1;

@@ -262,6 +262,95 @@ pub(crate) struct Placement {
     pub(crate) above_names: Vec<String>,
 }
 
+impl Placement {
+    /// Sends `data` to the coordinator.
+    pub(crate) fn report(&self, ctx: &mut Context<'_, Message>, step: u64, data: ReportData) {
+        ctx.send(self.coordinator, Message::Report { step, data });
+    }
+
+    /// This shard's synapses to the coordinator (a snapshot), after its feedback copy `B` if
+    /// one is given.
+    pub(crate) fn report_synapses(
+        &self,
+        ctx: &mut Context<'_, Message>,
+        step: u64,
+        syn: &Synapses,
+        feedback: Option<&Matrix>,
+    ) {
+        let (layer, offset) = (self.layer as u32, self.range.start as u32);
+        if let Some(b) = feedback {
+            let copy = WeightCopy::of_feedback(b);
+            self.report(
+                ctx,
+                step,
+                ReportData::Feedback {
+                    layer,
+                    offset,
+                    copy,
+                },
+            );
+        }
+        let copy = WeightCopy::of(syn);
+        self.report(
+            ctx,
+            step,
+            ReportData::Snapshot {
+                layer,
+                offset,
+                copy,
+            },
+        );
+    }
+
+    /// This shard's serialised state to the coordinator (a resumable checkpoint).
+    pub(crate) fn report_state(&self, ctx: &mut Context<'_, Message>, step: u64, state: StateBag) {
+        let (layer, shard) = (self.layer as u32, self.shard as u32);
+        let state = Arc::new(state);
+        self.report(
+            ctx,
+            step,
+            ReportData::State {
+                layer,
+                shard,
+                state,
+            },
+        );
+    }
+
+    /// A non-finite value in this shard's state (the coordinator stops the run).
+    pub(crate) fn report_fault(
+        &self,
+        ctx: &mut Context<'_, Message>,
+        step: u64,
+        what: &'static str,
+        value: f32,
+    ) {
+        let (layer, shard) = (self.layer as u32, self.shard as u32);
+        let data = ReportData::Fault {
+            layer,
+            shard,
+            what,
+            value,
+        };
+        self.report(ctx, step, data);
+    }
+
+    /// A copy of `syn` to every shard below, each its columns (the transpose oracle's weight
+    /// transport).
+    pub(crate) fn send_weight_copies(
+        &self,
+        ctx: &mut Context<'_, Message>,
+        step: u64,
+        syn: &Synapses,
+    ) {
+        let shard = self.shard as u32;
+        for (edge, cols) in self.down.clone().zip(self.down_ranges.clone()) {
+            let copy = WeightCopy::columns(syn, cols);
+            ctx.send(edge, Message::WeightTransport { step, shard, copy });
+        }
+    }
+}
+
 /// The batch a shard is working on.
 #[derive(Clone, Copy, Debug)]
 struct Batch {
@@ -514,18 +603,8 @@ impl LayerActor {
                 return;
             }
             Phase::Save => {
-                let state = std::sync::Arc::new(self.save_state());
-                ctx.send(
-                    self.at.coordinator,
-                    Message::Report {
-                        step,
-                        data: ReportData::State {
-                            layer: self.at.layer as u32,
-                            shard: self.at.shard as u32,
-                            state,
-                        },
-                    },
-                );
+                let state = self.save_state();
+                self.at.report_state(ctx, step, state);
                 return;
             }
             Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } => return,
@@ -571,31 +650,9 @@ impl LayerActor {
     }
 
     fn send_snapshot(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
-        if let Some(b) = self.fb_syn.as_ref().filter(|_| self.batch.is_none()) {
-            // An epoch's snapshot (not a gradient check's): the feedback copy too.
-            ctx.send(
-                self.at.coordinator,
-                Message::Report {
-                    step,
-                    data: ReportData::Feedback {
-                        layer: self.at.layer as u32,
-                        offset: self.at.range.start as u32,
-                        copy: WeightCopy::of_feedback(b),
-                    },
-                },
-            );
-        }
-        ctx.send(
-            self.at.coordinator,
-            Message::Report {
-                step,
-                data: ReportData::Snapshot {
-                    layer: self.at.layer as u32,
-                    offset: self.at.range.start as u32,
-                    copy: WeightCopy::of(&self.syn),
-                },
-            },
-        );
+        // An epoch's snapshot (not a gradient check's) carries the feedback copy too.
+        let feedback = self.fb_syn.as_ref().filter(|_| self.batch.is_none());
+        self.at.report_synapses(ctx, step, &self.syn, feedback);
     }
 
     /// `mu = f(x_below) W^T + b` for this shard.
@@ -707,13 +764,7 @@ impl LayerActor {
         let s = self
             .report_pool
             .signal(rows, cols, |o| o.copy_from_slice(mu));
-        ctx.send(
-            self.at.coordinator,
-            Message::Report {
-                step,
-                data: ReportData::Predictions(s),
-            },
-        );
+        self.at.report(ctx, step, ReportData::Predictions(s));
     }
 
     fn send_activity(&mut self, ctx: &mut Context<'_, Message>) {
@@ -744,10 +795,7 @@ impl LayerActor {
         }
         let shard = self.at.shard as u32;
         if self.cfg.feedback == Feedback::Transpose && self.copy_stale {
-            for (edge, cols) in self.at.down.clone().zip(self.at.down_ranges.clone()) {
-                let copy = WeightCopy::columns(&self.syn, cols);
-                ctx.send(edge, Message::WeightTransport { step, shard, copy });
-            }
+            self.at.send_weight_copies(ctx, step, &self.syn);
             self.copy_stale = false;
         }
         let (rows, cols) = (self.eps.rows(), self.eps.cols());
@@ -792,16 +840,14 @@ impl LayerActor {
             let bias = self
                 .report_pool
                 .signal(1, gb.len(), |o| o.copy_from_slice(gb));
-            ctx.send(
-                self.at.coordinator,
-                Message::Report {
-                    step,
-                    data: ReportData::Gradient {
-                        layer: self.at.layer as u32,
-                        offset: self.at.range.start as u32,
-                        weight,
-                        bias,
-                    },
+            self.at.report(
+                ctx,
+                step,
+                ReportData::Gradient {
+                    layer: self.at.layer as u32,
+                    offset: self.at.range.start as u32,
+                    weight,
+                    bias,
                 },
             );
         }
@@ -921,31 +967,18 @@ impl LayerActor {
         if b.train {
             if let Some(k) = self.energies.iter().position(|e| !e.is_finite()) {
                 let (what, value) = self.first_non_finite(self.energies[k]);
-                ctx.send(
-                    self.at.coordinator,
-                    Message::Report {
-                        step: b.base + k as u64,
-                        data: ReportData::Fault {
-                            layer: self.at.layer as u32,
-                            shard: self.at.shard as u32,
-                            what,
-                            value,
-                        },
-                    },
-                );
+                self.at.report_fault(ctx, b.base + k as u64, what, value);
             }
             let e = &self.energies;
             let values = self
                 .report_pool
                 .signal(1, e.len(), |o| o.copy_from_slice(e));
-            ctx.send(
-                self.at.coordinator,
-                Message::Report {
-                    step: b.base,
-                    data: ReportData::Energies {
-                        layer: self.at.layer as u32,
-                        values,
-                    },
+            self.at.report(
+                ctx,
+                b.base,
+                ReportData::Energies {
+                    layer: self.at.layer as u32,
+                    values,
                 },
             );
             self.trained_batches += 1;
@@ -1326,15 +1359,13 @@ impl LayerActor {
         let st = self.asynch.as_mut().expect("async");
         if settled != st.settled {
             st.settled = settled;
-            ctx.send(
-                self.at.coordinator,
-                Message::Report {
-                    step: relaxation,
-                    data: ReportData::Settled {
-                        layer: self.at.layer as u32,
-                        shard: self.at.shard as u32,
-                        settled,
-                    },
+            self.at.report(
+                ctx,
+                relaxation,
+                ReportData::Settled {
+                    layer: self.at.layer as u32,
+                    shard: self.at.shard as u32,
+                    settled,
                 },
             );
         }
@@ -1402,15 +1433,13 @@ impl LayerActor {
         if quiet && !st.settled && st.updates > 0 {
             st.settled = true;
             let base = self.batch.map_or(0, |b| b.base);
-            ctx.send(
-                self.at.coordinator,
-                Message::Report {
-                    step: base + 1,
-                    data: ReportData::Settled {
-                        layer: self.at.layer as u32,
-                        shard: self.at.shard as u32,
-                        settled: true,
-                    },
+            self.at.report(
+                ctx,
+                base + 1,
+                ReportData::Settled {
+                    layer: self.at.layer as u32,
+                    shard: self.at.shard as u32,
+                    settled: true,
                 },
             );
         }
