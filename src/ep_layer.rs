@@ -335,8 +335,7 @@ impl EpLayerActor {
         }
         let below = self.below.view();
         ep::drive_from_below(&mut self.h, below, self.syn.weights(), self.syn.bias());
-        // Layer 1's input is clamped for the whole batch.
-        self.h_fresh = self.at.layer == 1;
+        self.h_fresh = true;
     }
 
     /// Copies the activities now held into the anchors of the contrastive update.
@@ -466,7 +465,9 @@ impl EpLayerActor {
         }
         self.above.clear();
         if self.at.layer > 1 {
+            // New activity from below next step (layer 1's input is clamped for the batch).
             self.below.clear();
+            self.h_fresh = false;
         }
         self.copies_in = 0;
         let step = self.step();
