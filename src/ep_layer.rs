@@ -31,14 +31,7 @@ use crate::ep::{self, EpConfig};
 use crate::matrix::{matmul, Matrix, Threads};
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
 use crate::optimizer::Optimizer;
-use crate::pc_layer::{Feedback, Gather, PcConfig, Placement};
-
-/// The batch a shard is working on.
-#[derive(Clone, Copy, Debug)]
-struct Batch {
-    base: u64,
-    train: bool,
-}
+use crate::pc_layer::{read_labels, Batch, Feedback, Gather, PcConfig, Placement};
 
 /// One shard of an equilibrium-propagation layer.
 pub(crate) struct EpLayerActor {
@@ -143,7 +136,7 @@ impl EpLayerActor {
     }
 
     fn is_output(&self) -> bool {
-        self.at.layer == self.at.layers
+        self.at.is_output()
     }
 
     fn step(&self) -> u64 {
@@ -208,18 +201,12 @@ impl EpLayerActor {
                 Ok(())
             }
             Message::WeightTransport { step, shard, copy } if step == now => {
-                let first = self.at.above[shard as usize].start;
-                let b = self
-                    .fb_syn
-                    .as_mut()
-                    .expect("weight copies reach hidden layers only");
-                copy.write_rows(b, first);
+                self.at.store_copy(self.fb_syn.as_mut(), shard, &copy);
                 self.copies_in += 1;
                 Ok(())
             }
             Message::Clamp { step, labels } if step == now => {
-                self.labels.clear();
-                self.labels.extend(labels.values().iter().map(|&v| v as u8));
+                read_labels(&mut self.labels, &labels);
                 Ok(())
             }
             Message::Report { .. }
@@ -504,12 +491,8 @@ impl EpLayerActor {
             },
         );
         self.trained_batches += 1;
-        if self.panic_after == Some(self.trained_batches) {
-            panic!(
-                "injected fault (faults.panic_actor): layer {} shard {} panics after {} training batches",
-                self.at.layer, self.at.shard, self.trained_batches
-            );
-        }
+        self.at
+            .injected_panic(self.panic_after, self.trained_batches);
     }
 
     /// The first non-finite number in this shard's state, if any (weights first).

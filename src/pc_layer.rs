@@ -263,6 +263,28 @@ pub(crate) struct Placement {
 }
 
 impl Placement {
+    /// Whether this shard is (in) the output layer.
+    pub(crate) fn is_output(&self) -> bool {
+        self.layer == self.layers
+    }
+
+    /// Writes a weight copy from shard `shard` above into the feedback synapses `b` (its
+    /// rows of `W_above`, in the layout of the weights above).
+    pub(crate) fn store_copy(&self, b: Option<&mut Matrix>, shard: u32, copy: &WeightCopy) {
+        let b = b.expect("weight copies reach hidden layers only");
+        copy.write_rows(b, self.above[shard as usize].start);
+    }
+
+    /// Fault injection (`faults.panic_actor`): panics once `trained` reaches `after`.
+    pub(crate) fn injected_panic(&self, after: Option<usize>, trained: usize) {
+        if after == Some(trained) {
+            panic!(
+                "injected fault (faults.panic_actor): layer {} shard {} panics after {trained} training batches",
+                self.layer, self.shard
+            );
+        }
+    }
+
     /// Sends `data` to the coordinator.
     pub(crate) fn report(&self, ctx: &mut Context<'_, Message>, step: u64, data: ReportData) {
         ctx.send(self.coordinator, Message::Report { step, data });
@@ -353,9 +375,17 @@ impl Placement {
 
 /// The batch a shard is working on.
 #[derive(Clone, Copy, Debug)]
-struct Batch {
-    base: u64,
-    train: bool,
+pub(crate) struct Batch {
+    /// Its first global step.
+    pub(crate) base: u64,
+    /// A training batch (else an evaluation batch).
+    pub(crate) train: bool,
+}
+
+/// The labels a `Clamp` message carries, into `labels`.
+pub(crate) fn read_labels(labels: &mut Vec<u8>, signal: &Signal) {
+    labels.clear();
+    labels.extend(signal.values().iter().map(|&v| v as u8));
 }
 
 /// One shard of a predictive-coding layer.
@@ -540,7 +570,7 @@ impl LayerActor {
     }
 
     fn is_output(&self) -> bool {
-        self.at.layer == self.at.layers
+        self.at.is_output()
     }
 
     fn step(&self) -> u64 {
@@ -578,17 +608,11 @@ impl LayerActor {
                 Ok(())
             }
             Message::WeightTransport { step, shard, copy } if step == now => {
-                let first = self.at.above[shard as usize].start;
-                let b = self
-                    .fb_syn
-                    .as_mut()
-                    .expect("weight copies reach hidden layers only");
-                copy.write_rows(b, first);
+                self.at.store_copy(self.fb_syn.as_mut(), shard, &copy);
                 Ok(())
             }
             Message::Clamp { step, labels } if step == now => {
-                self.labels.clear();
-                self.labels.extend(labels.values().iter().map(|&v| v as u8));
+                read_labels(&mut self.labels, &labels);
                 Ok(())
             }
             Message::Report { .. } | Message::Spike { .. } | Message::Tick { .. } => Ok(()),
@@ -982,12 +1006,8 @@ impl LayerActor {
                 },
             );
             self.trained_batches += 1;
-            if self.panic_after == Some(self.trained_batches) {
-                panic!(
-                    "injected fault (faults.panic_actor): layer {} shard {} panics after {} training batches",
-                    self.at.layer, self.at.shard, self.trained_batches
-                );
-            }
+            self.at
+                .injected_panic(self.panic_after, self.trained_batches);
         }
         self.below.clear();
         self.above.clear();
@@ -1165,17 +1185,11 @@ impl LayerActor {
             m @ Message::Phase { .. } => self.deferred.push_back(m),
             m if step > base + 1 => self.deferred.push_back(m),
             Message::Clamp { labels, .. } => {
-                self.labels.clear();
-                self.labels.extend(labels.values().iter().map(|&v| v as u8));
+                read_labels(&mut self.labels, &labels);
                 self.update_async(ctx);
             }
             Message::WeightTransport { shard, copy, .. } => {
-                let first = self.at.above[shard as usize].start;
-                let b = self
-                    .fb_syn
-                    .as_mut()
-                    .expect("weight copies reach hidden layers only");
-                copy.write_rows(b, first);
+                self.at.store_copy(self.fb_syn.as_mut(), shard, &copy);
             }
             m @ (Message::Activity { .. } | Message::Error { .. }) => {
                 let st = self.asynch.as_mut().expect("async");
