@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use axon::bench::{bench_bp, BpBenchConfig};
-use axon::dataset::{Dataset, LoadOptions};
-use axon::optimizer::OptimizerKind;
+use axon::data::dataset::{Dataset, LoadOptions};
+use axon::experiment::bench::{bench_bp, BpBenchConfig};
+use axon::math::optimizer::OptimizerKind;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bp_epoch(c: &mut Criterion) {

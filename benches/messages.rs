@@ -2,8 +2,8 @@
 //! executor. With `CI` set, sizes shrink so the bench only checks that it runs.
 //! (`axon bench messages` prints the same patterns next to the bare channels.)
 
+use axon::experiment::stress::ring;
 use axon::runtime::{Executor, Runtime, RuntimeConfig};
-use axon::stress::ring;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn messaging(c: &mut Criterion) {

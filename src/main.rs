@@ -24,13 +24,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use axon::bench::{bench_bp, BpBenchConfig};
-use axon::dataset::{Dataset, LoadOptions};
-use axon::optimizer::OptimizerKind;
-use axon::results::EpochRecord;
-use axon::run::{load_data, run, Observer, RunError, RunOptions};
-use axon::scenario::Scenario;
-use axon::sweep::{default_jobs, Sweep, SweepError, SweepOptions, SweepRow};
+use axon::data::dataset::{Dataset, LoadOptions};
+use axon::experiment::bench::{bench_bp, BpBenchConfig};
+use axon::experiment::results::EpochRecord;
+use axon::experiment::run::{load_data, run, Observer, RunError, RunOptions};
+use axon::experiment::scenario::Scenario;
+use axon::experiment::sweep::{default_jobs, Sweep, SweepError, SweepOptions, SweepRow};
+use axon::math::optimizer::OptimizerKind;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -590,7 +590,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 return Ok(());
             }
             let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
-            if scenario.file.algorithm.kind == axon::scenario::AlgorithmKind::Cuba {
+            if scenario.file.algorithm.kind == axon::experiment::scenario::AlgorithmKind::Cuba {
                 let c = &scenario.file.cuba;
                 outln!(
                     "{}: valid (CUBA: {} LIF neurons, p = {}, {} ms, {} shard(s))",
@@ -644,7 +644,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     "s/epoch"
                 );
             }
-            let rows = axon::bench::bench_pc(
+            let rows = axon::experiment::bench::bench_pc(
                 &scenario,
                 &data.train,
                 &test,
@@ -696,9 +696,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     .map(|s| parse_setup(s))
                     .collect::<Result<Vec<_>, _>>()?
             };
-            let cfg = axon::snn::CubaConfig {
+            let cfg = axon::spike::snn::CubaConfig {
                 duration_ms,
-                ..axon::snn::CubaConfig::default()
+                ..axon::spike::snn::CubaConfig::default()
             };
             let mut rows = Vec::new();
             if !json {
@@ -723,7 +723,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                         workers,
                         ..axon::runtime::RuntimeConfig::default()
                     };
-                    let st = axon::snn::run_cuba(&cfg, seed, shards, runtime)
+                    let st = axon::spike::snn::run_cuba(&cfg, seed, shards, runtime)
                         .map_err(machine_failure)?
                         .stats;
                     let ex = format!("{executor:?}").to_lowercase();
@@ -782,8 +782,12 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             };
             let most = workers.iter().copied().max().unwrap_or(1);
             if let Some(n) = spawn {
-                let r = axon::stress::spawn_probe(axon::runtime::Executor::Tokio, n.max(1), most)
-                    .map_err(machine_failure)?;
+                let r = axon::experiment::stress::spawn_probe(
+                    axon::runtime::Executor::Tokio,
+                    n.max(1),
+                    most,
+                )
+                .map_err(machine_failure)?;
                 outln!(
                     "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
                     r.actors,
@@ -794,7 +798,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             let mut rows = Vec::new();
             for &w in &workers {
                 rows.extend(
-                    axon::stress::run_stress(actors, hops, w, sample).map_err(machine_failure)?,
+                    axon::experiment::stress::run_stress(actors, hops, w, sample)
+                        .map_err(machine_failure)?,
                 );
             }
             outln!(
@@ -825,10 +830,11 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             }
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&rows).map_err(machine_failure)?;
-                axon::run_dir::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
+                axon::experiment::run_dir::write_atomic(&path, text.as_bytes())
+                    .map_err(machine_failure)?;
             }
             if let Some(dir) = trace_out {
-                let files = axon::stress::traced_ring(&dir, most, trace_sample.max(1))
+                let files = axon::experiment::stress::traced_ring(&dir, most, trace_sample.max(1))
                     .map_err(machine_failure)?;
                 for f in files {
                     outln!("wrote {}", f.display());
@@ -839,7 +845,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Trace {
             what: TraceCommand::Summarize { file },
         } => {
-            let summary = axon::trace_log::summarize_file(&file).map_err(bad_input)?;
+            let summary = axon::runtime::trace_log::summarize_file(&file).map_err(bad_input)?;
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = write!(std::io::stdout(), "{summary}");
             Ok(())

@@ -165,11 +165,11 @@ impl SignalPool {
 }
 
 /// The synapses an actor receives through: a weight matrix (`out x in`) and biases. Local
-/// computation reads them as a [`crate::matrix::MatView`]; nothing hands out their values as a
+/// computation reads them as a [`crate::math::matrix::MatView`]; nothing hands out their values as a
 /// slice, so they can only leave the actor as a [`WeightCopy`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Synapses {
-    weight: crate::matrix::Matrix,
+    weight: crate::math::matrix::Matrix,
     bias: Vec<f32>,
 }
 
@@ -177,23 +177,23 @@ impl Synapses {
     /// Zero synapses from `inputs` to `outputs` neurons.
     pub fn zeros(outputs: usize, inputs: usize) -> Self {
         Self {
-            weight: crate::matrix::Matrix::zeros(outputs, inputs),
+            weight: crate::math::matrix::Matrix::zeros(outputs, inputs),
             bias: vec![0.0; outputs],
         }
     }
     /// Takes ownership of a layer's weights (for example the shared initial network).
-    pub fn from_layer(layer: crate::mlp::DenseLayer) -> Self {
+    pub fn from_layer(layer: crate::math::mlp::DenseLayer) -> Self {
         Self {
             weight: layer.weight,
             bias: layer.bias,
         }
     }
     /// The weights, for local matrix products.
-    pub fn weights(&self) -> crate::matrix::MatView<'_> {
+    pub fn weights(&self) -> crate::math::matrix::MatView<'_> {
         self.weight.view()
     }
     /// Mutable access for the owning actor's learning rule.
-    pub fn weights_mut(&mut self) -> &mut crate::matrix::Matrix {
+    pub fn weights_mut(&mut self) -> &mut crate::math::matrix::Matrix {
         &mut self.weight
     }
     /// The biases.
@@ -212,7 +212,7 @@ impl Synapses {
 /// as [`ReportData::Snapshot`], counted as `snapshot`.
 #[derive(Clone, Debug)]
 pub struct WeightCopy {
-    weights: std::sync::Arc<crate::matrix::Matrix>,
+    weights: std::sync::Arc<crate::math::matrix::Matrix>,
     bias: std::sync::Arc<Vec<f32>>,
 }
 
@@ -226,7 +226,7 @@ impl WeightCopy {
     }
     /// Copies feedback synapses `B` (held as a plain matrix by the actor that feeds back
     /// through them), no biases: for snapshots to the coordinator.
-    pub fn of_feedback(b: &crate::matrix::Matrix) -> Self {
+    pub fn of_feedback(b: &crate::math::matrix::Matrix) -> Self {
         Self {
             weights: std::sync::Arc::new(b.clone()),
             bias: std::sync::Arc::new(Vec::new()),
@@ -236,7 +236,7 @@ impl WeightCopy {
     /// biases.
     pub fn columns(syn: &Synapses, cols: std::ops::Range<usize>) -> Self {
         let w = &syn.weight;
-        let mut m = crate::matrix::Matrix::zeros(w.rows(), cols.len());
+        let mut m = crate::math::matrix::Matrix::zeros(w.rows(), cols.len());
         for r in 0..w.rows() {
             m.row_mut(r).copy_from_slice(&w.row(r)[cols.clone()]);
         }
@@ -246,14 +246,14 @@ impl WeightCopy {
         }
     }
     /// The copied weights.
-    pub fn weights(&self) -> crate::matrix::MatView<'_> {
+    pub fn weights(&self) -> crate::math::matrix::MatView<'_> {
         self.weights.view()
     }
     /// Writes the copied weights into rows `first..` of `dst` (which has as many columns).
     ///
     /// # Panics
     /// If the shapes do not fit (a wiring bug).
-    pub fn write_rows(&self, dst: &mut crate::matrix::Matrix, first: usize) {
+    pub fn write_rows(&self, dst: &mut crate::math::matrix::Matrix, first: usize) {
         for r in 0..self.weights.rows() {
             dst.row_mut(first + r).copy_from_slice(self.weights.row(r));
         }
@@ -368,7 +368,7 @@ pub enum ReportData {
         /// The sender's shard.
         shard: u32,
         /// The serialised state.
-        state: std::sync::Arc<crate::checkpoint::StateBag>,
+        state: std::sync::Arc<crate::experiment::checkpoint::StateBag>,
     },
     /// The gradient the sender handed its optimiser for one batch (for exactness checks;
     /// counted as `snapshot` traffic).

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use axon::activation::Activation;
-use axon::checkpoint::load_mlp;
+use axon::experiment::checkpoint::load_mlp;
+use axon::math::activation::Activation;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -239,7 +239,7 @@ fn a_truncated_data_file_is_bad_input_not_a_panic() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).expect("dir");
-    for name in axon::dataset::FILE_NAMES {
+    for name in axon::data::dataset::FILE_NAMES {
         let src = root().join("data/mnist").join(format!("{name}.gz"));
         let bytes = std::fs::read(&src).expect("shipped data");
         let keep = if name.starts_with("t10k-images") {

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use axon::dataset::{DataError, Dataset, LoadOptions, FILE_NAMES};
-use axon::idx::{encode_idx, read_idx_file, IdxError};
+use axon::data::dataset::{DataError, Dataset, LoadOptions, FILE_NAMES};
+use axon::data::idx::{encode_idx, read_idx_file, IdxError};
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 

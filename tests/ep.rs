@@ -1,24 +1,24 @@
 //! Equilibrium propagation on layer actors: the actors compute what the synchronous reference
-//! ([`axon::ep::EpNet`]) computes, for EP and C-EP, tied and oracle feedback, one shard or
+//! ([`axon::learn::ep::EpNet`]) computes, for EP and C-EP, tied and oracle feedback, one shard or
 //! several; Kolen-Pollack copies from a shared seed stay tied through an epoch with no weight
 //! transport and equal the transpose oracle's weights; untied copies are reported; EP learns
-//! real MNIST. (The gradient check against finite differences is a unit test of `axon::ep`.)
+//! real MNIST. (The gradient check against finite differences is a unit test of `axon::learn::ep`.)
 
 use std::path::Path;
 
-use axon::activation::Activation;
-use axon::backprop::epoch_order;
-use axon::coordinator::{train_pc, train_pc_with, PcEpoch, PcEvent, PcPlan, TrainControl};
-use axon::dataset::{Dataset, LoadOptions};
-use axon::ep::{beta_sign, EpConfig, EpNet};
-use axon::loss::Loss;
-use axon::matrix::Matrix;
-use axon::mlp::{Init, Mlp};
-use axon::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
-use axon::pc_layer::{Feedback, KpInit, PcConfig};
-use axon::rng::SeededRng;
+use axon::data::dataset::{Dataset, LoadOptions};
+use axon::learn::backprop::epoch_order;
+use axon::learn::coordinator::{train_pc, train_pc_with, PcEpoch, PcEvent, PcPlan, TrainControl};
+use axon::learn::ep::{beta_sign, EpConfig, EpNet};
+use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
+use axon::math::activation::Activation;
+use axon::math::loss::Loss;
+use axon::math::matrix::Matrix;
+use axon::math::mlp::{Init, Mlp};
+use axon::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
+use axon::math::rng::SeededRng;
+use axon::runtime::traffic::Traffic;
 use axon::runtime::{Executor, RuntimeConfig};
-use axon::traffic::Traffic;
 
 const BATCH: usize = 20;
 
@@ -139,8 +139,10 @@ fn reference(net: &Mlp, data: &Dataset, cfg: &EpConfig) -> EpNet {
 }
 
 /// Largest `||a - b|| / ||b||` over the layers' weights and biases.
-fn gap(a: &[axon::mlp::DenseLayer], b: &[axon::mlp::DenseLayer]) -> f64 {
-    axon::pc::relative_gap(a, b).into_iter().fold(0.0, f64::max)
+fn gap(a: &[axon::math::mlp::DenseLayer], b: &[axon::math::mlp::DenseLayer]) -> f64 {
+    axon::learn::pc::relative_gap(a, b)
+        .into_iter()
+        .fold(0.0, f64::max)
 }
 
 /// EP and C-EP on actors, with Kolen-Pollack copies from a shared seed and with the transpose

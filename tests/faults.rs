@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use axon::checkpoint::ResumeState;
-use axon::results::Results;
+use axon::experiment::checkpoint::ResumeState;
+use axon::experiment::results::Results;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use axon::idx::{decode_idx_bytes, read_idx_file};
-use axon::scenario::Scenario;
+use axon::data::idx::{decode_idx_bytes, read_idx_file};
+use axon::experiment::scenario::Scenario;
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use axon::activation::Activation;
-use axon::backprop::epoch_order;
-use axon::dataset::{Dataset, LoadOptions};
-use axon::loss::Loss;
-use axon::matrix::{Matrix, Threads};
-use axon::mlp::{DenseLayer, Init, Mlp};
-use axon::pc::{relative_gap, zil_batch, ZilOptions};
-use axon::rng::SeededRng;
+use axon::data::dataset::{Dataset, LoadOptions};
+use axon::learn::backprop::epoch_order;
+use axon::learn::pc::{relative_gap, zil_batch, ZilOptions};
+use axon::math::activation::Activation;
+use axon::math::loss::Loss;
+use axon::math::matrix::{Matrix, Threads};
+use axon::math::mlp::{DenseLayer, Init, Mlp};
+use axon::math::rng::SeededRng;
 
 fn mnist(limit: usize) -> Dataset {
     Dataset::load(
@@ -159,15 +159,15 @@ fn standard_pc_approximates_backprop_and_learns_mnist() {
     let mut labels = Vec::new();
     let idx: Vec<usize> = (0..64).collect();
     data.train.fill_batch(&idx, &mut x, &mut labels);
-    let pc = axon::pc::pc_batch_gradients(&net, &x, &labels, Loss::CrossEntropy, 20, 0.1);
+    let pc = axon::learn::pc::pc_batch_gradients(&net, &x, &labels, Loss::CrossEntropy, 20, 0.1);
     let bp = bp_gradients(&net, &x, &labels, Loss::CrossEntropy);
     for (l, (p, b)) in pc.iter().zip(&bp).enumerate() {
         let c = cosine(p, b);
         assert!(c > 0.75, "layer {l}: cosine {c}");
     }
     // Three epochs of PC with Adam on 2000 images; accuracy on 1000 held-out training images.
-    let cfg = axon::optimizer::OptimizerConfig {
-        kind: axon::optimizer::OptimizerKind::Adam,
+    let cfg = axon::math::optimizer::OptimizerConfig {
+        kind: axon::math::optimizer::OptimizerKind::Adam,
         ..Default::default()
     };
     let sizes: Vec<usize> = net
@@ -175,13 +175,14 @@ fn standard_pc_approximates_backprop_and_learns_mnist() {
         .iter()
         .flat_map(|l| [l.weight.as_slice().len(), l.bias.len()])
         .collect();
-    let mut opt = axon::optimizer::Optimizer::new(cfg, &sizes);
+    let mut opt = axon::math::optimizer::Optimizer::new(cfg, &sizes);
     let mut order = Vec::new();
     for epoch in 1..=3 {
         epoch_order(1, epoch, 2_000, &mut order);
         for chunk in order.chunks(64) {
             data.train.fill_batch(chunk, &mut x, &mut labels);
-            let g = axon::pc::pc_batch_gradients(&net, &x, &labels, Loss::CrossEntropy, 20, 0.1);
+            let g =
+                axon::learn::pc::pc_batch_gradients(&net, &x, &labels, Loss::CrossEntropy, 20, 0.1);
             opt.begin_step();
             for (i, (layer, g)) in net.layers_mut().iter_mut().zip(&g).enumerate() {
                 opt.update(
@@ -201,7 +202,7 @@ fn standard_pc_approximates_backprop_and_learns_mnist() {
     let mut trace = net.trace(1000);
     let out = net.forward(&hx, &mut trace, Threads::ONE).clone();
     let mut pred = Vec::new();
-    axon::loss::argmax_rows(&out, &mut pred);
+    axon::math::loss::argmax_rows(&out, &mut pred);
     let acc = pred
         .iter()
         .zip(&hl)

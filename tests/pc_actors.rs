@@ -4,16 +4,16 @@
 
 use std::path::Path;
 
-use axon::activation::Activation;
-use axon::coordinator::{train_pc, PcEpoch, PcEvent, PcPlan};
-use axon::dataset::{Dataset, LoadOptions};
-use axon::loss::Loss;
-use axon::mlp::{Init, Mlp};
-use axon::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
-use axon::pc_layer::{Feedback, KpInit, PcConfig};
-use axon::rng::SeededRng;
+use axon::data::dataset::{Dataset, LoadOptions};
+use axon::learn::coordinator::{train_pc, PcEpoch, PcEvent, PcPlan};
+use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
+use axon::math::activation::Activation;
+use axon::math::loss::Loss;
+use axon::math::mlp::{Init, Mlp};
+use axon::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
+use axon::math::rng::SeededRng;
+use axon::runtime::traffic::Traffic;
 use axon::runtime::{Executor, RuntimeConfig};
-use axon::traffic::Traffic;
 
 fn mnist(train: usize, test: usize) -> Dataset {
     Dataset::load(
@@ -212,7 +212,7 @@ fn pc_config(shards: usize, batches: usize) -> PcConfig {
 }
 
 fn max_weight_gap(a: &Mlp, b: &Mlp) -> f64 {
-    axon::pc::relative_gap(a.layers(), b.layers())
+    axon::learn::pc::relative_gap(a.layers(), b.layers())
         .into_iter()
         .fold(0.0, f64::max)
 }

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use axon::actor::{Actor, Context, Flow};
 use axon::message::{MessageKind, Payload};
+use axon::runtime::actor::{Actor, Context, Flow};
 use axon::runtime::{Executor, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 
 /// A test message: a number, a step and a kind.
@@ -400,7 +400,7 @@ fn sampled_events_reach_a_chrome_trace_that_parses() {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("trace.json");
-        axon::trace_log::write_chrome_trace(&path, &r.trace, &r.names).expect("written");
+        axon::runtime::trace_log::write_chrome_trace(&path, &r.trace, &r.names).expect("written");
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("valid JSON");
         let events = v["traceEvents"].as_array().expect("traceEvents");

@@ -2,7 +2,7 @@
 //! and `axon run scenarios/cuba.toml` writes the `snn` results.
 
 use axon::runtime::{Executor, RuntimeConfig};
-use axon::snn::{run_cuba, CubaConfig};
+use axon::spike::snn::{run_cuba, CubaConfig};
 
 #[test]
 fn cuba_rate_over_five_seeds_is_in_brian2s_band() {
@@ -75,11 +75,11 @@ fn cuba_scenario_writes_snn_results() {
 /// more ticks do not hurt.
 #[test]
 fn converted_network_keeps_the_anns_accuracy() {
-    use axon::backprop::{evaluate, Backprop, TrainConfig};
-    use axon::dataset::{Dataset, LoadOptions};
-    use axon::matrix::Threads;
-    use axon::mlp::{Init, Mlp};
-    use axon::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
+    use axon::data::dataset::{Dataset, LoadOptions};
+    use axon::learn::backprop::{evaluate, Backprop, TrainConfig};
+    use axon::math::matrix::Threads;
+    use axon::math::mlp::{Init, Mlp};
+    use axon::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
     let data = Dataset::load(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
         &LoadOptions {
@@ -89,10 +89,10 @@ fn converted_network_keeps_the_anns_accuracy() {
         },
     )
     .expect("mnist");
-    let mut rng = axon::rng::SeededRng::stream(1, "weights");
+    let mut rng = axon::math::rng::SeededRng::stream(1, "weights");
     let net = Mlp::new(
         &[784, 64, 10],
-        axon::activation::Activation::Relu,
+        axon::math::activation::Activation::Relu,
         Init::Kaiming,
         &mut rng,
     );
@@ -101,7 +101,7 @@ fn converted_network_keeps_the_anns_accuracy() {
         lr: 2e-3,
         schedule: Schedule::Constant,
         epochs: 3,
-        loss: axon::loss::Loss::CrossEntropy,
+        loss: axon::math::loss::Loss::CrossEntropy,
         optimizer: OptimizerConfig {
             kind: OptimizerKind::Adam,
             ..OptimizerConfig::default()
@@ -114,17 +114,17 @@ fn converted_network_keeps_the_anns_accuracy() {
         bp.train_epoch(&data.train, e, &mut |_, _| {});
     }
     let ann = evaluate(bp.net(), &data.test, cfg.loss, Threads::ONE).accuracy;
-    let snn = axon::convert::normalise(bp.net(), &data.train, 99.9, 3000);
+    let snn = axon::spike::convert::normalise(bp.net(), &data.train, 99.9, 3000);
     let rt = RuntimeConfig {
         executor: Executor::Tokio,
         workers: 2,
         ..RuntimeConfig::default()
     };
-    let report = axon::convert::run_converted(
+    let report = axon::spike::convert::run_converted(
         &snn,
         &data.test,
         &[10, 100],
-        axon::convert::Input::Constant,
+        axon::spike::convert::Input::Constant,
         rt,
     )
     .expect("runs");
@@ -138,11 +138,12 @@ fn converted_network_keeps_the_anns_accuracy() {
     assert!(report.points[0].synaptic_events_per_image > 0.0);
     // Poisson input: same rates in expectation, so close to the ANN too (noisier), and the
     // input spikes' synaptic events are counted.
-    let poisson = axon::convert::Input::Poisson {
+    let poisson = axon::spike::convert::Input::Poisson {
         max_rate: 1.0,
         seed: 1,
     };
-    let p = axon::convert::run_converted(&snn, &data.test, &[100], poisson, rt).expect("runs");
+    let p =
+        axon::spike::convert::run_converted(&snn, &data.test, &[100], poisson, rt).expect("runs");
     let at100p = p.points[0].test_accuracy;
     assert!(
         (ann - at100p).abs() < 0.04,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use axon::message::MessageKind::{self, Activity, Error};
-use axon::trace_log::{
+use axon::runtime::trace_log::{
     read_jsonl, summarize_file, write_chrome_trace, write_jsonl, LoggedEvent, TraceError,
     TraceEvent,
 };

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use axon::checkpoint::to_safetensors;
-use axon::run::{run, RunOptions, Silent};
-use axon::scenario::Scenario;
+use axon::experiment::checkpoint::to_safetensors;
+use axon::experiment::run::{run, RunOptions, Silent};
+use axon::experiment::scenario::Scenario;
 
 /// A small real-MNIST scenario; `net` goes into `[network]`, `extra` after `[train]`'s keys.
 fn small(net: &str, extra: &str) -> Scenario {
@@ -118,8 +118,8 @@ fn more_workers_give_the_same_numbers() {
 #[test]
 fn checkpoint_bytes_are_a_function_of_the_weights() {
     let s = small("", "");
-    let a = axon::run::initial_network(&s);
-    let b = axon::run::initial_network(&s);
+    let a = axon::experiment::run::initial_network(&s);
+    let b = axon::experiment::run::initial_network(&s);
     assert_eq!(to_safetensors(&a, &[]), to_safetensors(&b, &[]));
 }
 
@@ -127,16 +127,16 @@ fn checkpoint_bytes_are_a_function_of_the_weights() {
 fn message_passing_inference_equals_the_synchronous_evaluation_on_every_executor() {
     use axon::runtime::{Executor, RuntimeConfig};
     let s = small("", "");
-    let data = axon::run::load_data(&s).expect("data");
-    let net = axon::run::initial_network(&s);
+    let data = axon::experiment::run::load_data(&s).expect("data");
+    let net = axon::experiment::run::initial_network(&s);
     // 400 test images: batches of up to 1000, so one batch; use the training split (1500) for
     // several batches in flight as well.
     for split in [&data.test, &data.train] {
-        let want = axon::backprop::evaluate(
+        let want = axon::learn::backprop::evaluate(
             &net,
             split,
-            axon::loss::Loss::CrossEntropy,
-            axon::matrix::Threads::ONE,
+            axon::math::loss::Loss::CrossEntropy,
+            axon::math::matrix::Threads::ONE,
         );
         for executor in Executor::ALL {
             let config = RuntimeConfig {
@@ -145,10 +145,10 @@ fn message_passing_inference_equals_the_synchronous_evaluation_on_every_executor
                 mailbox_capacity: 1,
                 ..RuntimeConfig::default()
             };
-            let got = axon::inference::evaluate_by_messages(
+            let got = axon::learn::inference::evaluate_by_messages(
                 &net,
                 split,
-                axon::loss::Loss::CrossEntropy,
+                axon::math::loss::Loss::CrossEntropy,
                 config,
             )
             .unwrap_or_else(|e| panic!("{executor:?}: {e}"));

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let name = std::path::Path::new("fuzz.idx");
     for ndims in [1u8, 3] {
-        if let Ok(a) = axon::idx::decode_idx_bytes(name, data, ndims, "images") {
+        if let Ok(a) = axon::data::idx::decode_idx_bytes(name, data, ndims, "images") {
             // A decoded array holds exactly what its header declares.
             let n: usize = a.dims.iter().map(|&d| d as usize).product();
             assert_eq!(a.data.len(), n);

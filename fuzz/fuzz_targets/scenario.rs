@@ -9,11 +9,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let _ = axon::scenario::Scenario::from_toml(text);
+    let _ = axon::experiment::scenario::Scenario::from_toml(text);
     let dir = std::env::temp_dir().join(format!("axon-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("s.toml");
     if std::fs::write(&path, rest).is_ok() {
-        let _ = axon::scenario::Scenario::load(&path, &[first.to_owned()]);
+        let _ = axon::experiment::scenario::Scenario::load(&path, &[first.to_owned()]);
     }
 });

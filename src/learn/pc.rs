@@ -6,7 +6,7 @@
 //! `eps[l] = x[l] - mu[l]` for hidden layers and `eps[L] = -dLoss_i/dmu[L]` at the output, per
 //! example (`y - softmax(mu)` for cross-entropy), so that the Hebbian product
 //! `eps[l]^T phi(x[l-1]) / batch` is exactly minus the backprop gradient of the batch-mean loss
-//! of [`crate::loss`]. Feedback into layer `l` is
+//! of [`crate::math::loss`]. Feedback into layer `l` is
 //! `fb[l] = eps[l+1] W_{l+1}` (the `transpose` mode; other modes replace `W_{l+1}`).
 //! Inference: `x[l] += gamma (-eps[l] + phi'(x[l]) .* fb[l])` for hidden `l`.
 //!
@@ -16,9 +16,9 @@
 //! in one thread (the reference the actors are tested against) and has switches for the three
 //! ways to break it.
 
-use crate::loss::Loss;
-use crate::matrix::{matmul, Matrix, Threads};
-use crate::mlp::{DenseLayer, Mlp};
+use crate::math::loss::Loss;
+use crate::math::matrix::{matmul, Matrix, Threads};
+use crate::math::mlp::{DenseLayer, Mlp};
 
 /// How a Z-IL batch is run (the defaults are Z-IL; the switches are the negative controls).
 #[derive(Clone, Copy, Debug, PartialEq)]

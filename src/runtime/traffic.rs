@@ -87,7 +87,7 @@ pub struct Traffic {
     /// Faults injected on the inference edges (`[faults]`) and the asynchronous actors'
     /// updates; absent under lockstep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub faults: Option<crate::faults::FaultTally>,
+    pub faults: Option<crate::runtime::faults::FaultTally>,
 }
 
 impl Traffic {

@@ -1,5 +1,5 @@
 //! The equilibrium-propagation layer actor: one shard of one layer of the Hopfield network of
-//! [`crate::ep`], owning its states `s`, the synapses `W` from the layer below (and biases),
+//! [`crate::learn::ep`], owning its states `s`, the synapses `W` from the layer below (and biases),
 //! and, below the output, the feedback synapses `B` through which the state of the layer above
 //! reaches it (the actor's copy of `W_above^T`). It learns from the activities it holds and
 //! hears, and nothing else.
@@ -25,13 +25,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::actor::{Actor, Context, Flow};
-use crate::checkpoint::{StateBag, StateError};
-use crate::ep::{self, EpConfig};
-use crate::matrix::{matmul, Matrix, Threads};
+use crate::experiment::checkpoint::{StateBag, StateError};
+use crate::learn::ep::{self, EpConfig};
+use crate::learn::pc_layer::{read_labels, Batch, Feedback, Gather, PcConfig, Placement};
+use crate::math::matrix::{matmul, Matrix, Threads};
+use crate::math::optimizer::Optimizer;
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
-use crate::optimizer::Optimizer;
-use crate::pc_layer::{read_labels, Batch, Feedback, Gather, PcConfig, Placement};
+use crate::runtime::actor::{Actor, Context, Flow};
 
 /// One shard of an equilibrium-propagation layer.
 pub(crate) struct EpLayerActor {
@@ -512,7 +512,7 @@ impl EpLayerActor {
 
     /// Serialises what this shard carries from batch to batch (as the PC layer does).
     pub(crate) fn save_state(&mut self) -> StateBag {
-        crate::pc_layer::save_synapses(
+        crate::learn::pc_layer::save_synapses(
             &mut self.syn,
             &self.opt,
             self.fb_syn.as_ref(),
@@ -524,7 +524,7 @@ impl EpLayerActor {
 
     /// Restores what [`EpLayerActor::save_state`] wrote.
     pub(crate) fn restore_state(&mut self, bag: &StateBag) -> Result<(), StateError> {
-        (self.trained_batches, self.copy_stale) = crate::pc_layer::restore_synapses(
+        (self.trained_batches, self.copy_stale) = crate::learn::pc_layer::restore_synapses(
             bag,
             &mut self.syn,
             &mut self.opt,

@@ -25,11 +25,11 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actor::{Actor, Context, Flow};
-use crate::lif::{LifParams, LifState, Propagator};
+use crate::math::rng::SeededRng;
 use crate::message::{Message, ReportData, SpikePool, Spikes};
-use crate::rng::SeededRng;
+use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::spike::lif::{LifParams, LifState, Propagator};
 
 /// Incoming synapses of a shard, by presynaptic neuron (compressed rows).
 #[derive(Clone, Debug, Default)]

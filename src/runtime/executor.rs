@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use serde::Serialize;
 
-use crate::actor::{Actor, Context, Flow};
-use crate::mailbox::{
+use crate::message::{Control, MessageKind, Payload};
+use crate::runtime::actor::{Actor, Context, Flow};
+use crate::runtime::mailbox::{
     mailbox, ActorRef, Flavor, Item, Mailbox, RecvTimeoutError, SendOutcome, SupervisorTx,
 };
-use crate::message::{Control, MessageKind, Payload};
-use crate::trace_log::TraceEvent;
-use crate::traffic::{EdgeCounters, Traffic};
+use crate::runtime::trace_log::TraceEvent;
+use crate::runtime::traffic::{EdgeCounters, Traffic};
 
 /// Which executor runs the actors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -527,7 +527,7 @@ impl<M: Payload> Runtime<M> {
             Executor::Inline => Flavor::Inline,
         };
         let n = network.actors.len();
-        let (events_tx, events_rx) = crate::mailbox::supervisor_channel::<Event>();
+        let (events_tx, events_rx) = crate::runtime::mailbox::supervisor_channel::<Event>();
         let mut mailboxes = Vec::with_capacity(n);
         let mut addresses = Vec::with_capacity(n);
         let mut progress = Vec::with_capacity(n);
@@ -669,7 +669,7 @@ impl<M: Payload> Runtime<M> {
     fn supervise(
         &self,
         n: usize,
-        events: &crate::mailbox::SupervisorRx<Event>,
+        events: &crate::runtime::mailbox::SupervisorRx<Event>,
     ) -> (Option<RuntimeError>, Option<Instant>) {
         let tick = (self.config.stall_timeout / 4).max(Duration::from_millis(5));
         let mut stopped = 0;
@@ -745,7 +745,7 @@ impl<M: Payload> Runtime<M> {
         &self,
         mut cells: Vec<Cell<M>>,
         mailboxes: Vec<Mailbox<Envelope<M>>>,
-        events: &crate::mailbox::SupervisorRx<Event>,
+        events: &crate::runtime::mailbox::SupervisorRx<Event>,
     ) -> (Vec<Cell<M>>, Option<RuntimeError>, Option<Instant>) {
         let n = cells.len();
         let mut live = vec![true; n];

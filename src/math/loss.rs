@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::matrix::Matrix;
+use crate::math::matrix::Matrix;
 
 /// The loss on the output layer's linear values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

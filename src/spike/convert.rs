@@ -21,14 +21,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::actor::{Actor, Context, Flow};
-use crate::backprop::EVAL_BATCH;
-use crate::dataset::Split;
-use crate::loss::argmax_rows;
-use crate::matrix::{matmul, Matrix, Threads};
+use crate::data::dataset::Split;
+use crate::learn::backprop::EVAL_BATCH;
+use crate::math::loss::argmax_rows;
+use crate::math::matrix::{matmul, Matrix, Threads};
+use crate::math::mlp::{ForwardTrace, Mlp};
+use crate::math::rng::SeededRng;
 use crate::message::{Message, Phase, ReportData, SignalPool, SpikePool};
-use crate::mlp::{ForwardTrace, Mlp};
-use crate::rng::SeededRng;
+use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
 
 /// How pixels drive the first layer.
@@ -301,7 +301,7 @@ impl Actor<Message> for IfLayer {
                     }
                     return Flow::Continue;
                 }
-                let x = crate::matrix::MatView::new(signal.values(), rows, signal.cols());
+                let x = crate::math::matrix::MatView::new(signal.values(), rows, signal.cols());
                 self.current.set_rows(rows);
                 matmul(
                     &mut self.current,

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
-use crate::loss::Loss;
-use crate::mlp::Init;
-use crate::optimizer::{OptimizerKind, Schedule};
+use crate::math::activation::Activation;
+use crate::math::loss::Loss;
+use crate::math::mlp::Init;
+use crate::math::optimizer::{OptimizerKind, Schedule};
 
 /// What is wrong with a scenario.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ pub struct ScenarioFile {
     /// What the actor model is compared with.
     pub compare: CompareSection,
     /// The CUBA network, for `algorithm.kind = "cuba"`.
-    pub cuba: crate::snn::CubaConfig,
+    pub cuba: crate::spike::snn::CubaConfig,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
     /// Resumable checkpoints of actor training runs.
@@ -141,7 +141,7 @@ pub struct FaultsSection {
     /// Delay of each inference message between layer actors (`runtime.schedule = "async"`):
     /// `{ kind = "fixed" | "uniform" | "exponential", mean = 0.0, unit = "steps" | "us" }`.
     /// Default: none.
-    pub delay: crate::faults::DelayConfig,
+    pub delay: crate::runtime::faults::DelayConfig,
     /// Probability that an inference message is lost, in [0, 1). Default 0.
     pub drop: f64,
     /// Probability that an inference message arrives twice, in [0, 1]. Default 0.
@@ -152,8 +152,8 @@ pub struct FaultsSection {
 
 impl FaultsSection {
     /// The faults each inference edge injects.
-    pub fn links(&self) -> crate::faults::LinkFaults {
-        crate::faults::LinkFaults {
+    pub fn links(&self) -> crate::runtime::faults::LinkFaults {
+        crate::runtime::faults::LinkFaults {
             delay: self.delay,
             drop: self.drop,
             duplicate: self.duplicate,
@@ -220,7 +220,7 @@ impl Default for ScenarioFile {
             runtime: RuntimeSection::default(),
             trace: TraceSection::default(),
             compare: CompareSection::default(),
-            cuba: crate::snn::CubaConfig::default(),
+            cuba: crate::spike::snn::CubaConfig::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
@@ -244,9 +244,9 @@ pub struct DataSection {
 }
 
 impl DataSection {
-    /// What [`crate::dataset::Dataset::load`] takes from this section besides the folder.
-    pub fn load_options(&self) -> crate::dataset::LoadOptions {
-        crate::dataset::LoadOptions {
+    /// What [`crate::data::dataset::Dataset::load`] takes from this section besides the folder.
+    pub fn load_options(&self) -> crate::data::dataset::LoadOptions {
+        crate::data::dataset::LoadOptions {
             train_limit: self.train_limit,
             test_limit: self.test_limit,
             classes: self.classes,
@@ -372,12 +372,12 @@ pub struct AlgorithmSection {
     pub inference_rate: Option<f64>,
     /// `transpose` (oracle, counted as weight transport) | `kolen-pollack` | `random`
     /// (feedback alignment) | `direct` (DFA). Default `transpose`.
-    pub feedback: crate::pc_layer::Feedback,
+    pub feedback: crate::learn::pc_layer::Feedback,
     /// Kolen-Pollack weight decay `lambda` on `W` and `B`, in [0, 1). Default 0.
     pub kp_decay: f64,
     /// Kolen-Pollack initial `B`: `shared-seed` (equal to `W^T`, no message) | `random`.
     /// Default `shared-seed`.
-    pub kp_init: crate::pc_layer::KpInit,
+    pub kp_init: crate::learn::pc_layer::KpInit,
     /// Start value nodes from a forward sweep. Default true (`false` is a negative control).
     pub forward_init: bool,
     /// Apply each update before that step's feedback is sent. Default false (`true` is a
@@ -404,9 +404,9 @@ impl Default for AlgorithmSection {
             kind: AlgorithmKind::Bp,
             inference_steps: 20,
             inference_rate: None,
-            feedback: crate::pc_layer::Feedback::Transpose,
+            feedback: crate::learn::pc_layer::Feedback::Transpose,
             kp_decay: 0.0,
-            kp_init: crate::pc_layer::KpInit::SharedSeed,
+            kp_init: crate::learn::pc_layer::KpInit::SharedSeed,
             forward_init: true,
             update_before_feedback: false,
             free_steps: 20,
@@ -581,7 +581,7 @@ pub fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), Scenario
 impl Scenario {
     /// Reads `path`, applies `overrides` (`KEY=VALUE`, dotted keys) and validates. A file with
     /// a `[sweep]` table is an error ([`ScenarioError::HasSweep`]): it describes many runs
-    /// (see [`crate::sweep`]).
+    /// (see [`crate::experiment::sweep`]).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
             path: path.to_owned(),
@@ -1061,14 +1061,14 @@ impl Scenario {
                 ),
             ));
         }
-        if file.train.loss != crate::loss::Loss::Mse {
+        if file.train.loss != crate::math::loss::Loss::Mse {
             return Err(invalid(
                 "train.loss",
                 format!("{:?}", file.train.loss.name()),
                 &format!("must be \"mse\" for {kind}: its cost is 1/2 ||y - s_out||^2"),
             ));
         }
-        if a.feedback == crate::pc_layer::Feedback::Direct {
+        if a.feedback == crate::learn::pc_layer::Feedback::Direct {
             return Err(invalid(
                 "algorithm.feedback",
                 "\"direct\"",
@@ -1136,12 +1136,12 @@ impl Scenario {
 
     /// The predictive-coding actors' configuration (for `pc` and `zil`), given the number of
     /// training examples (for the learning-rate schedule's length).
-    pub fn pc_config(&self, train_examples: usize) -> crate::pc_layer::PcConfig {
+    pub fn pc_config(&self, train_examples: usize) -> crate::learn::pc_layer::PcConfig {
         let f = &self.file;
         let a = &f.algorithm;
         let zil = a.kind == AlgorithmKind::Zil;
         let batches = train_examples.div_ceil(f.train.batch_size) * f.train.epochs;
-        crate::pc_layer::PcConfig {
+        crate::learn::pc_layer::PcConfig {
             zil,
             steps: a.inference_steps,
             gamma: a.inference_rate.unwrap_or(if zil { 1.0 } else { 0.1 }) as f32,
@@ -1153,17 +1153,17 @@ impl Scenario {
             shards: f.runtime.shards,
             loss: f.train.loss,
             activation: f.network.activation,
-            optimizer: crate::optimizer::OptimizerConfig {
+            optimizer: crate::math::optimizer::OptimizerConfig {
                 kind: f.train.optimizer,
                 momentum: self.momentum,
-                ..crate::optimizer::OptimizerConfig::default()
+                ..crate::math::optimizer::OptimizerConfig::default()
             },
             lr: self.lr,
             schedule: f.train.schedule,
             total_batches: batches,
             check_gradients: f.compare.check_gradients,
             asynchronous: (f.runtime.schedule == TimeSchedule::Async).then(|| {
-                crate::pc_layer::AsyncSchedule {
+                crate::learn::pc_layer::AsyncSchedule {
                     settle_tolerance: f.runtime.settle_tolerance as f32,
                     max_updates: if f.runtime.max_updates == 0 {
                         a.inference_steps.max(1) as u64
@@ -1176,7 +1176,7 @@ impl Scenario {
                 }
             }),
             ep: matches!(a.kind, AlgorithmKind::Ep | AlgorithmKind::Cep).then(|| {
-                crate::ep::EpConfig {
+                crate::learn::ep::EpConfig {
                     continual: a.kind == AlgorithmKind::Cep,
                     free_steps: a.free_steps,
                     nudged_steps: a.nudged_steps,

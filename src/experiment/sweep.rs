@@ -9,7 +9,7 @@
 //! Each key is a dotted scenario path, each value a non-empty array. The sweep is their
 //! cartesian product, first key outermost, keys in file order. Each combination is the base
 //! scenario (the file without `[sweep]`, `--set` overrides applied) with the combination's
-//! values applied as further overrides ([`crate::scenario::apply_override`]). [`Sweep::load`]
+//! values applied as further overrides ([`crate::experiment::scenario::apply_override`]). [`Sweep::load`]
 //! validates every combination before anything runs; [`Sweep::run`] runs them, `jobs` at a
 //! time, each into its own run folder `SWEEP_DIR/KEY=VALUE,KEY=VALUE/` (the last component of
 //! each key), and rewrites `sweep.json` and `sweep.md` after every finished combination. A
@@ -24,11 +24,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Dataset;
-use crate::plot::{PlotError, SweepAxis, SweepSeries};
-use crate::run::{RunError, RunOptions, RunSummary, Silent};
-use crate::run_dir::{RunDir, RunDirError};
-use crate::scenario::{apply_override, AlgorithmKind, DataSection, Scenario, ScenarioError};
+use crate::data::dataset::Dataset;
+use crate::experiment::plot::{PlotError, SweepAxis, SweepSeries};
+use crate::experiment::run::{RunError, RunOptions, RunSummary, Silent};
+use crate::experiment::run_dir::{RunDir, RunDirError};
+use crate::experiment::scenario::{
+    apply_override, AlgorithmKind, DataSection, Scenario, ScenarioError,
+};
 
 /// The most combinations a sweep may have.
 pub const MAX_COMBINATIONS: usize = 10_000;
@@ -597,7 +599,7 @@ impl Sweep {
                         ..RunOptions::default()
                     };
                     let result = catch_unwind(AssertUnwindSafe(|| {
-                        crate::run::run(&c.scenario, &out, &mut Silent)
+                        crate::experiment::run::run(&c.scenario, &out, &mut Silent)
                     }));
                     let mut row = pending_row(c);
                     row.run_s = Some(start.elapsed().as_secs_f64());
@@ -626,7 +628,7 @@ impl Sweep {
             let (axis, series) = self.plot_series(k, &state.rows);
             let key = &self.keys[k];
             let path = dir.path().join(format!("sweep-{}.png", sanitise(key)));
-            crate::plot::sweep_png(
+            crate::experiment::plot::sweep_png(
                 &format!("{}: test accuracy against {key}", self.name()),
                 key,
                 &axis,
@@ -944,7 +946,7 @@ mod tests {
         assert_eq!(c.scenario.file.train.lr, 0.001);
         assert_eq!(
             c.scenario.file.algorithm.feedback,
-            crate::pc_layer::Feedback::Random
+            crate::learn::pc_layer::Feedback::Random
         );
         assert_eq!(c.scenario.name, "s", "the file's stem");
         // The resolved scenario has no [sweep] table.

@@ -11,9 +11,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use crate::results::Results;
+use crate::experiment::results::Results;
 
-static FONT: &[u8] = include_bytes!("../data/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../data/fonts/DejaVuSans.ttf");
 /// Registers the embedded font exactly once per process; `Once` because plotters keeps a
 /// process-wide font table and registering twice is wasted work.
 static REGISTER: Once = Once::new();
@@ -429,17 +429,20 @@ fn draw_ep_energy(
 }
 
 /// Draws a recurrent network's spikes at `path`: a raster (time across, neuron down; excitatory
-/// and inhibitory neurons in two colours) over the first [`crate::snn::RASTER_TICKS`] ticks, and
+/// and inhibitory neurons in two colours) over the first [`crate::spike::snn::RASTER_TICKS`] ticks, and
 /// under it the population rate in 1 ms bins.
-pub fn cuba_raster_png(run: &crate::snn::CubaRun, path: &Path) -> Result<(), PlotError> {
+pub fn cuba_raster_png(run: &crate::spike::snn::CubaRun, path: &Path) -> Result<(), PlotError> {
     write_png(path, |tmp| draw_cuba(run, tmp))
 }
 
-fn draw_cuba(run: &crate::snn::CubaRun, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_cuba(
+    run: &crate::spike::snn::CubaRun,
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
     let st = &run.stats;
-    let dt_ms = crate::lif::LifParams::CUBA.dt_ms;
-    let shown_ms = (st.sim_s * 1000.0).min(crate::snn::RASTER_TICKS as f64 * dt_ms);
+    let dt_ms = crate::spike::lif::LifParams::CUBA.dt_ms;
+    let shown_ms = (st.sim_s * 1000.0).min(crate::spike::snn::RASTER_TICKS as f64 * dt_ms);
     let n = st.neurons.max(1);
     let excitatory = (n * 4 / 5) as u32;
     let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
@@ -517,18 +520,18 @@ fn draw_cuba(run: &crate::snn::CubaRun, path: &Path) -> Result<(), Box<dyn std::
 /// Draws a spike raster of a converted network at `path`: one panel per test image, ticks
 /// across, neurons down (layers stacked, input side at the top, each layer in its own colour).
 pub fn spike_raster_png(
-    report: &crate::convert::ConversionReport,
+    report: &crate::spike::convert::ConversionReport,
     path: &Path,
 ) -> Result<(), PlotError> {
     write_png(path, |tmp| draw_raster(report, tmp))
 }
 
 fn draw_raster(
-    report: &crate::convert::ConversionReport,
+    report: &crate::spike::convert::ConversionReport,
     path: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let err = |e: &dyn std::fmt::Display| -> Box<dyn std::error::Error> { e.to_string().into() };
-    let images = crate::convert::RASTER_IMAGES;
+    let images = crate::spike::convert::RASTER_IMAGES;
     let total: usize = report.widths.iter().sum();
     let root = BitMapBackend::new(path, (1200, 420 * images as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -584,7 +587,7 @@ fn draw_raster(
 /// across, colour by log10 of bytes (all kinds together). Networks of more than 48 actors are
 /// shown in 64 groups of consecutive ids. `names[id]` names actor `id`.
 pub fn traffic_heatmap_png(
-    traffic: &crate::traffic::Traffic,
+    traffic: &crate::runtime::traffic::Traffic,
     names: &[String],
     path: &Path,
 ) -> Result<(), PlotError> {
@@ -592,7 +595,7 @@ pub fn traffic_heatmap_png(
 }
 
 fn draw_heatmap(
-    traffic: &crate::traffic::Traffic,
+    traffic: &crate::runtime::traffic::Traffic,
     names: &[String],
     path: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::actor::{Actor, Context, Flow};
 use crate::message::{MessageKind, Payload};
+use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
 
 /// A 16-byte benchmark message.
@@ -563,11 +563,11 @@ pub fn traced_ring(
             .iter()
             .map(|f| dir.join(f))
             .collect();
-    crate::trace_log::write_jsonl(&paths[0], &report.trace, &report.names)?;
-    crate::trace_log::write_chrome_trace(&paths[1], &report.trace, &report.names)?;
+    crate::runtime::trace_log::write_jsonl(&paths[0], &report.trace, &report.names)?;
+    crate::runtime::trace_log::write_chrome_trace(&paths[1], &report.trace, &report.names)?;
     let traffic = serde_json::to_string_pretty(&report.traffic).expect("traffic always serialises");
-    crate::run_dir::write_atomic(&paths[2], traffic.as_bytes())?;
-    crate::plot::traffic_heatmap_png(&report.traffic, &report.names, &paths[3])?;
+    crate::experiment::run_dir::write_atomic(&paths[2], traffic.as_bytes())?;
+    crate::experiment::plot::traffic_heatmap_png(&report.traffic, &report.names, &paths[3])?;
     Ok(paths)
 }
 
@@ -587,13 +587,13 @@ pub enum StressError {
     },
     /// An event log could not be written.
     #[error(transparent)]
-    Trace(#[from] crate::trace_log::TraceError),
+    Trace(#[from] crate::runtime::trace_log::TraceError),
     /// A file could not be written.
     #[error(transparent)]
-    Write(#[from] crate::run_dir::RunDirError),
+    Write(#[from] crate::experiment::run_dir::RunDirError),
     /// The heat map could not be drawn.
     #[error(transparent)]
-    Plot(#[from] crate::plot::PlotError),
+    Plot(#[from] crate::experiment::plot::PlotError),
 }
 
 /// Resident memory of this process in bytes (Linux; 0 elsewhere).

@@ -6,7 +6,7 @@
 //! Transposes are free: [`MatView::t`] only swaps strides.
 //!
 //! ```
-//! use axon::matrix::{matmul, Matrix, Threads};
+//! use axon::math::matrix::{matmul, Matrix, Threads};
 //! let a = Matrix::from_vec(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 //! let b = Matrix::from_vec(2, 3, vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
 //! let mut c = Matrix::zeros(2, 2);

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::experiment::run_dir::{write_atomic, RunDirError};
 use crate::message::MessageKind;
-use crate::run_dir::{write_atomic, RunDirError};
 
 /// One sampled message: who sent what to whom, when it was sent and received.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,9 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
-use crate::matrix::{matmul, Matrix, Threads};
-use crate::rng::SeededRng;
+use crate::math::activation::Activation;
+use crate::math::matrix::{matmul, Matrix, Threads};
+use crate::math::rng::SeededRng;
 
 /// How initial weights are drawn (biases start at zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,7 +260,7 @@ impl Mlp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loss::Loss;
+    use crate::math::loss::Loss;
 
     /// Backprop against central finite differences of the loss on a tiny network, for every
     /// activation and both losses. f32 with h = 1e-2 gives about 3 significant digits.

@@ -31,13 +31,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
-use crate::actor::{Actor, Context, Flow};
-use crate::checkpoint::{StateBag, StateError};
-use crate::loss::Loss;
-use crate::matrix::{matmul, MatView, Matrix, Threads};
+use crate::experiment::checkpoint::{StateBag, StateError};
+use crate::math::activation::Activation;
+use crate::math::loss::Loss;
+use crate::math::matrix::{matmul, MatView, Matrix, Threads};
+use crate::math::optimizer::{Optimizer, OptimizerConfig, Schedule};
 use crate::message::{Message, Phase, ReportData, Signal, SignalPool, Synapses, WeightCopy};
-use crate::optimizer::{Optimizer, OptimizerConfig, Schedule};
+use crate::runtime::actor::{Actor, Context, Flow};
 
 /// Where a hidden layer's feedback synapses `B` come from (`algorithm.feedback`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,9 +117,9 @@ pub struct PcConfig {
     /// The asynchronous schedule (`None`: lockstep).
     pub asynchronous: Option<AsyncSchedule>,
     /// Equilibrium propagation instead of predictive coding (`algorithm.kind = "ep"` or
-    /// `"cep"`): the layers are [`crate::ep_layer::EpLayerActor`]s, `activation` is `rho`,
+    /// `"cep"`): the layers are [`crate::learn::ep_layer::EpLayerActor`]s, `activation` is `rho`,
     /// and `zil`, `steps`, `gamma`, `loss` and the PC switches do not apply.
-    pub ep: Option<crate::ep::EpConfig>,
+    pub ep: Option<crate::learn::ep::EpConfig>,
 }
 
 /// The asynchronous schedule's settings (`runtime.schedule = "async"`; see the module doc).
@@ -132,7 +132,7 @@ pub struct AsyncSchedule {
     /// hidden layer between two others makes up to twice as many); then it counts as settled.
     pub max_updates: u64,
     /// The faults each inference edge injects.
-    pub faults: crate::faults::LinkFaults,
+    pub faults: crate::runtime::faults::LinkFaults,
     /// Seed of the per-edge fault streams.
     pub seed: u64,
     /// An actor that has heard nothing for this long counts as settled (a lost message must
@@ -447,7 +447,7 @@ struct AsyncState {
     cfg: AsyncSchedule,
     /// Fault injectors of the in-edges: the shards below (not the coordinator's input), then
     /// the shards above.
-    links: Vec<crate::faults::Link>,
+    links: Vec<crate::runtime::faults::Link>,
     below_links: usize,
     /// Delayed messages: when due, which link, the message (in arrival order).
     held: Vec<(std::time::Instant, usize, Message)>,
@@ -528,7 +528,7 @@ impl LayerActor {
                     .take(below_links)
                     .chain(&at.above_names)
                     .map(|from| {
-                        crate::faults::Link::new(
+                        crate::runtime::faults::Link::new(
                             a.faults,
                             a.seed,
                             &format!("{from} -> {}", at.name),
@@ -1546,7 +1546,10 @@ impl LayerActor {
 
     /// Asynchronous schedule: adds what this actor's links did (by edge) and its updates to
     /// `tally`; returns its training batches (`None` under lockstep).
-    pub(crate) fn add_async_tally(&self, tally: &mut crate::faults::FaultTally) -> Option<u64> {
+    pub(crate) fn add_async_tally(
+        &self,
+        tally: &mut crate::runtime::faults::FaultTally,
+    ) -> Option<u64> {
         let st = self.asynch.as_ref()?;
         let names = self
             .at

@@ -29,17 +29,17 @@ pub struct Results {
     pub models: BTreeMap<String, ModelResults>,
     /// Message traffic of runs that use actors (absent for the synchronous baseline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub traffic: Option<crate::traffic::Traffic>,
+    pub traffic: Option<crate::runtime::traffic::Traffic>,
     /// Spiking runs: neurons, synapses, spikes, synaptic events, mean rate, simulated and
     /// wall seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snn: Option<crate::snn::SnnStats>,
+    pub snn: Option<crate::spike::snn::SnnStats>,
     /// Conversion runs: the ANN's test accuracy before conversion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann_test_accuracy: Option<f64>,
     /// Conversion runs: accuracy and activity of the spiking network at each tick count.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conversion: Vec<crate::convert::ConversionPoint>,
+    pub conversion: Vec<crate::spike::convert::ConversionPoint>,
 }
 
 /// One model's history.

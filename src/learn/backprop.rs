@@ -6,12 +6,12 @@
 //! [`epoch_order`], a pure function of the seed and `e`, so any other learner (the
 //! predictive-coding coordinator, a later resume) sees exactly the same batches.
 
-use crate::dataset::Split;
-use crate::loss::{argmax_rows, Loss};
-use crate::matrix::{Matrix, Threads};
-use crate::mlp::{ForwardTrace, Gradients, Mlp};
-use crate::optimizer::{Optimizer, OptimizerConfig, Schedule};
-use crate::rng::SeededRng;
+use crate::data::dataset::Split;
+use crate::math::loss::{argmax_rows, Loss};
+use crate::math::matrix::{Matrix, Threads};
+use crate::math::mlp::{ForwardTrace, Gradients, Mlp};
+use crate::math::optimizer::{Optimizer, OptimizerConfig, Schedule};
+use crate::math::rng::SeededRng;
 
 /// Examples per forward pass when evaluating.
 pub const EVAL_BATCH: usize = 1000;

@@ -10,19 +10,19 @@
 //! report), so layers work in a pipeline while buffers stay few.
 //! Each layer actor owns its [`Synapses`] and computes `phi(a W^T + b)` (the last layer: no
 //! `phi`) for each batch that arrives; the readout compares the argmax of each row with the
-//! labels of batch `step`. The maths is [`crate::mlp`]'s, batch by batch as
-//! [`crate::backprop::evaluate`] does it, so the accuracy equals the synchronous evaluation
+//! labels of batch `step`. The maths is [`crate::math::mlp`]'s, batch by batch as
+//! [`crate::learn::backprop::evaluate`] does it, so the accuracy equals the synchronous evaluation
 //! exactly; the run also yields the runtime's traffic report and sampled events. This is the
 //! forward sweep that the predictive-coding actors start from.
 
-use crate::activation::Activation;
-use crate::actor::{Actor, Context, Flow};
-use crate::backprop::{PassStats, EVAL_BATCH};
-use crate::dataset::Split;
-use crate::loss::{argmax_rows, Loss};
-use crate::matrix::{matmul, MatView, Matrix, Threads};
+use crate::data::dataset::Split;
+use crate::learn::backprop::{PassStats, EVAL_BATCH};
+use crate::math::activation::Activation;
+use crate::math::loss::{argmax_rows, Loss};
+use crate::math::matrix::{matmul, MatView, Matrix, Threads};
+use crate::math::mlp::Mlp;
 use crate::message::{Message, ReportData, SignalPool, Synapses};
-use crate::mlp::Mlp;
+use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 
 /// Sends the split in batches, one per turn.

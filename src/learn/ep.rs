@@ -22,9 +22,9 @@
 //! see both activities (they are the messages), so the copy `B_l = W_{l+1}^T` that layer `l`
 //! feeds back through can take exactly the same update (Kolen-Pollack): no weight travels.
 
-use crate::activation::Activation;
-use crate::matrix::{matmul, MatView, Matrix, Threads};
-use crate::mlp::DenseLayer;
+use crate::math::activation::Activation;
+use crate::math::matrix::{matmul, MatView, Matrix, Threads};
+use crate::math::mlp::DenseLayer;
 
 /// What the actors of an equilibrium-propagation run agree on (`algorithm.kind = "ep"` or
 /// `"cep"`).
@@ -403,8 +403,8 @@ pub fn beta_sign(seed: u64, step: u64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlp::{Init, Mlp};
-    use crate::rng::SeededRng;
+    use crate::math::mlp::{Init, Mlp};
+    use crate::math::rng::SeededRng;
 
     fn tiny(rho: Activation, seed: u64) -> (EpNet, Matrix, Vec<u8>) {
         let mut rng = SeededRng::stream(seed, "ep-test");

@@ -11,7 +11,7 @@
 //! ```
 //! The coordinator keeps two batches in flight (credit-based): each shard works through them
 //! strictly in order, by step number. Per epoch it sends the training batches (the order of
-//! [`crate::backprop::epoch_order`], shared with the BP baseline), then the test set in
+//! [`crate::learn::backprop::epoch_order`], shared with the BP baseline), then the test set in
 //! evaluation batches (a forward sweep), then a snapshot phase that brings the weights back
 //! for the checkpoint and the weight gap. Nothing else leaves the shards.
 
@@ -21,18 +21,18 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::actor::{Actor, Context, Flow};
-use crate::backprop::{epoch_order, EVAL_BATCH};
-use crate::checkpoint::ResumeState;
-use crate::dataset::Split;
-use crate::ep_layer::EpLayerActor;
-use crate::loss::argmax_rows;
-use crate::matrix::{Matrix, Threads};
+use crate::data::dataset::Split;
+use crate::experiment::checkpoint::ResumeState;
+use crate::learn::backprop::{epoch_order, EVAL_BATCH};
+use crate::learn::ep_layer::EpLayerActor;
+use crate::learn::pc::relative_gap;
+use crate::learn::pc_layer::{shard_range, Feedback, KpInit, LayerActor, PcConfig, Placement};
+use crate::math::loss::argmax_rows;
+use crate::math::matrix::{Matrix, Threads};
+use crate::math::mlp::{DenseLayer, Mlp};
+use crate::math::rng::SeededRng;
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
-use crate::mlp::{DenseLayer, Mlp};
-use crate::pc::relative_gap;
-use crate::pc_layer::{shard_range, Feedback, KpInit, LayerActor, PcConfig, Placement};
-use crate::rng::SeededRng;
+use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 
 /// Batches the coordinator keeps in flight.
@@ -137,7 +137,7 @@ struct InFlight {
     settled_count: usize,
     learn_sent: bool,
     /// Saves: each actor's state, by name.
-    states: std::collections::BTreeMap<String, crate::checkpoint::StateBag>,
+    states: std::collections::BTreeMap<String, crate::experiment::checkpoint::StateBag>,
     /// Gradient checks: the input, the weights before the batch and the gradients formed.
     input: Option<Matrix>,
     before: Vec<DenseLayer>,
@@ -314,8 +314,8 @@ impl Coordinator {
                 }
                 if let (true, Some(ep)) = (train, &self.cfg.ep) {
                     // Equilibrium propagation: the nudged phase begins after the free one.
-                    let negative =
-                        ep.random_sign_beta && crate::ep::beta_sign(self.plan.seed, base) < 0.0;
+                    let negative = ep.random_sign_beta
+                        && crate::learn::ep::beta_sign(self.plan.seed, base) < 0.0;
                     let nudge = Message::Phase {
                         step: base + ep.free_steps as u64,
                         phase: Phase::Nudge { negative },
@@ -440,8 +440,8 @@ impl Coordinator {
 
     /// The coordinator's position after everything sent so far (called when a save completes,
     /// with nothing in flight behind it).
-    fn position(&self) -> crate::checkpoint::Position {
-        let mut p = crate::checkpoint::Position {
+    fn position(&self) -> crate::experiment::checkpoint::Position {
+        let mut p = crate::experiment::checkpoint::Position {
             epoch: self.epoch,
             next_batch: if self.work == Work::Train {
                 self.next
@@ -468,7 +468,7 @@ impl Coordinator {
     }
 
     /// Continues from a checkpoint's position.
-    fn resume_at(&mut self, p: &crate::checkpoint::Position) {
+    fn resume_at(&mut self, p: &crate::experiment::checkpoint::Position) {
         self.epoch = p.epoch;
         self.next = p.next_batch;
         self.next_step = p.next_step;
@@ -693,7 +693,7 @@ impl Coordinator {
             }
             Work::Eval => {}
             Work::Save => {
-                let state = crate::checkpoint::ResumeState {
+                let state = crate::experiment::checkpoint::ResumeState {
                     position: self.position(),
                     actors: std::mem::take(&mut f.states),
                     results: String::new(),
@@ -868,8 +868,8 @@ enum Layer {
 impl Layer {
     fn restore_state(
         &mut self,
-        bag: &crate::checkpoint::StateBag,
-    ) -> Result<(), crate::checkpoint::StateError> {
+        bag: &crate::experiment::checkpoint::StateBag,
+    ) -> Result<(), crate::experiment::checkpoint::StateError> {
         match self {
             Layer::Pc(a) => a.restore_state(bag),
             Layer::Ep(a) => a.restore_state(bag),
@@ -1098,7 +1098,9 @@ pub fn build_network_with(
                 let restored = r
                     .actors
                     .get(&key)
-                    .ok_or_else(|| crate::checkpoint::StateError::Missing { name: key.clone() })
+                    .ok_or_else(|| crate::experiment::checkpoint::StateError::Missing {
+                        name: key.clone(),
+                    })
                     .and_then(|bag| actor.restore_state(bag));
                 if let Err(e) = restored {
                     return Err(RuntimeError::Restore(format!(
@@ -1141,8 +1143,8 @@ pub fn build_network_with(
 }
 
 /// The faults the layer actors' links injected and their updates (asynchronous schedule).
-fn fault_tally(report: &RunReport<Message>) -> Option<crate::faults::FaultTally> {
-    let mut tally = crate::faults::FaultTally::default();
+fn fault_tally(report: &RunReport<Message>) -> Option<crate::runtime::faults::FaultTally> {
+    let mut tally = crate::runtime::faults::FaultTally::default();
     let mut actor_batches = 0u64;
     let mut any = false;
     for a in &report.actors {

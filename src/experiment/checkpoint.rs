@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::activation::Activation;
-use crate::matrix::Matrix;
-use crate::mlp::{DenseLayer, Mlp};
+use crate::math::activation::Activation;
+use crate::math::matrix::Matrix;
+use crate::math::mlp::{DenseLayer, Mlp};
 
 /// What went wrong reading or writing a checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -432,8 +432,8 @@ impl ResumeState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mlp::Init;
-    use crate::rng::SeededRng;
+    use crate::math::mlp::Init;
+    use crate::math::rng::SeededRng;
 
     #[test]
     fn round_trip_is_exact() {

@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::activation::Activation;
-use crate::backprop::{Backprop, TrainConfig};
-use crate::dataset::Split;
-use crate::loss::Loss;
-use crate::matrix::Threads;
-use crate::mlp::{Init, Mlp};
-use crate::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
-use crate::rng::SeededRng;
+use crate::data::dataset::Split;
+use crate::learn::backprop::{Backprop, TrainConfig};
+use crate::math::activation::Activation;
+use crate::math::loss::Loss;
+use crate::math::matrix::Threads;
+use crate::math::mlp::{Init, Mlp};
+use crate::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
+use crate::math::rng::SeededRng;
 
 /// What `axon bench bp` measures.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,18 +153,18 @@ pub struct PcBenchRow {
 /// Times the scenario's predictive-coding actors for `epochs` epochs on each of `setups`
 /// (executor, workers, shards), and the BP baseline on one thread, on the same data.
 pub fn bench_pc(
-    scenario: &crate::scenario::Scenario,
+    scenario: &crate::experiment::scenario::Scenario,
     train: &Split,
     test: &Split,
     setups: &[(crate::runtime::Executor, usize, usize)],
     epochs: usize,
     on_row: &mut dyn FnMut(&PcBenchRow),
 ) -> Result<Vec<PcBenchRow>, crate::runtime::RuntimeError> {
-    let init = crate::run::initial_network(scenario);
+    let init = crate::experiment::run::initial_network(scenario);
     let mut rows = Vec::new();
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     // The baseline, one thread.
-    let mut cfg = crate::run::train_config(scenario);
+    let mut cfg = crate::experiment::run::train_config(scenario);
     cfg.threads = Threads::ONE;
     cfg.epochs = epochs;
     let mut bp = Backprop::new(init.clone(), cfg);
@@ -189,7 +189,7 @@ pub fn bench_pc(
         pc.shards = shards;
         pc.total_batches = train.len().div_ceil(scenario.file.train.batch_size) * epochs;
         pc.check_gradients = false;
-        let plan = crate::coordinator::PcPlan {
+        let plan = crate::learn::coordinator::PcPlan {
             epochs,
             batch_size: scenario.file.train.batch_size,
             seed: scenario.file.seed,
@@ -200,8 +200,8 @@ pub fn bench_pc(
             ..scenario.runtime_config()
         };
         let mut epoch_s = Vec::new();
-        crate::coordinator::train_pc(&init, train, test, plan, pc, runtime, &mut |ev| {
-            if let crate::coordinator::PcEvent::Epoch(e) = ev {
+        crate::learn::coordinator::train_pc(&init, train, test, plan, pc, runtime, &mut |ev| {
+            if let crate::learn::coordinator::PcEvent::Epoch(e) = ev {
                 epoch_s.push(e.wall_s);
             }
         })?;

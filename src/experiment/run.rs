@@ -8,17 +8,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::backprop::{Backprop, TrainConfig};
-use crate::checkpoint::to_safetensors;
-use crate::dataset::{DataError, Dataset};
-use crate::matrix::Threads;
-use crate::mlp::Mlp;
-use crate::optimizer::OptimizerConfig;
-use crate::plot::{accuracy_png, PlotError};
-use crate::results::{EpochRecord, PcRecord, Results};
-use crate::rng::SeededRng;
-use crate::run_dir::{RunDir, RunDirError};
-use crate::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
+use crate::data::dataset::{DataError, Dataset};
+use crate::experiment::checkpoint::to_safetensors;
+use crate::experiment::plot::{accuracy_png, PlotError};
+use crate::experiment::results::{EpochRecord, PcRecord, Results};
+use crate::experiment::run_dir::{RunDir, RunDirError};
+use crate::experiment::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
+use crate::learn::backprop::{Backprop, TrainConfig};
+use crate::math::matrix::Threads;
+use crate::math::mlp::Mlp;
+use crate::math::optimizer::OptimizerConfig;
+use crate::math::rng::SeededRng;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum RunError {
     },
     /// The sampled event log could not be written.
     #[error(transparent)]
-    Trace(#[from] crate::trace_log::TraceError),
+    Trace(#[from] crate::runtime::trace_log::TraceError),
     /// The run was stopped on request (Ctrl-C) after a final checkpoint; it can be resumed.
     #[error(
         "interrupted: finished epochs and a resumable checkpoint are in {dir}; continue with \
@@ -198,8 +198,12 @@ fn evaluate_with_actors(
     results: &mut Results,
 ) -> Result<(), RunError> {
     let config = scenario.runtime_config();
-    let eval =
-        crate::inference::evaluate_by_messages(net, &data.test, scenario.file.train.loss, config)?;
+    let eval = crate::learn::inference::evaluate_by_messages(
+        net,
+        &data.test,
+        scenario.file.train.loss,
+        config,
+    )?;
     if let Some(m) = results.models.get_mut(label) {
         m.actor_test_accuracy = Some(eval.stats.accuracy);
     }
@@ -278,14 +282,14 @@ fn finished_baseline(
                 .join("checkpoints")
                 .join(label)
                 .join(format!("epoch-{e}.safetensors"));
-            crate::checkpoint::load_mlp(&path, scenario.file.network.activation).ok()
+            crate::experiment::checkpoint::load_mlp(&path, scenario.file.network.activation).ok()
         })
         .collect()
 }
 
 /// Per layer, `||a - b|| / ||b||` over weights and biases.
 pub fn weight_gap(a: &Mlp, b: &Mlp) -> Vec<f64> {
-    crate::pc::relative_gap(a.layers(), b.layers())
+    crate::learn::pc::relative_gap(a.layers(), b.layers())
 }
 
 /// Writes the traffic plot and, if sampled, the event log of an actor run.
@@ -294,18 +298,18 @@ fn write_traffic(
     dir: &RunDir,
     sample: u64,
 ) -> Result<(), RunError> {
-    crate::plot::traffic_heatmap_png(
+    crate::experiment::plot::traffic_heatmap_png(
         &report.traffic,
         &report.names,
         &dir.path().join("traffic.png"),
     )?;
     if sample > 0 {
-        crate::trace_log::write_jsonl(
+        crate::runtime::trace_log::write_jsonl(
             &dir.path().join("trace.jsonl"),
             &report.trace,
             &report.names,
         )?;
-        crate::trace_log::write_chrome_trace(
+        crate::runtime::trace_log::write_chrome_trace(
             &dir.path().join("trace.json"),
             &report.trace,
             &report.names,
@@ -326,9 +330,9 @@ fn train_actors(
     results: &mut Results,
     observer: &mut dyn Observer,
     opts: &RunOptions,
-    resume: Option<crate::checkpoint::ResumeState>,
+    resume: Option<crate::experiment::checkpoint::ResumeState>,
 ) -> Result<(), RunError> {
-    use crate::coordinator::{train_pc_with, PcEvent, PcPlan, TrainControl};
+    use crate::learn::coordinator::{train_pc_with, PcEvent, PcPlan, TrainControl};
     let init = initial_network(scenario);
     checkpoint(dir, label, 0, &init)?;
     let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);
@@ -396,10 +400,10 @@ fn train_actors(
                     .and_then(|()| {
                         let drawn = if ep {
                             let path = dir.path().join("energy.png");
-                            crate::plot::ep_energy_png(results, label, &path)
+                            crate::experiment::plot::ep_energy_png(results, label, &path)
                         } else {
                             let path = dir.path().join("free_energy.png");
-                            crate::plot::free_energy_png(results, label, &path)
+                            crate::experiment::plot::free_energy_png(results, label, &path)
                         };
                         Ok(drawn?)
                     });
@@ -439,7 +443,7 @@ fn run_cuba_scenario(
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::new(&scenario.name, scenario.file.seed);
-    let run = crate::snn::run_cuba(
+    let run = crate::spike::snn::run_cuba(
         &scenario.file.cuba,
         scenario.file.seed,
         scenario.file.runtime.shards,
@@ -448,7 +452,7 @@ fn run_cuba_scenario(
     results.snn = Some(run.stats.clone());
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
-    crate::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
+    crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,
@@ -460,7 +464,7 @@ fn run_cuba_scenario(
 fn open_for_resume(
     scenario: &Scenario,
     path: &Path,
-) -> Result<(RunDir, Option<crate::checkpoint::ResumeState>), RunError> {
+) -> Result<(RunDir, Option<crate::experiment::checkpoint::ResumeState>), RunError> {
     let bad = |message: String| RunError::Resume {
         dir: path.to_owned(),
         message,
@@ -488,7 +492,8 @@ fn open_for_resume(
     if !file.exists() {
         return Ok((dir, None));
     }
-    let state = crate::checkpoint::ResumeState::read(&file).map_err(|e| bad(e.to_string()))?;
+    let state =
+        crate::experiment::checkpoint::ResumeState::read(&file).map_err(|e| bad(e.to_string()))?;
     Ok((dir, Some(state)))
 }
 
@@ -551,11 +556,13 @@ pub fn run(
             results.complete();
             dir.write(results_path, results.to_json().as_bytes())?;
             let net = match &scenario.file.convert.checkpoint {
-                Some(path) => crate::checkpoint::load_mlp(path, scenario.file.network.activation)
-                    .map_err(|e| RunError::Checkpoint {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?,
+                Some(path) => {
+                    crate::experiment::checkpoint::load_mlp(path, scenario.file.network.activation)
+                        .map_err(|e| RunError::Checkpoint {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })?
+                }
                 None => baseline.last().expect("at least one epoch").clone(),
             };
             if net.widths() != scenario.file.network.layers {
@@ -568,30 +575,42 @@ pub fn run(
                     ),
                 });
             }
-            let ann =
-                crate::backprop::evaluate(&net, &data.test, scenario.file.train.loss, Threads::ONE);
+            let ann = crate::learn::backprop::evaluate(
+                &net,
+                &data.test,
+                scenario.file.train.loss,
+                Threads::ONE,
+            );
             results.ann_test_accuracy = Some(ann.accuracy);
             let cv = &scenario.file.convert;
-            let snn =
-                crate::convert::normalise(&net, &data.train, cv.percentile, cv.normalise_examples);
+            let snn = crate::spike::convert::normalise(
+                &net,
+                &data.train,
+                cv.percentile,
+                cv.normalise_examples,
+            );
             let mut ticks = cv.ticks.clone();
             ticks.sort_unstable();
             ticks.dedup();
             let input = match cv.input {
-                crate::scenario::InputCoding::Constant => crate::convert::Input::Constant,
-                crate::scenario::InputCoding::Poisson => crate::convert::Input::Poisson {
-                    max_rate: cv.poisson_max_rate,
-                    seed: scenario.file.seed,
-                },
+                crate::experiment::scenario::InputCoding::Constant => {
+                    crate::spike::convert::Input::Constant
+                }
+                crate::experiment::scenario::InputCoding::Poisson => {
+                    crate::spike::convert::Input::Poisson {
+                        max_rate: cv.poisson_max_rate,
+                        seed: scenario.file.seed,
+                    }
+                }
             };
-            let report = crate::convert::run_converted(
+            let report = crate::spike::convert::run_converted(
                 &snn,
                 &data.test,
                 &ticks,
                 input,
                 scenario.runtime_config(),
             )?;
-            crate::plot::spike_raster_png(&report, &dir.path().join("raster.png"))?;
+            crate::experiment::plot::spike_raster_png(&report, &dir.path().join("raster.png"))?;
             results.conversion = report.points;
         }
         AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep => {

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::idx::{read_idx_file, IdxError};
-use crate::matrix::Matrix;
+use crate::data::idx::{read_idx_file, IdxError};
+use crate::math::matrix::Matrix;
 
 /// What went wrong loading a data set.
 #[derive(Debug, thiserror::Error)]
