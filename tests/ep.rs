@@ -8,7 +8,7 @@ use std::path::Path;
 
 use axon::data::dataset::{Dataset, LoadOptions};
 use axon::learn::backprop::epoch_order;
-use axon::learn::coordinator::{train_pc, train_pc_with, PcEpoch, PcEvent, PcPlan, TrainControl};
+use axon::learn::coordinator::{train_layers, train_layers_with, LayerEpoch, TrainEvent, TrainPlan, TrainControl};
 use axon::learn::ep::{beta_sign, EpConfig, EpNet};
 use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
 use axon::math::activation::Activation;
@@ -81,11 +81,12 @@ fn init(widths: &[usize]) -> Mlp {
     Mlp::new(widths, Activation::HardSigmoid, Init::Xavier, &mut rng)
 }
 
-fn plan(epochs: usize) -> PcPlan {
-    PcPlan {
+fn plan(epochs: usize) -> TrainPlan {
+    TrainPlan {
         epochs,
         batch_size: BATCH,
         seed: 1,
+        weights: Init::Xavier,
     }
 }
 
@@ -95,14 +96,14 @@ fn run(
     cfg: PcConfig,
     executor: Executor,
     epochs: usize,
-) -> (Vec<PcEpoch>, Traffic) {
+) -> (Vec<LayerEpoch>, Traffic) {
     let rt = RuntimeConfig {
         executor,
         workers: 2,
         ..RuntimeConfig::default()
     };
     let mut out = Vec::new();
-    let report = train_pc(
+    let report = train_layers(
         net,
         &data.train,
         &data.test,
@@ -110,7 +111,7 @@ fn run(
         cfg,
         rt,
         &mut |ev| {
-            if let PcEvent::Epoch(e) = ev {
+            if let TrainEvent::Epoch(e) = ev {
                 out.push(*e);
             }
         },
@@ -198,7 +199,7 @@ fn kolen_pollack_copies_stay_tied_through_an_epoch() {
     };
     let (mut checks, mut worst) = (0, 0.0f64);
     let mut epochs = Vec::new();
-    let report = train_pc_with(
+    let report = train_layers_with(
         &net,
         &data.train,
         &data.test,
@@ -207,7 +208,7 @@ fn kolen_pollack_copies_stay_tied_through_an_epoch() {
         rt,
         &control,
         &mut |ev| match ev {
-            PcEvent::Checkpoint(state) => {
+            TrainEvent::Checkpoint(state) => {
                 let (mut b, mut w) = (vec![0.0f32; 10 * 32], vec![0.0f32; 10 * 32]);
                 state.actors["layer-1.0"]
                     .fill("feedback", &mut b)
@@ -225,8 +226,8 @@ fn kolen_pollack_copies_stay_tied_through_an_epoch() {
                 worst = worst.max(diff / norm);
                 checks += 1;
             }
-            PcEvent::Epoch(e) => epochs.push(*e),
-            PcEvent::BatchDone { .. } => {}
+            TrainEvent::Epoch(e) => epochs.push(*e),
+            TrainEvent::BatchDone { .. } => {}
         },
     )
     .expect("the run completes");
@@ -320,7 +321,7 @@ fn an_ep_run_resumed_mid_epoch_ends_where_the_whole_run_ends() {
     };
     let run_with = |control: &TrainControl| {
         let (mut epochs, mut saved) = (Vec::new(), Vec::new());
-        train_pc_with(
+        train_layers_with(
             &net,
             &data.train,
             &data.test,
@@ -329,9 +330,9 @@ fn an_ep_run_resumed_mid_epoch_ends_where_the_whole_run_ends() {
             rt,
             control,
             &mut |ev| match ev {
-                PcEvent::Epoch(e) => epochs.push(*e),
-                PcEvent::Checkpoint(s) => saved.push(*s),
-                PcEvent::BatchDone { .. } => {}
+                TrainEvent::Epoch(e) => epochs.push(*e),
+                TrainEvent::Checkpoint(s) => saved.push(*s),
+                TrainEvent::BatchDone { .. } => {}
             },
         )
         .expect("the run completes");

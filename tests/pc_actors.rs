@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use axon::data::dataset::{Dataset, LoadOptions};
-use axon::learn::coordinator::{train_pc, PcEpoch, PcEvent, PcPlan};
+use axon::learn::coordinator::{train_layers, LayerEpoch, TrainEvent, TrainPlan};
 use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
 use axon::math::activation::Activation;
 use axon::math::loss::Loss;
@@ -67,17 +67,18 @@ fn run(
     cfg: PcConfig,
     rt: RuntimeConfig,
     epochs: usize,
-) -> (Vec<PcEpoch>, Traffic) {
+) -> (Vec<LayerEpoch>, Traffic) {
     let mut rng = SeededRng::stream(1, "weights");
     let init = Mlp::new(widths, Activation::Relu, Init::Kaiming, &mut rng);
-    let plan = PcPlan {
+    let plan = TrainPlan {
         epochs,
         batch_size: 64,
         seed: 1,
+        weights: Init::Kaiming,
     };
     let mut out = Vec::new();
-    let report = train_pc(&init, &data.train, &data.test, plan, cfg, rt, &mut |ev| {
-        if let PcEvent::Epoch(e) = ev {
+    let report = train_layers(&init, &data.train, &data.test, plan, cfg, rt, &mut |ev| {
+        if let TrainEvent::Epoch(e) = ev {
             out.push(*e);
         }
     })
@@ -85,7 +86,7 @@ fn run(
     (out, report.traffic)
 }
 
-fn worst(epochs: &[PcEpoch]) -> f64 {
+fn worst(epochs: &[LayerEpoch]) -> f64 {
     epochs
         .iter()
         .flat_map(|e| e.grad_gap.clone().expect("gradient checks on"))

@@ -189,10 +189,11 @@ pub fn bench_pc(
         pc.shards = shards;
         pc.total_batches = train.len().div_ceil(scenario.file.train.batch_size) * epochs;
         pc.check_gradients = false;
-        let plan = crate::learn::coordinator::PcPlan {
+        let plan = crate::learn::coordinator::TrainPlan {
             epochs,
             batch_size: scenario.file.train.batch_size,
             seed: scenario.file.seed,
+            weights: scenario.file.network.init,
         };
         let runtime = crate::runtime::RuntimeConfig {
             executor,
@@ -200,8 +201,8 @@ pub fn bench_pc(
             ..scenario.runtime_config()
         };
         let mut epoch_s = Vec::new();
-        crate::learn::coordinator::train_pc(&init, train, test, plan, pc, runtime, &mut |ev| {
-            if let crate::learn::coordinator::PcEvent::Epoch(e) = ev {
+        crate::learn::coordinator::train_layers(&init, train, test, plan, pc, runtime, &mut |ev| {
+            if let crate::learn::coordinator::TrainEvent::Epoch(e) = ev {
                 epoch_s.push(e.wall_s);
             }
         })?;

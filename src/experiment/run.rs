@@ -332,7 +332,7 @@ fn train_actors(
     opts: &RunOptions,
     resume: Option<crate::experiment::checkpoint::ResumeState>,
 ) -> Result<(), RunError> {
-    use crate::learn::coordinator::{train_pc_with, PcEvent, PcPlan, TrainControl};
+    use crate::learn::coordinator::{train_layers_with, TrainEvent, TrainPlan, TrainControl};
     let init = initial_network(scenario);
     checkpoint(dir, label, 0, &init)?;
     let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);
@@ -346,10 +346,11 @@ fn train_actors(
         }),
     };
     let t = &scenario.file.train;
-    let plan = PcPlan {
+    let plan = TrainPlan {
         epochs: t.epochs,
         batch_size: t.batch_size,
         seed: scenario.file.seed,
+        weights: scenario.file.network.init,
     };
     let batches = data.train.len().div_ceil(t.batch_size);
     let algorithm = scenario.file.algorithm.kind.name();
@@ -360,7 +361,7 @@ fn train_actors(
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, t.epochs, batches);
     let config = scenario.runtime_config();
-    let trained = train_pc_with(
+    let trained = train_layers_with(
         &init,
         &data.train,
         &data.test,
@@ -369,14 +370,14 @@ fn train_actors(
         config,
         &control,
         &mut |ev| match ev {
-            PcEvent::BatchDone { done, .. } => observer.batch_done(done),
-            PcEvent::Checkpoint(mut state) => {
+            TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
+            TrainEvent::Checkpoint(mut state) => {
                 state.results = results.to_json();
                 if let Err(err) = dir.write(RESUME_FILE, &state.to_bytes()) {
                     failure.get_or_insert(err.into());
                 }
             }
-            PcEvent::Epoch(e) => {
+            TrainEvent::Epoch(e) => {
                 let record = EpochRecord {
                     epoch: e.epoch,
                     train_loss: e.train_loss,

@@ -22,37 +22,22 @@
 //! activity of a batch when they changed, and under C-EP also after each nudged-step update;
 //! the layer below waits for it (the oracle's weight transport, counted by the tracer).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::experiment::checkpoint::{StateBag, StateError};
 use crate::learn::ep::{self, EpConfig};
-use crate::learn::pc_layer::{read_labels, Batch, Feedback, Gather, PcConfig, Placement};
+use crate::learn::layer::config::{Feedback, LayerConfig};
+use crate::learn::layer::core::{InitialDraw, LayerCore, LayerRule, Opened};
+use crate::learn::layer::placement::{read_labels, Batch, Placement};
 use crate::math::matrix::{matmul, Matrix, Threads};
-use crate::math::optimizer::Optimizer;
-use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
+use crate::message::{Message, Phase, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
 
 /// One shard of an equilibrium-propagation layer.
 pub(crate) struct EpLayerActor {
-    at: Placement,
-    cfg: Arc<PcConfig>,
+    core: LayerCore,
     ep: EpConfig,
-    syn: Synapses,
-    opt: Optimizer,
-    /// Feedback synapses `B` in the layout of the weights above (`n_above x width`); none at
-    /// the output.
-    fb_syn: Option<Matrix>,
-    fb_opt: Optimizer,
-    /// Our weights changed since the last copy went down (transpose mode).
-    copy_stale: bool,
-    batch: Option<Batch>,
-    t: usize,
-    below: Gather,
-    above: Gather,
     /// Weight copies received for the current step (transpose under C-EP).
     copies_in: usize,
-    labels: Vec<u8>,
     /// The signed `beta` of this training batch, once the coordinator's Nudge is in.
     beta: Option<f32>,
     s: Matrix,
@@ -74,73 +59,45 @@ pub(crate) struct EpLayerActor {
     grad_fb: Matrix,
     /// This layer's energy at the free fixed point, summed over the batch.
     energy: f32,
-    trained_batches: usize,
-    deferred: VecDeque<Message>,
-    pool: SignalPool,
-    report_pool: SignalPool,
-    panic_after: Option<usize>,
 }
 
 impl EpLayerActor {
+    /// The shard at `at` with forward synapses `syn` (it draws its feedback from `draw`).
     pub(crate) fn new(
         at: Placement,
-        cfg: Arc<PcConfig>,
+        cfg: Arc<LayerConfig>,
         syn: Synapses,
-        fb_syn: Option<Matrix>,
+        draw: &InitialDraw,
     ) -> Self {
         let ep = cfg.ep.clone().expect("an EP layer needs the EP settings");
         let width = at.range.len();
         let inputs = at.below.last().map_or(0, |r| r.end);
         let n_above = at.above.last().map_or(0, |r| r.end);
+        let zeros = || Matrix::zeros(0, width);
         Self {
-            opt: Optimizer::new(cfg.optimizer, &[width * inputs, width]),
-            fb_opt: Optimizer::new(cfg.optimizer, &[n_above * width]),
-            below: Gather::new(at.below.clone()),
-            above: Gather::new(at.above.clone()),
-            s: Matrix::zeros(0, width),
-            r: Matrix::zeros(0, width),
-            h: Matrix::zeros(0, width),
-            drive: Matrix::zeros(0, width),
-            force: Matrix::zeros(0, width),
-            r0: Matrix::zeros(0, width),
+            s: zeros(),
+            r: zeros(),
+            h: zeros(),
+            drive: zeros(),
+            force: zeros(),
+            r0: zeros(),
             below0: Matrix::zeros(0, inputs),
             above0: Matrix::zeros(0, n_above),
             grad_w: Matrix::zeros(width, inputs),
-            diff: Matrix::zeros(0, width),
+            diff: zeros(),
             grad_b: vec![0.0; width],
             grad_fb: Matrix::zeros(n_above, width),
             h_fresh: false,
             copies_in: 0,
-            labels: Vec::new(),
             beta: None,
             energy: 0.0,
-            copy_stale: true,
-            batch: None,
-            t: 0,
-            trained_batches: 0,
-            deferred: VecDeque::new(),
-            pool: SignalPool::default(),
-            report_pool: SignalPool::default(),
-            panic_after: None,
-            syn,
-            fb_syn,
             ep,
-            at,
-            cfg,
+            core: LayerCore::new(at, cfg, syn, draw),
         }
     }
 
-    /// Makes this actor panic after `batches` training batches (fault injection).
-    pub(crate) fn panic_after(&mut self, batches: usize) {
-        self.panic_after = Some(batches);
-    }
-
     fn is_output(&self) -> bool {
-        self.at.is_output()
-    }
-
-    fn step(&self) -> u64 {
-        self.batch.map_or(u64::MAX, |b| b.base + self.t as u64)
+        self.core.is_output()
     }
 
     /// The last step this batch processes: `T + K` (training) or `T - 1` (evaluation).
@@ -155,19 +112,19 @@ impl EpLayerActor {
     /// Whether a copy of the weights above comes at step `t` (transpose under C-EP: after
     /// every nudged-step update that a later step uses).
     fn copy_due(&self, t: usize) -> bool {
-        self.cfg.feedback == Feedback::Transpose
+        self.core.cfg.feedback == Feedback::Transpose
             && self.ep.continual
-            && !self.at.above.is_empty()
+            && !self.core.at.above.is_empty()
             && t > self.ep.free_steps
             && t < self.ep.free_steps + self.ep.nudged_steps
     }
 
     /// Takes `msg` in if it belongs to the current step; hands it back otherwise.
-    fn accept(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Result<(), Message> {
-        let now = self.step();
+    fn take_in(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Result<(), Message> {
+        let now = self.core.step();
         match msg {
             Message::Phase { step, phase }
-                if self.batch.is_none() && !matches!(phase, Phase::Nudge { .. }) =>
+                if self.core.batch.is_none() && !matches!(phase, Phase::Nudge { .. }) =>
             {
                 self.begin(step, phase, ctx);
                 Ok(())
@@ -189,7 +146,7 @@ impl EpLayerActor {
                 signal,
                 ..
             } if step == now => {
-                self.below.put(shard as usize, signal);
+                self.core.below.put(shard as usize, signal);
                 Ok(())
             }
             Message::ActivityDown {
@@ -197,16 +154,16 @@ impl EpLayerActor {
                 shard,
                 signal,
             } if step == now => {
-                self.above.put(shard as usize, signal);
+                self.core.above.put(shard as usize, signal);
                 Ok(())
             }
             Message::WeightTransport { step, shard, copy } if step == now => {
-                self.at.store_copy(self.fb_syn.as_mut(), shard, &copy);
+                self.core.at.store_copy(self.core.fb_syn.as_mut(), shard, &copy);
                 self.copies_in += 1;
                 Ok(())
             }
             Message::Clamp { step, labels } if step == now => {
-                read_labels(&mut self.labels, &labels);
+                read_labels(&mut self.core.labels, &labels);
                 Ok(())
             }
             Message::Report { .. }
@@ -218,40 +175,25 @@ impl EpLayerActor {
     }
 
     fn begin(&mut self, step: u64, phase: Phase, ctx: &mut Context<'_, Message>) {
-        let (rows, train) = match phase {
-            Phase::Snapshot => {
-                let feedback = self.fb_syn.as_ref();
-                self.at.report_synapses(ctx, step, &self.syn, feedback);
-                return;
-            }
-            Phase::Save => {
-                let state = self.save_state();
-                self.at.report_state(ctx, step, state);
-                return;
-            }
-            Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } => return,
-            Phase::Train { rows } => (rows as usize, true),
-            Phase::Evaluate { rows } => (rows as usize, false),
+        let rows = match self.core.open(step, phase, ctx) {
+            Opened::Batch { rows, .. } => rows,
+            Opened::Save => return self.report_state(step, ctx),
+            Opened::Nothing => return,
         };
-        self.batch = Some(Batch { base: step, train });
-        self.t = 0;
         self.beta = None;
         self.copies_in = 0;
         self.h_fresh = false;
         self.energy = 0.0;
-        self.labels.clear();
-        self.below.clear();
-        self.above.clear();
         for m in [&mut self.s, &mut self.r, &mut self.h, &mut self.drive] {
             m.set_rows(rows);
         }
         self.s.fill(0.0);
         ep::activate(
-            self.cfg.activation,
+            self.core.cfg.activation,
             self.s.as_slice(),
             self.r.as_mut_slice(),
         );
-        if self.cfg.feedback == Feedback::Transpose && self.copy_stale {
+        if self.core.cfg.feedback == Feedback::Transpose && self.core.copy_stale {
             self.send_copy(step, ctx);
         }
         self.send_state(step, ctx);
@@ -259,20 +201,20 @@ impl EpLayerActor {
 
     /// A copy of this shard's weights to every shard below (transpose mode; the oracle).
     fn send_copy(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
-        if self.at.down.is_empty() {
+        if self.core.at.down.is_empty() {
             return;
         }
-        self.at.send_weight_copies(ctx, step, &self.syn);
-        self.copy_stale = false;
+        self.core.at.send_weight_copies(ctx, step, &self.core.syn);
+        self.core.copy_stale = false;
     }
 
     /// `rho(s)` up and down.
     fn send_state(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
         let (rows, cols) = (self.r.rows(), self.r.cols());
         let r = self.r.as_slice();
-        let signal = self.pool.signal(rows, cols, |o| o.copy_from_slice(r));
-        let shard = self.at.shard as u32;
-        for edge in self.at.up.clone() {
+        let signal = self.core.pool.signal(rows, cols, |o| o.copy_from_slice(r));
+        let shard = self.core.at.shard as u32;
+        for edge in self.core.at.up.clone() {
             ctx.send(
                 edge,
                 Message::Activity {
@@ -283,7 +225,7 @@ impl EpLayerActor {
                 },
             );
         }
-        for edge in self.at.down.clone() {
+        for edge in self.core.at.down.clone() {
             ctx.send(
                 edge,
                 Message::ActivityDown {
@@ -297,22 +239,18 @@ impl EpLayerActor {
 
     /// Whether everything step `t` needs is here.
     fn ready(&self, b: Batch) -> bool {
-        let t = self.t;
+        let t = self.core.t;
         let out = self.is_output();
-        self.below.complete()
-            && (out || self.above.complete())
-            && !(out && b.train && self.labels.is_empty())
+        self.core.below.complete()
+            && (out || self.core.above.complete())
+            && !(out && b.train && self.core.labels.is_empty())
             && !(b.train && t >= self.ep.free_steps && self.beta.is_none())
-            && !(b.train && self.copy_due(t) && self.copies_in < self.at.above.len())
+            && !(b.train && self.copy_due(t) && self.copies_in < self.core.at.above.len())
     }
 
     /// Scheduled learning rate of weight layer `index` (0-based).
     fn rate(&self, index: usize) -> f32 {
-        self.cfg.schedule.rate(
-            self.ep.layer_lr[index],
-            self.trained_batches,
-            self.cfg.total_batches,
-        )
+        self.core.scheduled(self.ep.layer_lr[index])
     }
 
     /// The drive from below, `h = W rho(below) + b` (recomputed when either changed).
@@ -320,19 +258,19 @@ impl EpLayerActor {
         if self.h_fresh {
             return;
         }
-        let below = self.below.view();
-        ep::drive_from_below(&mut self.h, below, self.syn.weights(), self.syn.bias());
+        let below = self.core.below.view();
+        ep::drive_from_below(&mut self.h, below, self.core.syn.weights(), self.core.syn.bias());
         self.h_fresh = true;
     }
 
     /// Copies the activities now held into the anchors of the contrastive update.
     fn set_anchors(&mut self) {
         copy_into(&mut self.r0, &self.r);
-        if self.at.layer > 1 {
-            self.below0.copy_from_view(self.below.view());
+        if self.core.at.layer > 1 {
+            self.below0.copy_from_view(self.core.below.view());
         }
-        if self.fb_syn.is_some() && self.cfg.feedback == Feedback::KolenPollack {
-            self.above0.copy_from_view(self.above.view());
+        if self.core.fb_syn.is_some() && self.core.cfg.feedback == Feedback::KolenPollack {
+            self.above0.copy_from_view(self.core.above.view());
         }
     }
 
@@ -340,7 +278,7 @@ impl EpLayerActor {
     fn learn(&mut self, beta: f32) {
         let rows = self.r.rows();
         let scale = 1.0 / (beta * rows as f32);
-        let layer = self.at.layer;
+        let layer = self.core.at.layer;
         if layer == 1 {
             // The input is clamped for the batch: one product of the change.
             let post = (&self.r, &self.r0);
@@ -348,40 +286,40 @@ impl EpLayerActor {
                 &mut self.grad_w,
                 &mut self.diff,
                 post,
-                self.below.view(),
+                self.core.below.view(),
                 scale,
             );
         } else {
             ep::contrast(
                 &mut self.grad_w,
-                (self.r.view(), self.below.view()),
+                (self.r.view(), self.core.below.view()),
                 (self.r0.view(), self.below0.view()),
                 scale,
             );
         }
         ep::contrast_bias(&mut self.grad_b, &self.r, &self.r0, scale);
         let lr = self.rate(layer - 1);
-        self.opt.begin_step();
-        self.opt.update(
+        self.core.opt.begin_step();
+        self.core.opt.update(
             0,
-            self.syn.weights_mut().as_mut_slice(),
+            self.core.syn.weights_mut().as_mut_slice(),
             self.grad_w.as_slice(),
             lr,
         );
-        self.opt.update(1, self.syn.bias_mut(), &self.grad_b, lr);
-        self.copy_stale = true;
+        self.core.opt.update(1, self.core.syn.bias_mut(), &self.grad_b, lr);
+        self.core.copy_stale = true;
         self.h_fresh = false;
-        if self.cfg.feedback == Feedback::KolenPollack && self.fb_syn.is_some() {
+        if self.core.cfg.feedback == Feedback::KolenPollack && self.core.fb_syn.is_some() {
             let lr_above = self.rate(layer);
-            if let Some(b) = self.fb_syn.as_mut() {
+            if let Some(b) = self.core.fb_syn.as_mut() {
                 ep::contrast(
                     &mut self.grad_fb,
-                    (self.above.view(), self.r.view()),
+                    (self.core.above.view(), self.r.view()),
                     (self.above0.view(), self.r0.view()),
                     scale,
                 );
-                self.fb_opt.begin_step();
-                self.fb_opt
+                self.core.fb_opt.begin_step();
+                self.core.fb_opt
                     .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr_above);
             }
         }
@@ -389,13 +327,13 @@ impl EpLayerActor {
 
     /// Step `t` with everything it needs at hand.
     fn process(&mut self, ctx: &mut Context<'_, Message>) {
-        let b = self.batch.expect("a batch is open");
-        let t = self.t;
+        let b = self.core.batch.expect("a batch is open");
+        let t = self.core.t;
         let free = self.ep.free_steps;
         let last = self.last(b.train);
-        self.below.assemble();
+        self.core.below.assemble();
         if !self.is_output() {
-            self.above.assemble();
+            self.core.above.assemble();
         }
         self.refresh_drive_from_below();
         if b.train && t == free {
@@ -407,7 +345,7 @@ impl EpLayerActor {
             self.learn(beta);
             if self.ep.continual {
                 self.set_anchors();
-                if t < last && self.cfg.feedback == Feedback::Transpose {
+                if t < last && self.core.cfg.feedback == Feedback::Transpose {
                     self.send_copy(b.base + t as u64, ctx);
                 }
             }
@@ -419,10 +357,10 @@ impl EpLayerActor {
         // s(t + 1) from the states of step t.
         self.refresh_drive_from_below();
         copy_into(&mut self.drive, &self.h);
-        if let Some(fb) = &self.fb_syn {
+        if let Some(fb) = &self.core.fb_syn {
             matmul(
                 &mut self.drive,
-                self.above.view(),
+                self.core.above.view(),
                 fb.view(),
                 1.0,
                 true,
@@ -432,32 +370,32 @@ impl EpLayerActor {
         let nudged = b.train && t >= free && self.is_output();
         if nudged {
             let beta = self.beta.expect("ready() waits for the nudge");
-            ep::nudge(beta, &self.s, &self.labels, &mut self.force);
+            ep::nudge(beta, &self.s, &self.core.labels, &mut self.force);
         }
         ep::relax(
-            self.cfg.activation,
+            self.core.cfg.activation,
             self.ep.step,
             self.s.as_mut_slice(),
             self.r.as_mut_slice(),
             self.drive.as_slice(),
             nudged.then_some(self.force.as_slice()),
         );
-        self.t += 1;
-        if self.is_output() && self.t == free {
+        self.core.t += 1;
+        if self.is_output() && self.core.t == free {
             self.report_predictions(b.base + free as u64, ctx);
         }
         if !b.train && t == last {
             self.end_batch(ctx);
             return;
         }
-        self.above.clear();
-        if self.at.layer > 1 {
+        self.core.above.clear();
+        if self.core.at.layer > 1 {
             // New activity from below next step (layer 1's input is clamped for the batch).
-            self.below.clear();
+            self.core.below.clear();
             self.h_fresh = false;
         }
         self.copies_in = 0;
-        let step = self.step();
+        let step = self.core.step();
         self.send_state(step, ctx);
     }
 
@@ -465,77 +403,31 @@ impl EpLayerActor {
         let (rows, cols) = (self.s.rows(), self.s.cols());
         let s = self.s.as_slice();
         let p = self
+            .core
             .report_pool
             .signal(rows, cols, |o| o.copy_from_slice(s));
-        self.at.report(ctx, step, ReportData::Predictions(p));
+        self.core.at.report(ctx, step, ReportData::Predictions(p));
     }
 
     fn end_batch(&mut self, ctx: &mut Context<'_, Message>) {
-        let b = self.batch.take().expect("a batch is open");
-        self.below.clear();
-        self.above.clear();
-        if !b.train {
-            return;
-        }
-        if let Some((what, value)) = self.first_non_finite() {
-            self.at.report_fault(ctx, b.base, what, value);
-        }
-        let e = self.energy;
-        let values = self.report_pool.signal(1, 1, |o| o[0] = e);
-        self.at.report(
-            ctx,
-            b.base,
-            ReportData::Energies {
-                layer: self.at.layer as u32,
-                values,
-            },
-        );
-        self.trained_batches += 1;
-        self.at
-            .injected_panic(self.panic_after, self.trained_batches);
+        let train = self.core.batch.is_some_and(|b| b.train);
+        let fault = if train { self.first_non_finite() } else { None };
+        let base = self.core.batch.map_or(0, |b| b.base);
+        let fault = fault.map(|(what, value)| (base, what, value));
+        self.core.close(ctx, fault, &[self.energy]);
     }
 
     /// The first non-finite number in this shard's state, if any (weights first).
     fn first_non_finite(&mut self) -> Option<(&'static str, f32)> {
         let energy = self.energy;
-        let weights = self.syn.weights_mut().as_slice();
-        if let Some(&w) = weights.iter().find(|w| !w.is_finite()) {
-            return Some(("weight", w));
-        }
-        let parts: [(&'static str, &[f32]); 2] =
-            [("bias", self.syn.bias()), ("state", self.s.as_slice())];
-        parts
-            .iter()
-            .find_map(|(what, v)| v.iter().find(|x| !x.is_finite()).map(|&x| (*what, x)))
+        self.core
+            .first_non_finite(&[("state", self.s.as_slice())])
             .or_else(|| (!energy.is_finite()).then_some(("energy", energy)))
     }
 
-    /// Serialises what this shard carries from batch to batch (as the PC layer does).
-    pub(crate) fn save_state(&mut self) -> StateBag {
-        crate::learn::pc_layer::save_synapses(
-            &mut self.syn,
-            &self.opt,
-            self.fb_syn.as_ref(),
-            &self.fb_opt,
-            self.trained_batches,
-            self.copy_stale,
-        )
-    }
-
-    /// Restores what [`EpLayerActor::save_state`] wrote.
-    pub(crate) fn restore_state(&mut self, bag: &StateBag) -> Result<(), StateError> {
-        (self.trained_batches, self.copy_stale) = crate::learn::pc_layer::restore_synapses(
-            bag,
-            &mut self.syn,
-            &mut self.opt,
-            self.fb_syn.as_mut(),
-            &mut self.fb_opt,
-        )?;
-        Ok(())
-    }
-
-    fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
-        match self.batch {
+    /// Makes the next transition the messages at hand allow.
+    fn step_on(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        match self.core.batch {
             Some(b) if self.ready(b) => {
                 self.process(ctx);
                 true
@@ -543,16 +435,19 @@ impl EpLayerActor {
             _ => false,
         }
     }
+}
 
-    fn take_deferred(&mut self, ctx: &mut Context<'_, Message>) -> bool {
-        for i in 0..self.deferred.len() {
-            let msg = self.deferred.remove(i).expect("index in range");
-            match self.accept(msg, ctx) {
-                Ok(()) => return true,
-                Err(back) => self.deferred.insert(i, back),
-            }
-        }
-        false
+impl LayerRule for EpLayerActor {
+    fn core(&mut self) -> &mut LayerCore {
+        &mut self.core
+    }
+
+    fn accept(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Result<(), Message> {
+        self.take_in(msg, ctx)
+    }
+
+    fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        self.step_on(ctx)
     }
 }
 
@@ -564,10 +459,7 @@ fn copy_into(dst: &mut Matrix, src: &Matrix) {
 
 impl Actor<Message> for EpLayerActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        if let Err(m) = self.accept(msg, ctx) {
-            self.deferred.push_back(m);
-        }
-        while self.advance(ctx) || self.take_deferred(ctx) {}
+        self.drive(msg, ctx);
         Flow::Continue
     }
 }

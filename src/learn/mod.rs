@@ -1,11 +1,16 @@
 //! Learning: the synchronous backprop baseline, predictive coding (PC, Z-IL) and equilibrium
-//! propagation (EP, C-EP) as pure maths and as layer actors, the coordinator that drives a
-//! network of layer actors, and inference by message passing.
+//! propagation (EP, C-EP) as pure maths ([`backprop`], [`pc`], [`ep`]) and as layer actors
+//! built from one kit ([`layer`]: the core every layer actor embeds; [`pc_layer`] and
+//! [`ep_layer`]: the learning rules), the coordinator that drives a network of layer actors
+//! ([`coordinator`]) and the network it is wired into ([`wiring`]), and inference by message
+//! passing ([`inference`]).
 
 pub mod backprop;
 pub mod coordinator;
 pub mod ep;
 pub mod ep_layer;
 pub mod inference;
+pub mod layer;
 pub mod pc;
 pub mod pc_layer;
+pub mod wiring;

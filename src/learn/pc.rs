@@ -17,7 +17,8 @@
 //! ways to break it.
 
 use crate::math::loss::Loss;
-use crate::math::matrix::{matmul, Matrix, Threads};
+use crate::math::activation::Activation;
+use crate::math::matrix::{matmul, MatView, Matrix, Threads};
 use crate::math::mlp::{DenseLayer, Mlp};
 
 /// How a Z-IL batch is run (the defaults are Z-IL; the switches are the negative controls).
@@ -46,22 +47,8 @@ impl Default for ZilOptions {
 
 /// `mu = a W^T + b` for a batch.
 fn predict(layer: &DenseLayer, a: &Matrix, mu: &mut Matrix) {
-    mu.set_rows(a.rows());
-    matmul(
-        mu,
-        a.view(),
-        layer.weight.view().t(),
-        1.0,
-        false,
-        Threads::ONE,
-    );
-    for r in 0..mu.rows() {
-        for (v, &b) in mu.row_mut(r).iter_mut().zip(&layer.bias) {
-            *v += b;
-        }
-    }
+    predict_into(mu, a.view(), layer.weight.view(), &layer.bias);
 }
-
 /// The value nodes and errors of one batch, sized once.
 struct BatchState {
     /// `x[l]`, `l = 0..=L`; `x[0]` is the clamped input.
@@ -103,7 +90,6 @@ impl BatchState {
     /// `phi(x)`, predictions and errors from the current values (the start of a tick).
     fn errors(&mut self, net: &Mlp, labels: &[u8], loss: Loss) {
         let layers = self.x.len() - 1;
-        let batch = self.x[0].rows() as f32;
         for l in 1..=layers {
             net.activation()
                 .apply_slice(self.x[l].as_slice(), self.fx[l].as_mut_slice());
@@ -123,14 +109,13 @@ impl BatchState {
                 // Per-example output error (not divided by the batch): the errors below are then
                 // of the size of the activities they perturb, which keeps f32 rounding of
                 // `x - mu` small. Gradients divide by the batch once, in `gradient`.
-                loss.evaluate(&self.mu[l], labels, Some(&mut self.out_grad));
-                for (e, &g) in self.eps[l]
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(self.out_grad.as_slice())
-                {
-                    *e = -g * batch;
-                }
+                output_errors(
+                    loss,
+                    &self.mu[l],
+                    labels,
+                    &mut self.out_grad,
+                    self.eps[l].as_mut_slice(),
+                );
             }
         }
     }
@@ -139,14 +124,7 @@ impl BatchState {
     fn feedback(&mut self, net: &Mlp) {
         for l in 1..self.x.len() - 1 {
             let w = &net.layers()[l].weight;
-            matmul(
-                &mut self.fb[l],
-                self.eps[l + 1].view(),
-                w.view(),
-                1.0,
-                false,
-                Threads::ONE,
-            );
+            feed_back(&mut self.fb[l], self.eps[l + 1].view(), w.view());
         }
     }
 
@@ -169,22 +147,12 @@ impl BatchState {
 
     /// The gradient layer `l` forms: `-eps[l]^T phi(x[l-1]) / batch`, `-sum eps[l] / batch`.
     fn gradient(&self, l: usize, into: &mut DenseLayer) {
-        let batch = self.x[0].rows();
-        let inv = 1.0 / batch as f32;
-        matmul(
+        hebbian(
             &mut into.weight,
-            self.eps[l].view().t(),
+            &mut into.bias,
+            &self.eps[l],
             self.fx[l - 1].view(),
-            -inv,
-            false,
-            Threads::ONE,
         );
-        into.bias.fill(0.0);
-        for r in 0..batch {
-            for (b, &e) in into.bias.iter_mut().zip(self.eps[l].row(r)) {
-                *b -= e * inv;
-            }
-        }
     }
 }
 
@@ -295,4 +263,125 @@ pub fn pc_batch_gradients(
         st.gradient(l + 1, g);
     }
     grads
+}
+
+/// The equations one predictive-coding layer computes, shared by the reference above and the
+/// layer actors ([`crate::learn::pc_layer`]): one copy of each.
+///
+/// `mu = input W^T + b` (`weights` is `W`, `outputs x inputs`).
+pub(crate) fn predict_into(mu: &mut Matrix, input: MatView<'_>, weights: MatView<'_>, bias: &[f32]) {
+    mu.set_rows(input.rows());
+    matmul(mu, input, weights.t(), 1.0, false, Threads::ONE);
+    for r in 0..mu.rows() {
+        for (v, &b) in mu.row_mut(r).iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+/// The output's errors `eps = -dLoss_i/dmu` per example (the loss's gradient of the batch
+/// mean times the batch size; `out_grad` is scratch); returns the loss summed over the batch.
+pub(crate) fn output_errors(
+    loss: Loss,
+    mu: &Matrix,
+    labels: &[u8],
+    out_grad: &mut Matrix,
+    eps: &mut [f32],
+) -> f32 {
+    let rows = mu.rows() as f32;
+    let mean = loss.evaluate(mu, labels, Some(out_grad));
+    for (e, &g) in eps.iter_mut().zip(out_grad.as_slice()) {
+        *e = -g * rows;
+    }
+    mean * rows
+}
+
+/// Feedback into a hidden layer: `fb = eps_above B` (`B = W_above` under transpose feedback).
+pub(crate) fn feed_back(fb: &mut Matrix, eps_above: MatView<'_>, b: MatView<'_>) {
+    matmul(fb, eps_above, b, 1.0, false, Threads::ONE);
+}
+
+/// The Hebbian gradient of a layer: `dLoss/dW = -eps^T f(x_below) / batch`,
+/// `dLoss/db = -sum eps / batch`.
+pub(crate) fn hebbian(grad_w: &mut Matrix, grad_b: &mut [f32], eps: &Matrix, below: MatView<'_>) {
+    let rows = eps.rows();
+    let inv = 1.0 / rows as f32;
+    matmul(grad_w, eps.view().t(), below, -inv, false, Threads::ONE);
+    grad_b.fill(0.0);
+    for r in 0..rows {
+        for (g, &e) in grad_b.iter_mut().zip(eps.row(r)) {
+            *g -= e * inv;
+        }
+    }
+}
+
+/// The layer actors keep value nodes as `x = x0 + dx` (`x0` the forward sweep's prediction,
+/// `dx` what inference added): hidden errors are formed as `dx + (x0 - mu)`, exactly `dx`
+/// while `mu` still equals the sweep's prediction, so that Z-IL's errors carry no rounding
+/// from subtracting two nearly equal numbers. (The one-thread reference keeps `x` whole.)
+/// `eps = dx + (x0 - mu)`; returns `||eps||^2` (summed in 16 lanes so that it vectorises).
+pub(crate) fn errors(eps: &mut [f32], dx: &[f32], x0: &[f32], mu: &[f32]) -> f32 {
+    const LANES: usize = 16;
+    let mut acc = [0.0f32; LANES];
+    let n = eps.len();
+    let whole = n - n % LANES;
+    for (((e, d), x), m) in eps[..whole]
+        .chunks_exact_mut(LANES)
+        .zip(dx.chunks_exact(LANES))
+        .zip(x0.chunks_exact(LANES))
+        .zip(mu.chunks_exact(LANES))
+    {
+        for i in 0..LANES {
+            e[i] = d[i] + (x[i] - m[i]);
+            acc[i] += e[i] * e[i];
+        }
+    }
+    let mut total: f32 = acc.iter().sum();
+    for i in whole..n {
+        eps[i] = dx[i] + (x0[i] - mu[i]);
+        total += eps[i] * eps[i];
+    }
+    total
+}
+
+/// One inference step of the value nodes `x = x0 + dx`: `dx += gamma (-eps + f'(x) fb)`,
+/// then `fx = f(x)`. Returns whether any value changed.
+pub(crate) fn relax(
+    act: Activation,
+    gamma: f32,
+    x0: &[f32],
+    dx: &mut [f32],
+    fx: &mut [f32],
+    eps: &[f32],
+    fb: &[f32],
+) -> bool {
+    #[inline(always)]
+    fn each(
+        x0: &[f32],
+        dx: &mut [f32],
+        fx: &mut [f32],
+        eps: &[f32],
+        fb: &[f32],
+        step: impl Fn(f32, f32, f32, f32, f32) -> (f32, f32),
+    ) -> bool {
+        let mut changed = false;
+        for ((((d, a), &x), &e), &f) in dx.iter_mut().zip(fx.iter_mut()).zip(x0).zip(eps).zip(fb) {
+            let (n, na) = step(x, *d, *a, e, f);
+            changed |= n != *d;
+            (*d, *a) = (n, na);
+        }
+        changed
+    }
+    match act {
+        // Written out for ReLU so that it vectorises.
+        Activation::Relu => each(x0, dx, fx, eps, fb, |x, d, _, e, f| {
+            let g = if x + d > 0.0 { f } else { 0.0 };
+            let n = d + gamma * (g - e);
+            (n, (x + n).max(0.0))
+        }),
+        _ => each(x0, dx, fx, eps, fb, |x, d, a, e, f| {
+            let n = d + gamma * (-e + act.derivative(x + d, a) * f);
+            (n, act.apply(x + n))
+        }),
+    }
 }
