@@ -845,7 +845,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Trace {
             what: TraceCommand::Summarize { file },
         } => {
-            let summary = axon::runtime::trace_log::summarize_file(&file).map_err(bad_input)?;
+            let summary =
+                axon::runtime::trace_log::summarize_file::<axon::message::MessageKind>(&file)
+                    .map_err(bad_input)?;
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = write!(std::io::stdout(), "{summary}");
             Ok(())

@@ -1,11 +1,14 @@
-//! The message vocabulary actors speak, and what the runtime needs to know of any message.
+//! The message vocabulary actors speak: the message kinds the runtime counts, the messages,
+//! and the payloads they carry (signals, spikes, weight copies, reports, phase words).
 //!
-//! Every message the runtime carries implements [`Payload`]: its [`MessageKind`] (for the
-//! tracer's per-kind counters), its size in bytes and the step it belongs to (for lockstep
-//! schedules and stall reports). Control words ([`Control`]) travel on a separate, unbounded
-//! channel and are served before data.
+//! Every message implements the runtime's [`Payload`]: its [`MessageKind`] (a
+//! [`Label`] the traffic counters and traces index by), its size in bytes and the step it
+//! belongs to (for lockstep schedules and stall reports).
 
 use serde::{Deserialize, Serialize};
+
+use crate::runtime::payload::Label;
+pub use crate::runtime::payload::Payload;
 
 /// The kinds of message in axon's vocabulary (DESIGN.md, "Messages").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,9 +31,8 @@ pub enum MessageKind {
     Snapshot,
 }
 
-impl MessageKind {
-    /// Every kind, in counter order.
-    pub const ALL: [MessageKind; 7] = [
+impl Label for MessageKind {
+    const ALL: &'static [MessageKind] = &[
         MessageKind::Activity,
         MessageKind::Error,
         MessageKind::Spike,
@@ -40,13 +42,11 @@ impl MessageKind {
         MessageKind::Snapshot,
     ];
 
-    /// Position in [`MessageKind::ALL`].
-    pub fn index(self) -> usize {
+    fn index(self) -> usize {
         self as usize
     }
 
-    /// The name used in results and traces.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             MessageKind::Activity => "activity",
             MessageKind::Error => "error",
@@ -57,29 +57,11 @@ impl MessageKind {
             MessageKind::Snapshot => "snapshot",
         }
     }
-}
 
-/// What the runtime reads from every data message.
-pub trait Payload: Send + 'static {
-    /// The message's kind.
-    fn kind(&self) -> MessageKind;
-    /// Bytes of payload it carries (for traffic counters).
-    fn bytes(&self) -> usize;
-    /// The step (or tick) it belongs to; 0 where steps do not apply.
-    fn step(&self) -> u64 {
-        0
+    /// Weight copies are the non-local information a run needed: summed apart.
+    fn counted_apart(self) -> bool {
+        self == MessageKind::WeightTransport
     }
-}
-
-/// Control words, served before any data waiting in the same mailbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Start (or resume) work; sent once to every actor after the network is wired.
-    Start,
-    /// A phase word from a coordinator (settle, learn, evaluate, snapshot, …), by number.
-    Phase(u32),
-    /// Stop: finish the current message and shut down.
-    Stop,
 }
 
 /// A batch of activities or errors (`rows` examples x `cols` neurons, row-major), shared by
@@ -500,6 +482,7 @@ pub enum Message {
 }
 
 impl Payload for Message {
+    type Kind = MessageKind;
     fn kind(&self) -> MessageKind {
         match self {
             Message::Activity { .. } | Message::ActivityDown { .. } => MessageKind::Activity,

@@ -15,6 +15,7 @@ struct Msg {
 }
 
 impl Payload for Msg {
+    type Kind = MessageKind;
     fn kind(&self) -> MessageKind {
         self.kind
     }

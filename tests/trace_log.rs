@@ -25,7 +25,7 @@ fn ev(
     send: u64,
     recv: u64,
     depth: u32,
-) -> TraceEvent {
+) -> TraceEvent<MessageKind> {
     TraceEvent {
         from,
         to,
@@ -39,7 +39,7 @@ fn ev(
 }
 
 /// Four messages, deliberately out of send order, none overlapping another on its receiver.
-fn events() -> Vec<TraceEvent> {
+fn events() -> Vec<TraceEvent<MessageKind>> {
     vec![
         ev(1, 2, Activity, 512, 0, 3_000, 4_500, 0),
         ev(0, 1, Activity, 1024, 0, 1_000, 2_500, 2),
@@ -132,7 +132,7 @@ fn jsonl_round_trips_in_send_order_with_names_and_latency() {
     assert_eq!(sends, [1_000, 2_600, 3_000, 6_000]);
     let mut expected = events();
     expected.sort_by_key(|e| e.send_ns);
-    let expected: Vec<LoggedEvent> = expected
+    let expected: Vec<LoggedEvent<MessageKind>> = expected
         .iter()
         .map(|e| LoggedEvent::new(e, &names()))
         .collect();
@@ -196,7 +196,7 @@ fn a_corrupt_line_is_named_by_file_and_number() {
     text.push_str("{\"from\": \"input\", \"to\": \n");
     std::fs::write(&path, text).unwrap();
 
-    let err = read_jsonl(&path).unwrap_err();
+    let err = read_jsonl::<MessageKind>(&path).unwrap_err();
     assert!(
         matches!(err, TraceError::BadLine { line: 5, .. }),
         "{err:?}"
@@ -206,14 +206,14 @@ fn a_corrupt_line_is_named_by_file_and_number() {
         msg.contains("trace.jsonl:5: not a trace event: EOF while parsing a value at column 24"),
         "{msg}"
     );
-    assert!(summarize_file(&path).is_err());
+    assert!(summarize_file::<MessageKind>(&path).is_err());
 
-    let missing = read_jsonl(&dir.path().join("nope.jsonl")).unwrap_err();
+    let missing = read_jsonl::<MessageKind>(&dir.path().join("nope.jsonl")).unwrap_err();
     assert!(matches!(missing, TraceError::Io { .. }), "{missing:?}");
     assert!(missing.to_string().contains("nope.jsonl"), "{missing}");
 }
 
-fn arb_event() -> impl Strategy<Value = TraceEvent> {
+fn arb_event() -> impl Strategy<Value = TraceEvent<MessageKind>> {
     (0u32..4, 0u32..4, 0u64..1_000, 0u64..300, 0u32..8).prop_map(|(from, to, send, lat, depth)| {
         ev(from, to, Activity, 8, send / 10, send, send + lat, depth)
     })

@@ -27,6 +27,7 @@ pub struct Token {
 }
 
 impl Payload for Token {
+    type Kind = MessageKind;
     fn kind(&self) -> MessageKind {
         MessageKind::Activity
     }

@@ -9,7 +9,7 @@
 
 use std::any::Any;
 
-use crate::message::{Control, Payload};
+use crate::runtime::payload::{Control, Payload};
 
 /// What a handler wants next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,12 +31,10 @@ pub trait Actor<M: Payload>: Any + Send {
     /// Handles one data message.
     fn handle(&mut self, msg: M, ctx: &mut Context<'_, M>) -> Flow;
     /// Handles a control word (served before waiting data). The default stops on
-    /// [`Control::Stop`] and ignores the rest.
+    /// [`Control::Stop`].
     fn control(&mut self, c: Control, _ctx: &mut Context<'_, M>) -> Flow {
-        if c == Control::Stop {
-            Flow::Stop
-        } else {
-            Flow::Continue
+        match c {
+            Control::Stop => Flow::Stop,
         }
     }
     /// Called once when the actor stops, normally or because the run is stopping.

@@ -12,7 +12,7 @@
 use crossbeam_channel as cb;
 use tokio::sync::mpsc as tm;
 
-use crate::message::Control;
+use crate::runtime::payload::Control;
 
 /// Which channel implementation a network uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

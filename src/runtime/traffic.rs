@@ -3,35 +3,41 @@
 //! Each actor owns the counters of its own out-edges (a plain array per edge and kind, no
 //! atomics, no sharing), so counting costs two additions per message. After the run the
 //! runtime merges every actor's counters, in actor order, into a [`Traffic`] report: totals,
-//! per edge, per kind, and the bytes of weight transport.
+//! per edge, per kind, and the bytes of the kinds the application counts apart
+//! ([`Label::counted_apart`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::MessageKind;
+use crate::runtime::payload::Label;
 
-/// Messages and bytes by kind on each out-edge of one actor.
+/// Messages and bytes by kind on each out-edge of one actor: `kinds` counters per edge,
+/// indexed by [`Label::index`].
 #[derive(Clone, Debug, Default)]
 pub struct EdgeCounters {
-    counts: Vec<[(u64, u64); MessageKind::ALL.len()]>,
+    counts: Vec<(u64, u64)>,
+    kinds: usize,
 }
 
 impl EdgeCounters {
-    /// Counters for `edges` out-edges.
-    pub fn new(edges: usize) -> Self {
+    /// Counters for `edges` out-edges and the kinds of `K`.
+    pub fn new<K: Label>(edges: usize) -> Self {
+        let kinds = K::ALL.len();
         Self {
-            counts: vec![[(0, 0); MessageKind::ALL.len()]; edges],
+            counts: vec![(0, 0); kinds * edges],
+            kinds,
         }
     }
 
     /// Counts one message of `bytes` bytes and kind `kind` on `edge` (a no-op when built
     /// without the `counters` feature).
     #[inline]
-    pub fn count(&mut self, edge: usize, kind: MessageKind, bytes: usize) {
+    pub fn count(&mut self, edge: usize, kind: impl Label, bytes: usize) {
         #[cfg(feature = "counters")]
         {
-            let c = &mut self.counts[edge][kind.index()];
+            debug_assert!(kind.index() < self.kinds, "kind index out of range");
+            let c = &mut self.counts[edge * self.kinds + kind.index()];
             c.0 += 1;
             c.1 += bytes as u64;
         }
@@ -40,8 +46,8 @@ impl EdgeCounters {
     }
 
     /// (messages, bytes) on `edge` of `kind`.
-    pub fn get(&self, edge: usize, kind: MessageKind) -> (u64, u64) {
-        self.counts[edge][kind.index()]
+    pub fn get(&self, edge: usize, kind: impl Label) -> (u64, u64) {
+        self.counts[edge * self.kinds + kind.index()]
     }
 }
 
@@ -56,8 +62,8 @@ pub struct EdgeTraffic {
     pub from: String,
     /// Receiving actor.
     pub to: String,
-    /// Message kind.
-    pub kind: MessageKind,
+    /// Message kind ([`Label::name`]).
+    pub kind: String,
     /// Messages sent.
     pub messages: u64,
     /// Payload bytes sent.
@@ -74,33 +80,85 @@ pub struct Tally {
 }
 
 /// The `traffic` section of results.json.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Built without the `counters` feature, nothing is counted: `counters` is `false`, the JSON
+/// says `"counters": false` and leaves out every count (totals, per kind, per edge, weight
+/// transport) rather than write zeros. With counters on, `counters` is not written.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Traffic {
+    /// Whether the run counted its messages (built with the `counters` feature).
+    #[serde(default = "counted")]
+    pub counters: bool,
     /// Everything sent.
+    #[serde(default)]
     pub totals: Tally,
     /// By kind name.
+    #[serde(default)]
     pub per_kind: BTreeMap<String, Tally>,
     /// By edge and kind (only non-zero entries), in actor order.
+    #[serde(default)]
     pub per_edge: Vec<EdgeTraffic>,
-    /// Bytes of `WeightTransport` messages: the non-local information a run needed.
+    /// Bytes of the kinds the application counts apart ([`Label::counted_apart`]; axon's
+    /// weight copies): the non-local information a run needed.
+    #[serde(default)]
     pub weight_transport_bytes: u64,
     /// Faults injected on the inference edges (`[faults]`) and the asynchronous actors'
     /// updates; absent under lockstep.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub faults: Option<crate::runtime::faults::FaultTally>,
+}
+
+/// Whether this build counts messages (the `counters` feature).
+pub const COUNTERS: bool = cfg!(feature = "counters");
+
+fn counted() -> bool {
+    true
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self {
+            counters: COUNTERS,
+            totals: Tally::default(),
+            per_kind: BTreeMap::new(),
+            per_edge: Vec::new(),
+            weight_transport_bytes: 0,
+            faults: None,
+        }
+    }
+}
+
+impl Serialize for Traffic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Traffic", 6)?;
+        if self.counters {
+            st.serialize_field("totals", &self.totals)?;
+            st.serialize_field("per_kind", &self.per_kind)?;
+            st.serialize_field("per_edge", &self.per_edge)?;
+            st.serialize_field("weight_transport_bytes", &self.weight_transport_bytes)?;
+        } else {
+            st.serialize_field("counters", &false)?;
+        }
+        match &self.faults {
+            Some(f) => st.serialize_field("faults", f)?,
+            None => st.skip_field("faults")?,
+        }
+        st.end()
+    }
 }
 
 impl Traffic {
     /// Merges the counters of every actor, in the order given: each item is (id, out-edge
-    /// target ids, counters); `names[id]` names actor `id`.
-    pub fn merge<'a>(
+    /// target ids, counters); `names[id]` names actor `id`. Kinds are those of `K`.
+    pub fn merge<'a, K: Label>(
         names: &[String],
         actors: impl IntoIterator<Item = (usize, &'a [usize], &'a EdgeCounters)>,
     ) -> Self {
         let mut t = Traffic::default();
         for (from_id, targets, counters) in actors {
             for (edge, &to_id) in targets.iter().enumerate() {
-                for kind in MessageKind::ALL {
+                for &kind in K::ALL {
                     let (messages, bytes) = counters.get(edge, kind);
                     if messages == 0 {
                         continue;
@@ -110,7 +168,7 @@ impl Traffic {
                     let k = t.per_kind.entry(kind.name().to_owned()).or_default();
                     k.messages += messages;
                     k.bytes += bytes;
-                    if kind == MessageKind::WeightTransport {
+                    if kind.counted_apart() {
                         t.weight_transport_bytes += bytes;
                     }
                     t.per_edge.push(EdgeTraffic {
@@ -118,7 +176,7 @@ impl Traffic {
                         to_id,
                         from: names[from_id].clone(),
                         to: names[to_id].clone(),
-                        kind,
+                        kind: kind.name().to_owned(),
                         messages,
                         bytes,
                     });

@@ -1,0 +1,134 @@
+//! What to run and how: the [`Network`] description (actors and their wiring), the
+//! [`RuntimeConfig`] that picks an [`Executor`], and the [`RunReport`] a finished run hands
+//! back.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::runtime::actor::Actor;
+use crate::runtime::payload::Payload;
+use crate::runtime::trace_log::TraceEvent;
+use crate::runtime::traffic::Traffic;
+
+/// Which executor runs the actors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Executor {
+    /// Tasks on a tokio multi-thread runtime.
+    Tokio,
+    /// One OS thread per actor.
+    Threads,
+    /// All actors on the calling thread, in a fixed order.
+    Inline,
+}
+
+impl Executor {
+    /// Every executor (for tests that run a case on each).
+    pub const ALL: [Executor; 3] = [Executor::Tokio, Executor::Threads, Executor::Inline];
+}
+
+/// How a network runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuntimeConfig {
+    /// The executor.
+    pub executor: Executor,
+    /// Worker threads of the tokio executor (>= 1).
+    pub workers: usize,
+    /// Data messages a mailbox holds before senders wait (>= 1; inline: unbounded).
+    pub mailbox_capacity: usize,
+    /// No progress for this long is a stall.
+    pub stall_timeout: Duration,
+    /// Log 1 in this many messages (send and receive time, edge, kind, bytes, step, mailbox
+    /// depth) in [`RunReport::trace`]; 0 logs none.
+    pub trace_sample: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            executor: Executor::Tokio,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            mailbox_capacity: 1024,
+            stall_timeout: Duration::from_secs(10),
+            trace_sample: 0,
+        }
+    }
+}
+
+/// What to build and how it is wired, kept apart from the running actors.
+pub struct Network<M: Payload> {
+    actors: Vec<(String, Box<dyn Actor<M>>)>,
+    edges: Vec<Vec<usize>>,
+}
+
+impl<M: Payload> Default for Network<M> {
+    fn default() -> Self {
+        Self {
+            actors: Vec::new(),
+            edges: Vec::new(),
+        }
+    }
+}
+
+impl<M: Payload> Network<M> {
+    /// An empty network.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an actor; returns its id.
+    pub fn add(&mut self, name: impl Into<String>, actor: impl Actor<M>) -> usize {
+        self.actors.push((name.into(), Box::new(actor)));
+        self.edges.push(Vec::new());
+        self.actors.len() - 1
+    }
+
+    /// Wires `from -> to`; returns the edge's index among `from`'s out-edges.
+    ///
+    /// # Panics
+    /// If either id is not in the network.
+    pub fn connect(&mut self, from: usize, to: usize) -> usize {
+        assert!(to < self.actors.len(), "no actor {to}");
+        self.edges[from].push(to);
+        self.edges[from].len() - 1
+    }
+
+    /// Number of actors.
+    pub fn len(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// Whether the network has no actors.
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+
+    /// The named actors and each actor's out-edge targets, in id order.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_parts(self) -> (Vec<(String, Box<dyn Actor<M>>)>, Vec<Vec<usize>>) {
+        (self.actors, self.edges)
+    }
+}
+
+/// What a finished run hands back.
+pub struct RunReport<M: Payload> {
+    /// The actors, in network order, with their final state.
+    pub actors: Vec<Box<dyn Actor<M>>>,
+    /// Names, in network order.
+    pub names: Vec<String>,
+    /// Every message counted, merged.
+    pub traffic: Traffic,
+    /// Wall time from the actors' start to the last actor stopping.
+    pub elapsed: Duration,
+    /// Wall time from the actors' start to the first stop request (`Flow::StopAll`), or to
+    /// the last actor stopping if none asked: the window in which the work ran.
+    pub active: Duration,
+    /// Data messages handled by all actors (counted even when built without `counters`).
+    pub handled: u64,
+    /// The sampled message events (empty unless `trace_sample` > 0), by send time.
+    pub trace: Vec<TraceEvent<M::Kind>>,
+    /// Wall time to build mailboxes and the registry and to spawn every actor (actors start
+    /// working while later ones are spawned, so this overlaps `active`).
+    pub startup: Duration,
+}

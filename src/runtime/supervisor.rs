@@ -1,0 +1,247 @@
+//! Supervision: what actors tell the supervisor, how it watches a running network (every
+//! actor stopped, a panic, a stop request, a stall) and the errors a run ends with.
+//!
+//! A panic in a handler is caught; the supervisor then stops every actor and the run returns
+//! [`RuntimeError::Panicked`] naming the actor, the message kind and the panic text. When no
+//! actor handles a message for `stall_timeout` while some are still running, the run returns
+//! [`RuntimeError::Stalled`] with every actor's mailbox depth and last step. The supervisor
+//! sleeps on its own channel: nothing busy-waits.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::runtime::executor::Runtime;
+use crate::runtime::mailbox::{RecvTimeoutError, SupervisorRx};
+use crate::runtime::network::Executor;
+use crate::runtime::payload::{Control, Payload};
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// An actor panicked.
+    #[error("actor {actor} panicked while handling {kind}: {message}")]
+    Panicked {
+        /// The actor's name.
+        actor: String,
+        /// What it was handling (`start`, `control`, or a message kind).
+        kind: String,
+        /// The panic text.
+        message: String,
+    },
+    /// No actor made progress for the stall timeout.
+    #[error("stalled: no actor handled a message for {timeout:?}; actors: {}", format_states(.states))]
+    Stalled {
+        /// The timeout that elapsed.
+        timeout: Duration,
+        /// Every actor that had not stopped.
+        states: Vec<ActorState>,
+    },
+    /// An actor found a value that is not finite (NaN or infinite) in its state and the run
+    /// stopped rather than go on computing with it.
+    #[error(
+        "actor {actor} found a non-finite value at step {step}: {what} = {value}; \
+         the run stopped (finished epochs are kept). Lower train.lr or check the data"
+    )]
+    NonFinite {
+        /// The actor's name.
+        actor: String,
+        /// The step (message step number) at which it was found.
+        step: u64,
+        /// Which part of the state (`weight`, `bias`, `value node`, `error`, `free energy`).
+        what: String,
+        /// The value.
+        value: f32,
+    },
+    /// A graceful stop was requested (Ctrl-C): the actors finished what was in flight and
+    /// saved a final checkpoint.
+    #[error("interrupted: the run stopped after a final checkpoint")]
+    Interrupted,
+    /// The actors could not be built from a checkpoint.
+    #[error("{0}")]
+    Restore(String),
+    /// The executor could not start.
+    #[error("cannot start the {executor:?} executor: {message}")]
+    Start {
+        /// Which executor.
+        executor: Executor,
+        /// Why.
+        message: String,
+    },
+}
+
+/// An actor's state in a stall report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActorState {
+    /// Name.
+    pub name: String,
+    /// Data messages waiting in its mailbox.
+    pub mailbox_depth: usize,
+    /// Messages it has handled.
+    pub handled: u64,
+    /// Step of the last message it handled.
+    pub last_step: u64,
+}
+
+fn format_states(states: &[ActorState]) -> String {
+    states
+        .iter()
+        .map(|s| {
+            format!(
+                "{} (mailbox {}, handled {}, last step {})",
+                s.name, s.mailbox_depth, s.handled, s.last_step
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What actors tell the supervisor.
+pub(crate) enum Event {
+    /// A handler panicked (`kind`: what it was handling).
+    Failed {
+        actor: usize,
+        kind: String,
+        message: String,
+    },
+    /// The actor asked every actor to stop (`Flow::StopAll`).
+    StopAll,
+    /// The actor has stopped.
+    Stopped,
+}
+
+/// What the supervisor has seen so far.
+struct Watch {
+    stopped: usize,
+    last_total: u64,
+    last_change: Instant,
+    failure: Option<RuntimeError>,
+    stopping: bool,
+    stop_at: Option<Instant>,
+}
+
+impl<M: Payload> Runtime<M> {
+    /// Mailbox depth, messages handled and last step of every registered actor.
+    pub fn states(&self) -> Vec<ActorState> {
+        let mut v: Vec<(usize, ActorState)> = self
+            .registry
+            .iter()
+            .map(|e| {
+                (
+                    *e.key(),
+                    ActorState {
+                        name: e.name.clone(),
+                        mailbox_depth: e.address.depth(),
+                        handled: e.progress.handled.load(Ordering::Relaxed),
+                        last_step: e.progress.last_step.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v.into_iter().map(|(_, s)| s).collect()
+    }
+
+    pub(crate) fn broadcast(&self, c: Control) {
+        for e in self.registry.iter() {
+            e.address.control(c);
+        }
+    }
+
+    fn handled_total(&self) -> u64 {
+        self.registry
+            .iter()
+            .map(|e| e.progress.handled.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The error for a panic in actor `actor`'s handler, named by the registry.
+    pub(crate) fn panicked(&self, actor: usize, kind: String, message: String) -> RuntimeError {
+        let name = self
+            .registry
+            .get(&actor)
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        RuntimeError::Panicked {
+            actor: name,
+            kind,
+            message,
+        }
+    }
+
+    /// Waits for every actor to stop; stops all on a failure, `StopAll` or a stall.
+    pub(crate) fn supervise(
+        &self,
+        n: usize,
+        events: &SupervisorRx<Event>,
+    ) -> (Option<RuntimeError>, Option<Instant>) {
+        let tick = (self.config.stall_timeout / 4).max(Duration::from_millis(5));
+        let mut w = Watch {
+            stopped: 0,
+            last_total: u64::MAX,
+            last_change: Instant::now(),
+            failure: None,
+            stopping: false,
+            stop_at: None,
+        };
+        while w.stopped < n {
+            match events.recv_timeout(tick) {
+                Ok(Event::Stopped) => w.stopped += 1,
+                Ok(Event::StopAll) => {
+                    // Several actors may ask at once: one broadcast is enough.
+                    if !w.stopping {
+                        w.stopping = true;
+                        w.stop_at = Some(Instant::now());
+                        self.broadcast(Control::Stop);
+                    }
+                }
+                Ok(Event::Failed {
+                    actor,
+                    kind,
+                    message,
+                }) => self.on_failure(&mut w, actor, kind, message),
+                Err(RecvTimeoutError::Timeout) => {
+                    if w.failure.is_some() {
+                        // Stopping; stragglers are joined (or aborted) by the caller.
+                        break;
+                    }
+                    if let Some(stalled) = self.stalled(&mut w) {
+                        return (Some(stalled), Some(Instant::now()));
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        (w.failure, w.stop_at)
+    }
+
+    /// The first failure stops every actor; its `Stopped` event follows.
+    fn on_failure(&self, w: &mut Watch, actor: usize, kind: String, message: String) {
+        if w.failure.is_none() {
+            w.failure = Some(self.panicked(actor, kind, message));
+            if !w.stopping {
+                w.stopping = true;
+                self.broadcast(Control::Stop);
+            }
+        }
+    }
+
+    /// After a quiet tick: a stall (every actor told to stop) if nothing was handled for the
+    /// stall timeout.
+    fn stalled(&self, w: &mut Watch) -> Option<RuntimeError> {
+        let total = self.handled_total();
+        if total != w.last_total {
+            w.last_total = total;
+            w.last_change = Instant::now();
+        } else if w.last_change.elapsed() >= self.config.stall_timeout {
+            let states = self.states();
+            self.broadcast(Control::Stop);
+            return Some(RuntimeError::Stalled {
+                timeout: self.config.stall_timeout,
+                states,
+            });
+        }
+        None
+    }
+}
