@@ -243,3 +243,6 @@ fn add_actor(
         add_layer(net, actor, name, key, resume, panic)
     }
 }
+
+#[cfg(test)]
+mod tests;
