@@ -7,8 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod synapses;
+
 use crate::runtime::payload::Label;
 pub use crate::runtime::payload::Payload;
+pub use synapses::{Synapses, WeightCopy};
 
 /// The kinds of message in axon's vocabulary (DESIGN.md, "Messages").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -143,110 +146,6 @@ impl SignalPool {
     /// Buffers the pool owns (in flight or free).
     pub fn capacity(&self) -> usize {
         self.buffers.len()
-    }
-}
-
-/// The synapses an actor receives through: a weight matrix (`out x in`) and biases. Local
-/// computation reads them as a [`crate::math::matrix::MatView`]; nothing hands out their values as a
-/// slice, so they can only leave the actor as a [`WeightCopy`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Synapses {
-    weight: crate::math::matrix::Matrix,
-    bias: Vec<f32>,
-}
-
-impl Synapses {
-    /// Zero synapses from `inputs` to `outputs` neurons.
-    pub fn zeros(outputs: usize, inputs: usize) -> Self {
-        Self {
-            weight: crate::math::matrix::Matrix::zeros(outputs, inputs),
-            bias: vec![0.0; outputs],
-        }
-    }
-    /// Takes ownership of a layer's weights (for example the shared initial network).
-    pub fn from_layer(layer: crate::math::mlp::DenseLayer) -> Self {
-        Self {
-            weight: layer.weight,
-            bias: layer.bias,
-        }
-    }
-    /// The weights, for local matrix products.
-    pub fn weights(&self) -> crate::math::matrix::MatView<'_> {
-        self.weight.view()
-    }
-    /// Mutable access for the owning actor's learning rule.
-    pub fn weights_mut(&mut self) -> &mut crate::math::matrix::Matrix {
-        &mut self.weight
-    }
-    /// The biases.
-    pub fn bias(&self) -> &[f32] {
-        &self.bias
-    }
-    /// Mutable biases for the owning actor's learning rule.
-    pub fn bias_mut(&mut self) -> &mut [f32] {
-        &mut self.bias
-    }
-}
-
-/// A copy of forward weights (and biases), the only message payload that can carry weights.
-/// Oracle feedback modes (exact PC, Z-IL) send it as [`Message::WeightTransport`], and the
-/// tracer counts its bytes as `weight_transport_bytes`; snapshots to the coordinator send it
-/// as [`ReportData::Snapshot`], counted as `snapshot`.
-#[derive(Clone, Debug)]
-pub struct WeightCopy {
-    weights: std::sync::Arc<crate::math::matrix::Matrix>,
-    bias: std::sync::Arc<Vec<f32>>,
-}
-
-impl WeightCopy {
-    /// Copies the weights and biases of `syn` (explicitly non-local).
-    pub fn of(syn: &Synapses) -> Self {
-        Self {
-            weights: std::sync::Arc::new(syn.weight.clone()),
-            bias: std::sync::Arc::new(syn.bias.clone()),
-        }
-    }
-    /// Copies feedback synapses `B` (held as a plain matrix by the actor that feeds back
-    /// through them), no biases: for snapshots to the coordinator.
-    pub fn of_feedback(b: &crate::math::matrix::Matrix) -> Self {
-        Self {
-            weights: std::sync::Arc::new(b.clone()),
-            bias: std::sync::Arc::new(Vec::new()),
-        }
-    }
-    /// Copies columns `cols` of the weights of `syn` (the part a feedback shard reads), no
-    /// biases.
-    pub fn columns(syn: &Synapses, cols: std::ops::Range<usize>) -> Self {
-        let w = &syn.weight;
-        let mut m = crate::math::matrix::Matrix::zeros(w.rows(), cols.len());
-        for r in 0..w.rows() {
-            m.row_mut(r).copy_from_slice(&w.row(r)[cols.clone()]);
-        }
-        Self {
-            weights: std::sync::Arc::new(m),
-            bias: std::sync::Arc::new(Vec::new()),
-        }
-    }
-    /// The copied weights.
-    pub fn weights(&self) -> crate::math::matrix::MatView<'_> {
-        self.weights.view()
-    }
-    /// Writes the copied weights into rows `first..` of `dst` (which has as many columns).
-    ///
-    /// # Panics
-    /// If the shapes do not fit (a wiring bug).
-    pub fn write_rows(&self, dst: &mut crate::math::matrix::Matrix, first: usize) {
-        for r in 0..self.weights.rows() {
-            dst.row_mut(first + r).copy_from_slice(self.weights.row(r));
-        }
-    }
-    /// The copied biases (empty for a column copy).
-    pub fn bias(&self) -> &[f32] {
-        &self.bias
-    }
-    /// Payload bytes.
-    pub fn bytes(&self) -> usize {
-        4 * (self.weights.rows() * self.weights.cols() + self.bias.len())
     }
 }
 

@@ -185,30 +185,37 @@ impl Results {
             );
         }
         if let Some(t) = &self.traffic {
-            let _ = writeln!(
-                out,
-                "traffic: {} messages, {:.1} MB",
-                t.totals.messages,
-                t.totals.bytes as f64 / 1e6
-            );
-            for (kind, tally) in &t.per_kind {
+            if !t.counters {
                 let _ = writeln!(
                     out,
-                    "  {kind:<17} {:>10} messages {:>12.1} MB",
-                    tally.messages,
-                    tally.bytes as f64 / 1e6
+                    "traffic: not counted (built without the `counters` feature)"
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "traffic: {} messages, {:.1} MB",
+                    t.totals.messages,
+                    t.totals.bytes as f64 / 1e6
+                );
+                for (kind, tally) in &t.per_kind {
+                    let _ = writeln!(
+                        out,
+                        "  {kind:<17} {:>10} messages {:>12.1} MB",
+                        tally.messages,
+                        tally.bytes as f64 / 1e6
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "  weight transport: {:.1} MB{}",
+                    t.weight_transport_bytes as f64 / 1e6,
+                    if t.weight_transport_bytes == 0 {
+                        " (fully local)"
+                    } else {
+                        " (oracle feedback reads forward weights)"
+                    }
                 );
             }
-            let _ = writeln!(
-                out,
-                "  weight transport: {:.1} MB{}",
-                t.weight_transport_bytes as f64 / 1e6,
-                if t.weight_transport_bytes == 0 {
-                    " (fully local)"
-                } else {
-                    " (oracle feedback reads forward weights)"
-                }
-            );
             if let Some(f) = &t.faults {
                 let c = &f.totals;
                 let _ = writeln!(

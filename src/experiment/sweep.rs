@@ -754,7 +754,8 @@ fn fill_row(row: &mut SweepRow, summary: &RunSummary) {
             )
         })
         .collect();
-    if let Some(t) = &r.traffic {
+    // Built without the `counters` feature, nothing was counted: the row leaves them blank.
+    if let Some(t) = r.traffic.as_ref().filter(|t| t.counters) {
         row.weight_transport_bytes = Some(t.weight_transport_bytes);
         row.messages = Some(t.totals.messages);
         row.bytes = Some(t.totals.bytes);

@@ -186,3 +186,67 @@ impl Traffic {
         t
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two kinds, the second counted apart.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    enum Kind {
+        Data,
+        Copy,
+    }
+
+    impl Label for Kind {
+        const ALL: &'static [Kind] = &[Kind::Data, Kind::Copy];
+        fn index(self) -> usize {
+            self as usize
+        }
+        fn name(self) -> &'static str {
+            match self {
+                Kind::Data => "data",
+                Kind::Copy => "copy",
+            }
+        }
+        fn counted_apart(self) -> bool {
+            self == Kind::Copy
+        }
+    }
+
+    /// Actor 0 sends 2 data messages (10 bytes each) and a 30-byte copy to actor 1.
+    fn counted() -> Traffic {
+        let mut c = EdgeCounters::new::<Kind>(1);
+        c.count(0, Kind::Data, 10);
+        c.count(0, Kind::Data, 10);
+        c.count(0, Kind::Copy, 30);
+        let names = ["a".to_owned(), "b".to_owned()];
+        Traffic::merge::<Kind>(&names, [(0, &[1][..], &c)])
+    }
+
+    #[cfg(feature = "counters")]
+    #[test]
+    fn with_counters_the_json_has_every_count_and_no_counters_key() {
+        let t = counted();
+        assert!(t.counters);
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(
+            json,
+            r#"{"totals":{"messages":3,"bytes":50},"per_kind":{"copy":{"messages":1,"bytes":30},"data":{"messages":2,"bytes":20}},"per_edge":[{"from_id":0,"to_id":1,"from":"a","to":"b","kind":"data","messages":2,"bytes":20},{"from_id":0,"to_id":1,"from":"a","to":"b","kind":"copy","messages":1,"bytes":30}],"weight_transport_bytes":30}"#
+        );
+        let back: Traffic = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[cfg(not(feature = "counters"))]
+    #[test]
+    fn without_counters_the_json_says_so_and_has_no_counts() {
+        let t = counted();
+        assert!(!t.counters);
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#"{"counters":false}"#);
+        let back: Traffic = serde_json::from_str(&json).unwrap();
+        assert!(!back.counters);
+        assert_eq!(back, t);
+    }
+}
