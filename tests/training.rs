@@ -65,8 +65,7 @@ fn same_seed_same_numbers_other_seed_other_numbers() {
             a, b,
             "{optimizer}/{activation}/{loss}: a seed must fix every number and weight"
         );
-        let mut other = s.clone();
-        other.file.seed = 12;
+        let other = s.clone().with_seed(12);
         assert_ne!(
             fingerprint(&other).1,
             a.1,

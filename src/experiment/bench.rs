@@ -164,7 +164,7 @@ pub fn bench_pc(
     let mut rows = Vec::new();
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     // The baseline, one thread.
-    let mut cfg = crate::experiment::run::train_config(scenario);
+    let mut cfg = scenario.train_config();
     cfg.threads = Threads::ONE;
     cfg.epochs = epochs;
     let mut bp = Backprop::new(init.clone(), cfg);
@@ -187,13 +187,13 @@ pub fn bench_pc(
     for &(executor, workers, shards) in setups {
         let mut pc = scenario.pc_config(train.len());
         pc.shards = shards;
-        pc.total_batches = train.len().div_ceil(scenario.file.train.batch_size) * epochs;
+        pc.total_batches = train.len().div_ceil(scenario.batch_size()) * epochs;
         pc.check_gradients = false;
         let plan = crate::learn::coordinator::TrainPlan {
             epochs,
-            batch_size: scenario.file.train.batch_size,
-            seed: scenario.file.seed,
-            weights: scenario.file.network.init,
+            batch_size: scenario.batch_size(),
+            seed: scenario.seed(),
+            weights: scenario.network().init,
         };
         let runtime = crate::runtime::RuntimeConfig {
             executor,
@@ -207,7 +207,7 @@ pub fn bench_pc(
             }
         })?;
         let row = PcBenchRow {
-            model: scenario.file.algorithm.kind.name().to_owned(),
+            model: scenario.kind().name().to_owned(),
             executor: format!("{executor:?}").to_lowercase(),
             workers,
             shards,

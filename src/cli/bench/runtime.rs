@@ -1,0 +1,219 @@
+//! `axon bench snn` and `axon bench messages`: the spiking network and the message runtime
+//! on each executor and worker count.
+
+use std::path::PathBuf;
+
+use axon::runtime::Executor;
+use clap::Args;
+
+use super::{bad_input, machine_failure, parse_setups, Failure};
+
+#[derive(Args, Debug)]
+pub(crate) struct MessagesArgs {
+    /// Actors in the loaded ring (the threads executor uses at most 8).
+    #[arg(long, default_value_t = 10_000)]
+    actors: usize,
+    /// Messages each ring actor handles.
+    #[arg(long, default_value_t = 100)]
+    hops: u64,
+    /// Worker threads of the tokio executor, one table block per value (comma-separated).
+    /// Default: every count from 1 to the number of cores.
+    #[arg(long, value_delimiter = ',')]
+    workers: Vec<usize>,
+    /// Also write the rows as a JSON list to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also run a traced 64-actor loaded ring and write trace.jsonl, trace.json (Chrome
+    /// trace, opens in Perfetto), traffic.json and traffic.png into DIR.
+    #[arg(long, value_name = "DIR")]
+    trace_out: Option<PathBuf>,
+    /// 1 in N messages of the traced ring go into its event log.
+    #[arg(long, default_value_t = 100)]
+    trace_sample: u64,
+    /// Sample 1 in N messages into the event log during the timed patterns too (to
+    /// measure what sampling costs); 0: off.
+    #[arg(long, default_value_t = 0)]
+    sample: u64,
+    /// Also spawn this many idle actors on tokio and report time and memory per actor.
+    #[arg(long)]
+    spawn: Option<usize>,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `axon bench snn`: the CUBA network for each setup and seed.
+pub(super) fn bench_snn(
+    seeds: &[u64],
+    setups: &[String],
+    scale: bool,
+    duration_ms: f64,
+    json: bool,
+) -> Result<(), Failure> {
+    if !(duration_ms.is_finite() && (0.1..=3.6e6).contains(&duration_ms)) {
+        return Err(bad_input(anyhow::anyhow!(
+            "--duration-ms must be between 0.1 (one tick) and 3600000, not {duration_ms}"
+        )));
+    }
+    let setups = if scale {
+        (1..=cores()).map(|w| (Executor::Tokio, w, w)).collect()
+    } else {
+        parse_setups(setups)?
+    };
+    let cfg = axon::spike::snn::CubaConfig {
+        duration_ms,
+        ..axon::spike::snn::CubaConfig::default()
+    };
+    let mut rows = Vec::new();
+    if !json {
+        outln!(
+            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}",
+            "executor",
+            "workers",
+            "shards",
+            "seed",
+            "spikes",
+            "syn events",
+            "rate Hz",
+            "wall s",
+            "syn events/s",
+            "messages/s"
+        );
+    }
+    for &(executor, workers, shards) in &setups {
+        for &seed in seeds {
+            let runtime = axon::runtime::RuntimeConfig {
+                executor,
+                workers,
+                ..axon::runtime::RuntimeConfig::default()
+            };
+            let st = axon::spike::snn::run_cuba(&cfg, seed, shards, runtime)
+                .map_err(machine_failure)?
+                .stats;
+            let ex = format!("{executor:?}").to_lowercase();
+            if !json {
+                print_snn_row(&ex, workers, shards, seed, &st);
+            }
+            rows.push(serde_json::json!({
+                "executor": ex, "workers": workers, "shards": shards, "seed": seed,
+                "snn": st,
+            }));
+        }
+    }
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// One row of `axon bench snn`'s table.
+fn print_snn_row(
+    ex: &str,
+    workers: usize,
+    shards: usize,
+    seed: u64,
+    st: &axon::spike::snn::SnnStats,
+) {
+    outln!(
+        "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0} {:>12.0}",
+        ex,
+        workers,
+        shards,
+        seed,
+        st.spikes,
+        st.synaptic_events,
+        st.mean_rate_hz,
+        st.wall_s,
+        st.synaptic_events as f64 / st.wall_s.max(1e-12),
+        st.messages as f64 / st.wall_s.max(1e-12)
+    );
+}
+
+/// `axon bench messages`: each pattern on each executor beside the bare channels.
+pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
+    let MessagesArgs {
+        actors,
+        hops,
+        workers,
+        json,
+        trace_out,
+        trace_sample,
+        sample,
+        spawn,
+    } = args;
+    if actors < 2 || hops == 0 || workers.contains(&0) {
+        return Err(bad_input(anyhow::anyhow!(
+            "--actors must be >= 2, --hops and --workers >= 1"
+        )));
+    }
+    let workers: Vec<usize> = if workers.is_empty() {
+        (1..=cores()).collect()
+    } else {
+        workers
+    };
+    let most = workers.iter().copied().max().unwrap_or(1);
+    if let Some(n) = spawn {
+        let r = axon::experiment::stress::spawn_probe(Executor::Tokio, n.max(1), most)
+            .map_err(machine_failure)?;
+        outln!(
+            "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
+            r.actors,
+            r.spawn_s,
+            r.bytes_per_actor
+        );
+    }
+    let mut rows = Vec::new();
+    for &w in &workers {
+        rows.extend(
+            axon::experiment::stress::run_stress(actors, hops, w, sample)
+                .map_err(machine_failure)?,
+        );
+    }
+    print_stress_rows(&rows);
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&rows).map_err(machine_failure)?;
+        axon::experiment::run_dir::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
+    }
+    if let Some(dir) = trace_out {
+        let files = axon::experiment::stress::traced_ring(&dir, most, trace_sample.max(1))
+            .map_err(machine_failure)?;
+        for f in files {
+            outln!("wrote {}", f.display());
+        }
+    }
+    Ok(())
+}
+
+/// `axon bench messages`'s table.
+fn print_stress_rows(rows: &[axon::experiment::stress::StressRow]) {
+    outln!(
+        "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9}",
+        "pattern",
+        "executor",
+        "actors",
+        "workers",
+        "msgs/s",
+        "raw msgs/s",
+        "ratio",
+        "rtt ns",
+        "raw rtt"
+    );
+    for r in rows {
+        outln!(
+            "{:<12} {:<8} {:>7} {:>7} {:>14.0} {:>14.0} {:>6.2} {:>9} {:>9}",
+            r.pattern,
+            format!("{:?}", r.executor).to_lowercase(),
+            r.actors,
+            r.workers,
+            r.msgs_per_s,
+            r.raw_msgs_per_s,
+            r.msgs_per_s / r.raw_msgs_per_s,
+            r.rtt_ns.map_or("-".to_owned(), |v| format!("{v:.0}")),
+            r.raw_rtt_ns.map_or("-".to_owned(), |v| format!("{v:.0}")),
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! `axon run`: train a scenario into a run folder, or every combination of a sweep, and
+//! print what it reached.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use axon::experiment::run::{run as run_scenario, RunOptions, RunSummary};
+use axon::experiment::scenario::Scenario;
+use axon::experiment::sweep::{default_jobs, Sweep, SweepOptions, SweepRow};
+use clap::Args;
+
+use super::progress::Bars;
+use super::{bad_input, machine_failure, stop_flag, Failure};
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Scenario file (TOML).
+    file: PathBuf,
+    /// Run folder to create (must not exist or be empty). Default: runs/NAME-TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Override a scenario key by dotted path, e.g. --set train.epochs=1 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Continue the run in DIR (stopped by Ctrl-C, a crash or a kill) from its last
+    /// checkpoint; give the same FILE and --set overrides as the run that wrote it.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+    /// No progress bars; only the final summary line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Sweeps: combinations run at once. Default: the cores divided by each run's
+    /// runtime.workers, at least 1.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// Runs `axon run`: a sweep when the file has a `[sweep]` table, one scenario otherwise.
+pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
+    let RunArgs {
+        file,
+        out,
+        overrides,
+        resume,
+        quiet,
+        jobs,
+    } = args;
+    if let Some(sweep) = Sweep::load(&file, &overrides)? {
+        if let Some(dir) = resume {
+            return Err(bad_input(anyhow::anyhow!(
+                "--resume: {} is a sweep; resume one of its runs with that run's own \
+                 scenario: axon run {}/COMBINATION/scenario.toml --resume {}/COMBINATION",
+                file.display(),
+                dir.display(),
+                dir.display()
+            )));
+        }
+        return run_sweep(&sweep, out, jobs, quiet);
+    }
+    if jobs.is_some() {
+        return Err(bad_input(anyhow::anyhow!(
+            "--jobs: {} has no [sweep] table; --jobs sets how many of a sweep's runs go at once",
+            file.display()
+        )));
+    }
+    let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+    let mut bars = Bars {
+        enabled: !quiet && std::io::stderr().is_terminal(),
+        bar: None,
+    };
+    let opts = RunOptions {
+        out,
+        resume,
+        stop: Some(stop_flag()),
+    };
+    let summary = run_scenario(&scenario, &opts, &mut bars)?;
+    print_summary(&summary);
+    Ok(())
+}
+
+/// The final lines: each model's accuracy, the conversion table, the spiking statistics, and
+/// the comparison table when there is something to compare.
+fn print_summary(summary: &RunSummary) {
+    let r = &summary.results;
+    for (label, m) in &r.models {
+        if let Some(f) = m.final_ {
+            outln!(
+                "{}: {label} test accuracy {:.4} after {} epochs, {:.1} s training; results in {}",
+                r.name,
+                f.test_accuracy,
+                m.epochs.len(),
+                f.wall_s,
+                summary.dir.display()
+            );
+        }
+    }
+    if let Some(ann) = r.ann_test_accuracy {
+        print_conversion(summary, ann);
+    }
+    if let Some(st) = &r.snn {
+        outln!(
+            "{}: {} neurons, {} synapses: {} spikes ({:.2} Hz), {} synaptic events in {} s simulated, {:.4} s wall (+{:.3} s to build); results in {}",
+            r.name,
+            st.neurons,
+            st.synapses,
+            st.spikes,
+            st.mean_rate_hz,
+            st.synaptic_events,
+            st.sim_s,
+            st.wall_s,
+            st.build_s,
+            summary.dir.display()
+        );
+    }
+    if r.models.len() > 1 || r.traffic.is_some() {
+        out!("{}", r.summary_table());
+    }
+}
+
+/// The converted network's accuracy and activity per tick count.
+fn print_conversion(summary: &RunSummary, ann: f64) {
+    outln!(
+        "{}: ANN test accuracy {ann:.4}; converted to integrate-and-fire actors:",
+        summary.results.name
+    );
+    outln!(
+        "{:>6} {:>10} {:>14} {:>20}",
+        "ticks",
+        "test acc",
+        "spikes/image",
+        "syn events/image"
+    );
+    for p in &summary.results.conversion {
+        outln!(
+            "{:>6} {:>10.4} {:>14.0} {:>20.0}",
+            p.ticks,
+            p.test_accuracy,
+            p.spikes_per_image,
+            p.synaptic_events_per_image
+        );
+    }
+}
+
+/// `axon run` on a sweep: every combination, a line per finished one on stderr (unless
+/// `quiet`), the markdown table at the end; exit 1 if any failed.
+fn run_sweep(
+    sweep: &Sweep,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    quiet: bool,
+) -> Result<(), Failure> {
+    if jobs == Some(0) {
+        return Err(bad_input(anyhow::anyhow!("--jobs must be >= 1")));
+    }
+    // Every combination fits its data before anything runs.
+    sweep.check_data()?;
+    let total = sweep.combinations.len();
+    let jobs = jobs.unwrap_or_else(|| default_jobs(sweep.workers_per_run()));
+    if !quiet {
+        eprintln!(
+            "sweep: {total} combinations of {}, {} at a time",
+            sweep.keys.join(", "),
+            jobs.min(total)
+        );
+    }
+    let options = SweepOptions {
+        out,
+        jobs,
+        stop: Some(stop_flag()),
+    };
+    let summary = sweep.run(&options, &|done, row: &SweepRow| {
+        if !quiet {
+            eprintln!("{}", progress_line(done, total, row));
+        }
+    })?;
+    out!("{}", summary.markdown);
+    let failed = summary.failed();
+    outln!(
+        "{}: {total} combinations, {failed} failed; results in {}",
+        sweep.name(),
+        summary.dir.display()
+    );
+    if failed > 0 {
+        return Err(machine_failure(anyhow::anyhow!(
+            "{failed} of {total} combinations failed (see {})",
+            summary.dir.join("sweep.md").display()
+        )));
+    }
+    Ok(())
+}
+
+/// `[DONE/TOTAL] FOLDER: MODEL ACCURACY, ... (SECONDS s)`, or the failure.
+fn progress_line(done: usize, total: usize, row: &SweepRow) -> String {
+    let what = match &row.error {
+        Some(e) => format!("failed: {e}"),
+        None => row
+            .models
+            .iter()
+            .map(|(label, m)| {
+                let acc = m
+                    .test_accuracy
+                    .map_or_else(|| "-".to_owned(), |a| format!("{a:.4}"));
+                format!("{label} {acc}")
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!(
+        "[{done}/{total}] {}: {what} ({:.1} s)",
+        row.folder,
+        row.run_s.unwrap_or(0.0)
+    )
+}

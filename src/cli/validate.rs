@@ -1,0 +1,67 @@
+//! `axon validate`: check a scenario, or every combination of a sweep, against its data
+//! without training.
+
+use std::path::PathBuf;
+
+use axon::experiment::run::load_data;
+use axon::experiment::scenario::{AlgorithmKind, Scenario};
+use axon::experiment::sweep::Sweep;
+use clap::Args;
+
+use super::{bad_input, Failure};
+
+#[derive(Args, Debug)]
+pub(crate) struct ValidateArgs {
+    /// Scenario file (TOML).
+    file: PathBuf,
+    /// Override a scenario key by dotted path (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+/// Runs `axon validate`.
+pub(crate) fn validate(args: ValidateArgs) -> Result<(), Failure> {
+    let ValidateArgs { file, overrides } = args;
+    if let Some(sweep) = Sweep::load(&file, &overrides)? {
+        sweep.check_data()?;
+        let keys: Vec<String> = sweep
+            .keys
+            .iter()
+            .zip(&sweep.values)
+            .map(|(k, v)| format!("{k}: {}", v.len()))
+            .collect();
+        outln!(
+            "{}: valid sweep of {} combinations ({}), every one checked against its data",
+            file.display(),
+            sweep.combinations.len(),
+            keys.join(", ")
+        );
+        return Ok(());
+    }
+    let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+    if scenario.kind() == AlgorithmKind::Cuba {
+        let c = scenario.cuba();
+        outln!(
+            "{}: valid (CUBA: {} LIF neurons, p = {}, {} ms, {} shard(s))",
+            file.display(),
+            c.neurons,
+            c.p_connect,
+            c.duration_ms,
+            scenario.shards()
+        );
+        return Ok(());
+    }
+    let data = load_data(&scenario)?;
+    outln!(
+        "{}: valid ({} train / {} test images of {}x{}, layers {:?}, {} on {} worker(s))",
+        file.display(),
+        data.train.len(),
+        data.test.len(),
+        data.rows,
+        data.cols,
+        scenario.layers(),
+        scenario.kind().name(),
+        scenario.workers()
+    );
+    Ok(())
+}

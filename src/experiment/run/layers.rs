@@ -1,0 +1,133 @@
+//! Training on layer actors (`pc`, `zil`, `ep`, `cep`): the coordinator's events become
+//! progress, resumable checkpoints, per-epoch records, checkpoints and plots.
+
+use super::{
+    checkpoint, initial_network, weight_gap, write_traffic, Observer, RunError, RunOptions, Stage,
+    RESUME_FILE,
+};
+use crate::experiment::checkpoint::ResumeState;
+use crate::experiment::plot::accuracy_png;
+use crate::experiment::results::{EpochRecord, PcRecord, Results};
+use crate::learn::coordinator::{train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan};
+use crate::math::mlp::Mlp;
+
+/// Trains the layer actors under the algorithm's name; `baseline` holds the BP network after
+/// each epoch when the baseline ran.
+pub(super) fn train_actors(
+    run: &Stage<'_>,
+    baseline: &[Mlp],
+    results: &mut Results,
+    observer: &mut dyn Observer,
+    opts: &RunOptions,
+    resume: Option<ResumeState>,
+) -> Result<(), RunError> {
+    let (scenario, data, dir) = (run.scenario, run.data, run.dir);
+    let label = scenario.kind().name();
+    let init = initial_network(scenario);
+    checkpoint(dir, label, 0, &init)?;
+    let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);
+    let control = TrainControl {
+        checkpoint_every: Some(scenario.checkpoint_every()),
+        resume,
+        stop: opts.stop.clone(),
+        panic: scenario.panic(),
+    };
+    let epochs = scenario.epochs();
+    let plan = TrainPlan {
+        epochs,
+        batch_size: scenario.batch_size(),
+        seed: scenario.seed(),
+        weights: scenario.network().init,
+    };
+    let batches = data.train.len().div_ceil(scenario.batch_size());
+    let mut failure: Option<RunError> = None;
+    observer.epoch_start(label, first_epoch, epochs, batches);
+    let config = scenario.runtime_config();
+    let trained = train_layers_with(
+        &init,
+        &data.train,
+        &data.test,
+        plan,
+        scenario.pc_config(data.train.len()),
+        config,
+        &control,
+        &mut |ev| match ev {
+            TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
+            TrainEvent::Checkpoint(mut state) => {
+                state.results = results.to_json();
+                if let Err(err) = dir.write(RESUME_FILE, &state.to_bytes()) {
+                    failure.get_or_insert(err.into());
+                }
+            }
+            TrainEvent::Epoch(e) => {
+                let record = push_epoch(results, label, baseline, &e);
+                if let Err(err) = write_epoch(run, label, &e, results) {
+                    failure.get_or_insert(err);
+                }
+                observer.epoch_end(label, &record);
+                if e.epoch < epochs {
+                    observer.epoch_start(label, e.epoch + 1, epochs, batches);
+                }
+            }
+        },
+    );
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let report = match trained {
+        Err(crate::runtime::RuntimeError::Interrupted) => {
+            return Err(RunError::Interrupted {
+                dir: dir.path().to_owned(),
+            })
+        }
+        other => other?,
+    };
+    write_traffic(&report, dir, config.trace_sample)?;
+    results.traffic = Some(report.traffic);
+    Ok(())
+}
+
+/// Records an epoch of model `label`: accuracy and loss, and the layer-actor figures (free
+/// energy, the weight gap to the baseline's same epoch, gradient and feedback gaps).
+fn push_epoch(results: &mut Results, label: &str, baseline: &[Mlp], e: &LayerEpoch) -> EpochRecord {
+    let record = EpochRecord {
+        epoch: e.epoch,
+        train_loss: e.train_loss,
+        train_accuracy: e.train_accuracy,
+        test_loss: e.test_loss,
+        test_accuracy: e.test_accuracy,
+        wall_s: e.wall_s,
+    };
+    let model = results.model(label, label);
+    model.epochs.push(record);
+    model.pc.push(PcRecord {
+        epoch: e.epoch,
+        free_energy: e.free_energy.clone(),
+        weight_gap: baseline.get(e.epoch - 1).map(|bp| weight_gap(&e.net, bp)),
+        grad_gap: e.grad_gap.clone(),
+        feedback_gap: e.feedback_gap.clone(),
+    });
+    record
+}
+
+/// Writes an epoch's checkpoint, `results.json`, `accuracy.png` and the energy plot
+/// (`energy.png` for EP, `free_energy.png` for PC).
+fn write_epoch(
+    run: &Stage<'_>,
+    label: &str,
+    e: &LayerEpoch,
+    results: &Results,
+) -> Result<(), RunError> {
+    let dir = run.dir;
+    checkpoint(dir, label, e.epoch, &e.net)?;
+    dir.write("results.json", results.to_json().as_bytes())?;
+    accuracy_png(results, &dir.path().join("accuracy.png"))?;
+    if run.scenario.kind().is_ep() {
+        let path = dir.path().join("energy.png");
+        crate::experiment::plot::ep_energy_png(results, label, &path)?;
+    } else {
+        let path = dir.path().join("free_energy.png");
+        crate::experiment::plot::free_energy_png(results, label, &path)?;
+    }
+    Ok(())
+}

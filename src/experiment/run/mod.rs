@@ -1,0 +1,335 @@
+//! Running a scenario end to end: data, model, training, and the run folder's files.
+//!
+//! [`run`] loads and checks the data, creates the [`RunDir`], writes the resolved scenario
+//! and the initial weights (`epoch-0`), then after every epoch writes a checkpoint,
+//! `results.json` and `accuracy.png`, so a run stopped at any point keeps every epoch it
+//! finished. Progress is reported to an [`Observer`] (the CLI draws bars with it). Each
+//! algorithm's run is its own file: [`bp`] (the synchronous baseline), [`layers`] (PC, Z-IL,
+//! EP and C-EP on layer actors), [`spiking`] (the CUBA network) and [`conversion`]
+//! (ANN-to-SNN conversion).
+
+mod bp;
+mod conversion;
+mod layers;
+mod spiking;
+
+use std::path::{Path, PathBuf};
+
+use crate::data::dataset::{DataError, Dataset};
+use crate::experiment::checkpoint::{to_safetensors, ResumeState};
+use crate::experiment::plot::PlotError;
+use crate::experiment::results::{EpochRecord, Results};
+use crate::experiment::run_dir::{RunDir, RunDirError};
+use crate::experiment::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
+use crate::math::mlp::Mlp;
+use crate::math::rng::SeededRng;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The scenario is invalid (bad input).
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The data is missing or malformed (bad input).
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The run folder could not be created or written.
+    #[error(transparent)]
+    Output(#[from] RunDirError),
+    /// A plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// The actor runtime failed (a panicking, stalled or diverging actor); files written so far
+    /// are kept.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// A checkpoint to convert could not be read, or does not fit the scenario (bad input).
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The sampled event log could not be written.
+    #[error(transparent)]
+    Trace(#[from] crate::runtime::trace_log::TraceError),
+    /// The run was stopped on request (Ctrl-C) after a final checkpoint; it can be resumed.
+    #[error(
+        "interrupted: finished epochs and a resumable checkpoint are in {dir}; continue with \
+         axon run FILE --resume {dir}"
+    )]
+    Interrupted {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// `--resume` was given a folder that does not fit the scenario (bad input).
+    #[error("cannot resume {dir}: {message}")]
+    Resume {
+        /// The run folder.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl RunError {
+    /// Whether the user's input (scenario, data, output folder choice) caused the failure,
+    /// as opposed to the machine (disk full, …). The CLI exits with 2 for these, 1 otherwise.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            RunError::Scenario(_)
+                | RunError::Data(_)
+                | RunError::Checkpoint { .. }
+                | RunError::Resume { .. }
+                | RunError::Output(RunDirError::NotEmpty { .. })
+        )
+    }
+}
+
+/// Hooks for showing progress. All methods default to doing nothing.
+pub trait Observer {
+    /// The data is loaded.
+    fn data_loaded(&mut self, _data: &Dataset) {}
+    /// The run folder exists.
+    fn run_dir(&mut self, _path: &Path) {}
+    /// Model `label` starts epoch `epoch` of `epochs`, which has `batches` batches.
+    fn epoch_start(&mut self, _label: &str, _epoch: usize, _epochs: usize, _batches: usize) {}
+    /// `done` batches of the current epoch are finished.
+    fn batch_done(&mut self, _done: usize) {}
+    /// An epoch is finished and evaluated.
+    fn epoch_end(&mut self, _label: &str, _record: &EpochRecord) {}
+}
+
+/// An observer that shows nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// Where a run writes, and how it can be stopped.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The run folder; default `runs/NAME-TIMESTAMP`.
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder (written by an earlier run of the same scenario) from
+    /// its last resumable checkpoint; `out` is then ignored.
+    pub resume: Option<PathBuf>,
+    /// Set it (for example from a Ctrl-C handler) to stop gracefully: actor runs finish the
+    /// batches in flight, save a final checkpoint and return [`RunError::Interrupted`]; the BP
+    /// baseline stops after its current epoch.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl RunOptions {
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Where the resumable checkpoint lives in a run folder.
+pub const RESUME_FILE: &str = "checkpoints/resume.safetensors";
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Everything measured (as written to `results.json`).
+    pub results: Results,
+}
+
+/// Loads the data a scenario names and checks the network against it.
+pub fn load_data(scenario: &Scenario) -> Result<Dataset, RunError> {
+    let d = scenario.data();
+    let data = Dataset::load(&d.dir, &d.load_options())?;
+    scenario.check_data(data.rows, data.cols, data.classes)?;
+    Ok(data)
+}
+
+/// The initial network of a scenario (the same for every learner given the same seed).
+pub fn initial_network(scenario: &Scenario) -> Mlp {
+    let n = scenario.network();
+    let mut rng = SeededRng::stream(scenario.seed(), "weights");
+    Mlp::new(&n.layers, n.activation, n.init, &mut rng)
+}
+
+/// Writes `checkpoints/LABEL/epoch-EPOCH.safetensors`.
+fn checkpoint(dir: &RunDir, label: &str, epoch: usize, net: &Mlp) -> Result<(), RunError> {
+    let meta = [
+        ("epoch", epoch.to_string()),
+        ("activation", net.activation().name().to_owned()),
+        ("model", label.to_owned()),
+    ];
+    dir.write(
+        Path::new("checkpoints")
+            .join(label)
+            .join(format!("epoch-{epoch}.safetensors")),
+        &to_safetensors(net, &meta),
+    )?;
+    Ok(())
+}
+
+/// Per layer, `||a - b|| / ||b||` over weights and biases.
+pub fn weight_gap(a: &Mlp, b: &Mlp) -> Vec<f64> {
+    crate::learn::pc::relative_gap(a.layers(), b.layers())
+}
+
+/// Writes the traffic plot and, if sampled, the event log of an actor run.
+fn write_traffic(
+    report: &crate::runtime::RunReport<crate::message::Message>,
+    dir: &RunDir,
+    sample: u64,
+) -> Result<(), RunError> {
+    crate::experiment::plot::traffic_heatmap_png(
+        &report.traffic,
+        &report.names,
+        &dir.path().join("traffic.png"),
+    )?;
+    if sample > 0 {
+        crate::runtime::trace_log::write_jsonl(
+            &dir.path().join("trace.jsonl"),
+            &report.trace,
+            &report.names,
+        )?;
+        crate::runtime::trace_log::write_chrome_trace(
+            &dir.path().join("trace.json"),
+            &report.trace,
+            &report.names,
+        )?;
+    }
+    Ok(())
+}
+
+/// Opens `path` to continue the run in it: the scenario must be the one it started with; the
+/// resumable checkpoint is read if there is one (none: the run starts over in the folder).
+fn open_for_resume(
+    scenario: &Scenario,
+    path: &Path,
+) -> Result<(RunDir, Option<ResumeState>), RunError> {
+    let bad = |message: String| RunError::Resume {
+        dir: path.to_owned(),
+        message,
+    };
+    let dir = RunDir::open(path).map_err(|e| bad(e.to_string()))?;
+    let saved = std::fs::read_to_string(path.join("scenario.toml"))
+        .map_err(|e| bad(format!("scenario.toml: {e} (is this a run folder?)")))?;
+    if saved != scenario.to_toml() {
+        return Err(bad(
+            "its scenario.toml differs from this scenario (give the same file and the same \
+             --set overrides as the run that wrote it)"
+                .to_owned(),
+        ));
+    }
+    let finished = std::fs::read_to_string(path.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Results>(&t).ok())
+        .is_some_and(|r| r.status == "complete");
+    if finished {
+        return Err(bad(
+            "the run is already complete (results.json says so): nothing to resume".to_owned(),
+        ));
+    }
+    let file = path.join(RESUME_FILE);
+    if !file.exists() {
+        return Ok((dir, None));
+    }
+    let state = ResumeState::read(&file).map_err(|e| bad(e.to_string()))?;
+    Ok((dir, Some(state)))
+}
+
+/// The results a run starts from: the resumed run's, or new ones; with an entry for every
+/// model the run trains (`bp` first when the baseline trains), written to `results.json`.
+fn start_results(
+    scenario: &Scenario,
+    dir: &RunDir,
+    resume: Option<&ResumeState>,
+    with_bp: bool,
+) -> Result<Results, RunError> {
+    let kind = scenario.kind();
+    let mut results = match resume {
+        Some(state) => serde_json::from_str(&state.results).map_err(|e| RunError::Resume {
+            dir: dir.path().to_owned(),
+            message: format!("{RESUME_FILE} holds unreadable results: {e}"),
+        })?,
+        None => Results::new(scenario.name(), scenario.seed()),
+    };
+    if with_bp {
+        results.model("bp", "bp");
+    }
+    if kind != AlgorithmKind::SnnConvert {
+        results.model(kind.name(), kind.name());
+    }
+    dir.write("results.json", results.to_json().as_bytes())?;
+    Ok(results)
+}
+
+/// Whether the run trains the BP baseline: for `bp`, for a conversion without a
+/// checkpoint, and when `compare.baseline = "bp"`.
+fn trains_baseline(scenario: &Scenario) -> bool {
+    let kind = scenario.kind();
+    let convert_trained =
+        kind == AlgorithmKind::SnnConvert && scenario.convert().checkpoint.is_none();
+    kind == AlgorithmKind::Bp || convert_trained || scenario.baseline() == Baseline::Bp
+}
+
+/// Marks the results complete and writes them.
+fn write_complete(results: &mut Results, dir: &RunDir) -> Result<(), RunError> {
+    results.complete();
+    dir.write("results.json", results.to_json().as_bytes())?;
+    Ok(())
+}
+
+/// What every stage of a run after training the baseline works on.
+struct Stage<'a> {
+    scenario: &'a Scenario,
+    data: &'a Dataset,
+    dir: &'a RunDir,
+}
+
+/// Runs a validated scenario to the end.
+pub fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    if scenario.kind() == AlgorithmKind::Cuba {
+        return spiking::run_cuba_scenario(scenario, opts, observer);
+    }
+    let data = load_data(scenario)?;
+    observer.data_loaded(&data);
+    let (dir, resume) = match &opts.resume {
+        Some(path) => open_for_resume(scenario, path)?,
+        None => (RunDir::create(opts.out.as_deref(), scenario.name())?, None),
+    };
+    observer.run_dir(dir.path());
+    dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
+    let with_bp = trains_baseline(scenario);
+    let mut results = start_results(scenario, &dir, resume.as_ref(), with_bp)?;
+    let baseline = if with_bp {
+        bp::train_bp(scenario, &data, &dir, "bp", &mut results, observer, opts)?
+    } else {
+        Vec::new()
+    };
+    let run = Stage {
+        scenario,
+        data: &data,
+        dir: &dir,
+    };
+    match scenario.kind() {
+        AlgorithmKind::Bp => bp::evaluate_baseline(&run, &baseline, &mut results)?,
+        AlgorithmKind::Cuba => unreachable!("spiking runs return above"),
+        AlgorithmKind::SnnConvert => conversion::convert(&run, &baseline, &mut results)?,
+        AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep => {
+            layers::train_actors(&run, &baseline, &mut results, observer, opts, resume)?;
+        }
+    }
+    write_complete(&mut results, &dir)?;
+    Ok(RunSummary {
+        dir: dir.path().to_owned(),
+        results,
+    })
+}

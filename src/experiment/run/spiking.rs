@@ -1,0 +1,33 @@
+//! The CUBA spiking network (`algorithm.kind = "cuba"`): no data, no training; `snn` in
+//! results.json and a raster plot.
+
+use super::{Observer, RunError, RunOptions, RunSummary};
+use crate::experiment::results::Results;
+use crate::experiment::run_dir::RunDir;
+use crate::experiment::scenario::Scenario;
+
+/// Simulates the CUBA network and writes its run folder.
+pub(super) fn run_cuba_scenario(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
+    observer.run_dir(dir.path());
+    dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
+    let mut results = Results::new(scenario.name(), scenario.seed());
+    let run = crate::spike::snn::run_cuba(
+        scenario.cuba(),
+        scenario.seed(),
+        scenario.shards(),
+        scenario.runtime_config(),
+    )?;
+    results.snn = Some(run.stats.clone());
+    results.complete();
+    dir.write("results.json", results.to_json().as_bytes())?;
+    crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
+    Ok(RunSummary {
+        dir: dir.path().to_owned(),
+        results,
+    })
+}

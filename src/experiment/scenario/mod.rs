@@ -1,0 +1,321 @@
+//! Scenarios: the TOML files that describe a run, their overrides, and their validation.
+//!
+//! [`ScenarioFile`] is the raw form: exactly the file's keys (unknown keys are errors), every
+//! key optional with the default documented on its field. Each section is its own file here,
+//! its struct beside the `validate` that checks it ([`data`], [`network`], [`train`],
+//! [`algorithm`], [`runtime`] with `[trace]`, [`faults`], [`cuba`], [`convert`], [`compare`]
+//! with `[checkpoint]`); this module checks what combines sections. [`Scenario`] is the
+//! validated form the rest of axon takes: numbers are in range, names are known, nothing is
+//! `NaN`, and it hands out resolved values and configurations, not raw fields.
+//! [`Scenario::load`] ([`load`]) reads a file, applies `--set key=value` overrides by dotted
+//! path, and validates. The resolved file (defaults filled in) is what a run saves beside its
+//! results.
+
+pub mod algorithm;
+pub mod compare;
+pub mod convert;
+pub mod cuba;
+pub mod data;
+pub mod faults;
+pub mod load;
+pub mod network;
+mod resolve;
+pub mod runtime;
+#[cfg(test)]
+mod tests;
+pub mod train;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use algorithm::{AlgorithmKind, AlgorithmSection};
+pub use compare::{Baseline, CheckpointSection, CompareSection};
+pub use convert::{ConvertSection, InputCoding};
+pub use data::DataSection;
+pub use faults::FaultsSection;
+pub use load::apply_override;
+pub use network::NetworkSection;
+pub use runtime::{RuntimeSection, TimeSchedule, TraceSection};
+pub use train::TrainSection;
+
+use crate::math::activation::Activation;
+use crate::math::loss::Loss;
+
+/// What is wrong with a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read scenario: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (it names the key, line and column).
+        message: String,
+    },
+    /// A `--set` argument is malformed.
+    #[error("--set {arg}: {reason}")]
+    BadOverride {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file has a `[sweep]` table, and the caller takes a single scenario.
+    #[error(
+        "{path}: has a [sweep] table (one run per combination of its values); only `axon run` \
+         and `axon validate` expand sweeps"
+    )]
+    HasSweep {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A value is out of its allowed range.
+    #[error("{key} = {value}: {rule}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What is allowed.
+        rule: String,
+    },
+}
+
+/// The most epochs (and checkpoint interval in batches) a scenario may ask for.
+const MAX_EPOCHS: usize = 1_000_000;
+
+fn invalid(key: &str, value: impl std::fmt::Display, rule: &str) -> ScenarioError {
+    ScenarioError::Invalid {
+        key: key.to_owned(),
+        value: value.to_string(),
+        rule: rule.to_owned(),
+    }
+}
+
+fn fmt_f64(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+/// A scenario file as written (raw form). Every key is optional; `Default` holds the defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScenarioFile {
+    /// Name of the run; the run folder is `runs/NAME-TIMESTAMP`. Letters, digits, `-`, `_`, `.`.
+    /// Default: the scenario file's stem.
+    pub name: Option<String>,
+    /// Seed of every random choice (weights, data order). Default 1.
+    pub seed: u64,
+    /// Where the data comes from.
+    pub data: DataSection,
+    /// The network's shape.
+    pub network: NetworkSection,
+    /// How it is trained.
+    pub train: TrainSection,
+    /// Which learning algorithm.
+    pub algorithm: AlgorithmSection,
+    /// How the run uses the machine.
+    pub runtime: RuntimeSection,
+    /// Message-event sampling.
+    pub trace: TraceSection,
+    /// What the actor model is compared with.
+    pub compare: CompareSection,
+    /// The CUBA network, for `algorithm.kind = "cuba"`.
+    pub cuba: crate::spike::snn::CubaConfig,
+    /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
+    pub convert: ConvertSection,
+    /// Resumable checkpoints of actor training runs.
+    pub checkpoint: CheckpointSection,
+    /// Fault injection into actor runs.
+    pub faults: FaultsSection,
+}
+
+impl Default for ScenarioFile {
+    fn default() -> Self {
+        Self {
+            name: None,
+            seed: 1,
+            data: DataSection::default(),
+            network: NetworkSection::default(),
+            train: TrainSection::default(),
+            algorithm: AlgorithmSection::default(),
+            runtime: RuntimeSection::default(),
+            trace: TraceSection::default(),
+            compare: CompareSection::default(),
+            cuba: crate::spike::snn::CubaConfig::default(),
+            convert: ConvertSection::default(),
+            checkpoint: CheckpointSection::default(),
+            faults: FaultsSection::default(),
+        }
+    }
+}
+
+/// A validated scenario: every field is in range. It hands out resolved values and
+/// configurations; the raw form is only saved ([`Scenario::to_toml`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The resolved raw form (defaults filled in), as saved beside results.
+    file: ScenarioFile,
+    /// Run name (never empty, safe in a file name).
+    name: String,
+    /// Threads to use, >= 1.
+    workers: usize,
+}
+
+impl ScenarioFile {
+    /// The run name (`axon` when none is given), checked: it names the run folder.
+    fn checked_name(&self) -> Result<String, ScenarioError> {
+        let name = self.name.clone().unwrap_or_else(|| "axon".to_owned());
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "name",
+                format!("{name:?}"),
+                "must be non-empty and use only letters, digits, '-', '_' and '.' (it names the run folder)",
+            ));
+        }
+        Ok(name)
+    }
+}
+
+impl Scenario {
+    /// Checks every section of a raw scenario, then what combines sections. The first
+    /// problem found is the error.
+    pub fn validate(mut file: ScenarioFile) -> Result<Self, ScenarioError> {
+        let name = file.checked_name()?;
+        file.name = Some(name.clone());
+        let f = &file;
+        f.data.validate()?;
+        f.network.validate()?;
+        f.train.validate()?;
+        f.algorithm.validate(&f.network)?;
+        f.algorithm
+            .check_ep_fits(&f.network, &f.train, &f.compare)?;
+        cuba::validate(&f.cuba)?;
+        f.convert.validate()?;
+        f.runtime.validate()?;
+        f.checkpoint.validate()?;
+        f.faults.validate(f.network.weight_layers())?;
+        f.runtime.check_schedule(&f.faults, f.algorithm.kind)?;
+        f.runtime.validate_settling()?;
+        f.faults.validate_panic_after()?;
+        let workers = f.runtime.resolve_workers()?;
+        Ok(Self {
+            name,
+            workers,
+            file,
+        })
+    }
+
+    /// Run name (never empty, safe in a file name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Seed of every random choice (weights, data order).
+    pub fn seed(&self) -> u64 {
+        self.file.seed
+    }
+
+    /// The same scenario with another seed (any seed is valid).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.file.seed = seed;
+        self
+    }
+
+    /// Threads to use, >= 1 (`runtime.workers`, or all cores).
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The learning algorithm.
+    pub fn kind(&self) -> AlgorithmKind {
+        self.file.algorithm.kind
+    }
+
+    /// Where the data comes from (validated).
+    pub fn data(&self) -> &DataSection {
+        &self.file.data
+    }
+
+    /// The network's shape (validated: at least two widths, none zero).
+    pub fn network(&self) -> &NetworkSection {
+        &self.file.network
+    }
+
+    /// Layer widths, input and output included.
+    pub fn layers(&self) -> &[usize] {
+        &self.file.network.layers
+    }
+
+    /// The hidden activation.
+    pub fn activation(&self) -> Activation {
+        self.file.network.activation
+    }
+
+    /// Passes over the training set, >= 1.
+    pub fn epochs(&self) -> usize {
+        self.file.train.epochs
+    }
+
+    /// Examples per minibatch, >= 1.
+    pub fn batch_size(&self) -> usize {
+        self.file.train.batch_size
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.file.train.loss
+    }
+
+    /// Whether the synchronous backprop baseline also trains.
+    pub fn baseline(&self) -> Baseline {
+        self.file.compare.baseline
+    }
+
+    /// Actors per hidden layer (population actors for `cuba`), >= 1.
+    pub fn shards(&self) -> usize {
+        self.file.runtime.shards
+    }
+
+    /// The CUBA network (validated).
+    pub fn cuba(&self) -> &crate::spike::snn::CubaConfig {
+        &self.file.cuba
+    }
+
+    /// The conversion's settings (validated; [`ConvertSection::sorted_ticks`] and
+    /// [`ConvertSection::input`] resolve them).
+    pub fn convert(&self) -> &ConvertSection {
+        &self.file.convert
+    }
+
+    /// Save a resumable checkpoint after every this many training batches (0: at epoch ends).
+    pub fn checkpoint_every(&self) -> usize {
+        self.file.checkpoint.every_batches
+    }
+
+    /// The actor that panics on purpose, and the training batches it finishes first.
+    pub fn panic(&self) -> Option<(String, usize)> {
+        self.file.faults.panic()
+    }
+
+    /// The resolved scenario as TOML (defaults filled in).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.file).expect("a validated scenario always serialises")
+    }
+}
