@@ -21,7 +21,9 @@ pub(crate) enum TraceCommand {
 pub(crate) fn trace(what: TraceCommand) -> Result<(), Failure> {
     match what {
         TraceCommand::Summarize { file } => {
-            let summary = axon::runtime::trace_log::summarize_file::<axon::message::MessageKind>(&file).map_err(bad_input)?;
+            let summary =
+                axon::runtime::trace_log::summarize_file::<axon::message::MessageKind>(&file)
+                    .map_err(bad_input)?;
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = write!(std::io::stdout(), "{summary}");
             Ok(())

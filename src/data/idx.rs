@@ -211,32 +211,18 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-fn decode_stream(
+/// Reads and checks the header (magic number for `ndims` unsigned-byte dimensions, then the
+/// dimensions); returns the dimensions.
+fn read_dims(
     path: &Path,
-    mut r: impl Read,
+    r: &mut impl Read,
     ndims: u8,
     what: &'static str,
-    file_bytes: u64,
-    gzipped: bool,
-) -> Result<IdxArray, IdxError> {
-    // Neither a raw nor a gzipped file of `file_bytes` bytes can hold more than this.
-    let capacity = file_bytes.saturating_mul(MAX_EXPANSION);
-    let read_err = |source: std::io::Error| {
-        if gzipped {
-            IdxError::Gzip {
-                path: path.to_owned(),
-                source,
-            }
-        } else {
-            IdxError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    };
+    read_err: impl Fn(std::io::Error) -> IdxError,
+) -> Result<Vec<u32>, IdxError> {
     let header_len = 4 + 4 * usize::from(ndims);
     let mut header = vec![0u8; header_len];
-    let got = read_up_to(&mut r, &mut header).map_err(read_err)?;
+    let got = read_up_to(r, &mut header).map_err(read_err)?;
     if got < 4 {
         return Err(IdxError::ShortHeader {
             path: path.to_owned(),
@@ -270,10 +256,38 @@ fn decode_stream(
             found: got,
         });
     }
-    let dims: Vec<u32> = header[4..]
+    Ok(header[4..]
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+        .collect())
+}
+
+/// Decodes an IDX stream of `file_bytes` bytes on disk (`gzipped`: through a decoder): the
+/// header, a plausibility bound on the declared size, then exactly the declared data.
+fn decode_stream(
+    path: &Path,
+    mut r: impl Read,
+    ndims: u8,
+    what: &'static str,
+    file_bytes: u64,
+    gzipped: bool,
+) -> Result<IdxArray, IdxError> {
+    // Neither a raw nor a gzipped file of `file_bytes` bytes can hold more than this.
+    let capacity = file_bytes.saturating_mul(MAX_EXPANSION);
+    let read_err = |source: std::io::Error| {
+        if gzipped {
+            IdxError::Gzip {
+                path: path.to_owned(),
+                source,
+            }
+        } else {
+            IdxError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    };
+    let dims = read_dims(path, &mut r, ndims, what, read_err)?;
     let declared = dims
         .iter()
         .fold(1u64, |acc, &d| acc.saturating_mul(u64::from(d)));

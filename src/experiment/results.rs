@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::runtime::traffic::Traffic;
+
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Results {
@@ -29,11 +31,11 @@ pub struct Results {
     pub models: BTreeMap<String, ModelResults>,
     /// Message traffic of runs that use actors (absent for the synchronous baseline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub traffic: Option<crate::runtime::traffic::Traffic>,
+    pub traffic: Option<Traffic>,
     /// Spiking runs: neurons, synapses, spikes, synaptic events, mean rate, simulated and
     /// wall seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snn: Option<crate::spike::snn::SnnStats>,
+    pub snn: Option<crate::spike::cuba::SnnStats>,
     /// Conversion runs: the ANN's test accuracy before conversion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann_test_accuracy: Option<f64>,
@@ -185,53 +187,7 @@ impl Results {
             );
         }
         if let Some(t) = &self.traffic {
-            if !t.counters {
-                let _ = writeln!(
-                    out,
-                    "traffic: not counted (built without the `counters` feature)"
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "traffic: {} messages, {:.1} MB",
-                    t.totals.messages,
-                    t.totals.bytes as f64 / 1e6
-                );
-                for (kind, tally) in &t.per_kind {
-                    let _ = writeln!(
-                        out,
-                        "  {kind:<17} {:>10} messages {:>12.1} MB",
-                        tally.messages,
-                        tally.bytes as f64 / 1e6
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "  weight transport: {:.1} MB{}",
-                    t.weight_transport_bytes as f64 / 1e6,
-                    if t.weight_transport_bytes == 0 {
-                        " (fully local)"
-                    } else {
-                        " (oracle feedback reads forward weights)"
-                    }
-                );
-            }
-            if let Some(f) = &t.faults {
-                let c = &f.totals;
-                let _ = writeln!(
-                    out,
-                    "  async: {:.1} updates per actor per batch; {} inference messages: {} dropped, \
-                     {} duplicated, {} delayed ({} reordered), {} late, {} stale",
-                    f.mean_updates_per_batch,
-                    c.messages,
-                    c.dropped,
-                    c.duplicated,
-                    c.delayed,
-                    c.reordered,
-                    c.late,
-                    c.stale
-                );
-            }
+            write_traffic_summary(&mut out, t);
         }
         out
     }
@@ -240,4 +196,63 @@ impl Results {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("results always serialise")
     }
+}
+
+/// Appends the traffic lines of [`Results::summary_table`]: totals, per kind, weight transport
+/// and, for asynchronous runs, what the injected faults did.
+fn write_traffic_summary(out: &mut String, t: &Traffic) {
+    use std::fmt::Write;
+    if t.counters {
+        write_counted_traffic(out, t);
+    } else {
+        let _ = writeln!(
+            out,
+            "traffic: not counted (built without the `counters` feature)"
+        );
+    }
+    if let Some(f) = &t.faults {
+        let c = &f.totals;
+        let _ = writeln!(
+            out,
+            "  async: {:.1} updates per actor per batch; {} inference messages: {} dropped, \
+                 {} duplicated, {} delayed ({} reordered), {} late, {} stale",
+            f.mean_updates_per_batch,
+            c.messages,
+            c.dropped,
+            c.duplicated,
+            c.delayed,
+            c.reordered,
+            c.late,
+            c.stale
+        );
+    }
+}
+
+/// The counted part of the traffic summary: totals, each kind, weight transport.
+fn write_counted_traffic(out: &mut String, t: &Traffic) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
+        "traffic: {} messages, {:.1} MB",
+        t.totals.messages,
+        t.totals.bytes as f64 / 1e6
+    );
+    for (kind, tally) in &t.per_kind {
+        let _ = writeln!(
+            out,
+            "  {kind:<17} {:>10} messages {:>12.1} MB",
+            tally.messages,
+            tally.bytes as f64 / 1e6
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  weight transport: {:.1} MB{}",
+        t.weight_transport_bytes as f64 / 1e6,
+        if t.weight_transport_bytes == 0 {
+            " (fully local)"
+        } else {
+            " (oracle feedback reads forward weights)"
+        }
+    );
 }

@@ -1,6 +1,12 @@
-//! Spiking networks: the LIF neuron as pure functions, recurrent LIF networks on actors
-//! (population shards, one actor per neuron, the CUBA benchmark) and ANN-to-SNN conversion.
+//! Spiking networks: the LIF neuron as pure functions ([`lif`]), recurrent LIF networks on
+//! actors ([`population`] shards, one actor per neuron in [`neuron_actor`], the CUBA benchmark
+//! in [`cuba`]) and ANN-to-SNN conversion ([`convert`]).
 
 pub mod convert;
+pub mod cuba;
 pub mod lif;
-pub mod snn;
+pub mod neuron_actor;
+pub mod population;
+
+/// The CUBA network's former path (`spike::snn`), kept so existing call sites compile.
+pub use self::cuba as snn;

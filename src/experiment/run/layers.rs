@@ -8,7 +8,9 @@ use super::{
 use crate::experiment::checkpoint::ResumeState;
 use crate::experiment::plot::accuracy_png;
 use crate::experiment::results::{EpochRecord, PcRecord, Results};
-use crate::learn::coordinator::{train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan};
+use crate::learn::coordinator::{
+    train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
+};
 use crate::math::mlp::Mlp;
 
 /// Trains the layer actors under the algorithm's name; `baseline` holds the BP network after

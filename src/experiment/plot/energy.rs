@@ -1,0 +1,121 @@
+//! The energy figures of the layer-actor learning rules: predictive coding's free energy per
+//! inference step (one line per epoch) and equilibrium propagation's energy at the free fixed
+//! point per epoch.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::{canvas, draw_legend, legend_line, whole, write_png, Drawn, Frame, PlotError, COLORS};
+use crate::experiment::results::{PcRecord, Results};
+
+/// Draws the free energy per inference step of a predictive-coding model (one line per epoch,
+/// log scale) as a PNG at `path`: how far inference settles each batch, and how that changes as
+/// the network learns.
+pub fn free_energy_png(results: &Results, label: &str, path: &Path) -> Result<(), PlotError> {
+    write_png(path, |tmp| draw_free_energy(results, label, tmp))
+}
+
+/// The records of model `label` (none if there is no such model).
+fn records<'r>(results: &'r Results, label: &str) -> &'r [PcRecord] {
+    results.models.get(label).map(|m| &m.pc[..]).unwrap_or(&[])
+}
+
+fn draw_free_energy(results: &Results, label: &str, path: &Path) -> Drawn {
+    let records = records(results, label);
+    let steps = records
+        .iter()
+        .map(|r| r.free_energy.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let values = records.iter().flat_map(|r| r.free_energy.iter().copied());
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = if hi > 0.0 {
+        (lo * 0.8, hi * 1.25)
+    } else {
+        (1e-3, 1.0)
+    };
+    let root = canvas(path, (900, 560))?;
+    let caption = format!("{}: {label} free energy per inference step", results.name);
+    let mut chart =
+        Frame::figure(&caption, 72).build(&root, 0f64..(steps - 1) as f64, (lo..hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("inference step (0 = forward sweep)")
+        .x_label_formatter(&whole)
+        .y_desc("mean F per example")
+        .y_label_formatter(&|y| format!("{y:.3}"))
+        .label_style(("sans-serif", 15))
+        .draw()?;
+    let n = records.len().max(1);
+    for (i, r) in records.iter().enumerate() {
+        // Early epochs light, late epochs dark.
+        let shade = 0.25 + 0.75 * (i + 1) as f64 / n as f64;
+        let color = COLORS[0].mix(shade);
+        let pts: Vec<(f64, f64)> = r
+            .free_energy
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite() && **v > 0.0)
+            .map(|(t, &v)| (t as f64, v))
+            .collect();
+        let series = chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
+        if i == 0 || i + 1 == records.len() {
+            series
+                .label(format!("epoch {}", r.epoch))
+                .legend(legend_line(color.stroke_width(2)));
+        }
+    }
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Draws an equilibrium-propagation model's energy at the free fixed point, mean per
+/// example, against the epoch, as a PNG at `path` (`pc[].free_energy[0]` of `label`): the
+/// energy landscape's depth at the network's answers as it learns.
+pub fn ep_energy_png(results: &Results, label: &str, path: &Path) -> Result<(), PlotError> {
+    write_png(path, |tmp| draw_ep_energy(results, label, tmp))
+}
+
+fn draw_ep_energy(results: &Results, label: &str, path: &Path) -> Drawn {
+    let records = records(results, label);
+    let pts: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| r.free_energy.first().map(|&e| (r.epoch as f64, e)))
+        .filter(|(_, e)| e.is_finite())
+        .collect();
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, v)| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        let pad = ((hi - lo) * 0.1).max(1e-3);
+        (lo - pad, hi + pad)
+    } else {
+        (-1.0, 1.0)
+    };
+    let epochs = records.len().max(1);
+    let root = canvas(path, (900, 560))?;
+    let caption = format!("{}: {label} energy at the free fixed point", results.name);
+    let mut chart =
+        Frame::figure(&caption, 72).build(&root, 0.5f64..epochs as f64 + 0.5, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_labels(epochs.min(20))
+        .x_label_formatter(&whole)
+        .y_desc("mean E(s0) per example")
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .label_style(("sans-serif", 15))
+        .draw()?;
+    let color = COLORS[0];
+    chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(3)))?;
+    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    root.present()?;
+    Ok(())
+}

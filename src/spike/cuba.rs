@@ -1,0 +1,373 @@
+//! The CUBA benchmark network (Brette et al. 2007, as Brian2's `examples/CUBA.py`) on actors:
+//! its configuration ([`CubaConfig`]), random connectivity, [`run_cuba`] (population shards, or
+//! one actor per neuron when there are as many shards as neurons) and the figures it reports
+//! ([`SnnStats`], [`CubaRun`]).
+//!
+//! The actors exchange `Spike` events (the indices that fired at a tick): see
+//! [`crate::spike::population`] for the sharded lockstep and [`crate::spike::neuron_actor`] for
+//! one actor per neuron and its clock.
+
+use std::ops::Range;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::math::rng::SeededRng;
+use crate::message::Message;
+use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::spike::lif::{LifParams, LifState};
+use crate::spike::neuron_actor::{Clock, NeuronActor};
+use crate::spike::population::{Population, SynapseTable};
+
+/// Ticks whose spikes are kept for the raster plot (1 s of CUBA).
+pub const RASTER_TICKS: u64 = 10_000;
+
+/// The CUBA network (`scenarios/cuba.toml`, `axon bench snn`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CubaConfig {
+    /// Neurons (the first 80 % excitatory). Default 4000.
+    pub neurons: usize,
+    /// Connection probability of every ordered pair. Default 0.02.
+    pub p_connect: f64,
+    /// Excitatory weight, mV added to `ge`. Default 1.62.
+    pub we_mv: f64,
+    /// Inhibitory weight, mV added to `gi`. Default -9.
+    pub wi_mv: f64,
+    /// Simulated time, ms. Default 1000.
+    pub duration_ms: f64,
+}
+
+impl Default for CubaConfig {
+    fn default() -> Self {
+        Self {
+            neurons: 4000,
+            p_connect: 0.02,
+            we_mv: 60.0 * 0.27 / 10.0,
+            wi_mv: -20.0 * 4.5 / 10.0,
+            duration_ms: 1000.0,
+        }
+    }
+}
+
+/// What a spiking run measured (`"snn"` in results.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnnStats {
+    /// Neurons.
+    pub neurons: usize,
+    /// Synapses.
+    pub synapses: usize,
+    /// Spikes fired.
+    pub spikes: u64,
+    /// Spikes delivered to a synapse.
+    pub synaptic_events: u64,
+    /// Spikes per neuron per simulated second.
+    pub mean_rate_hz: f64,
+    /// Simulated seconds.
+    pub sim_s: f64,
+    /// Wall seconds of the simulation loop (network construction excluded).
+    pub wall_s: f64,
+    /// Wall seconds to build the network (connectivity, state).
+    pub build_s: f64,
+    /// Messages the actors handled (spike lists, and with one actor per neuron also the
+    /// clock's ticks and the neurons' reports).
+    #[serde(default)]
+    pub messages: u64,
+}
+
+/// What [`run_cuba`] returns.
+#[derive(Clone, Debug)]
+pub struct CubaRun {
+    /// The figures (`"snn"` in results.json).
+    pub stats: SnnStats,
+    /// (tick, neuron) of every spike in the first [`RASTER_TICKS`] ticks, in time order.
+    pub raster: Vec<(u32, u32)>,
+}
+
+/// Draws the CUBA connectivity: for each presynaptic neuron, its targets in ascending order
+/// (each of the `n` neurons independently with probability `p`, by geometric skips).
+fn connectivity(n: usize, p: f64, rng: &mut SeededRng) -> Vec<Vec<u32>> {
+    let log_q = (1.0 - p).ln();
+    (0..n)
+        .map(|_| {
+            let mut out = Vec::new();
+            let mut j: f64 = -1.0;
+            loop {
+                let u = rng.uniform().max(f64::MIN_POSITIVE);
+                j += 1.0 + (u.ln() / log_q).floor();
+                if j >= n as f64 {
+                    break;
+                }
+                out.push(j as u32);
+            }
+            out
+        })
+        .collect()
+}
+
+/// How spikes act on their targets: presynaptic neurons below `excitatory` add `we_mv` to
+/// `ge`, the others `wi_mv` to `gi`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Coupling {
+    pub(crate) excitatory: u32,
+    pub(crate) we_mv: f32,
+    pub(crate) wi_mv: f32,
+}
+
+impl Coupling {
+    /// CUBA's: the first 80 % of the neurons excitatory, the configured weights.
+    fn of(cfg: &CubaConfig) -> Self {
+        Coupling {
+            excitatory: (cfg.neurons * 4 / 5) as u32,
+            we_mv: cfg.we_mv as f32,
+            wi_mv: cfg.wi_mv as f32,
+        }
+    }
+}
+
+/// Runs CUBA with `shards` population actors on the configured executor.
+pub fn run_cuba(
+    cfg: &CubaConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+) -> Result<CubaRun, RuntimeError> {
+    let built = Instant::now();
+    let params = LifParams::CUBA;
+    let n = cfg.neurons;
+    let mut rng = SeededRng::stream(seed, "cuba/connectivity");
+    let post = connectivity(n, cfg.p_connect, &mut rng);
+    let mut vrng = SeededRng::stream(seed, "cuba/v0");
+    let v0: Vec<f32> = (0..n)
+        .map(|_| {
+            (params.v_reset_mv + vrng.uniform() * (params.v_threshold_mv - params.v_reset_mv))
+                as f32
+        })
+        .collect();
+    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    // Nothing to simulate: one actor that stops at once.
+    let k = if ticks == 0 {
+        1
+    } else {
+        shards.clamp(1, n.max(1))
+    };
+    if k == n && n > 1 {
+        return run_per_neuron(cfg, &post, &v0, ticks, built, runtime);
+    }
+    run_sharded(cfg, &post, &v0, ticks, k, built, runtime)
+}
+
+/// CUBA as `k` [`Population`] shards, every shard connected to every other.
+fn run_sharded(
+    cfg: &CubaConfig,
+    post: &[Vec<u32>],
+    v0: &[f32],
+    ticks: u64,
+    k: usize,
+    built: Instant,
+    runtime: RuntimeConfig,
+) -> Result<CubaRun, RuntimeError> {
+    let prop = LifParams::CUBA.propagator();
+    let n = cfg.neurons;
+    let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
+    let mut net = Network::new();
+    let mut synapses = 0;
+    for (s, r) in ranges.iter().enumerate() {
+        let table = SynapseTable::for_shard(post, r);
+        synapses += table.len();
+        let mut state = LifState::new(r.len(), 0.0);
+        state.v_mv.copy_from_slice(&v0[r.clone()]);
+        net.add(
+            if k == 1 {
+                "population".to_owned()
+            } else {
+                format!("population.{s}")
+            },
+            Population::new(s, &ranges, state, prop, table, Coupling::of(cfg), ticks),
+        );
+    }
+    for a in 0..k {
+        for b in 0..k {
+            if a != b {
+                net.connect(a, b);
+            }
+        }
+    }
+    let build_s = built.elapsed().as_secs_f64();
+    let report = Runtime::new(runtime).run(net)?;
+    collect::<Population>(cfg, synapses, ticks, build_s, &report)
+}
+
+/// What a spiking actor counted over a run.
+pub(crate) trait SpikeTally {
+    /// Adds its spikes and synaptic events, and its (tick, neuron) spikes to `raster`.
+    fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>);
+    /// A non-finite value it found: (tick, what, value).
+    fn fault(&self) -> Option<(u64, &'static str, f32)>;
+}
+
+/// Sums what every actor of type `A` counted into the run's figures.
+fn collect<A: SpikeTally + 'static>(
+    cfg: &CubaConfig,
+    synapses: usize,
+    ticks: u64,
+    build_s: f64,
+    report: &crate::runtime::RunReport<Message>,
+) -> Result<CubaRun, RuntimeError> {
+    let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
+    for (i, a) in report.actors.iter().enumerate() {
+        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
+            if let Some((step, what, value)) = p.fault() {
+                return Err(RuntimeError::NonFinite {
+                    actor: report.names.get(i).cloned().unwrap_or_default(),
+                    step,
+                    what: what.to_owned(),
+                    value,
+                });
+            }
+            p.tally(&mut spikes, &mut events, &mut raster);
+        }
+    }
+    raster.sort_unstable();
+    let n = cfg.neurons;
+    let sim_s = ticks as f64 * LifParams::CUBA.dt_ms / 1000.0;
+    Ok(CubaRun {
+        stats: SnnStats {
+            neurons: n,
+            synapses,
+            spikes,
+            synaptic_events: events,
+            mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
+            sim_s,
+            wall_s: report.elapsed.as_secs_f64(),
+            build_s,
+            messages: report.handled,
+        },
+        raster,
+    })
+}
+
+/// CUBA as one [`NeuronActor`] per neuron and a [`Clock`].
+fn run_per_neuron(
+    cfg: &CubaConfig,
+    post: &[Vec<u32>],
+    v0: &[f32],
+    ticks: u64,
+    built: Instant,
+    runtime: RuntimeConfig,
+) -> Result<CubaRun, RuntimeError> {
+    let n = cfg.neurons;
+    let prop = LifParams::CUBA.propagator();
+    let mut net = Network::new();
+    for (i, &v) in v0.iter().enumerate() {
+        net.add(
+            format!("neuron.{i}"),
+            NeuronActor::new(i as u32, v, prop, Coupling::of(cfg), ticks),
+        );
+    }
+    let clock = net.add("clock", Clock::new(ticks));
+    let mut synapses = 0;
+    for (i, targets) in post.iter().enumerate() {
+        for &t in targets {
+            net.connect(i, t as usize);
+        }
+        synapses += targets.len();
+        net.connect(i, clock);
+    }
+    for i in 0..n {
+        net.connect(clock, i);
+    }
+    let build_s = built.elapsed().as_secs_f64();
+    let report = Runtime::new(runtime).run(net)?;
+    collect::<NeuronActor>(cfg, synapses, ticks, build_s, &report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Executor;
+
+    #[test]
+    fn connectivity_has_the_expected_density_and_order() {
+        let mut rng = SeededRng::stream(1, "t");
+        let post = connectivity(2000, 0.02, &mut rng);
+        let total: usize = post.iter().map(Vec::len).sum();
+        let want = 2000.0 * 2000.0 * 0.02;
+        assert!((total as f64 - want).abs() < 4.0 * want.sqrt(), "{total}");
+        assert!(post.iter().all(|t| t.windows(2).all(|w| w[0] < w[1])));
+    }
+
+    /// No ticks: nothing fires, and no sharding (not even one actor per neuron) waits on a
+    /// tick that never comes.
+    #[test]
+    fn a_non_finite_state_stops_the_run_and_names_the_actor() {
+        // The scenario loader bounds the weights; the library API does not, so the actors
+        // check their own state.
+        let cfg = CubaConfig {
+            neurons: 50,
+            p_connect: 0.5,
+            we_mv: 3e38,
+            duration_ms: 300.0,
+            ..CubaConfig::default()
+        };
+        for shards in [1, 50] {
+            match run_cuba(&cfg, 1, shards, RuntimeConfig::default()) {
+                Err(RuntimeError::NonFinite { actor, what, .. }) => {
+                    assert!(
+                        actor.starts_with("neuron") || actor.starts_with("population"),
+                        "{actor}"
+                    );
+                    assert!(what.contains("mV"), "{what}");
+                }
+                other => panic!("{shards} shards: expected a non-finite stop, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn zero_duration_runs_nothing_and_returns() {
+        let cfg = CubaConfig {
+            neurons: 50,
+            duration_ms: 0.0,
+            ..CubaConfig::default()
+        };
+        for shards in [1, 3, 50] {
+            let run = run_cuba(&cfg, 1, shards, RuntimeConfig::default()).expect("runs");
+            assert_eq!((run.stats.spikes, run.raster.len()), (0, 0));
+        }
+    }
+
+    /// Same spikes whatever the sharding and executor.
+    #[test]
+    fn sharding_and_executors_give_identical_spikes() {
+        let cfg = CubaConfig {
+            neurons: 800,
+            duration_ms: 100.0,
+            ..CubaConfig::default()
+        };
+        let rt = |executor| RuntimeConfig {
+            executor,
+            workers: 2,
+            ..RuntimeConfig::default()
+        };
+        let first = run_cuba(&cfg, 1, 1, rt(Executor::Inline)).expect("runs");
+        let one = &first.stats;
+        assert!(one.spikes > 0);
+        for (shards, ex) in [
+            (3, Executor::Tokio),
+            (4, Executor::Threads),
+            (2, Executor::Inline),
+            (800, Executor::Tokio),
+            (800, Executor::Inline),
+        ] {
+            let run = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
+            assert_eq!(run.raster, first.raster, "{shards} shards on {ex:?}");
+            let s = run.stats;
+            assert_eq!(
+                (s.spikes, s.synaptic_events, s.synapses),
+                (one.spikes, one.synaptic_events, one.synapses),
+                "{shards} shards on {ex:?}"
+            );
+        }
+    }
+}
