@@ -8,7 +8,9 @@ use std::path::Path;
 
 use axon::data::dataset::{Dataset, LoadOptions};
 use axon::learn::backprop::epoch_order;
-use axon::learn::coordinator::{train_layers, train_layers_with, LayerEpoch, TrainEvent, TrainPlan, TrainControl};
+use axon::learn::coordinator::{
+    train_layers, train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
+};
 use axon::learn::ep::{beta_sign, EpConfig, EpNet};
 use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
 use axon::math::activation::Activation;

@@ -332,7 +332,7 @@ fn train_actors(
     opts: &RunOptions,
     resume: Option<crate::experiment::checkpoint::ResumeState>,
 ) -> Result<(), RunError> {
-    use crate::learn::coordinator::{train_layers_with, TrainEvent, TrainPlan, TrainControl};
+    use crate::learn::coordinator::{train_layers_with, TrainControl, TrainEvent, TrainPlan};
     let init = initial_network(scenario);
     checkpoint(dir, label, 0, &init)?;
     let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);

@@ -158,7 +158,9 @@ impl EpLayerActor {
                 Ok(())
             }
             Message::WeightTransport { step, shard, copy } if step == now => {
-                self.core.at.store_copy(self.core.fb_syn.as_mut(), shard, &copy);
+                self.core
+                    .at
+                    .store_copy(self.core.fb_syn.as_mut(), shard, &copy);
                 self.copies_in += 1;
                 Ok(())
             }
@@ -259,7 +261,12 @@ impl EpLayerActor {
             return;
         }
         let below = self.core.below.view();
-        ep::drive_from_below(&mut self.h, below, self.core.syn.weights(), self.core.syn.bias());
+        ep::drive_from_below(
+            &mut self.h,
+            below,
+            self.core.syn.weights(),
+            self.core.syn.bias(),
+        );
         self.h_fresh = true;
     }
 
@@ -306,7 +313,9 @@ impl EpLayerActor {
             self.grad_w.as_slice(),
             lr,
         );
-        self.core.opt.update(1, self.core.syn.bias_mut(), &self.grad_b, lr);
+        self.core
+            .opt
+            .update(1, self.core.syn.bias_mut(), &self.grad_b, lr);
         self.core.copy_stale = true;
         self.h_fresh = false;
         if self.core.cfg.feedback == Feedback::KolenPollack && self.core.fb_syn.is_some() {
@@ -319,7 +328,8 @@ impl EpLayerActor {
                     scale,
                 );
                 self.core.fb_opt.begin_step();
-                self.core.fb_opt
+                self.core
+                    .fb_opt
                     .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr_above);
             }
         }

@@ -16,8 +16,8 @@
 //! in one thread (the reference the actors are tested against) and has switches for the three
 //! ways to break it.
 
-use crate::math::loss::Loss;
 use crate::math::activation::Activation;
+use crate::math::loss::Loss;
 use crate::math::matrix::{matmul, MatView, Matrix, Threads};
 use crate::math::mlp::{DenseLayer, Mlp};
 
@@ -269,7 +269,12 @@ pub fn pc_batch_gradients(
 /// layer actors ([`crate::learn::pc_layer`]): one copy of each.
 ///
 /// `mu = input W^T + b` (`weights` is `W`, `outputs x inputs`).
-pub(crate) fn predict_into(mu: &mut Matrix, input: MatView<'_>, weights: MatView<'_>, bias: &[f32]) {
+pub(crate) fn predict_into(
+    mu: &mut Matrix,
+    input: MatView<'_>,
+    weights: MatView<'_>,
+    bias: &[f32],
+) {
     mu.set_rows(input.rows());
     matmul(mu, input, weights.t(), 1.0, false, Threads::ONE);
     for r in 0..mu.rows() {

@@ -115,12 +115,18 @@ impl Layout {
         let (above, above_names) = if l == layers {
             (Vec::new(), Vec::new())
         } else if self.direct {
-            (vec![0..self.widths[layers]], self.names(layers))
+            (
+                std::iter::once(0..self.widths[layers]).collect(),
+                self.names(layers),
+            )
         } else {
             (self.ranges(l + 1), self.names(l + 1))
         };
         let (below, below_names) = if l == 1 {
-            (vec![0..self.widths[0]], vec!["input".to_owned()])
+            (
+                std::iter::once(0..self.widths[0]).collect(),
+                vec!["input".to_owned()],
+            )
         } else {
             (self.ranges(l - 1), self.names(l - 1))
         };

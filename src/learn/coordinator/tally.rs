@@ -218,13 +218,12 @@ impl Coordinator {
         let s = self.sums.remove(&epoch).unwrap_or_default();
         let n = s.train_n.max(1) as f64;
         let fb = std::mem::take(&mut self.fb_snapshot);
-        let feedback_gap =
-            (!fb.is_empty() && self.cfg.feedback != Feedback::Direct).then(|| {
-                fb.iter()
-                    .zip(&self.snapshot[1..])
-                    .map(|(b, above)| matrix_gap(b, &above.weight))
-                    .collect()
-            });
+        let feedback_gap = (!fb.is_empty() && self.cfg.feedback != Feedback::Direct).then(|| {
+            fb.iter()
+                .zip(&self.snapshot[1..])
+                .map(|(b, above)| matrix_gap(b, &above.weight))
+                .collect()
+        });
         LayerEpoch {
             epoch,
             train_loss: s.train_loss / n,
@@ -264,4 +263,3 @@ fn matrix_gap(a: &Matrix, b: &Matrix) -> f64 {
     }
     (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
 }
-

@@ -399,7 +399,11 @@ impl PcLayer<AsyncState> {
             return;
         }
         st.tick_pending = true;
-        let me = self.core.at.self_edge.expect("async actors have a self edge");
+        let me = self
+            .core
+            .at
+            .self_edge
+            .expect("async actors have a self edge");
         ctx.send(me, Message::Tick { tick: b.base + 1 });
     }
 

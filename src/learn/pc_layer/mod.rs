@@ -416,7 +416,14 @@ impl<S: PcSchedule> PcLayer<S> {
         };
         let rows = self.fx.rows();
         let (above, fx) = (c.above.view().t(), self.fx.view());
-        matmul(&mut self.grad_fb, above, fx, -1.0 / rows as f32, false, Threads::ONE);
+        matmul(
+            &mut self.grad_fb,
+            above,
+            fx,
+            -1.0 / rows as f32,
+            false,
+            Threads::ONE,
+        );
         if c.cfg.kp_decay > 0.0 {
             b.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
         }
@@ -516,7 +523,10 @@ impl<S: PcSchedule> PcLayer<S> {
     /// `fb = eps_above B` from the assembled errors above.
     fn feed_back(&mut self) {
         let c = &self.core;
-        let b = c.fb_syn.as_ref().expect("hidden layers hold feedback synapses");
+        let b = c
+            .fb_syn
+            .as_ref()
+            .expect("hidden layers hold feedback synapses");
         pc::feed_back(&mut self.fb, c.above.view(), b.view());
     }
 
