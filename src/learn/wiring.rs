@@ -1,5 +1,5 @@
 //! The network a layer-actor run is: the coordinator (actor 0), then every layer's shards
-//! layer by layer, each with its [`Placement`] (ranges, edges and names), its rows of the
+//! layer by layer, each with its `Placement` (ranges, edges and names), its rows of the
 //! initial weights and the learning rule the configuration names; and the edges between
 //! them (up to the layer above, down to the layer below or, under direct feedback, from the
 //! output to every hidden layer, to the coordinator, and to itself under the asynchronous

@@ -25,8 +25,8 @@
 //! the actor gets there, so the numbers depend only on the messages, never on their timing:
 //! a run is deterministic whatever the executor, worker count or sharding.
 //!
-//! The actor is [`PcLayer`] over a schedule: [`Lockstep`] (above) or
-//! [`asynchronous::AsyncState`] (`runtime.schedule = "async"`, see [`asynchronous`]). The
+//! The actor is `PcLayer` over a schedule: `Lockstep` (above) or
+//! `asynchronous::AsyncState` (`runtime.schedule = "async"`, see [`asynchronous`]). The
 //! maths is [`crate::learn::pc`]'s; the core it embeds is the layer kit's
 //! ([`crate::learn::layer`]).
 
