@@ -208,7 +208,7 @@ pub fn evaluate_by_messages(
     let mut prev = input;
     for (i, layer) in net.layers().iter().enumerate() {
         let id = network.add(
-            format!("layer-{}", i + 1),
+            crate::learn::layer::LayerName::new(i + 1, 0, 1).to_string(),
             LayerActor {
                 synapses: Synapses::from_layer(layer.clone()),
                 activation: (i < last).then_some(net.activation()),

@@ -1,5 +1,5 @@
 //! The network a layer-actor run is: the coordinator (actor 0), then every layer's shards
-//! layer by layer, each with its [`Placement`] (ranges, edges and names), its rows of the
+//! layer by layer, each with its `Placement` (ranges, edges and names), its rows of the
 //! initial weights and the learning rule the configuration names; and the edges between
 //! them (up to the layer above, down to the layer below or, under direct feedback, from the
 //! output to every hidden layer, to the coordinator, and to itself under the asynchronous
@@ -115,12 +115,18 @@ impl Layout {
         let (above, above_names) = if l == layers {
             (Vec::new(), Vec::new())
         } else if self.direct {
-            (vec![0..self.widths[layers]], self.names(layers))
+            (
+                std::iter::once(0..self.widths[layers]).collect(),
+                self.names(layers),
+            )
         } else {
             (self.ranges(l + 1), self.names(l + 1))
         };
         let (below, below_names) = if l == 1 {
-            (vec![0..self.widths[0]], vec!["input".to_owned()])
+            (
+                std::iter::once(0..self.widths[0]).collect(),
+                vec!["input".to_owned()],
+            )
         } else {
             (self.ranges(l - 1), self.names(l - 1))
         };

@@ -1,5 +1,5 @@
 //! A layer-actor run (PC, Z-IL, the asynchronous schedule, EP, C-EP): the `Coordinator` actor
-//! that feeds batches and tallies results ([`feed`](self) and its `tally` half), and
+//! that feeds batches (its `feed` half) and tallies results (its `tally` half), and
 //! [`train_layers`], which builds the network ([`crate::learn::wiring`]), runs it and streams
 //! per-batch and per-epoch events to the caller.
 //!
@@ -444,12 +444,12 @@ pub fn train_layers_with(
         let mut report = report;
         report.traffic.faults = fault_tally(&report);
         if let Some((layer, shard, step, what, value)) = fault {
-            let (layer, shard) = (layer as usize, shard as usize);
-            let sharded = LayerName::new(layer, shard, 2).to_string();
+            let (layer, shard) = (layer as usize, Some(shard as usize));
+            let sharded = LayerName { layer, shard }.to_string();
             let actor = if report.names.contains(&sharded) {
                 sharded
             } else {
-                LayerName::new(layer, 0, 1).to_string()
+                LayerName { layer, shard: None }.to_string()
             };
             return Err(RuntimeError::NonFinite {
                 actor,

@@ -89,7 +89,7 @@ pub struct LayerConfig {
     /// The asynchronous schedule (`None`: lockstep).
     pub asynchronous: Option<AsyncSchedule>,
     /// Equilibrium propagation instead of predictive coding (`algorithm.kind = "ep"` or
-    /// `"cep"`): the layers are [`crate::learn::ep_layer::EpLayerActor`]s, `activation` is `rho`,
+    /// `"cep"`): the layers are `EpLayerActor`s, `activation` is `rho`,
     /// and `zil`, `steps`, `gamma`, `loss` and the PC switches do not apply.
     pub ep: Option<crate::learn::ep::EpConfig>,
 }

@@ -1,5 +1,5 @@
 //! The asynchronous schedule of the predictive-coding layer actor (`runtime.schedule =
-//! "async"`): [`AsyncState`], the second state machine a [`PcLayer`] runs its training batches
+//! "async"`): `AsyncState`, the second state machine a `PcLayer` runs its training batches
 //! by. Each actor updates from the latest values it holds whenever a message arrives, through
 //! links that may drop, delay or duplicate messages; it reports to the coordinator when it
 //! settles, and learns when the coordinator says every actor has.

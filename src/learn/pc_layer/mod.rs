@@ -25,12 +25,13 @@
 //! the actor gets there, so the numbers depend only on the messages, never on their timing:
 //! a run is deterministic whatever the executor, worker count or sharding.
 //!
-//! The actor is [`PcLayer`] over a schedule: [`Lockstep`] (above) or
-//! [`asynchronous::AsyncState`] (`runtime.schedule = "async"`, see [`asynchronous`]). The
+//! The actor is `PcLayer` over a schedule: `Lockstep` (above) or
+//! `asynchronous::AsyncState` (`runtime.schedule = "async"`, see [`asynchronous`]). The
 //! maths is [`crate::learn::pc`]'s; the core it embeds is the layer kit's
 //! ([`crate::learn::layer`]).
 
 pub mod asynchronous;
+mod schedule;
 
 use std::sync::Arc;
 
@@ -43,30 +44,10 @@ use crate::message::{Message, Phase, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
 
 pub use crate::learn::layer::config::{AsyncSchedule, Feedback, KpInit, LayerConfig};
+pub(crate) use schedule::{Lockstep, PcSchedule};
 
 /// The former name of [`LayerConfig`], kept while `experiment::scenario` still uses it.
 pub type PcConfig = LayerConfig;
-
-/// How a predictive-coding layer's training batches are scheduled.
-pub(crate) trait PcSchedule {
-    /// Training batches run asynchronously (else in lockstep).
-    const ASYNC: bool;
-    /// A training batch begins.
-    fn begin_training(&mut self) {}
-    /// Adds what the schedule carries from batch to batch to `bag`.
-    fn save(&self, _bag: &mut StateBag) {}
-    /// Restores what [`PcSchedule::save`] wrote.
-    fn restore(&mut self, _bag: &StateBag) -> Result<(), StateError> {
-        Ok(())
-    }
-}
-
-/// The lockstep schedule: every message carries its step, and a step waits for all of them.
-pub(crate) struct Lockstep;
-
-impl PcSchedule for Lockstep {
-    const ASYNC: bool = false;
-}
 
 /// One shard of a predictive-coding layer under schedule `S`.
 pub(crate) struct PcLayer<S> {
