@@ -2,28 +2,11 @@
 //! wrong in its own way, and each must give an error that names the problem, never a panic.
 //! The fuzz targets (`fuzz/`) add to this corpus what they find.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use axon::data::idx::{decode_idx_bytes, read_idx_file};
 use axon::experiment::scenario::Scenario;
-
-fn corpus(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus folder")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "{} holds only {} files",
-        dir.display(),
-        files.len()
-    );
-    files
-}
+use common::{command, corpus, stderr};
 
 #[test]
 fn every_malformed_idx_file_is_an_error() {
@@ -56,12 +39,8 @@ fn every_malformed_scenario_is_an_error() {
 #[test]
 fn the_cli_rejects_every_malformed_scenario_with_exit_2() {
     for path in corpus("scenarios") {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
-            .arg("validate")
-            .arg(&path)
-            .output()
-            .expect("runs");
-        let err = String::from_utf8_lossy(&o.stderr);
+        let o = command(&["validate"]).arg(&path).output().expect("runs");
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
         assert!(err.contains("error"), "{}: {err}", path.display());
         assert!(!err.contains("panicked"), "{}: {err}", path.display());

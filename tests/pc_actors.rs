@@ -2,9 +2,9 @@
 //! weights) on every executor and sharding; the negative controls break it; Kolen-Pollack
 //! with a shared seed needs no weight transport; sharding does not change the numbers.
 
-use std::path::Path;
+mod common;
 
-use axon::data::dataset::{Dataset, LoadOptions};
+use axon::data::dataset::Dataset;
 use axon::learn::coordinator::{train_pc, PcEpoch, PcEvent, PcPlan};
 use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
 use axon::math::activation::Activation;
@@ -14,18 +14,7 @@ use axon::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
 use axon::math::rng::SeededRng;
 use axon::runtime::traffic::Traffic;
 use axon::runtime::{Executor, RuntimeConfig};
-
-fn mnist(train: usize, test: usize) -> Dataset {
-    Dataset::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
-        &LoadOptions {
-            train_limit: Some(train),
-            test_limit: Some(test),
-            classes: None,
-        },
-    )
-    .expect("shipped MNIST")
-}
+use common::mnist;
 
 fn zil_config(batches: usize) -> PcConfig {
     PcConfig {
