@@ -333,6 +333,7 @@ fn train_actors(
     resume: Option<crate::experiment::checkpoint::ResumeState>,
 ) -> Result<(), RunError> {
     use crate::learn::coordinator::{train_pc_with, PcEvent, PcPlan, TrainControl};
+    check_resume_plan(scenario, data, dir, resume.as_ref())?;
     let init = initial_network(scenario);
     checkpoint(dir, label, 0, &init)?;
     let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);
@@ -426,11 +427,39 @@ fn train_actors(
                 dir: dir.path().to_owned(),
             })
         }
+        Err(crate::runtime::RuntimeError::Restore(message)) => {
+            return Err(RunError::Resume {
+                dir: dir.path().to_owned(),
+                message: format!("{}: {message}", dir.path().join(RESUME_FILE).display()),
+            })
+        }
         other => other?,
     };
     write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
     Ok(())
+}
+
+/// A resume checkpoint's position must be one of this run (its epochs, batches and layers).
+fn check_resume_plan(
+    scenario: &Scenario,
+    data: &Dataset,
+    dir: &RunDir,
+    resume: Option<&crate::experiment::checkpoint::ResumeState>,
+) -> Result<(), RunError> {
+    let Some(state) = resume else {
+        return Ok(());
+    };
+    let t = &scenario.file.train;
+    let batches = data.train.len().div_ceil(t.batch_size);
+    let layers = scenario.file.network.layers.len() - 1;
+    let file = dir.path().join(RESUME_FILE);
+    state
+        .check_plan(&file, t.epochs, batches, layers)
+        .map_err(|e| RunError::Resume {
+            dir: dir.path().to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// The CUBA spiking network: no data, no training; `snn` in results.json.
