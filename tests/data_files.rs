@@ -79,7 +79,7 @@ fn gzipped_and_raw_files_mix() {
     write_file(
         f.dir.path(),
         &format!("{}.gz", FILE_NAMES[1]),
-        &gzip(&labels),
+        gzip(&labels),
     );
     assert_eq!(f.load().expect("valid").train.labels(), &[0, 1, 2, 1]);
 }
@@ -123,7 +123,7 @@ fn each_malformed_case_has_its_own_error() {
     write_file(
         f.dir.path(),
         &format!("{}.gz", FILE_NAMES[0]),
-        &gzip(&good[..20]),
+        gzip(&good[..20]),
     );
     let e = f.load().expect_err("truncated gz");
     assert!(
