@@ -12,6 +12,10 @@ speed can be compared against an established framework on the same machine:
   * SGD (plain, no momentum) or Adam (PyTorch defaults apart from --lr);
     training set reshuffled each epoch by a seeded generator; the last
     partial batch is kept.
+  * Learning rate constant, or (--schedule cosine) axon's `train.schedule =
+    "cosine"`: per batch, lr_t = lr * (1 + cos(pi t / T)) / 2 for batch step t
+    (0-based, counted over the whole run) of T = batches per epoch x epochs,
+    so the first batch uses lr and the rate decays towards 0 after the last.
 
 Per epoch it prints train loss, train accuracy (both accumulated over the
 epoch's batches, in training mode), test accuracy and the wall seconds spent
@@ -22,6 +26,10 @@ Run (needs torch and numpy, e.g. in a venv outside the repo):
     python3 benches/pytorch_bp.py --optimizer sgd  --lr 0.05 --epochs 10 --threads 1
     python3 benches/pytorch_bp.py --optimizer adam --lr 1e-3 --epochs 10 --threads 1
     python3 benches/pytorch_bp.py --optimizer sgd  --lr 0.05 --epochs 2  --threads 2
+
+The peer of scenarios/bp-mnist.toml (Adam, lr 1e-3, cosine schedule, 10 epochs):
+
+    python3 benches/pytorch_bp.py --optimizer adam --lr 1e-3 --schedule cosine --epochs 10 --threads 1
 """
 
 import argparse
@@ -62,6 +70,12 @@ def load_mnist(root, kind):
     return x, y
 
 
+def cosine_factor(step, total):
+    """axon's cosine schedule (src/math/optimizer.rs, Schedule::Cosine) as a factor of the
+    base rate at batch step `step` (0-based) of `total`: (1 + cos(pi step / total)) / 2."""
+    return 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
+
+
 def build_model(sizes):
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -94,6 +108,12 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--train-limit", type=int, default=None)
+    p.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning-rate schedule; cosine decays per batch as axon's train.schedule = cosine",
+    )
     args = p.parse_args()
     if args.lr is None:
         args.lr = 0.05 if args.optimizer == "sgd" else 1e-3
@@ -112,12 +132,17 @@ def main():
         opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = None
+    if args.schedule == "cosine":
+        total_steps = -(-n // args.batch_size) * args.epochs
+        # LambdaLR sets lr * factor(0) = lr now and lr * factor(t) after the t-th sched.step().
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: cosine_factor(t, total_steps))
     loss_fn = torch.nn.CrossEntropyLoss()  # softmax + NLL, mean over batch
     shuffle = torch.Generator().manual_seed(args.seed)
 
     print(
         f"# torch {torch.__version__}, threads={torch.get_num_threads()}, "
-        f"optimizer={args.optimizer}, lr={args.lr}, batch={args.batch_size}, "
+        f"optimizer={args.optimizer}, lr={args.lr}, schedule={args.schedule}, batch={args.batch_size}, "
         f"seed={args.seed}, train={n}, test={x_test.shape[0]}",
         flush=True,
     )
@@ -137,6 +162,8 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             with torch.no_grad():
                 loss_sum += loss.detach() * idx.shape[0]
                 correct += (logits.argmax(1) == yb).sum()
@@ -156,6 +183,7 @@ def main():
                 "torch": torch.__version__,
                 "optimizer": args.optimizer,
                 "lr": args.lr,
+                "schedule": args.schedule,
                 "epochs": args.epochs,
                 "batch_size": args.batch_size,
                 "threads": args.threads,

@@ -2,35 +2,23 @@
 //! CLI on small real MNIST subsets: it learns about as well as lockstep, survives lost,
 //! duplicated, delayed and reordered messages, and counts every fault it injected.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use axon::experiment::results::Results;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn axon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_axon"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the axon binary runs")
-}
+use common::{axon, mnist_dir, results, stderr, write_file};
 
 fn scenario(dir: &Path) -> PathBuf {
-    let p = dir.join("async.toml");
     let text = format!(
         "name = \"async\"\nseed = 2\n[data]\ndir = \"{}\"\ntrain_limit = 3000\ntest_limit = 500\n\
          [network]\nlayers = [784, 48, 24, 10]\n[train]\nepochs = 2\nbatch_size = 32\n\
          optimizer = \"adam\"\nlr = 0.002\n\
          [algorithm]\nkind = \"pc\"\ninference_steps = 12\nfeedback = \"transpose\"\n\
          [runtime]\nexecutor = \"tokio\"\nworkers = 2\n",
-        root().join("data/mnist").display()
+        mnist_dir().display()
     );
-    std::fs::write(&p, text).expect("temp file");
-    p
+    write_file(dir, "async.toml", &text)
 }
 
 fn run(file: &Path, out: &Path, sets: &[&str]) -> Results {
@@ -45,13 +33,8 @@ fn run(file: &Path, out: &Path, sets: &[&str]) -> Results {
         args.extend(["--set", s]);
     }
     let o = axon(&args);
-    assert!(
-        o.status.success(),
-        "{sets:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("parses")
+    assert!(o.status.success(), "{sets:?}: {}", stderr(&o));
+    results(out)
 }
 
 fn accuracy(r: &Results) -> f64 {
@@ -157,7 +140,7 @@ fn faults_need_the_async_schedule_and_async_needs_pc() {
             args.extend(["--set", s]);
         }
         let o = axon(&args);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{sets:?}: {err}");
         assert!(err.contains(needle), "{sets:?}: {err}");
     }

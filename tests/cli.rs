@@ -1,52 +1,22 @@
 //! The `axon` binary as a user drives it: a small real run end to end, and bad input that
 //! must give a clear message and exit code 2, never a panic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use axon::experiment::checkpoint::load_mlp;
 use axon::math::activation::Activation;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn axon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_axon"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the axon binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{axon, expect_bad_input, mnist_dir, stderr, write_file};
 
 /// A small real-MNIST scenario in a temp folder.
 fn scenario(dir: &Path, extra: &str) -> PathBuf {
-    let p = dir.join("small.toml");
     let text = format!(
         "name = \"small\"\nseed = 3\n[data]\ndir = \"{}\"\ntrain_limit = 2000\ntest_limit = 500\n\
          [network]\nlayers = [784, 32, 10]\n[train]\nepochs = 2\nlr = 0.002\n{extra}",
-        root().join("data/mnist").display()
+        mnist_dir().display()
     );
-    std::fs::write(&p, text).expect("temp file");
-    p
-}
-
-fn expect_bad_input(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "exit code for bad input; stderr: {err}"
-    );
-    assert!(
-        err.contains(needle),
-        "stderr should mention {needle:?}: {err}"
-    );
-    assert!(!err.contains("panicked"), "no panic on user input: {err}");
+    write_file(dir, "small.toml", &text)
 }
 
 #[test]
@@ -240,7 +210,7 @@ fn a_truncated_data_file_is_bad_input_not_a_panic() {
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).expect("dir");
     for name in axon::data::dataset::FILE_NAMES {
-        let src = root().join("data/mnist").join(format!("{name}.gz"));
+        let src = mnist_dir().join(format!("{name}.gz"));
         let bytes = std::fs::read(&src).expect("shipped data");
         let keep = if name.starts_with("t10k-images") {
             bytes.len() / 2
@@ -433,16 +403,14 @@ fn a_diverging_run_stops_and_names_the_actor_step_and_value() {
 
 /// A tiny PC-against-BP scenario with a `[sweep]` table (500 training, 200 test images).
 fn sweep_scenario(dir: &Path, file: &str, extra: &str, sweep: &str) -> PathBuf {
-    let p = dir.join(file);
     let text = format!(
         "name = \"grid\"\nseed = 3\n[data]\ndir = \"{}\"\ntrain_limit = 500\ntest_limit = 200\n\
          [network]\nlayers = [784, 16, 10]\n[train]\nepochs = 1\nlr = 0.01\n{extra}\
          [algorithm]\nkind = \"pc\"\ninference_steps = 5\n[runtime]\nworkers = 1\n\
          [compare]\nbaseline = \"bp\"\n[sweep]\n{sweep}",
-        root().join("data/mnist").display()
+        mnist_dir().display()
     );
-    std::fs::write(&p, text).expect("temp file");
-    p
+    write_file(dir, file, &text)
 }
 
 fn sweep_rows(dir: &Path) -> Vec<serde_json::Value> {

@@ -1,10 +1,12 @@
 //! IDX files and data folders on disk: round trips (raw and gzipped) and every malformed case.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use axon::data::dataset::{DataError, Dataset, LoadOptions, FILE_NAMES};
 use axon::data::idx::{encode_idx, read_idx_file, IdxError};
+use common::write_file;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 
@@ -12,12 +14,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).expect("in-memory write");
     enc.finish().expect("in-memory gzip")
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).expect("temp file");
-    p
 }
 
 proptest! {
@@ -29,7 +25,7 @@ proptest! {
         let data: Vec<u8> = (0..len).map(|i| (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 256) as u8).collect();
         let bytes = encode_idx(&[n, r, c], &data);
         let dir = tempfile::tempdir().expect("temp dir");
-        let file = write(dir.path(), "x", &if gz { gzip(&bytes) } else { bytes });
+        let file = write_file(dir.path(), "x", &if gz { gzip(&bytes) } else { bytes });
         let back = read_idx_file(&file, 3, "images").expect("valid file");
         prop_assert_eq!(back.dims, vec![n, r, c]);
         prop_assert_eq!(back.data, data);
@@ -61,7 +57,7 @@ impl Folder {
         f
     }
     fn put(&self, which: usize, bytes: &[u8]) {
-        write(self.dir.path(), FILE_NAMES[which], bytes);
+        write_file(self.dir.path(), FILE_NAMES[which], bytes);
     }
     fn load(&self) -> Result<Dataset, DataError> {
         Dataset::load(self.dir.path(), &LoadOptions::default())
@@ -80,10 +76,10 @@ fn gzipped_and_raw_files_mix() {
     let f = Folder::new(4, 2);
     let labels = encode_idx(&[4], &[0, 1, 2, 1]);
     std::fs::remove_file(f.dir.path().join(FILE_NAMES[1])).expect("exists");
-    write(
+    write_file(
         f.dir.path(),
         &format!("{}.gz", FILE_NAMES[1]),
-        &gzip(&labels),
+        gzip(&labels),
     );
     assert_eq!(f.load().expect("valid").train.labels(), &[0, 1, 2, 1]);
 }
@@ -124,10 +120,10 @@ fn each_malformed_case_has_its_own_error() {
     // truncated inside a gzip stream
     let f = Folder::new(5, 2);
     std::fs::remove_file(f.dir.path().join(FILE_NAMES[0])).expect("exists");
-    write(
+    write_file(
         f.dir.path(),
         &format!("{}.gz", FILE_NAMES[0]),
-        &gzip(&good[..20]),
+        gzip(&good[..20]),
     );
     let e = f.load().expect_err("truncated gz");
     assert!(
@@ -203,8 +199,8 @@ fn each_malformed_case_has_its_own_error() {
 
 #[test]
 fn shipped_mnist_is_complete() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
-    let d = Dataset::load(&dir, &LoadOptions::default()).expect("shipped MNIST loads");
+    let d =
+        Dataset::load(&common::mnist_dir(), &LoadOptions::default()).expect("shipped MNIST loads");
     assert_eq!(
         (d.train.len(), d.test.len(), d.rows, d.cols, d.classes),
         (60_000, 10_000, 28, 28, 10)

@@ -4,9 +4,9 @@
 //! transport and equal the transpose oracle's weights; untied copies are reported; EP learns
 //! real MNIST. (The gradient check against finite differences is a unit test of `axon::learn::ep`.)
 
-use std::path::Path;
+mod common;
 
-use axon::data::dataset::{Dataset, LoadOptions};
+use axon::data::dataset::Dataset;
 use axon::learn::backprop::epoch_order;
 use axon::learn::coordinator::{
     train_layers, train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
@@ -21,20 +21,9 @@ use axon::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
 use axon::math::rng::SeededRng;
 use axon::runtime::traffic::Traffic;
 use axon::runtime::{Executor, RuntimeConfig};
+use common::mnist;
 
 const BATCH: usize = 20;
-
-fn mnist(train: usize, test: usize) -> Dataset {
-    Dataset::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
-        &LoadOptions {
-            train_limit: Some(train),
-            test_limit: Some(test),
-            classes: None,
-        },
-    )
-    .expect("shipped MNIST")
-}
 
 fn ep(continual: bool) -> EpConfig {
     EpConfig {

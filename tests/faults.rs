@@ -2,43 +2,19 @@
 //! results as an uninterrupted run; Ctrl-C (SIGINT) stops with a final checkpoint and exit
 //! 130; a panicking actor is named, exits 1 and leaves the last checkpoint intact.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use axon::experiment::checkpoint::ResumeState;
 use axon::experiment::results::Results;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_axon"));
-    c.args(args).current_dir(root());
-    c
-}
-
-fn axon(args: &[&str]) -> Output {
-    command(args).output().expect("the axon binary runs")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    command(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the axon binary starts")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{axon, mnist_dir, results, spawn, stderr, write_file};
 
 /// A small PC run: 3 epochs of 40 batches, a resumable checkpoint every 4 batches, with the
 /// BP baseline beside it.
 fn scenario(dir: &Path, extra: &str) -> PathBuf {
-    let p = dir.join("resumable.toml");
     let text = format!(
         "name = \"resumable\"\nseed = 5\n[data]\ndir = \"{}\"\ntrain_limit = 2560\ntest_limit = 300\n\
          [network]\nlayers = [784, 32, 16, 10]\n[train]\nepochs = 3\nbatch_size = 64\nlr = 0.002\n\
@@ -47,15 +23,9 @@ fn scenario(dir: &Path, extra: &str) -> PathBuf {
          kp_init = \"random\"\nkp_decay = 0.001\n\
          [runtime]\nexecutor = \"tokio\"\nworkers = 2\n[compare]\nbaseline = \"bp\"\n\
          [checkpoint]\nevery_batches = 4\n{extra}",
-        root().join("data/mnist").display()
+        mnist_dir().display()
     );
-    std::fs::write(&p, text).expect("temp file");
-    p
-}
-
-fn results(dir: &Path) -> Results {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
-    serde_json::from_str(&text).expect("results.json parses")
+    write_file(dir, "resumable.toml", &text)
 }
 
 /// Everything measured except times and traffic (which count only the last process).
@@ -166,7 +136,7 @@ fn killed_or_interrupted_runs_resume_to_the_same_results() {
         .expect("kill runs");
     assert!(sent.success());
     let out = child.wait_with_output().expect("exits");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "says how to continue: {err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -244,12 +214,7 @@ fn an_interrupted_asynchronous_run_resumes_with_its_fault_streams() {
         .status()
         .expect("kill runs");
     let stopped = child.wait_with_output().expect("exits");
-    assert_eq!(
-        stopped.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&stopped.stderr)
-    );
+    assert_eq!(stopped.status.code(), Some(130), "{}", stderr(&stopped));
     let mut args = vec!["run", file, "--resume", o, "-q"];
     args.extend(sets);
     let done = axon(&args);

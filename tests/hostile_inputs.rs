@@ -1,29 +1,21 @@
-//! The malformed-input corpus (`tests/corpus/`): every IDX file and every scenario there is
-//! wrong in its own way, and each must give an error that names the problem, never a panic.
+//! The malformed-input corpus (`tests/corpus/`): every IDX file, scenario and checkpoint there
+//! is wrong in its own way, and each must give an error that names the problem, never a panic.
 //! The fuzz targets (`fuzz/`) add to this corpus what they find.
+//!
+//! The checkpoints (written by `tests/corpus/make_checkpoints.py`) are wrong for a 784-4-10
+//! network: `mlp-*` as `convert.checkpoint` of an snn-convert run, `resume-*` as the
+//! `checkpoints/resume.safetensors` of a `--resume` run, the others as both.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 
-use axon::data::idx::{decode_idx_bytes, read_idx_file};
+use axon::data::dataset::FILE_NAMES;
+use axon::data::idx::{decode_idx_bytes, encode_idx, read_idx_file};
+use axon::experiment::checkpoint::{load_mlp, ResumeState};
 use axon::experiment::scenario::Scenario;
-
-fn corpus(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(kind);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus folder")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 10,
-        "{} holds only {} files",
-        dir.display(),
-        files.len()
-    );
-    files
-}
+use axon::math::activation::Activation;
+use common::{axon, command, corpus, expect_bad_input, stderr, write_file};
 
 #[test]
 fn every_malformed_idx_file_is_an_error() {
@@ -56,14 +48,131 @@ fn every_malformed_scenario_is_an_error() {
 #[test]
 fn the_cli_rejects_every_malformed_scenario_with_exit_2() {
     for path in corpus("scenarios") {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
-            .arg("validate")
-            .arg(&path)
-            .output()
-            .expect("runs");
-        let err = String::from_utf8_lossy(&o.stderr);
+        let o = command(&["validate"]).arg(&path).output().expect("runs");
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
         assert!(err.contains("error"), "{}: {err}", path.display());
         assert!(!err.contains("panicked"), "{}: {err}", path.display());
+    }
+}
+
+/// The checkpoint corpus files meant for one reader: `mlp-` or `resume-` ones and the rest.
+fn checkpoints(reader: &str) -> Vec<PathBuf> {
+    let other = if reader == "mlp-" { "resume-" } else { "mlp-" };
+    corpus("checkpoints")
+        .into_iter()
+        .filter(|p| !file_name(p).starts_with(other))
+        .collect()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .expect("a file")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A data folder of 256 training and 100 test images of 28 x 28, ten classes (enough to build
+/// the runs; what the images show does not matter here).
+fn tiny_data(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("data folder");
+    for (i, n) in [(0, 256u32), (2, 100)] {
+        let pixels: Vec<u8> = (0..n as usize * 784).map(|k| (k * 7 % 256) as u8).collect();
+        write_file(&data, FILE_NAMES[i], encode_idx(&[n, 28, 28], &pixels));
+        let labels: Vec<u8> = (0..n).map(|k| (k % 10) as u8).collect();
+        write_file(&data, FILE_NAMES[i + 1], encode_idx(&[n], &labels));
+    }
+    data
+}
+
+/// The scenario the resume corpus was written for: PC on 784-4-10, one epoch of four batches,
+/// a resumable checkpoint after every batch.
+fn resume_scenario(dir: &Path, data: &Path) -> PathBuf {
+    let text = format!(
+        "name = \"resume-target\"\nseed = 1\n[data]\ndir = \"{}\"\n[network]\nlayers = [784, 4, 10]\n\
+         [train]\nepochs = 1\nbatch_size = 64\noptimizer = \"adam\"\nlr = 0.01\n\
+         [algorithm]\nkind = \"pc\"\ninference_steps = 4\n[runtime]\nworkers = 1\n\
+         [checkpoint]\nevery_batches = 1\n",
+        data.display()
+    );
+    write_file(dir, "resume.toml", text)
+}
+
+/// An snn-convert run of a 784-4-10 network from `convert.checkpoint`.
+fn convert_scenario(dir: &Path, data: &Path) -> PathBuf {
+    let text = format!(
+        "name = \"convert-target\"\nseed = 1\n[data]\ndir = \"{}\"\n[network]\nlayers = [784, 4, 10]\n\
+         [algorithm]\nkind = \"snn-convert\"\n[convert]\nticks = [5]\nnormalise_examples = 100\n\
+         [runtime]\nworkers = 1\n",
+        data.display()
+    );
+    write_file(dir, "convert.toml", text)
+}
+
+/// Both readers on every checkpoint: an error names the file; nothing panics. (Some files are
+/// valid for one reader and wrong only for the run: a network of other widths, a resume
+/// checkpoint of another network; the CLI tests below refuse those.)
+#[test]
+fn every_checkpoint_reader_names_the_file_and_never_panics() {
+    for path in corpus("checkpoints") {
+        let shown = path.display().to_string();
+        let errors = [
+            load_mlp(&path, Activation::Relu)
+                .err()
+                .map(|e| e.to_string()),
+            ResumeState::read(&path).err().map(|e| e.to_string()),
+        ];
+        for e in errors.into_iter().flatten() {
+            assert!(e.starts_with(&format!("{shown}: ")), "names the file: {e}");
+            assert!(e.len() > shown.len() + 10, "says what is wrong: {e}");
+        }
+    }
+}
+
+/// Every `mlp-` and container checkpoint as `convert.checkpoint`: exit 2, the file and the
+/// problem named, no panic.
+#[test]
+fn the_cli_refuses_every_hostile_convert_checkpoint_with_exit_2() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tiny_data(tmp.path());
+    let file = convert_scenario(tmp.path(), &data);
+    for (i, path) in checkpoints("mlp-").into_iter().enumerate() {
+        let out = tmp.path().join(format!("run-{i}"));
+        let set = format!("convert.checkpoint={:?}", path.display().to_string());
+        let o = axon(&[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--set",
+            &set,
+            "--out",
+            out.to_str().expect("utf-8"),
+            "-q",
+        ]);
+        eprintln!("{}: {}", file_name(&path), stderr(&o).trim());
+        expect_bad_input(&o, &format!("{}: ", path.display()));
+    }
+}
+
+/// Every `resume-` and container checkpoint as `DIR/checkpoints/resume.safetensors` of
+/// `--resume DIR`: exit 2, the file and the problem named, no panic.
+#[test]
+fn the_cli_refuses_every_hostile_resume_checkpoint_with_exit_2() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tiny_data(tmp.path());
+    let file = resume_scenario(tmp.path(), &data);
+    let saved = Scenario::load(&file, &[]).expect("valid").to_toml();
+    for (i, path) in checkpoints("resume-").into_iter().enumerate() {
+        let dir = tmp.path().join(format!("run-{i}"));
+        std::fs::create_dir_all(dir.join("checkpoints")).expect("run folder");
+        write_file(&dir, "scenario.toml", &saved);
+        std::fs::copy(&path, dir.join("checkpoints/resume.safetensors")).expect("copy");
+        let o = command(&["run", file.to_str().expect("utf-8"), "--resume"])
+            .arg(&dir)
+            .arg("-q")
+            .output()
+            .expect("runs");
+        eprintln!("{}: {}", file_name(&path), stderr(&o).trim());
+        expect_bad_input(&o, "checkpoints/resume.safetensors");
     }
 }

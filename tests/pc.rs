@@ -1,9 +1,8 @@
 //! Z-IL equals backprop, per minibatch from the same weights, on real MNIST (f32, within 1e-5
 //! relative, as ALGORITHMS.md prescribes), and the three negative controls break it.
 
-use std::path::Path;
+mod common;
 
-use axon::data::dataset::{Dataset, LoadOptions};
 use axon::learn::backprop::epoch_order;
 use axon::learn::pc::{relative_gap, zil_batch, ZilOptions};
 use axon::math::activation::Activation;
@@ -11,18 +10,7 @@ use axon::math::loss::Loss;
 use axon::math::matrix::{Matrix, Threads};
 use axon::math::mlp::{DenseLayer, Init, Mlp};
 use axon::math::rng::SeededRng;
-
-fn mnist(limit: usize) -> Dataset {
-    Dataset::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
-        &LoadOptions {
-            train_limit: Some(limit),
-            test_limit: Some(10),
-            classes: None,
-        },
-    )
-    .expect("shipped MNIST")
-}
+use common::mnist;
 
 fn bp_gradients(net: &Mlp, x: &Matrix, labels: &[u8], loss: Loss) -> Vec<DenseLayer> {
     let mut trace = net.trace(x.rows());
@@ -37,7 +25,7 @@ fn bp_gradients(net: &Mlp, x: &Matrix, labels: &[u8], loss: Loss) -> Vec<DenseLa
 /// Walks `batches` minibatches with SGD on the BP model; at each, Z-IL from the same weights
 /// must form the same gradients. Returns the largest per-layer gap seen.
 fn worst_gap(widths: &[usize], batches: usize, loss: Loss, opts: ZilOptions) -> f64 {
-    let data = mnist(64 * batches);
+    let data = mnist(64 * batches, 10);
     let mut rng = SeededRng::stream(1, "weights");
     let mut bp = Mlp::new(widths, Activation::Relu, Init::Kaiming, &mut rng);
     let mut order = Vec::new();
@@ -147,7 +135,7 @@ fn cosine(a: &DenseLayer, b: &DenseLayer) -> f64 {
 fn standard_pc_approximates_backprop_and_learns_mnist() {
     // Inference learning (T = 20, gamma 0.1) aligns with backprop's gradient direction
     // (ALGORITHMS.md: per-layer cosine 0.76-1.00), and trained with Adam it learns real digits.
-    let data = mnist(3_000);
+    let data = mnist(3_000, 10);
     let mut rng = SeededRng::stream(1, "weights");
     let mut net = Mlp::new(
         &[784, 64, 64, 10],

@@ -1,8 +1,11 @@
 //! The CUBA network by message passing: its mean rate over five seeds lies in Brian2's band,
 //! and `axon run scenarios/cuba.toml` writes the `snn` results.
 
+mod common;
+
 use axon::runtime::{Executor, RuntimeConfig};
 use axon::spike::snn::{run_cuba, CubaConfig};
+use common::{command, mnist, stderr};
 
 #[test]
 fn cuba_rate_over_five_seeds_is_in_brian2s_band() {
@@ -33,21 +36,19 @@ fn cuba_rate_over_five_seeds_is_in_brian2s_band() {
 fn cuba_scenario_writes_snn_results() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let out = tmp.path().join("run");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
-        .args([
-            "run",
-            "scenarios/cuba.toml",
-            "--set",
-            "cuba.duration_ms=200",
-            "--set",
-        ])
-        .arg("runtime.shards=3")
-        .arg("--out")
-        .arg(&out)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = command(&[
+        "run",
+        "scenarios/cuba.toml",
+        "--set",
+        "cuba.duration_ms=200",
+        "--set",
+    ])
+    .arg("runtime.shards=3")
+    .arg("--out")
+    .arg(&out)
+    .output()
+    .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("file"))
             .expect("json");
@@ -57,38 +58,27 @@ fn cuba_scenario_writes_snn_results() {
     assert!((snn["sim_s"].as_f64().expect("sim") - 0.2).abs() < 1e-9);
     let png = std::fs::metadata(out.join("raster.png")).expect("raster.png");
     assert!(png.len() > 10_000, "raster.png is {} bytes", png.len());
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
-        .args([
-            "validate",
-            "scenarios/cuba.toml",
-            "--set",
-            "cuba.duration_ms=nan",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs");
+    let bad = command(&[
+        "validate",
+        "scenarios/cuba.toml",
+        "--set",
+        "cuba.duration_ms=nan",
+    ])
+    .output()
+    .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("cuba.duration_ms"));
+    assert!(stderr(&bad).contains("cuba.duration_ms"));
 }
 
 /// A small BP-trained network converts to integrate-and-fire actors with little loss, and
 /// more ticks do not hurt.
 #[test]
 fn converted_network_keeps_the_anns_accuracy() {
-    use axon::data::dataset::{Dataset, LoadOptions};
     use axon::learn::backprop::{evaluate, Backprop, TrainConfig};
     use axon::math::matrix::Threads;
     use axon::math::mlp::{Init, Mlp};
     use axon::math::optimizer::{OptimizerConfig, OptimizerKind, Schedule};
-    let data = Dataset::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"),
-        &LoadOptions {
-            train_limit: Some(3000),
-            test_limit: Some(1000),
-            classes: None,
-        },
-    )
-    .expect("mnist");
+    let data = mnist(3000, 1000);
     let mut rng = axon::math::rng::SeededRng::stream(1, "weights");
     let net = Mlp::new(
         &[784, 64, 10],
@@ -154,22 +144,20 @@ fn converted_network_keeps_the_anns_accuracy() {
 
 #[test]
 fn a_missing_checkpoint_is_bad_input() {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_axon"))
-        .args([
-            "run",
-            "scenarios/snn-convert.toml",
-            "--set",
-            "convert.checkpoint=\"/nonexistent/epoch-1.safetensors\"",
-            "--set",
-            "data.train_limit=100",
-            "--quiet",
-            "--out",
-        ])
-        .arg(tempfile::tempdir().expect("tmp").path().join("run"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = command(&[
+        "run",
+        "scenarios/snn-convert.toml",
+        "--set",
+        "convert.checkpoint=\"/nonexistent/epoch-1.safetensors\"",
+        "--set",
+        "data.train_limit=100",
+        "--quiet",
+        "--out",
+    ])
+    .arg(tempfile::tempdir().expect("tmp").path().join("run"))
+    .output()
+    .expect("runs");
+    let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("/nonexistent/epoch-1.safetensors"), "{err}");
     assert!(!err.contains("panicked"), "{err}");

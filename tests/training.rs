@@ -1,18 +1,18 @@
 //! The BP baseline through the public API: it learns real MNIST, and a seed fixes every number.
 
-use std::path::Path;
+mod common;
 
 use axon::experiment::checkpoint::to_safetensors;
 use axon::experiment::run::{run, RunOptions, Silent};
 use axon::experiment::scenario::Scenario;
+use common::mnist_dir;
 
 /// A small real-MNIST scenario; `net` goes into `[network]`, `extra` after `[train]`'s keys.
 fn small(net: &str, extra: &str) -> Scenario {
-    let text =
-        format!(
+    let text = format!(
         "name = \"det\"\nseed = 11\n[data]\ndir = \"{}\"\ntrain_limit = 1500\ntest_limit = 400\n\
          [network]\nlayers = [784, 24, 10]\n{net}[train]\nepochs = 2\nbatch_size = 32\n{extra}",
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").display()
+        mnist_dir().display()
     );
     Scenario::from_toml(&text).expect("valid scenario")
 }

@@ -47,6 +47,14 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
+    /// A resume checkpoint's position in the data is impossible, or not one of this run.
+    #[error("{path}: the saved position is not one this run can continue from: {message}")]
+    Position {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 fn le_bytes(values: &[f32]) -> Vec<u8> {
@@ -100,17 +108,71 @@ pub fn to_safetensors(net: &Mlp, metadata: &[(&str, String)]) -> Vec<u8> {
         .expect("serialising in-memory f32 tensors cannot fail")
 }
 
+/// Reads a whole checkpoint file.
+fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Reads a network from a safetensors file written by [`to_safetensors`] (or by PyTorch with
 /// the same names).
 pub fn load_mlp(path: &Path, activation: Activation) -> Result<Mlp, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    from_safetensors(path, &bytes, activation)
+    from_safetensors(path, &read_file(path)?, activation)
 }
 
-/// Parses safetensors bytes into a network; `path` labels errors.
+/// Little-endian `f32` values of a tensor whose dtype is F32, refusing any non-finite value.
+fn finite_f32(path: &Path, name: &str, data: &[u8]) -> Result<Vec<f32>, CheckpointError> {
+    let values: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(CheckpointError::Tensor {
+            path: path.to_owned(),
+            name: name.to_owned(),
+            message: format!(
+                "value {i} is {}: a network that diverged cannot be used",
+                values[i]
+            ),
+        }),
+        None => Ok(values),
+    }
+}
+
+/// Tensor `name` of a network checkpoint: `dims`-dimensional F32 with no empty dimension and
+/// only finite values; its shape and values.
+fn network_tensor(
+    st: &SafeTensors<'_>,
+    path: &Path,
+    name: &str,
+    dims: usize,
+) -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
+    let err = |message: String| CheckpointError::Tensor {
+        path: path.to_owned(),
+        name: name.to_owned(),
+        message,
+    };
+    let t = st.tensor(name).map_err(|e| err(e.to_string()))?;
+    if t.dtype() != Dtype::F32 || t.shape().len() != dims {
+        return Err(err(format!(
+            "expected {dims}-d F32, found {:?} with shape {:?}",
+            t.dtype(),
+            t.shape()
+        )));
+    }
+    if t.shape().contains(&0) {
+        return Err(err(format!(
+            "shape {:?} has an empty dimension: a layer needs at least one neuron",
+            t.shape()
+        )));
+    }
+    Ok((t.shape().to_vec(), finite_f32(path, name, t.data())?))
+}
+
+/// Parses safetensors bytes into a network; `path` labels errors. Every tensor must belong to
+/// the network: `layers.I.weight` and `layers.I.bias` for `I` from 0 without a gap.
 pub fn from_safetensors(
     path: &Path,
     bytes: &[u8],
@@ -125,45 +187,16 @@ pub fn from_safetensors(
         name: name.to_owned(),
         message,
     };
-    let read = |name: &str, dims: usize| -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
-        let t = st
-            .tensor(name)
-            .map_err(|e| tensor_err(name, e.to_string()))?;
-        if t.dtype() != Dtype::F32 || t.shape().len() != dims {
-            return Err(tensor_err(
-                name,
-                format!(
-                    "expected {dims}-d F32, found {:?} with shape {:?}",
-                    t.dtype(),
-                    t.shape()
-                ),
-            ));
-        }
-        let values: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(tensor_err(
-                name,
-                format!(
-                    "value {i} is {}: a network that diverged cannot be used",
-                    values[i]
-                ),
-            ));
-        }
-        Ok((t.shape().to_vec(), values))
-    };
-    let mut layers = Vec::new();
+    let mut layers: Vec<DenseLayer> = Vec::new();
     while st
         .tensor(&format!("layers.{}.weight", layers.len()))
         .is_ok()
     {
         let i = layers.len();
-        let (shape, w) = read(&format!("layers.{i}.weight"), 2)?;
+        let weight_name = format!("layers.{i}.weight");
+        let (shape, w) = network_tensor(&st, path, &weight_name, 2)?;
         let bias_name = format!("layers.{i}.bias");
-        let (bshape, b) = read(&bias_name, 1)?;
+        let (bshape, b) = network_tensor(&st, path, &bias_name, 1)?;
         if bshape[0] != shape[0] {
             return Err(tensor_err(
                 &bias_name,
@@ -173,7 +206,7 @@ pub fn from_safetensors(
         if let Some(prev) = layers.last().map(DenseLayer::outputs) {
             if prev != shape[1] {
                 return Err(tensor_err(
-                    &format!("layers.{i}.weight"),
+                    &weight_name,
                     format!(
                         "takes {} inputs but layer {} has {prev} outputs",
                         shape[1],
@@ -189,6 +222,20 @@ pub fn from_safetensors(
     }
     if layers.is_empty() {
         return Err(tensor_err("layers.0.weight", "missing".to_owned()));
+    }
+    let read: Vec<String> = (0..layers.len())
+        .flat_map(|i| [format!("layers.{i}.weight"), format!("layers.{i}.bias")])
+        .collect();
+    let mut names = st.names();
+    names.sort_unstable();
+    if let Some(extra) = names.into_iter().find(|n| !read.iter().any(|r| r == n)) {
+        return Err(tensor_err(
+            extra,
+            format!(
+                "is not part of the network, whose layers run from layers.0 to layers.{}",
+                layers.len() - 1
+            ),
+        ));
     }
     Ok(Mlp::from_layers(layers, activation))
 }
@@ -362,15 +409,19 @@ impl ResumeState {
 
     /// Reads a resume checkpoint written by [`ResumeState::to_bytes`].
     pub fn read(path: &Path) -> Result<Self, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        Self::from_bytes(path, &read_file(path)?)
+    }
+
+    /// Parses resume-checkpoint bytes; `path` labels errors. Refuses what no run writes: a
+    /// non-finite value, a tensor that is not `F32` or not named `ACTOR/NAME`, a position that
+    /// no run can stand at (see [`Position::problem`]).
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, CheckpointError> {
         let format = |message: String| CheckpointError::Format {
             path: path.to_owned(),
             message,
         };
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| format(e.to_string()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
         let meta = header
             .metadata()
             .clone()
@@ -386,111 +437,121 @@ impl ResumeState {
                 .cloned()
                 .ok_or_else(|| format(format!("metadata {k} is missing")))
         };
-        let position: Position =
-            serde_json::from_str(&field("position")?).map_err(|e| format(e.to_string()))?;
-        let scalars: BTreeMap<String, BTreeMap<String, String>> =
-            serde_json::from_str(&field("scalars")?).map_err(|e| format(e.to_string()))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| format(e.to_string()))?;
-        let mut actors: BTreeMap<String, StateBag> = scalars
-            .into_iter()
-            .map(|(a, scalars)| {
-                (
-                    a,
-                    StateBag {
-                        tensors: BTreeMap::new(),
-                        scalars,
-                    },
-                )
-            })
-            .collect();
-        for (name, t) in st.tensors() {
-            let (actor, tensor) = name
-                .split_once('/')
-                .ok_or_else(|| format(format!("tensor {name} is not ACTOR/NAME")))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(format(format!("tensor {name} is {:?}, not F32", t.dtype())));
-            }
-            let values = t
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            actors
-                .entry(actor.to_owned())
-                .or_default()
-                .tensors
-                .insert(tensor.to_owned(), values);
+        let position: Position = serde_json::from_str(&field("position")?)
+            .map_err(|e| format(format!("metadata position: {e}")))?;
+        if let Some(problem) = position.problem() {
+            return Err(CheckpointError::Position {
+                path: path.to_owned(),
+                message: problem,
+            });
         }
+        let scalars: BTreeMap<String, BTreeMap<String, String>> =
+            serde_json::from_str(&field("scalars")?)
+                .map_err(|e| format(format!("metadata scalars: {e}")))?;
         Ok(Self {
             position,
-            actors,
+            actors: actor_states(path, &st, scalars)?,
             results: field("results")?,
+        })
+    }
+
+    /// Checks the saved position against the run it is to continue: `epochs` epochs of
+    /// `batches` training batches each, on a network of `weight_layers` weight layers.
+    pub fn check_plan(
+        &self,
+        path: &Path,
+        epochs: usize,
+        batches: usize,
+        weight_layers: usize,
+    ) -> Result<(), CheckpointError> {
+        let p = &self.position;
+        let problem = if p.epoch > epochs {
+            format!("epoch {} of a run of {epochs} epochs", p.epoch)
+        } else if p.next_batch > batches || p.batches_done > batches {
+            format!(
+                "batch {} ({} done) of an epoch of {batches} batches",
+                p.next_batch, p.batches_done
+            )
+        } else if !p.grad_gap.is_empty() && p.grad_gap.len() != weight_layers {
+            format!(
+                "gradient gaps of {} layers for a network of {weight_layers}",
+                p.grad_gap.len()
+            )
+        } else {
+            return Ok(());
+        };
+        Err(CheckpointError::Position {
+            path: path.to_owned(),
+            message: format!("{problem}: it was written by another run"),
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::math::mlp::Init;
-    use crate::math::rng::SeededRng;
-
-    #[test]
-    fn round_trip_is_exact() {
-        let mut rng = SeededRng::new(2);
-        let net = Mlp::new(&[6, 4, 3], Activation::Tanh, Init::Kaiming, &mut rng);
-        let bytes = to_safetensors(&net, &[("epoch", "0".to_owned())]);
-        let back = from_safetensors(Path::new("mem"), &bytes, Activation::Tanh).expect("valid");
-        assert_eq!(back, net);
-        assert!(from_safetensors(Path::new("mem"), &bytes[..10], Activation::Tanh).is_err());
-        let mut bad = net.clone();
-        bad.layers_mut()[1].bias[2] = f32::NAN;
-        let bytes = to_safetensors(&bad, &[]);
-        let err = from_safetensors(Path::new("mem"), &bytes, Activation::Tanh).unwrap_err();
-        assert!(
-            err.to_string().contains("layers.1.bias: value 2 is NaN"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn resume_state_round_trips() {
-        let mut bag = StateBag::default();
-        bag.tensor("weight", vec![1.0, -2.5, f32::MIN_POSITIVE]);
-        bag.tensor("empty", Vec::new());
-        bag.scalar("step", "7".to_owned());
-        let state = ResumeState {
-            position: Position {
-                epoch: 2,
-                next_batch: 5,
-                next_step: 123,
-                train_loss: 0.1 + 0.2,
-                energy: vec![1.0 / 3.0],
-                ..Position::default()
-            },
-            actors: BTreeMap::from([("layer-1.0".to_owned(), bag.clone())]),
-            results: "{\"name\": \"x\"}".to_owned(),
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("resume.safetensors");
-        std::fs::write(&path, state.to_bytes()).expect("write");
-        let back = ResumeState::read(&path).expect("reads");
-        assert_eq!(back, state);
-        let mut w = [0.0; 3];
-        back.actors["layer-1.0"]
-            .fill("weight", &mut w)
-            .expect("fits");
-        assert_eq!(w, [1.0, -2.5, f32::MIN_POSITIVE]);
-        assert_eq!(bag.parse::<i32>("step").expect("parses"), 7);
-        assert!(matches!(
-            bag.fill("weight", &mut [0.0; 2]),
-            Err(StateError::Length { .. })
-        ));
-        assert!(matches!(
-            bag.parse::<i32>("nope"),
-            Err(StateError::Missing { .. })
-        ));
-        std::fs::write(&path, b"junk").expect("write");
-        assert!(ResumeState::read(&path).is_err());
+impl Position {
+    /// What makes this position impossible for any run (`None` if nothing): epoch 0, a
+    /// negative, non-finite or absurd time, non-finite sums, more correct predictions than
+    /// examples, a NaN or negative gradient gap.
+    pub fn problem(&self) -> Option<String> {
+        if self.epoch == 0 {
+            return Some("epoch 0 (epochs count from 1)".to_owned());
+        }
+        if !(0.0..1e9).contains(&self.wall_s) {
+            return Some(format!("wall_s = {:e} is not a training time", self.wall_s));
+        }
+        if !self.train_loss.is_finite() || self.energy.iter().any(|e| !e.is_finite()) {
+            return Some("a non-finite training loss or energy sum".to_owned());
+        }
+        if self.train_correct > self.train_n {
+            return Some(format!(
+                "{} correct of {} training examples",
+                self.train_correct, self.train_n
+            ));
+        }
+        if self.grad_gap.iter().any(|g| g.is_nan() || *g < 0.0) {
+            return Some(format!("gradient gaps {:?}", self.grad_gap));
+        }
+        None
     }
 }
+
+/// The actors' states: `scalars` (actor -> name -> text) and the tensors `ACTOR/NAME` of `st`,
+/// each `F32` with finite values.
+fn actor_states(
+    path: &Path,
+    st: &SafeTensors<'_>,
+    scalars: BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, StateBag>, CheckpointError> {
+    let mut actors: BTreeMap<String, StateBag> = scalars
+        .into_iter()
+        .map(|(a, scalars)| {
+            let bag = StateBag {
+                tensors: BTreeMap::new(),
+                scalars,
+            };
+            (a, bag)
+        })
+        .collect();
+    for (name, t) in st.tensors() {
+        let err = |message: String| CheckpointError::Tensor {
+            path: path.to_owned(),
+            name: name.clone(),
+            message,
+        };
+        let (actor, tensor) = name
+            .split_once('/')
+            .ok_or_else(|| err("is not named ACTOR/NAME".to_owned()))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(err(format!("is {:?}, not F32", t.dtype())));
+        }
+        let values = finite_f32(path, &name, t.data())?;
+        actors
+            .entry(actor.to_owned())
+            .or_default()
+            .tensors
+            .insert(tensor.to_owned(), values);
+    }
+    Ok(actors)
+}
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,7 @@ pub(super) fn train_actors(
 ) -> Result<(), RunError> {
     let (scenario, data, dir) = (run.scenario, run.data, run.dir);
     let label = scenario.kind().name();
+    check_resume_plan(run, resume.as_ref())?;
     let init = initial_network(scenario);
     checkpoint(dir, label, 0, &init)?;
     let first_epoch = resume.as_ref().map_or(1, |r| r.position.epoch);
@@ -82,11 +83,34 @@ pub(super) fn train_actors(
                 dir: dir.path().to_owned(),
             })
         }
+        Err(crate::runtime::RuntimeError::Restore(message)) => {
+            return Err(RunError::Resume {
+                dir: dir.path().to_owned(),
+                message: format!("{}: {message}", dir.path().join(RESUME_FILE).display()),
+            })
+        }
         other => other?,
     };
     write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
     Ok(())
+}
+
+/// A resume checkpoint's position must be one of this run (its epochs, batches and layers).
+fn check_resume_plan(run: &Stage<'_>, resume: Option<&ResumeState>) -> Result<(), RunError> {
+    let Some(state) = resume else {
+        return Ok(());
+    };
+    let (scenario, data, dir) = (run.scenario, run.data, run.dir);
+    let batches = data.train.len().div_ceil(scenario.batch_size());
+    let layers = scenario.layers().len() - 1;
+    let file = dir.path().join(RESUME_FILE);
+    state
+        .check_plan(&file, scenario.epochs(), batches, layers)
+        .map_err(|e| RunError::Resume {
+            dir: dir.path().to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// Records an epoch of model `label`: accuracy and loss, and the layer-actor figures (free
