@@ -12,7 +12,7 @@ use axon::learn::coordinator::{
     train_layers, train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
 };
 use axon::learn::ep::{beta_sign, EpConfig, EpNet};
-use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
+use axon::learn::layer::{Feedback, KpInit, LayerConfig};
 use axon::math::activation::Activation;
 use axon::math::loss::Loss;
 use axon::math::matrix::Matrix;
@@ -41,8 +41,8 @@ fn ep(continual: bool) -> EpConfig {
     }
 }
 
-fn config(ep: EpConfig, feedback: Feedback, shards: usize, batches: usize) -> PcConfig {
-    PcConfig {
+fn config(ep: EpConfig, feedback: Feedback, shards: usize, batches: usize) -> LayerConfig {
+    LayerConfig {
         zil: false,
         steps: 0,
         gamma: 0.0,
@@ -84,7 +84,7 @@ fn plan(epochs: usize) -> TrainPlan {
 fn run(
     net: &Mlp,
     data: &Dataset,
-    cfg: PcConfig,
+    cfg: LayerConfig,
     executor: Executor,
     epochs: usize,
 ) -> (Vec<LayerEpoch>, Traffic) {
@@ -228,7 +228,7 @@ fn kolen_pollack_copies_stay_tied_through_an_epoch() {
     let tied = epochs[0].feedback_gap.clone().expect("the gap is reported");
     assert!(tied[0] <= 1e-5, "reported gap {tied:?}");
 
-    let untied = PcConfig {
+    let untied = LayerConfig {
         kp_init: KpInit::Random,
         ..cfg
     };

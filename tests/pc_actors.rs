@@ -6,7 +6,7 @@ mod common;
 
 use axon::data::dataset::Dataset;
 use axon::learn::coordinator::{train_layers, LayerEpoch, TrainEvent, TrainPlan};
-use axon::learn::pc_layer::{Feedback, KpInit, PcConfig};
+use axon::learn::layer::{Feedback, KpInit, LayerConfig};
 use axon::math::activation::Activation;
 use axon::math::loss::Loss;
 use axon::math::mlp::{Init, Mlp};
@@ -16,8 +16,8 @@ use axon::runtime::traffic::Traffic;
 use axon::runtime::{Executor, RuntimeConfig};
 use common::mnist;
 
-fn zil_config(batches: usize) -> PcConfig {
-    PcConfig {
+fn zil_config(batches: usize) -> LayerConfig {
+    LayerConfig {
         zil: true,
         steps: 0,
         gamma: 1.0,
@@ -53,7 +53,7 @@ fn runtime(executor: Executor, workers: usize) -> RuntimeConfig {
 fn run(
     widths: &[usize],
     data: &Dataset,
-    cfg: PcConfig,
+    cfg: LayerConfig,
     rt: RuntimeConfig,
     epochs: usize,
 ) -> (Vec<LayerEpoch>, Traffic) {
@@ -64,7 +64,7 @@ fn run(
 fn run_at(
     widths: &[usize],
     data: &Dataset,
-    cfg: PcConfig,
+    cfg: LayerConfig,
     rt: RuntimeConfig,
     epochs: usize,
     batch_size: usize,
@@ -107,7 +107,7 @@ fn zil_actors_equal_backprop_per_minibatch_on_every_executor_and_sharding() {
     for executor in Executor::ALL {
         for shards in [1, 4] {
             for widths in [&[784, 64, 48, 10][..], &[784, 32, 32, 32, 10][..]] {
-                let cfg = PcConfig {
+                let cfg = LayerConfig {
                     shards,
                     ..zil_config(10)
                 };
@@ -173,7 +173,7 @@ fn zil_actors_are_bit_exact_when_the_batch_is_a_power_of_two() {
 fn zil_with_shared_seed_kolen_pollack_is_exact_without_weight_transport() {
     let data = mnist(640, 100);
     for shards in [1, 4] {
-        let cfg = PcConfig {
+        let cfg = LayerConfig {
             feedback: Feedback::KolenPollack,
             kp_init: KpInit::SharedSeed,
             shards,
@@ -205,28 +205,28 @@ fn negative_controls_break_the_equality() {
     let controls = [
         (
             "gamma 0.9",
-            PcConfig {
+            LayerConfig {
                 gamma: 0.9,
                 ..zil_config(5)
             },
         ),
         (
             "no forward sweep",
-            PcConfig {
+            LayerConfig {
                 forward_init: false,
                 ..zil_config(5)
             },
         ),
         (
             "update before feedback",
-            PcConfig {
+            LayerConfig {
                 update_before_feedback: true,
                 ..zil_config(5)
             },
         ),
         (
             "update before feedback (kolen-pollack)",
-            PcConfig {
+            LayerConfig {
                 update_before_feedback: true,
                 feedback: Feedback::KolenPollack,
                 ..zil_config(5)
@@ -246,8 +246,8 @@ fn negative_controls_break_the_equality() {
     }
 }
 
-fn pc_config(shards: usize, batches: usize) -> PcConfig {
-    PcConfig {
+fn layer_config(shards: usize, batches: usize) -> LayerConfig {
+    LayerConfig {
         zil: false,
         steps: 8,
         gamma: 0.1,
@@ -277,14 +277,14 @@ fn one_actor_per_neuron_equals_one_actor_per_layer() {
     let (one, _) = run(
         &widths,
         &data,
-        pc_config(1, 48),
+        layer_config(1, 48),
         runtime(Executor::Inline, 1),
         3,
     );
     let (per_neuron, traffic) = run(
         &widths,
         &data,
-        pc_config(32, 48),
+        layer_config(32, 48),
         runtime(Executor::Tokio, 2),
         3,
     );
@@ -308,12 +308,12 @@ fn lockstep_runs_are_deterministic_across_executors() {
     let (a, _) = run(
         &widths,
         &data,
-        pc_config(3, 10),
+        layer_config(3, 10),
         runtime(Executor::Inline, 1),
         1,
     );
     for executor in [Executor::Tokio, Executor::Threads] {
-        let (b, _) = run(&widths, &data, pc_config(3, 10), runtime(executor, 2), 1);
+        let (b, _) = run(&widths, &data, layer_config(3, 10), runtime(executor, 2), 1);
         assert_eq!(a[0].net, b[0].net, "{executor:?}");
         assert_eq!(a[0].free_energy, b[0].free_energy, "{executor:?}");
     }
@@ -327,10 +327,10 @@ fn lockstep_runs_are_deterministic_across_executors() {
 fn local_feedback_modes_learn_without_weight_transport() {
     let data = mnist(3000, 500);
     for feedback in [Feedback::Random, Feedback::Direct, Feedback::KolenPollack] {
-        let cfg = PcConfig {
+        let cfg = LayerConfig {
             feedback,
             kp_init: KpInit::Random,
-            ..pc_config(2, 94)
+            ..layer_config(2, 94)
         };
         let (epochs, traffic) = run(
             &[784, 64, 64, 10],

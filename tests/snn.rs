@@ -4,7 +4,7 @@
 mod common;
 
 use axon::runtime::{Executor, RuntimeConfig};
-use axon::spike::snn::{run_cuba, CubaConfig};
+use axon::spike::cuba::{run_cuba, CubaConfig};
 use common::{command, mnist, stderr};
 
 #[test]

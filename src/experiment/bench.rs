@@ -185,7 +185,7 @@ pub fn bench_pc(
     on_row(&row);
     rows.push(row);
     for &(executor, workers, shards) in setups {
-        let mut pc = scenario.pc_config(train.len());
+        let mut pc = scenario.layer_config(train.len());
         pc.shards = shards;
         pc.total_batches = train.len().div_ceil(scenario.batch_size()) * epochs;
         pc.check_gradients = false;

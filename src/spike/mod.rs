@@ -7,6 +7,3 @@ pub mod cuba;
 pub mod lif;
 pub mod neuron_actor;
 pub mod population;
-
-/// The CUBA network's former path (`spike::snn`), kept so existing call sites compile.
-pub use self::cuba as snn;

@@ -61,9 +61,9 @@ pub(super) fn bench_snn(
     } else {
         parse_setups(setups)?
     };
-    let cfg = axon::spike::snn::CubaConfig {
+    let cfg = axon::spike::cuba::CubaConfig {
         duration_ms,
-        ..axon::spike::snn::CubaConfig::default()
+        ..axon::spike::cuba::CubaConfig::default()
     };
     let mut rows = Vec::new();
     if !json {
@@ -88,7 +88,7 @@ pub(super) fn bench_snn(
                 workers,
                 ..axon::runtime::RuntimeConfig::default()
             };
-            let st = axon::spike::snn::run_cuba(&cfg, seed, shards, runtime)
+            let st = axon::spike::cuba::run_cuba(&cfg, seed, shards, runtime)
                 .map_err(machine_failure)?
                 .stats;
             let ex = format!("{executor:?}").to_lowercase();
@@ -116,7 +116,7 @@ fn print_snn_row(
     workers: usize,
     shards: usize,
     seed: u64,
-    st: &axon::spike::snn::SnnStats,
+    st: &axon::spike::cuba::SnnStats,
 ) {
     outln!(
         "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0} {:>12.0}",

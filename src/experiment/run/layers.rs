@@ -51,7 +51,7 @@ pub(super) fn train_actors(
         &data.train,
         &data.test,
         plan,
-        scenario.pc_config(data.train.len()),
+        scenario.layer_config(data.train.len()),
         config,
         &control,
         &mut |ev| match ev {

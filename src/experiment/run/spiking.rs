@@ -16,7 +16,7 @@ pub(super) fn run_cuba_scenario(
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::new(scenario.name(), scenario.seed());
-    let run = crate::spike::snn::run_cuba(
+    let run = crate::spike::cuba::run_cuba(
         scenario.cuba(),
         scenario.seed(),
         scenario.shards(),

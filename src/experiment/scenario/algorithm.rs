@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{fmt_f64, invalid, CompareSection, NetworkSection, ScenarioError, TrainSection};
-use crate::learn::pc_layer::{Feedback, KpInit};
+use crate::learn::layer::{Feedback, KpInit};
 
 /// Learning algorithms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,13 +51,8 @@ impl FaultsSection {
     pub fn validate(&self, weight_layers: usize) -> Result<(), ScenarioError> {
         if let Some(actor) = &self.panic_actor {
             let layers = weight_layers;
-            let ok = actor
-                .strip_prefix("layer-")
-                .and_then(|rest| {
-                    let (l, shard) = rest.split_once('.').unwrap_or((rest, "0"));
-                    Some((l.parse::<usize>().ok()?, shard.parse::<usize>().ok()?))
-                })
-                .is_some_and(|(l, _)| (1..=layers).contains(&l));
+            let ok = crate::learn::layer::LayerName::parse(actor)
+                .is_some_and(|name| (1..=layers).contains(&name.layer));
             if !ok {
                 return Err(invalid(
                     "faults.panic_actor",

@@ -133,7 +133,7 @@ pub struct ScenarioFile {
     /// What the actor model is compared with.
     pub compare: CompareSection,
     /// The CUBA network, for `algorithm.kind = "cuba"`.
-    pub cuba: crate::spike::snn::CubaConfig,
+    pub cuba: crate::spike::cuba::CubaConfig,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
     /// Resumable checkpoints of actor training runs.
@@ -154,7 +154,7 @@ impl Default for ScenarioFile {
             runtime: RuntimeSection::default(),
             trace: TraceSection::default(),
             compare: CompareSection::default(),
-            cuba: crate::spike::snn::CubaConfig::default(),
+            cuba: crate::spike::cuba::CubaConfig::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
@@ -294,7 +294,7 @@ impl Scenario {
     }
 
     /// The CUBA network (validated).
-    pub fn cuba(&self) -> &crate::spike::snn::CubaConfig {
+    pub fn cuba(&self) -> &crate::spike::cuba::CubaConfig {
         &self.file.cuba
     }
 

@@ -77,12 +77,12 @@ impl Scenario {
 
     /// The layer actors' configuration (for `pc`, `zil`, `ep` and `cep`), given the number of
     /// training examples (for the learning-rate schedule's length).
-    pub fn pc_config(&self, train_examples: usize) -> crate::learn::pc_layer::PcConfig {
+    pub fn layer_config(&self, train_examples: usize) -> crate::learn::layer::LayerConfig {
         let f = &self.file;
         let a = &f.algorithm;
         let zil = a.kind == AlgorithmKind::Zil;
         let batches = train_examples.div_ceil(f.train.batch_size) * f.train.epochs;
-        crate::learn::pc_layer::PcConfig {
+        crate::learn::layer::LayerConfig {
             zil,
             steps: a.inference_steps,
             gamma: a.inference_rate.unwrap_or(if zil { 1.0 } else { 0.1 }) as f32,
@@ -105,10 +105,10 @@ impl Scenario {
     }
 
     /// The asynchronous schedule, when `runtime.schedule = "async"`.
-    fn async_schedule(&self) -> Option<crate::learn::pc_layer::AsyncSchedule> {
+    fn async_schedule(&self) -> Option<crate::learn::layer::AsyncSchedule> {
         let f = &self.file;
         let rt = &f.runtime;
-        (rt.schedule == TimeSchedule::Async).then(|| crate::learn::pc_layer::AsyncSchedule {
+        (rt.schedule == TimeSchedule::Async).then(|| crate::learn::layer::AsyncSchedule {
             settle_tolerance: rt.settle_tolerance as f32,
             max_updates: if rt.max_updates == 0 {
                 f.algorithm.inference_steps.max(1) as u64

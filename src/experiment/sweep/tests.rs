@@ -46,8 +46,8 @@ fn combinations_follow_file_order_first_key_outermost() {
     assert_eq!(c.number, 5);
     assert_eq!(c.scenario.train_config().lr, 0.001);
     assert_eq!(
-        c.scenario.pc_config(0).feedback,
-        crate::learn::pc_layer::Feedback::Random
+        c.scenario.layer_config(0).feedback,
+        crate::learn::layer::Feedback::Random
     );
     assert_eq!(c.scenario.name(), "s", "the file's stem");
     // The resolved scenario has no [sweep] table.

@@ -43,11 +43,8 @@ use crate::math::matrix::{matmul, Matrix, Threads};
 use crate::message::{Message, Phase, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
 
-pub use crate::learn::layer::config::{AsyncSchedule, Feedback, KpInit, LayerConfig};
+use crate::learn::layer::config::{Feedback, LayerConfig};
 pub(crate) use schedule::{Lockstep, PcSchedule};
-
-/// The former name of [`LayerConfig`], kept while `experiment::scenario` still uses it.
-pub type PcConfig = LayerConfig;
 
 /// One shard of a predictive-coding layer under schedule `S`.
 pub(crate) struct PcLayer<S> {
