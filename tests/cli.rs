@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use axon::experiment::checkpoint::load_mlp;
 use axon::math::activation::Activation;
-use common::{axon, expect_bad_input, mnist_dir, stderr, write_file};
+use common::{axon, expect_bad_input, mnist_dir, run_into, stderr, write_file};
 
 /// A small real-MNIST scenario in a temp folder.
 fn scenario(dir: &Path, extra: &str) -> PathBuf {
@@ -24,13 +24,7 @@ fn end_to_end_run_writes_results_plot_and_checkpoints() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = scenario(tmp.path(), "");
     let out = tmp.path().join("run");
-    let o = axon(&[
-        "run",
-        file.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
+    let o = run_into(&file, &out, &["--quiet"]);
     assert!(o.status.success(), "run failed: {}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("test accuracy"), "summary line: {stdout}");
@@ -95,13 +89,7 @@ fn end_to_end_run_writes_results_plot_and_checkpoints() {
         }
     }
     // The run folder is never overwritten.
-    let again = axon(&[
-        "run",
-        file.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-    ]);
+    let again = run_into(&file, &out, &["--quiet"]);
     expect_bad_input(&again, "not empty");
 }
 
@@ -110,21 +98,21 @@ fn set_overrides_any_key_and_validate_checks_the_data() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = scenario(tmp.path(), "");
     let out = tmp.path().join("run");
-    let o = axon(&[
-        "run",
-        file.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        "--quiet",
-        "--set",
-        "train.epochs=1",
-        "--set",
-        "network.layers=[784,16,10]",
-        "--set",
-        "train.optimizer=sgd",
-        "--set",
-        "train.lr=0.1",
-    ]);
+    let o = run_into(
+        &file,
+        &out,
+        &[
+            "--quiet",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "network.layers=[784,16,10]",
+            "--set",
+            "train.optimizer=sgd",
+            "--set",
+            "train.lr=0.1",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let resolved = std::fs::read_to_string(out.join("scenario.toml")).expect("scenario.toml");
     assert!(
@@ -302,12 +290,7 @@ fn pc_run_against_bp_writes_both_models_energy_gap_and_traffic() {
          [compare]\nbaseline = \"bp\"\n",
     );
     let out = tmp.path().join("run");
-    let o = axon(&[
-        "run",
-        file.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
+    let o = run_into(&file, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -552,12 +535,7 @@ fn a_bad_sweep_value_is_rejected_before_anything_runs() {
         "\"network.layers\" = [[784, 16, 10], [784, 16, 7]]\n",
     );
     expect_bad_input(
-        &axon(&[
-            "run",
-            file.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-        ]),
+        &run_into(&file, &out, &[]),
         "combination 2 of 2 (network.layers = [784, 16, 7]): network.layers[2] = 7",
     );
     assert!(!out.exists(), "nothing ran");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axon::experiment::checkpoint::ResumeState;
 use axon::experiment::results::Results;
-use common::{axon, mnist_dir, results, spawn, stderr, write_file};
+use common::{axon, mnist_dir, results, run_into, spawn, stderr, write_file};
 
 /// A small PC run: 3 epochs of 40 batches, a resumable checkpoint every 4 batches, with the
 /// BP baseline beside it.
@@ -164,15 +164,7 @@ fn a_panicking_actor_is_named_and_the_last_checkpoint_survives() {
         "[faults]\npanic_actor = \"layer-2\"\npanic_after_batches = 10\n",
     );
     let out = tmp.path().join("run");
-    let o = axon(&[
-        "run",
-        file.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--set",
-        "compare.baseline=\"none\"",
-        "-q",
-    ]);
+    let o = run_into(&file, &out, &["--set", "compare.baseline=\"none\"", "-q"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("error: actor layer-2 panicked"), "{err}");

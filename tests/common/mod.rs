@@ -45,6 +45,14 @@ pub fn axon(args: &[&str]) -> Output {
     command(args).output().expect("the axon binary runs")
 }
 
+/// `axon run FILE --out OUT EXTRA...`, waited for.
+pub fn run_into(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (file, out) = (file.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    let mut args = vec!["run", file, "--out", out];
+    args.extend_from_slice(extra);
+    axon(&args)
+}
+
 /// Starts the `axon` binary (stdout discarded, stderr piped) and returns at once.
 pub fn spawn(args: &[&str]) -> Child {
     command(args)
