@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use axon::data::dataset::FILE_NAMES;
 use axon::data::idx::{decode_idx_bytes, encode_idx, read_idx_file};
-use axon::experiment::checkpoint::{load_mlp, ResumeState};
+use axon::experiment::checkpoint::{from_safetensors, load_mlp, ResumeState};
 use axon::experiment::scenario::Scenario;
 use axon::math::activation::Activation;
 use common::{axon, command, corpus, expect_bad_input, stderr, write_file};
@@ -175,4 +175,59 @@ fn the_cli_refuses_every_hostile_resume_checkpoint_with_exit_2() {
         eprintln!("{}: {}", file_name(&path), stderr(&o).trim());
         expect_bad_input(&o, "checkpoints/resume.safetensors");
     }
+}
+
+/// Random mutations of every corpus checkpoint (byte flips, truncation, a rewritten header
+/// length, spliced bytes), through both readers from bytes: each is a value or an error that
+/// names the file, never a panic. A fixed seed keeps the run reproducible; the cargo-fuzz
+/// target `checkpoint` does the same open-ended.
+#[test]
+fn mutated_checkpoints_are_errors_never_panics() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let name = Path::new("mutant.safetensors");
+    let (mut networks, mut resumes) = (0, 0);
+    for path in corpus("checkpoints") {
+        let original = std::fs::read(&path).expect("corpus file");
+        for _ in 0..200 {
+            let mut bytes = original.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = |n: u64, len: usize| (n % (len.max(1) as u64)) as usize;
+                match next() % 4 {
+                    0 if !bytes.is_empty() => {
+                        let i = at(next(), bytes.len());
+                        bytes[i] ^= 1 << (next() % 8);
+                    }
+                    1 => bytes.truncate(at(next(), bytes.len() + 1)),
+                    2 if bytes.len() >= 8 => {
+                        let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+                        let n = n.wrapping_add(next() % 17).wrapping_sub(8);
+                        bytes[..8].copy_from_slice(&n.to_le_bytes());
+                    }
+                    _ => {
+                        let i = at(next(), bytes.len() + 1);
+                        let junk: Vec<u8> = (0..next() % 16).map(|_| next() as u8).collect();
+                        bytes.splice(i..i, junk);
+                    }
+                }
+            }
+            match from_safetensors(name, &bytes, Activation::Relu) {
+                Ok(_) => networks += 1,
+                Err(e) => assert!(e.to_string().starts_with("mutant.safetensors: "), "{e}"),
+            }
+            match ResumeState::from_bytes(name, &bytes) {
+                Ok(s) => {
+                    assert!(s.position.problem().is_none());
+                    resumes += 1;
+                }
+                Err(e) => assert!(e.to_string().starts_with("mutant.safetensors: "), "{e}"),
+            }
+        }
+    }
+    eprintln!("mutants read as a network: {networks}, as a resume checkpoint: {resumes}");
 }
