@@ -13,10 +13,7 @@ fn network_to_convert(run: &Stage<'_>, baseline: &[Mlp]) -> Result<Mlp, RunError
     let checkpoint = &scenario.convert().checkpoint;
     let net = match checkpoint {
         Some(path) => crate::experiment::checkpoint::load_mlp(path, scenario.activation())
-            .map_err(|e| RunError::Checkpoint {
-                path: path.clone(),
-                message: e.to_string(),
-            })?,
+            .map_err(RunError::CheckpointFile)?,
         None => baseline.last().expect("at least one epoch").clone(),
     };
     if net.widths() != scenario.layers() {

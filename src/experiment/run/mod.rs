@@ -51,6 +51,9 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+    /// A checkpoint to convert could not be read (its error names the file).
+    #[error(transparent)]
+    CheckpointFile(crate::experiment::checkpoint::CheckpointError),
     /// The sampled event log could not be written.
     #[error(transparent)]
     Trace(#[from] crate::runtime::trace_log::TraceError),
@@ -82,6 +85,7 @@ impl RunError {
             RunError::Scenario(_)
                 | RunError::Data(_)
                 | RunError::Checkpoint { .. }
+                | RunError::CheckpointFile(_)
                 | RunError::Resume { .. }
                 | RunError::Output(RunDirError::NotEmpty { .. })
         )
