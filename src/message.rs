@@ -13,7 +13,7 @@ use crate::runtime::payload::Label;
 pub use crate::runtime::payload::Payload;
 pub use synapses::{Synapses, WeightCopy};
 
-/// The kinds of message in axon's vocabulary (DESIGN.md, "Messages").
+/// The kinds of message in axon's vocabulary (docs/architecture.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
@@ -297,7 +297,7 @@ pub enum Phase {
     },
 }
 
-/// axon's message vocabulary (DESIGN.md, "Messages").
+/// axon's message vocabulary (docs/architecture.md).
 #[derive(Clone, Debug)]
 pub enum Message {
     /// `f(x)` of the sender's neurons for the batch, sent up.

@@ -1,4 +1,4 @@
-//! `axon bench`: the benchmarks behind the README's tables (BP epochs, layer-actor epochs,
+//! `axon bench`: the benchmarks behind the tables of docs/benchmarks.md (BP epochs, layer-actor epochs,
 //! the CUBA network, the message runtime).
 
 use std::path::PathBuf;

@@ -43,7 +43,7 @@ pub(crate) enum Command {
     /// Check a scenario (and the data it names) without training; for a sweep, every
     /// combination.
     Validate(validate::ValidateArgs),
-    /// Time axon against the figures in the README's benchmark table.
+    /// Time axon against the figures in the benchmark tables (docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
         what: bench::BenchCommand,

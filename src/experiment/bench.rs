@@ -1,7 +1,7 @@
 //! Timing the BP baseline for `axon bench bp`: seconds per training epoch on real data.
 //!
 //! Criterion (in `benches/bp.rs`) gives statistics for developers; this module gives users
-//! one command that prints the figure the README's benchmark table quotes.
+//! one command that prints the figure the benchmark tables (docs/benchmarks.md) quotes.
 
 use std::time::Instant;
 
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn flop_count_matches_the_design_note() {
-        // DESIGN.md: one BP epoch of 784-256-256-10 on 60k examples is 72.7 GFLOP.
+        // One BP epoch of 784-256-256-10 on 60k examples is 72.7 GFLOP.
         let g = bp_epoch_gflop(&[784, 256, 256, 10], 60_000);
         assert!((g - 72.7).abs() < 0.1, "{g}");
     }

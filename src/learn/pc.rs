@@ -1,7 +1,7 @@
 //! Predictive-coding maths as pure functions on a batch: value nodes, prediction errors,
 //! feedback and Hebbian updates, and the zero-divergence inference learning (Z-IL) schedule.
 //!
-//! Notation (ALGORITHMS.md): layers `0..=L`, `x[0]` the clamped input, `x[l]` the value nodes
+//! Notation (docs/learning-rules.md): layers `0..=L`, `x[0]` the clamped input, `x[l]` the value nodes
 //! (pre-activations) of layer `l`, `mu[l] = phi(x[l-1]) W_l^T + b_l` (no `phi` on the input),
 //! `eps[l] = x[l] - mu[l]` for hidden layers and `eps[L] = -dLoss_i/dmu[L]` at the output, per
 //! example (`y - softmax(mu)` for cross-entropy), so that the Hebbian product

@@ -1,7 +1,7 @@
 //! Output losses: softmax cross-entropy and squared error, with their gradients.
 //!
 //! Both are averaged over the batch. Squared error is `0.5 * ||z - onehot(y)||^2` per example
-//! (the convention of ALGORITHMS.md, where the output error is `y - mu`), so its gradient is
+//! (predictive coding's convention, where the output error is `y - mu`), so its gradient is
 //! `(z - onehot(y)) / batch`. Cross-entropy's gradient is `(softmax(z) - onehot(y)) / batch`.
 
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@
 //! g_{i-1} = (g_i W_i) .* phi'(z_{i-1})
 //! ```
 //!
-//! These are *gradients* (the optimiser subtracts them). ALGORITHMS.md writes backprop with
+//! These are *gradients* (the optimiser subtracts them). The usual textbook form of backprop writes
 //! `delta = -dLoss/dz`; the two differ only in sign. This module is public API: the
 //! predictive-coding actors, Z-IL equivalence tests and ANN-to-SNN conversion reuse it.
 

@@ -110,9 +110,9 @@ impl Synapses {
 }
 
 /// A copy of forward weights (and biases), the only message payload that can carry weights.
-/// Oracle feedback modes (exact PC, Z-IL) send it as [`Message::WeightTransport`], and the
+/// Oracle feedback modes (exact PC, Z-IL) send it as [`Message::WeightTransport`](crate::message::Message::WeightTransport), and the
 /// tracer counts its bytes as `weight_transport_bytes`; snapshots to the coordinator send it
-/// as [`ReportData::Snapshot`], counted as `snapshot`.
+/// as [`ReportData::Snapshot`](crate::message::ReportData::Snapshot), counted as `snapshot`.
 #[derive(Clone, Debug)]
 pub struct WeightCopy {
     weights: std::sync::Arc<crate::math::matrix::Matrix>,

@@ -1,7 +1,7 @@
 //! The leaky integrate-and-fire (LIF) neuron with current-based exponential synapses, as pure
 //! functions on arrays of neuron state, integrated exactly over a fixed tick.
 //!
-//! Model (ALGORITHMS.md, "LIF and the CUBA network"): `tau_m dv/dt = -(v - v_rest) + ge + gi`,
+//! Model (the CUBA network of Brette et al. 2007): `tau_m dv/dt = -(v - v_rest) + ge + gi`,
 //! `dge/dt = -ge / tau_e`, `dgi/dt = -gi / tau_i` (the synaptic currents are in volts, already
 //! multiplied by the resistance). Over a tick `dt` with no spike arriving the system is linear
 //! and solved exactly:

@@ -4,8 +4,8 @@
 //! and the initial weights (`epoch-0`), then after every epoch writes a checkpoint,
 //! `results.json` and `accuracy.png`, so a run stopped at any point keeps every epoch it
 //! finished. Progress is reported to an [`Observer`] (the CLI draws bars with it). Each
-//! algorithm's run is its own file: [`bp`] (the synchronous baseline), [`layers`] (PC, Z-IL,
-//! EP and C-EP on layer actors), [`spiking`] (the CUBA network) and [`conversion`]
+//! algorithm's run is its own file: `bp` (the synchronous baseline), `layers` (PC, Z-IL,
+//! EP and C-EP on layer actors), `spiking` (the CUBA network) and `conversion`
 //! (ANN-to-SNN conversion).
 
 mod bp;

@@ -236,12 +236,12 @@ fn names_in_error_messages_are_accepted() {
     assert_eq!(quoted(advice), others, "{e}");
 }
 
-/// The README's scenario reference lists, for each enum-valued key with a row, exactly the
+/// The scenario reference (docs/scenarios.md) lists, for each enum-valued key with a row, exactly the
 /// accepted names (each item's leading `name`, before any `(...)` and the first `;`).
 #[test]
-fn the_readme_lists_the_accepted_names() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+fn the_scenario_reference_lists_the_accepted_names() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scenarios.md"))
+        .expect("docs/scenarios.md");
     for &(key, _, _) in ENUM_KEYS {
         let row_start = format!("| `{key}` |");
         let Some(row) = readme.lines().find(|l| l.starts_with(&row_start)) else {
@@ -250,7 +250,7 @@ fn the_readme_lists_the_accepted_names() {
                     key,
                     "runtime.executor" | "faults.delay.kind" | "faults.delay.unit"
                 ),
-                "{key} has no row in the README's scenario reference"
+                "{key} has no row in the scenario reference (docs/scenarios.md)"
             );
             continue;
         };
@@ -271,6 +271,6 @@ fn the_readme_lists_the_accepted_names() {
         let mut names = accepted(key);
         listed.sort();
         names.sort();
-        assert_eq!(listed, names, "README row of {key}: {row}");
+        assert_eq!(listed, names, "scenario reference row of {key}: {row}");
     }
 }

@@ -7,8 +7,8 @@
 //! messages each to one) and `ping-pong` (two actors, one message in flight: the round trip).
 //! Messages are 16 bytes, as in the anchors.
 //!
-//! Here: the table and the run; the patterns' actors are in [`patterns`], the bare-channel
-//! baselines in [`bare`], the idle-actor spawn probe in [`spawn`].
+//! Here: the table and the run; the patterns' actors are in `patterns`, the bare-channel
+//! baselines in `bare`, the idle-actor spawn probe in `spawn`.
 
 mod bare;
 mod patterns;

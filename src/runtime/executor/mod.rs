@@ -1,11 +1,11 @@
 //! The runtime: builds a [`Network`] description into running actors on one of three
 //! executors, supervises them, and returns their final state and traffic.
 //!
-//! - `tokio` ([`tokio`](self::tokio)): one task per actor on a multi-thread runtime with
+//! - `tokio` (`tokio.rs`): one task per actor on a multi-thread runtime with
 //!   `workers` threads (many more actors than cores).
-//! - `threads` ([`threads`]): one OS thread per actor with crossbeam channels (a few large
+//! - `threads` (`threads.rs`): one OS thread per actor with crossbeam channels (a few large
 //!   actors).
-//! - `inline` ([`inline`]): every actor on the calling thread, served in a fixed order from
+//! - `inline` (`inline.rs`): every actor on the calling thread, served in a fixed order from
 //!   local queues: the no-threads baseline and a deterministic test harness.
 //!
 //! Supervision ([`crate::runtime::supervisor`]) watches the threads and tokio executors; the
