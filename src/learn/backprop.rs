@@ -7,7 +7,7 @@
 //! predictive-coding coordinator, a later resume) sees exactly the same batches.
 
 use crate::data::dataset::Split;
-use crate::math::loss::{argmax_rows, Loss};
+use crate::math::loss::{count_correct, Loss};
 use crate::math::matrix::{Matrix, Threads};
 use crate::math::mlp::{ForwardTrace, Gradients, Mlp};
 use crate::math::optimizer::{Optimizer, OptimizerConfig, Schedule};
@@ -103,13 +103,7 @@ impl Backprop {
     /// forward pass before the update.
     pub fn train_batch(&mut self, input: &Matrix, labels: &[u8], lr: f32) -> (f64, usize) {
         let out = self.net.forward(input, &mut self.trace, self.cfg.threads);
-        argmax_rows(out, &mut self.predictions);
-        let correct = self
-            .predictions
-            .iter()
-            .zip(labels)
-            .filter(|(&p, &y)| p == usize::from(y))
-            .count();
+        let correct = count_correct(out, labels, &mut self.predictions);
         let loss = self.cfg.loss.evaluate(out, labels, Some(&mut self.dz));
         self.net.backward(
             input,
@@ -209,12 +203,7 @@ fn evaluate_with(
     for chunk in indices.chunks(EVAL_BATCH) {
         data.fill_batch(chunk, batch, labels);
         let out = net.forward(batch, trace, threads);
-        argmax_rows(out, predictions);
-        correct += predictions
-            .iter()
-            .zip(labels.iter())
-            .filter(|(&p, &y)| p == usize::from(y))
-            .count();
+        correct += count_correct(out, labels, predictions);
         loss_sum += f64::from(loss.evaluate(out, labels, None)) * chunk.len() as f64;
     }
     let n = data.len().max(1) as f64;

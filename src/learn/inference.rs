@@ -18,7 +18,7 @@
 use crate::data::dataset::Split;
 use crate::learn::backprop::{PassStats, EVAL_BATCH};
 use crate::math::activation::Activation;
-use crate::math::loss::{argmax_rows, Loss};
+use crate::math::loss::{count_correct, Loss};
 use crate::math::matrix::{matmul, MatView, Matrix, Threads};
 use crate::math::mlp::Mlp;
 use crate::message::{Message, ReportData, SignalPool, Synapses};
@@ -152,13 +152,7 @@ impl Actor<Message> for ReadoutActor {
         let labels = &self.labels[start..start + signal.rows()];
         self.logits.set_rows(signal.rows());
         self.logits.as_mut_slice().copy_from_slice(signal.values());
-        argmax_rows(&self.logits, &mut self.predictions);
-        self.correct += self
-            .predictions
-            .iter()
-            .zip(labels)
-            .filter(|(&p, &y)| p == usize::from(y))
-            .count();
+        self.correct += count_correct(&self.logits, labels, &mut self.predictions);
         self.loss_sum +=
             f64::from(self.loss.evaluate(&self.logits, labels, None)) * signal.rows() as f64;
         self.received += 1;

@@ -86,6 +86,17 @@ pub fn argmax_rows(z: &Matrix, out: &mut Vec<usize>) {
     }
 }
 
+/// Writes each row's predicted class (its largest value) into `predictions` and returns how many
+/// equal their label.
+pub fn count_correct(z: &Matrix, labels: &[u8], predictions: &mut Vec<usize>) -> usize {
+    argmax_rows(z, predictions);
+    predictions
+        .iter()
+        .zip(labels)
+        .filter(|(&p, &y)| p == usize::from(y))
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

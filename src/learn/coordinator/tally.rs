@@ -6,7 +6,7 @@ use crate::experiment::checkpoint::ResumeState;
 use crate::learn::coordinator::{Coordinator, InFlight, LayerEpoch, TrainEvent, Work};
 use crate::learn::layer::{Feedback, LayerName};
 use crate::learn::pc::relative_gap;
-use crate::math::loss::argmax_rows;
+use crate::math::loss::count_correct;
 use crate::math::matrix::{Matrix, Threads};
 use crate::math::mlp::{DenseLayer, Mlp};
 use crate::message::{ReportData, Signal, WeightCopy};
@@ -16,13 +16,7 @@ impl Coordinator {
         let rows = labels.len();
         self.logits.set_rows(rows);
         self.logits.as_mut_slice().copy_from_slice(values);
-        argmax_rows(&self.logits, &mut self.predictions);
-        let correct = self
-            .predictions
-            .iter()
-            .zip(labels)
-            .filter(|(&p, &y)| p == usize::from(y))
-            .count();
+        let correct = count_correct(&self.logits, labels, &mut self.predictions);
         // PC's training loss comes from the output's energies (its forward sweep); EP's is
         // the cost at the free fixed point, which is what the output reports here.
         let ep = self.cfg.ep.is_some();

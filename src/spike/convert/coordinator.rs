@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::data::dataset::Split;
 use crate::learn::backprop::EVAL_BATCH;
-use crate::math::loss::argmax_rows;
+use crate::math::loss::count_correct;
 use crate::math::matrix::Matrix;
 use crate::message::{Message, ReportData, SignalPool};
 use crate::runtime::actor::{Actor, Context, Flow};
@@ -128,13 +128,7 @@ impl Actor<Message> for ConvertCoordinator {
                 let labels = &self.test.labels()[start..start + s.rows()];
                 self.scores.set_rows(s.rows());
                 self.scores.as_mut_slice().copy_from_slice(s.values());
-                argmax_rows(&self.scores, &mut self.predictions);
-                self.correct[k] += self
-                    .predictions
-                    .iter()
-                    .zip(labels)
-                    .filter(|(&p, &y)| p == usize::from(y))
-                    .count();
+                self.correct[k] += count_correct(&self.scores, labels, &mut self.predictions);
             }
             ReportData::SpikeCounts { spikes, events } => {
                 self.spikes[k] += spikes;
