@@ -10,17 +10,27 @@
 //! checkpoints.
 //!
 //! # Layout
-//! - [`runtime`]: actors, mailboxes, the network description and its executors, supervision,
-//!   traffic counters, the trace log, fault injection on edges. Knows nothing of learning.
+//! One folder per layer of the design, one concept per file; every file opens with a line
+//! saying what it owns. `tests/layout.rs` checks that this map names every module in the tree.
+//! - [`runtime`]: the actor runtime; knows nothing of learning or spiking. `actor` (the trait
+//!   and its `Context`), `payload` (what the runtime reads of a message), `mailbox`, `network`
+//!   (the description of a network and its report), `executor` (tokio, threads, inline),
+//!   `cell` (a running actor), `supervisor` (panics, stalls, non-finite stops), `traffic`
+//!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
-//!   reports, weight transport) and what the runtime reads of it.
-//! - [`math`]: matrices (faer), the seeded RNG, activations, losses, optimisers, MLP maths.
-//! - [`data`]: IDX files and data sets.
-//! - [`learn`]: backprop, predictive coding, equilibrium propagation, their layer actors, the
-//!   coordinator, inference by message passing.
-//! - [`spike`]: LIF neurons, spiking networks on actors, CUBA, ANN-to-SNN conversion.
-//! - [`experiment`]: scenarios, runs, sweeps, run folders, results, checkpoints, plots and
-//!   benchmarks.
+//!   reports, weight transport) and `synapses`, the weights that never leave their actor except
+//!   as a counted `WeightCopy`.
+//! - [`math`]: `matrix` (faer), `rng` (the seeded RNG), `activation`, `loss`, `optimizer`, `mlp`
+//!   (exact forward and backward).
+//! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
+//! - [`learn`]: `backprop` (the synchronous baseline), `pc` and `ep` (the maths of predictive
+//!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`
+//!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network) and
+//!   `inference` (a trained network evaluated by messages).
+//! - [`spike`]: `lif` (the neuron maths), `population` (shard actors), `neuron_actor` (one actor
+//!   per neuron and a clock), `cuba` (the benchmark network), `convert` (ANN-to-SNN).
+//! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
+//!   family), `sweep`, `run_dir`, `results`, `checkpoint`, `plot`, `bench` and `stress`.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 

@@ -24,8 +24,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -37,7 +35,7 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     init_logging();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_last_wins();
     match cli::dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

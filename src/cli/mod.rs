@@ -33,6 +33,23 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+impl Cli {
+    /// Parses the command line (exit 2 with usage on a mistake). A flag given twice takes its
+    /// last value (`--epochs 3 --epochs 1` times one epoch), as a repeated `--set` does, so a
+    /// script can append overrides to a documented command; `--set` itself still accumulates.
+    pub(crate) fn parse_last_wins() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = last_value_wins(Self::command()).get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// `cmd` and all its subcommands with every flag overriding an earlier use of itself.
+fn last_value_wins(cmd: clap::Command) -> clap::Command {
+    cmd.args_override_self(true)
+        .mut_subcommands(last_value_wins)
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Train the scenario in FILE and write a run folder (scenario.toml, results.json,
