@@ -19,6 +19,8 @@ pub mod data;
 pub mod faults;
 pub mod load;
 pub mod network;
+#[cfg(test)]
+mod reference_tests;
 mod resolve;
 pub mod runtime;
 #[cfg(test)]

@@ -1,0 +1,599 @@
+//! The scenario reference (`docs/scenarios.md`) against the parser, so that the two cannot
+//! drift: every key the parser accepts has a row and every row names such a key; every
+//! documented default is what a scenario resolves to without the key; every documented
+//! range is the one validation enforces, at its bounds. (The accepted names of enum-valued
+//! keys are `tests::the_scenario_reference_lists_the_accepted_names`.)
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::tests::{backticked, ENUM_KEYS};
+use super::*;
+
+/// The scenario reference, as compiled in (a change to it rebuilds the tests).
+const REFERENCE: &str = include_str!("../../../docs/scenarios.md");
+
+/// One row of the reference's key table.
+struct Row {
+    key: String,
+    default: String,
+    allowed: String,
+}
+
+/// The cells of a markdown table line (`\|` is a literal bar inside a cell).
+fn cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+    let mut cells = vec![String::new()];
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                chars.next();
+                cells.last_mut().expect("one cell").push('|');
+            }
+            '|' => cells.push(String::new()),
+            _ => cells.last_mut().expect("one cell").push(c),
+        }
+    }
+    cells.iter().map(|c| c.trim().to_owned()).collect()
+}
+
+/// The rows of the key table: the lines after its `| key | default | allowed |` header, up to
+/// the first line that is not a table line. Each names exactly one key.
+fn rows() -> Vec<Row> {
+    let mut lines = REFERENCE.lines();
+    lines
+        .by_ref()
+        .find(|l| cells(l) == ["key", "default", "allowed"])
+        .expect("docs/scenarios.md has a `| key | default | allowed |` table");
+    lines
+        .skip(1) // | --- | --- | --- |
+        .take_while(|l| l.starts_with('|'))
+        .map(|line| {
+            let c = cells(line);
+            assert_eq!(c.len(), 3, "a row has three cells: {line}");
+            let keys = backticked(&c[0]);
+            assert!(
+                keys.len() == 1 && c[0] == format!("`{}`", keys[0]),
+                "a row's first cell is one key, `section.key`: {line}"
+            );
+            Row {
+                key: keys[0].clone(),
+                default: c[1].clone(),
+                allowed: c[2].clone(),
+            }
+        })
+        .collect()
+}
+
+/// The raw defaults as TOML (`Option` keys left out).
+fn raw_defaults() -> toml::Table {
+    toml::Table::try_from(ScenarioFile::default()).expect("the defaults serialise")
+}
+
+/// The value at a dotted path of a table.
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let (section, last) = match key.rsplit_once('.') {
+        Some((s, l)) => (Some(s), l),
+        None => (None, key),
+    };
+    let mut t = table;
+    for part in section.into_iter().flat_map(|s| s.split('.')) {
+        t = t.get(part)?.as_table()?;
+    }
+    t.get(last)
+}
+
+/// The keys of `section` (`""`: the top level), as the parser lists them when given an unknown
+/// one: serde's field list of the section's struct.
+fn fields(section: &str) -> Vec<String> {
+    let text = if section.is_empty() {
+        "no_such_key = 1\n".to_owned()
+    } else {
+        format!("[{section}]\nno_such_key = 1\n")
+    };
+    let e = toml::from_str::<ScenarioFile>(&text)
+        .expect_err("an unknown key")
+        .to_string();
+    let (_, expected) = e
+        .split_once("unknown field `no_such_key`, expected")
+        .unwrap_or_else(|| panic!("[{section}]: {e}"));
+    backticked(expected.lines().next().unwrap_or_default())
+}
+
+/// Every key the parser accepts, dotted: the leaves of the struct tree, found by asking each
+/// section for its fields and descending into those whose default is a table.
+fn parser_keys() -> Vec<String> {
+    let defaults = raw_defaults();
+    let mut keys = Vec::new();
+    let mut sections = vec![String::new()];
+    while let Some(section) = sections.pop() {
+        for field in fields(&section) {
+            let key = if section.is_empty() {
+                field
+            } else {
+                format!("{section}.{field}")
+            };
+            if lookup(&defaults, &key).is_some_and(toml::Value::is_table) {
+                sections.push(key);
+            } else {
+                keys.push(key);
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// The scenario `--set` overrides make of an empty file named `reference.toml`, validated
+/// (no data is read).
+fn resolve(sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let mut table = toml::Table::new();
+    for s in sets {
+        apply_override(&mut table, s)?;
+    }
+    Scenario::from_table(Path::new("reference.toml"), table)
+}
+
+/// [`resolve`] of `&str` overrides, which must be valid.
+fn resolved(sets: &[&str]) -> Scenario {
+    let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+    resolve(&sets).unwrap_or_else(|e| panic!("{sets:?}: {e}"))
+}
+
+#[test]
+fn every_key_has_a_row_and_every_row_is_a_key() {
+    let rows = rows();
+    let documented: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+    let unique: BTreeSet<&String> = documented.iter().collect();
+    assert_eq!(unique.len(), documented.len(), "a key has two rows");
+    let parsed = parser_keys();
+    assert!(parsed.len() > 50, "{parsed:?}");
+    let undocumented: Vec<&String> = parsed.iter().filter(|k| !unique.contains(k)).collect();
+    let unknown: Vec<&String> = documented.iter().filter(|k| !parsed.contains(k)).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "keys the parser accepts with no row in docs/scenarios.md: {undocumented:?}; rows \
+         naming no key the parser accepts: {unknown:?}"
+    );
+}
+
+/// Every key whose values are names (the parser says "unknown variant") is in `ENUM_KEYS`, so
+/// its row's accepted names are checked too.
+#[test]
+fn every_enum_valued_key_is_checked_against_its_row() {
+    let enum_keys: Vec<&str> = ENUM_KEYS.iter().map(|(k, _, _)| *k).collect();
+    for key in parser_keys() {
+        let mut t = toml::Table::new();
+        apply_override(&mut t, &format!("{key}=\"no-such-value\"")).expect("a dotted key");
+        let text = toml::to_string(&t).expect("a table");
+        let is_enum = toml::from_str::<ScenarioFile>(&text)
+            .is_err_and(|e| e.to_string().contains("unknown variant `no-such-value`"));
+        assert_eq!(
+            is_enum,
+            enum_keys.contains(&key.as_str()),
+            "{key}: an enum-valued key must be in tests::ENUM_KEYS, and only those"
+        );
+    }
+}
+
+/// Rows whose default is prose rather than a TOML value (all `Option` keys, left out of the
+/// resolved file), with what the prose means and where it is checked.
+const PROSE_DEFAULTS: &[(&str, &str)] = &[
+    (
+        "name",
+        "the file's stem: `prose_defaults_mean_what_they_say`",
+    ),
+    (
+        "data.train_limit",
+        "unset loads every training example: `data_defaults_use_every_example_and_class`",
+    ),
+    (
+        "data.test_limit",
+        "unset loads every test example: `data_defaults_use_every_example_and_class`",
+    ),
+    (
+        "data.classes",
+        "unset is the largest label + 1: `data_defaults_use_every_example_and_class`",
+    ),
+    (
+        "algorithm.inference_rate",
+        "0.1 for pc, 1 for zil, by kind: `prose_defaults_mean_what_they_say`",
+    ),
+    (
+        "algorithm.layer_lr",
+        "train.lr for every weight layer: `prose_defaults_mean_what_they_say`",
+    ),
+    (
+        "runtime.workers",
+        "the machine's cores, resolved at load (not saved, so a resumed run uses its own \
+         machine's): `prose_defaults_mean_what_they_say`",
+    ),
+    (
+        "faults.panic_actor",
+        "none: no actor panics: `prose_defaults_mean_what_they_say`",
+    ),
+    (
+        "convert.checkpoint",
+        "none: snn-convert trains by BP first (the run's choice, not checked here): unset \
+         in the resolved file",
+    ),
+];
+
+/// Rows with a TOML value as default whose key is an `Option` nonetheless: unset, the
+/// resolved file leaves it out and the run uses the documented value, so setting it changes
+/// the resolved file but not the run. Checked in `prose_defaults_mean_what_they_say`.
+const EFFECTIVE_DEFAULTS: &[&str] = &["faults.panic_after_batches"];
+
+/// The TOML value a default cell holds, when it is exactly one backticked TOML value.
+fn toml_default(cell: &str) -> Option<String> {
+    let spans = backticked(cell);
+    let [value] = spans.as_slice() else {
+        return None;
+    };
+    if cell != format!("`{value}`") {
+        return None;
+    }
+    let doc = format!("v = {value}");
+    doc.parse::<toml::Table>().ok().map(|_| value.clone())
+}
+
+#[test]
+fn every_documented_default_is_the_default() {
+    let unset = resolved(&[]);
+    let raw = raw_defaults();
+    let mut prose = Vec::new();
+    let mut problems = Vec::new();
+    for row in rows() {
+        let key = row.key.as_str();
+        let Some(value) = toml_default(&row.default) else {
+            if !PROSE_DEFAULTS.iter().any(|(k, _)| *k == key) {
+                problems.push(format!(
+                    "{key}: the default {:?} is not a TOML value; if it is prose on purpose, \
+                     list it in PROSE_DEFAULTS with how it is checked",
+                    row.default
+                ));
+            }
+            if let Some(v) = lookup(&raw, key) {
+                problems.push(format!(
+                    "{key}: the default {:?} is prose, but the resolved file holds {v}",
+                    row.default
+                ));
+            }
+            prose.push(row.key.clone());
+            continue;
+        };
+        if PROSE_DEFAULTS.iter().any(|(k, _)| *k == key) {
+            problems.push(format!(
+                "{key}: listed in PROSE_DEFAULTS but documents the TOML value {value}"
+            ));
+        }
+        let set = match resolve(&[format!("{key}={value}")]) {
+            Ok(set) => set,
+            Err(e) => {
+                problems.push(format!(
+                    "{key} = {value}, the documented default, fails: {e}"
+                ));
+                continue;
+            }
+        };
+        if EFFECTIVE_DEFAULTS.contains(&key) {
+            if lookup(&raw, key).is_some() {
+                problems.push(format!("{key}: in EFFECTIVE_DEFAULTS but not an Option"));
+            }
+            continue;
+        }
+        if set != unset || set.to_toml() != unset.to_toml() {
+            let real = lookup(&raw, key).map_or("nothing (unset)".to_owned(), |v| v.to_string());
+            problems.push(format!(
+                "{key}: documented default {value}, but leaving it out resolves to {real}"
+            ));
+        }
+    }
+    for (key, _) in PROSE_DEFAULTS {
+        if !prose.iter().any(|k| k == key) {
+            problems.push(format!(
+                "PROSE_DEFAULTS lists {key}, whose row does not have a prose default"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn prose_defaults_mean_what_they_say() {
+    // name: the file's stem.
+    let s = Scenario::from_table(Path::new("some/folder/my-run.toml"), toml::Table::new())
+        .expect("defaults");
+    assert_eq!(s.name(), "my-run");
+    assert!(s.to_toml().contains("name = \"my-run\""), "{}", s.to_toml());
+
+    // runtime.workers: all cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(resolved(&[]).workers(), cores);
+    assert_eq!(
+        resolved(&[&format!("runtime.workers={cores}")]).workers(),
+        cores
+    );
+
+    // algorithm.inference_rate: 0.1 for pc, 1 for zil.
+    for (kind, gamma) in [("pc", "0.1"), ("zil", "1")] {
+        let kind_set = format!("algorithm.kind={kind}");
+        let unset = resolved(&[&kind_set]).layer_config(1000);
+        let set =
+            resolved(&[&kind_set, &format!("algorithm.inference_rate={gamma}")]).layer_config(1000);
+        assert_eq!(unset, set, "{kind}: inference_rate = {gamma}");
+        assert_eq!(unset.gamma.to_string(), gamma, "{kind}");
+    }
+
+    // algorithm.layer_lr: train.lr for every weight layer.
+    let ep = [
+        "algorithm.kind=ep",
+        "network.activation=hard-sigmoid",
+        "train.loss=mse",
+        "train.lr=0.003",
+        "network.layers=[784, 32, 16, 10]",
+    ];
+    let unset = resolved(&ep).layer_config(1000);
+    let mut with_rates = ep.to_vec();
+    with_rates.push("algorithm.layer_lr=[0.003, 0.003, 0.003]");
+    assert_eq!(unset, resolved(&with_rates).layer_config(1000));
+    let rates = unset.ep.expect("ep").layer_lr;
+    assert_eq!(rates, vec![0.003f32; 3]);
+
+    // faults.panic_actor: none; faults.panic_after_batches: 1.
+    assert_eq!(resolved(&[]).panic(), None);
+    let panics = resolved(&["faults.panic_actor=\"layer-2\""]).panic();
+    assert_eq!(panics, Some(("layer-2".to_owned(), 1)));
+    let explicit = resolved(&[
+        "faults.panic_actor=\"layer-2\"",
+        "faults.panic_after_batches=1",
+    ]);
+    assert_eq!(explicit.panic(), panics);
+
+    // convert.checkpoint: none.
+    assert_eq!(resolved(&[]).convert().checkpoint, None);
+
+    // cuba.we_mv: the documented 1.6200000000000003 is the same f32 as 1.62.
+    assert_eq!(resolved(&[]).cuba().we_mv as f32, 1.62f32);
+}
+
+/// Writes an IDX file of bytes with the given dimensions.
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).expect("write an IDX file");
+}
+
+/// `data.train_limit`, `data.test_limit` and `data.classes` unset: every example, and the
+/// largest label + 1 classes (on a 2x2 data set of 3 training and 2 test images).
+#[test]
+fn data_defaults_use_every_example_and_class() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let d = dir.path();
+    let [train_images, train_labels, test_images, test_labels] = crate::data::dataset::FILE_NAMES;
+    write_idx(&d.join(train_images), &[3, 2, 2], &[7; 12]);
+    write_idx(&d.join(train_labels), &[3], &[0, 4, 1]);
+    write_idx(&d.join(test_images), &[2, 2, 2], &[9; 8]);
+    write_idx(&d.join(test_labels), &[2], &[2, 3]);
+    let load = |sets: &[&str]| {
+        let s = resolved(sets);
+        let data = crate::data::dataset::Dataset::load(d, &s.data().load_options())
+            .expect("the data set loads");
+        (data.train.len(), data.test.len(), data.classes)
+    };
+    assert_eq!(load(&[]), (3, 2, 5));
+    assert_eq!(
+        load(&["data.train_limit=3", "data.test_limit=2", "data.classes=5"]),
+        (3, 2, 5)
+    );
+    assert_eq!(
+        load(&["data.train_limit=1", "data.test_limit=1"]),
+        (1, 1, 5)
+    );
+}
+
+/// A range at the start of an "allowed" cell: `[a, b)` and the like, `a..b` (both ends
+/// included), or `>= a`.
+#[derive(Debug, PartialEq)]
+struct Range {
+    low: f64,
+    low_closed: bool,
+    high: Option<(f64, bool)>,
+}
+
+/// A number as the reference writes it: `1,000,000`, `1e9`, `-9`, `0.001`.
+fn number(text: &str) -> Option<f64> {
+    text.trim()
+        .trim_end_matches([',', '.'])
+        .replace(',', "")
+        .parse()
+        .ok()
+}
+
+/// The leading number of `text` (digits, `,`, `.`, `-`, `e`), and the rest.
+fn leading_number(text: &str) -> Option<(f64, &str)> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, ',' | '.' | '-' | 'e')))
+        .unwrap_or(text.len());
+    // `a..b`: the number ends at "..".
+    let end = text[..end].find("..").unwrap_or(end);
+    Some((number(&text[..end])?, &text[end..]))
+}
+
+/// The range an "allowed" cell starts with, if any.
+fn leading_range(allowed: &str) -> Option<Range> {
+    let text = allowed.trim();
+    if let Some(rest) = text.strip_prefix(">= ") {
+        let (low, _) = leading_number(rest)?;
+        return Some(Range {
+            low,
+            low_closed: true,
+            high: None,
+        });
+    }
+    if let Some(open) = text.strip_prefix(['[', '(']) {
+        let low_closed = text.starts_with('[');
+        let close = open.find([']', ')'])?;
+        let (low, high) = open[..close].split_once(", ")?;
+        return Some(Range {
+            low: number(low)?,
+            low_closed,
+            high: Some((number(high)?, open[close..].starts_with(']'))),
+        });
+    }
+    let (low, rest) = leading_number(text)?;
+    let (high, _) = leading_number(rest.strip_prefix("..")?)?;
+    Some(Range {
+        low,
+        low_closed: true,
+        high: Some((high, true)),
+    })
+}
+
+/// Overrides a key's range check needs, so that only the key itself decides: message faults
+/// need the asynchronous schedule (and so `pc`), and the most CUBA neurons need a sparse
+/// network to stay under 1e9 expected synapses.
+const RANGE_CONTEXT: &[(&str, &[&str])] = &[
+    (
+        "faults.",
+        &["algorithm.kind=\"pc\"", "runtime.schedule=\"async\""],
+    ),
+    ("cuba.neurons", &["cuba.p_connect=1e-6"]),
+];
+
+/// Whether `key = value` parses as the key's type (validation aside).
+fn parses(key: &str, value: &str) -> bool {
+    let mut t = toml::Table::new();
+    apply_override(&mut t, &format!("{key}={value}")).expect("a dotted key");
+    toml::Value::Table(t).try_into::<ScenarioFile>().is_ok()
+}
+
+#[test]
+fn documented_ranges_are_enforced_at_their_bounds() {
+    let mut checked = 0;
+    let problems = std::cell::RefCell::new(Vec::<String>::new());
+    for row in rows() {
+        let key = row.key.as_str();
+        let integer = parses(key, "1") && !parses(key, "0.5");
+        let float = parses(key, "0.5");
+        if !integer && !float {
+            continue; // not a number
+        }
+        let Some(range) = leading_range(&row.allowed) else {
+            problems.borrow_mut().push(format!(
+                "{key}: a number whose allowed cell does not start with its range ([a, b), \
+                 a..b or >= a): {}",
+                row.allowed
+            ));
+            continue;
+        };
+        let context: Vec<String> = RANGE_CONTEXT
+            .iter()
+            .filter(|(prefix, _)| key.starts_with(prefix))
+            .flat_map(|(_, sets)| sets.iter().map(|s| (*s).to_owned()))
+            .collect();
+        let text = |v: f64| {
+            if integer {
+                format!("{}", v as i128)
+            } else if v.is_nan() {
+                "nan".to_owned()
+            } else {
+                format!("{v:?}")
+            }
+        };
+        let check = |v: f64, accept: bool| {
+            let mut sets = context.clone();
+            sets.push(format!("{key}={}", text(v)));
+            let problem = match resolve(&sets) {
+                Ok(_) if !accept => Some(format!(
+                    "{key} = {} is accepted; the reference says {}",
+                    text(v),
+                    row.allowed
+                )),
+                Err(e) if accept => Some(format!("{key} = {} is rejected: {e}", text(v))),
+                Err(e)
+                    if !e
+                        .to_string()
+                        .contains(key.rsplit('.').next().expect("a key")) =>
+                {
+                    Some(format!(
+                        "{key} = {} is rejected for another key: {e}",
+                        text(v)
+                    ))
+                }
+                _ => None,
+            };
+            problems.borrow_mut().extend(problem);
+        };
+        // One step beyond or inside a bound: 1 for integers, a relative 1e-9 for floats.
+        let step = |b: f64| {
+            if integer {
+                1.0
+            } else {
+                1e-9 * b.abs().max(1.0)
+            }
+        };
+        let low = range.low;
+        check(low, range.low_closed);
+        if range.low_closed {
+            check(low - step(low), false);
+        } else {
+            check(low + step(low), true);
+        }
+        if let Some((high, closed)) = range.high {
+            check(high, closed);
+            if closed {
+                check(high + step(high), false);
+            } else {
+                check(high - step(high), true);
+            }
+        }
+        if float {
+            check(f64::NAN, false);
+        }
+        checked += 1;
+    }
+    let problems = problems.into_inner();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked >= 30, "only {checked} numeric rows");
+}
+
+#[test]
+fn range_notation_is_read_as_written() {
+    let r = |low, low_closed, high| Range {
+        low,
+        low_closed,
+        high,
+    };
+    assert_eq!(
+        leading_range("[0, 1): used"),
+        Some(r(0.0, true, Some((1.0, false))))
+    );
+    assert_eq!(
+        leading_range("(0, 1e9]"),
+        Some(r(0.0, false, Some((1e9, true))))
+    );
+    assert_eq!(
+        leading_range("1..1,000,000 (the last batch"),
+        Some(r(1.0, true, Some((1e6, true))))
+    );
+    assert_eq!(
+        leading_range("0.1..3,600,000: simulated"),
+        Some(r(0.1, true, Some((3.6e6, true))))
+    );
+    assert_eq!(
+        leading_range("5..10,000,000, and at most"),
+        Some(r(5.0, true, Some((1e7, true))))
+    );
+    assert_eq!(leading_range(">= 1: use"), Some(r(1.0, true, None)));
+    assert_eq!(
+        leading_range("(-1000, 1000): mV"),
+        Some(r(-1000.0, false, Some((1000.0, false))))
+    );
+    assert_eq!(leading_range("`relu`, `tanh`"), None);
+    assert_eq!(leading_range("widths, input"), None);
+}
