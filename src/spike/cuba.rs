@@ -43,8 +43,11 @@ impl Default for CubaConfig {
         Self {
             neurons: 4000,
             p_connect: 0.02,
-            we_mv: 60.0 * 0.27 / 10.0,
-            wi_mv: -20.0 * 4.5 / 10.0,
+            // Brian2's (60 * 0.27 / 10) mV and (-20 * 4.5 / 10) mV, written as the values the
+            // scenario reference documents (the f64 product is 1.6200000000000003; both are the
+            // same f32, which is what the neurons use).
+            we_mv: 1.62,
+            wi_mv: -9.0,
             duration_ms: 1000.0,
         }
     }

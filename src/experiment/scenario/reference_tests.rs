@@ -354,7 +354,7 @@ fn prose_defaults_mean_what_they_say() {
     // convert.checkpoint: none.
     assert_eq!(resolved(&[]).convert().checkpoint, None);
 
-    // cuba.we_mv: the documented 1.6200000000000003 is the same f32 as 1.62.
+    // cuba.we_mv: Brian2 writes 60 * 0.27 / 10, the same f32 as the documented 1.62.
     assert_eq!(resolved(&[]).cuba().we_mv as f32, 1.62f32);
 }
 
