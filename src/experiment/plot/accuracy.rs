@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{canvas, draw_legend, legend_line, whole, write_png, Drawn, Frame, PlotError, COLORS};
+use super::{whole, write_png, Drawn, Figure, Frame, Legend, PlotError, Sample, COLORS};
 use crate::experiment::results::Results;
 
 /// Draws train (thin) and test (thick) accuracy per epoch of every model into a PNG at `path`.
@@ -37,20 +37,32 @@ fn draw_accuracy(results: &Results, path: &Path) -> Drawn {
         })
         .fold(1.0f64, f64::min);
     let y_min = accuracy_floor(lowest);
-    let root = canvas(path, (900, 560))?;
+    let mut legend = Legend::default();
+    for (i, label) in results.models.keys().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        legend.add(
+            format!("{label} test"),
+            Sample::LineDot(color.stroke_width(3)),
+        );
+        legend.add(
+            format!("{label} train"),
+            Sample::Line(color.mix(0.45).stroke_width(1)),
+        );
+    }
     let caption = format!("{}: accuracy per epoch", results.name);
+    let fig = Figure::new(path, (900, 560), &caption, &legend)?;
     let mut chart =
-        Frame::figure(&caption, 64).build(&root, 0.5f64..epochs as f64 + 0.5, y_min..1.0f64)?;
+        Frame::figure(64).build(&fig.chart, 0.5f64..epochs as f64 + 0.5, y_min..1.0f64)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("accuracy")
+        .y_desc("accuracy (fraction correct)")
         .x_labels(epochs.min(20))
         .x_label_formatter(&whole)
         .y_label_formatter(&|y| format!("{y:.3}"))
         .label_style(("sans-serif", 15))
         .draw()?;
-    for (i, (label, model)) in results.models.iter().enumerate() {
+    for (i, model) in results.models.values().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let test: Vec<(f64, f64)> = model
             .epochs
@@ -62,17 +74,17 @@ fn draw_accuracy(results: &Results, path: &Path) -> Drawn {
             .iter()
             .map(|e| (e.epoch as f64, e.train_accuracy))
             .collect();
-        chart
-            .draw_series(LineSeries::new(test.clone(), color.stroke_width(3)))?
-            .label(format!("{label} test"))
-            .legend(legend_line(color.stroke_width(3)));
+        chart.draw_series(LineSeries::new(test.clone(), color.stroke_width(3)))?;
         chart.draw_series(test.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-        chart
-            .draw_series(LineSeries::new(train, color.mix(0.45).stroke_width(1)))?
-            .label(format!("{label} train"))
-            .legend(legend_line(color.mix(0.45).stroke_width(1)));
+        // Small dots too, so that a single epoch's train accuracy shows.
+        chart.draw_series(
+            train
+                .iter()
+                .map(|&p| Circle::new(p, 2, color.mix(0.45).filled())),
+        )?;
+        chart.draw_series(LineSeries::new(train, color.mix(0.45).stroke_width(1)))?;
     }
-    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-    root.present()?;
+    legend.draw(&fig.band, 16)?;
+    fig.root.present()?;
     Ok(())
 }

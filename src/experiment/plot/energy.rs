@@ -6,7 +6,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{canvas, draw_legend, legend_line, whole, write_png, Drawn, Frame, PlotError, COLORS};
+use super::{
+    log_axis, number_label, whole, write_png, Drawn, Figure, Frame, Legend, PlotError, Sample,
+    COLORS,
+};
 use crate::experiment::results::{PcRecord, Results};
 
 /// Draws the free energy per inference step of a predictive-coding model (one line per epoch,
@@ -38,39 +41,52 @@ fn draw_free_energy(results: &Results, label: &str, path: &Path) -> Drawn {
     } else {
         (1e-3, 1.0)
     };
-    let root = canvas(path, (900, 560))?;
+    let n = records.len().max(1);
+    // Early epochs light, late epochs dark.
+    let shade = |i: usize| 0.25 + 0.75 * (i + 1) as f64 / n as f64;
+    let mut legend = Legend::default();
+    // Every epoch in the legend when few, else the first and the last.
+    let few = records.len() <= 12;
+    for (i, r) in records.iter().enumerate() {
+        if few || i == 0 || i + 1 == records.len() {
+            let color = COLORS[0].mix(shade(i));
+            legend.add(
+                format!("epoch {}", r.epoch),
+                Sample::Line(color.stroke_width(2)),
+            );
+        }
+    }
+    if records.len() > 1 {
+        legend.heading = Some("darker = later".to_owned());
+    }
     let caption = format!("{}: {label} free energy per inference step", results.name);
+    let fig = Figure::new(path, (900, 560), &caption, &legend)?;
+    // The y axis is log10 of F, with its own ticks (plotters' log axis has none within a
+    // decade).
     let mut chart =
-        Frame::figure(&caption, 72).build(&root, 0f64..(steps - 1) as f64, (lo..hi).log_scale())?;
+        Frame::figure(72).build(&fig.chart, 0f64..(steps - 1) as f64, log_axis(lo, hi))?;
     chart
         .configure_mesh()
-        .x_desc("inference step (0 = forward sweep)")
+        .x_desc("inference step (count; 0 = forward sweep)")
+        .x_labels(steps.min(11))
         .x_label_formatter(&whole)
-        .y_desc("mean F per example")
-        .y_label_formatter(&|y| format!("{y:.3}"))
+        .y_desc("free energy F, mean per example (a.u., log scale)")
+        .y_label_formatter(&|u| number_label(10f64.powf(*u)))
         .label_style(("sans-serif", 15))
         .draw()?;
-    let n = records.len().max(1);
     for (i, r) in records.iter().enumerate() {
-        // Early epochs light, late epochs dark.
-        let shade = 0.25 + 0.75 * (i + 1) as f64 / n as f64;
-        let color = COLORS[0].mix(shade);
+        let color = COLORS[0].mix(shade(i));
         let pts: Vec<(f64, f64)> = r
             .free_energy
             .iter()
             .enumerate()
             .filter(|(_, v)| v.is_finite() && **v > 0.0)
-            .map(|(t, &v)| (t as f64, v))
+            .map(|(t, &v)| (t as f64, v.log10()))
             .collect();
-        let series = chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
-        if i == 0 || i + 1 == records.len() {
-            series
-                .label(format!("epoch {}", r.epoch))
-                .legend(legend_line(color.stroke_width(2)));
-        }
+        chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?;
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-    root.present()?;
+    legend.draw(&fig.band, 16)?;
+    fig.root.present()?;
     Ok(())
 }
 
@@ -100,22 +116,21 @@ fn draw_ep_energy(results: &Results, label: &str, path: &Path) -> Drawn {
         (-1.0, 1.0)
     };
     let epochs = records.len().max(1);
-    let root = canvas(path, (900, 560))?;
     let caption = format!("{}: {label} energy at the free fixed point", results.name);
-    let mut chart =
-        Frame::figure(&caption, 72).build(&root, 0.5f64..epochs as f64 + 0.5, lo..hi)?;
+    let fig = Figure::new(path, (900, 560), &caption, &Legend::default())?;
+    let mut chart = Frame::figure(72).build(&fig.chart, 0.5f64..epochs as f64 + 0.5, lo..hi)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
         .x_labels(epochs.min(20))
         .x_label_formatter(&whole)
-        .y_desc("mean E(s0) per example")
+        .y_desc("energy E(s0), mean per example (a.u.)")
         .y_label_formatter(&|y| format!("{y:.2}"))
         .label_style(("sans-serif", 15))
         .draw()?;
     let color = COLORS[0];
     chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(3)))?;
     chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-    root.present()?;
+    fig.root.present()?;
     Ok(())
 }

@@ -6,12 +6,12 @@ use std::path::Path;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{canvas, write_png, Drawn, Frame, PlotError};
+use super::{write_png, Drawn, Figure, Frame, Legend, PlotError, Sample};
 use crate::runtime::traffic::Traffic;
 
 /// Draws who sends how many bytes to whom as a heat map PNG at `path`: senders down, receivers
-/// across, colour by log10 of bytes (all kinds together). Networks of more than 48 actors are
-/// shown in 64 groups of consecutive ids. `names[id]` names actor `id`.
+/// across, colour by log10 of bytes (all kinds together). Networks of more than 64 actors are
+/// shown in 64 groups of consecutive ids. The colour key sits right of the map. `names[id]` names actor `id`.
 pub fn traffic_heatmap_png(
     traffic: &Traffic,
     names: &[String],
@@ -57,37 +57,54 @@ fn draw_heatmap(traffic: &Traffic, names: &[String], path: &Path) -> Drawn {
             format!("{lo}-{hi}")
         }
     };
-    let root = canvas(path, (900, 820))?;
     let caption = format!(
-        "traffic: {} messages, {} (darker = more bytes, log scale)",
+        "traffic: {} messages, {}",
         traffic.totals.messages,
         human_bytes(traffic.totals.bytes as f64)
     );
+    let fig = Figure::new(path, (900, 820), &caption, &colour_key(max))?;
     let frame = Frame {
-        caption: Some((&caption, 22)),
+        caption: None,
         margin: 16,
-        x_label_area: 90,
+        x_label_area: 50,
         y_label_area: 110,
     };
+    let (who_x, who_y) = if groups == n {
+        ("receiver (actor)", "sender (actor)")
+    } else {
+        ("receiver (actor id range)", "sender (actor id range)")
+    };
     let mut chart = frame.build(
-        &root,
+        &fig.chart,
         (0..groups - 1).into_segmented(),
         (0..groups - 1).into_segmented(),
     )?;
-    let step = (groups / 16).max(1);
-    let seg_label = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(g) if g % step == 0 && *g < groups => label(*g),
-        _ => String::new(),
+    // Label every `step`-th group, so that neighbouring labels neither overlap across (the
+    // widest label plus a gap per label) nor crowd down (16 at most).
+    let font = ("sans-serif", 12).into_font();
+    let widest = (0..groups)
+        .map(|g| font.box_size(&label(g)).map_or(0, |b| b.0))
+        .max()
+        .unwrap_or(0);
+    let cell = f64::from(900 - 2 * 16 - 110) / groups as f64;
+    let across = ((f64::from(widest) + 8.0) / cell).ceil() as usize;
+    let down = (groups / 16).max(1);
+    let every = |step: usize| {
+        move |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(g) if g % step == 0 && *g < groups => label(*g),
+            _ => String::new(),
+        }
     };
+    let (x_label, y_label) = (every(across.max(down)), every(down));
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_desc("receiver")
-        .y_desc("sender")
+        .x_desc(who_x)
+        .y_desc(who_y)
         .x_labels(groups)
         .y_labels(groups)
-        .x_label_formatter(&seg_label)
-        .y_label_formatter(&seg_label)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
         .label_style(("sans-serif", 12))
         .draw()?;
     let cells: Vec<(usize, usize, f64)> = (0..groups)
@@ -116,8 +133,46 @@ fn draw_heatmap(traffic: &Traffic, names: &[String], path: &Path) -> Drawn {
             )
         }))?;
     }
-    root.present()?;
+    colour_key(max).draw(&fig.band, 16)?;
+    fig.root.present()?;
     Ok(())
+}
+
+/// The colour key of a heat map whose darkest cell is 10^`max_log10` bytes: "none", a swatch
+/// per power of ten of bytes up to it (every other one or fewer when they are many), and the
+/// darkest cell's bytes.
+fn colour_key(max_log10: f64) -> Legend {
+    let mut key = Legend {
+        heading: Some("bytes sent (log scale)".to_owned()),
+        entries: Vec::new(),
+    };
+    key.add("none", Sample::Swatch(cell_color(0.0, max_log10).to_rgba()));
+    let top = max_log10.floor().max(0.0) as i32;
+    let every = (top / 8 + 1).max(1);
+    for k in (0..=top).filter(|k| k % every == 0) {
+        let b = 10f64.powi(k);
+        key.add(
+            power_of_ten_bytes(k),
+            Sample::Swatch(cell_color(b, max_log10).to_rgba()),
+        );
+    }
+    if max_log10 - f64::from(top) > 0.1 {
+        let b = 10f64.powf(max_log10);
+        key.add(
+            format!("{} (most)", human_bytes(b)),
+            Sample::Swatch(cell_color(b, max_log10).to_rgba()),
+        );
+    }
+    key
+}
+
+/// 10^`k` bytes as "1 B", "10 B", "100 B", "1 kB", ..., "100 GB", then "1e12 B".
+fn power_of_ten_bytes(k: i32) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    match UNITS.get((k / 3) as usize) {
+        Some(unit) if k >= 0 => format!("{} {unit}", 10u32.pow((k % 3) as u32)),
+        _ => format!("1e{k} B"),
+    }
 }
 
 fn human_bytes(b: f64) -> String {
@@ -126,5 +181,32 @@ fn human_bytes(b: f64) -> String {
         b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
         b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
         b => format!("{b:.0} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_colour_key_counts_powers_of_ten_of_bytes() {
+        assert_eq!(power_of_ten_bytes(0), "1 B");
+        assert_eq!(power_of_ten_bytes(4), "10 kB");
+        assert_eq!(power_of_ten_bytes(11), "100 GB");
+        assert_eq!(power_of_ten_bytes(12), "1e12 B");
+        let key = colour_key(3.5);
+        let labels: Vec<&str> = key.entries.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["none", "1 B", "10 B", "100 B", "1 kB", "3.2 kB (most)"]
+        );
+        // Many decades: every other one, and the largest cell.
+        let key = colour_key(10.5);
+        assert!(key.entries.len() <= 10);
+        assert_eq!(key.entries[2].0, "100 B");
+        assert_eq!(
+            key.entries.last().map(|e| e.0.as_str()),
+            Some("31.6 GB (most)")
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{canvas, whole, write_png, Area, Drawn, Frame, PlotError, COLORS};
+use super::{whole, write_png, Area, Drawn, Figure, Frame, Legend, PlotError, Sample, COLORS};
 use crate::spike::convert::{ConversionReport, RASTER_IMAGES};
 use crate::spike::cuba::{CubaRun, RASTER_TICKS};
 use crate::spike::lif::LifParams;
@@ -21,11 +21,26 @@ fn draw_cuba(run: &CubaRun, path: &Path) -> Drawn {
     let st = &run.stats;
     let dt_ms = LifParams::CUBA.dt_ms;
     let shown_ms = (st.sim_s * 1000.0).min(RASTER_TICKS as f64 * dt_ms);
-    let root = canvas(path, (1200, 900))?;
-    let (top, bottom) = root.split_vertically(640);
+    let mut legend = Legend::default();
+    legend.add(
+        "excitatory neuron spike",
+        Sample::Swatch(COLORS[0].to_rgba()),
+    );
+    legend.add(
+        "inhibitory neuron spike",
+        Sample::Swatch(COLORS[1].to_rgba()),
+    );
+    legend.add("population rate", Sample::Line(COLORS[2].stroke_width(2)));
+    let caption = format!(
+        "CUBA: {} neurons (first 80 % excitatory), {} spikes, mean rate {:.2} Hz",
+        st.neurons, st.spikes, st.mean_rate_hz
+    );
+    let fig = Figure::new(path, (1200, 900), &caption, &legend)?;
+    let (top, bottom) = fig.chart.split_vertically(610);
     draw_cuba_raster(&top, run, shown_ms)?;
     draw_cuba_rate(&bottom, run, shown_ms)?;
-    root.present()?;
+    legend.draw(&fig.band, 10)?;
+    fig.root.present()?;
     Ok(())
 }
 
@@ -35,16 +50,13 @@ fn draw_cuba_raster(area: &Area<'_>, run: &CubaRun, shown_ms: f64) -> Drawn {
     let dt_ms = LifParams::CUBA.dt_ms;
     let n = st.neurons.max(1);
     let excitatory = (n * 4 / 5) as u32;
-    let caption = format!(
-        "{} neurons, {} spikes ({:.2} Hz): excitatory blue, inhibitory red",
-        st.neurons, st.spikes, st.mean_rate_hz
-    );
+    let caption = format!("spikes over the first {shown_ms:.0} ms");
     let mut chart =
         Frame::panel(Some(&caption)).build(area, 0f64..shown_ms.max(dt_ms), 0f64..n as f64)?;
     chart
         .configure_mesh()
         .x_desc("time (ms)")
-        .y_desc("neuron")
+        .y_desc("neuron index")
         .x_label_formatter(&whole)
         .y_label_formatter(&whole)
         .disable_mesh()
@@ -77,16 +89,20 @@ fn draw_cuba_rate(area: &Area<'_>, run: &CubaRun, shown_ms: f64) -> Drawn {
         .map(|&c| f64::from(c) / n as f64 * 1000.0)
         .collect();
     let top_rate = rates.iter().copied().fold(1.0, f64::max) * 1.1;
-    let mut rate = Frame::panel(None).build(area, 0f64..shown_ms.max(dt_ms), 0f64..top_rate)?;
+    let mut rate = Frame::panel(Some("population rate in 1 ms bins")).build(
+        area,
+        0f64..shown_ms.max(dt_ms),
+        0f64..top_rate,
+    )?;
     rate.configure_mesh()
         .x_desc("time (ms)")
-        .y_desc("rate (Hz)")
+        .y_desc("rate (Hz = spikes/neuron/s)")
         .x_label_formatter(&whole)
         .label_style(("sans-serif", 13))
         .draw()?;
     rate.draw_series(LineSeries::new(
         rates.iter().enumerate().map(|(b, &r)| (b as f64 + 0.5, r)),
-        COLORS[2].stroke_width(1),
+        COLORS[2].stroke_width(2),
     ))?;
     Ok(())
 }
@@ -98,26 +114,39 @@ pub fn spike_raster_png(report: &ConversionReport, path: &Path) -> Result<(), Pl
 }
 
 fn draw_raster(report: &ConversionReport, path: &Path) -> Drawn {
-    let root = canvas(path, (1200, 420 * RASTER_IMAGES as u32))?;
-    let panels = root.split_evenly((RASTER_IMAGES, 1));
+    let layers = report.widths.len();
+    let mut legend = Legend::default();
+    for (l, w) in report.widths.iter().enumerate() {
+        let name = if l + 1 == layers {
+            format!("output layer ({w} neurons)")
+        } else {
+            format!("hidden layer {} ({w} neurons)", l + 1)
+        };
+        legend.add(name, Sample::Swatch(COLORS[l % COLORS.len()].to_rgba()));
+    }
+    let caption = format!(
+        "spikes of the first {RASTER_IMAGES} test images (layers stacked, output at the bottom)"
+    );
+    let fig = Figure::new(path, (1200, 420 * RASTER_IMAGES as u32), &caption, &legend)?;
+    let panels = fig.chart.split_evenly((RASTER_IMAGES, 1));
     for (img, panel) in panels.iter().enumerate() {
         draw_raster_panel(panel, report, img)?;
     }
-    root.present()?;
+    legend.draw(&fig.band, 10)?;
+    fig.root.present()?;
     Ok(())
 }
 
 /// Test image `img`'s panel: every layer's spikes, layers stacked from the input side down.
 fn draw_raster_panel(panel: &Area<'_>, report: &ConversionReport, img: usize) -> Drawn {
     let total: usize = report.widths.iter().sum();
-    let caption =
-        format!("test image {img}: spikes per tick (layers stacked, output at the bottom)");
+    let caption = format!("test image {img}");
     let mut chart =
         Frame::panel(Some(&caption)).build(panel, 0f64..report.ticks as f64, total as f64..0f64)?;
     chart
         .configure_mesh()
-        .x_desc("tick")
-        .y_desc("neuron")
+        .x_desc("time (ticks)")
+        .y_desc("neuron index (layers stacked)")
         .x_label_formatter(&whole)
         .y_label_formatter(&whole)
         .disable_mesh()
