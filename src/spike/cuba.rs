@@ -185,6 +185,7 @@ fn run_sharded(
             },
             Population::new(s, &ranges, state, prop, table, Coupling::of(cfg), ticks),
         );
+        net.place(s, s); // pinned executor: shard s on worker s % workers
     }
     for a in 0..k {
         for b in 0..k {
@@ -266,6 +267,8 @@ fn run_per_neuron(
         );
     }
     let clock = net.add("clock", Clock::new(ticks));
+    // Pinned executor: the clock on worker 0; neurons in contiguous blocks (the default).
+    net.place(clock, 0);
     let mut synapses = 0;
     for (i, targets) in post.iter().enumerate() {
         for &t in targets {
