@@ -362,6 +362,8 @@ mod tests {
             (2, Executor::Inline),
             (800, Executor::Tokio),
             (800, Executor::Inline),
+            (2, Executor::Pinned),
+            (800, Executor::Pinned),
         ] {
             let run = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
             assert_eq!(run.raster, first.raster, "{shards} shards on {ex:?}");
