@@ -155,7 +155,7 @@ pub(crate) fn bench(what: BenchCommand) -> Result<(), Failure> {
 }
 
 /// The accepted `EXECUTOR` names, as in the error of a bad `--setups`.
-const EXECUTORS: &str = "inline, tokio or threads";
+const EXECUTORS: &str = "inline, tokio, threads or pinned";
 
 /// Parses `EXECUTOR:WORKERS:SHARDS` (`EXECUTOR` as `runtime.executor` names it).
 fn parse_setup(s: &str) -> Result<(Executor, usize, usize), Failure> {

@@ -188,6 +188,7 @@ pub fn build_network_with(
     let data = (train, test);
     let coordinator = Coordinator::new(init, data, plan, cfg.clone(), shards, control, tx);
     let cid = net.add("coordinator", coordinator);
+    net.place(cid, 0);
     let draw = InitialDraw {
         seed: plan.seed,
         weights: plan.weights,
@@ -201,6 +202,10 @@ pub fn build_network_with(
             let key = LayerName::state_key(l, s);
             let id = add_actor(&mut net, placement, syn, (&cfg, &draw), control, &key)?;
             debug_assert_eq!(id, layout.first_id[l] + s);
+            // Pinned executor: shard s of every layer on one worker, so neighbouring layers'
+            // same-index shards talk without a channel and a layer's shards split across
+            // workers.
+            net.place(id, s);
             wiring.push((id, targets));
         }
     }

@@ -313,6 +313,17 @@ pub(crate) fn supervisor_channel<E>() -> (cb::Sender<E>, cb::Receiver<E>) {
     cb::unbounded()
 }
 
+/// A pinned worker's inbound queue: unbounded, many senders (the other workers), one
+/// receiver, FIFO in the order sends complete.
+pub(crate) fn worker_queue<T>() -> (WorkerTx<T>, WorkerRx<T>) {
+    cb::unbounded()
+}
+
+/// Sending end of a pinned worker's inbound queue.
+pub(crate) type WorkerTx<T> = cb::Sender<T>;
+/// Receiving end of a pinned worker's inbound queue.
+pub(crate) type WorkerRx<T> = cb::Receiver<T>;
+
 /// Re-exported receiver type for the supervisor.
 pub(crate) type SupervisorRx<E> = cb::Receiver<E>;
 /// Re-exported sender type for actors.

@@ -21,11 +21,19 @@ pub enum Executor {
     Threads,
     /// All actors on the calling thread, in a fixed order.
     Inline,
+    /// `workers` OS threads, each running the actors placed on it inline-style; messages
+    /// between actors on one worker skip channels (see [`Network::place`]).
+    Pinned,
 }
 
 impl Executor {
     /// Every executor (for tests that run a case on each).
-    pub const ALL: [Executor; 3] = [Executor::Tokio, Executor::Threads, Executor::Inline];
+    pub const ALL: [Executor; 4] = [
+        Executor::Tokio,
+        Executor::Threads,
+        Executor::Inline,
+        Executor::Pinned,
+    ];
 }
 
 /// How a network runs.
@@ -33,7 +41,7 @@ impl Executor {
 pub struct RuntimeConfig {
     /// The executor.
     pub executor: Executor,
-    /// Worker threads of the tokio executor (>= 1).
+    /// Worker threads of the tokio and pinned executors (>= 1).
     pub workers: usize,
     /// Data messages a mailbox holds before senders wait (>= 1; inline: unbounded).
     pub mailbox_capacity: usize,
@@ -60,6 +68,8 @@ impl Default for RuntimeConfig {
 pub struct Network<M: Payload> {
     actors: Vec<(String, Box<dyn Actor<M>>)>,
     edges: Vec<Vec<usize>>,
+    /// Placement group of each actor, if placed (see [`Network::place`]).
+    groups: Vec<Option<usize>>,
 }
 
 impl<M: Payload> Default for Network<M> {
@@ -67,6 +77,7 @@ impl<M: Payload> Default for Network<M> {
         Self {
             actors: Vec::new(),
             edges: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }
@@ -81,7 +92,30 @@ impl<M: Payload> Network<M> {
     pub fn add(&mut self, name: impl Into<String>, actor: impl Actor<M>) -> usize {
         self.actors.push((name.into(), Box::new(actor)));
         self.edges.push(Vec::new());
+        self.groups.push(None);
         self.actors.len() - 1
+    }
+
+    /// Places actor `id` in placement group `group`: on the pinned executor it runs on worker
+    /// `group % workers` (other executors ignore placement). Actors that share a worker
+    /// exchange messages without a channel. Unplaced actors go in contiguous blocks of ids:
+    /// actor `i` of `n` on worker `i * workers / n`.
+    ///
+    /// # Panics
+    /// If `id` is not in the network.
+    pub fn place(&mut self, id: usize, group: usize) {
+        assert!(id < self.actors.len(), "no actor {id}");
+        self.groups[id] = Some(group);
+    }
+
+    /// The worker of every actor, in id order, when the network runs on `workers` workers.
+    pub fn workers_of(&self, workers: usize) -> Vec<usize> {
+        let (w, n) = (workers.max(1), self.groups.len());
+        self.groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| g.map_or(i * w / n, |g| g % w))
+            .collect()
     }
 
     /// Wires `from -> to`; returns the edge's index among `from`'s out-edges.
@@ -131,4 +165,7 @@ pub struct RunReport<M: Payload> {
     /// Wall time to build mailboxes and the registry and to spawn every actor (actors start
     /// working while later ones are spawned, so this overlaps `active`).
     pub startup: Duration,
+    /// The worker each actor ran on, in network order (pinned executor; empty on the others,
+    /// which do not pin actors to threads).
+    pub worker_of: Vec<usize>,
 }

@@ -171,10 +171,13 @@ impl<M: Payload> Runtime<M> {
     }
 
     /// Waits for every actor to stop; stops all on a failure, `StopAll` or a stall.
+    /// `on_stop` runs after each stop broadcast (the pinned executor's workers read a stop
+    /// flag rather than each actor's control channel).
     pub(crate) fn supervise(
         &self,
         n: usize,
         events: &SupervisorRx<Event>,
+        on_stop: &dyn Fn(),
     ) -> (Option<RuntimeError>, Option<Instant>) {
         let tick = (self.config.stall_timeout / 4).max(Duration::from_millis(5));
         let mut w = Watch {
@@ -194,19 +197,21 @@ impl<M: Payload> Runtime<M> {
                         w.stopping = true;
                         w.stop_at = Some(Instant::now());
                         self.broadcast(Control::Stop);
+                        on_stop();
                     }
                 }
                 Ok(Event::Failed {
                     actor,
                     kind,
                     message,
-                }) => self.on_failure(&mut w, actor, kind, message),
+                }) => self.on_failure(&mut w, actor, kind, message, on_stop),
                 Err(RecvTimeoutError::Timeout) => {
                     if w.failure.is_some() {
                         // Stopping; stragglers are joined (or aborted) by the caller.
                         break;
                     }
                     if let Some(stalled) = self.stalled(&mut w) {
+                        on_stop();
                         return (Some(stalled), Some(Instant::now()));
                     }
                 }
@@ -217,12 +222,20 @@ impl<M: Payload> Runtime<M> {
     }
 
     /// The first failure stops every actor; its `Stopped` event follows.
-    fn on_failure(&self, w: &mut Watch, actor: usize, kind: String, message: String) {
+    fn on_failure(
+        &self,
+        w: &mut Watch,
+        actor: usize,
+        kind: String,
+        message: String,
+        on_stop: &dyn Fn(),
+    ) {
         if w.failure.is_none() {
             w.failure = Some(self.panicked(actor, kind, message));
             if !w.stopping {
                 w.stopping = true;
                 self.broadcast(Control::Stop);
+                on_stop();
             }
         }
     }

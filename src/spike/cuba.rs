@@ -188,6 +188,7 @@ fn run_sharded(
             },
             Population::new(s, &ranges, state, prop, table, Coupling::of(cfg), ticks),
         );
+        net.place(s, s); // pinned executor: shard s on worker s % workers
     }
     for a in 0..k {
         for b in 0..k {
@@ -269,6 +270,8 @@ fn run_per_neuron(
         );
     }
     let clock = net.add("clock", Clock::new(ticks));
+    // Pinned executor: the clock on worker 0; neurons in contiguous blocks (the default).
+    net.place(clock, 0);
     let mut synapses = 0;
     for (i, targets) in post.iter().enumerate() {
         for &t in targets {
@@ -362,6 +365,8 @@ mod tests {
             (2, Executor::Inline),
             (800, Executor::Tokio),
             (800, Executor::Inline),
+            (2, Executor::Pinned),
+            (800, Executor::Pinned),
         ] {
             let run = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
             assert_eq!(run.raster, first.raster, "{shards} shards on {ex:?}");

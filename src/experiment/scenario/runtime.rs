@@ -27,8 +27,9 @@ pub enum TimeSchedule {
 pub struct RuntimeSection {
     /// Threads to use, 1..=4096. Default: all cores. The BP baseline uses at most this many.
     pub workers: Option<usize>,
-    /// `tokio` | `threads` | `inline`. Default `tokio`. Tasks on a thread pool; one OS thread
-    /// per actor; one thread, fixed order.
+    /// `tokio` | `threads` | `inline` | `pinned`. Default `tokio`. Tasks on a thread pool; one
+    /// OS thread per actor; one thread, fixed order; `workers` threads, each actor placed on
+    /// one.
     pub executor: crate::runtime::Executor,
     /// Data messages a mailbox holds before senders wait, >= 1. Default 1024.
     pub mailbox_capacity: usize,

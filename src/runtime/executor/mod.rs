@@ -1,4 +1,4 @@
-//! The runtime: builds a [`Network`] description into running actors on one of three
+//! The runtime: builds a [`Network`] description into running actors on one of four
 //! executors, supervises them, and returns their final state and traffic.
 //!
 //! - `tokio` (`tokio.rs`): one task per actor on a multi-thread runtime with
@@ -7,11 +7,15 @@
 //!   actors).
 //! - `inline` (`inline.rs`): every actor on the calling thread, served in a fixed order from
 //!   local queues: the no-threads baseline and a deterministic test harness.
+//! - `pinned` (`pinned.rs`): `workers` OS threads, each serving the actors placed on it the
+//!   inline way; a message to an actor on the same worker is a local queue push, to another
+//!   worker a push on that worker's inbound queue.
 //!
-//! Supervision ([`crate::runtime::supervisor`]) watches the threads and tokio executors; the
-//! inline executor detects failures and deadlocks itself.
+//! Supervision ([`crate::runtime::supervisor`]) watches the threads, tokio and pinned
+//! executors; the inline executor detects failures and deadlocks itself.
 
 mod inline;
+mod pinned;
 mod threads;
 mod tokio;
 
@@ -41,6 +45,8 @@ struct Built<M: Payload> {
     cells: Vec<Cell<M>>,
     mailboxes: Vec<Mailbox<Envelope<M>>>,
     events: SupervisorRx<Event>,
+    /// The worker of each actor (pinned executor; empty otherwise).
+    worker_of: Vec<usize>,
 }
 
 /// What an executor hands back once every actor has stopped (or the run failed).
@@ -75,9 +81,11 @@ impl<M: Payload> Runtime<M> {
             cells,
             mailboxes,
             events,
+            worker_of,
         } = built;
         let finished = match self.config.executor {
             Executor::Inline => self.run_inline(cells, mailboxes, &events),
+            Executor::Pinned => self.run_pinned(cells, &worker_of, &events, start)?,
             Executor::Threads => self.run_threads(cells, mailboxes, &names, &events, start)?,
             Executor::Tokio => self.run_tokio(cells, mailboxes, &events, start)?,
         };
@@ -90,6 +98,7 @@ impl<M: Payload> Runtime<M> {
             .stop_at
             .map_or(elapsed, |t| t.saturating_duration_since(start));
         let mut report = report(names, finished.cells);
+        report.worker_of = worker_of;
         report.elapsed = elapsed;
         report.active = active;
         report.startup = startup;
@@ -101,7 +110,12 @@ impl<M: Payload> Runtime<M> {
         let flavor = match self.config.executor {
             Executor::Tokio => Flavor::Tokio,
             Executor::Threads => Flavor::Threads,
-            Executor::Inline => Flavor::Inline,
+            // Pinned actors keep (idle) unbounded mailboxes for the registry's addresses.
+            Executor::Inline | Executor::Pinned => Flavor::Inline,
+        };
+        let worker_of = match self.config.executor {
+            Executor::Pinned => network.workers_of(self.config.workers),
+            _ => Vec::new(),
         };
         let (actors, edges) = network.into_parts();
         let n = actors.len();
@@ -152,6 +166,7 @@ impl<M: Payload> Runtime<M> {
             cells,
             mailboxes,
             events,
+            worker_of,
         }
     }
 }
@@ -185,5 +200,6 @@ fn report<M: Payload>(names: Vec<String>, mut cells: Vec<Cell<M>>) -> RunReport<
         startup: Duration::ZERO,
         trace,
         handled,
+        worker_of: Vec::new(),
     }
 }

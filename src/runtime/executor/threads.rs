@@ -40,7 +40,7 @@ impl<M: Payload> Runtime<M> {
                 message: e.to_string(),
             })?;
         let spawn = start.elapsed();
-        let (failure, stop_at) = self.supervise(n, events);
+        let (failure, stop_at) = self.supervise(n, events, &|| {});
         let cells = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         Ok(Finished {
             cells,

@@ -41,7 +41,7 @@ impl<M: Payload> Runtime<M> {
             .collect();
         let spawn = start.elapsed();
         tracing::debug!(spawn = ?spawn, actors = n, "tokio network started");
-        let (failure, stop_at) = self.supervise(n, events);
+        let (failure, stop_at) = self.supervise(n, events, &|| {});
         let cells = rt.block_on(async {
             let mut out = Vec::with_capacity(handles.len());
             for h in handles {
