@@ -15,6 +15,7 @@ use clap::{Subcommand, ValueEnum};
 use super::{bad_input, machine_failure, Failure};
 
 mod runtime;
+mod scale;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum BenchCommand {
@@ -94,6 +95,9 @@ pub(crate) enum BenchCommand {
     },
     /// Message throughput and round trip of the actor runtime against the bare channels.
     Messages(runtime::MessagesArgs),
+    /// A scaling table: wall time, speed-up and efficiency of the loaded ring, PC and CUBA
+    /// per executor and worker count.
+    Scale(scale::ScaleArgs),
 }
 
 /// `--optimizer` of `axon bench bp`: the scenario's `train.optimizer` names.
@@ -151,6 +155,7 @@ pub(crate) fn bench(what: BenchCommand) -> Result<(), Failure> {
             json,
         } => runtime::bench_snn(&seeds, &setups, scale, duration_ms, json),
         BenchCommand::Messages(args) => runtime::bench_messages(args),
+        BenchCommand::Scale(args) => scale::bench_scale(args),
     }
 }
 

@@ -13,9 +13,14 @@ pub(crate) struct MessagesArgs {
     /// Actors in the loaded ring (the threads executor uses at most 8).
     #[arg(long, default_value_t = 10_000)]
     actors: usize,
-    /// Messages each ring actor handles.
+    /// Sizes the fixed-count patterns: messages per actor of the fan patterns (at most 2 M in
+    /// all), ring-token and ping-pong lengths.
     #[arg(long, default_value_t = 100)]
     hops: u64,
+    /// The loaded ring's window, ms: both sides count the messages handled in this long
+    /// after the first actor starts.
+    #[arg(long, default_value_t = 1000)]
+    window_ms: u64,
     /// Worker threads of the tokio executor, one table block per value (comma-separated).
     /// Default: every count from 1 to the number of cores.
     #[arg(long, value_delimiter = ',')]
@@ -138,6 +143,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
     let MessagesArgs {
         actors,
         hops,
+        window_ms,
         workers,
         json,
         trace_out,
@@ -145,11 +151,12 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
         sample,
         spawn,
     } = args;
-    if actors < 2 || hops == 0 || workers.contains(&0) {
+    if actors < 2 || hops == 0 || workers.contains(&0) || !(1..=3_600_000).contains(&window_ms) {
         return Err(bad_input(anyhow::anyhow!(
-            "--actors must be >= 2, --hops and --workers >= 1"
+            "--actors must be >= 2, --hops and --workers >= 1, --window-ms 1 to 3600000"
         )));
     }
+    let window = std::time::Duration::from_millis(window_ms);
     let workers: Vec<usize> = if workers.is_empty() {
         (1..=cores()).collect()
     } else {
@@ -169,7 +176,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for &w in &workers {
         rows.extend(
-            axon::experiment::stress::run_stress(actors, hops, w, sample)
+            axon::experiment::stress::run_stress(actors, hops, w, sample, window)
                 .map_err(machine_failure)?,
         );
     }
@@ -191,7 +198,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
 /// `axon bench messages`'s table.
 fn print_stress_rows(rows: &[axon::experiment::stress::StressRow]) {
     outln!(
-        "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9}",
+        "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9} {:>9} {:>9}",
         "pattern",
         "executor",
         "actors",
@@ -200,11 +207,13 @@ fn print_stress_rows(rows: &[axon::experiment::stress::StressRow]) {
         "raw msgs/s",
         "ratio",
         "rtt ns",
-        "raw rtt"
+        "raw rtt",
+        "window s",
+        "raw win s"
     );
     for r in rows {
         outln!(
-            "{:<12} {:<8} {:>7} {:>7} {:>14.0} {:>14.0} {:>6.2} {:>9} {:>9}",
+            "{:<12} {:<8} {:>7} {:>7} {:>14.0} {:>14.0} {:>6.2} {:>9} {:>9} {:>9.4} {:>9.4}",
             r.pattern,
             format!("{:?}", r.executor).to_lowercase(),
             r.actors,
@@ -214,6 +223,8 @@ fn print_stress_rows(rows: &[axon::experiment::stress::StressRow]) {
             r.msgs_per_s / r.raw_msgs_per_s,
             r.rtt_ns.map_or("-".to_owned(), |v| format!("{v:.0}")),
             r.raw_rtt_ns.map_or("-".to_owned(), |v| format!("{v:.0}")),
+            r.window_s,
+            r.raw_window_s,
         );
     }
 }
