@@ -159,11 +159,10 @@ pub fn run_stress(
         } else {
             actors
         };
-        let raw_n = if executor == Executor::Tokio {
-            n
-        } else {
-            n.min(8)
-        };
+        // Executors with many actors per thread (tokio, pinned) are compared with tokio's
+        // channels on the same number of tasks; the others with a few crossbeam threads.
+        let many = matches!(executor, Executor::Tokio | Executor::Pinned);
+        let raw_n = if many { n } else { n.min(8) };
         let cfg = RuntimeConfig {
             executor,
             workers,
@@ -175,7 +174,7 @@ pub fn run_stress(
         let len = Some(window);
         let m = axon_side(cfg, len, |w| ring_in(n, |_| true, u64::MAX, true, w))?;
         let raw = bare_side(len, |w| match executor {
-            Executor::Tokio => raw_tokio_ring(n, n, workers, u64::MAX, capacity, w),
+            _ if many => raw_tokio_ring(n, n, workers, u64::MAX, capacity, w),
             _ => raw_crossbeam_ring(raw_n, raw_n, u64::MAX, capacity, w),
         });
         rows.push(row("ring-loaded", executor, n, workers, m, raw));
@@ -184,7 +183,7 @@ pub fn run_stress(
         let limit = token_hops.div_ceil(n as u64);
         let m = axon_side(cfg, None, |w| ring_in(n, |i| i == 0, limit, true, w))?;
         let raw = bare_side(None, |w| match executor {
-            Executor::Tokio => raw_tokio_ring(n, 1, workers, limit, capacity, w),
+            _ if many => raw_tokio_ring(n, 1, workers, limit, capacity, w),
             _ => raw_crossbeam_ring(raw_n, 1, token_hops.div_ceil(raw_n as u64), capacity, w),
         });
         rows.push(row("ring-token", executor, n, workers, m, raw));
@@ -193,7 +192,7 @@ pub fn run_stress(
         for (pattern, fan_in) in [("fan-out", false), ("fan-in", true)] {
             let m = axon_side(cfg, None, |w| fan(n, rounds, fan_in, w))?;
             let raw = bare_side(None, |w| match executor {
-                Executor::Tokio => raw_tokio_fan(n, workers, rounds, capacity, fan_in, w),
+                _ if many => raw_tokio_fan(n, workers, rounds, capacity, fan_in, w),
                 _ => raw_crossbeam_fan(raw_n, rounds, capacity, fan_in, w),
             });
             rows.push(row(pattern, executor, n, workers, m, raw));
@@ -202,7 +201,7 @@ pub fn run_stress(
         let trips = (1_000 * hops).clamp(2_000, 100_000);
         let m = axon_side(cfg, None, |w| ring_in(2, |i| i == 0, trips, true, w))?;
         let raw = bare_side(None, |w| match executor {
-            Executor::Tokio => raw_tokio_ring(2, 1, workers, trips, capacity, w),
+            _ if many => raw_tokio_ring(2, 1, workers, trips, capacity, w),
             _ => raw_crossbeam_ring(2, 1, trips, capacity, w),
         });
         let mut r = row("ping-pong", executor, 2, workers, m, raw);
@@ -340,7 +339,8 @@ mod tests {
             assert!(r.msgs_per_s > 0.0 && r.raw_msgs_per_s > 0.0, "{r:?}");
             assert!(r.window_s > 0.0 && r.raw_window_s > 0.0, "{r:?}");
             assert!(r.messages > 0 && r.raw_messages > 0, "{r:?}");
-            let same_size = r.executor == Executor::Tokio || r.actors <= 8;
+            let same_size =
+                matches!(r.executor, Executor::Tokio | Executor::Pinned) || r.actors <= 8;
             let expected = match r.pattern {
                 // 6 actors, limit ceil(6000 / 6) = 1000: (limit - 1) * n + 1.
                 "ring-token" => Some(999 * 6 + 1),
