@@ -93,33 +93,7 @@ pub(super) fn bench_scale(args: ScaleArgs) -> Result<(), Failure> {
         .iter()
         .map(|name| parse_setup(&format!("{name}:1:1")).map(|s| s.0))
         .collect::<Result<Vec<Executor>, Failure>>()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut workers = if args.workers.is_empty() {
-        (1..=cores).collect()
-    } else {
-        args.workers.clone()
-    };
-    workers.push(1);
-    workers.sort_unstable();
-    workers.dedup();
-    let durations_ok = [args.duration_ms, args.neurons_duration_ms]
-        .iter()
-        .all(|d| d.is_finite() && (0.1..=3.6e6).contains(d));
-    if workers.contains(&0)
-        || args.ring_actors < 2
-        || args.ring_hops == 0
-        || args.pc_batches == 0
-        || args.cuba_neurons < 2
-        || args.cuba_large_neurons < 2
-        || !(args.fan_in.is_finite() && args.fan_in > 0.0)
-        || !durations_ok
-    {
-        return Err(bad(
-            "--workers, --ring-hops and --pc-batches must be >= 1, --ring-actors and the neuron \
-             counts >= 2, --fan-in > 0, the durations between 0.1 and 3600000 ms"
-                .to_owned(),
-        ));
-    }
+    let workers = worker_counts(&args)?;
     let cfg = ScaleConfig {
         ring_actors: args.ring_actors,
         ring_hops: args.ring_hops,
@@ -130,26 +104,7 @@ pub(super) fn bench_scale(args: ScaleArgs) -> Result<(), Failure> {
         neurons_duration_ms: args.neurons_duration_ms,
         seed: args.seed,
     };
-    // The pc data: the scenario, its training set cut to the batches to time.
-    let pc_data = if args.workloads.iter().any(|w| w == "pc") {
-        let scenario = Scenario::load(&args.pc_scenario, &args.overrides).map_err(bad_input)?;
-        let batch = scenario.batch_size();
-        let layers = &scenario.network().layers;
-        let narrowest = layers[1..layers.len() - 1].iter().copied().min();
-        if let Some(width) = narrowest.filter(|&n| workers.iter().any(|&w| w > n)) {
-            return Err(bad(format!(
-                "pc shards = workers, at most the narrowest hidden layer ({width})"
-            )));
-        }
-        let mut overrides = args.overrides.clone();
-        overrides.push(format!("data.train_limit={}", batch * args.pc_batches));
-        overrides.push(format!("data.test_limit={batch}"));
-        let scenario = Scenario::load(&args.pc_scenario, &overrides).map_err(bad_input)?;
-        let data = axon::experiment::run::load_data(&scenario)?;
-        Some((scenario, data))
-    } else {
-        None
-    };
+    let pc_data = pc_data(&args, &workers)?;
     let pc = pc_data.as_ref().map(|(scenario, data)| PcWork {
         scenario,
         train: &data.train,
@@ -188,6 +143,64 @@ pub(super) fn bench_scale(args: ScaleArgs) -> Result<(), Failure> {
         axon::experiment::run_dir::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
     }
     Ok(())
+}
+
+/// The worker counts to time (1 always among them), after checking every size flag.
+fn worker_counts(args: &ScaleArgs) -> Result<Vec<usize>, Failure> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut workers = if args.workers.is_empty() {
+        (1..=cores).collect()
+    } else {
+        args.workers.clone()
+    };
+    workers.push(1);
+    workers.sort_unstable();
+    workers.dedup();
+    let durations_ok = [args.duration_ms, args.neurons_duration_ms]
+        .iter()
+        .all(|d| d.is_finite() && (0.1..=3.6e6).contains(d));
+    if workers.contains(&0)
+        || args.ring_actors < 2
+        || args.ring_hops == 0
+        || args.pc_batches == 0
+        || args.cuba_neurons < 2
+        || args.cuba_large_neurons < 2
+        || !(args.fan_in.is_finite() && args.fan_in > 0.0)
+        || !durations_ok
+    {
+        return Err(bad_input(anyhow::anyhow!(
+            "--workers, --ring-hops and --pc-batches must be >= 1, --ring-actors and the neuron \
+             counts >= 2, --fan-in > 0, the durations between 0.1 and 3600000 ms"
+        )));
+    }
+    Ok(workers)
+}
+
+/// The pc workload's scenario and data (its training set cut to the batches to time), if
+/// the pc workload is asked for.
+fn pc_data(
+    args: &ScaleArgs,
+    workers: &[usize],
+) -> Result<Option<(Scenario, axon::data::dataset::Dataset)>, Failure> {
+    Ok(if args.workloads.iter().any(|w| w == "pc") {
+        let scenario = Scenario::load(&args.pc_scenario, &args.overrides).map_err(bad_input)?;
+        let batch = scenario.batch_size();
+        let layers = &scenario.network().layers;
+        let narrowest = layers[1..layers.len() - 1].iter().copied().min();
+        if let Some(width) = narrowest.filter(|&n| workers.iter().any(|&w| w > n)) {
+            return Err(bad_input(anyhow::anyhow!(
+                "pc shards = workers, at most the narrowest hidden layer ({width})"
+            )));
+        }
+        let mut overrides = args.overrides.clone();
+        overrides.push(format!("data.train_limit={}", batch * args.pc_batches));
+        overrides.push(format!("data.test_limit={batch}"));
+        let scenario = Scenario::load(&args.pc_scenario, &overrides).map_err(bad_input)?;
+        let data = axon::experiment::run::load_data(&scenario)?;
+        Some((scenario, data))
+    } else {
+        None
+    })
 }
 
 /// Every workload, in table order.
