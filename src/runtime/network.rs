@@ -70,6 +70,8 @@ pub struct Network<M: Payload> {
     edges: Vec<Vec<usize>>,
     /// Placement group of each actor, if placed (see [`Network::place`]).
     groups: Vec<Option<usize>>,
+    /// Actors stepped by worker ticks (see [`Network::tick_by_worker`]).
+    ticked: Vec<bool>,
 }
 
 impl<M: Payload> Default for Network<M> {
@@ -78,6 +80,7 @@ impl<M: Payload> Default for Network<M> {
             actors: Vec::new(),
             edges: Vec::new(),
             groups: Vec::new(),
+            ticked: Vec::new(),
         }
     }
 }
@@ -93,6 +96,7 @@ impl<M: Payload> Network<M> {
         self.actors.push((name.into(), Box::new(actor)));
         self.edges.push(Vec::new());
         self.groups.push(None);
+        self.ticked.push(false);
         self.actors.len() - 1
     }
 
@@ -106,6 +110,26 @@ impl<M: Payload> Network<M> {
     pub fn place(&mut self, id: usize, group: usize) {
         assert!(id < self.actors.len(), "no actor {id}");
         self.groups[id] = Some(group);
+    }
+
+    /// Marks actor `id` as stepped by worker ticks: when an actor on its worker calls
+    /// [`crate::runtime::actor::Context::tick_worker`], the executor calls its
+    /// [`crate::runtime::actor::Actor::tick`] directly, with no message. Its mail is handled
+    /// only then, in arrival order, just before it ticks: between ticks it costs nothing and
+    /// the executor walks its ticked actors in id order once a tick. Only the inline and pinned
+    /// executors run worker ticks; on the others a network with ticked actors does not start
+    /// ([`crate::runtime::RuntimeError::Start`]).
+    ///
+    /// # Panics
+    /// If `id` is not in the network.
+    pub fn tick_by_worker(&mut self, id: usize) {
+        assert!(id < self.actors.len(), "no actor {id}");
+        self.ticked[id] = true;
+    }
+
+    /// Whether any actor is stepped by worker ticks.
+    pub fn has_ticked(&self) -> bool {
+        self.ticked.iter().any(|&t| t)
     }
 
     /// The worker of every actor, in id order, when the network runs on `workers` workers.
@@ -140,8 +164,10 @@ impl<M: Payload> Network<M> {
 
     /// The named actors and each actor's out-edge targets, in id order.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn into_parts(self) -> (Vec<(String, Box<dyn Actor<M>>)>, Vec<Vec<usize>>) {
-        (self.actors, self.edges)
+    pub(crate) fn into_parts(
+        self,
+    ) -> (Vec<(String, Box<dyn Actor<M>>)>, Vec<Vec<usize>>, Vec<bool>) {
+        (self.actors, self.edges, self.ticked)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Message traffic: per-edge counters kept by each actor, merged into a report at the end.
 //!
-//! Each actor owns the counters of its own out-edges (a plain array per edge and kind, no
-//! atomics, no sharing), so counting costs two additions per message. After the run the
+//! Each actor owns the counters of its own out-edges (a plain array per kind it sends, one
+//! entry per edge; no atomics, no sharing), so counting costs two additions per message. After the run the
 //! runtime merges every actor's counters, in actor order, into a [`Traffic`] report: totals,
 //! per edge, per kind, and the bytes of the kinds the application counts apart
 //! ([`Label::counted_apart`]).
@@ -12,21 +12,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::runtime::payload::Label;
 
-/// Messages and bytes by kind on each out-edge of one actor: `kinds` counters per edge,
-/// indexed by [`Label::index`].
+/// Messages and bytes by kind on each out-edge of one actor: for each kind ([`Label::index`])
+/// that the actor has sent, one counter per edge. A kind's counters are allocated on its
+/// first message, so an actor pays memory only for the kinds it sends (an idle actor
+/// nothing, a neuron that only sends spikes one counter per synapse) and a message touches
+/// the counters of its kind only.
 #[derive(Clone, Debug, Default)]
 pub struct EdgeCounters {
-    counts: Vec<(u64, u64)>,
-    kinds: usize,
+    by_kind: Vec<Box<[(u64, u64)]>>,
+    edges: usize,
 }
 
 impl EdgeCounters {
-    /// Counters for `edges` out-edges and the kinds of `K`.
-    pub fn new<K: Label>(edges: usize) -> Self {
-        let kinds = K::ALL.len();
+    /// Counters for `edges` out-edges (nothing is allocated until a message is counted).
+    pub fn new(edges: usize) -> Self {
         Self {
-            counts: vec![(0, 0); kinds * edges],
-            kinds,
+            by_kind: Vec::new(),
+            edges,
         }
     }
 
@@ -36,8 +38,11 @@ impl EdgeCounters {
     pub fn count(&mut self, edge: usize, kind: impl Label, bytes: usize) {
         #[cfg(feature = "counters")]
         {
-            debug_assert!(kind.index() < self.kinds, "kind index out of range");
-            let c = &mut self.counts[edge * self.kinds + kind.index()];
+            let k = kind.index();
+            if k >= self.by_kind.len() || self.by_kind[k].is_empty() {
+                self.grow(k);
+            }
+            let c = &mut self.by_kind[k][edge];
             c.0 += 1;
             c.1 += bytes as u64;
         }
@@ -45,9 +50,22 @@ impl EdgeCounters {
         let _ = (edge, kind, bytes);
     }
 
+    /// Allocates the counters of kind index `k` (first message of that kind).
+    #[cold]
+    fn grow(&mut self, k: usize) {
+        if k >= self.by_kind.len() {
+            self.by_kind.resize_with(k + 1, Default::default);
+        }
+        self.by_kind[k] = vec![(0, 0); self.edges].into_boxed_slice();
+    }
+
     /// (messages, bytes) on `edge` of `kind`.
     pub fn get(&self, edge: usize, kind: impl Label) -> (u64, u64) {
-        self.counts[edge * self.kinds + kind.index()]
+        self.by_kind
+            .get(kind.index())
+            .and_then(|c| c.get(edge))
+            .copied()
+            .unwrap_or((0, 0))
     }
 }
 
@@ -216,7 +234,7 @@ mod tests {
 
     /// Actor 0 sends 2 data messages (10 bytes each) and a 30-byte copy to actor 1.
     fn counted() -> Traffic {
-        let mut c = EdgeCounters::new::<Kind>(1);
+        let mut c = EdgeCounters::new(1);
         c.count(0, Kind::Data, 10);
         c.count(0, Kind::Data, 10);
         c.count(0, Kind::Copy, 30);

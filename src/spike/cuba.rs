@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::math::rng::SeededRng;
 use crate::message::Message;
-use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
 use crate::spike::lif::{LifParams, LifState};
-use crate::spike::neuron_actor::{Clock, NeuronActor};
+use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
 use crate::spike::population::{Population, SynapseTable};
 
 /// Ticks whose spikes are kept for the raster plot (1 s of CUBA).
@@ -251,7 +251,8 @@ fn collect<A: SpikeTally + 'static>(
     })
 }
 
-/// CUBA as one [`NeuronActor`] per neuron and a [`Clock`].
+/// CUBA as one [`NeuronActor`] per neuron and a [`Clock`]: with worker ticks (inline,
+/// pinned) the clock ticks one [`WorkerTicker`] per worker, else every neuron.
 fn run_per_neuron(
     cfg: &CubaConfig,
     post: &[Vec<u32>],
@@ -261,27 +262,48 @@ fn run_per_neuron(
     runtime: RuntimeConfig,
 ) -> Result<CubaRun, RuntimeError> {
     let n = cfg.neurons;
-    let prop = LifParams::CUBA.propagator();
+    let prop = std::sync::Arc::new(LifParams::CUBA.propagator());
+    let protocol = TickProtocol::for_executor(runtime.executor);
+    let workers = match runtime.executor {
+        Executor::Pinned => runtime.workers.max(1),
+        _ => 1,
+    };
     let mut net = Network::new();
     for (i, &v) in v0.iter().enumerate() {
-        net.add(
+        let id = net.add(
             format!("neuron.{i}"),
-            NeuronActor::new(i as u32, v, prop, Coupling::of(cfg), ticks),
+            NeuronActor::new(i as u32, v, prop.clone(), Coupling::of(cfg), ticks),
         );
+        // Pinned executor: neurons in contiguous blocks, block w on worker w.
+        net.place(id, i * workers / n);
     }
-    let clock = net.add("clock", Clock::new(ticks));
-    // Pinned executor: the clock on worker 0; neurons in contiguous blocks (the default).
-    net.place(clock, 0);
     let mut synapses = 0;
     for (i, targets) in post.iter().enumerate() {
         for &t in targets {
             net.connect(i, t as usize);
         }
         synapses += targets.len();
-        net.connect(i, clock);
     }
-    for i in 0..n {
-        net.connect(clock, i);
+    let clock = net.add("clock", Clock::new(ticks));
+    net.place(clock, 0);
+    match protocol {
+        TickProtocol::Message => {
+            for i in 0..n {
+                net.connect(i, clock);
+                net.connect(clock, i);
+            }
+        }
+        TickProtocol::Worker => {
+            for i in 0..n {
+                net.tick_by_worker(i);
+            }
+            for w in 0..workers {
+                let ticker = net.add(format!("ticker.{w}"), WorkerTicker::new(ticks));
+                net.place(ticker, w);
+                net.connect(clock, ticker);
+                net.connect(ticker, clock);
+            }
+        }
     }
     let build_s = built.elapsed().as_secs_f64();
     let report = Runtime::new(runtime).run(net)?;
@@ -316,8 +338,18 @@ mod tests {
             duration_ms: 300.0,
             ..CubaConfig::default()
         };
-        for shards in [1, 50] {
-            match run_cuba(&cfg, 1, shards, RuntimeConfig::default()) {
+        let on = |executor| RuntimeConfig {
+            executor,
+            ..RuntimeConfig::default()
+        };
+        // One population; one actor per neuron with message ticks (tokio) and worker ticks.
+        for (shards, ex) in [
+            (1, Executor::Tokio),
+            (50, Executor::Tokio),
+            (50, Executor::Inline),
+            (50, Executor::Pinned),
+        ] {
+            match run_cuba(&cfg, 1, shards, on(ex)) {
                 Err(RuntimeError::NonFinite { actor, what, .. }) => {
                     assert!(
                         actor.starts_with("neuron") || actor.starts_with("population"),
@@ -325,7 +357,7 @@ mod tests {
                     );
                     assert!(what.contains("mV"), "{what}");
                 }
-                other => panic!("{shards} shards: expected a non-finite stop, got {other:?}"),
+                other => panic!("{shards} on {ex:?}: expected a non-finite stop, got {other:?}"),
             }
         }
     }

@@ -213,7 +213,68 @@ impl LifState {
     }
 }
 
+/// The state of one neuron (what [`LifState`] holds per entry), for a neuron that is its own
+/// actor: four numbers inline, no allocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LifNeuron {
+    /// Membrane potential, mV.
+    pub v_mv: f32,
+    /// Excitatory synaptic current (as a voltage), mV.
+    pub ge_mv: f32,
+    /// Inhibitory synaptic current (as a voltage), mV.
+    pub gi_mv: f32,
+    /// Ticks of refractoriness left.
+    pub hold: u32,
+}
+
+impl LifNeuron {
+    /// A neuron at `v_mv` with no synaptic current.
+    pub fn new(v_mv: f32) -> Self {
+        Self {
+            v_mv,
+            ..Self::default()
+        }
+    }
+
+    /// The first value that is not finite, by variable, if any (as [`LifState`] names them).
+    pub fn first_non_finite(&self) -> Option<(&'static str, f32)> {
+        [
+            ("membrane potential v (mV)", self.v_mv),
+            ("excitatory current ge (mV)", self.ge_mv),
+            ("inhibitory current gi (mV)", self.gi_mv),
+        ]
+        .into_iter()
+        .find(|(_, x)| !x.is_finite())
+    }
+}
+
 impl Propagator {
+    /// Advances one neuron by one tick with no extra input; returns whether it fired. The
+    /// same arithmetic, in the same order, as [`Propagator::tick`] on a population, so a
+    /// neuron stepped alone follows the same trajectory bit for bit.
+    #[inline]
+    pub fn step(&self, n: &mut LifNeuron) -> bool {
+        let next = self.v_rest
+            + (n.v_mv - self.v_rest) * self.em
+            + n.ge_mv * self.ce
+            + n.gi_mv * self.ci
+            + 0.0 * (1.0 - self.em);
+        n.v_mv = if n.hold > 0 { n.v_mv } else { next };
+        n.hold = n.hold.saturating_sub(1);
+        n.ge_mv *= self.ee;
+        n.gi_mv *= self.ei;
+        if n.v_mv > self.v_threshold {
+            n.v_mv = if self.subtract {
+                n.v_mv - (self.v_threshold - self.v_reset)
+            } else {
+                self.v_reset
+            };
+            n.hold = self.refractory;
+            return true;
+        }
+        false
+    }
+
     /// Advances every neuron by one tick with a constant extra input `drive_mv[i]` added to
     /// the membrane equation's target (`tau_m dv/dt = -(v - v_rest) + ge + gi + drive`; empty
     /// for none), then fires, resets and starts refractoriness; pushes `offset + i` of every
@@ -307,6 +368,39 @@ fn tick(p: &Propagator, s: &mut LifState, drive_mv: &[f32], offset: u32, fired: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A neuron stepped alone ([`Propagator::step`]) follows the population's trajectory
+        /// ([`Propagator::tick`]) bit for bit, spikes and refractoriness included.
+        #[test]
+        fn one_neuron_steps_as_the_population_does(
+            v in -80.0f32..-40.0,
+            ge in -5.0f32..5.0,
+            gi in -5.0f32..5.0,
+            kicks in proptest::collection::vec(-3.0f32..6.0, 1..200),
+            cuba in proptest::bool::ANY,
+        ) {
+            let params = if cuba { LifParams::CUBA } else { params() };
+            let p = params.propagator();
+            let mut one = LifNeuron { v_mv: v, ge_mv: ge, gi_mv: gi, hold: 0 };
+            let mut all = LifState::new(1, v);
+            all.ge_mv[0] = ge;
+            all.gi_mv[0] = gi;
+            let mut fired = Vec::new();
+            for k in kicks {
+                fired.clear();
+                p.tick(&mut all, &[], 0, &mut fired);
+                let spiked = p.step(&mut one);
+                proptest::prop_assert_eq!(spiked, !fired.is_empty());
+                proptest::prop_assert_eq!(one.v_mv.to_bits(), all.v_mv[0].to_bits());
+                proptest::prop_assert_eq!(one.ge_mv.to_bits(), all.ge_mv[0].to_bits());
+                proptest::prop_assert_eq!(one.gi_mv.to_bits(), all.gi_mv[0].to_bits());
+                proptest::prop_assert_eq!(one.hold, all.hold[0]);
+                one.ge_mv += k;
+                all.ge_mv[0] += k;
+            }
+        }
+    }
 
     fn params() -> LifParams {
         LifParams {

@@ -2,34 +2,72 @@
 //! targets, and a [`Clock`] opens tick after tick.
 //!
 //! With as many shards as neurons, all-to-all exchange between [`Population`] shards would cost
-//! `n^2` messages per tick, so a neuron sends a spike only to its targets and reports each tick
-//! done to the clock, which opens the next tick once all have. A spike is queued before its
-//! sender's report and the report before the clock's next tick, and each mailbox is
-//! first-in first-out, so every spike of tick `n` is in its target's mailbox before tick
-//! `n + 1` (a spike that arrives before its receiver has run tick `n` is held until it has).
+//! `n^2` messages per tick, so a neuron sends a spike only to its targets. The clock reaches
+//! the neurons in one of two ways:
+//!
+//! - **Worker ticks** (inline and pinned executors): the clock sends one `Tick` per worker to
+//!   that worker's [`WorkerTicker`], which asks its executor for a worker tick
+//!   ([`Context::tick_worker`]): every neuron resident there is stepped by a direct call
+//!   ([`Actor::tick`]), after handling the spikes queued for it, and the ticker then reports
+//!   the tick done. Two messages per worker per tick, none per neuron; a neuron sends only
+//!   its spikes.
+//! - **Message ticks** (tokio and threads, which cannot call another task's actor): the clock
+//!   sends a `Tick` to every neuron and each reports back, two messages per neuron per tick.
+//!
+//! Either way a spike is queued before the report that closes its tick and the report before
+//! the clock's next tick, and each mailbox is first-in first-out, so every spike of tick `n`
+//! is in its target's mailbox before tick `n + 1` (a spike that arrives before its receiver
+//! has run tick `n` is held until it has).
 //!
 //! [`Population`]: crate::spike::population::Population
 
+use std::sync::Arc;
+
 use crate::message::{Message, ReportData, SpikePool};
 use crate::runtime::actor::{Actor, Context, Flow};
+use crate::runtime::Executor;
 use crate::spike::cuba::{Coupling, SpikeTally, RASTER_TICKS};
-use crate::spike::lif::{LifState, Propagator};
+use crate::spike::lif::{LifNeuron, Propagator};
 
-/// One neuron as an actor: its own LIF state; out-edges to its targets, then the clock.
+/// How a [`NeuronActor`] learns that a tick has opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TickProtocol {
+    /// A worker tick per worker ([`WorkerTicker`]): no message per neuron.
+    Worker,
+    /// A `Tick` message to every neuron, which reports back.
+    Message,
+}
+
+impl TickProtocol {
+    /// Worker ticks where the executor runs them (inline, pinned), else message ticks.
+    pub fn for_executor(executor: Executor) -> Self {
+        match executor {
+            Executor::Inline | Executor::Pinned => TickProtocol::Worker,
+            Executor::Tokio | Executor::Threads => TickProtocol::Message,
+        }
+    }
+}
+
+/// One neuron as an actor: its own LIF state; out-edges to its targets (then, with message
+/// ticks, the clock). Worker ticks call [`Actor::tick`]; message ticks come as `Tick`
+/// messages and are answered with a report.
+///
+/// Laid out in declaration order on a cache-line boundary: a tick without a spike reads and
+/// writes the first line only (state, the shared propagator, tick counters, early spikes).
+#[repr(C, align(64))]
 pub struct NeuronActor {
+    state: LifNeuron,
+    prop: Arc<Propagator>,
+    /// The next tick to compute.
+    next: u64,
+    ticks: u64,
+    /// Spikes of tick `next` that came before this neuron computed it (excitatory, inhibitory).
+    early: (u32, u32),
     index: u32,
     /// Spikes from neurons below this index are excitatory.
     excitatory: u32,
-    state: LifState,
-    prop: Propagator,
     we_mv: f32,
     wi_mv: f32,
-    ticks: u64,
-    /// The next tick to compute.
-    next: u64,
-    /// Spikes of tick `next` that came before this neuron computed it (excitatory, inhibitory).
-    early: (u32, u32),
-    fired: Vec<u32>,
     pool: SpikePool,
     /// Spikes fired over the run.
     pub spikes: u64,
@@ -42,25 +80,25 @@ pub struct NeuronActor {
 }
 
 impl NeuronActor {
-    /// Neuron `index`, starting at `v_mv`, for `ticks` ticks.
+    /// Neuron `index`, starting at `v_mv`, for `ticks` ticks (the propagator is shared by
+    /// every neuron of the network).
     pub(crate) fn new(
         index: u32,
         v_mv: f32,
-        prop: Propagator,
+        prop: Arc<Propagator>,
         coupling: Coupling,
         ticks: u64,
     ) -> Self {
         NeuronActor {
             index,
             excitatory: coupling.excitatory,
-            state: LifState::new(1, v_mv),
+            state: LifNeuron::new(v_mv),
             prop,
             we_mv: coupling.we_mv,
             wi_mv: coupling.wi_mv,
             ticks,
             next: 0,
             early: (0, 0),
-            fired: Vec::with_capacity(1),
             pool: SpikePool::default(),
             spikes: 0,
             synaptic_events: 0,
@@ -73,33 +111,34 @@ impl NeuronActor {
         self.synaptic_events += u64::from(times);
         for _ in 0..times {
             if from < self.excitatory {
-                self.state.ge_mv[0] += self.we_mv;
+                self.state.ge_mv += self.we_mv;
             } else {
-                self.state.gi_mv[0] += self.wi_mv;
+                self.state.gi_mv += self.wi_mv;
             }
         }
     }
 
-    /// Computes tick `tick`: integrate, fire, send the spike to the targets and report to the
-    /// clock, then take up the spikes that came early.
-    fn run_tick(&mut self, tick: u64, ctx: &mut Context<'_, Message>) -> Flow {
-        self.fired.clear();
-        self.prop
-            .tick(&mut self.state, &[], self.index, &mut self.fired);
-        if let Some((what, value)) = self.state.first_non_finite() {
-            self.fault = Some((tick, what, value));
-            return Flow::StopAll;
+    /// Computes tick `tick`: integrate, fire, send the spike to the targets (and with message
+    /// ticks report to the clock), then take up the spikes that came early.
+    fn run_tick(&mut self, tick: u64, report: bool, ctx: &mut Context<'_, Message>) -> Flow {
+        let fired = self.prop.step(&mut self.state);
+        let st = &self.state;
+        if !(st.v_mv.is_finite() && st.ge_mv.is_finite() && st.gi_mv.is_finite()) {
+            if let Some((what, value)) = st.first_non_finite() {
+                self.fault = Some((tick, what, value));
+                return Flow::StopAll;
+            }
         }
-        let fired = !self.fired.is_empty();
-        let clock = ctx.edges() - 1;
+        // With message ticks the last out-edge is the clock.
+        let targets = ctx.edges() - usize::from(report);
         if fired {
             self.spikes += 1;
             if tick < RASTER_TICKS {
                 self.raster.push(tick as u32);
             }
             if tick + 1 < self.ticks {
-                let own = self.pool.spikes(&self.fired);
-                for edge in 0..clock {
+                let own = self.pool.spikes(&[self.index]);
+                for edge in 0..targets {
                     ctx.send(
                         edge,
                         Message::Spike {
@@ -110,20 +149,24 @@ impl NeuronActor {
                 }
             }
         }
-        ctx.send(
-            clock,
-            Message::Report {
-                step: tick,
-                data: ReportData::SpikeCounts {
-                    spikes: u64::from(fired),
-                    events: 0,
+        if report {
+            ctx.send(
+                targets,
+                Message::Report {
+                    step: tick,
+                    data: ReportData::SpikeCounts {
+                        spikes: u64::from(fired),
+                        events: 0,
+                    },
                 },
-            },
-        );
+            );
+        }
         self.next += 1;
-        let (e, i) = std::mem::take(&mut self.early);
-        self.receive(0, e);
-        self.receive(self.excitatory, i);
+        if self.early != (0, 0) {
+            let (e, i) = std::mem::take(&mut self.early);
+            self.receive(0, e);
+            self.receive(self.excitatory, i);
+        }
         if self.next == self.ticks {
             return Flow::Stop;
         }
@@ -145,8 +188,15 @@ impl Actor<Message> for NeuronActor {
                     }
                 }
             }
-            Message::Tick { tick } if tick == self.next => return self.run_tick(tick, ctx),
+            Message::Tick { tick } if tick == self.next => return self.run_tick(tick, true, ctx),
             _ => {}
+        }
+        Flow::Continue
+    }
+
+    fn tick(&mut self, tick: u64, ctx: &mut Context<'_, Message>) -> Flow {
+        if tick == self.next {
+            return self.run_tick(tick, false, ctx);
         }
         Flow::Continue
     }
@@ -163,8 +213,44 @@ impl SpikeTally for NeuronActor {
     }
 }
 
-/// Opens tick after tick for [`NeuronActor`]s: tick `n + 1` once every neuron has reported
-/// tick `n` done.
+/// Steps the neurons of one worker: on the clock's `Tick` it asks for a worker tick and then
+/// reports the tick done to the clock (its one out-edge).
+pub struct WorkerTicker {
+    ticks: u64,
+}
+
+impl WorkerTicker {
+    /// A ticker for `ticks` ticks.
+    pub(crate) fn new(ticks: u64) -> Self {
+        WorkerTicker { ticks }
+    }
+}
+
+impl Actor<Message> for WorkerTicker {
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Message::Tick { tick } = msg {
+            ctx.tick_worker(tick);
+            // Delivered after every spike the worker's neurons sent in this tick.
+            ctx.send(
+                0,
+                Message::Report {
+                    step: tick,
+                    data: ReportData::SpikeCounts {
+                        spikes: 0,
+                        events: 0,
+                    },
+                },
+            );
+            if tick + 1 == self.ticks {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// Opens tick after tick: tick `n + 1` once every out-edge (each [`NeuronActor`], or each
+/// worker's [`WorkerTicker`]) has reported tick `n` done.
 pub struct Clock {
     ticks: u64,
     tick: u64,

@@ -21,7 +21,7 @@ struct Inline<'r, M: Payload> {
     mailboxes: Vec<Mailbox<Envelope<M>>>,
     /// Actors that have not stopped.
     live: Vec<bool>,
-    /// Actors in `ready`.
+    /// Actors in `ready` (and, for good, the ticked ones, whose mail waits for their tick).
     queued: Vec<bool>,
     /// Actors that may have mail, in the order they got it.
     ready: VecDeque<usize>,
@@ -29,6 +29,13 @@ struct Inline<'r, M: Payload> {
     stop_at: Option<Instant>,
     /// An actor asked every actor to stop, or failed.
     stop_all: bool,
+    /// Actors stepped by worker ticks, in id order.
+    ticked: Vec<usize>,
+    /// A worker tick is running (a request from a ticked actor is ignored).
+    ticking: bool,
+    /// The outboxes handlers write into (one per level of nesting: a worker tick runs inside
+    /// the turn that asked for it), so that actors do not each keep a buffer of their own.
+    outboxes: Vec<Vec<(usize, M)>>,
 }
 
 impl<M: Payload> Runtime<M> {
@@ -37,6 +44,7 @@ impl<M: Payload> Runtime<M> {
         &self,
         cells: Vec<Cell<M>>,
         mailboxes: Vec<Mailbox<Envelope<M>>>,
+        ticked: &[bool],
         events: &SupervisorRx<Event>,
     ) -> Finished<M> {
         let n = cells.len();
@@ -46,11 +54,15 @@ impl<M: Payload> Runtime<M> {
             cells,
             mailboxes,
             live: vec![true; n],
-            queued: vec![false; n],
+            // A ticked actor's mail waits for its worker tick: it never enters `ready`.
+            queued: ticked.to_vec(),
             ready: VecDeque::new(),
             failure: None,
             stop_at: None,
             stop_all: false,
+            ticked: (0..n).filter(|&i| ticked[i]).collect(),
+            ticking: false,
+            outboxes: Vec::new(),
         };
         ex.start_all();
         ex.serve();
@@ -69,14 +81,28 @@ impl<M: Payload> Runtime<M> {
 }
 
 impl<M: Payload> Inline<'_, M> {
-    /// Runs one handler of actor `id` and delivers its sends, queueing their receivers.
+    /// Runs one handler of actor `id` and delivers its sends, queueing their receivers (after
+    /// the worker tick the handler asked for, if it did).
     fn turn(&mut self, id: usize, item: Option<Item<Envelope<M>>>) -> Step {
+        // The handler writes into one of the executor's outboxes, not a buffer of its own.
+        let mut outbox = self.outboxes.pop().unwrap_or_default();
+        let step = self.cells[id].call_with(item, &mut outbox);
+        if let Some(tick) = self.cells[id].worker_tick.take() {
+            if !self.ticking {
+                self.tick_worker(tick);
+            }
+        }
+        self.deliver(id, &mut outbox);
+        self.outboxes.push(outbox);
+        step
+    }
+
+    /// Delivers what actor `id`'s last handler put in `outbox`, queueing the receivers.
+    fn deliver(&mut self, id: usize, outbox: &mut Vec<(usize, M)>) {
         let cell = &mut self.cells[id];
-        let step = cell.call(item);
-        let mut outbox = std::mem::take(&mut cell.outbox);
         for (edge, msg) in outbox.drain(..) {
             let env = cell.wrap(edge, msg);
-            let target = cell.edges[edge].id();
+            let target = cell.targets[edge] as usize;
             // Inline mailboxes are unbounded: a send only fails if the target stopped.
             let _ = cell.edges[edge].try_send(env);
             if !self.queued[target] {
@@ -84,8 +110,36 @@ impl<M: Payload> Inline<'_, M> {
                 self.ready.push_back(target);
             }
         }
-        cell.outbox = outbox; // keeps its capacity: no allocation per message
-        step
+    }
+
+    /// Worker tick `tick` (one worker: every ticked actor), in id order: each live ticked
+    /// actor handles the mail queued for it, then ticks; its sends are delivered at once.
+    fn tick_worker(&mut self, tick: u64) {
+        self.ticking = true;
+        let mut outbox = self.outboxes.pop().unwrap_or_default();
+        for k in 0..self.ticked.len() {
+            let id = self.ticked[k];
+            while self.live[id] && !self.stop_all {
+                let Some(item) = self.mailboxes[id].try_recv() else {
+                    break;
+                };
+                let step = self.cells[id].call_with(Some(item), &mut outbox);
+                self.cells[id].worker_tick = None; // a ticked actor's request is ignored
+                if !outbox.is_empty() {
+                    self.deliver(id, &mut outbox);
+                }
+                self.visit(id, step);
+            }
+            if self.live[id] && !self.stop_all {
+                let step = self.cells[id].call_tick(tick, &mut outbox);
+                if !outbox.is_empty() {
+                    self.deliver(id, &mut outbox);
+                }
+                self.visit(id, step);
+            }
+        }
+        self.outboxes.push(outbox);
+        self.ticking = false;
     }
 
     /// Acts on what a turn of actor `id` returned: unless it goes on, the actor stops (its

@@ -19,14 +19,13 @@ mod pinned;
 mod threads;
 mod tokio;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
 use crate::runtime::actor::Actor;
-use crate::runtime::cell::{Cell, Entry, Envelope, Progress};
-use crate::runtime::mailbox::{mailbox, ActorRef, Flavor, Mailbox, SupervisorRx};
+use crate::runtime::cell::{Cell, Entry, Envelope, ProgressRef};
+use crate::runtime::mailbox::{mailbox, Flavor, Mailbox, SupervisorRx};
 use crate::runtime::network::{Executor, Network, RunReport, RuntimeConfig};
 use crate::runtime::payload::Payload;
 use crate::runtime::supervisor::{Event, RuntimeError};
@@ -47,6 +46,8 @@ struct Built<M: Payload> {
     events: SupervisorRx<Event>,
     /// The worker of each actor (pinned executor; empty otherwise).
     worker_of: Vec<usize>,
+    /// Whether each actor is stepped by worker ticks.
+    ticked: Vec<bool>,
 }
 
 /// What an executor hands back once every actor has stopped (or the run failed).
@@ -72,6 +73,15 @@ impl<M: Payload> Runtime<M> {
 
     /// Builds and runs `network` until every actor has stopped (or one fails, or it stalls).
     pub fn run(&self, network: Network<M>) -> Result<RunReport<M>, RuntimeError> {
+        let executor = self.config.executor;
+        if network.has_ticked() && !matches!(executor, Executor::Inline | Executor::Pinned) {
+            return Err(RuntimeError::Start {
+                executor,
+                message: "this network has actors stepped by worker ticks, which only the \
+                          inline and pinned executors run; choose one of them"
+                    .to_owned(),
+            });
+        }
         let build_start = Instant::now();
         let built = self.build(network, build_start);
         // Actors start working as soon as they are spawned, so the work window opens here.
@@ -82,10 +92,11 @@ impl<M: Payload> Runtime<M> {
             mailboxes,
             events,
             worker_of,
+            ticked,
         } = built;
         let finished = match self.config.executor {
-            Executor::Inline => self.run_inline(cells, mailboxes, &events),
-            Executor::Pinned => self.run_pinned(cells, &worker_of, &events, start)?,
+            Executor::Inline => self.run_inline(cells, mailboxes, &ticked, &events),
+            Executor::Pinned => self.run_pinned(cells, &worker_of, &ticked, &events, start)?,
             Executor::Threads => self.run_threads(cells, mailboxes, &names, &events, start)?,
             Executor::Tokio => self.run_tokio(cells, mailboxes, &events, start)?,
         };
@@ -117,24 +128,22 @@ impl<M: Payload> Runtime<M> {
             Executor::Pinned => network.workers_of(self.config.workers),
             _ => Vec::new(),
         };
-        let (actors, edges) = network.into_parts();
+        let (actors, edges, ticked) = network.into_parts();
         let n = actors.len();
         let (events_tx, events) = crate::runtime::mailbox::supervisor_channel::<Event>();
         let mut mailboxes = Vec::with_capacity(n);
         let mut addresses = Vec::with_capacity(n);
-        let mut progress = Vec::with_capacity(n);
+        let progress = ProgressRef::board(n);
         let (names, actors): (Vec<String>, Vec<Box<dyn Actor<M>>>) = actors.into_iter().unzip();
         self.registry.clear();
         for (id, name) in names.iter().enumerate() {
             let (addr, mb) = mailbox::<Envelope<M>>(id, flavor, self.config.mailbox_capacity);
-            let p = Arc::new(Progress::default());
             let entry = Entry {
                 name: name.clone(),
                 address: addr.clone(),
-                progress: p.clone(),
+                progress: progress[id].clone(),
             };
             self.registry.insert(id, entry);
-            progress.push(p);
             addresses.push(addr);
             mailboxes.push(mb);
         }
@@ -146,8 +155,14 @@ impl<M: Payload> Runtime<M> {
             .enumerate()
             .map(|(id, ((actor, edges), progress))| Cell {
                 id,
-                counters: EdgeCounters::new::<M::Kind>(edges.len()),
-                edges: edges.iter().map(|&t| addresses[t].clone()).collect(),
+                counters: EdgeCounters::new(edges.len()),
+                // The pinned executor delivers by id: no address per edge.
+                edges: if self.config.executor == Executor::Pinned {
+                    Vec::new()
+                } else {
+                    edges.iter().map(|&t| addresses[t].clone()).collect()
+                },
+                targets: edges.iter().map(|&t| t as u32).collect(),
                 own: addresses[id].clone(),
                 sample: self.config.trace_sample,
                 sent: 0,
@@ -156,6 +171,7 @@ impl<M: Payload> Runtime<M> {
                 trace: Vec::new(),
                 actor,
                 outbox: Vec::new(),
+                worker_tick: None,
                 progress,
                 events: events_tx.clone(),
             })
@@ -167,6 +183,7 @@ impl<M: Payload> Runtime<M> {
             mailboxes,
             events,
             worker_of,
+            ticked,
         }
     }
 }
@@ -182,7 +199,7 @@ fn report<M: Payload>(names: Vec<String>, mut cells: Vec<Cell<M>>) -> RunReport<
     let handled = cells.iter().map(|c| c.received).sum();
     let targets: Vec<Vec<usize>> = cells
         .iter()
-        .map(|c| c.edges.iter().map(ActorRef::id).collect())
+        .map(|c| c.targets.iter().map(|&t| t as usize).collect())
         .collect();
     let traffic = Traffic::merge::<M::Kind>(
         &names,
@@ -203,3 +220,6 @@ fn report<M: Payload>(names: Vec<String>, mut cells: Vec<Cell<M>>) -> RunReport<
         worker_of: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -95,10 +95,19 @@ struct Worker<M: Payload> {
     queues: Vec<VecDeque<Envelope<M>>>,
     live: Vec<bool>,
     live_count: usize,
+    /// Residents in `ready` (and, for good, the ticked ones, whose mail waits for their tick).
     queued: Vec<bool>,
     ready: VecDeque<u32>,
     /// Queue lengths when the stop came (the supervisor's stall report reads them).
     depths: Vec<(usize, usize)>,
+    /// Residents stepped by worker ticks, in id order.
+    ticked: Vec<u32>,
+    /// A worker tick is running (a request from a ticked actor is ignored).
+    ticking: bool,
+    /// The outboxes handlers here write into (one per level of nesting: a worker tick runs
+    /// inside the turn that asked for it), so that thousands of small actors do not each keep
+    /// a buffer sized for their largest burst.
+    outboxes: Vec<Vec<(usize, M)>>,
 }
 
 /// What a worker hands back.
@@ -110,6 +119,7 @@ impl<M: Payload> Runtime<M> {
         &self,
         cells: Vec<Cell<M>>,
         worker_of: &[usize],
+        ticked: &[bool],
         events: &crate::runtime::mailbox::SupervisorRx<Event>,
         start: Instant,
     ) -> Result<Finished<M>, RuntimeError> {
@@ -133,6 +143,16 @@ impl<M: Payload> Runtime<M> {
         let mut handles = Vec::with_capacity(workers);
         for (index, (cells, inbound)) in residents.into_iter().zip(receivers).enumerate() {
             let k = cells.len();
+            let ticked_here: Vec<u32> = (0..k)
+                .filter(|&l| ticked[cells[l].id])
+                .map(|l| l as u32)
+                .collect();
+            // A ticked actor's mail waits for its worker tick: marked queued for good, it
+            // never enters the ready queue.
+            let mut queued = vec![false; k];
+            for &l in &ticked_here {
+                queued[l as usize] = true;
+            }
             let worker = Worker {
                 index,
                 shared: shared.clone(),
@@ -141,9 +161,12 @@ impl<M: Payload> Runtime<M> {
                 queues: (0..k).map(|_| VecDeque::new()).collect(),
                 live: vec![true; k],
                 live_count: k,
-                queued: vec![false; k],
+                queued,
                 ready: VecDeque::new(),
                 depths: Vec::new(),
+                ticked: ticked_here,
+                ticking: false,
+                outboxes: Vec::new(),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("axon-pinned-{index}"))
@@ -251,15 +274,29 @@ impl<M: Payload> Worker<M> {
         self.visit(l, step);
     }
 
-    /// Runs one handler of resident `l` and delivers its sends: local ones to their queues,
-    /// remote ones to their worker's inbound queue.
+    /// Runs one handler of resident `l` and delivers its sends (after the worker tick the
+    /// handler asked for, if it did).
     fn turn(&mut self, l: usize, item: Option<Item<Envelope<M>>>) -> Step {
+        // The handler writes into one of the worker's outboxes, not an idle buffer of its own.
+        let mut outbox = self.outboxes.pop().unwrap_or_default();
+        let step = self.cells[l].call_with(item, &mut outbox);
+        if let Some(tick) = self.cells[l].worker_tick.take() {
+            if !self.ticking {
+                self.tick_worker(tick);
+            }
+        }
+        self.deliver(l, &mut outbox);
+        self.outboxes.push(outbox);
+        step
+    }
+
+    /// Delivers what resident `l`'s last handler put in `outbox`: local messages to their
+    /// queues, remote ones to their worker's inbound queue.
+    fn deliver(&mut self, l: usize, outbox: &mut Vec<(usize, M)>) {
         let cell = &mut self.cells[l];
-        let step = cell.call(item);
-        let mut outbox = std::mem::take(&mut cell.outbox);
         for (edge, msg) in outbox.drain(..) {
             let env = cell.wrap(edge, msg);
-            let target = cell.edges[edge].id();
+            let target = cell.targets[edge] as usize;
             let (w, t) = (self.shared.worker[target], self.shared.local[target]);
             if w as usize == self.index {
                 let t = t as usize;
@@ -276,8 +313,41 @@ impl<M: Payload> Worker<M> {
                 let _ = self.shared.inbound[w as usize].send(Inbound::Msg(t, env));
             }
         }
-        cell.outbox = outbox; // keeps its capacity: no allocation per message
-        step
+    }
+
+    /// Worker tick `tick`: every live ticked resident, in id order, handles the mail queued
+    /// for it, then ticks; its sends are delivered at once (remote ones before the ticking
+    /// actor's own sends, so they reach every worker first).
+    fn tick_worker(&mut self, tick: u64) {
+        // A stop that comes during the tick is seen by the next turn (a tick is bounded work).
+        if self.shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        self.ticking = true;
+        let mut outbox = self.outboxes.pop().unwrap_or_default();
+        for k in 0..self.ticked.len() {
+            let l = self.ticked[k] as usize;
+            while self.live[l] {
+                let Some(env) = self.queues[l].pop_front() else {
+                    break;
+                };
+                let step = self.cells[l].call_with(Some(Item::Data(env)), &mut outbox);
+                self.cells[l].worker_tick = None; // a ticked actor's request is ignored
+                if !outbox.is_empty() {
+                    self.deliver(l, &mut outbox);
+                }
+                self.visit(l, step);
+            }
+            if self.live[l] {
+                let step = self.cells[l].call_tick(tick, &mut outbox);
+                if !outbox.is_empty() {
+                    self.deliver(l, &mut outbox);
+                }
+                self.visit(l, step);
+            }
+        }
+        self.outboxes.push(outbox);
+        self.ticking = false;
     }
 
     /// A message from another worker into its resident's queue.
