@@ -23,6 +23,9 @@ pub(crate) enum Flavor {
     Threads,
     /// crossbeam, unbounded data (one thread runs every actor).
     Inline,
+    /// No channel at all: an address that names the actor but carries nothing (the pinned
+    /// executor delivers through its own queues; a million idle actors cost no channels).
+    Detached,
 }
 
 /// A send that did not happen; the message comes back.
@@ -53,11 +56,13 @@ pub(crate) enum Slot<M> {
 enum DataTx<M> {
     Tokio(tm::Sender<M>),
     Cb(cb::Sender<Slot<M>>),
+    Detached,
 }
 
 enum CtrlTx {
     Tokio(tm::UnboundedSender<Control>),
     Cb(cb::Sender<Control>),
+    Detached,
 }
 
 /// The address of an actor: where its messages go.
@@ -74,10 +79,12 @@ impl<M> Clone for ActorRef<M> {
             data: match &self.data {
                 DataTx::Tokio(s) => DataTx::Tokio(s.clone()),
                 DataTx::Cb(s) => DataTx::Cb(s.clone()),
+                DataTx::Detached => DataTx::Detached,
             },
             ctrl: match &self.ctrl {
                 CtrlTx::Tokio(s) => CtrlTx::Tokio(s.clone()),
                 CtrlTx::Cb(s) => CtrlTx::Cb(s.clone()),
+                CtrlTx::Detached => CtrlTx::Detached,
             },
         }
     }
@@ -99,6 +106,8 @@ pub(crate) enum Mailbox<M> {
         ctrl: cb::Receiver<Control>,
         data: cb::Receiver<Slot<M>>,
     },
+    /// The other side of a [`Flavor::Detached`] address: never receives anything.
+    Detached,
 }
 
 /// Creates an actor's address and mailbox.
@@ -136,6 +145,14 @@ pub(crate) fn mailbox<M: Send>(
                 Mailbox::Cb { ctrl: cr, data: dr },
             )
         }
+        Flavor::Detached => (
+            ActorRef {
+                id,
+                data: DataTx::Detached,
+                ctrl: CtrlTx::Detached,
+            },
+            Mailbox::Detached,
+        ),
     }
 }
 
@@ -167,6 +184,7 @@ impl<M> ActorRef<M> {
                 cb::TrySendError::Disconnected(Slot::Data(m)) => SendError::Closed(m),
                 _ => unreachable!("a data slot was sent"),
             }),
+            DataTx::Detached => Err(SendError::Closed(msg)),
         }
     }
 
@@ -182,7 +200,8 @@ impl<M> ActorRef<M> {
                 let _ = d.try_send(Slot::Wake);
                 ok
             }
-            (CtrlTx::Cb(s), DataTx::Tokio(_)) => s.send(c).is_ok(),
+            (CtrlTx::Cb(s), _) => s.send(c).is_ok(),
+            (CtrlTx::Detached, _) => false,
         }
     }
 
@@ -191,6 +210,7 @@ impl<M> ActorRef<M> {
         match &self.data {
             DataTx::Tokio(s) => s.max_capacity() - s.capacity(),
             DataTx::Cb(s) => s.len(),
+            DataTx::Detached => 0,
         }
     }
 

@@ -61,6 +61,17 @@ pub enum RuntimeError {
     /// The actors could not be built from a checkpoint.
     #[error("{0}")]
     Restore(String),
+    /// A run that must handle an exact number of messages (a fixed-count stress ring) handled
+    /// another number: messages were lost or duplicated.
+    #[error("{what} handled {handled} messages, expected exactly {expected}: messages were lost or duplicated")]
+    Conservation {
+        /// The workload.
+        what: String,
+        /// Messages it should have handled.
+        expected: u64,
+        /// Messages it handled.
+        handled: u64,
+    },
     /// The executor could not start.
     #[error("cannot start the {executor:?} executor: {message}")]
     Start {

@@ -39,9 +39,15 @@ pub(crate) struct MessagesArgs {
     /// measure what sampling costs); 0: off.
     #[arg(long, default_value_t = 0)]
     sample: u64,
-    /// Also spawn this many idle actors on tokio and report time and memory per actor.
+    /// Also spawn this many idle actors on each of `--spawn-executors` and report time and
+    /// memory per actor.
     #[arg(long)]
     spawn: Option<usize>,
+    /// Executors of the spawn probe (comma-separated). Memory is read from the process, so
+    /// give one executor per process for exact figures: a second probe reuses memory the
+    /// first freed.
+    #[arg(long, value_delimiter = ',', default_value = "tokio,pinned")]
+    spawn_executors: Vec<String>,
 }
 
 fn cores() -> usize {
@@ -150,6 +156,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
         trace_sample,
         sample,
         spawn,
+        spawn_executors,
     } = args;
     if actors < 2 || hops == 0 || workers.contains(&0) || !(1..=3_600_000).contains(&window_ms) {
         return Err(bad_input(anyhow::anyhow!(
@@ -164,14 +171,21 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
     };
     let most = workers.iter().copied().max().unwrap_or(1);
     if let Some(n) = spawn {
-        let r = axon::experiment::stress::spawn_probe(Executor::Tokio, n.max(1), most)
-            .map_err(machine_failure)?;
-        outln!(
-            "spawn: {} idle tokio actors in {:.3} s, {:.0} bytes resident per actor",
-            r.actors,
-            r.spawn_s,
-            r.bytes_per_actor
-        );
+        let executors = spawn_executors
+            .iter()
+            .map(|name| super::parse_setup(&format!("{name}:1:1")).map(|s| s.0))
+            .collect::<Result<Vec<Executor>, Failure>>()?;
+        for executor in executors {
+            let r = axon::experiment::stress::spawn_probe(executor, n.max(1), most)
+                .map_err(machine_failure)?;
+            outln!(
+                "spawn: {} idle {} actors in {:.3} s, {:.0} bytes resident per actor",
+                r.actors,
+                format!("{executor:?}").to_lowercase(),
+                r.spawn_s,
+                r.bytes_per_actor
+            );
+        }
     }
     let mut rows = Vec::new();
     for &w in &workers {

@@ -238,8 +238,8 @@ fn row(
 
 /// The loaded ring as a fixed amount of work (for `axon bench scale`): `actors` relays, each
 /// holding a token and stopping after it has handled `hops` messages, so exactly
-/// `actors * hops` messages are handled. The window runs from the first actor's start to the
-/// last message handled.
+/// `actors * hops` messages are handled (checked: any other count is an error). The window runs
+/// from the first actor's start to the last message handled.
 pub fn ring_work(
     executor: Executor,
     workers: usize,
@@ -253,6 +253,15 @@ pub fn ring_work(
         ..RuntimeConfig::default()
     };
     let m = axon_side(cfg, None, |w| ring_in(actors, |_| true, hops, false, w))?;
+    // Every actor handles exactly `hops` messages, then stops.
+    let expected = actors as u64 * hops;
+    if m.messages != expected {
+        return Err(RuntimeError::Conservation {
+            what: format!("a loaded ring of {actors} actors"),
+            expected,
+            handled: m.messages,
+        });
+    }
     Ok(RingWork {
         messages: m.messages,
         wall_s: m.span_s,

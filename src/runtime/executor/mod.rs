@@ -121,8 +121,10 @@ impl<M: Payload> Runtime<M> {
         let flavor = match self.config.executor {
             Executor::Tokio => Flavor::Tokio,
             Executor::Threads => Flavor::Threads,
-            // Pinned actors keep (idle) unbounded mailboxes for the registry's addresses.
-            Executor::Inline | Executor::Pinned => Flavor::Inline,
+            Executor::Inline => Flavor::Inline,
+            // The pinned executor delivers through its workers' queues: addresses without
+            // channels (an idle actor costs no channel).
+            Executor::Pinned => Flavor::Detached,
         };
         let worker_of = match self.config.executor {
             Executor::Pinned => network.workers_of(self.config.workers),
