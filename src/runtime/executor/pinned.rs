@@ -15,9 +15,16 @@
 //!   mailboxes are (a worker serves many actors: a send that waited for room could wait on
 //!   itself), so a sender never blocks and the executor cannot deadlock on a full queue; a
 //!   producer that outpaces its consumer grows the consumer's queue instead.
-//! - An idle worker (nothing ready, nothing inbound) spins [`SPIN`] times on
-//!   [`std::hint::spin_loop`] checking its inbound queue (a few microseconds at most), then
-//!   blocks on it (crossbeam parks the thread; a sender unparks it) for at most [`PARK_MAX`].
+//! - An idle worker (nothing ready, nothing inbound) spins on [`std::hint::spin_loop`],
+//!   checking its inbound queue, for at most its spin budget (bounded by the clock, not by a
+//!   count, so it means the same on every CPU), then blocks on it (crossbeam parks the thread;
+//!   a sender unparks it) for at most [`PARK_MAX`]. The budget adapts, as an adaptive mutex
+//!   does: a spin that caught a message doubles it (up to [`SPIN_MAX`]), a spin that ended in
+//!   a park halves it (down to [`SPIN_MIN`]). Lockstep work whose partner answers within
+//!   microseconds (a CUBA tick split over two workers is 10-30 us per half) hands over within
+//!   the spin and never pays a park and wake-up (10-50 us on a VM); when the partner is not
+//!   running (another process has the core) the spins fail, the budget falls to
+//!   [`SPIN_MIN`] and the worker gives its core back almost at once.
 //! - Supervision is the supervisor's ([`crate::runtime::supervisor`]): every stopped actor
 //!   reports `Stopped`, panics and `StopAll` are reported as on the threads executor, and
 //!   no progress for `stall_timeout` is a stall. A `StopAll`, a panic or the supervisor's
@@ -39,12 +46,14 @@ use crate::runtime::network::Executor;
 use crate::runtime::payload::{Control, Payload};
 use crate::runtime::supervisor::{Event, RuntimeError};
 
-/// Spin iterations of an idle worker before it blocks. One iteration is a `PAUSE`
-/// (10-140 cycles by CPU generation) plus an emptiness check of the inbound queue (two
-/// loads), so the spin lasts about 1-8 µs at 2-3 GHz: long enough to catch a reply from a
-/// worker that is busy for a moment, short enough that two idle workers on two cores cost
-/// nothing when other processes need the cores.
-pub(crate) const SPIN: u32 = 128;
+/// Longest an idle worker spins before it blocks: long enough to catch the other half of a
+/// lockstep tick (a park and wake-up costs 10-50 us on a VM, as much as the tick itself),
+/// short enough that a worker with nothing to do gives its core back within 50 us.
+pub(crate) const SPIN_MAX: Duration = Duration::from_micros(50);
+/// Shortest spin budget (where it falls when spins keep ending in a park).
+pub(crate) const SPIN_MIN: Duration = Duration::from_micros(1);
+/// Spin iterations between two reads of the clock.
+const SPIN_CHECK: u32 = 64;
 /// Longest a blocked worker sleeps before it looks at the stop flag again (a safety net: a
 /// stop also wakes every worker through its inbound queue).
 pub(crate) const PARK_MAX: Duration = Duration::from_millis(100);
@@ -104,6 +113,8 @@ struct Worker<M: Payload> {
     ticked: Vec<u32>,
     /// A worker tick is running (a request from a ticked actor is ignored).
     ticking: bool,
+    /// How long the next idle spell spins before parking (adaptive, see `idle`).
+    spin: Duration,
     /// The outboxes handlers here write into (one per level of nesting: a worker tick runs
     /// inside the turn that asked for it), so that thousands of small actors do not each keep
     /// a buffer sized for their largest burst.
@@ -166,6 +177,7 @@ impl<M: Payload> Runtime<M> {
                 depths: Vec::new(),
                 ticked: ticked_here,
                 ticking: false,
+                spin: SPIN_MAX,
                 outboxes: Vec::new(),
             };
             let spawned = std::thread::Builder::new()
@@ -374,14 +386,23 @@ impl<M: Payload> Worker<M> {
         }
     }
 
-    /// Nothing to do: spin briefly, then block on the inbound queue.
+    /// Nothing to do: spin for at most the spin budget, then block on the inbound queue; the
+    /// budget doubles after a spin that caught something and halves after one that did not.
     fn idle(&mut self) {
-        for _ in 0..SPIN {
-            if !self.inbound.is_empty() || self.shared.stop.load(Ordering::Relaxed) {
-                return;
+        let start = Instant::now();
+        loop {
+            for _ in 0..SPIN_CHECK {
+                if !self.inbound.is_empty() || self.shared.stop.load(Ordering::Relaxed) {
+                    self.spin = (self.spin * 2).min(SPIN_MAX);
+                    return;
+                }
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
+            if start.elapsed() >= self.spin {
+                break;
+            }
         }
+        self.spin = (self.spin / 2).max(SPIN_MIN);
         match self.inbound.recv_timeout(PARK_MAX) {
             Ok(item) => self.arrive(item),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
