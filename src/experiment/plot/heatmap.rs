@@ -43,6 +43,28 @@ fn cell_color(b: f64, max_log10: f64) -> RGBColor {
     }
 }
 
+/// Every how many groups a label goes across and down, so that neighbouring labels neither
+/// overlap across (the widest label plus a gap per label) nor crowd down (16 at most).
+fn label_steps(groups: usize, label: &dyn Fn(usize) -> String) -> (usize, usize) {
+    let font = ("sans-serif", 12).into_font();
+    let widest = (0..groups)
+        .map(|g| font.box_size(&label(g)).map_or(0, |b| b.0))
+        .max()
+        .unwrap_or(0);
+    let cell = f64::from(900 - 2 * 16 - 110) / groups as f64;
+    let across = ((f64::from(widest) + 8.0) / cell).ceil() as usize;
+    (across, (groups / 16).max(1))
+}
+
+/// The axis titles: actors by name, or actor id ranges when actors are grouped.
+fn axis_titles(one_per_actor: bool) -> (&'static str, &'static str) {
+    if one_per_actor {
+        ("receiver (actor)", "sender (actor)")
+    } else {
+        ("receiver (actor id range)", "sender (actor id range)")
+    }
+}
+
 fn draw_heatmap(traffic: &Traffic, names: &[String], path: &Path) -> Drawn {
     let n = names.len().max(1);
     let groups = n.min(64);
@@ -57,11 +79,9 @@ fn draw_heatmap(traffic: &Traffic, names: &[String], path: &Path) -> Drawn {
             format!("{lo}-{hi}")
         }
     };
-    let caption = format!(
-        "traffic: {} messages, {}",
-        traffic.totals.messages,
+    let caption = format!("traffic: {} messages, {}", traffic.totals.messages, {
         human_bytes(traffic.totals.bytes as f64)
-    );
+    });
     let fig = Figure::new(path, (900, 820), &caption, &colour_key(max))?;
     let frame = Frame {
         caption: None,
@@ -69,26 +89,13 @@ fn draw_heatmap(traffic: &Traffic, names: &[String], path: &Path) -> Drawn {
         x_label_area: 50,
         y_label_area: 110,
     };
-    let (who_x, who_y) = if groups == n {
-        ("receiver (actor)", "sender (actor)")
-    } else {
-        ("receiver (actor id range)", "sender (actor id range)")
-    };
+    let (who_x, who_y) = axis_titles(groups == n);
     let mut chart = frame.build(
         &fig.chart,
         (0..groups - 1).into_segmented(),
         (0..groups - 1).into_segmented(),
     )?;
-    // Label every `step`-th group, so that neighbouring labels neither overlap across (the
-    // widest label plus a gap per label) nor crowd down (16 at most).
-    let font = ("sans-serif", 12).into_font();
-    let widest = (0..groups)
-        .map(|g| font.box_size(&label(g)).map_or(0, |b| b.0))
-        .max()
-        .unwrap_or(0);
-    let cell = f64::from(900 - 2 * 16 - 110) / groups as f64;
-    let across = ((f64::from(widest) + 8.0) / cell).ceil() as usize;
-    let down = (groups / 16).max(1);
+    let (across, down) = label_steps(groups, &label);
     let every = |step: usize| {
         move |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(g) if g % step == 0 && *g < groups => label(*g),

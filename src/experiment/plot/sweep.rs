@@ -342,6 +342,23 @@ pub struct SweepSeries {
     pub points: Vec<(f64, f64)>,
 }
 
+/// One legend line per series (colour by position), at most [`MAX_LEGEND`] and a count of the
+/// rest.
+fn sweep_legend(series: &[SweepSeries]) -> Legend {
+    let mut legend = Legend::default();
+    for (i, s) in series.iter().enumerate().take(MAX_LEGEND) {
+        let color = COLORS[i % COLORS.len()];
+        legend.add(s.label.clone(), Sample::LineDot(color.stroke_width(3)));
+    }
+    if series.len() > MAX_LEGEND {
+        legend.add(
+            format!("... and {} more lines", series.len() - MAX_LEGEND),
+            Sample::Blank,
+        );
+    }
+    legend
+}
+
 fn draw_sweep(
     title: &str,
     key: &str,
@@ -356,17 +373,7 @@ fn draw_sweep(
         .filter(|y| y.is_finite())
         .fold(1.0f64, f64::min);
     let y_min = accuracy_floor(lowest);
-    let mut legend = Legend::default();
-    for (i, s) in series.iter().enumerate().take(MAX_LEGEND) {
-        let color = COLORS[i % COLORS.len()];
-        legend.add(s.label.clone(), Sample::LineDot(color.stroke_width(3)));
-    }
-    if series.len() > MAX_LEGEND {
-        legend.add(
-            format!("... and {} more lines", series.len() - MAX_LEGEND),
-            Sample::Blank,
-        );
-    }
+    let legend = sweep_legend(series);
     let fig = Figure::new(path, (900, 560), title, &legend)?;
     let mut chart = Frame::figure(64).build(&fig.chart, coord, y_min..1.0f64)?;
     chart

@@ -472,6 +472,42 @@ fn parses(key: &str, value: &str) -> bool {
     toml::Value::Table(t).try_into::<ScenarioFile>().is_ok()
 }
 
+/// What is wrong, if anything, when `key = v` (with the `context` settings that make the key
+/// apply) is resolved: accepted where the reference (`allowed`) refuses it, refused where it
+/// allows it, or refused for another key.
+fn bound_problem(
+    key: &str,
+    integer: bool,
+    context: &[String],
+    allowed: &str,
+    v: f64,
+    accept: bool,
+) -> Option<String> {
+    let text = if integer {
+        format!("{}", v as i128)
+    } else if v.is_nan() {
+        "nan".to_owned()
+    } else {
+        format!("{v:?}")
+    };
+    let mut sets = context.to_vec();
+    sets.push(format!("{key}={text}"));
+    match resolve(&sets) {
+        Ok(_) if !accept => Some(format!(
+            "{key} = {text} is accepted; the reference says {allowed}"
+        )),
+        Err(e) if accept => Some(format!("{key} = {text} is rejected: {e}")),
+        Err(e)
+            if !e
+                .to_string()
+                .contains(key.rsplit('.').next().expect("a key")) =>
+        {
+            Some(format!("{key} = {text} is rejected for another key: {e}"))
+        }
+        _ => None,
+    }
+}
+
 #[test]
 fn documented_ranges_are_enforced_at_their_bounds() {
     let mut checked = 0;
@@ -496,37 +532,8 @@ fn documented_ranges_are_enforced_at_their_bounds() {
             .filter(|(prefix, _)| key.starts_with(prefix))
             .flat_map(|(_, sets)| sets.iter().map(|s| (*s).to_owned()))
             .collect();
-        let text = |v: f64| {
-            if integer {
-                format!("{}", v as i128)
-            } else if v.is_nan() {
-                "nan".to_owned()
-            } else {
-                format!("{v:?}")
-            }
-        };
         let check = |v: f64, accept: bool| {
-            let mut sets = context.clone();
-            sets.push(format!("{key}={}", text(v)));
-            let problem = match resolve(&sets) {
-                Ok(_) if !accept => Some(format!(
-                    "{key} = {} is accepted; the reference says {}",
-                    text(v),
-                    row.allowed
-                )),
-                Err(e) if accept => Some(format!("{key} = {} is rejected: {e}", text(v))),
-                Err(e)
-                    if !e
-                        .to_string()
-                        .contains(key.rsplit('.').next().expect("a key")) =>
-                {
-                    Some(format!(
-                        "{key} = {} is rejected for another key: {e}",
-                        text(v)
-                    ))
-                }
-                _ => None,
-            };
+            let problem = bound_problem(key, integer, &context, &row.allowed, v, accept);
             problems.borrow_mut().extend(problem);
         };
         // One step beyond or inside a bound: 1 for integers, a relative 1e-9 for floats.

@@ -153,33 +153,7 @@ impl<M: Payload> Runtime<M> {
         });
         let mut handles = Vec::with_capacity(workers);
         for (index, (cells, inbound)) in residents.into_iter().zip(receivers).enumerate() {
-            let k = cells.len();
-            let ticked_here: Vec<u32> = (0..k)
-                .filter(|&l| ticked[cells[l].id])
-                .map(|l| l as u32)
-                .collect();
-            // A ticked actor's mail waits for its worker tick: marked queued for good, it
-            // never enters the ready queue.
-            let mut queued = vec![false; k];
-            for &l in &ticked_here {
-                queued[l as usize] = true;
-            }
-            let worker = Worker {
-                index,
-                shared: shared.clone(),
-                inbound,
-                cells,
-                queues: (0..k).map(|_| VecDeque::new()).collect(),
-                live: vec![true; k],
-                live_count: k,
-                queued,
-                ready: VecDeque::new(),
-                depths: Vec::new(),
-                ticked: ticked_here,
-                ticking: false,
-                spin: SPIN_MAX,
-                outboxes: Vec::new(),
-            };
+            let worker = Worker::new(index, shared.clone(), inbound, cells, ticked);
             let spawned = std::thread::Builder::new()
                 .name(format!("axon-pinned-{index}"))
                 .spawn(move || worker.run());
@@ -218,14 +192,8 @@ impl<M: Payload> Runtime<M> {
             }
         }
         cells.sort_by_key(|c| c.id);
-        // The registry's mailboxes are idle under this executor: a stall reports the local
-        // queues' depths instead.
         if let Some(RuntimeError::Stalled { states, .. }) = &mut failure {
-            for (id, depth) in depths {
-                if let Some(s) = states.get_mut(id) {
-                    s.mailbox_depth = depth;
-                }
-            }
+            report_depths(states, depths);
         }
         Ok(Finished {
             cells,
@@ -236,7 +204,55 @@ impl<M: Payload> Runtime<M> {
     }
 }
 
+/// The registry's addresses carry no mail under this executor: a stall reports the local
+/// queues' depths (`(id, depth)` as the workers left them) instead.
+fn report_depths(states: &mut [crate::runtime::ActorState], depths: Vec<(usize, usize)>) {
+    for (id, depth) in depths {
+        if let Some(s) = states.get_mut(id) {
+            s.mailbox_depth = depth;
+        }
+    }
+}
+
 impl<M: Payload> Worker<M> {
+    /// Worker `index` serving `cells` (its residents, in id order); `ticked` says, by actor
+    /// id, which actors worker ticks step.
+    fn new(
+        index: usize,
+        shared: Arc<Shared<M>>,
+        inbound: WorkerRx<Inbound<M>>,
+        cells: Vec<Cell<M>>,
+        ticked: &[bool],
+    ) -> Self {
+        let k = cells.len();
+        let ticked_here: Vec<u32> = (0..k)
+            .filter(|&l| ticked[cells[l].id])
+            .map(|l| l as u32)
+            .collect();
+        // A ticked actor's mail waits for its worker tick: marked queued for good, it never
+        // enters the ready queue.
+        let mut queued = vec![false; k];
+        for &l in &ticked_here {
+            queued[l as usize] = true;
+        }
+        Worker {
+            index,
+            shared,
+            inbound,
+            cells,
+            queues: (0..k).map(|_| VecDeque::new()).collect(),
+            live: vec![true; k],
+            live_count: k,
+            queued,
+            ready: VecDeque::new(),
+            depths: Vec::new(),
+            ticked: ticked_here,
+            ticking: false,
+            spin: SPIN_MAX,
+            outboxes: Vec::new(),
+        }
+    }
+
     /// Start hooks, then turns until every resident stopped or the run stops.
     fn run(mut self) -> WorkerResult<M> {
         for l in 0..self.cells.len() {

@@ -183,6 +183,33 @@ fn ring_with_panic(
     net
 }
 
+/// Every output of tick t from worker w reached the clock before that worker's `Done(t, w)`.
+fn outputs_precede_their_workers_done(
+    clock: &Clock,
+    n: usize,
+    workers: usize,
+    ticks: u64,
+    executor: Executor,
+) {
+    for t in 0..ticks {
+        for w in 0..workers as u32 {
+            let done = clock.log.iter().position(|m| *m == M::Done(t, w));
+            let done = done.unwrap_or_else(|| panic!("{executor:?}: no Done({t}, {w})"));
+            for i in (0..n).filter(|i| (i * workers / n) as u32 == w) {
+                let out = M::Out {
+                    from: i as u32,
+                    tick: t,
+                };
+                let at = clock.log.iter().position(|m| *m == out);
+                assert!(
+                    at.is_some_and(|a| a < done),
+                    "{executor:?} x{workers}: {out:?} at {at:?}, Done at {done}"
+                );
+            }
+        }
+    }
+}
+
 /// Every ticked actor ticks once per tick in order, handles the previous tick's mail before
 /// ticking (so it never sees mail from a tick it has not reached), and the clock hears every
 /// output of tick `t` before the ticker's `Done(t)`: on one worker and across three.
@@ -239,25 +266,7 @@ fn worker_ticks_step_every_ticked_actor_after_its_mail_and_before_the_done() {
                 }
             }
         }
-        // Every output of tick t from worker w reaches the clock before that worker's
-        // Done(t, w), and each tick brings n outputs and one Done per worker.
-        for t in 0..ticks {
-            for w in 0..workers as u32 {
-                let done = clock.log.iter().position(|m| *m == M::Done(t, w));
-                let done = done.unwrap_or_else(|| panic!("{executor:?}: no Done({t}, {w})"));
-                for i in (0..n).filter(|i| (i * workers / n) as u32 == w) {
-                    let out = M::Out {
-                        from: i as u32,
-                        tick: t,
-                    };
-                    let at = clock.log.iter().position(|m| *m == out);
-                    assert!(
-                        at.is_some_and(|a| a < done),
-                        "{executor:?} x{workers}: {out:?} at {at:?}, Done at {done}"
-                    );
-                }
-            }
-        }
+        outputs_precede_their_workers_done(clock, n, workers, ticks, executor);
         assert_eq!(clock.log.len() as u64, (n + workers) as u64 * ticks);
         // Only messages were counted as handled; ticks are not messages.
         let mail: usize = (0..n)
