@@ -157,10 +157,61 @@ pub fn run_cuba(
     if k == n && n > 1 {
         return run_per_neuron(cfg, &post, &v0, ticks, built, runtime);
     }
-    run_sharded(cfg, &post, &v0, ticks, k, built, runtime)
+    run_sharded(cfg, &post, &v0, ticks, k, built, runtime, None)
 }
 
-/// CUBA as `k` [`Population`] shards, every shard connected to every other.
+/// Synaptic delays of a spiking network: per presynaptic neuron, each synapse's delay in
+/// ticks (beside its targets), and the smallest and largest.
+pub(crate) struct Delays {
+    pub(crate) of: Vec<Vec<u16>>,
+    pub(crate) min: u16,
+    pub(crate) max: u16,
+}
+
+/// CUBA's network with each synapse's delay drawn uniformly from `min..=max` ticks (seeded
+/// stream `cuba/delays`), run as `shards` population shards (not one actor per neuron) that
+/// exchange spikes once per window of `min` ticks.
+pub fn run_cuba_delayed(
+    cfg: &CubaConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+    (min, max): (u16, u16),
+) -> Result<CubaRun, RuntimeError> {
+    let built = Instant::now();
+    let params = LifParams::CUBA;
+    let n = cfg.neurons;
+    let post = connectivity(
+        n,
+        cfg.p_connect,
+        &mut SeededRng::stream(seed, "cuba/connectivity"),
+    );
+    let mut vrng = SeededRng::stream(seed, "cuba/v0");
+    let v0: Vec<f32> = (0..n)
+        .map(|_| {
+            (params.v_reset_mv + vrng.uniform() * (params.v_threshold_mv - params.v_reset_mv))
+                as f32
+        })
+        .collect();
+    let mut drng = SeededRng::stream(seed, "cuba/delays");
+    let span = f64::from(max - min + 1);
+    let of = post
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|_| min + ((drng.uniform() * span) as u16).min(max - min))
+                .collect()
+        })
+        .collect();
+    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    let delays = Delays { of, min, max };
+    let k = shards.clamp(1, n.max(1));
+    run_sharded(cfg, &post, &v0, ticks, k, built, runtime, Some(&delays))
+}
+
+/// CUBA as `k` [`Population`] shards, every shard connected to every other (exchanging
+/// spikes every tick, or once per window of the minimum delay when synapses carry `delays`).
+#[allow(clippy::too_many_arguments)]
 fn run_sharded(
     cfg: &CubaConfig,
     post: &[Vec<u32>],
@@ -169,6 +220,7 @@ fn run_sharded(
     k: usize,
     built: Instant,
     runtime: RuntimeConfig,
+    delays: Option<&Delays>,
 ) -> Result<CubaRun, RuntimeError> {
     let prop = LifParams::CUBA.propagator();
     let n = cfg.neurons;
@@ -176,17 +228,24 @@ fn run_sharded(
     let mut net = Network::new();
     let mut synapses = 0;
     for (s, r) in ranges.iter().enumerate() {
-        let table = SynapseTable::for_shard(post, r);
+        let table = match delays {
+            Some(d) => SynapseTable::for_shard_delayed(post, &d.of, r),
+            None => SynapseTable::for_shard(post, r),
+        };
         synapses += table.len();
         let mut state = LifState::new(r.len(), 0.0);
         state.v_mv.copy_from_slice(&v0[r.clone()]);
+        let mut shard = Population::new(s, &ranges, state, prop, table, Coupling::of(cfg), ticks);
+        if let Some(d) = delays {
+            shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
+        }
         net.add(
             if k == 1 {
                 "population".to_owned()
             } else {
                 format!("population.{s}")
             },
-            Population::new(s, &ranges, state, prop, table, Coupling::of(cfg), ticks),
+            shard,
         );
         net.place(s, s); // pinned executor: shard s on worker s % workers
     }
@@ -373,6 +432,54 @@ mod tests {
             let run = run_cuba(&cfg, 1, shards, RuntimeConfig::default()).expect("runs");
             assert_eq!((run.stats.spikes, run.raster.len()), (0, 0));
         }
+    }
+
+    /// With synaptic delays of 3-7 ticks, shards exchange once per 3-tick window: the spike
+    /// trains are the same whatever the sharding, executor and worker count, and differ from
+    /// the undelayed network's.
+    #[test]
+    fn delayed_windows_give_identical_spikes_for_any_sharding() {
+        let cfg = CubaConfig {
+            neurons: 800,
+            duration_ms: 100.0,
+            ..CubaConfig::default()
+        };
+        let rt = |executor, workers| RuntimeConfig {
+            executor,
+            workers,
+            ..RuntimeConfig::default()
+        };
+        let first = run_cuba_delayed(&cfg, 1, 1, rt(Executor::Inline, 1), (3, 7)).expect("runs");
+        assert!(first.stats.spikes > 0);
+        let undelayed = run_cuba(&cfg, 1, 1, rt(Executor::Inline, 1)).expect("runs");
+        assert_ne!(first.raster, undelayed.raster, "delays change the dynamics");
+        for (shards, ex, workers) in [
+            (2, Executor::Inline, 1),
+            (3, Executor::Tokio, 2),
+            (4, Executor::Threads, 1),
+            (2, Executor::Pinned, 2),
+            (5, Executor::Pinned, 3),
+        ] {
+            let run = run_cuba_delayed(&cfg, 1, shards, rt(ex, workers), (3, 7)).expect("runs");
+            assert_eq!(
+                run.raster, first.raster,
+                "{shards} shards on {ex:?} x{workers}"
+            );
+            assert_eq!(
+                (run.stats.spikes, run.stats.synaptic_events),
+                (first.stats.spikes, first.stats.synaptic_events),
+                "{shards} shards on {ex:?} x{workers}"
+            );
+        }
+        // Three ticks per exchange: about a third of the messages of a per-tick exchange.
+        let windowed = run_cuba_delayed(&cfg, 1, 2, rt(Executor::Inline, 1), (3, 7)).expect("runs");
+        let per_tick = run_cuba(&cfg, 1, 2, rt(Executor::Inline, 1)).expect("runs");
+        assert!(
+            windowed.stats.messages * 2 < per_tick.stats.messages,
+            "{} vs {}",
+            windowed.stats.messages,
+            per_tick.stats.messages
+        );
     }
 
     /// Same spikes whatever the sharding and executor.
