@@ -1,5 +1,6 @@
 //! `axon bench scale` on tiny sizes: every workload's JSON rows carry the fields, the 1-worker
-//! row of each workload and executor has speed-up 1, and efficiency is speed-up / workers.
+//! row of each workload and executor has speed-up 1, and efficiency is speed-up / workers;
+//! `axon bench snn --delays` (exchange windows) agrees across setups.
 mod common;
 
 use common::axon;
@@ -77,4 +78,41 @@ fn bench_scale_rejects_an_unknown_workload_or_executor() {
         &axon(&["bench", "scale", "--executors", "fibers"]),
         "EXECUTOR",
     );
+}
+
+/// `axon bench snn --delays`: windowed shards give the same spikes on every setup, and a
+/// delay below one tick is bad input (exit 2) that says what is allowed.
+#[test]
+fn bench_snn_with_delays_agrees_across_setups_and_refuses_zero() {
+    let out = axon(&[
+        "bench",
+        "snn",
+        "--setups",
+        "inline:1:1,pinned:2:2,tokio:2:3",
+        "--duration-ms",
+        "30",
+        "--delays",
+        "3-7",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let spikes: Vec<u64> = rows
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["snn"]["spikes"].as_u64().expect("spikes"))
+        .collect();
+    assert_eq!(spikes.len(), 3);
+    assert!(
+        spikes[0] > 0 && spikes.iter().all(|&s| s == spikes[0]),
+        "{spikes:?}"
+    );
+    let bad = axon(&["bench", "snn", "--delays", "0-3", "--duration-ms", "1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("1 <= MIN <= MAX"));
 }

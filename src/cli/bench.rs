@@ -89,6 +89,10 @@ pub(crate) enum BenchCommand {
         /// 100).
         #[arg(long, default_value_t = 1000.0)]
         duration_ms: f64,
+        /// Give every synapse a delay drawn uniformly from MIN-MAX ticks (e.g. 3-7): shards
+        /// then exchange spikes once per window of MIN ticks instead of every tick.
+        #[arg(long, value_name = "MIN-MAX")]
+        delays: Option<String>,
         /// Print the rows as JSON.
         #[arg(long)]
         json: bool,
@@ -152,8 +156,9 @@ pub(crate) fn bench(what: BenchCommand) -> Result<(), Failure> {
             setups,
             scale,
             duration_ms,
+            delays,
             json,
-        } => runtime::bench_snn(&seeds, &setups, scale, duration_ms, json),
+        } => runtime::bench_snn(&seeds, &setups, scale, duration_ms, delays.as_deref(), json),
         BenchCommand::Messages(args) => runtime::bench_messages(args),
         BenchCommand::Scale(args) => scale::bench_scale(args),
     }

@@ -60,6 +60,7 @@ pub(super) fn bench_snn(
     setups: &[String],
     scale: bool,
     duration_ms: f64,
+    delays: Option<&str>,
     json: bool,
 ) -> Result<(), Failure> {
     if !(duration_ms.is_finite() && (0.1..=3.6e6).contains(&duration_ms)) {
@@ -67,6 +68,7 @@ pub(super) fn bench_snn(
             "--duration-ms must be between 0.1 (one tick) and 3600000, not {duration_ms}"
         )));
     }
+    let delays = delays.map(parse_delays).transpose()?;
     let setups = if scale {
         (1..=cores()).map(|w| (Executor::Tokio, w, w)).collect()
     } else {
@@ -99,9 +101,11 @@ pub(super) fn bench_snn(
                 workers,
                 ..axon::runtime::RuntimeConfig::default()
             };
-            let st = axon::spike::cuba::run_cuba(&cfg, seed, shards, runtime)
-                .map_err(machine_failure)?
-                .stats;
+            let run = match delays {
+                Some(d) => axon::spike::cuba::run_cuba_delayed(&cfg, seed, shards, runtime, d),
+                None => axon::spike::cuba::run_cuba(&cfg, seed, shards, runtime),
+            };
+            let st = run.map_err(machine_failure)?.stats;
             let ex = format!("{executor:?}").to_lowercase();
             if !json {
                 print_snn_row(&ex, workers, shards, seed, &st);
@@ -119,6 +123,20 @@ pub(super) fn bench_snn(
         );
     }
     Ok(())
+}
+
+/// `--delays MIN-MAX`: synaptic delays in ticks, 1 <= MIN <= MAX <= 1000.
+fn parse_delays(s: &str) -> Result<(u16, u16), Failure> {
+    let parsed = s.split_once('-').and_then(|(a, b)| {
+        let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+        (1 <= a && a <= b && b <= 1000).then_some((a, b))
+    });
+    parsed.ok_or_else(|| {
+        bad_input(anyhow::anyhow!(
+            "--delays {s:?}: expected MIN-MAX in ticks of 0.1 ms with 1 <= MIN <= MAX <= 1000, \
+             e.g. --delays 3-7"
+        ))
+    })
 }
 
 /// One row of `axon bench snn`'s table.
