@@ -75,6 +75,45 @@ impl LifParams {
         reset: Reset::ToValue,
     };
 
+    /// The neurons of the Potjans & Diesmann (2014) cortical microcircuit, NEST's
+    /// `iaf_psc_exp` as the PyNEST example `Potjans_2014` sets it: current-based, exponential
+    /// post-synaptic currents (tau_syn 0.5 ms, excitatory and inhibitory), tau_m 10 ms,
+    /// E_L -65 mV, V_th -50 mV, V_reset -65 mV, t_ref 2 ms, dt 0.1 ms; C_m is
+    /// [`MICROCIRCUIT_C_M_PF`]. Currents enter as `ge`/`gi` in mV: `I * tau_m / C_m`
+    /// ([`LifParams::current_to_mv`]), since `C_m dV/dt = -C_m (V - E_L) / tau_m + I` is
+    /// `tau_m dV/dt = -(V - E_L) + I tau_m / C_m`.
+    pub const MICROCIRCUIT: LifParams = LifParams {
+        tau_m_ms: 10.0,
+        tau_e_ms: 0.5,
+        tau_i_ms: 0.5,
+        v_rest_mv: -65.0,
+        v_threshold_mv: -50.0,
+        v_reset_mv: -65.0,
+        refractory_ms: 2.0,
+        dt_ms: 0.1,
+        reset: Reset::ToValue,
+    };
+
+    /// A synaptic current `current_pa` (pA) as the jump of `ge`/`gi` it causes, in mV:
+    /// `I * tau_m / C_m` (pA x ms / pF = mV).
+    pub fn current_to_mv(&self, c_m_pf: f64, current_pa: f64) -> f64 {
+        current_pa * self.tau_m_ms / c_m_pf
+    }
+
+    /// The excitatory current jump (pA) whose post-synaptic potential peaks at `psp_mv`, for a
+    /// membrane of capacitance `c_m_pf` (the PyNEST example's
+    /// `postsynaptic_potential_to_current`): the PSP of a jump `J` is
+    /// `J / C_m * tau_m tau_s / (tau_s - tau_m) * (e^{-t/tau_s} - e^{-t/tau_m})`, which peaks at
+    /// `t* = tau_m tau_s / (tau_m - tau_s) * ln(tau_m / tau_s)`. 0.15 mV on the microcircuit's
+    /// neurons is 87.81 pA.
+    pub fn psc_for_psp(&self, c_m_pf: f64, psp_mv: f64) -> f64 {
+        let (tm, ts) = (self.tau_m_ms, self.tau_e_ms);
+        let sub = 1.0 / (ts - tm);
+        let pre = tm * ts / c_m_pf * sub;
+        let frac = (tm / ts).powf(sub);
+        psp_mv / (pre * (frac.powf(tm) - frac.powf(ts)))
+    }
+
     /// Checks every parameter (finite, positive where a time, time constants distinct).
     pub fn validate(&self) -> Result<(), LifError> {
         let bad = |name, value, rule| Err(LifError { name, value, rule });
@@ -151,6 +190,9 @@ impl LifParams {
         }
     }
 }
+
+/// Membrane capacitance of the microcircuit's neurons ([`LifParams::MICROCIRCUIT`]), pF.
+pub const MICROCIRCUIT_C_M_PF: f64 = 250.0;
 
 /// The constants of one exact tick.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -368,6 +410,33 @@ fn tick(p: &Propagator, s: &mut LifState, drive_mv: &[f32], offset: u32, fired: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The microcircuit's PSP-to-PSC conversion gives the published 87.81 pA for 0.15 mV, and
+    /// that current, stepped by the exact propagator, makes a PSP that peaks at 0.15 mV (to
+    /// within the 0.1 ms sampling of the peak) about 1.58 ms after the spike.
+    #[test]
+    fn a_microcircuit_psc_makes_the_published_psp() {
+        let p = LifParams::MICROCIRCUIT;
+        assert!(p.validate().is_ok());
+        let j = p.psc_for_psp(MICROCIRCUIT_C_M_PF, 0.15);
+        assert!((j - 87.81).abs() < 0.01, "{j} pA");
+        let no_spike = LifParams {
+            v_threshold_mv: 100.0,
+            ..p
+        };
+        let prop = no_spike.propagator();
+        let mut n = LifNeuron::new(-65.0);
+        n.ge_mv = p.current_to_mv(MICROCIRCUIT_C_M_PF, j) as f32;
+        let (mut peak, mut at) = (0.0f32, 0);
+        for t in 1..=100 {
+            prop.step(&mut n);
+            if n.v_mv + 65.0 > peak {
+                (peak, at) = (n.v_mv + 65.0, t);
+            }
+        }
+        assert!((peak - 0.15).abs() < 0.0015, "peak {peak} mV");
+        assert!((15..=17).contains(&at), "peak at tick {at}");
+    }
 
     proptest::proptest! {
         /// A neuron stepped alone ([`Propagator::step`]) follows the population's trajectory
