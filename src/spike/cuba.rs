@@ -136,18 +136,8 @@ pub fn run_cuba(
     runtime: RuntimeConfig,
 ) -> Result<CubaRun, RuntimeError> {
     let built = Instant::now();
-    let params = LifParams::CUBA;
     let n = cfg.neurons;
-    let mut rng = SeededRng::stream(seed, "cuba/connectivity");
-    let post = connectivity(n, cfg.p_connect, &mut rng);
-    let mut vrng = SeededRng::stream(seed, "cuba/v0");
-    let v0: Vec<f32> = (0..n)
-        .map(|_| {
-            (params.v_reset_mv + vrng.uniform() * (params.v_threshold_mv - params.v_reset_mv))
-                as f32
-        })
-        .collect();
-    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    let (post, v0, ticks) = draw_network(cfg, seed);
     // Nothing to simulate: one actor that stops at once.
     let k = if ticks == 0 {
         1
@@ -160,6 +150,23 @@ pub fn run_cuba(
     run_sharded(cfg, &post, &v0, ticks, k, built, runtime, None)
 }
 
+/// The network a seed draws: each neuron's targets (stream `cuba/connectivity`), initial
+/// potentials uniform between reset and threshold (`cuba/v0`), and the ticks to simulate.
+fn draw_network(cfg: &CubaConfig, seed: u64) -> (Vec<Vec<u32>>, Vec<f32>, u64) {
+    let params = LifParams::CUBA;
+    let mut rng = SeededRng::stream(seed, "cuba/connectivity");
+    let post = connectivity(cfg.neurons, cfg.p_connect, &mut rng);
+    let mut vrng = SeededRng::stream(seed, "cuba/v0");
+    let v0 = (0..cfg.neurons)
+        .map(|_| {
+            (params.v_reset_mv + vrng.uniform() * (params.v_threshold_mv - params.v_reset_mv))
+                as f32
+        })
+        .collect();
+    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
+    (post, v0, ticks)
+}
+
 /// Synaptic delays of a spiking network: per presynaptic neuron, each synapse's delay in
 /// ticks (beside its targets), and the smallest and largest.
 pub(crate) struct Delays {
@@ -170,7 +177,8 @@ pub(crate) struct Delays {
 
 /// CUBA's network with each synapse's delay drawn uniformly from `min..=max` ticks (seeded
 /// stream `cuba/delays`), run as `shards` population shards (not one actor per neuron) that
-/// exchange spikes once per window of `min` ticks.
+/// exchange spikes once per window of `min` ticks (`min` below 1 is taken as 1, `max` below
+/// `min` as `min`).
 pub fn run_cuba_delayed(
     cfg: &CubaConfig,
     seed: u64,
@@ -179,20 +187,10 @@ pub fn run_cuba_delayed(
     (min, max): (u16, u16),
 ) -> Result<CubaRun, RuntimeError> {
     let built = Instant::now();
-    let params = LifParams::CUBA;
-    let n = cfg.neurons;
-    let post = connectivity(
-        n,
-        cfg.p_connect,
-        &mut SeededRng::stream(seed, "cuba/connectivity"),
-    );
-    let mut vrng = SeededRng::stream(seed, "cuba/v0");
-    let v0: Vec<f32> = (0..n)
-        .map(|_| {
-            (params.v_reset_mv + vrng.uniform() * (params.v_threshold_mv - params.v_reset_mv))
-                as f32
-        })
-        .collect();
+    // A delay is at least one tick, and the range is never reversed.
+    let min = min.max(1);
+    let max = max.max(min);
+    let (post, v0, ticks) = draw_network(cfg, seed);
     let mut drng = SeededRng::stream(seed, "cuba/delays");
     let span = f64::from(max - min + 1);
     let of = post
@@ -203,9 +201,8 @@ pub fn run_cuba_delayed(
                 .collect()
         })
         .collect();
-    let ticks = (cfg.duration_ms / params.dt_ms).round() as u64;
     let delays = Delays { of, min, max };
-    let k = shards.clamp(1, n.max(1));
+    let k = shards.clamp(1, cfg.neurons.max(1));
     run_sharded(cfg, &post, &v0, ticks, k, built, runtime, Some(&delays))
 }
 

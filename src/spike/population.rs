@@ -312,25 +312,10 @@ impl Population {
                 return false;
             }
             self.deliver();
-            self.fired.clear();
-            self.prop.tick(
-                &mut self.state,
-                &[],
-                self.range.start as u32,
-                &mut self.fired,
-            );
-            self.spikes += self.fired.len() as u64;
-            if self.tick < RASTER_TICKS {
-                let t = self.tick as u32;
-                self.raster.extend(self.fired.iter().map(|&i| (t, i)));
+            if self.integrate() {
+                return true;
             }
             let last = self.tick + 1 == self.ticks;
-            if last || self.tick.is_multiple_of(CHECK_EVERY) {
-                if let Some((what, value)) = self.state.first_non_finite() {
-                    self.fault = Some((self.tick, what, value));
-                    return true;
-                }
-            }
             if !last {
                 self.send_own(ctx);
             }
@@ -338,6 +323,31 @@ impl Population {
             self.take_early();
         }
         true
+    }
+
+    /// Integrates the current tick and fires (into `fired`, counted and rastered); true if
+    /// the state turned non-finite (checked every [`CHECK_EVERY`] ticks and at the last).
+    fn integrate(&mut self) -> bool {
+        self.fired.clear();
+        self.prop.tick(
+            &mut self.state,
+            &[],
+            self.range.start as u32,
+            &mut self.fired,
+        );
+        self.spikes += self.fired.len() as u64;
+        if self.tick < RASTER_TICKS {
+            let t = self.tick as u32;
+            self.raster.extend(self.fired.iter().map(|&i| (t, i)));
+        }
+        let last = self.tick + 1 == self.ticks;
+        if last || self.tick.is_multiple_of(CHECK_EVERY) {
+            if let Some((what, value)) = self.state.first_non_finite() {
+                self.fault = Some((self.tick, what, value));
+                return true;
+            }
+        }
+        false
     }
 
     /// [`Population::advance`] with delays: windows of `D` ticks, exchanged at their ends.
@@ -352,25 +362,10 @@ impl Population {
                 self.deliver_window(self.tick - d);
             }
             self.apply_ring();
-            self.fired.clear();
-            self.prop.tick(
-                &mut self.state,
-                &[],
-                self.range.start as u32,
-                &mut self.fired,
-            );
-            self.spikes += self.fired.len() as u64;
-            if self.tick < RASTER_TICKS {
-                let t = self.tick as u32;
-                self.raster.extend(self.fired.iter().map(|&i| (t, i)));
+            if self.integrate() {
+                return true;
             }
             let last = self.tick + 1 == self.ticks;
-            if last || self.tick.is_multiple_of(CHECK_EVERY) {
-                if let Some((what, value)) = self.state.first_non_finite() {
-                    self.fault = Some((self.tick, what, value));
-                    return true;
-                }
-            }
             if let Some(ring) = self.ring.as_mut() {
                 ring.own.push(self.fired.len() as u32);
                 ring.own.extend_from_slice(&self.fired);
