@@ -3,8 +3,8 @@
 //! Real MNIST (or any IDX data set), scenarios, the synchronous backprop (BP) baseline every
 //! local-learning result is compared against, an actor runtime, and predictive coding (standard
 //! PC, Z-IL, local feedback modes) and equilibrium propagation learnt by layer actors that
-//! exchange only messages, and spiking networks (LIF populations, the CUBA benchmark, ANN-to-SNN
-//! conversion) whose actors exchange spike events. A scenario file
+//! exchange only messages, and spiking networks (LIF populations, the CUBA benchmark, the cortical microcircuit,
+//! ANN-to-SNN conversion) whose actors exchange spike events. A scenario file
 //! ([`experiment::scenario::Scenario`]) describes a run; [`experiment::run::run`] trains it and
 //! writes a run folder with the resolved scenario, `results.json`, plots and safetensors
 //! checkpoints.
@@ -16,7 +16,8 @@
 //!   and its `Context`), `payload` (what the runtime reads of a message), `mailbox`, `network`
 //!   (the description of a network and its report), `executor` (tokio, threads, inline),
 //!   `cell` (a running actor), `supervisor` (panics, stalls, non-finite stops), `traffic`
-//!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges).
+//!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges),
+//!   `memory` (resident, peak and available memory).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
 //!   reports, weight transport) and `synapses`, the weights that never leave their actor except
 //!   as a counted `WeightCopy`.
@@ -27,8 +28,11 @@
 //!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`
 //!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network) and
 //!   `inference` (a trained network evaluated by messages).
-//! - [`spike`]: `lif` (the neuron maths), `population` (shard actors), `neuron_actor` (one actor
-//!   per neuron and a clock), `cuba` (the benchmark network), `convert` (ANN-to-SNN).
+//! - [`spike`]: `lif` (the neuron maths), `population` (shard actors, their synapse tables and
+//!   delay rings), `drive` (DC and Poisson input), `record` (rates, CV, synchrony, rasters),
+//!   `neuron_actor` (one actor per neuron and a clock), `cuba` (the benchmark network),
+//!   `microcircuit` (the Potjans & Diesmann model and its parallel build), `convert`
+//!   (ANN-to-SNN).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
 //!   family), `sweep`, `run_dir`, `results`, `checkpoint`, `plot`, `bench` and `stress`.
 

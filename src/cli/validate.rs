@@ -51,6 +51,20 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
+    if scenario.kind() == AlgorithmKind::Microcircuit {
+        let c = scenario.microcircuit();
+        let m = c.model();
+        outln!(
+            "{}: valid (microcircuit at scale {}: {} neurons, {} synapses, {} ms, {} shard(s))",
+            file.display(),
+            c.scale,
+            m.total_neurons(),
+            m.total_synapses(),
+            c.duration_ms,
+            scenario.shards()
+        );
+        return Ok(());
+    }
     let data = load_data(&scenario)?;
     outln!(
         "{}: valid ({} train / {} test images of {}x{}, layers {:?}, {} on {} worker(s))",

@@ -37,6 +37,15 @@ impl SeededRng {
         Self::new(seed ^ h.rotate_left(17))
     }
 
+    /// The `index`-th of a family of independent generators for the named purpose (ChaCha's
+    /// stream number): one per neuron, say, so that what a neuron draws does not depend on
+    /// who draws before it.
+    pub fn substream(seed: u64, purpose: &str, index: u64) -> Self {
+        let mut rng = Self::stream(seed, purpose);
+        rng.inner.set_stream(index);
+        rng
+    }
+
     /// Where the stream is (words drawn so far), for checkpoints.
     pub fn position(&self) -> u128 {
         self.inner.get_word_pos()
@@ -110,6 +119,13 @@ mod tests {
         let mut w = SeededRng::stream(7, "weights");
         let mut d = SeededRng::stream(7, "data");
         assert_ne!(w.next_u64(), d.next_u64());
+        let mut s0 = SeededRng::substream(7, "weights", 0);
+        let mut s1 = SeededRng::substream(7, "weights", 1);
+        assert_ne!(s0.next_u64(), s1.next_u64());
+        assert_eq!(
+            SeededRng::substream(7, "weights", 1).next_u64(),
+            SeededRng::substream(7, "weights", 1).next_u64()
+        );
     }
 
     #[test]

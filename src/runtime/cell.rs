@@ -3,7 +3,7 @@
 //! threads and tokio executors share.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +19,9 @@ use crate::runtime::traffic::EdgeCounters;
 pub(crate) struct Progress {
     pub(crate) handled: AtomicU64,
     pub(crate) last_step: AtomicU64,
+    /// Inside a handler now: working, however long it takes (a lone shard simulating a
+    /// minute in one turn), is not a stall.
+    pub(crate) busy: AtomicBool,
 }
 
 /// One actor's entry on the progress board: every actor's [`Progress`] sits in one array in id
@@ -177,6 +180,7 @@ impl<M: Payload> Cell<M> {
         let id = self.id;
         let actor = &mut self.actor;
         let worker_tick = &mut self.worker_tick;
+        self.progress.busy.store(true, Ordering::Relaxed);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context {
                 outbox: &mut *outbox,
@@ -191,6 +195,7 @@ impl<M: Payload> Cell<M> {
                 Some(Item::Data(m)) => actor.handle(m, &mut ctx),
             }
         }));
+        self.progress.busy.store(false, Ordering::Relaxed);
         // One writer (this actor): a load and a store, no locked read-modify-write.
         let handled = self.progress.handled.load(Ordering::Relaxed);
         self.progress.handled.store(handled + 1, Ordering::Relaxed);

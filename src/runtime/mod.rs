@@ -9,6 +9,7 @@ pub(crate) mod cell;
 pub mod executor;
 pub mod faults;
 pub mod mailbox;
+pub mod memory;
 pub mod network;
 pub mod payload;
 pub mod supervisor;

@@ -252,10 +252,14 @@ impl<M: Payload> Runtime<M> {
     }
 
     /// After a quiet tick: a stall (every actor told to stop) if nothing was handled for the
-    /// stall timeout.
+    /// stall timeout and no actor is inside a handler.
     fn stalled(&self, w: &mut Watch) -> Option<RuntimeError> {
         let total = self.handled_total();
-        if total != w.last_total {
+        let busy = self
+            .registry
+            .iter()
+            .any(|e| e.progress.busy.load(Ordering::Relaxed));
+        if total != w.last_total || busy {
             w.last_total = total;
             w.last_change = Instant::now();
         } else if w.last_change.elapsed() >= self.config.stall_timeout {

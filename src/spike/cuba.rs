@@ -54,7 +54,7 @@ impl Default for CubaConfig {
 }
 
 /// What a spiking run measured (`"snn"` in results.json).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SnnStats {
     /// Neurons.
     pub neurons: usize,
@@ -76,6 +76,21 @@ pub struct SnnStats {
     /// clock's ticks and the neurons' reports).
     #[serde(default)]
     pub messages: u64,
+    /// Real-time factor: wall seconds of the loop per simulated second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtf: Option<f64>,
+    /// Bytes of the shards' synapses and delay rings (the microcircuit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_bytes: Option<u64>,
+    /// The process's peak resident memory, bytes (the microcircuit; Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+    /// Peak resident memory per synapse, everything included (the microcircuit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_synapse: Option<f64>,
+    /// Each population after the transient (the microcircuit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub populations: Vec<crate::spike::record::PopulationStats>,
 }
 
 /// What [`run_cuba`] returns.
@@ -302,6 +317,8 @@ fn collect<A: SpikeTally + 'static>(
             wall_s: report.elapsed.as_secs_f64(),
             build_s,
             messages: report.handled,
+            rtf: Some(report.elapsed.as_secs_f64() / sim_s.max(1e-12)),
+            ..SnnStats::default()
         },
         raster,
     })

@@ -291,6 +291,13 @@ impl LifNeuron {
 }
 
 impl Propagator {
+    /// The same tick with neurons held `ticks` ticks after a spike (NEST's `iaf_psc_exp`
+    /// holds `round(t_ref / dt)`, one more than [`LifParams::refractory_ticks`]'s rule).
+    pub fn with_refractory_ticks(mut self, ticks: u32) -> Self {
+        self.refractory = ticks;
+        self
+    }
+
     /// Advances one neuron by one tick with no extra input; returns whether it fired. The
     /// same arithmetic, in the same order, as [`Propagator::tick`] on a population, so a
     /// neuron stepped alone follows the same trajectory bit for bit.

@@ -1,9 +1,13 @@
 //! Spiking networks: the LIF neuron as pure functions ([`lif`]), recurrent LIF networks on
-//! actors ([`population`] shards, one actor per neuron in [`neuron_actor`], the CUBA benchmark
-//! in [`cuba`]) and ANN-to-SNN conversion ([`convert`]).
+//! actors ([`population`] shards with their external [`drive`] and [`record`], one actor per
+//! neuron in [`neuron_actor`]), the CUBA benchmark in [`cuba`], the Potjans & Diesmann
+//! cortical microcircuit in [`microcircuit`], and ANN-to-SNN conversion ([`convert`]).
 
 pub mod convert;
 pub mod cuba;
+pub mod drive;
 pub mod lif;
+pub mod microcircuit;
 pub mod neuron_actor;
 pub mod population;
+pub mod record;

@@ -6,7 +6,8 @@
 //! drawn in a band right of the chart so that it never covers data). Every axis names its unit
 //! (or says the quantity is dimensionless).
 //! Each figure lives in its own file: [`accuracy`], [`sweep`], [`energy`] (free energy and EP
-//! energy), [`spikes`] (CUBA and conversion rasters) and [`heatmap`] (traffic).
+//! energy), [`spikes`] (CUBA and conversion rasters), [`microcircuit`] (its raster and rates box plot)
+//! and [`heatmap`] (traffic).
 //!
 //! Labels are drawn with an embedded DejaVu Sans (`data/fonts/`), registered once with
 //! plotters' `ab_glyph` backend, so plots render the same on a machine without fonts.
@@ -14,6 +15,7 @@
 pub mod accuracy;
 pub mod energy;
 pub mod heatmap;
+pub mod microcircuit;
 pub mod spikes;
 pub mod sweep;
 
@@ -31,6 +33,7 @@ use plotters::style::FontStyle;
 pub use accuracy::accuracy_png;
 pub use energy::{ep_energy_png, free_energy_png};
 pub use heatmap::traffic_heatmap_png;
+pub use microcircuit::{microcircuit_raster_png, rates_box_png};
 pub use spikes::{cuba_raster_png, spike_raster_png};
 pub use sweep::{sweep_png, SweepAxis, SweepSeries};
 

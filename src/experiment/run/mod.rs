@@ -300,8 +300,12 @@ pub fn run(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
-    if scenario.kind() == AlgorithmKind::Cuba {
-        return spiking::run_cuba_scenario(scenario, opts, observer);
+    match scenario.kind() {
+        AlgorithmKind::Cuba => return spiking::run_cuba_scenario(scenario, opts, observer),
+        AlgorithmKind::Microcircuit => {
+            return spiking::run_microcircuit_scenario(scenario, opts, observer)
+        }
+        _ => {}
     }
     let data = load_data(scenario)?;
     observer.data_loaded(&data);
@@ -325,7 +329,9 @@ pub fn run(
     };
     match scenario.kind() {
         AlgorithmKind::Bp => bp::evaluate_baseline(&run, &baseline, &mut results)?,
-        AlgorithmKind::Cuba => unreachable!("spiking runs return above"),
+        AlgorithmKind::Cuba | AlgorithmKind::Microcircuit => {
+            unreachable!("spiking runs return above")
+        }
         AlgorithmKind::SnnConvert => conversion::convert(&run, &baseline, &mut results)?,
         AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep => {
             layers::train_actors(&run, &baseline, &mut results, observer, opts, resume)?;

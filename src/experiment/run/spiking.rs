@@ -31,3 +31,31 @@ pub(super) fn run_cuba_scenario(
         results,
     })
 }
+
+/// Builds and simulates the cortical microcircuit and writes its run folder: results.json
+/// (`snn` with `populations`), a raster of every population and a box plot of their rates.
+pub(super) fn run_microcircuit_scenario(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
+    observer.run_dir(dir.path());
+    dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
+    let mut results = Results::new(scenario.name(), scenario.seed());
+    let run = crate::spike::microcircuit::run_microcircuit(
+        scenario.microcircuit(),
+        scenario.seed(),
+        scenario.shards(),
+        scenario.runtime_config(),
+    )?;
+    results.snn = Some(run.stats.clone());
+    results.complete();
+    dir.write("results.json", results.to_json().as_bytes())?;
+    crate::experiment::plot::microcircuit_raster_png(&run, &dir.path().join("raster.png"))?;
+    crate::experiment::plot::rates_box_png(&run, &dir.path().join("rates.png"))?;
+    Ok(RunSummary {
+        dir: dir.path().to_owned(),
+        results,
+    })
+}

@@ -18,6 +18,8 @@ pub enum AlgorithmKind {
     Zil,
     /// The CUBA spiking network (`[cuba]`; no data, no training).
     Cuba,
+    /// The Potjans & Diesmann cortical microcircuit (`[microcircuit]`; no data, no training).
+    Microcircuit,
     /// ANN-to-SNN conversion (`[convert]`): a trained ReLU network (a checkpoint, or trained
     /// by BP in the same run) runs as integrate-and-fire actors.
     SnnConvert,
@@ -37,10 +39,17 @@ impl AlgorithmKind {
             AlgorithmKind::Pc => "pc",
             AlgorithmKind::Zil => "zil",
             AlgorithmKind::Cuba => "cuba",
+            AlgorithmKind::Microcircuit => "microcircuit",
             AlgorithmKind::SnnConvert => "snn-convert",
             AlgorithmKind::Ep => "ep",
             AlgorithmKind::Cep => "cep",
         }
+    }
+
+    /// Whether it is a spiking network simulation (`cuba`, `microcircuit`): no data, no
+    /// training.
+    pub fn is_spiking_network(self) -> bool {
+        matches!(self, AlgorithmKind::Cuba | AlgorithmKind::Microcircuit)
     }
 
     /// Whether it is equilibrium propagation (`ep` or `cep`).
@@ -53,9 +62,10 @@ impl AlgorithmKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlgorithmSection {
-    /// `bp` | `pc` | `zil` | `cuba` | `snn-convert` | `ep` | `cep`. Default `bp`.
-    /// Synchronous backprop; predictive coding and zero-divergence inference learning on layer
-    /// actors; the CUBA spiking network (`[cuba]`); ANN-to-SNN conversion (`[convert]`);
+    /// `bp` | `pc` | `zil` | `cuba` | `microcircuit` | `snn-convert` | `ep` | `cep`. Default
+    /// `bp`. Synchronous backprop; predictive coding and zero-divergence inference learning on
+    /// layer actors; the CUBA spiking network (`[cuba]`); the cortical microcircuit
+    /// (`[microcircuit]`); ANN-to-SNN conversion (`[convert]`);
     /// equilibrium propagation, and its continual-update variant, on layer actors.
     pub kind: AlgorithmKind,
     /// `pc`: inference steps `T` per batch, 1..=10000. Default 20.

@@ -18,6 +18,7 @@ pub mod cuba;
 pub mod data;
 pub mod faults;
 pub mod load;
+pub mod microcircuit;
 pub mod network;
 #[cfg(test)]
 mod reference_tests;
@@ -136,6 +137,8 @@ pub struct ScenarioFile {
     pub compare: CompareSection,
     /// The CUBA network, for `algorithm.kind = "cuba"`.
     pub cuba: crate::spike::cuba::CubaConfig,
+    /// The cortical microcircuit, for `algorithm.kind = "microcircuit"`.
+    pub microcircuit: crate::spike::microcircuit::MicrocircuitConfig,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
     /// Resumable checkpoints of actor training runs.
@@ -157,6 +160,7 @@ impl Default for ScenarioFile {
             trace: TraceSection::default(),
             compare: CompareSection::default(),
             cuba: crate::spike::cuba::CubaConfig::default(),
+            microcircuit: crate::spike::microcircuit::MicrocircuitConfig::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
@@ -209,6 +213,7 @@ impl Scenario {
         f.algorithm
             .check_ep_fits(&f.network, &f.train, &f.compare)?;
         cuba::validate(&f.cuba)?;
+        microcircuit::validate(&f.microcircuit, f.algorithm.kind)?;
         f.convert.validate()?;
         f.runtime.validate()?;
         f.checkpoint.validate()?;
@@ -298,6 +303,11 @@ impl Scenario {
     /// The CUBA network (validated).
     pub fn cuba(&self) -> &crate::spike::cuba::CubaConfig {
         &self.file.cuba
+    }
+
+    /// The cortical microcircuit (`[microcircuit]`).
+    pub fn microcircuit(&self) -> &crate::spike::microcircuit::MicrocircuitConfig {
+        &self.file.microcircuit
     }
 
     /// The conversion's settings (validated; [`ConvertSection::sorted_ticks`] and

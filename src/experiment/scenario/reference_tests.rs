@@ -456,13 +456,15 @@ fn leading_range(allowed: &str) -> Option<Range> {
 
 /// Overrides a key's range check needs, so that only the key itself decides: message faults
 /// need the asynchronous schedule (and so `pc`), and the most CUBA neurons need a sparse
-/// network to stay under 1e9 expected synapses.
+/// network to stay under 1e9 expected synapses, and the shortest microcircuit run no
+/// transient.
 const RANGE_CONTEXT: &[(&str, &[&str])] = &[
     (
         "faults.",
         &["algorithm.kind=\"pc\"", "runtime.schedule=\"async\""],
     ),
     ("cuba.neurons", &["cuba.p_connect=1e-6"]),
+    ("microcircuit.duration_ms", &["microcircuit.transient_ms=0"]),
 ];
 
 /// Whether `key = value` parses as the key's type (validation aside).

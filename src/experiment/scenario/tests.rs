@@ -98,6 +98,11 @@ pub(super) const ENUM_KEYS: &[(&str, &str, &str)] = &[
     ("runtime.schedule", include_str!("runtime.rs"), "schedule"),
     ("compare.baseline", include_str!("compare.rs"), "baseline"),
     ("convert.input", include_str!("convert.rs"), "input"),
+    (
+        "microcircuit.drive",
+        include_str!("../../spike/microcircuit/mod.rs"),
+        "drive",
+    ),
     ("faults.delay.kind", include_str!("faults.rs"), "delay"),
     ("faults.delay.unit", include_str!("faults.rs"), "delay"),
 ];

@@ -8,14 +8,7 @@ use crate::runtime::{Executor, Runtime, RuntimeConfig, RuntimeError};
 
 /// Resident memory of this process in bytes (Linux; 0 elsewhere).
 fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
+    crate::runtime::memory::resident_bytes().unwrap_or(0)
 }
 
 /// The last actor of the spawn probe: once it runs, every other actor has been spawned; it

@@ -30,9 +30,7 @@ use crate::data::dataset::Dataset;
 use crate::experiment::plot::PlotError;
 use crate::experiment::run::RunError;
 use crate::experiment::run_dir::RunDirError;
-use crate::experiment::scenario::{
-    apply_override, AlgorithmKind, DataSection, Scenario, ScenarioError,
-};
+use crate::experiment::scenario::{apply_override, DataSection, Scenario, ScenarioError};
 
 /// The most combinations a sweep may have.
 pub const MAX_COMBINATIONS: usize = 10_000;
@@ -560,7 +558,7 @@ impl Sweep {
         let total = self.combinations.len();
         let mut loaded: Vec<(DataSection, (usize, usize, usize))> = Vec::new();
         for c in &self.combinations {
-            if c.scenario.kind() == AlgorithmKind::Cuba {
+            if c.scenario.kind().is_spiking_network() {
                 continue;
             }
             let err = |source: RunError| SweepError::Combination {

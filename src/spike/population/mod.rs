@@ -24,98 +24,14 @@ use std::ops::Range;
 use crate::message::{Message, SpikePool, Spikes};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::spike::cuba::{Coupling, SpikeTally, RASTER_TICKS};
+use crate::spike::drive::Drive;
 use crate::spike::lif::{LifState, Propagator};
+use crate::spike::record::SpikeRecord;
 
-/// Incoming synapses of a shard, by presynaptic neuron (compressed rows).
-#[derive(Clone, Debug, Default)]
-pub struct SynapseTable {
-    /// `targets[offsets[j]..offsets[j + 1]]`: local indices of `j`'s targets in this shard.
-    offsets: Vec<u32>,
-    targets: Vec<u32>,
-    /// Each synapse's delay in ticks, beside `targets`; empty: every delay is one tick.
-    delays: Vec<u16>,
-}
-
-impl SynapseTable {
-    /// The synapses into the neurons of `range`, from `post` (each presynaptic neuron's
-    /// targets, as global indices).
-    pub(crate) fn for_shard(post: &[Vec<u32>], range: &Range<usize>) -> Self {
-        let mut table = SynapseTable {
-            offsets: Vec::with_capacity(post.len() + 1),
-            targets: Vec::new(),
-            delays: Vec::new(),
-        };
-        table.offsets.push(0);
-        for targets in post {
-            table.targets.extend(
-                targets
-                    .iter()
-                    .filter(|&&t| range.contains(&(t as usize)))
-                    .map(|&t| t - range.start as u32),
-            );
-            table.offsets.push(table.targets.len() as u32);
-        }
-        table
-    }
-
-    /// [`SynapseTable::for_shard`] with a delay (ticks, >= 1) per synapse: `delays[j][k]` is
-    /// the delay of `j -> post[j][k]`.
-    pub(crate) fn for_shard_delayed(
-        post: &[Vec<u32>],
-        delays: &[Vec<u16>],
-        range: &Range<usize>,
-    ) -> Self {
-        let mut table = Self::for_shard(post, range);
-        for (targets, ds) in post.iter().zip(delays) {
-            table.delays.extend(
-                targets
-                    .iter()
-                    .zip(ds)
-                    .filter(|(&t, _)| range.contains(&(t as usize)))
-                    .map(|(_, &d)| d),
-            );
-        }
-        table
-    }
-
-    /// Synapses in the table.
-    pub fn len(&self) -> usize {
-        self.targets.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
-    }
-
-    fn of(&self, j: u32) -> &[u32] {
-        let j = j as usize;
-        &self.targets[self.offsets[j] as usize..self.offsets[j + 1] as usize]
-    }
-
-    /// `j`'s targets and their delays.
-    fn delayed(&self, j: u32) -> (&[u32], &[u16]) {
-        let j = j as usize;
-        let r = self.offsets[j] as usize..self.offsets[j + 1] as usize;
-        (&self.targets[r.clone()], &self.delays[r])
-    }
-}
-
-/// A shard's delayed input and window bookkeeping (when synapses carry delays).
-#[derive(Debug)]
-struct DelayRing {
-    /// Ticks per exchange window: the minimum delay.
-    window: u64,
-    /// Ring slots: the maximum delay (a spike lands at most that far ahead).
-    slots: usize,
-    /// Input (mV) landing at tick `t`, in slot `t % slots`: `slots x neurons`.
-    ge: Vec<f32>,
-    gi: Vec<f32>,
-    /// This window's spikes so far: the shard's index, then per tick a count and the neurons.
-    own: Vec<u32>,
-    /// Read positions in each shard's piece while a window is delivered.
-    cursors: Vec<usize>,
-}
+mod ring;
+mod synapses;
+use ring::DelayRing;
+pub use synapses::SynapseTable;
 
 /// One shard of a recurrent LIF network.
 pub struct Population {
@@ -126,10 +42,8 @@ pub struct Population {
     state: LifState,
     prop: Propagator,
     synapses: SynapseTable,
-    /// Presynaptic neurons below this index are excitatory.
-    excitatory: u32,
-    we_mv: f32,
-    wi_mv: f32,
+    /// How a spike acts when the synapses carry no weights.
+    coupling: Coupling,
     ticks: u64,
     tick: u64,
     /// Spikes of the previous tick, one piece per shard (this shard's own among them).
@@ -148,6 +62,10 @@ pub struct Population {
     fault: Option<(u64, &'static str, f32)>,
     /// Delayed input and exchange windows; `None`: every delay is one tick (CUBA).
     ring: Option<DelayRing>,
+    /// External input (DC, Poisson); `None`: none.
+    drive: Option<Drive>,
+    /// Per-neuron and per-population spike statistics, if kept.
+    record: Option<SpikeRecord>,
 }
 
 /// Populations check their state for non-finite values every this many ticks (and at the
@@ -173,9 +91,7 @@ impl Population {
             state,
             prop,
             synapses,
-            excitatory: coupling.excitatory,
-            we_mv: coupling.we_mv,
-            wi_mv: coupling.wi_mv,
+            coupling,
             ticks,
             tick: 0,
             pieces: vec![None; ranges.len()],
@@ -188,23 +104,45 @@ impl Population {
             raster: Vec::new(),
             fault: None,
             ring: None,
+            drive: None,
+            record: None,
         }
     }
 
     /// Exchanges spikes once per window of `window` ticks (every synapse's delay is at least
     /// `window`, at most `max_delay`) instead of every tick; the synapse table carries delays.
     pub(crate) fn with_windows(mut self, window: u64, max_delay: u64) -> Self {
-        let n = self.range.len();
-        let slots = max_delay.max(window).max(1) as usize;
-        self.ring = Some(DelayRing {
-            window: window.max(1),
-            slots,
-            ge: vec![0.0; slots * n],
-            gi: vec![0.0; slots * n],
-            own: vec![self.shard as u32],
-            cursors: vec![0; self.ranges.len()],
-        });
+        self.ring = Some(DelayRing::new(
+            self.range.len(),
+            self.shard,
+            self.ranges.len(),
+            (window, max_delay),
+            self.synapses.has_weights(),
+        ));
         self
+    }
+
+    /// Drives the neurons from outside (a DC current enters the membrane equation; Poisson
+    /// spikes join the synaptic current after the tick, as the ring's input).
+    pub(crate) fn with_drive(mut self, drive: Drive) -> Self {
+        self.drive = Some(drive);
+        self
+    }
+
+    /// Keeps per-neuron and per-population spike statistics in `record`.
+    pub(crate) fn with_record(mut self, record: SpikeRecord) -> Self {
+        self.record = Some(record);
+        self
+    }
+
+    /// The shard's spike record, if it keeps one.
+    pub(crate) fn record(&self) -> Option<&SpikeRecord> {
+        self.record.as_ref()
+    }
+
+    /// Bytes of the shard's synapses and delay ring.
+    pub(crate) fn bytes(&self) -> usize {
+        self.synapses.bytes() + self.ring.as_ref().map_or(0, DelayRing::bytes)
     }
 
     /// Ticks between two exchanges.
@@ -212,67 +150,14 @@ impl Population {
         self.ring.as_ref().map_or(1, |r| r.window)
     }
 
-    /// Delivers every shard's window of spikes that started at tick `start` into the ring:
-    /// tick by tick, and within a tick in shard order.
+    /// Delivers every shard's window of spikes that started at tick `start` into the ring.
     fn deliver_window(&mut self, start: u64) {
-        let Some(ring) = self.ring.as_mut() else {
-            return;
-        };
-        let n = self.range.len();
-        ring.cursors.iter_mut().for_each(|c| *c = 1); // after the shard index
-        for f in start..start + ring.window {
-            for (s, piece) in self.pieces.iter().enumerate() {
-                let Some(piece) = piece else { continue };
-                let c = ring.cursors[s];
-                let Some(&count) = piece.0.get(c) else {
-                    continue;
-                };
-                let fired = &piece.0[c + 1..c + 1 + count as usize];
-                ring.cursors[s] = c + 1 + count as usize;
-                for &j in fired {
-                    let (targets, delays) = self.synapses.delayed(j);
-                    self.synaptic_events += targets.len() as u64;
-                    let (buf, w) = if j < self.excitatory {
-                        (&mut ring.ge, self.we_mv)
-                    } else {
-                        (&mut ring.gi, self.wi_mv)
-                    };
-                    for (&t, &d) in targets.iter().zip(delays) {
-                        let slot = ((f + u64::from(d)) % ring.slots as u64) as usize;
-                        buf[slot * n + t as usize] += w;
-                    }
-                }
-            }
+        if let Some(ring) = self.ring.as_mut() {
+            self.synaptic_events +=
+                ring.deliver(start, &self.pieces, &self.synapses, &self.coupling);
         }
         self.pieces.iter_mut().for_each(|p| *p = None);
         self.have = 0;
-    }
-
-    /// Adds the input landing at the current tick to the state and clears its slot.
-    fn apply_ring(&mut self) {
-        let Some(ring) = self.ring.as_mut() else {
-            return;
-        };
-        let n = self.range.len();
-        let slot = (self.tick % ring.slots as u64) as usize * n;
-        for (g, x) in self
-            .state
-            .ge_mv
-            .iter_mut()
-            .zip(&mut ring.ge[slot..slot + n])
-        {
-            *g += *x;
-            *x = 0.0;
-        }
-        for (g, x) in self
-            .state
-            .gi_mv
-            .iter_mut()
-            .zip(&mut ring.gi[slot..slot + n])
-        {
-            *g += *x;
-            *x = 0.0;
-        }
     }
 
     fn piece_shard(&self, s: &Spikes) -> Option<usize> {
@@ -287,13 +172,13 @@ impl Population {
             for &j in spikes.0.iter() {
                 let targets = self.synapses.of(j);
                 self.synaptic_events += targets.len() as u64;
-                if j < self.excitatory {
+                if j < self.coupling.excitatory {
                     for &t in targets {
-                        self.state.ge_mv[t as usize] += self.we_mv;
+                        self.state.ge_mv[t as usize] += self.coupling.we_mv;
                     }
                 } else {
                     for &t in targets {
-                        self.state.gi_mv[t as usize] += self.wi_mv;
+                        self.state.gi_mv[t as usize] += self.coupling.wi_mv;
                     }
                 }
             }
@@ -329,13 +214,17 @@ impl Population {
     /// the state turned non-finite (checked every [`CHECK_EVERY`] ticks and at the last).
     fn integrate(&mut self) -> bool {
         self.fired.clear();
+        let dc = self.drive.as_ref().map_or(&[][..], |d| &d.dc_mv[..]);
         self.prop.tick(
             &mut self.state,
-            &[],
+            dc,
             self.range.start as u32,
             &mut self.fired,
         );
         self.spikes += self.fired.len() as u64;
+        if let Some(r) = self.record.as_mut() {
+            r.record(self.tick, &self.fired);
+        }
         if self.tick < RASTER_TICKS {
             let t = self.tick as u32;
             self.raster.extend(self.fired.iter().map(|&i| (t, i)));
@@ -361,9 +250,14 @@ impl Population {
                 }
                 self.deliver_window(self.tick - d);
             }
-            self.apply_ring();
             if self.integrate() {
                 return true;
+            }
+            if let Some(ring) = self.ring.as_mut() {
+                ring.apply(self.tick, &mut self.state);
+            }
+            if let Some(p) = self.drive.as_ref().and_then(|d| d.poisson.as_ref()) {
+                p.apply(self.tick, &mut self.state.ge_mv);
             }
             let last = self.tick + 1 == self.ticks;
             if let Some(ring) = self.ring.as_mut() {
@@ -495,38 +389,4 @@ impl SpikeTally for Population {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::spike::lif::LifParams;
-
-    /// A spike fired at tick `f` through a synapse of delay `d` reaches its target at tick
-    /// `f + d`, not earlier: neuron 0 fires at tick 0; neuron 1, which alone would not reach
-    /// threshold for some 40 ticks, gets a kick strong enough to fire it on the tick it lands:
-    /// tick 4 (delay 4, one exchange window of 4 ticks).
-    #[test]
-    fn a_delayed_spike_lands_exactly_delay_ticks_later() {
-        let ranges = vec![Range { start: 0, end: 2 }];
-        let mut state = LifState::new(2, -50.3);
-        state.v_mv[0] = -50.0; // fires at once (CUBA's rest is above threshold)
-        let table =
-            SynapseTable::for_shard_delayed(&[vec![1], vec![]], &[vec![4], vec![]], &(0..2));
-        let coupling = Coupling {
-            excitatory: 2,
-            we_mv: 1000.0,
-            wi_mv: 0.0,
-        };
-        let prop = LifParams::CUBA.propagator();
-        let mut shard =
-            Population::new(0, &ranges, state, prop, table, coupling, 12).with_windows(4, 4);
-        let (mut outbox, mut tick) = (Vec::new(), None);
-        let mut ctx = Context {
-            outbox: &mut outbox,
-            edges: 0,
-            id: 0,
-            worker_tick: &mut tick,
-        };
-        assert!(shard.advance(&mut ctx), "one shard runs to the end alone");
-        assert_eq!(shard.raster, vec![(0, 0), (4, 1)]);
-        assert_eq!(shard.synaptic_events, 1);
-    }
-}
+mod tests;

@@ -1,0 +1,135 @@
+//! External drive of a population shard ([`Drive`]): a constant current per neuron (DC) and
+//! independent Poisson spike trains per neuron ([`PoissonInput`]).
+//!
+//! Poisson counts are drawn per neuron per tick from a counter-based stream: the SplitMix64
+//! output at position `tick x neurons + neuron` of the seed's sequence, mapped through the
+//! population's Poisson CDF (one draw per neuron per tick, whatever the count). A neuron's
+//! input therefore depends only on the seed, its global index and the tick: the same whatever
+//! the sharding, the executor or the order shards run in.
+
+/// What drives a shard's neurons from outside the network.
+#[derive(Clone, Debug, Default)]
+pub struct Drive {
+    /// Constant input per local neuron (mV, `I R`); empty: none.
+    pub dc_mv: Vec<f32>,
+    /// Poisson spike input, if any.
+    pub poisson: Option<PoissonInput>,
+}
+
+/// Independent Poisson spike trains into each neuron of a shard (each neuron's external
+/// synapses lumped: `k` spikes in a tick add `k x weight` to its current).
+#[derive(Clone, Debug)]
+pub struct PoissonInput {
+    key: u64,
+    /// Neurons in the whole network, and the global index of this shard's first.
+    total: u64,
+    offset: u64,
+    /// Each local neuron's class (its population): which CDF it draws from.
+    class: Vec<u8>,
+    /// Per class, `floor(P(X <= k) 2^32)` for `k = 0, 1, ...` while below `2^32`.
+    cdf: Vec<Vec<u32>>,
+    weight_mv: f32,
+}
+
+impl PoissonInput {
+    /// Input to the neurons `offset..offset + class.len()` of a network of `total`: neuron
+    /// `i` gets on average `mean_per_tick[class[i]]` spikes per tick, each adding `weight_mv`.
+    pub fn new(
+        seed: u64,
+        (offset, total): (u64, u64),
+        class: Vec<u8>,
+        mean_per_tick: &[f64],
+        weight_mv: f32,
+    ) -> Self {
+        PoissonInput {
+            key: mix(seed ^ 0x05EE_D0FD_21FE),
+            total,
+            offset,
+            class,
+            cdf: mean_per_tick.iter().map(|&l| cdf_table(l)).collect(),
+            weight_mv,
+        }
+    }
+
+    /// Spikes neuron `i` (local) receives at `tick`.
+    #[inline]
+    pub fn count(&self, tick: u64, i: usize) -> u32 {
+        let at = tick
+            .wrapping_mul(self.total)
+            .wrapping_add(self.offset + i as u64);
+        let u = (mix(self.key.wrapping_add(at.wrapping_mul(GOLDEN))) >> 32) as u32;
+        let cdf = &self.cdf[self.class[i] as usize];
+        cdf.iter().take_while(|&&c| u >= c).count() as u32
+    }
+
+    /// Adds the tick's external spikes to the currents `ge` (one per local neuron).
+    pub fn apply(&self, tick: u64, ge: &mut [f32]) {
+        for (i, g) in ge.iter_mut().enumerate() {
+            let k = self.count(tick, i);
+            if k > 0 {
+                *g += k as f32 * self.weight_mv;
+            }
+        }
+    }
+}
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function.
+#[inline]
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The Poisson CDF of mean `lambda` as 32-bit thresholds (empty for `lambda <= 0`).
+fn cdf_table(lambda: f64) -> Vec<u32> {
+    let mut out = Vec::new();
+    if !(lambda > 0.0 && lambda.is_finite()) {
+        return out;
+    }
+    let scale = 4_294_967_296.0;
+    let (mut p, mut acc) = ((-lambda).exp(), 0.0);
+    for k in 0..10_000u32 {
+        acc += p;
+        let t = (acc * scale).floor();
+        if t >= scale - 1.0 {
+            break;
+        }
+        out.push(t as u32);
+        p *= lambda / f64::from(k + 1);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts have the Poisson mean and variance, and the same neuron gets the same count
+    /// however the network is cut into shards.
+    #[test]
+    fn counts_are_poisson_and_independent_of_sharding() {
+        let whole = PoissonInput::new(3, (0, 100), vec![0; 100], &[1.6], 1.0);
+        let part = PoissonInput::new(3, (40, 100), vec![0; 60], &[1.6], 1.0);
+        let mut xs = Vec::new();
+        for tick in 0..2000 {
+            for i in 0..100 {
+                xs.push(f64::from(whole.count(tick, i)));
+            }
+            for i in 0..60 {
+                assert_eq!(part.count(tick, i), whole.count(tick, 40 + i));
+            }
+        }
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        assert!((mean - 1.6).abs() < 0.02, "mean {mean}");
+        assert!((var - 1.6).abs() < 0.05, "variance {var}");
+        let zero = PoissonInput::new(3, (0, 10), vec![0; 10], &[0.0], 1.0);
+        assert!((0..100).all(|t| zero.count(t, 3) == 0));
+    }
+}

@@ -1,0 +1,250 @@
+//! Builds the microcircuit's synapses, in parallel and the same for any sharding.
+//!
+//! 1. **In-degrees**: each projection's fixed total number of synapses falls on uniformly
+//!    drawn targets (NEST's `fixed_total_number`, multapses and autapses allowed), one seeded
+//!    stream per projection, projections in parallel: for each neuron, its synapses from each
+//!    population.
+//! 2. **Synapses**: each postsynaptic neuron draws its sources (uniform in the presynaptic
+//!    population), weights (normal, relative sd 0.1, redrawn until of the right sign) and
+//!    delays (normal, relative sd 0.5, redrawn until at least half a tick, rounded to ticks)
+//!    from its own streams (ChaCha stream = neuron index), so what it draws depends on nothing
+//!    else. A shard stores its synapses by presynaptic neuron in compact arrays (target u32,
+//!    delay u16, weight f32: 10 bytes a synapse): a counting pass sizes each row per chunk of
+//!    neurons, then a filling pass writes every chunk's synapses at their place, chunks in
+//!    parallel. Rows keep postsynaptic order, whatever the chunking.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::model::{is_excitatory, Model, REFERENCE_RATES_HZ};
+use crate::math::rng::SeededRng;
+use crate::spike::population::SynapseTable;
+
+/// What every shard's synapses are drawn from.
+pub(super) struct Wiring<'a> {
+    pub(super) model: &'a Model,
+    pub(super) seed: u64,
+    pub(super) starts: [usize; 9],
+    /// Per neuron, its synapses from each population.
+    pub(super) in_degrees: Vec<[u32; 8]>,
+    pub(super) dt_ms: f64,
+    pub(super) threads: usize,
+}
+
+impl<'a> Wiring<'a> {
+    /// Draws the in-degrees of `model`'s neurons (step 1), on `threads` threads.
+    pub(super) fn new(model: &'a Model, seed: u64, dt_ms: f64, threads: usize) -> Self {
+        let starts = model.starts();
+        let jobs: Vec<(usize, usize)> = (0..64)
+            .map(|k| (k / 8, k % 8))
+            .filter(|&(a, b)| model.synapses[a][b] > 0 && model.neurons[a] > 0)
+            .collect();
+        let counts = parallel(jobs.len(), threads, |j| {
+            let (a, b) = jobs[j];
+            let n = model.neurons[a] as u64;
+            let mut rng = SeededRng::substream(seed, "microcircuit/in-degrees", (a * 8 + b) as u64);
+            let mut c = vec![0u32; n as usize];
+            for _ in 0..model.synapses[a][b] {
+                c[rng.below(n) as usize] += 1;
+            }
+            c
+        });
+        let mut in_degrees = vec![[0u32; 8]; model.total_neurons()];
+        for (&(a, b), c) in jobs.iter().zip(counts) {
+            for (i, k) in c.into_iter().enumerate() {
+                in_degrees[starts[a] + i][b] = k;
+            }
+        }
+        Wiring {
+            model,
+            seed,
+            starts,
+            in_degrees,
+            dt_ms,
+            threads,
+        }
+    }
+
+    /// The population of neuron `i`.
+    pub(super) fn population(&self, i: usize) -> usize {
+        self.starts.partition_point(|&s| s <= i) - 1
+    }
+
+    /// `k` contiguous ranges of neurons with about equal work: the input each neuron expects
+    /// (in-degree x the reference rate of the source) plus its integration and drive.
+    pub(super) fn balanced_ranges(&self, k: usize) -> Vec<Range<usize>> {
+        let n = self.in_degrees.len();
+        let k = k.clamp(1, n.max(1));
+        let cost = |d: &[u32; 8]| {
+            7500.0
+                + d.iter()
+                    .zip(REFERENCE_RATES_HZ)
+                    .map(|(&c, r)| f64::from(c) * r)
+                    .sum::<f64>()
+        };
+        let total: f64 = self.in_degrees.iter().map(cost).sum();
+        let mut cuts = vec![0];
+        let mut acc = 0.0;
+        for (i, d) in self.in_degrees.iter().enumerate() {
+            acc += cost(d);
+            let s = cuts.len();
+            // Cut after `i` once past the share, leaving a neuron for every later shard.
+            if s < k && acc >= total * s as f64 / k as f64 && n - (i + 1) >= k - s {
+                cuts.push(i + 1);
+            }
+        }
+        while cuts.len() < k {
+            // Too few cuts (tiny networks): split the last range.
+            let last = *cuts.last().unwrap_or(&0);
+            cuts.push(last + (n - last) / 2);
+        }
+        cuts.push(n);
+        cuts.windows(2).map(|w| w[0]..w[1]).collect()
+    }
+
+    /// Calls `f(source, delay_ticks, weight_mv)` for each synapse into neuron `i`, in draw
+    /// order; without `values`, only sources are drawn (delay and weight are 0).
+    fn synapses_into(&self, i: usize, values: bool, mut f: impl FnMut(usize, u16, f32)) {
+        let m = self.model;
+        let a = self.population(i);
+        let mut src = SeededRng::substream(self.seed, "microcircuit/sources", i as u64);
+        let mut wd =
+            values.then(|| SeededRng::substream(self.seed, "microcircuit/weights", i as u64));
+        for b in 0..8 {
+            let (s0, nb) = (self.starts[b], m.neurons[b] as u64);
+            let (w_mean, d_mean) = (
+                m.weight_mv[a][b],
+                m.delay_ms[usize::from(!is_excitatory(b))],
+            );
+            for _ in 0..self.in_degrees[i][b] {
+                let s = s0 + src.below(nb) as usize;
+                match wd.as_mut() {
+                    Some(r) => f(s, self.delay(r, d_mean), weight(r, w_mean)),
+                    None => f(s, 0, 0.0),
+                }
+            }
+        }
+    }
+
+    /// A delay around `mean` ms (relative sd 0.5), redrawn until at least half a tick, in
+    /// ticks (NEST rounds delays to the resolution).
+    fn delay(&self, rng: &mut SeededRng, mean: f64) -> u16 {
+        loop {
+            let d = mean + mean * super::model::DELAY_REL_SD * rng.normal();
+            if d >= 0.5 * self.dt_ms {
+                return (d / self.dt_ms).round().clamp(1.0, f64::from(u16::MAX)) as u16;
+            }
+        }
+    }
+
+    /// The synapses into `range`, by presynaptic neuron (step 2).
+    pub(super) fn shard_table(&self, range: Range<usize>) -> SynapseTable {
+        let n = self.in_degrees.len();
+        let pieces = (self.threads * 4).clamp(1, range.len().max(1));
+        let chunks: Vec<Range<usize>> = (0..pieces)
+            .map(|c| {
+                let len = range.len();
+                range.start + c * len / pieces..range.start + (c + 1) * len / pieces
+            })
+            .collect();
+        // Counting pass: each chunk's synapses per presynaptic neuron.
+        let mut cursors = parallel(chunks.len(), self.threads, |c| {
+            let mut count = vec![0u32; n];
+            for i in chunks[c].clone() {
+                self.synapses_into(i, false, |s, _, _| count[s] += 1);
+            }
+            count
+        });
+        // Row offsets, and where each chunk starts writing in each row.
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut pos = 0u32;
+        for j in 0..n {
+            offsets.push(pos);
+            for cur in cursors.iter_mut() {
+                let k = cur[j];
+                cur[j] = pos;
+                pos += k;
+            }
+        }
+        offsets.push(pos);
+        let len = pos as usize;
+        let (mut targets, mut delays, mut weights) =
+            (vec![0u32; len], vec![0u16; len], vec![0f32; len]);
+        let out = Rows {
+            targets: targets.as_mut_ptr(),
+            delays: delays.as_mut_ptr(),
+            weights: weights.as_mut_ptr(),
+        };
+        let cursors: Vec<std::sync::Mutex<Vec<u32>>> =
+            cursors.into_iter().map(std::sync::Mutex::new).collect();
+        parallel(chunks.len(), self.threads, |c| {
+            let mut cur = cursors[c].lock().unwrap_or_else(|p| p.into_inner());
+            for i in chunks[c].clone() {
+                let local = (i - range.start) as u32;
+                self.synapses_into(i, true, |s, d, w| {
+                    let p = cur[s] as usize;
+                    cur[s] += 1;
+                    // SAFETY: `p` is below `len` and no other chunk writes it (each chunk
+                    // owns the positions its counting pass reserved in every row).
+                    unsafe { out.write(p, local, d, w) };
+                });
+            }
+        });
+        SynapseTable::from_rows(offsets, targets, delays, weights)
+    }
+}
+
+/// A weight around `mean` (relative sd 0.1), redrawn until it has `mean`'s sign.
+fn weight(rng: &mut SeededRng, mean: f64) -> f32 {
+    loop {
+        let w = mean + mean.abs() * super::model::WEIGHT_REL_SD * rng.normal();
+        if w * mean.signum() >= 0.0 {
+            return w as f32;
+        }
+    }
+}
+
+/// The three arrays of a table being filled from several threads at disjoint positions.
+struct Rows {
+    targets: *mut u32,
+    delays: *mut u16,
+    weights: *mut f32,
+}
+
+// SAFETY: threads write disjoint positions only (see `Rows::write`'s callers), and the
+// arrays outlive the scope the threads run in.
+unsafe impl Sync for Rows {}
+
+impl Rows {
+    /// # Safety
+    /// `p` is in bounds and written by no other thread.
+    unsafe fn write(&self, p: usize, target: u32, delay: u16, weight: f32) {
+        unsafe {
+            *self.targets.add(p) = target;
+            *self.delays.add(p) = delay;
+            *self.weights.add(p) = weight;
+        }
+    }
+}
+
+/// `f(0..jobs)` on up to `threads` threads; results in job order.
+fn parallel<T: Send>(jobs: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<Option<T>> = (0..jobs).map(|_| None).collect();
+    let slots: Vec<std::sync::Mutex<&mut Option<T>>> =
+        out.iter_mut().map(std::sync::Mutex::new).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, jobs.max(1)) {
+            scope.spawn(|| loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= jobs {
+                    break;
+                }
+                let r = f(j);
+                **slots[j].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            });
+        }
+    });
+    drop(slots);
+    out.into_iter().flatten().collect()
+}

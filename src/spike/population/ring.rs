@@ -1,0 +1,130 @@
+//! [`DelayRing`]: a shard's delayed input (a ring buffer of synaptic input per future tick)
+//! and the bookkeeping of its exchange windows.
+
+use crate::message::Spikes;
+use crate::spike::cuba::Coupling;
+use crate::spike::lif::LifState;
+use crate::spike::population::SynapseTable;
+
+/// A shard's delayed input and window bookkeeping (when synapses carry delays).
+#[derive(Debug)]
+pub(super) struct DelayRing {
+    /// Ticks per exchange window: the minimum delay.
+    pub(super) window: u64,
+    /// Ring slots: the maximum delay (a spike lands at most that far ahead).
+    slots: usize,
+    /// Input (mV) landing at the end of tick `t`, in slot `t % slots`: `slots x neurons`.
+    ge: Vec<f32>,
+    /// Inhibitory input, as `ge`; empty when synapses carry their own (signed) weights and
+    /// both currents share one time constant.
+    gi: Vec<f32>,
+    /// This window's spikes so far: the shard's index, then per tick a count and the neurons.
+    pub(super) own: Vec<u32>,
+    /// Read positions in each shard's piece while a window is delivered.
+    cursors: Vec<usize>,
+}
+
+impl DelayRing {
+    /// A ring for `n` neurons of shard `shard` (of `shards`), windows of `window` ticks,
+    /// delays up to `max_delay`; `one_current`: weighted synapses into one current.
+    pub(super) fn new(
+        n: usize,
+        shard: usize,
+        shards: usize,
+        (window, max_delay): (u64, u64),
+        one_current: bool,
+    ) -> Self {
+        let slots = max_delay.max(window).max(1) as usize;
+        DelayRing {
+            window: window.max(1),
+            slots,
+            ge: vec![0.0; slots * n],
+            gi: if one_current {
+                Vec::new()
+            } else {
+                vec![0.0; slots * n]
+            },
+            own: vec![shard as u32],
+            cursors: vec![0; shards],
+        }
+    }
+
+    /// Bytes the ring holds.
+    pub(super) fn bytes(&self) -> usize {
+        (self.ge.len() + self.gi.len()) * 4
+    }
+
+    /// Delivers every shard's window of spikes that started at tick `start` into the ring:
+    /// tick by tick, and within a tick in shard order (so the sums are the same whatever the
+    /// sharding). Returns the synaptic events delivered.
+    pub(super) fn deliver(
+        &mut self,
+        start: u64,
+        pieces: &[Option<Spikes>],
+        synapses: &SynapseTable,
+        coupling: &Coupling,
+    ) -> u64 {
+        let n = self.ge.len() / self.slots;
+        let mut events = 0;
+        self.cursors.iter_mut().for_each(|c| *c = 1); // after the shard index
+        for f in start..start + self.window {
+            for (s, piece) in pieces.iter().enumerate() {
+                let Some(piece) = piece else { continue };
+                let c = self.cursors[s];
+                let Some(&count) = piece.0.get(c) else {
+                    continue;
+                };
+                let fired = &piece.0[c + 1..c + 1 + count as usize];
+                self.cursors[s] = c + 1 + count as usize;
+                for &j in fired {
+                    events += self.land(f, j, n, synapses, coupling);
+                }
+            }
+        }
+        events
+    }
+
+    /// Puts the input of `j`'s spike at tick `f` into the slots where it lands.
+    #[inline]
+    fn land(&mut self, f: u64, j: u32, n: usize, syn: &SynapseTable, c: &Coupling) -> u64 {
+        let slots = self.slots as u64;
+        if syn.has_weights() {
+            let (targets, delays, weights) = syn.weighted(j);
+            for ((&t, &d), &w) in targets.iter().zip(delays).zip(weights) {
+                let slot = ((f + u64::from(d)) % slots) as usize;
+                self.ge[slot * n + t as usize] += w;
+            }
+            return targets.len() as u64;
+        }
+        let (targets, delays) = syn.delayed(j);
+        let (buf, w) = if j < c.excitatory {
+            (&mut self.ge, c.we_mv)
+        } else {
+            (&mut self.gi, c.wi_mv)
+        };
+        for (&t, &d) in targets.iter().zip(delays) {
+            let slot = ((f + u64::from(d)) % slots) as usize;
+            buf[slot * n + t as usize] += w;
+        }
+        targets.len() as u64
+    }
+
+    /// Adds the input landing at the end of tick `tick` to the state's currents and clears
+    /// its slot (as NEST's `iaf_psc_exp`, after the tick's integration: it moves `v` from the
+    /// next tick on).
+    pub(super) fn apply(&mut self, tick: u64, state: &mut LifState) {
+        let n = state.len();
+        let slot = (tick % self.slots as u64) as usize * n;
+        for (g, x) in state.ge_mv.iter_mut().zip(&mut self.ge[slot..slot + n]) {
+            *g += *x;
+            *x = 0.0;
+        }
+        if self.gi.is_empty() {
+            return;
+        }
+        for (g, x) in state.gi_mv.iter_mut().zip(&mut self.gi[slot..slot + n]) {
+            *g += *x;
+            *x = 0.0;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! [`SynapseTable`]: a shard's incoming synapses by presynaptic neuron, with delays and
+//! weights when the network has them.
+
+use std::ops::Range;
+
+/// Incoming synapses of a shard, by presynaptic neuron (compressed rows).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SynapseTable {
+    /// `targets[offsets[j]..offsets[j + 1]]`: local indices of `j`'s targets in this shard.
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+    /// Each synapse's delay in ticks, beside `targets`; empty: every delay is one tick.
+    delays: Vec<u16>,
+    /// Each synapse's weight (mV of current jump), beside `targets`; empty: the weight comes
+    /// from the presynaptic neuron's kind ([`crate::spike::cuba::Coupling`]).
+    weights: Vec<f32>,
+}
+
+impl SynapseTable {
+    /// The synapses into the neurons of `range`, from `post` (each presynaptic neuron's
+    /// targets, as global indices).
+    pub(crate) fn for_shard(post: &[Vec<u32>], range: &Range<usize>) -> Self {
+        let mut table = SynapseTable {
+            offsets: Vec::with_capacity(post.len() + 1),
+            targets: Vec::new(),
+            delays: Vec::new(),
+            weights: Vec::new(),
+        };
+        table.offsets.push(0);
+        for targets in post {
+            table.targets.extend(
+                targets
+                    .iter()
+                    .filter(|&&t| range.contains(&(t as usize)))
+                    .map(|&t| t - range.start as u32),
+            );
+            table.offsets.push(table.targets.len() as u32);
+        }
+        table
+    }
+
+    /// [`SynapseTable::for_shard`] with a delay (ticks, >= 1) per synapse: `delays[j][k]` is
+    /// the delay of `j -> post[j][k]`.
+    pub(crate) fn for_shard_delayed(
+        post: &[Vec<u32>],
+        delays: &[Vec<u16>],
+        range: &Range<usize>,
+    ) -> Self {
+        let mut table = Self::for_shard(post, range);
+        for (targets, ds) in post.iter().zip(delays) {
+            table.delays.extend(
+                targets
+                    .iter()
+                    .zip(ds)
+                    .filter(|(&t, _)| range.contains(&(t as usize)))
+                    .map(|(_, &d)| d),
+            );
+        }
+        table
+    }
+
+    /// A table from its compressed rows: `offsets` (one per presynaptic neuron, plus the
+    /// end), and per synapse its local target, delay (ticks, >= 1) and weight (mV).
+    pub(crate) fn from_rows(
+        offsets: Vec<u32>,
+        targets: Vec<u32>,
+        delays: Vec<u16>,
+        weights: Vec<f32>,
+    ) -> Self {
+        debug_assert_eq!(offsets.last().map(|&o| o as usize), Some(targets.len()));
+        debug_assert!(delays.len() == targets.len() && weights.len() == targets.len());
+        SynapseTable {
+            offsets,
+            targets,
+            delays,
+            weights,
+        }
+    }
+
+    /// The smallest and largest delay (ticks); `None` when the table has no delays.
+    pub(crate) fn delay_range(&self) -> Option<(u16, u16)> {
+        let min = *self.delays.iter().min()?;
+        Some((min, *self.delays.iter().max()?))
+    }
+
+    /// Whether every synapse carries its own weight.
+    pub(crate) fn has_weights(&self) -> bool {
+        !self.weights.is_empty()
+    }
+
+    /// Bytes the table holds.
+    pub fn bytes(&self) -> usize {
+        self.offsets.len() * 4
+            + self.targets.len() * 4
+            + self.delays.len() * 2
+            + self.weights.len() * 4
+    }
+
+    /// Synapses in the table.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    pub(super) fn of(&self, j: u32) -> &[u32] {
+        let j = j as usize;
+        &self.targets[self.offsets[j] as usize..self.offsets[j + 1] as usize]
+    }
+
+    /// `j`'s targets and their delays.
+    pub(super) fn delayed(&self, j: u32) -> (&[u32], &[u16]) {
+        let j = j as usize;
+        let r = self.offsets[j] as usize..self.offsets[j + 1] as usize;
+        (&self.targets[r.clone()], &self.delays[r])
+    }
+
+    /// `j`'s targets, delays and weights (a table with weights).
+    pub(crate) fn weighted(&self, j: u32) -> (&[u32], &[u16], &[f32]) {
+        let j = j as usize;
+        let r = self.offsets[j] as usize..self.offsets[j + 1] as usize;
+        (
+            &self.targets[r.clone()],
+            &self.delays[r.clone()],
+            &self.weights[r],
+        )
+    }
+}
