@@ -1,11 +1,13 @@
-//! The CUBA network by message passing: its mean rate over five seeds lies in Brian2's band,
-//! and `axon run scenarios/cuba.toml` writes the `snn` results.
+//! Spiking networks by message passing: CUBA's mean rate over five seeds lies in Brian2's
+//! band and `axon run scenarios/cuba.toml` writes the `snn` results; the cortical
+//! microcircuit keeps its rate structure at small scale, writes per-population results and
+//! plots, and refuses bad scales and delays.
 
 mod common;
 
 use axon::runtime::{Executor, RuntimeConfig};
 use axon::spike::cuba::{run_cuba, CubaConfig};
-use common::{command, mnist, stderr};
+use common::{axon, command, expect_bad_input, mnist, stderr};
 
 #[test]
 fn cuba_rate_over_five_seeds_is_in_brian2s_band() {
@@ -161,4 +163,103 @@ fn a_missing_checkpoint_is_bad_input() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("/nonexistent/epoch-1.safetensors"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The microcircuit at 0.05 scale keeps the model's signature: every population fires, each
+/// layer's inhibitory population faster than its excitatory one, L2/3E and L6E the sparsest
+/// (below 1 Hz, as at full scale), L4E and L5E above 2 Hz, irregular spiking.
+#[test]
+fn microcircuit_small_scale_keeps_the_models_rate_structure() {
+    use axon::spike::microcircuit::{run_microcircuit, MicrocircuitConfig};
+    let cfg = MicrocircuitConfig {
+        scale: 0.05,
+        duration_ms: 600.0,
+        transient_ms: 100.0,
+        ..MicrocircuitConfig::default()
+    };
+    let run = run_microcircuit(&cfg, 2, 2, RuntimeConfig::default()).expect("runs");
+    let p = &run.stats.populations;
+    let rate = |i: usize| p[i].rate_hz;
+    let names: Vec<_> = p
+        .iter()
+        .map(|x| format!("{}={:.2}", x.name, x.rate_hz))
+        .collect();
+    assert!((0..8).all(|i| rate(i) > 0.1), "{names:?}");
+    for layer in 0..4 {
+        assert!(
+            rate(2 * layer + 1) > rate(2 * layer),
+            "layer {layer}: {names:?}"
+        );
+    }
+    assert!(rate(0) < 1.0 && rate(6) < 1.0, "{names:?}");
+    assert!(rate(2) > 2.0 && rate(4) > 2.0, "{names:?}");
+    for x in p.iter().filter(|x| x.rate_hz > 2.0) {
+        let cv = x.cv_isi.expect("cv");
+        assert!((0.3..1.5).contains(&cv), "{}: cv {cv}", x.name);
+    }
+}
+
+#[test]
+fn microcircuit_scenario_writes_populations_and_plots() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let o = command(&["run", "scenarios/microcircuit-small.toml"])
+        .args([
+            "--set",
+            "microcircuit.scale=0.02",
+            "--set",
+            "microcircuit.duration_ms=300",
+        ])
+        .args(["--set", "runtime.shards=2", "--set", "runtime.workers=2"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("file"))
+            .expect("json");
+    let snn = &json["snn"];
+    let pops = snn["populations"].as_array().expect("populations");
+    assert_eq!(pops.len(), 8);
+    assert_eq!(pops[0]["name"], "L2/3E");
+    assert!(pops.iter().all(|p| p["rate_hz"].as_f64().is_some()));
+    assert!(
+        pops[0]["reference_rate_hz"].is_null(),
+        "no reference below full scale"
+    );
+    for key in [
+        "rtf",
+        "build_s",
+        "peak_rss_bytes",
+        "bytes_per_synapse",
+        "network_bytes",
+    ] {
+        assert!(snn[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {snn}");
+    }
+    for png in ["raster.png", "rates.png"] {
+        let len = std::fs::metadata(out.join(png)).expect(png).len();
+        assert!(len > 10_000, "{png} is {len} bytes");
+    }
+}
+
+#[test]
+fn microcircuit_bad_input_is_refused_before_building() {
+    let file = "scenarios/microcircuit.toml";
+    for (set, needle) in [
+        ("microcircuit.scale=0", "microcircuit.scale"),
+        ("microcircuit.scale=-1", "microcircuit.scale"),
+        ("microcircuit.scale=nan", "microcircuit.scale"),
+        ("microcircuit.delay_e_ms=0.05", "microcircuit.delay_e_ms"),
+        ("microcircuit.delay_i_ms=0", "microcircuit.delay_i_ms"),
+        (
+            "microcircuit.transient_ms=1000",
+            "microcircuit.transient_ms",
+        ),
+        // 100x the synapses: about 280 GiB, refused from the estimate with its size.
+        ("microcircuit.scale=10", "GiB"),
+    ] {
+        expect_bad_input(&axon(&["validate", file, "--set", set]), needle);
+        expect_bad_input(&axon(&["run", file, "--set", set]), needle);
+    }
 }

@@ -88,6 +88,10 @@ pub struct SnnStats {
     /// Peak resident memory per synapse, everything included (the microcircuit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_synapse: Option<f64>,
+    /// Seconds each shard spent stepping rather than waiting for the others' spikes (the
+    /// microcircuit): how well the work is balanced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shard_busy_s: Vec<f64>,
     /// Each population after the transient (the microcircuit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub populations: Vec<crate::spike::record::PopulationStats>,

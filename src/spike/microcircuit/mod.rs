@@ -170,7 +170,7 @@ pub fn run_microcircuit(
     let sim_s = ticks as f64 * lif.dt_ms / 1000.0;
     let recorded_s = (ticks - from) as f64 * lif.dt_ms / 1000.0;
     let mut shards_done = Vec::new();
-    let (mut spikes, mut events, mut bytes) = (0, 0, 0);
+    let (mut spikes, mut events, mut bytes, mut busy) = (0, 0, 0, Vec::new());
     for (i, a) in report.actors.iter().enumerate() {
         let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
             continue;
@@ -186,6 +186,7 @@ pub fn run_microcircuit(
         spikes += p.spikes;
         events += p.synaptic_events;
         bytes += p.bytes();
+        busy.push(p.busy_s());
         shards_done.extend(p.record());
     }
     let reference = (cfg.scale == 1.0).then_some(&REFERENCE_RATES_HZ[..]);
@@ -218,6 +219,7 @@ pub fn run_microcircuit(
             network_bytes: Some(bytes as u64),
             peak_rss_bytes: peak,
             bytes_per_synapse: peak.map(|p| p as f64 / synapses.max(1) as f64),
+            shard_busy_s: busy,
             populations,
         },
         starts: wiring.starts,

@@ -66,6 +66,8 @@ pub struct Population {
     drive: Option<Drive>,
     /// Per-neuron and per-population spike statistics, if kept.
     record: Option<SpikeRecord>,
+    /// Time spent stepping (handlers), not waiting for other shards' spikes.
+    busy: std::time::Duration,
 }
 
 /// Populations check their state for non-finite values every this many ticks (and at the
@@ -106,6 +108,7 @@ impl Population {
             ring: None,
             drive: None,
             record: None,
+            busy: std::time::Duration::ZERO,
         }
     }
 
@@ -138,6 +141,19 @@ impl Population {
     /// The shard's spike record, if it keeps one.
     pub(crate) fn record(&self) -> Option<&SpikeRecord> {
         self.record.as_ref()
+    }
+
+    /// Seconds the shard spent stepping (in its handlers), as against waiting for spikes.
+    pub(crate) fn busy_s(&self) -> f64 {
+        self.busy.as_secs_f64()
+    }
+
+    /// [`Population::advance`], timed into `busy`.
+    fn advance_timed(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        let start = std::time::Instant::now();
+        let done = self.advance(ctx);
+        self.busy += start.elapsed();
+        done
     }
 
     /// Bytes of the shard's synapses and delay ring.
@@ -354,7 +370,7 @@ impl Population {
 
 impl Actor<Message> for Population {
     fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
-        if self.advance(ctx) {
+        if self.advance_timed(ctx) {
             self.stop_flow()
         } else {
             Flow::Continue
@@ -369,7 +385,7 @@ impl Actor<Message> for Population {
                 self.deferred.push_back((tick, fired));
             }
         }
-        if self.advance(ctx) {
+        if self.advance_timed(ctx) {
             self.stop_flow()
         } else {
             Flow::Continue
