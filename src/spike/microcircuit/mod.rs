@@ -102,6 +102,31 @@ pub struct MicrocircuitRun {
     pub raster_ticks: Range<u64>,
 }
 
+/// Ticks of a run: simulated, and where the measurement and the raster start and end.
+struct Span {
+    ticks: u64,
+    from: u64,
+    raster: Range<u64>,
+}
+
+impl Span {
+    fn of(cfg: &MicrocircuitConfig) -> Self {
+        let dt = LifParams::MICROCIRCUIT.dt_ms;
+        let ticks = (cfg.duration_ms / dt).round() as u64;
+        let from = ((cfg.transient_ms / dt).round() as u64).min(ticks);
+        Span {
+            ticks,
+            from,
+            raster: from..(from + (RASTER_MS / dt) as u64).min(ticks),
+        }
+    }
+
+    /// Simulated seconds from tick `from`.
+    fn seconds(&self, from: u64) -> f64 {
+        (self.ticks - from) as f64 * LifParams::MICROCIRCUIT.dt_ms / 1000.0
+    }
+}
+
 /// Builds the microcircuit for `seed` as `shards` population shards and runs it.
 pub fn run_microcircuit(
     cfg: &MicrocircuitConfig,
@@ -110,14 +135,34 @@ pub fn run_microcircuit(
     runtime: RuntimeConfig,
 ) -> Result<MicrocircuitRun, RuntimeError> {
     let built = Instant::now();
-    let lif = LifParams::MICROCIRCUIT;
     let model = cfg.model();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let wiring = Wiring::new(&model, seed, lif.dt_ms, threads);
-    let n = model.total_neurons();
-    let ticks = (cfg.duration_ms / lif.dt_ms).round() as u64;
-    let from = ((cfg.transient_ms / lif.dt_ms).round() as u64).min(ticks);
-    let raster_ticks = from..(from + (RASTER_MS / lif.dt_ms) as u64).min(ticks);
+    let wiring = Wiring::new(&model, seed, LifParams::MICROCIRCUIT.dt_ms, threads);
+    let span = Span::of(cfg);
+    let (net, synapses) = build_network(cfg, &wiring, seed, shards, &span);
+    let build_s = built.elapsed().as_secs_f64();
+    let report = Runtime::new(runtime).run(net)?;
+    let mut run = collect(cfg, &wiring, &span, &report)?;
+    run.stats.synapses = synapses;
+    run.stats.build_s = build_s;
+    run.stats.bytes_per_synapse = run
+        .stats
+        .peak_rss_bytes
+        .map(|p| p as f64 / synapses.max(1) as f64);
+    Ok(run)
+}
+
+/// The shards (balanced ranges, each with its synapses, delay ring, drive and record), all
+/// connected to all; and the synapses in all.
+fn build_network(
+    cfg: &MicrocircuitConfig,
+    wiring: &Wiring<'_>,
+    seed: u64,
+    shards: usize,
+    span: &Span,
+) -> (Network<crate::message::Message>, usize) {
+    let lif = LifParams::MICROCIRCUIT;
+    let model = wiring.model;
     let ranges = wiring.balanced_ranges(shards);
     let tables: Vec<_> = ranges
         .iter()
@@ -128,7 +173,7 @@ pub fn run_microcircuit(
         .iter()
         .filter_map(|t| t.delay_range())
         .fold((u16::MAX, 1), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
-    let v0 = initial_potentials(&wiring, seed);
+    let v0 = initial_potentials(wiring, seed);
     let biggest = *model.neurons.iter().max().unwrap_or(&1);
     let raster_sample = model
         .neurons
@@ -136,40 +181,48 @@ pub fn run_microcircuit(
     let prop = lif
         .propagator()
         .with_refractory_ticks((lif.refractory_ms / lif.dt_ms).round() as u32);
+    let no_coupling = Coupling {
+        excitatory: 0,
+        we_mv: 0.0,
+        wi_mv: 0.0,
+    };
     let mut net = Network::new();
-    let k = ranges.len();
     for (s, (r, table)) in ranges.iter().zip(tables).enumerate() {
         let mut state = LifState::new(r.len(), 0.0);
         state.v_mv.copy_from_slice(&v0[r.clone()]);
+        let ticks = (span.from, span.ticks);
         let record = SpikeRecord::new(
             r.clone(),
             &wiring.starts,
-            (from, ticks),
+            ticks,
             &raster_sample,
-            raster_ticks.end,
+            span.raster.end,
         );
-        let coupling = Coupling {
-            excitatory: 0,
-            we_mv: 0.0,
-            wi_mv: 0.0,
-        };
-        let shard = Population::new(s, &ranges, state, prop, table, coupling, ticks)
+        let shard = Population::new(s, &ranges, state, prop, table, no_coupling, span.ticks)
             .with_windows(u64::from(min.min(max)), u64::from(max))
-            .with_drive(drive(cfg, &model, &wiring, r, seed))
+            .with_drive(drive(cfg, model, wiring, r, seed))
             .with_record(record);
         net.add(format!("population.{s}"), shard);
         net.place(s, s);
     }
+    let k = ranges.len();
     for a in 0..k {
         for b in (0..k).filter(|&b| b != a) {
             net.connect(a, b);
         }
     }
-    let build_s = built.elapsed().as_secs_f64();
-    let report = Runtime::new(runtime).run(net)?;
-    let sim_s = ticks as f64 * lif.dt_ms / 1000.0;
-    let recorded_s = (ticks - from) as f64 * lif.dt_ms / 1000.0;
-    let mut shards_done = Vec::new();
+    (net, synapses)
+}
+
+/// The run's figures from its shards (synapses, build time and bytes per synapse are the
+/// caller's to fill in).
+fn collect(
+    cfg: &MicrocircuitConfig,
+    wiring: &Wiring<'_>,
+    span: &Span,
+    report: &crate::runtime::RunReport<crate::message::Message>,
+) -> Result<MicrocircuitRun, RuntimeError> {
+    let mut records = Vec::new();
     let (mut spikes, mut events, mut bytes, mut busy) = (0, 0, 0, Vec::new());
     for (i, a) in report.actors.iter().enumerate() {
         let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
@@ -187,45 +240,46 @@ pub fn run_microcircuit(
         events += p.synaptic_events;
         bytes += p.bytes();
         busy.push(p.busy_s());
-        shards_done.extend(p.record());
+        records.extend(p.record());
     }
     let reference = (cfg.scale == 1.0).then_some(&REFERENCE_RATES_HZ[..]);
     let (populations, rates) = summarize(
-        &shards_done,
+        &records,
         &POPULATIONS,
         &wiring.starts,
-        recorded_s,
+        span.seconds(span.from),
         reference,
     );
-    let mut raster: Vec<(u32, u32)> = shards_done
+    let mut raster: Vec<(u32, u32)> = records
         .iter()
         .flat_map(|r| r.raster.iter().copied())
         .collect();
     raster.sort_unstable();
-    let wall_s = report.elapsed.as_secs_f64();
-    let peak = memory::peak_resident_bytes();
+    let (n, sim_s, wall_s) = (
+        wiring.in_degrees.len(),
+        span.seconds(0),
+        report.elapsed.as_secs_f64(),
+    );
     Ok(MicrocircuitRun {
         stats: SnnStats {
             neurons: n,
-            synapses,
             spikes,
             synaptic_events: events,
             mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
             sim_s,
             wall_s,
-            build_s,
             messages: report.handled,
             rtf: Some(wall_s / sim_s.max(1e-12)),
             network_bytes: Some(bytes as u64),
-            peak_rss_bytes: peak,
-            bytes_per_synapse: peak.map(|p| p as f64 / synapses.max(1) as f64),
+            peak_rss_bytes: memory::peak_resident_bytes(),
             shard_busy_s: busy,
             populations,
+            ..SnnStats::default()
         },
         starts: wiring.starts,
         rates,
         raster,
-        raster_ticks,
+        raster_ticks: span.raster.clone(),
     })
 }
 
