@@ -38,6 +38,7 @@
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
+pub mod cluster;
 pub mod data;
 pub mod experiment;
 pub mod learn;

@@ -35,6 +35,15 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     init_logging();
+    // Under mpirun / srun: join the job (kept until the end of main, which finalises MPI).
+    #[cfg(feature = "mpi")]
+    let _universe = match axon::cluster::mpi::start() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let cli = cli::Cli::parse_last_wins();
     match cli::dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,7 +58,12 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {msg}");
-            ExitCode::from(f.exit_code())
+            let code = f.exit_code();
+            if code == 1 {
+                // The other ranks may be waiting in an exchange for this one: end them all.
+                axon::cluster::abort_all(1);
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use axon::experiment::run::{run as run_scenario, RunOptions, RunSummary};
+use axon::experiment::scenario::algorithm::AlgorithmKind;
 use axon::experiment::scenario::Scenario;
 use axon::experiment::sweep::{default_jobs, Sweep, SweepOptions, SweepRow};
 use clap::Args;
@@ -45,7 +46,14 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         quiet,
         jobs,
     } = args;
+    let (rank, ranks) = axon::cluster::whoami();
     if let Some(sweep) = Sweep::load(&file, &overrides)? {
+        if ranks > 1 {
+            return Err(bad_input(anyhow::anyhow!(
+                "{}: a sweep does not run across MPI ranks; run it without mpirun, or run                  one of its scenarios across ranks",
+                file.display()
+            )));
+        }
         if let Some(dir) = resume {
             return Err(bad_input(anyhow::anyhow!(
                 "--resume: {} is a sweep; resume one of its runs with that run's own \
@@ -64,8 +72,16 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         )));
     }
     let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
+    if ranks > 1 && (scenario.kind() != AlgorithmKind::Microcircuit || resume.is_some()) {
+        return Err(bad_input(anyhow::anyhow!(
+            "{}: across {ranks} MPI ranks axon runs algorithm.kind = microcircuit \
+             (without --resume) so far; this scenario is {:?}: run it without mpirun",
+            file.display(),
+            scenario.kind().name()
+        )));
+    }
     let mut bars = Bars {
-        enabled: !quiet && std::io::stderr().is_terminal(),
+        enabled: rank == 0 && !quiet && std::io::stderr().is_terminal(),
         bar: None,
     };
     let opts = RunOptions {
@@ -74,7 +90,9 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         stop: Some(stop_flag()),
     };
     let summary = run_scenario(&scenario, &opts, &mut bars)?;
-    print_summary(&summary);
+    if rank == 0 {
+        print_summary(&summary);
+    }
     Ok(())
 }
 

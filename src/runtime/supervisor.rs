@@ -72,6 +72,10 @@ pub enum RuntimeError {
         /// Messages it handled.
         handled: u64,
     },
+    /// The run spans several processes (ranks) and one of them, or the exchange between
+    /// them, failed.
+    #[error("across ranks: {0}")]
+    Ranks(String),
     /// The executor could not start.
     #[error("cannot start the {executor:?} executor: {message}")]
     Start {

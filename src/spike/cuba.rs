@@ -92,9 +92,27 @@ pub struct SnnStats {
     /// microcircuit): how well the work is balanced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shard_busy_s: Vec<f64>,
+    /// How the run was spread over ranks (processes), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<RankFigures>,
     /// Each population after the transient (the microcircuit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub populations: Vec<crate::spike::record::PopulationStats>,
+}
+
+/// How a spiking run was spread over ranks (`snn.ranks` in results.json).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RankFigures {
+    /// Ranks (processes).
+    pub ranks: usize,
+    /// The rank of each population shard (the placement).
+    pub shard_rank: Vec<usize>,
+    /// Exchanges between ranks (one all-gather per window).
+    pub exchanges: u64,
+    /// Seconds each rank spent in the exchanges, waiting for the others included.
+    pub exchange_wait_s: Vec<f64>,
+    /// Bytes of spikes the ranks put into the exchanges, all ranks together.
+    pub exchange_bytes: u64,
 }
 
 /// What [`run_cuba`] returns.

@@ -30,7 +30,7 @@ pub struct PopulationStats {
 }
 
 /// A shard's record of its neurons' spikes from tick `from` on.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SpikeRecord {
     from: u64,
     offset: u32,
@@ -90,6 +90,11 @@ impl SpikeRecord {
             r.sampled.push(g - starts[p] < raster[p]);
         }
         r
+    }
+
+    /// The global index of the first neuron recorded.
+    pub fn first_neuron(&self) -> u32 {
+        self.offset
     }
 
     /// Records the neurons (global indices) that fired at `tick`.

@@ -39,6 +39,21 @@ pub(super) fn run_microcircuit_scenario(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
+    if !crate::cluster::is_root() {
+        // Another rank of an MPI job: run its shards; rank 0 writes the run folder.
+        let run = crate::spike::microcircuit::run_microcircuit(
+            scenario.microcircuit(),
+            scenario.seed(),
+            scenario.shards(),
+            scenario.runtime_config(),
+        )?;
+        let mut results = Results::new(scenario.name(), scenario.seed());
+        results.snn = Some(run.stats);
+        return Ok(RunSummary {
+            dir: std::path::PathBuf::new(),
+            results,
+        });
+    }
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;

@@ -65,6 +65,15 @@ impl<'a> Wiring<'a> {
         }
     }
 
+    /// Synapses into the neurons of `range`.
+    pub(super) fn synapses_in(&self, range: Range<usize>) -> u64 {
+        self.in_degrees[range]
+            .iter()
+            .flatten()
+            .map(|&k| u64::from(k))
+            .sum()
+    }
+
     /// The population of neuron `i`.
     pub(super) fn population(&self, i: usize) -> usize {
         self.starts.partition_point(|&s| s <= i) - 1

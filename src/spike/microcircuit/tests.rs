@@ -1,5 +1,6 @@
 //! Tests of the microcircuit's build and run.
 
+use super::build::Wiring;
 use super::*;
 use crate::runtime::Executor;
 
@@ -138,4 +139,88 @@ fn dc_drive_runs() {
     };
     let other = run_microcircuit(&poisson, 1, 2, RuntimeConfig::default()).expect("runs");
     assert_ne!(run.stats.spikes, other.stats.spikes);
+}
+
+/// Spread over 2 and 3 ranks (threads of this process, the same collectives as MPI), every
+/// rank returns the one-process run: the same spikes, rates, raster and statistics.
+#[test]
+fn ranks_give_the_same_run_as_one_process() {
+    let cfg = small(0.02, 60.0);
+    let rt = |executor| RuntimeConfig {
+        executor,
+        workers: 1,
+        ..RuntimeConfig::default()
+    };
+    let one = run_microcircuit(&cfg, 5, 4, rt(Executor::Inline)).expect("runs");
+    for (ranks, ex) in [
+        (2, Executor::Inline),
+        (3, Executor::Pinned),
+        (4, Executor::Tokio),
+    ] {
+        let group = crate::cluster::ThreadRanks::group(ranks);
+        let runs: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .into_iter()
+                .map(|x| {
+                    let cfg = &cfg;
+                    s.spawn(move || {
+                        crate::cluster::install(Box::new(x));
+                        run_microcircuit(cfg, 5, 4, rt(ex))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rank thread"))
+                .collect()
+        });
+        for (rank, run) in runs.into_iter().enumerate() {
+            let run = run.expect("runs");
+            let what = format!("rank {rank} of {ranks}");
+            assert_eq!(
+                (
+                    run.stats.spikes,
+                    run.stats.synaptic_events,
+                    run.stats.synapses
+                ),
+                (
+                    one.stats.spikes,
+                    one.stats.synaptic_events,
+                    one.stats.synapses
+                ),
+                "{what}"
+            );
+            assert_eq!(run.rates, one.rates, "{what}");
+            assert_eq!(run.raster, one.raster, "{what}");
+            assert_eq!(run.stats.populations, one.stats.populations, "{what}");
+            let r = run.stats.ranks.expect("rank figures");
+            assert_eq!((r.ranks, r.shard_rank.len()), (ranks, 4), "{what}");
+            assert_eq!(r.exchanges, 599, "{what}: one per tick but the last");
+        }
+    }
+    // More ranks than shards: refused with what to change.
+    let group = crate::cluster::ThreadRanks::group(5);
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .into_iter()
+            .map(|x| {
+                let cfg = &cfg;
+                s.spawn(move || {
+                    crate::cluster::install(Box::new(x));
+                    run_microcircuit(cfg, 5, 4, rt(Executor::Inline))
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("rank"))
+            .collect()
+    });
+    assert!(
+        errors.iter().all(|e| e.contains("runtime.shards")),
+        "{errors:?}"
+    );
 }

@@ -143,6 +143,11 @@ impl Population {
         self.record.as_ref()
     }
 
+    /// The shard's index among all shards.
+    pub(crate) fn shard(&self) -> usize {
+        self.shard
+    }
+
     /// Seconds the shard spent stepping (in its handlers), as against waiting for spikes.
     pub(crate) fn busy_s(&self) -> f64 {
         self.busy.as_secs_f64()

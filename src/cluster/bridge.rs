@@ -1,0 +1,160 @@
+//! [`RankBridge`]: the actor on each rank that carries population shards' spikes to and from
+//! the other ranks, one all-gather per exchange window.
+
+use std::time::{Duration, Instant};
+
+use super::{ClusterError, Exchange};
+use crate::message::{Message, SpikePool};
+use crate::runtime::actor::{Actor, Context, Flow};
+
+/// Takes every local shard's piece of a window (a `Spike` message, as a shard sends it to
+/// any other shard), all-gathers the window's pieces of every rank, and sends the other
+/// ranks' pieces to each local shard (its out-edges), as they would have come from shards in
+/// the same process.
+pub struct RankBridge {
+    exchange: Option<Box<dyn Exchange>>,
+    local: usize,
+    windows_left: u64,
+    /// This window's local pieces: per piece, its tick (two words), length, then the words.
+    buffer: Vec<u32>,
+    have: usize,
+    pool: SpikePool,
+    bytes: Vec<u8>,
+    /// Collectives done, time spent in them (waiting for the other ranks included), bytes sent.
+    pub exchanges: u64,
+    /// See [`RankBridge::exchanges`].
+    pub wait: Duration,
+    /// See [`RankBridge::exchanges`].
+    pub bytes_sent: u64,
+    /// The first exchange failure, if any.
+    pub error: Option<ClusterError>,
+}
+
+impl RankBridge {
+    /// A bridge for `local` shards on this rank that exchange `windows` times over the run.
+    pub fn new(exchange: Box<dyn Exchange>, local: usize, windows: u64) -> Self {
+        RankBridge {
+            exchange: Some(exchange),
+            local,
+            windows_left: windows,
+            buffer: Vec::new(),
+            have: 0,
+            pool: SpikePool::default(),
+            bytes: Vec::new(),
+            exchanges: 0,
+            wait: Duration::ZERO,
+            bytes_sent: 0,
+            error: None,
+        }
+    }
+
+    /// The exchanges a shard makes in a run of `ticks` ticks with windows of `window` ticks:
+    /// one at the end of every window but the last tick's.
+    pub fn windows(ticks: u64, window: u64) -> u64 {
+        let window = window.max(1);
+        (ticks / window).saturating_sub(u64::from(ticks.is_multiple_of(window) && ticks > 0))
+    }
+
+    /// Gives the exchange back (after the run).
+    pub fn take_exchange(&mut self) -> Option<Box<dyn Exchange>> {
+        self.exchange.take()
+    }
+
+    /// All-gathers this window's pieces and forwards the other ranks'.
+    fn exchange_window(&mut self, ctx: &mut Context<'_, Message>) -> Result<(), ClusterError> {
+        let Some(exchange) = self.exchange.as_mut() else {
+            return Ok(());
+        };
+        self.bytes.clear();
+        self.bytes
+            .extend(self.buffer.iter().flat_map(|w| w.to_le_bytes()));
+        let start = Instant::now();
+        let all = exchange.all_gather(&self.bytes)?;
+        self.wait += start.elapsed();
+        self.exchanges += 1;
+        self.bytes_sent += self.bytes.len() as u64;
+        let me = exchange.rank();
+        for (rank, data) in all.iter().enumerate() {
+            if rank == me {
+                continue;
+            }
+            let words: Vec<u32> = data
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let mut i = 0;
+            while i + 3 <= words.len() {
+                let tick = u64::from(words[i]) | (u64::from(words[i + 1]) << 32);
+                let len = words[i + 2] as usize;
+                let Some(piece) = words.get(i + 3..i + 3 + len) else {
+                    return Err(ClusterError::Rank {
+                        rank: me,
+                        message: format!("rank {rank} sent a truncated spike piece"),
+                    });
+                };
+                let fired = self.pool.spikes(piece);
+                for edge in 0..ctx.edges() {
+                    ctx.send(
+                        edge,
+                        Message::Spike {
+                            tick,
+                            fired: fired.clone(),
+                        },
+                    );
+                }
+                i += 3 + len;
+            }
+        }
+        self.buffer.clear();
+        self.have = 0;
+        self.windows_left -= 1;
+        Ok(())
+    }
+}
+
+impl Actor<Message> for RankBridge {
+    fn started(&mut self, _: &mut Context<'_, Message>) -> Flow {
+        if self.windows_left == 0 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        let Message::Spike { tick, fired } = msg else {
+            return Flow::Continue;
+        };
+        self.buffer.push(tick as u32);
+        self.buffer.push((tick >> 32) as u32);
+        self.buffer.push(fired.0.len() as u32);
+        self.buffer.extend_from_slice(&fired.0);
+        self.have += 1;
+        if self.have < self.local {
+            return Flow::Continue;
+        }
+        if let Err(e) = self.exchange_window(ctx) {
+            self.error = Some(e);
+            return Flow::StopAll;
+        }
+        if self.windows_left == 0 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_every_exchange_but_the_last_ticks() {
+        assert_eq!(RankBridge::windows(0, 1), 0);
+        assert_eq!(RankBridge::windows(1, 1), 0);
+        assert_eq!(RankBridge::windows(10, 1), 9);
+        assert_eq!(RankBridge::windows(10, 3), 3); // ends at 3, 6, 9; the last tick is 10
+        assert_eq!(RankBridge::windows(9, 3), 2); // 3, 6; 9 is the last
+    }
+}

@@ -1,0 +1,135 @@
+//! One network over several processes (ranks): which population shards each rank holds
+//! ([`placement`]), the [`RankBridge`] actor that exchanges a window's spikes across ranks in
+//! one collective, and the transport ([`Exchange`]): MPI under the `mpi` feature
+//! (`mpirun -np N axon run FILE`), or threads of one process ([`ThreadRanks`], for tests and
+//! for trying a placement without MPI).
+//!
+//! Every rank builds the same network description and keeps the shards placed on it; a
+//! shard's spikes reach the shards of its own rank by message, as in one process, and the
+//! other ranks' shards through the bridge: once per exchange window each rank's bridge has
+//! every local shard's piece, all ranks gather all pieces (one all-gather), and each bridge
+//! hands the other ranks' pieces to its shards. Pieces carry their shard and tick, so the
+//! shards deliver them in the same order as in one process and the spike trains are the same
+//! for any number of ranks. Rank 0 gathers the figures and writes the run folder.
+
+pub mod bridge;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+pub mod placement;
+pub mod threads;
+
+use std::cell::RefCell;
+
+pub use bridge::RankBridge;
+pub use placement::place_shards;
+pub use threads::ThreadRanks;
+
+/// What an exchange between ranks failed on.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The ranks disagree or cannot go on (another rank stopped, a malformed piece).
+    #[error("rank {rank}: {message}")]
+    Rank {
+        /// The rank that saw it.
+        rank: usize,
+        /// What happened.
+        message: String,
+    },
+    /// A scenario cannot be spread over the ranks as asked.
+    #[error("{0}")]
+    Placement(String),
+}
+
+/// How ranks exchange data: every rank calls each collective together, in the same order.
+pub trait Exchange: Send {
+    /// This rank, `0..size`.
+    fn rank(&self) -> usize;
+    /// Ranks in all.
+    fn size(&self) -> usize;
+    /// Every rank's `mine`, in rank order.
+    fn all_gather(&mut self, mine: &[u8]) -> Result<Vec<Vec<u8>>, ClusterError>;
+    /// Ends every rank's process at once (MPI_Abort): for a rank that fails while the others
+    /// may be waiting in a collective. Returns only where there is nothing to abort.
+    fn abort(&self, code: i32);
+}
+
+/// How to end every rank at once (set by the MPI transport).
+type AbortFn = Box<dyn Fn(i32) + Send + Sync>;
+static ABORT: std::sync::OnceLock<AbortFn> = std::sync::OnceLock::new();
+
+/// Sets how [`abort_all`] ends every rank (once per process).
+pub fn set_abort(abort: AbortFn) {
+    let _ = ABORT.set(abort);
+}
+
+thread_local! {
+    /// The exchange of the rank this thread runs, while no run holds it.
+    static CURRENT: RefCell<Option<Box<dyn Exchange>>> = const { RefCell::new(None) };
+    /// (rank, size) of this thread's rank; (0, 1) outside a cluster.
+    static WHO: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 1)) };
+}
+
+/// Makes `exchange` this thread's rank: runs started on this thread spread over the ranks.
+pub fn install(exchange: Box<dyn Exchange>) {
+    WHO.with(|w| w.set((exchange.rank(), exchange.size())));
+    CURRENT.with(|c| *c.borrow_mut() = Some(exchange));
+}
+
+/// (rank, ranks) of this thread: (0, 1) when it is not part of a cluster.
+pub fn whoami() -> (usize, usize) {
+    WHO.with(|w| w.get())
+}
+
+/// Whether this thread is rank 0 (or not in a cluster): the one that prints and writes.
+pub fn is_root() -> bool {
+    whoami().0 == 0
+}
+
+/// Takes this thread's exchange for a run (`None` outside a cluster or with one rank).
+pub fn take() -> Option<Box<dyn Exchange>> {
+    CURRENT.with(|c| {
+        let mut c = c.borrow_mut();
+        match c.as_ref() {
+            Some(x) if x.size() > 1 => c.take(),
+            _ => None,
+        }
+    })
+}
+
+/// Gives the exchange back after a run.
+pub fn put_back(exchange: Box<dyn Exchange>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(exchange));
+}
+
+/// Stops every rank at once if this thread is part of a cluster of several (after an error
+/// that the other ranks may not see, while they wait in an exchange): MPI_Abort under MPI;
+/// nothing for ranks that are threads.
+pub fn abort_all(code: i32) {
+    if whoami().1 > 1 {
+        if let Some(abort) = ABORT.get() {
+            abort(code);
+        }
+    }
+}
+
+/// Every rank's `mine` (JSON), on every rank: for gathering figures at the end of a run.
+pub fn gather_json<T: serde::Serialize + serde::de::DeserializeOwned>(
+    exchange: &mut dyn Exchange,
+    mine: &T,
+) -> Result<Vec<T>, ClusterError> {
+    let rank = exchange.rank();
+    let bytes = serde_json::to_vec(mine).map_err(|e| ClusterError::Rank {
+        rank,
+        message: e.to_string(),
+    })?;
+    exchange
+        .all_gather(&bytes)?
+        .iter()
+        .map(|b| {
+            serde_json::from_slice(b).map_err(|e| ClusterError::Rank {
+                rank,
+                message: format!("a rank's figures do not parse: {e}"),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,374 @@
+//! Building and running the microcircuit's shards, in one process or over ranks: the
+//! network of the shards this rank holds (and its [`RankBridge`]), and the run's figures
+//! gathered from every shard of every rank.
+
+use std::ops::Range;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::build::Wiring;
+use super::model::{Model, BG_RATE_HZ, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
+use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
+use crate::cluster::{gather_json, place_shards, Exchange, RankBridge};
+use crate::math::rng::SeededRng;
+use crate::message::Message;
+use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::spike::cuba::{Coupling, RankFigures, SnnStats};
+use crate::spike::drive::{Drive, PoissonInput};
+use crate::spike::lif::{LifParams, LifState};
+use crate::spike::population::{Population, SynapseTable};
+use crate::spike::record::{summarize, SpikeRecord};
+
+/// Ticks of a run: simulated, and where the measurement and the raster start and end.
+struct Span {
+    ticks: u64,
+    from: u64,
+    raster: Range<u64>,
+}
+
+impl Span {
+    fn of(cfg: &MicrocircuitConfig) -> Self {
+        let dt = LifParams::MICROCIRCUIT.dt_ms;
+        let ticks = (cfg.duration_ms / dt).round() as u64;
+        let from = ((cfg.transient_ms / dt).round() as u64).min(ticks);
+        Span {
+            ticks,
+            from,
+            raster: from..(from + (RASTER_MS / dt) as u64).min(ticks),
+        }
+    }
+
+    /// Simulated seconds from tick `from`.
+    fn seconds(&self, from: u64) -> f64 {
+        (self.ticks - from) as f64 * LifParams::MICROCIRCUIT.dt_ms / 1000.0
+    }
+}
+
+/// What one rank's shards did (gathered from every rank when there are several).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Figures {
+    spikes: u64,
+    events: u64,
+    synapses: usize,
+    bytes: u64,
+    messages: u64,
+    /// (shard, seconds stepping).
+    busy: Vec<(usize, f64)>,
+    records: Vec<SpikeRecord>,
+    peak_rss: u64,
+    wall_s: f64,
+    build_s: f64,
+    exchanges: u64,
+    exchange_wait_s: f64,
+    exchange_bytes: u64,
+}
+
+fn ranks_error(e: crate::cluster::ClusterError) -> RuntimeError {
+    RuntimeError::Ranks(e.to_string())
+}
+
+/// [`super::run_microcircuit`] with this rank's exchange (none: one process).
+pub(super) fn run_ranked(
+    cfg: &MicrocircuitConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+    exchange: &mut Option<Box<dyn Exchange>>,
+) -> Result<MicrocircuitRun, RuntimeError> {
+    let built = Instant::now();
+    let model = cfg.model();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wiring = Wiring::new(&model, seed, LifParams::MICROCIRCUIT.dt_ms, threads);
+    let span = Span::of(cfg);
+    let ranges = wiring.balanced_ranges(shards);
+    let shard_rank = match exchange.as_ref() {
+        Some(x) => {
+            let synapses: Vec<u64> = ranges
+                .iter()
+                .map(|r| wiring.synapses_in(r.clone()))
+                .collect();
+            place_shards(&synapses, x.size()).map_err(ranks_error)?
+        }
+        None => vec![0; ranges.len()],
+    };
+    let rank = exchange.as_ref().map_or(0, |x| x.rank());
+    let local: Vec<usize> = (0..ranges.len())
+        .filter(|&s| shard_rank[s] == rank)
+        .collect();
+    let tables: Vec<SynapseTable> = local
+        .iter()
+        .map(|&s| wiring.shard_table(ranges[s].clone()))
+        .collect();
+    let mut delays = tables
+        .iter()
+        .filter_map(SynapseTable::delay_range)
+        .fold((u16::MAX, 1), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
+    if let Some(x) = exchange.as_mut() {
+        // Every rank must agree on the window: the smallest delay of all.
+        let all = gather_json(x.as_mut(), &delays).map_err(ranks_error)?;
+        delays = all
+            .into_iter()
+            .fold((u16::MAX, 1), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
+    }
+    let window = u64::from(delays.0.min(delays.1));
+    let bridge = exchange
+        .take()
+        .map(|x| RankBridge::new(x, local.len(), RankBridge::windows(span.ticks, window)));
+    let shards_of = Shards {
+        ranges: &ranges,
+        local: &local,
+        delays,
+    };
+    let net = build_network(cfg, &wiring, seed, &shards_of, tables, bridge, &span);
+    let build_s = built.elapsed().as_secs_f64();
+    let mut report = Runtime::new(runtime).run(net)?;
+    let mut mine = local_figures(&mut report, exchange)?;
+    mine.synapses = local
+        .iter()
+        .map(|&s| wiring.synapses_in(ranges[s].clone()) as usize)
+        .sum();
+    mine.build_s = build_s;
+    let all = match exchange.as_mut() {
+        Some(x) => gather_json(x.as_mut(), &mine).map_err(ranks_error)?,
+        None => vec![mine],
+    };
+    Ok(assemble(cfg, &wiring, &span, all, shard_rank))
+}
+
+/// Which shards there are and which this rank holds, and the delays of all.
+struct Shards<'a> {
+    ranges: &'a [Range<usize>],
+    local: &'a [usize],
+    delays: (u16, u16),
+}
+
+/// This rank's shards (each with its synapses, delay ring, drive and record), all connected
+/// to all, and the bridge to the other ranks (connected both ways to every local shard).
+fn build_network(
+    cfg: &MicrocircuitConfig,
+    wiring: &Wiring<'_>,
+    seed: u64,
+    shards: &Shards<'_>,
+    tables: Vec<SynapseTable>,
+    bridge: Option<RankBridge>,
+    span: &Span,
+) -> Network<Message> {
+    let lif = LifParams::MICROCIRCUIT;
+    let model = wiring.model;
+    let v0 = initial_potentials(wiring, seed);
+    let biggest = *model.neurons.iter().max().unwrap_or(&1);
+    let raster_sample = model
+        .neurons
+        .map(|p| (p * RASTER_NEURONS).div_ceil(biggest.max(1)));
+    let prop = lif
+        .propagator()
+        .with_refractory_ticks((lif.refractory_ms / lif.dt_ms).round() as u32);
+    let no_coupling = Coupling {
+        excitatory: 0,
+        we_mv: 0.0,
+        wi_mv: 0.0,
+    };
+    let (min, max) = shards.delays;
+    let mut net = Network::new();
+    for (i, (&s, table)) in shards.local.iter().zip(tables).enumerate() {
+        let r = &shards.ranges[s];
+        let mut state = LifState::new(r.len(), 0.0);
+        state.v_mv.copy_from_slice(&v0[r.clone()]);
+        let ticks = (span.from, span.ticks);
+        let record = SpikeRecord::new(
+            r.clone(),
+            &wiring.starts,
+            ticks,
+            &raster_sample,
+            span.raster.end,
+        );
+        let shard = Population::new(
+            s,
+            shards.ranges,
+            state,
+            prop,
+            table,
+            no_coupling,
+            span.ticks,
+        )
+        .with_windows(u64::from(min.min(max)), u64::from(max))
+        .with_drive(drive(cfg, model, wiring, r, seed))
+        .with_record(record);
+        net.add(format!("population.{s}"), shard);
+        net.place(i, i);
+    }
+    let k = shards.local.len();
+    for a in 0..k {
+        for b in (0..k).filter(|&b| b != a) {
+            net.connect(a, b);
+        }
+    }
+    if let Some(bridge) = bridge {
+        let id = net.add("rank-bridge", bridge);
+        net.place(id, 0);
+        for a in 0..k {
+            net.connect(a, id);
+            net.connect(id, a);
+        }
+    }
+    net
+}
+
+/// What this rank's shards did, and its exchange back from the bridge.
+fn local_figures(
+    report: &mut RunReport<Message>,
+    exchange: &mut Option<Box<dyn Exchange>>,
+) -> Result<Figures, RuntimeError> {
+    let mut f = Figures {
+        messages: report.handled,
+        wall_s: report.elapsed.as_secs_f64(),
+        peak_rss: memory::peak_resident_bytes().unwrap_or(0),
+        ..Figures::default()
+    };
+    for a in report.actors.iter_mut() {
+        if let Some(b) = (a.as_mut() as &mut dyn std::any::Any).downcast_mut::<RankBridge>() {
+            *exchange = b.take_exchange();
+            (f.exchanges, f.exchange_wait_s, f.exchange_bytes) =
+                (b.exchanges, b.wait.as_secs_f64(), b.bytes_sent);
+            if let Some(e) = b.error.take() {
+                return Err(ranks_error(e));
+            }
+        }
+    }
+    for (i, a) in report.actors.iter().enumerate() {
+        let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
+            continue;
+        };
+        if let Some((step, what, value)) = crate::spike::cuba::SpikeTally::fault(p) {
+            return Err(RuntimeError::NonFinite {
+                actor: report.names.get(i).cloned().unwrap_or_default(),
+                step,
+                what: what.to_owned(),
+                value,
+            });
+        }
+        f.spikes += p.spikes;
+        f.events += p.synaptic_events;
+        f.bytes += p.bytes() as u64;
+        f.busy.push((p.shard(), p.busy_s()));
+        f.records.extend(p.record().cloned());
+    }
+    Ok(f)
+}
+
+/// The run's figures from every rank's.
+fn assemble(
+    cfg: &MicrocircuitConfig,
+    wiring: &Wiring<'_>,
+    span: &Span,
+    all: Vec<Figures>,
+    shard_rank: Vec<usize>,
+) -> MicrocircuitRun {
+    let ranks = all.len();
+    let mut records: Vec<&SpikeRecord> = all.iter().flat_map(|f| f.records.iter()).collect();
+    records.sort_by_key(|r| r.first_neuron());
+    let reference = (cfg.scale == 1.0).then_some(&REFERENCE_RATES_HZ[..]);
+    let (populations, rates) = summarize(
+        &records,
+        &POPULATIONS,
+        &wiring.starts,
+        span.seconds(span.from),
+        reference,
+    );
+    let mut raster: Vec<(u32, u32)> = records
+        .iter()
+        .flat_map(|r| r.raster.iter().copied())
+        .collect();
+    raster.sort_unstable();
+    let mut busy: Vec<(usize, f64)> = all.iter().flat_map(|f| f.busy.iter().copied()).collect();
+    busy.sort_by_key(|b| b.0);
+    let sum = |g: fn(&Figures) -> u64| all.iter().map(g).sum::<u64>();
+    let n = wiring.in_degrees.len();
+    let synapses: usize = all.iter().map(|f| f.synapses).sum();
+    let (sim_s, wall_s) = (
+        span.seconds(0),
+        all.iter().map(|f| f.wall_s).fold(0.0, f64::max),
+    );
+    let spikes = sum(|f| f.spikes);
+    let peak = sum(|f| f.peak_rss);
+    MicrocircuitRun {
+        stats: SnnStats {
+            neurons: n,
+            synapses,
+            spikes,
+            synaptic_events: sum(|f| f.events),
+            mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
+            sim_s,
+            wall_s,
+            build_s: all.iter().map(|f| f.build_s).fold(0.0, f64::max),
+            messages: sum(|f| f.messages),
+            rtf: Some(wall_s / sim_s.max(1e-12)),
+            network_bytes: Some(sum(|f| f.bytes)),
+            peak_rss_bytes: (peak > 0).then_some(peak),
+            bytes_per_synapse: (peak > 0).then(|| peak as f64 / synapses.max(1) as f64),
+            shard_busy_s: busy.into_iter().map(|b| b.1).collect(),
+            ranks: (ranks > 1).then(|| RankFigures {
+                ranks,
+                shard_rank,
+                exchanges: all[0].exchanges,
+                exchange_wait_s: all.iter().map(|f| f.exchange_wait_s).collect(),
+                exchange_bytes: sum(|f| f.exchange_bytes),
+            }),
+            populations,
+        },
+        starts: wiring.starts,
+        rates,
+        raster,
+        raster_ticks: span.raster.clone(),
+    }
+}
+
+/// The model's initial potentials: normal per population (seeded stream
+/// `microcircuit/v0`, in neuron order).
+fn initial_potentials(wiring: &Wiring<'_>, seed: u64) -> Vec<f32> {
+    let mut rng = SeededRng::stream(seed, "microcircuit/v0");
+    (0..wiring.in_degrees.len())
+        .map(|i| {
+            let p = wiring.population(i);
+            (V0_MEAN_MV[p] + V0_SD_MV[p] * rng.normal()) as f32
+        })
+        .collect()
+}
+
+/// The external drive of the neurons `r`: Poisson spikes (mean `K_ext x 8 Hz x dt` a tick)
+/// and/or DC, per population.
+fn drive(
+    cfg: &MicrocircuitConfig,
+    model: &Model,
+    wiring: &Wiring<'_>,
+    r: &Range<usize>,
+    seed: u64,
+) -> Drive {
+    let class: Vec<u8> = r.clone().map(|i| wiring.population(i) as u8).collect();
+    let dc_mv = if model.dc_mv.iter().any(|&d| d != 0.0) {
+        class
+            .iter()
+            .map(|&p| model.dc_mv[p as usize] as f32)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let dt_s = LifParams::MICROCIRCUIT.dt_ms / 1000.0;
+    let poisson = (cfg.drive == DriveKind::Poisson).then(|| {
+        let means: Vec<f64> = model
+            .k_ext
+            .iter()
+            .map(|&k| k as f64 * BG_RATE_HZ * dt_s)
+            .collect();
+        let total = model.total_neurons() as u64;
+        PoissonInput::new(
+            seed,
+            (r.start as u64, total),
+            class,
+            &means,
+            model.weight_ext_mv as f32,
+        )
+    });
+    Drive { dc_mv, poisson }
+}
