@@ -18,6 +18,9 @@
 //!   `cell` (a running actor), `supervisor` (panics, stalls, non-finite stops), `traffic`
 //!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges),
 //!   `memory` (resident, peak and available memory).
+//! - [`cluster`]: one network over several processes (MPI ranks): `placement` (which rank
+//!   holds which shard), `bridge` (the actor exchanging a window's spikes across ranks),
+//!   `threads` (ranks as threads, for tests), `mpi` (the transport, `mpi` feature).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
 //!   reports, weight transport) and `synapses`, the weights that never leave their actor except
 //!   as a counted `WeightCopy`.

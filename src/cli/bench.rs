@@ -102,6 +102,16 @@ pub(crate) enum BenchCommand {
     /// A scaling table: wall time, speed-up and efficiency of the loaded ring, PC and CUBA
     /// per executor and worker count.
     Scale(scale::ScaleArgs),
+    /// The cost of one exchange window between MPI ranks (under `mpirun -np N`): the
+    /// all-gather a rank bridge makes per window, timed on rank 0.
+    Exchange {
+        /// Windows to time (after 100 untimed).
+        #[arg(long, default_value_t = 10_000)]
+        windows: u64,
+        /// Bytes each rank puts in per window (a window's spike records).
+        #[arg(long, default_value_t = 64)]
+        bytes: usize,
+    },
 }
 
 /// `--optimizer` of `axon bench bp`: the scenario's `train.optimizer` names.
@@ -161,7 +171,41 @@ pub(crate) fn bench(what: BenchCommand) -> Result<(), Failure> {
         } => runtime::bench_snn(&seeds, &setups, scale, duration_ms, delays.as_deref(), json),
         BenchCommand::Messages(args) => runtime::bench_messages(args),
         BenchCommand::Scale(args) => scale::bench_scale(args),
+        BenchCommand::Exchange { windows, bytes } => bench_exchange(windows, bytes),
     }
+}
+
+/// `axon bench exchange`: microseconds per all-gather of `bytes` bytes from every rank.
+fn bench_exchange(windows: u64, bytes: usize) -> Result<(), Failure> {
+    let Some(mut x) = axon::cluster::take() else {
+        return Err(bad_input(anyhow::anyhow!(
+            "bench exchange times the exchange between MPI ranks: run it under mpirun with \
+             at least 2 ranks (mpirun -np 2 axon bench exchange), from a build with \
+             --features mpi"
+        )));
+    };
+    let piece = vec![7u8; bytes];
+    let mut time = |n: u64| -> Result<f64, Failure> {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            x.all_gather(&piece)
+                .map_err(|e| machine_failure(anyhow::anyhow!(e)))?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    };
+    time(100)?;
+    let secs = time(windows)?;
+    if x.rank() == 0 {
+        outln!(
+            "exchange across {} ranks: {:.2} us per window ({} windows, {} bytes per rank)",
+            x.size(),
+            secs / windows.max(1) as f64 * 1e6,
+            windows,
+            bytes
+        );
+    }
+    axon::cluster::put_back(x);
+    Ok(())
 }
 
 /// The accepted `EXECUTOR` names, as in the error of a bad `--setups`.

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use axon::experiment::run::{run as run_scenario, RunOptions, RunSummary};
-use axon::experiment::scenario::algorithm::AlgorithmKind;
 use axon::experiment::scenario::Scenario;
 use axon::experiment::sweep::{default_jobs, Sweep, SweepOptions, SweepRow};
 use clap::Args;
@@ -72,10 +71,11 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         )));
     }
     let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
-    if ranks > 1 && (scenario.kind() != AlgorithmKind::Microcircuit || resume.is_some()) {
+    if ranks > 1 && (!scenario.kind().is_spiking_network() || resume.is_some()) {
         return Err(bad_input(anyhow::anyhow!(
-            "{}: across {ranks} MPI ranks axon runs algorithm.kind = microcircuit \
-             (without --resume) so far; this scenario is {:?}: run it without mpirun",
+            "{}: across {ranks} MPI ranks axon runs the spiking networks (algorithm.kind = \
+             cuba or microcircuit, without --resume) so far; this scenario is {:?}: run it \
+             without mpirun",
             file.display(),
             scenario.kind().name()
         )));

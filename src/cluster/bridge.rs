@@ -158,3 +158,58 @@ mod tests {
         assert_eq!(RankBridge::windows(9, 3), 2); // 3, 6; 9 is the last
     }
 }
+
+/// Connects a rank's `local` shards (actors `0..local`) each to each, and to the bridge
+/// (both ways) when there is one; the bridge sits on worker 0.
+pub fn connect_shards(
+    net: &mut crate::runtime::Network<Message>,
+    local: usize,
+    bridge: Option<RankBridge>,
+) {
+    for a in 0..local {
+        for b in (0..local).filter(|&b| b != a) {
+            net.connect(a, b);
+        }
+    }
+    if let Some(bridge) = bridge {
+        let id = net.add("rank-bridge", bridge);
+        net.place(id, 0);
+        for a in 0..local {
+            net.connect(a, id);
+            net.connect(id, a);
+        }
+    }
+}
+
+/// What a rank's bridge did over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BridgeFigures {
+    /// Exchanges (all-gathers).
+    pub exchanges: u64,
+    /// Seconds in them, waiting for the other ranks included.
+    pub wait_s: f64,
+    /// Bytes this rank put in.
+    pub bytes: u64,
+}
+
+/// Takes the exchange back from the bridge after a run (into `exchange`), with what the
+/// bridge did; an exchange failure is the error.
+pub fn reclaim(
+    report: &mut crate::runtime::RunReport<Message>,
+    exchange: &mut Option<Box<dyn Exchange>>,
+) -> Result<BridgeFigures, ClusterError> {
+    for a in report.actors.iter_mut() {
+        if let Some(b) = (a.as_mut() as &mut dyn std::any::Any).downcast_mut::<RankBridge>() {
+            *exchange = b.take_exchange();
+            if let Some(e) = b.error.take() {
+                return Err(e);
+            }
+            return Ok(BridgeFigures {
+                exchanges: b.exchanges,
+                wait_s: b.wait.as_secs_f64(),
+                bytes: b.bytes_sent,
+            });
+        }
+    }
+    Ok(BridgeFigures::default())
+}

@@ -20,9 +20,9 @@ pub mod threads;
 
 use std::cell::RefCell;
 
-pub use bridge::RankBridge;
+pub use bridge::{connect_shards, reclaim, BridgeFigures, RankBridge};
 pub use placement::place_shards;
-pub use threads::ThreadRanks;
+pub use threads::{on_thread_ranks, ThreadRanks};
 
 /// What an exchange between ranks failed on.
 #[derive(Debug, thiserror::Error)]

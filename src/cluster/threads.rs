@@ -54,3 +54,24 @@ impl Exchange for ThreadRanks {
 
     fn abort(&self, _code: i32) {}
 }
+
+/// Runs `f` on `ranks` threads, each installed as one rank of a new [`ThreadRanks`] group
+/// (so that runs `f` starts spread over them); each rank's result, in rank order.
+pub fn on_thread_ranks<T: Send>(ranks: usize, f: impl Fn() -> T + Sync) -> Vec<T> {
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadRanks::group(ranks)
+            .into_iter()
+            .map(|x| {
+                s.spawn(move || {
+                    super::install(Box::new(x));
+                    f()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}

@@ -182,9 +182,23 @@ pub fn run_cuba(
         shards.clamp(1, n.max(1))
     };
     if k == n && n > 1 {
+        if crate::cluster::whoami().1 > 1 {
+            return Err(RuntimeError::Ranks(
+                "one actor per neuron does not run across ranks; set runtime.shards below \
+                 cuba.neurons (population shards, at least one per rank)"
+                    .to_owned(),
+            ));
+        }
         return run_per_neuron(cfg, &post, &v0, ticks, built, runtime);
     }
-    run_sharded(cfg, &post, &v0, ticks, k, built, runtime, None)
+    let net = Sharded {
+        cfg,
+        post: &post,
+        v0: &v0,
+        ticks,
+        delays: None,
+    };
+    run_sharded(&net, k, built, runtime)
 }
 
 /// The network a seed draws: each neuron's targets (stream `cuba/connectivity`), initial
@@ -240,59 +254,151 @@ pub fn run_cuba_delayed(
         .collect();
     let delays = Delays { of, min, max };
     let k = shards.clamp(1, cfg.neurons.max(1));
-    run_sharded(cfg, &post, &v0, ticks, k, built, runtime, Some(&delays))
+    let net = Sharded {
+        cfg,
+        post: &post,
+        v0: &v0,
+        ticks,
+        delays: Some(&delays),
+    };
+    run_sharded(&net, k, built, runtime)
+}
+
+/// A sharded CUBA network to build: its configuration, each neuron's targets, initial
+/// potentials, ticks, and delays if any.
+struct Sharded<'a> {
+    cfg: &'a CubaConfig,
+    post: &'a [Vec<u32>],
+    v0: &'a [f32],
+    ticks: u64,
+    delays: Option<&'a Delays>,
 }
 
 /// CUBA as `k` [`Population`] shards, every shard connected to every other (exchanging
 /// spikes every tick, or once per window of the minimum delay when synapses carry `delays`).
-#[allow(clippy::too_many_arguments)]
+/// On a rank of several ([`crate::cluster`]) this rank builds its shards only, a bridge
+/// carries the spikes to and from the other ranks, and every rank returns the whole run.
 fn run_sharded(
-    cfg: &CubaConfig,
-    post: &[Vec<u32>],
-    v0: &[f32],
-    ticks: u64,
+    net: &Sharded<'_>,
     k: usize,
     built: Instant,
     runtime: RuntimeConfig,
-    delays: Option<&Delays>,
 ) -> Result<CubaRun, RuntimeError> {
+    let mut exchange = crate::cluster::take();
+    let out = run_ranked(net, k, built, runtime, &mut exchange);
+    if let Some(x) = exchange {
+        crate::cluster::put_back(x);
+    }
+    out
+}
+
+/// [`run_sharded`] with this rank's exchange (none: one process).
+fn run_ranked(
+    c: &Sharded<'_>,
+    k: usize,
+    built: Instant,
+    runtime: RuntimeConfig,
+    exchange: &mut Option<Box<dyn crate::cluster::Exchange>>,
+) -> Result<CubaRun, RuntimeError> {
+    let ranks_error = |e: crate::cluster::ClusterError| RuntimeError::Ranks(e.to_string());
     let prop = LifParams::CUBA.propagator();
-    let n = cfg.neurons;
+    let n = c.cfg.neurons;
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
+    let table = |r: &Range<usize>| match c.delays {
+        Some(d) => SynapseTable::for_shard_delayed(c.post, &d.of, r),
+        None => SynapseTable::for_shard(c.post, r),
+    };
+    let shard_rank = match exchange.as_ref() {
+        Some(x) => {
+            let synapses: Vec<u64> = ranges.iter().map(|r| table(r).len() as u64).collect();
+            crate::cluster::place_shards(&synapses, x.size()).map_err(ranks_error)?
+        }
+        None => vec![0; k],
+    };
+    let rank = exchange.as_ref().map_or(0, |x| x.rank());
+    let window = c.delays.map_or(1, |d| u64::from(d.min));
+    let local: Vec<usize> = (0..k).filter(|&s| shard_rank[s] == rank).collect();
+    let bridge = exchange.take().map(|x| {
+        crate::cluster::RankBridge::new(
+            x,
+            local.len(),
+            crate::cluster::RankBridge::windows(c.ticks, window),
+        )
+    });
     let mut net = Network::new();
     let mut synapses = 0;
-    for (s, r) in ranges.iter().enumerate() {
-        let table = match delays {
-            Some(d) => SynapseTable::for_shard_delayed(post, &d.of, r),
-            None => SynapseTable::for_shard(post, r),
-        };
+    for (i, &s) in local.iter().enumerate() {
+        let r = &ranges[s];
+        let table = table(r);
         synapses += table.len();
         let mut state = LifState::new(r.len(), 0.0);
-        state.v_mv.copy_from_slice(&v0[r.clone()]);
-        let mut shard = Population::new(s, &ranges, state, prop, table, Coupling::of(cfg), ticks);
-        if let Some(d) = delays {
+        state.v_mv.copy_from_slice(&c.v0[r.clone()]);
+        let mut shard =
+            Population::new(s, &ranges, state, prop, table, Coupling::of(c.cfg), c.ticks);
+        if let Some(d) = c.delays {
             shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
         }
-        net.add(
-            if k == 1 {
-                "population".to_owned()
-            } else {
-                format!("population.{s}")
-            },
-            shard,
-        );
-        net.place(s, s); // pinned executor: shard s on worker s % workers
+        let name = if k == 1 {
+            "population".to_owned()
+        } else {
+            format!("population.{s}")
+        };
+        net.add(name, shard);
+        net.place(i, i); // pinned executor: local shard i on worker i % workers
     }
-    for a in 0..k {
-        for b in 0..k {
-            if a != b {
-                net.connect(a, b);
-            }
-        }
-    }
+    crate::cluster::connect_shards(&mut net, local.len(), bridge);
     let build_s = built.elapsed().as_secs_f64();
-    let report = Runtime::new(runtime).run(net)?;
-    collect::<Population>(cfg, synapses, ticks, build_s, &report)
+    let mut report = Runtime::new(runtime).run(net)?;
+    let bridge = crate::cluster::reclaim(&mut report, exchange).map_err(ranks_error)?;
+    let mut run = collect::<Population>(c.cfg, synapses, c.ticks, build_s, &report)?;
+    if let Some(x) = exchange.as_mut() {
+        merge_ranks(&mut run, x.as_mut(), shard_rank, bridge).map_err(ranks_error)?;
+    }
+    Ok(run)
+}
+
+/// Every rank's counts and raster summed into `run` (on every rank), with the placement and
+/// what the bridges did.
+fn merge_ranks(
+    run: &mut CubaRun,
+    x: &mut dyn crate::cluster::Exchange,
+    shard_rank: Vec<usize>,
+    bridge: crate::cluster::BridgeFigures,
+) -> Result<(), crate::cluster::ClusterError> {
+    let s = &run.stats;
+    let mine = (
+        s.spikes,
+        s.synaptic_events,
+        s.synapses,
+        s.messages,
+        run.raster.clone(),
+        bridge,
+    );
+    type Mine = (
+        u64,
+        u64,
+        usize,
+        u64,
+        Vec<(u32, u32)>,
+        crate::cluster::BridgeFigures,
+    );
+    let all: Vec<Mine> = crate::cluster::gather_json(x, &mine)?;
+    let st = &mut run.stats;
+    st.spikes = all.iter().map(|a| a.0).sum();
+    st.synaptic_events = all.iter().map(|a| a.1).sum();
+    st.synapses = all.iter().map(|a| a.2).sum();
+    st.messages = all.iter().map(|a| a.3).sum();
+    st.mean_rate_hz = st.spikes as f64 / st.neurons.max(1) as f64 / st.sim_s.max(1e-12);
+    st.ranks = Some(RankFigures {
+        ranks: all.len(),
+        shard_rank,
+        exchanges: bridge.exchanges,
+        exchange_wait_s: all.iter().map(|a| a.5.wait_s).collect(),
+        exchange_bytes: all.iter().map(|a| a.5.bytes).sum(),
+    });
+    run.raster = all.into_iter().flat_map(|a| a.4).collect();
+    run.raster.sort_unstable();
+    Ok(())
 }
 
 /// What a spiking actor counted over a run.
@@ -516,6 +622,45 @@ mod tests {
             windowed.stats.messages,
             per_tick.stats.messages
         );
+    }
+
+    /// Spread over 2 and 3 ranks (threads, the same collectives as MPI), with and without
+    /// delays, every rank returns the one-process run's spikes; one actor per neuron is
+    /// refused across ranks.
+    #[test]
+    fn ranks_give_the_same_spikes_as_one_process() {
+        let cfg = CubaConfig {
+            neurons: 800,
+            duration_ms: 50.0,
+            ..CubaConfig::default()
+        };
+        let rt = RuntimeConfig {
+            executor: Executor::Inline,
+            ..RuntimeConfig::default()
+        };
+        let one = run_cuba(&cfg, 1, 4, rt).expect("runs");
+        let one_delayed = run_cuba_delayed(&cfg, 1, 4, rt, (2, 5)).expect("runs");
+        for ranks in [2, 3] {
+            for run in crate::cluster::on_thread_ranks(ranks, || run_cuba(&cfg, 1, 4, rt)) {
+                let run = run.expect("runs");
+                assert_eq!(run.raster, one.raster, "{ranks} ranks");
+                assert_eq!(run.stats.spikes, one.stats.spikes);
+                assert_eq!(run.stats.synapses, one.stats.synapses);
+            }
+            let delayed =
+                crate::cluster::on_thread_ranks(ranks, || run_cuba_delayed(&cfg, 1, 4, rt, (2, 5)));
+            for run in delayed {
+                assert_eq!(
+                    run.expect("runs").raster,
+                    one_delayed.raster,
+                    "{ranks} ranks, delays"
+                );
+            }
+        }
+        let per_neuron = crate::cluster::on_thread_ranks(2, || run_cuba(&cfg, 1, 800, rt));
+        assert!(per_neuron
+            .iter()
+            .all(|r| matches!(r, Err(RuntimeError::Ranks(_)))));
     }
 
     /// Same spikes whatever the sharding and executor.

@@ -6,12 +6,31 @@ use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
 
+/// What a rank other than 0 of an MPI job returns: it ran its shards; rank 0 writes.
+fn other_rank(scenario: &Scenario, snn: crate::spike::cuba::SnnStats) -> RunSummary {
+    let mut results = Results::new(scenario.name(), scenario.seed());
+    results.snn = Some(snn);
+    RunSummary {
+        dir: std::path::PathBuf::new(),
+        results,
+    }
+}
+
 /// Simulates the CUBA network and writes its run folder.
 pub(super) fn run_cuba_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
+    if !crate::cluster::is_root() {
+        let run = crate::spike::cuba::run_cuba(
+            scenario.cuba(),
+            scenario.seed(),
+            scenario.shards(),
+            scenario.runtime_config(),
+        )?;
+        return Ok(other_rank(scenario, run.stats));
+    }
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
@@ -47,12 +66,7 @@ pub(super) fn run_microcircuit_scenario(
             scenario.shards(),
             scenario.runtime_config(),
         )?;
-        let mut results = Results::new(scenario.name(), scenario.seed());
-        results.snn = Some(run.stats);
-        return Ok(RunSummary {
-            dir: std::path::PathBuf::new(),
-            results,
-        });
+        return Ok(other_rank(scenario, run.stats));
     }
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());

@@ -6,10 +6,10 @@
 //! what a scale derives from them ([`model`]), the parallel build ([`build`]) and
 //! [`run_microcircuit`].
 //!
-//! The shards are [`Population`]s exchanging spikes once per window of the minimum delay
+//! The shards are [`crate::spike::population::Population`]s exchanging spikes once per window of the minimum delay
 //! (one tick, 0.1 ms, with the model's delay distribution, as in NEST); each holds its
 //! neurons' incoming synapses by presynaptic neuron, a delay ring, its neurons' Poisson
-//! drive and a [`SpikeRecord`].
+//! drive and a [`crate::spike::record::SpikeRecord`].
 
 pub mod build;
 pub mod model;

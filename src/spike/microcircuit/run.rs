@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::build::Wiring;
 use super::model::{Model, BG_RATE_HZ, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
 use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
-use crate::cluster::{gather_json, place_shards, Exchange, RankBridge};
+use crate::cluster::{connect_shards, gather_json, place_shards, reclaim, Exchange, RankBridge};
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
@@ -198,20 +198,7 @@ fn build_network(
         net.add(format!("population.{s}"), shard);
         net.place(i, i);
     }
-    let k = shards.local.len();
-    for a in 0..k {
-        for b in (0..k).filter(|&b| b != a) {
-            net.connect(a, b);
-        }
-    }
-    if let Some(bridge) = bridge {
-        let id = net.add("rank-bridge", bridge);
-        net.place(id, 0);
-        for a in 0..k {
-            net.connect(a, id);
-            net.connect(id, a);
-        }
-    }
+    connect_shards(&mut net, shards.local.len(), bridge);
     net
 }
 
@@ -226,16 +213,8 @@ fn local_figures(
         peak_rss: memory::peak_resident_bytes().unwrap_or(0),
         ..Figures::default()
     };
-    for a in report.actors.iter_mut() {
-        if let Some(b) = (a.as_mut() as &mut dyn std::any::Any).downcast_mut::<RankBridge>() {
-            *exchange = b.take_exchange();
-            (f.exchanges, f.exchange_wait_s, f.exchange_bytes) =
-                (b.exchanges, b.wait.as_secs_f64(), b.bytes_sent);
-            if let Some(e) = b.error.take() {
-                return Err(ranks_error(e));
-            }
-        }
-    }
+    let b = reclaim(report, exchange).map_err(ranks_error)?;
+    (f.exchanges, f.exchange_wait_s, f.exchange_bytes) = (b.exchanges, b.wait_s, b.bytes);
     for (i, a) in report.actors.iter().enumerate() {
         let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
             continue;
