@@ -133,3 +133,59 @@ pub fn gather_json<T: serde::Serialize + serde::de::DeserializeOwned>(
         })
         .collect()
 }
+
+/// Checks that every rank is about to build the same network: each rank's `what` (its
+/// scenario's network, seed and sharding) must equal rank 0's, or the run stops on every
+/// rank naming the first that differs.
+pub fn agree<T: serde::Serialize>(
+    exchange: &mut dyn Exchange,
+    what: &T,
+) -> Result<(), ClusterError> {
+    let rank = exchange.rank();
+    let mine = serde_json::to_vec(what).map_err(|e| ClusterError::Rank {
+        rank,
+        message: e.to_string(),
+    })?;
+    let all = exchange.all_gather(&mine)?;
+    match all.iter().position(|x| *x != all[0]) {
+        None => Ok(()),
+        Some(other) => Err(ClusterError::Rank {
+            rank,
+            message: format!(
+                "rank {other} builds another network than rank 0 (a different scenario, \
+                 override, seed or shard count): every rank must run the same command on the \
+                 same files"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ranks that would build different networks all stop, naming the odd one.
+    #[test]
+    fn ranks_must_agree_on_the_network() {
+        let same = on_thread_ranks(3, || {
+            let mut x = take().expect("a rank of three");
+            let r = agree(x.as_mut(), &("cuba", 1u64, 4usize));
+            put_back(x);
+            r.is_ok()
+        });
+        assert_eq!(same, vec![true; 3]);
+        let differ = on_thread_ranks(3, || {
+            let mut x = take().expect("a rank of three");
+            let seed = if x.rank() == 2 { 9u64 } else { 1 };
+            let r = agree(x.as_mut(), &("cuba", seed, 4usize));
+            put_back(x);
+            r.err().map(|e| e.to_string()).unwrap_or_default()
+        });
+        assert!(
+            differ
+                .iter()
+                .all(|e| e.contains("rank 2 builds another network")),
+            "{differ:?}"
+        );
+    }
+}

@@ -308,6 +308,15 @@ fn run_ranked(
         Some(d) => SynapseTable::for_shard_delayed(c.post, &d.of, r),
         None => SynapseTable::for_shard(c.post, r),
     };
+    if let Some(x) = exchange.as_mut() {
+        let delays = c.delays.map(|d| (d.min, d.max));
+        // The network's fingerprint: configuration, delays, synapses and first potentials
+        // (the seed shows in both).
+        let synapses: usize = c.post.iter().map(Vec::len).sum();
+        let v0: Vec<u32> = c.v0.iter().take(16).map(|v| v.to_bits()).collect();
+        let what = (c.cfg, c.ticks, delays, k, synapses, v0);
+        crate::cluster::agree(x.as_mut(), &what).map_err(ranks_error)?;
+    }
     let shard_rank = match exchange.as_ref() {
         Some(x) => {
             let synapses: Vec<u64> = ranges.iter().map(|r| table(r).len() as u64).collect();

@@ -82,6 +82,9 @@ pub(super) fn run_ranked(
     let wiring = Wiring::new(&model, seed, LifParams::MICROCIRCUIT.dt_ms, threads);
     let span = Span::of(cfg);
     let ranges = wiring.balanced_ranges(shards);
+    if let Some(x) = exchange.as_mut() {
+        crate::cluster::agree(x.as_mut(), &(cfg, seed, shards)).map_err(ranks_error)?;
+    }
     let shard_rank = match exchange.as_ref() {
         Some(x) => {
             let synapses: Vec<u64> = ranges
