@@ -168,3 +168,42 @@ fn a_killed_rank_ends_the_job() {
     };
     assert!(!status.success());
 }
+
+/// Ctrl-C on mpirun (Open MPI forwards SIGINT to the ranks): every rank stops at the same
+/// tick and rank 0 writes the figures of what was simulated, status "stopped".
+#[test]
+fn ctrl_c_on_mpirun_stops_every_rank_and_keeps_the_figures() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let job = mpirun(
+        2,
+        &[
+            "run",
+            "scenarios/microcircuit-small.toml",
+            "-q",
+            "--set",
+            "microcircuit.scale=0.02",
+            "--set",
+            "microcircuit.duration_ms=3600000",
+            "--set",
+            "runtime.shards=2",
+        ],
+    )
+    .arg("--out")
+    .arg(&out)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("mpirun starts");
+    std::thread::sleep(Duration::from_secs(4));
+    Command::new("kill")
+        .args(["-INT", &job.id().to_string()])
+        .status()
+        .expect("kill");
+    let o = job.wait_with_output().expect("exits");
+    assert!(!o.status.success());
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(json["status"], "stopped", "{}", stderr(&o));
+    assert!(json["snn"]["sim_s"].as_f64().expect("sim_s") < 3600.0);
+}

@@ -263,3 +263,42 @@ fn microcircuit_bad_input_is_refused_before_building() {
         expect_bad_input(&axon(&["run", file, "--set", set]), needle);
     }
 }
+
+/// Ctrl-C (SIGINT) during a long microcircuit run: every shard stops at the same tick, the
+/// figures of what was simulated are written with status "stopped", exit 130.
+#[test]
+fn ctrl_c_stops_the_microcircuit_and_keeps_what_was_simulated() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let child = command(&["run", "scenarios/microcircuit-small.toml", "-q"])
+        .args([
+            "--set",
+            "microcircuit.scale=0.02",
+            "--set",
+            "microcircuit.duration_ms=3600000",
+        ])
+        .args(["--set", "runtime.shards=3", "--set", "runtime.workers=2"])
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let o = child.wait_with_output().expect("exits");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped after"), "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("file"))
+            .expect("json");
+    assert_eq!(json["status"], "stopped");
+    let sim = json["snn"]["sim_s"].as_f64().expect("sim_s");
+    assert!(sim > 0.0 && sim < 3600.0, "{sim}");
+    assert!(out.join("raster.png").exists() && out.join("rates.png").exists());
+}

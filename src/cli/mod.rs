@@ -107,7 +107,7 @@ impl From<RunError> for Failure {
     fn from(e: RunError) -> Self {
         Self {
             bad_input: e.is_bad_input(),
-            interrupted: matches!(e, RunError::Interrupted { .. }),
+            interrupted: matches!(e, RunError::Interrupted { .. } | RunError::Stopped { .. }),
             error: e.into(),
         }
     }
@@ -151,8 +151,9 @@ fn stop_flag() -> Arc<AtomicBool> {
             std::process::exit(130);
         }
         eprintln!(
-            "\ninterrupt: finishing the batches in flight and saving a checkpoint \
-             (press Ctrl-C again to exit at once)"
+            "\ninterrupt: finishing the batches in flight and saving a checkpoint (a spiking \
+             run: the exchange window in flight, then its figures so far; press Ctrl-C again \
+             to exit at once)"
         );
     });
     if let Err(e) = installed {

@@ -74,10 +74,8 @@ impl RankBridge {
         self.exchanges += 1;
         self.bytes_sent += self.bytes.len() as u64;
         let me = exchange.rank();
+        let mut stop = false;
         for (rank, data) in all.iter().enumerate() {
-            if rank == me {
-                continue;
-            }
             let words: Vec<u32> = data
                 .chunks_exact(4)
                 .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -92,6 +90,14 @@ impl RankBridge {
                         message: format!("rank {rank} sent a truncated spike piece"),
                     });
                 };
+                // A shard that stops early marks its window piece; everyone stops after it.
+                stop |= piece
+                    .first()
+                    .is_some_and(|&w| w & crate::spike::population::STOP_BIT != 0);
+                i += 3 + len;
+                if rank == me {
+                    continue;
+                }
                 let fired = self.pool.spikes(piece);
                 for edge in 0..ctx.edges() {
                     ctx.send(
@@ -102,12 +108,11 @@ impl RankBridge {
                         },
                     );
                 }
-                i += 3 + len;
             }
         }
         self.buffer.clear();
         self.have = 0;
-        self.windows_left -= 1;
+        self.windows_left = if stop { 0 } else { self.windows_left - 1 };
         Ok(())
     }
 }

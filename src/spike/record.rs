@@ -122,19 +122,21 @@ impl SpikeRecord {
     }
 }
 
-/// The run's populations from every shard's record: `names[p]`, sizes from `starts`,
-/// `seconds` recorded. Also returns each population's per-neuron rates (Hz), for plots.
+/// The run's populations from every shard's record: `names[p]`, sizes from `starts`, and
+/// what was recorded: `(ticks, seconds)` (fewer than planned when a run stopped early).
+/// Also returns each population's per-neuron rates (Hz), for plots.
 pub fn summarize(
     records: &[&SpikeRecord],
     names: &[&str],
     starts: &[usize],
-    seconds: f64,
+    (ticks, seconds): (u64, f64),
     reference_hz: Option<&[f64]>,
 ) -> (Vec<PopulationStats>, Vec<Vec<f32>>) {
     let classes = names.len();
     let mut rates = vec![Vec::new(); classes];
     let (mut cv_sum, mut cv_n) = (vec![0.0; classes], vec![0usize; classes]);
     let bins = records.first().map_or(0, |r| r.bins.len() / classes.max(1));
+    let bins = bins.min(ticks.div_ceil(SYNCHRONY_BIN_TICKS) as usize);
     let mut series = vec![vec![0u64; bins]; classes];
     for r in records {
         for i in 0..r.count.len() {
@@ -148,7 +150,7 @@ pub fn summarize(
                 cv_n[p] += 1;
             }
         }
-        for (b, chunk) in r.bins.chunks(classes).enumerate() {
+        for (b, chunk) in r.bins.chunks(classes).take(bins).enumerate() {
             for (p, &c) in chunk.iter().enumerate() {
                 series[p][b] += u64::from(c);
             }
@@ -200,7 +202,7 @@ mod tests {
             a.record(t, &[0, 2]);
             b.record(t, &[3]);
         }
-        let (stats, rates) = summarize(&[&a, &b], &["A", "B"], &starts, 0.1, None);
+        let (stats, rates) = summarize(&[&a, &b], &["A", "B"], &starts, (1000, 0.1), None);
         // Ticks 100..1000: 10 spikes in 0.1 s = 100 Hz for neuron 0, 0 for neuron 1.
         assert_eq!(rates[0], vec![100.0, 0.0]);
         assert!((stats[0].rate_hz - 50.0).abs() < 1e-9);

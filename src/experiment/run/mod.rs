@@ -66,6 +66,18 @@ pub enum RunError {
         /// The run folder.
         dir: PathBuf,
     },
+    /// A spiking run was stopped on request (Ctrl-C) before its end: the figures of what was
+    /// simulated are written, with `"status": "stopped"`.
+    #[error(
+        "stopped after {simulated_s} s simulated: the figures of that part are in {dir} \
+         (status \"stopped\")"
+    )]
+    Stopped {
+        /// The run folder.
+        dir: PathBuf,
+        /// Simulated seconds.
+        simulated_s: f64,
+    },
     /// `--resume` was given a folder that does not fit the scenario (bad input).
     #[error("cannot resume {dir}: {message}")]
     Resume {

@@ -53,36 +53,45 @@ pub(super) fn run_cuba_scenario(
 
 /// Builds and simulates the cortical microcircuit and writes its run folder: results.json
 /// (`snn` with `populations`), a raster of every population and a box plot of their rates.
+/// Ctrl-C stops every shard (and rank) at the same tick; what was simulated is written.
 pub(super) fn run_microcircuit_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
-    if !crate::cluster::is_root() {
-        // Another rank of an MPI job: run its shards; rank 0 writes the run folder.
-        let run = crate::spike::microcircuit::run_microcircuit(
+    let run = |stop| {
+        crate::spike::microcircuit::run_microcircuit_until(
             scenario.microcircuit(),
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
-        )?;
-        return Ok(other_rank(scenario, run.stats));
+            stop,
+        )
+    };
+    if !crate::cluster::is_root() {
+        // Another rank of an MPI job: run its shards; rank 0 writes the run folder.
+        return Ok(other_rank(scenario, run(opts.stop.clone())?.stats));
     }
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::new(scenario.name(), scenario.seed());
-    let run = crate::spike::microcircuit::run_microcircuit(
-        scenario.microcircuit(),
-        scenario.seed(),
-        scenario.shards(),
-        scenario.runtime_config(),
-    )?;
+    let run = run(opts.stop.clone())?;
     results.snn = Some(run.stats.clone());
-    results.complete();
+    if run.stopped {
+        results.status = "stopped".to_owned();
+    } else {
+        results.complete();
+    }
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::microcircuit_raster_png(&run, &dir.path().join("raster.png"))?;
     crate::experiment::plot::rates_box_png(&run, &dir.path().join("rates.png"))?;
+    if run.stopped {
+        return Err(RunError::Stopped {
+            dir: dir.path().to_owned(),
+            simulated_s: run.stats.sim_s,
+        });
+    }
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,

@@ -94,6 +94,8 @@ pub struct MicrocircuitRun {
     pub raster: Vec<(u32, u32)>,
     /// The ticks the raster covers.
     pub raster_ticks: Range<u64>,
+    /// Stopped on request before `duration_ms` (the figures cover what was simulated).
+    pub stopped: bool,
 }
 
 /// Builds the microcircuit for `seed` as `shards` population shards and runs it. On a
@@ -106,8 +108,21 @@ pub fn run_microcircuit(
     shards: usize,
     runtime: RuntimeConfig,
 ) -> Result<MicrocircuitRun, RuntimeError> {
+    run_microcircuit_until(cfg, seed, shards, runtime, None)
+}
+
+/// [`run_microcircuit`] that stops early, at the end of the first exchange window after
+/// `stop` is set (Ctrl-C), on every shard and rank at the same tick; the figures then cover
+/// the ticks simulated and [`MicrocircuitRun::stopped`] is set.
+pub fn run_microcircuit_until(
+    cfg: &MicrocircuitConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<MicrocircuitRun, RuntimeError> {
     let mut exchange = crate::cluster::take();
-    let out = run::run_ranked(cfg, seed, shards, runtime, &mut exchange);
+    let out = run::run_ranked(cfg, seed, (shards, runtime, stop), &mut exchange);
     if let Some(x) = exchange {
         crate::cluster::put_back(x);
     }

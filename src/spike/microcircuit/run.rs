@@ -57,6 +57,9 @@ struct Figures {
     busy: Vec<(usize, f64)>,
     records: Vec<SpikeRecord>,
     peak_rss: u64,
+    /// Ticks simulated (all shards stop at the same tick) and whether that was early.
+    ticks: u64,
+    stopped: bool,
     wall_s: f64,
     build_s: f64,
     exchanges: u64,
@@ -72,8 +75,7 @@ fn ranks_error(e: crate::cluster::ClusterError) -> RuntimeError {
 pub(super) fn run_ranked(
     cfg: &MicrocircuitConfig,
     seed: u64,
-    shards: usize,
-    runtime: RuntimeConfig,
+    (shards, runtime, stop): (usize, RuntimeConfig, Option<StopFlag>),
     exchange: &mut Option<Box<dyn Exchange>>,
 ) -> Result<MicrocircuitRun, RuntimeError> {
     let built = Instant::now();
@@ -122,6 +124,7 @@ pub(super) fn run_ranked(
         ranges: &ranges,
         local: &local,
         delays,
+        stop,
     };
     let net = build_network(cfg, &wiring, seed, &shards_of, tables, bridge, &span);
     let build_s = built.elapsed().as_secs_f64();
@@ -139,11 +142,15 @@ pub(super) fn run_ranked(
     Ok(assemble(cfg, &wiring, &span, all, shard_rank))
 }
 
-/// Which shards there are and which this rank holds, and the delays of all.
+/// A request to stop early, shared with the shards.
+type StopFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+/// Which shards there are and which this rank holds, the delays of all, and the stop flag.
 struct Shards<'a> {
     ranges: &'a [Range<usize>],
     local: &'a [usize],
     delays: (u16, u16),
+    stop: Option<StopFlag>,
 }
 
 /// This rank's shards (each with its synapses, delay ring, drive and record), all connected
@@ -197,7 +204,8 @@ fn build_network(
         )
         .with_windows(u64::from(min.min(max)), u64::from(max))
         .with_drive(drive(cfg, model, wiring, r, seed))
-        .with_record(record);
+        .with_record(record)
+        .with_stop(shards.stop.clone());
         net.add(format!("population.{s}"), shard);
         net.place(i, i);
     }
@@ -234,6 +242,8 @@ fn local_figures(
         f.events += p.synaptic_events;
         f.bytes += p.bytes() as u64;
         f.busy.push((p.shard(), p.busy_s()));
+        f.ticks = p.ticks();
+        f.stopped |= p.stopped_early;
         f.records.extend(p.record().cloned());
     }
     Ok(f)
@@ -248,6 +258,14 @@ fn assemble(
     shard_rank: Vec<usize>,
 ) -> MicrocircuitRun {
     let ranks = all.len();
+    // Stopped early: every shard stopped at the same tick; measure what was simulated.
+    let ticks = all.iter().map(|f| f.ticks).min().unwrap_or(span.ticks);
+    let span = &Span {
+        ticks,
+        from: span.from.min(ticks),
+        raster: span.raster.start.min(ticks)..span.raster.end.min(ticks),
+    };
+    let stopped = all.iter().any(|f| f.stopped);
     let mut records: Vec<&SpikeRecord> = all.iter().flat_map(|f| f.records.iter()).collect();
     records.sort_by_key(|r| r.first_neuron());
     let reference = (cfg.scale == 1.0).then_some(&REFERENCE_RATES_HZ[..]);
@@ -255,7 +273,7 @@ fn assemble(
         &records,
         &POPULATIONS,
         &wiring.starts,
-        span.seconds(span.from),
+        (span.ticks - span.from, span.seconds(span.from)),
         reference,
     );
     let mut raster: Vec<(u32, u32)> = records
@@ -303,6 +321,7 @@ fn assemble(
         rates,
         raster,
         raster_ticks: span.raster.clone(),
+        stopped,
     }
 }
 

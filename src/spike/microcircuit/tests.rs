@@ -224,3 +224,52 @@ fn ranks_give_the_same_run_as_one_process() {
         "{errors:?}"
     );
 }
+
+/// A stop request ends every shard (and every rank) at the same tick, at the end of the
+/// first exchange window after it: set from the start, the run is one window long and equal
+/// however it is sharded; set while running, a long run ends early without a stall.
+#[test]
+fn a_stop_request_ends_every_shard_at_the_same_tick() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cfg = small(0.02, 60_000.0);
+    let rt = |executor, workers| RuntimeConfig {
+        executor,
+        workers,
+        ..RuntimeConfig::default()
+    };
+    let now = || Some(Arc::new(AtomicBool::new(true)));
+    let one = run_microcircuit_until(&cfg, 5, 1, rt(Executor::Inline, 1), now()).expect("runs");
+    assert!(one.stopped);
+    assert!(
+        (one.stats.sim_s - 0.0001).abs() < 1e-12,
+        "one window of one tick: {}",
+        one.stats.sim_s
+    );
+    let three = run_microcircuit_until(&cfg, 5, 3, rt(Executor::Pinned, 2), now()).expect("runs");
+    assert_eq!(
+        (three.stats.sim_s, three.stats.spikes),
+        (one.stats.sim_s, one.stats.spikes)
+    );
+    let ranks = crate::cluster::on_thread_ranks(2, || {
+        run_microcircuit_until(&cfg, 5, 4, rt(Executor::Inline, 1), now())
+    });
+    for r in ranks {
+        let r = r.expect("runs");
+        assert!(r.stopped && r.stats.sim_s == one.stats.sim_s);
+    }
+    // Set while running: 60 s simulated would take minutes; it stops within moments.
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            flag.store(true, Ordering::Relaxed);
+        })
+    };
+    let run =
+        run_microcircuit_until(&cfg, 5, 3, rt(Executor::Pinned, 2), Some(flag)).expect("runs");
+    setter.join().expect("setter");
+    assert!(run.stopped && run.stats.sim_s < 60.0, "{}", run.stats.sim_s);
+    assert_eq!(run.stats.populations.len(), 8);
+}

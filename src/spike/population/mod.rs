@@ -68,7 +68,17 @@ pub struct Population {
     record: Option<SpikeRecord>,
     /// Time spent stepping (handlers), not waiting for other shards' spikes.
     busy: std::time::Duration,
+    /// A request to stop early (Ctrl-C), checked at the end of each exchange window.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// A piece of the window being gathered says its sender stops after it.
+    stopping: bool,
+    /// The run ended before its last tick (on request).
+    pub(crate) stopped_early: bool,
 }
+
+/// Set in the shard-index word of a window piece: the sender stops after this window, and
+/// so does every shard that receives it (all at the same tick).
+pub(crate) const STOP_BIT: u32 = 1 << 31;
 
 /// Populations check their state for non-finite values every this many ticks (and at the
 /// last): a pass over the state costs about half a tick.
@@ -109,6 +119,9 @@ impl Population {
             drive: None,
             record: None,
             busy: std::time::Duration::ZERO,
+            stop: None,
+            stopping: false,
+            stopped_early: false,
         }
     }
 
@@ -141,6 +154,21 @@ impl Population {
     /// The shard's spike record, if it keeps one.
     pub(crate) fn record(&self) -> Option<&SpikeRecord> {
         self.record.as_ref()
+    }
+
+    /// Stops at the end of the first exchange window after `flag` is set, together with
+    /// every other shard (the window's piece carries [`STOP_BIT`]); windowed shards only.
+    pub(crate) fn with_stop(
+        mut self,
+        flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Self {
+        self.stop = flag;
+        self
+    }
+
+    /// Ticks simulated (fewer than asked when stopped early).
+    pub(crate) fn ticks(&self) -> u64 {
+        self.ticks
     }
 
     /// The shard's index among all shards.
@@ -269,6 +297,11 @@ impl Population {
                 if self.have < shards {
                     return false;
                 }
+                if self.stopping {
+                    // A shard stopped after the last window: so does every shard, here.
+                    self.end_early();
+                    return true;
+                }
                 self.deliver_window(self.tick - d);
             }
             if self.integrate() {
@@ -287,7 +320,19 @@ impl Population {
             }
             let window_ends = (self.tick + 1).is_multiple_of(d);
             if window_ends && !last {
+                let stop = self
+                    .stop
+                    .as_ref()
+                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
+                if let (true, Some(ring)) = (stop, self.ring.as_mut()) {
+                    ring.own[0] |= STOP_BIT;
+                }
                 self.send_window(ctx, self.tick + 1 - d);
+                if stop {
+                    self.tick += 1;
+                    self.end_early();
+                    return true;
+                }
             }
             self.tick += 1;
             if window_ends {
@@ -355,12 +400,19 @@ impl Population {
             // A window piece names its shard first; one with only zero counts is no piece.
             let any = s.0.len() as u64 > self.step() + 1;
             if let Some(&k) = s.0.first() {
-                self.pieces[k as usize] = any.then_some(s);
+                self.stopping |= k & STOP_BIT != 0;
+                self.pieces[(k & !STOP_BIT) as usize] = any.then_some(s);
             }
         } else if let Some(k) = self.piece_shard(&s) {
             self.pieces[k] = Some(s);
         }
         self.have += 1;
+    }
+
+    /// Ends the run at the current tick (a stop request).
+    fn end_early(&mut self) {
+        self.ticks = self.tick;
+        self.stopped_early = true;
     }
 
     /// Done: alone, or with every actor when the state went non-finite.
