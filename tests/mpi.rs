@@ -98,7 +98,8 @@ fn the_exchange_benchmark_times_a_window() {
     assert!(text.contains("us per window"), "{text}");
 }
 
-/// What does not run across ranks is refused on every rank as bad input (exit 2).
+/// What does not run across ranks is refused on every rank as bad input (exit 2): a
+/// learning scenario, and fewer population shards than ranks.
 #[test]
 fn a_learning_scenario_is_refused_across_ranks() {
     let o = mpirun(2, &["run", "scenarios/quickstart.toml"])
@@ -106,6 +107,12 @@ fn a_learning_scenario_is_refused_across_ranks() {
         .expect("runs");
     assert!(!o.status.success());
     assert!(stderr(&o).contains("across 2 MPI ranks"), "{}", stderr(&o));
+    // Fewer population shards than ranks.
+    let o = mpirun(2, &["run", "scenarios/cuba.toml"])
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("runtime.shards=2"), "{}", stderr(&o));
 }
 
 /// `kill -9` of one rank ends the whole job with an error within 10 s: mpirun sees the rank

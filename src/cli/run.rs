@@ -80,6 +80,14 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
             scenario.kind().name()
         )));
     }
+    if ranks > scenario.shards() {
+        return Err(bad_input(anyhow::anyhow!(
+            "{}: {ranks} MPI ranks but runtime.shards = {}: every rank needs a population \
+             shard; set --set runtime.shards={ranks} (or more)",
+            file.display(),
+            scenario.shards()
+        )));
+    }
     let mut bars = Bars {
         enabled: rank == 0 && !quiet && std::io::stderr().is_terminal(),
         bar: None,
