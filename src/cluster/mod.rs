@@ -65,6 +65,8 @@ pub fn set_abort(abort: AbortFn) {
 thread_local! {
     /// The exchange of the rank this thread runs, while no run holds it.
     static CURRENT: RefCell<Option<Box<dyn Exchange>>> = const { RefCell::new(None) };
+    /// The rank of each shard, when a run pins them ([`pin_shards`]).
+    static PINNED: RefCell<Option<Vec<usize>>> = const { RefCell::new(None) };
     /// (rank, size) of this thread's rank; (0, 1) outside a cluster.
     static WHO: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 1)) };
 }
@@ -73,6 +75,39 @@ thread_local! {
 pub fn install(exchange: Box<dyn Exchange>) {
     WHO.with(|w| w.set((exchange.rank(), exchange.size())));
     CURRENT.with(|c| *c.borrow_mut() = Some(exchange));
+}
+
+/// Pins the shards of the runs this thread starts to ranks (`runtime.shard_ranks`); `None`
+/// (or empty): balanced by synapses ([`place_shards`]).
+pub fn pin_shards(ranks: Option<Vec<usize>>) {
+    PINNED.with(|p| *p.borrow_mut() = ranks.filter(|r| !r.is_empty()));
+}
+
+/// The rank of each of the shards with `synapses[s]` synapses over `ranks` ranks: as pinned
+/// ([`pin_shards`]), checked, or balanced ([`place_shards`]).
+pub fn placement(synapses: &[u64], ranks: usize) -> Result<Vec<usize>, ClusterError> {
+    let Some(pinned) = PINNED.with(|p| p.borrow().clone()) else {
+        return place_shards(synapses, ranks);
+    };
+    let bad = |why: String| {
+        Err(ClusterError::Placement(format!(
+            "runtime.shard_ranks {pinned:?}: {why}"
+        )))
+    };
+    if pinned.len() != synapses.len() {
+        return bad(format!(
+            "{} entries for {} shards",
+            pinned.len(),
+            synapses.len()
+        ));
+    }
+    if let Some(r) = (0..ranks).find(|r| !pinned.contains(r)) {
+        return bad(format!("rank {r} of {ranks} holds no shard"));
+    }
+    if let Some(&r) = pinned.iter().find(|&&r| r >= ranks) {
+        return bad(format!("rank {r} does not exist (ranks 0..{ranks})"));
+    }
+    Ok(pinned)
 }
 
 /// (rank, ranks) of this thread: (0, 1) when it is not part of a cluster.
@@ -163,6 +198,19 @@ pub fn agree<T: serde::Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_placements_are_checked() {
+        pin_shards(Some(vec![1, 0, 1]));
+        assert_eq!(placement(&[5, 5, 5], 2).unwrap(), vec![1, 0, 1]);
+        for bad in [3, 1] {
+            let e = placement(&[5, 5, 5], bad).unwrap_err().to_string();
+            assert!(e.contains("runtime.shard_ranks"), "{e}");
+        }
+        assert!(placement(&[5, 5], 2).is_err(), "wrong length");
+        pin_shards(None);
+        assert_eq!(placement(&[5, 5, 5], 3).unwrap(), vec![0, 1, 2]);
+    }
 
     /// Ranks that would build different networks all stop, naming the odd one.
     #[test]

@@ -312,6 +312,9 @@ pub fn run(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
+    if scenario.kind().is_spiking_network() {
+        crate::cluster::pin_shards(Some(scenario.shard_ranks().to_vec()));
+    }
     match scenario.kind() {
         AlgorithmKind::Cuba => return spiking::run_cuba_scenario(scenario, opts, observer),
         AlgorithmKind::Microcircuit => {

@@ -305,6 +305,11 @@ impl Scenario {
         &self.file.cuba
     }
 
+    /// The rank of each population shard across MPI ranks (empty: balanced).
+    pub fn shard_ranks(&self) -> &[usize] {
+        &self.file.runtime.shard_ranks
+    }
+
     /// The cortical microcircuit (`[microcircuit]`).
     pub fn microcircuit(&self) -> &crate::spike::microcircuit::MicrocircuitConfig {
         &self.file.microcircuit

@@ -52,6 +52,9 @@ pub struct RuntimeSection {
     /// Async: an actor that has received nothing for this many milliseconds counts as
     /// settled (so a lost message cannot hold a batch forever), > 0. Default 2.
     pub settle_quiet_ms: f64,
+    /// Across MPI ranks: the rank of each population shard (`shards` entries, every rank
+    /// holding at least one). Default `[]`: contiguous blocks balanced by synapse count.
+    pub shard_ranks: Vec<usize>,
 }
 
 impl Default for RuntimeSection {
@@ -66,6 +69,7 @@ impl Default for RuntimeSection {
             settle_tolerance: 1e-3,
             max_updates: 0,
             settle_quiet_ms: 2.0,
+            shard_ranks: Vec::new(),
         }
     }
 }
@@ -73,6 +77,16 @@ impl Default for RuntimeSection {
 impl RuntimeSection {
     /// Checks the sharding, mailbox and stall timeout.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        if !self.shard_ranks.is_empty() && self.shard_ranks.len() != self.shards {
+            return Err(invalid(
+                "runtime.shard_ranks",
+                format!("{:?}", self.shard_ranks),
+                &format!(
+                    "must give one rank per population shard: {} entries for runtime.shards = {}",
+                    self.shards, self.shards
+                ),
+            ));
+        }
         if self.shards == 0 {
             return Err(invalid(
                 "runtime.shards",

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::build::Wiring;
 use super::model::{Model, BG_RATE_HZ, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
 use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
-use crate::cluster::{connect_shards, gather_json, place_shards, reclaim, Exchange, RankBridge};
+use crate::cluster::{connect_shards, gather_json, reclaim, Exchange, RankBridge};
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
@@ -93,7 +93,7 @@ pub(super) fn run_ranked(
                 .iter()
                 .map(|r| wiring.synapses_in(r.clone()))
                 .collect();
-            place_shards(&synapses, x.size()).map_err(ranks_error)?
+            crate::cluster::placement(&synapses, x.size()).map_err(ranks_error)?
         }
         None => vec![0; ranges.len()],
     };
