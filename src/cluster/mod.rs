@@ -85,7 +85,7 @@ pub fn pin_shards(ranks: Option<Vec<usize>>) {
 
 /// The rank of each of the shards with `synapses[s]` synapses over `ranks` ranks: as pinned
 /// ([`pin_shards`]), checked, or balanced ([`place_shards`]).
-pub fn placement(synapses: &[u64], ranks: usize) -> Result<Vec<usize>, ClusterError> {
+pub fn rank_of_shards(synapses: &[u64], ranks: usize) -> Result<Vec<usize>, ClusterError> {
     let Some(pinned) = PINNED.with(|p| p.borrow().clone()) else {
         return place_shards(synapses, ranks);
     };
@@ -202,14 +202,14 @@ mod tests {
     #[test]
     fn pinned_placements_are_checked() {
         pin_shards(Some(vec![1, 0, 1]));
-        assert_eq!(placement(&[5, 5, 5], 2).unwrap(), vec![1, 0, 1]);
+        assert_eq!(rank_of_shards(&[5, 5, 5], 2).unwrap(), vec![1, 0, 1]);
         for bad in [3, 1] {
-            let e = placement(&[5, 5, 5], bad).unwrap_err().to_string();
+            let e = rank_of_shards(&[5, 5, 5], bad).unwrap_err().to_string();
             assert!(e.contains("runtime.shard_ranks"), "{e}");
         }
-        assert!(placement(&[5, 5], 2).is_err(), "wrong length");
+        assert!(rank_of_shards(&[5, 5], 2).is_err(), "wrong length");
         pin_shards(None);
-        assert_eq!(placement(&[5, 5, 5], 3).unwrap(), vec![0, 1, 2]);
+        assert_eq!(rank_of_shards(&[5, 5, 5], 3).unwrap(), vec![0, 1, 2]);
     }
 
     /// Ranks that would build different networks all stop, naming the odd one.

@@ -320,7 +320,7 @@ fn run_ranked(
     let shard_rank = match exchange.as_ref() {
         Some(x) => {
             let synapses: Vec<u64> = ranges.iter().map(|r| table(r).len() as u64).collect();
-            crate::cluster::placement(&synapses, x.size()).map_err(ranks_error)?
+            crate::cluster::rank_of_shards(&synapses, x.size()).map_err(ranks_error)?
         }
         None => vec![0; k],
     };

@@ -93,7 +93,7 @@ pub(super) fn run_ranked(
                 .iter()
                 .map(|r| wiring.synapses_in(r.clone()))
                 .collect();
-            crate::cluster::placement(&synapses, x.size()).map_err(ranks_error)?
+            crate::cluster::rank_of_shards(&synapses, x.size()).map_err(ranks_error)?
         }
         None => vec![0; ranges.len()],
     };
