@@ -22,25 +22,22 @@ pub(super) fn run_cuba_scenario(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
-    if !crate::cluster::is_root() {
-        let run = crate::spike::cuba::run_cuba(
+    let run = || {
+        crate::spike::cuba::run_cuba(
             scenario.cuba(),
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
-        )?;
-        return Ok(other_rank(scenario, run.stats));
+        )
+    };
+    if !crate::cluster::is_root() {
+        return Ok(other_rank(scenario, run()?.stats));
     }
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::new(scenario.name(), scenario.seed());
-    let run = crate::spike::cuba::run_cuba(
-        scenario.cuba(),
-        scenario.seed(),
-        scenario.shards(),
-        scenario.runtime_config(),
-    )?;
+    let run = run()?;
     results.snn = Some(run.stats.clone());
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;

@@ -157,23 +157,7 @@ fn ranks_give_the_same_run_as_one_process() {
         (3, Executor::Pinned),
         (4, Executor::Tokio),
     ] {
-        let group = crate::cluster::ThreadRanks::group(ranks);
-        let runs: Vec<_> = std::thread::scope(|s| {
-            let handles: Vec<_> = group
-                .into_iter()
-                .map(|x| {
-                    let cfg = &cfg;
-                    s.spawn(move || {
-                        crate::cluster::install(Box::new(x));
-                        run_microcircuit(cfg, 5, 4, rt(ex))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("rank thread"))
-                .collect()
-        });
+        let runs = crate::cluster::on_thread_ranks(ranks, || run_microcircuit(&cfg, 5, 4, rt(ex)));
         for (rank, run) in runs.into_iter().enumerate() {
             let run = run.expect("runs");
             let what = format!("rank {rank} of {ranks}");
@@ -199,25 +183,11 @@ fn ranks_give_the_same_run_as_one_process() {
         }
     }
     // More ranks than shards: refused with what to change.
-    let group = crate::cluster::ThreadRanks::group(5);
-    let errors: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = group
-            .into_iter()
-            .map(|x| {
-                let cfg = &cfg;
-                s.spawn(move || {
-                    crate::cluster::install(Box::new(x));
-                    run_microcircuit(cfg, 5, 4, rt(Executor::Inline))
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_default()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("rank"))
-            .collect()
+    let errors = crate::cluster::on_thread_ranks(5, || {
+        run_microcircuit(&cfg, 5, 4, rt(Executor::Inline))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     });
     assert!(
         errors.iter().all(|e| e.contains("runtime.shards")),

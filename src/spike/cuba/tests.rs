@@ -1,0 +1,188 @@
+//! Tests of CUBA: connectivity, non-finite stops, identical spikes for any sharding,
+//! executor, delays and ranks.
+
+use super::*;
+use crate::runtime::Executor;
+
+#[test]
+fn connectivity_has_the_expected_density_and_order() {
+    let mut rng = SeededRng::stream(1, "t");
+    let post = connectivity(2000, 0.02, &mut rng);
+    let total: usize = post.iter().map(Vec::len).sum();
+    let want = 2000.0 * 2000.0 * 0.02;
+    assert!((total as f64 - want).abs() < 4.0 * want.sqrt(), "{total}");
+    assert!(post.iter().all(|t| t.windows(2).all(|w| w[0] < w[1])));
+}
+
+/// No ticks: nothing fires, and no sharding (not even one actor per neuron) waits on a
+/// tick that never comes.
+#[test]
+fn a_non_finite_state_stops_the_run_and_names_the_actor() {
+    // The scenario loader bounds the weights; the library API does not, so the actors
+    // check their own state.
+    let cfg = CubaConfig {
+        neurons: 50,
+        p_connect: 0.5,
+        we_mv: 3e38,
+        duration_ms: 300.0,
+        ..CubaConfig::default()
+    };
+    let on = |executor| RuntimeConfig {
+        executor,
+        ..RuntimeConfig::default()
+    };
+    // One population; one actor per neuron with message ticks (tokio) and worker ticks.
+    for (shards, ex) in [
+        (1, Executor::Tokio),
+        (50, Executor::Tokio),
+        (50, Executor::Inline),
+        (50, Executor::Pinned),
+    ] {
+        match run_cuba(&cfg, 1, shards, on(ex)) {
+            Err(RuntimeError::NonFinite { actor, what, .. }) => {
+                assert!(
+                    actor.starts_with("neuron") || actor.starts_with("population"),
+                    "{actor}"
+                );
+                assert!(what.contains("mV"), "{what}");
+            }
+            other => panic!("{shards} on {ex:?}: expected a non-finite stop, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn zero_duration_runs_nothing_and_returns() {
+    let cfg = CubaConfig {
+        neurons: 50,
+        duration_ms: 0.0,
+        ..CubaConfig::default()
+    };
+    for shards in [1, 3, 50] {
+        let run = run_cuba(&cfg, 1, shards, RuntimeConfig::default()).expect("runs");
+        assert_eq!((run.stats.spikes, run.raster.len()), (0, 0));
+    }
+}
+
+/// With synaptic delays of 3-7 ticks, shards exchange once per 3-tick window: the spike
+/// trains are the same whatever the sharding, executor and worker count, and differ from
+/// the undelayed network's.
+#[test]
+fn delayed_windows_give_identical_spikes_for_any_sharding() {
+    let cfg = CubaConfig {
+        neurons: 800,
+        duration_ms: 100.0,
+        ..CubaConfig::default()
+    };
+    let rt = |executor, workers| RuntimeConfig {
+        executor,
+        workers,
+        ..RuntimeConfig::default()
+    };
+    let first = run_cuba_delayed(&cfg, 1, 1, rt(Executor::Inline, 1), (3, 7)).expect("runs");
+    assert!(first.stats.spikes > 0);
+    let undelayed = run_cuba(&cfg, 1, 1, rt(Executor::Inline, 1)).expect("runs");
+    assert_ne!(first.raster, undelayed.raster, "delays change the dynamics");
+    for (shards, ex, workers) in [
+        (2, Executor::Inline, 1),
+        (3, Executor::Tokio, 2),
+        (4, Executor::Threads, 1),
+        (2, Executor::Pinned, 2),
+        (5, Executor::Pinned, 3),
+    ] {
+        let run = run_cuba_delayed(&cfg, 1, shards, rt(ex, workers), (3, 7)).expect("runs");
+        assert_eq!(
+            run.raster, first.raster,
+            "{shards} shards on {ex:?} x{workers}"
+        );
+        assert_eq!(
+            (run.stats.spikes, run.stats.synaptic_events),
+            (first.stats.spikes, first.stats.synaptic_events),
+            "{shards} shards on {ex:?} x{workers}"
+        );
+    }
+    // Three ticks per exchange: about a third of the messages of a per-tick exchange.
+    let windowed = run_cuba_delayed(&cfg, 1, 2, rt(Executor::Inline, 1), (3, 7)).expect("runs");
+    let per_tick = run_cuba(&cfg, 1, 2, rt(Executor::Inline, 1)).expect("runs");
+    assert!(
+        windowed.stats.messages * 2 < per_tick.stats.messages,
+        "{} vs {}",
+        windowed.stats.messages,
+        per_tick.stats.messages
+    );
+}
+
+/// Spread over 2 and 3 ranks (threads, the same collectives as MPI), with and without
+/// delays, every rank returns the one-process run's spikes; one actor per neuron is
+/// refused across ranks.
+#[test]
+fn ranks_give_the_same_spikes_as_one_process() {
+    let cfg = CubaConfig {
+        neurons: 800,
+        duration_ms: 50.0,
+        ..CubaConfig::default()
+    };
+    let rt = RuntimeConfig {
+        executor: Executor::Inline,
+        ..RuntimeConfig::default()
+    };
+    let one = run_cuba(&cfg, 1, 4, rt).expect("runs");
+    let one_delayed = run_cuba_delayed(&cfg, 1, 4, rt, (2, 5)).expect("runs");
+    for ranks in [2, 3] {
+        for run in crate::cluster::on_thread_ranks(ranks, || run_cuba(&cfg, 1, 4, rt)) {
+            let run = run.expect("runs");
+            assert_eq!(run.raster, one.raster, "{ranks} ranks");
+            assert_eq!(run.stats.spikes, one.stats.spikes);
+            assert_eq!(run.stats.synapses, one.stats.synapses);
+        }
+        let delayed =
+            crate::cluster::on_thread_ranks(ranks, || run_cuba_delayed(&cfg, 1, 4, rt, (2, 5)));
+        for run in delayed {
+            assert_eq!(
+                run.expect("runs").raster,
+                one_delayed.raster,
+                "{ranks} ranks, delays"
+            );
+        }
+    }
+    let per_neuron = crate::cluster::on_thread_ranks(2, || run_cuba(&cfg, 1, 800, rt));
+    assert!(per_neuron
+        .iter()
+        .all(|r| matches!(r, Err(RuntimeError::Ranks(_)))));
+}
+
+/// Same spikes whatever the sharding and executor.
+#[test]
+fn sharding_and_executors_give_identical_spikes() {
+    let cfg = CubaConfig {
+        neurons: 800,
+        duration_ms: 100.0,
+        ..CubaConfig::default()
+    };
+    let rt = |executor| RuntimeConfig {
+        executor,
+        workers: 2,
+        ..RuntimeConfig::default()
+    };
+    let first = run_cuba(&cfg, 1, 1, rt(Executor::Inline)).expect("runs");
+    let one = &first.stats;
+    assert!(one.spikes > 0);
+    for (shards, ex) in [
+        (3, Executor::Tokio),
+        (4, Executor::Threads),
+        (2, Executor::Inline),
+        (800, Executor::Tokio),
+        (800, Executor::Inline),
+        (2, Executor::Pinned),
+        (800, Executor::Pinned),
+    ] {
+        let run = run_cuba(&cfg, 1, shards, rt(ex)).expect("runs");
+        assert_eq!(run.raster, first.raster, "{shards} shards on {ex:?}");
+        let s = run.stats;
+        assert_eq!(
+            (s.spikes, s.synaptic_events, s.synapses),
+            (one.spikes, one.synaptic_events, one.synapses),
+            "{shards} shards on {ex:?}"
+        );
+    }
+}
