@@ -20,6 +20,8 @@
 //!   `memory` (resident, peak and available memory).
 //! - [`cluster`]: one network over several processes (MPI ranks): `placement` (which rank
 //!   holds which shard), `bridge` (the actor exchanging a window's spikes across ranks),
+//!   `remote` (stand-ins for other ranks' actors and the port carrying learning runs'
+//!   messages point to point), `wire` (the frame format of messages between ranks),
 //!   `threads` (ranks as threads, for tests), `mpi` (the transport, `mpi` feature).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
 //!   reports, weight transport) and `synapses`, the weights that never leave their actor except

@@ -57,7 +57,10 @@ fn main() -> ExitCode {
                     msg = format!("{msg}: {c}");
                 }
             }
-            eprintln!("error: {msg}");
+            match axon::cluster::whoami() {
+                (rank, ranks) if ranks > 1 => eprintln!("error (rank {rank} of {ranks}): {msg}"),
+                _ => eprintln!("error: {msg}"),
+            }
             let code = f.exit_code();
             if code == 1 {
                 // The other ranks may be waiting in an exchange for this one: end them all.

@@ -369,6 +369,9 @@ pub enum Message {
         /// What is reported.
         data: ReportData,
     },
+    /// A rank port's reminder to itself to look for mail from other ranks (kind `control`;
+    /// neither traffic nor progress: [`Payload::is_poll`]).
+    Poll,
     /// A copy of forward weights (oracle modes only).
     WeightTransport {
         /// Step number.
@@ -387,9 +390,10 @@ impl Payload for Message {
             Message::Activity { .. } | Message::ActivityDown { .. } => MessageKind::Activity,
             Message::Error { .. } => MessageKind::Error,
             Message::Spike { .. } => MessageKind::Spike,
-            Message::Phase { .. } | Message::Clamp { .. } | Message::Tick { .. } => {
-                MessageKind::Control
-            }
+            Message::Phase { .. }
+            | Message::Clamp { .. }
+            | Message::Tick { .. }
+            | Message::Poll => MessageKind::Control,
             Message::Report { data, .. } => match data {
                 ReportData::Snapshot { .. }
                 | ReportData::Feedback { .. }
@@ -407,6 +411,7 @@ impl Payload for Message {
             | Message::Error { signal, .. } => signal.bytes(),
             Message::Spike { fired, .. } => 4 * fired.0.len(),
             Message::Phase { .. } | Message::Tick { .. } => 8,
+            Message::Poll => 0,
             Message::Clamp { labels, .. } => labels.bytes(),
             Message::Report { data, .. } => match data {
                 ReportData::Predictions(s) => s.bytes(),
@@ -433,7 +438,11 @@ impl Payload for Message {
             | Message::Report { step, .. }
             | Message::WeightTransport { step, .. } => *step,
             Message::Spike { tick, .. } | Message::Tick { tick } => *tick,
+            Message::Poll => 0,
         }
+    }
+    fn is_poll(&self) -> bool {
+        matches!(self, Message::Poll)
     }
 }
 

@@ -1,6 +1,7 @@
-//! Spiking networks across MPI ranks (`--features mpi`; needs Open MPI's `mpirun`): the
-//! same results on 2 and 4 ranks as in one process, the exchange benchmark, a killed rank
-//! ending the whole job, and what does not run across ranks refused.
+//! Networks across MPI ranks (`--features mpi`; needs Open MPI's `mpirun`): spiking
+//! networks and learning runs give the same results on 2 and 4 ranks as in one process; the
+//! exchange benchmark; a killed rank ends the whole job (and a learning run resumes); what
+//! does not run across ranks is refused.
 #![cfg(feature = "mpi")]
 
 mod common;
@@ -98,21 +99,227 @@ fn the_exchange_benchmark_times_a_window() {
     assert!(text.contains("us per window"), "{text}");
 }
 
-/// What does not run across ranks is refused on every rank as bad input (exit 2): a
-/// learning scenario, and fewer population shards than ranks.
+/// What does not run across ranks is refused on every rank as bad input (exit 2): the BP
+/// baseline on its own, and fewer shards than ranks.
 #[test]
-fn a_learning_scenario_is_refused_across_ranks() {
-    let o = mpirun(2, &["run", "scenarios/quickstart.toml"])
+fn what_does_not_spread_is_refused_across_ranks() {
+    let o = mpirun(2, &["run", "scenarios/bp-mnist.toml"])
         .output()
         .expect("runs");
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("across 2 MPI ranks"), "{}", stderr(&o));
     // Fewer population shards than ranks.
     let o = mpirun(2, &["run", "scenarios/cuba.toml"])
         .output()
         .expect("runs");
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("runtime.shards=2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("runtime.shards=N"), "{}", stderr(&o));
+    // Three layer shards (784-128-10 with runtime.shards = 2) on four ranks.
+    let o = mpirun(
+        4,
+        &[
+            "run",
+            "scenarios/quickstart.toml",
+            "--set",
+            "runtime.shards=2",
+        ],
+    )
+    .output()
+    .expect("runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("layer shards"), "{}", stderr(&o));
+}
+
+fn results(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// A small real-MNIST run of a learning scenario with two shards per hidden layer.
+fn learning_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        file,
+        "-q",
+        "--set",
+        "data.train_limit=640",
+        "--set",
+        "data.test_limit=200",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "runtime.shards=2",
+    ];
+    args.extend(extra);
+    args
+}
+
+/// Lockstep PC, Z-IL (Kolen-Pollack: exact, no weight transport) and EP on 2 and 4 ranks:
+/// the one-process run's numbers and traffic, with the messages split by rank.
+#[test]
+fn learning_runs_give_the_one_process_numbers_on_two_and_four_ranks() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // EP's 784-500-10 needs three hidden shards for four ranks.
+    for (file, model, shards) in [
+        ("scenarios/zil-kp-mnist.toml", "zil", "runtime.shards=2"),
+        ("scenarios/pc-kp-mnist.toml", "pc", "runtime.shards=2"),
+        ("scenarios/ep-mnist.toml", "ep", "runtime.shards=3"),
+    ] {
+        let extra = ["--set", "compare.baseline=\"none\"", "--set", shards];
+        let args = learning_args(file, &extra);
+        let one = tmp.path().join(format!("{model}-one"));
+        ok(common::command(&args)
+            .arg("--out")
+            .arg(&one)
+            .output()
+            .expect("runs"));
+        let reference = results(&one);
+        for np in [2, 4] {
+            let out = tmp.path().join(format!("{model}-{np}"));
+            let o = ok(mpirun(np, &args)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .expect("mpirun runs"));
+            let got = results(&out);
+            let what = format!("{file} on {np} ranks");
+            let m = |r: &serde_json::Value| r["models"][model].clone();
+            for key in ["train_loss", "train_accuracy", "test_loss", "test_accuracy"] {
+                assert_eq!(
+                    m(&got)["epochs"][0][key],
+                    m(&reference)["epochs"][0][key],
+                    "{what}: {key}"
+                );
+            }
+            assert_eq!(m(&got)["pc"], m(&reference)["pc"], "{what}");
+            for key in ["totals", "per_kind", "weight_transport_bytes"] {
+                assert_eq!(
+                    got["traffic"][key], reference["traffic"][key],
+                    "{what}: {key}"
+                );
+            }
+            let ranks = got["traffic"]["ranks"].as_array().expect("ranks").clone();
+            assert_eq!(ranks.len(), np, "{what}");
+            assert!(ranks
+                .iter()
+                .all(|r| r["inter"]["messages"].as_u64() > Some(0)));
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(text.matches("results in").count(), 1, "{text}");
+        }
+        if model == "zil" {
+            let gaps = m_gaps(&reference, model);
+            assert!(gaps.iter().all(|&g| g == 0.0), "Z-IL gradient gap {gaps:?}");
+            assert_eq!(reference["traffic"]["weight_transport_bytes"], 0);
+        }
+    }
+}
+
+fn m_gaps(r: &serde_json::Value, model: &str) -> Vec<f64> {
+    r["models"][model]["pc"][0]["grad_gap"]
+        .as_array()
+        .expect("gradient checks on")
+        .iter()
+        .map(|g| g.as_f64().expect("number"))
+        .collect()
+}
+
+/// A learning run over 2 ranks whose second rank is killed (`kill -9`) after a checkpoint:
+/// the job ends within 10 s, and `--resume` on 2 ranks ends where the uninterrupted run ends.
+#[test]
+fn a_killed_rank_of_a_learning_run_ends_the_job_and_the_run_resumes() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let extra = [
+        "--set",
+        "data.train_limit=3200",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "checkpoint.every_batches=5",
+        "--set",
+        "compare.baseline=\"none\"",
+    ];
+    let args = learning_args("scenarios/pc-kp-mnist.toml", &extra);
+    let reference = tmp.path().join("reference");
+    ok(common::command(&args)
+        .arg("--out")
+        .arg(&reference)
+        .output()
+        .expect("runs"));
+    let run = tmp.path().join("killed");
+    let mut job = mpirun(2, &args)
+        .arg("--out")
+        .arg(&run)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
+    let file = run.join("checkpoints/resume.safetensors");
+    let start = Instant::now();
+    loop {
+        let state = axon::experiment::checkpoint::ResumeState::read(&file);
+        if state.is_ok_and(|s| s.position.epoch == 2 || s.position.next_batch >= 10) {
+            break;
+        }
+        assert!(
+            job.try_wait().expect("wait").is_none(),
+            "the run ended first"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = Command::new("pgrep")
+        .args(["-P", &job.id().to_string(), "axon"])
+        .output()
+        .expect("pgrep");
+    let pids = String::from_utf8_lossy(&out.stdout).to_string();
+    let victim = pids.split_whitespace().last().expect("a rank").to_owned();
+    kill_rank_and_see_the_job_end(&mut job, &victim);
+    assert_eq!(results(&run)["status"], "running");
+    let mut resume = args.clone();
+    resume.extend(["--resume", run.to_str().expect("utf-8")]);
+    ok(mpirun(2, &resume).output().expect("mpirun runs"));
+    let (a, b) = (results(&reference), results(&run));
+    assert_eq!(b["status"], "complete");
+    let epochs = |r: &serde_json::Value| {
+        r["models"]["pc"]["epochs"]
+            .as_array()
+            .expect("epochs")
+            .len()
+    };
+    assert_eq!(epochs(&b), 2);
+    for key in ["train_loss", "test_loss", "test_accuracy"] {
+        let x = a["models"]["pc"]["epochs"][1][key]
+            .as_f64()
+            .expect("number");
+        let y = b["models"]["pc"]["epochs"][1][key]
+            .as_f64()
+            .expect("number");
+        assert!(
+            (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+            "{key}: {x} vs {y}"
+        );
+    }
+}
+
+/// Kills rank process `victim` of `job` (`kill -9`) and checks that the whole job ends, with
+/// an error, within 10 s.
+fn kill_rank_and_see_the_job_end(job: &mut std::process::Child, victim: &str) {
+    let killed = Instant::now();
+    Command::new("kill")
+        .args(["-9", victim])
+        .status()
+        .expect("kill");
+    let status = loop {
+        if let Some(s) = job.try_wait().expect("wait") {
+            break s;
+        }
+        if killed.elapsed() > Duration::from_secs(10) {
+            let _ = job.kill();
+            panic!("the job still ran 10 s after a rank was killed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
 }
 
 /// `kill -9` of one rank ends the whole job with an error within 10 s: mpirun sees the rank
@@ -158,22 +365,7 @@ fn a_killed_rank_ends_the_job() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    let killed = Instant::now();
-    Command::new("kill")
-        .args(["-9", &victim])
-        .status()
-        .expect("kill");
-    let status = loop {
-        if let Some(s) = job.try_wait().expect("wait") {
-            break s;
-        }
-        if killed.elapsed() > Duration::from_secs(10) {
-            let _ = job.kill();
-            panic!("the job still ran 10 s after a rank was killed");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(!status.success());
+    kill_rank_and_see_the_job_end(&mut job, &victim);
 }
 
 /// Ctrl-C on mpirun (Open MPI forwards SIGINT to the ranks): every rank stops at the same
@@ -242,4 +434,32 @@ fn pinned_shards_give_the_same_spikes() {
     assert_eq!(a["spikes"], b["spikes"]);
     assert_eq!(a["synaptic_events"], b["synaptic_events"]);
     assert_eq!(b["ranks"]["shard_rank"], serde_json::json!([1, 0, 1]));
+}
+
+/// A panic in an actor on rank 1 ends every rank; the error names the rank and the actor.
+#[test]
+fn a_panic_on_one_rank_names_it_and_ends_the_job() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let extra = [
+        "--set",
+        "compare.baseline=\"none\"",
+        "--set",
+        "faults.panic_actor=\"layer-2.1\"",
+        "--set",
+        "faults.panic_after_batches=3",
+    ];
+    let args = learning_args("scenarios/pc-kp-mnist.toml", &extra);
+    let start = Instant::now();
+    let o = mpirun(2, &args)
+        .arg("--out")
+        .arg(tmp.path().join("run"))
+        .output()
+        .expect("mpirun runs");
+    assert!(!o.status.success());
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let err = stderr(&o);
+    assert!(
+        err.contains("error (rank 1 of 2): actor layer-2.1 panicked"),
+        "{err}"
+    );
 }

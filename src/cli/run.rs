@@ -71,21 +71,27 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         )));
     }
     let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
-    if ranks > 1 && (!scenario.kind().is_spiking_network() || resume.is_some()) {
+    let kind = scenario.kind();
+    if ranks > 1 && !(kind.is_layer_actors() || kind.is_spiking_network() && resume.is_none()) {
         return Err(bad_input(anyhow::anyhow!(
-            "{}: across {ranks} MPI ranks axon runs the spiking networks (algorithm.kind = \
-             cuba or microcircuit, without --resume) so far; this scenario is {:?}: run it \
-             without mpirun",
+            "{}: across {ranks} MPI ranks axon runs the layer actors (algorithm.kind = pc, \
+             zil, ep or cep) and the spiking networks (cuba, microcircuit; without --resume); \
+             this scenario is {:?}: run it without mpirun",
             file.display(),
-            scenario.kind().name()
+            kind.name()
         )));
     }
-    if ranks > scenario.shards() {
+    if ranks > scenario.rank_units() {
+        let what = if kind.is_layer_actors() {
+            "layer shards (each hidden layer has runtime.shards of them, the output layer one)"
+        } else {
+            "population shards (runtime.shards)"
+        };
         return Err(bad_input(anyhow::anyhow!(
-            "{}: {ranks} MPI ranks but runtime.shards = {}: every rank needs a population \
-             shard; set --set runtime.shards={ranks} (or more)",
+            "{}: {ranks} MPI ranks but {} {what}: every rank needs one; set --set \
+             runtime.shards=N with more shards, or run on fewer ranks",
             file.display(),
-            scenario.shards()
+            scenario.rank_units()
         )));
     }
     let mut bars = Bars {

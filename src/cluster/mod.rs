@@ -1,8 +1,9 @@
-//! One network over several processes (ranks): which population shards each rank holds
+//! One network over several processes (ranks): which shards each rank holds
 //! ([`placement`]), the [`RankBridge`] actor that exchanges a window's spikes across ranks in
-//! one collective, and the transport ([`Exchange`]): MPI under the `mpi` feature
-//! (`mpirun -np N axon run FILE`), or threads of one process ([`ThreadRanks`], for tests and
-//! for trying a placement without MPI).
+//! one collective, the stand-ins and port that carry a learning run's messages point to point
+//! ([`remote`], in the frame format of [`wire`]), and the transport ([`Exchange`]): MPI under
+//! the `mpi` feature (`mpirun -np N axon run FILE`), or threads of one process
+//! ([`ThreadRanks`], for tests and for trying a placement without MPI).
 //!
 //! Every rank builds the same network description and keeps the shards placed on it; a
 //! shard's spikes reach the shards of its own rank by message, as in one process, and the
@@ -11,12 +12,19 @@
 //! hands the other ranks' pieces to its shards. Pieces carry their shard and tick, so the
 //! shards deliver them in the same order as in one process and the spike trains are the same
 //! for any number of ranks. Rank 0 gathers the figures and writes the run folder.
+//!
+//! A learning run's actors talk on edges, not in windows: there an actor placed on another
+//! rank is a stand-in that forwards what it receives to its rank's port, which posts it to the
+//! actor's rank (non-blocking, in order per pair of ranks) and hands what arrives to the local
+//! actors ([`remote`]).
 
 pub mod bridge;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod placement;
+pub mod remote;
 pub mod threads;
+pub mod wire;
 
 use std::cell::RefCell;
 
@@ -48,6 +56,15 @@ pub trait Exchange: Send {
     fn size(&self) -> usize;
     /// Every rank's `mine`, in rank order.
     fn all_gather(&mut self, mine: &[u8]) -> Result<Vec<Vec<u8>>, ClusterError>;
+    /// Sends `frame` to `rank` without waiting (MPI_Isend); the frames of one pair of ranks
+    /// arrive in the order they were posted.
+    fn post(&mut self, rank: usize, frame: Vec<u8>) -> Result<(), ClusterError>;
+    /// Moves the frames whose sends have completed into `free` (for reuse); whether every
+    /// posted send has completed.
+    fn sent(&mut self, free: &mut Vec<Vec<u8>>) -> bool;
+    /// A frame from another rank, if one has arrived (MPI_Improbe): written into `buf`;
+    /// returns its sender.
+    fn receive(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, ClusterError>;
     /// Ends every rank's process at once (MPI_Abort): for a rank that fails while the others
     /// may be waiting in a collective. Returns only where there is nothing to abort.
     fn abort(&self, code: i32);

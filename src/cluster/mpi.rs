@@ -2,6 +2,7 @@
 //! the job `mpirun` or `srun` launched, and [`MpiRanks`] does the collectives.
 
 use mpi::datatype::PartitionMut;
+use mpi::request::{Request, StaticScope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Count;
@@ -13,6 +14,42 @@ pub struct MpiRanks {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// Point-to-point sends under way, each with the frame it reads from.
+    pending: Vec<PendingSend>,
+}
+
+/// The tag of point-to-point frames (collectives do not match point-to-point receives).
+const FRAME_TAG: mpi::Tag = 7;
+
+/// An `MPI_Isend` under way and the buffer it reads: the frame's `Vec` is taken apart while
+/// MPI holds a `'static` view of it, and put back together once the send has completed.
+struct PendingSend {
+    request: Request<'static, [u8], StaticScope>,
+    parts: (*mut u8, usize, usize),
+}
+
+impl PendingSend {
+    fn start(world: &SimpleCommunicator, rank: usize, frame: Vec<u8>) -> Self {
+        let mut frame = std::mem::ManuallyDrop::new(frame);
+        let parts = (frame.as_mut_ptr(), frame.len(), frame.capacity());
+        // SAFETY: the buffer stays allocated and untouched until `finish` rebuilds the Vec,
+        // which happens only once MPI has completed the send.
+        let view: &'static [u8] = unsafe { std::slice::from_raw_parts(parts.0, parts.1) };
+        let request = world
+            .process_at_rank(rank as mpi::Rank)
+            .immediate_send_with_tag(StaticScope, view, FRAME_TAG);
+        Self { request, parts }
+    }
+
+    /// The frame back if the send has completed, else the send still under way.
+    fn finish(self) -> Result<Vec<u8>, Self> {
+        let parts = self.parts;
+        match self.request.test() {
+            // SAFETY: the send has completed; these are the parts of the Vec `start` took.
+            Ok(_) => Ok(unsafe { Vec::from_raw_parts(parts.0, parts.1, parts.2) }),
+            Err(request) => Err(Self { request, parts }),
+        }
+    }
 }
 
 // SAFETY: MPI is initialised with `MPI_THREAD_SERIALIZED` at least (checked in `start`), and
@@ -52,7 +89,12 @@ pub fn start() -> Result<Option<mpi::environment::Universe>, ClusterError> {
     super::set_abort(Box::new(|code| {
         SimpleCommunicator::world().abort(code);
     }));
-    super::install(Box::new(MpiRanks { world, rank, size }));
+    super::install(Box::new(MpiRanks {
+        world,
+        rank,
+        size,
+        pending: Vec::new(),
+    }));
     Ok(Some(universe))
 }
 
@@ -91,6 +133,54 @@ impl Exchange for MpiRanks {
             .zip(&displs)
             .map(|(&c, &d)| buf[d as usize..(d + c) as usize].to_vec())
             .collect())
+    }
+
+    fn post(&mut self, rank: usize, frame: Vec<u8>) -> Result<(), ClusterError> {
+        if rank >= self.size || Count::try_from(frame.len()).is_err() {
+            return Err(ClusterError::Rank {
+                rank: self.rank,
+                message: format!(
+                    "cannot send {} bytes to rank {rank} of {}",
+                    frame.len(),
+                    self.size
+                ),
+            });
+        }
+        self.pending
+            .push(PendingSend::start(&self.world, rank, frame));
+        Ok(())
+    }
+
+    fn sent(&mut self, free: &mut Vec<Vec<u8>>) -> bool {
+        let mut i = 0;
+        while i < self.pending.len() {
+            match self.pending.swap_remove(i).finish() {
+                Ok(frame) => free.push(frame),
+                Err(p) => {
+                    // Back in place: the one swapped in from the end moves back there.
+                    self.pending.push(p);
+                    let last = self.pending.len() - 1;
+                    self.pending.swap(i, last);
+                    i += 1;
+                }
+            }
+        }
+        self.pending.is_empty()
+    }
+
+    fn receive(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, ClusterError> {
+        let probe = self
+            .world
+            .any_process()
+            .immediate_matched_probe_with_tag(FRAME_TAG);
+        let Some((msg, status)) = probe else {
+            return Ok(None);
+        };
+        let len = status.count(u8::equivalent_datatype()) as usize;
+        buf.clear();
+        buf.resize(len, 0);
+        msg.matched_receive_into(&mut buf[..]);
+        Ok(Some(status.source_rank() as usize))
     }
 
     fn abort(&self, code: i32) {

@@ -1,6 +1,7 @@
 //! [`ThreadRanks`]: ranks as threads of one process, exchanging through shared memory: the
 //! same collectives as MPI, for tests and for trying a placement without MPI.
 
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 
 use super::{ClusterError, Exchange};
@@ -11,6 +12,9 @@ pub struct ThreadRanks {
     size: usize,
     slots: Arc<Mutex<Vec<Vec<u8>>>>,
     barrier: Arc<Barrier>,
+    /// Point to point: every rank's inbox, and this rank's own.
+    inboxes: Vec<mpsc::Sender<(usize, Vec<u8>)>>,
+    inbox: mpsc::Receiver<(usize, Vec<u8>)>,
 }
 
 impl ThreadRanks {
@@ -19,12 +23,17 @@ impl ThreadRanks {
         let size = size.max(1);
         let slots = Arc::new(Mutex::new(vec![Vec::new(); size]));
         let barrier = Arc::new(Barrier::new(size));
-        (0..size)
-            .map(|rank| ThreadRanks {
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..size).map(|_| mpsc::channel()).unzip();
+        receivers
+            .into_iter()
+            .enumerate()
+            .map(|(rank, inbox)| ThreadRanks {
                 rank,
                 size,
                 slots: slots.clone(),
                 barrier: barrier.clone(),
+                inboxes: senders.clone(),
+                inbox,
             })
             .collect()
     }
@@ -50,6 +59,33 @@ impl Exchange for ThreadRanks {
         // Nobody writes the next round's slot before everyone has read this one.
         self.barrier.wait();
         Ok(all)
+    }
+
+    fn post(&mut self, rank: usize, frame: Vec<u8>) -> Result<(), ClusterError> {
+        let gone = |_| ClusterError::Rank {
+            rank: self.rank,
+            message: format!("rank {rank} has ended"),
+        };
+        self.inboxes
+            .get(rank)
+            .ok_or_else(|| ClusterError::Rank {
+                rank: self.rank,
+                message: format!("no rank {rank} of {}", self.size),
+            })?
+            .send((self.rank, frame))
+            .map_err(gone)
+    }
+
+    fn sent(&mut self, _free: &mut Vec<Vec<u8>>) -> bool {
+        // A channel send completes at once (the frame now belongs to the receiver).
+        true
+    }
+
+    fn receive(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, ClusterError> {
+        Ok(self.inbox.try_recv().ok().map(|(from, frame)| {
+            *buf = frame;
+            from
+        }))
     }
 
     fn abort(&self, _code: i32) {}

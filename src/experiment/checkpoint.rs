@@ -320,6 +320,16 @@ impl StateBag {
         })
     }
 
+    /// The tensors, by name.
+    pub fn tensors(&self) -> impl Iterator<Item = (&str, &[f32])> {
+        self.tensors.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// The scalars, by name.
+    pub fn scalars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.scalars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Bytes of tensor data (what the state message carries).
     pub fn bytes(&self) -> usize {
         self.tensors.values().map(|v| 4 * v.len()).sum::<usize>()

@@ -6,8 +6,10 @@
 //! schedule).
 
 use std::ops::Range;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
+
+use crate::cluster::remote::{Outbound, RemoteActor};
 
 use crate::data::dataset::Split;
 use crate::learn::coordinator::{Coordinator, TrainControl, TrainEvent, TrainPlan};
@@ -66,6 +68,25 @@ impl Layout {
     /// Layer shards in the network.
     fn total_shards(&self) -> usize {
         self.first_id[self.layers + 1] - 1
+    }
+
+    /// The rank of every actor over `ranks` ranks: the coordinator on rank 0, the layer
+    /// shards placed by their synapses (weights and biases).
+    fn rank_of(&self, ranks: usize) -> Result<Vec<usize>, RuntimeError> {
+        if ranks <= 1 {
+            return Ok(vec![0; self.total_shards() + 1]);
+        }
+        let synapses: Vec<u64> = (1..=self.layers)
+            .flat_map(|l| {
+                let inputs = self.widths[l - 1] as u64 + 1;
+                self.ranges(l)
+                    .into_iter()
+                    .map(move |r| r.len() as u64 * inputs)
+            })
+            .collect();
+        let shards = crate::cluster::rank_of_shards(&synapses, ranks)
+            .map_err(|e| RuntimeError::Ranks(e.to_string()))?;
+        Ok(std::iter::once(0).chain(shards).collect())
     }
 
     fn ranges(&self, l: usize) -> Vec<Range<usize>> {
@@ -179,15 +200,55 @@ pub fn build_network_with(
     cfg: LayerConfig,
     control: &TrainControl,
 ) -> Result<(Network<Message>, Receiver<TrainEvent>), RuntimeError> {
+    let (net, rx, _) = build_network_on(init, (train, test), plan, cfg, control, None)?;
+    Ok((net, rx))
+}
+
+/// A built layer-actor network, the receiving end of its coordinator's events, and the rank
+/// of every actor.
+pub type BuiltNetwork = (Network<Message>, Receiver<TrainEvent>, Vec<usize>);
+
+/// A run spread over ranks, as one rank builds it.
+pub struct Spread {
+    /// This rank.
+    pub rank: usize,
+    /// Ranks in all.
+    pub ranks: usize,
+    /// Where the stand-ins of other ranks' actors send.
+    pub port: Sender<Outbound>,
+}
+
+/// [`build_network_with`] on one rank of `spread`: the actors placed on other ranks are
+/// stand-ins ([`RemoteActor`]); the coordinator lives on rank 0 and the layer shards in
+/// contiguous blocks balanced by synapses (or as `runtime.shard_ranks` pins them). Also
+/// returns the rank of every actor (all 0 without `spread`).
+pub fn build_network_on(
+    init: &Mlp,
+    (train, test): (&Split, &Split),
+    plan: TrainPlan,
+    cfg: LayerConfig,
+    control: &TrainControl,
+    spread: Option<&Spread>,
+) -> Result<BuiltNetwork, RuntimeError> {
     let cfg = Arc::new(cfg);
     let layout = Layout::new(init.widths(), &cfg);
     let total_shards = layout.total_shards();
+    let rank_of = layout.rank_of(spread.map_or(1, |s| s.ranks))?;
+    let here = |id: usize| spread.is_none_or(|s| rank_of[id] == s.rank);
+    let stand_in = |id: usize| {
+        let s = spread.expect("only a spread run has actors elsewhere");
+        RemoteActor::new(rank_of[id], s.port.clone())
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let mut net = Network::new();
     let shards = (total_shards, layout.shards[1]);
-    let data = (train, test);
-    let coordinator = Coordinator::new(init, data, plan, cfg.clone(), shards, control, tx);
-    let cid = net.add("coordinator", coordinator);
+    let cid = if here(0) {
+        let data = (train, test);
+        let coordinator = Coordinator::new(init, data, plan, cfg.clone(), shards, control, tx);
+        net.add("coordinator", coordinator)
+    } else {
+        net.add("coordinator", stand_in(0))
+    };
     net.place(cid, 0);
     let draw = InitialDraw {
         seed: plan.seed,
@@ -200,7 +261,11 @@ pub fn build_network_with(
             let syn = Synapses::from_layer(rows_of(&init.layers()[l - 1], range.clone()));
             let (placement, targets) = layout.placement(l, s, range);
             let key = LayerName::state_key(l, s);
-            let id = add_actor(&mut net, placement, syn, (&cfg, &draw), control, &key)?;
+            let id = if here(layout.first_id[l] + s) {
+                add_actor(&mut net, placement, syn, (&cfg, &draw), control, &key)?
+            } else {
+                net.add(placement.name, stand_in(layout.first_id[l] + s))
+            };
             debug_assert_eq!(id, layout.first_id[l] + s);
             // Pinned executor: shard s of every layer on one worker, so neighbouring layers'
             // same-index shards talk without a channel and a layer's shards split across
@@ -218,7 +283,7 @@ pub fn build_network_with(
     for id in 1..=total_shards {
         net.connect(cid, id);
     }
-    Ok((net, rx))
+    Ok((net, rx, rank_of))
 }
 
 /// Rows `range` of `layer` (a shard's forward synapses).

@@ -148,6 +148,18 @@ impl WeightCopy {
             bias: std::sync::Arc::new(Vec::new()),
         }
     }
+    /// A copy received from another rank (the wire decodes what was a [`WeightCopy`] when
+    /// sent: nothing else builds one from values).
+    pub(crate) fn from_wire(weights: crate::math::matrix::Matrix, bias: Vec<f32>) -> Self {
+        Self {
+            weights: std::sync::Arc::new(weights),
+            bias: std::sync::Arc::new(bias),
+        }
+    }
+    /// The copied weights' values, row-major (for the wire).
+    pub(crate) fn weight_values(&self) -> &[f32] {
+        self.weights.as_slice()
+    }
     /// The copied weights.
     pub fn weights(&self) -> crate::math::matrix::MatView<'_> {
         self.weights.view()

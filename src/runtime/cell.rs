@@ -160,9 +160,14 @@ impl<M: Payload> Cell<M> {
         item: Option<Item<Envelope<M>>>,
         outbox: &mut Vec<(usize, M)>,
     ) -> Step {
+        let mut poll = false;
         let item = match item {
             None => None,
             Some(Item::Control(c)) => Some(Item::Control(c)),
+            Some(Item::Data(env)) if env.msg.is_poll() => {
+                poll = true;
+                Some(Item::Data(env.msg))
+            }
             Some(Item::Data(env)) => {
                 self.received += 1;
                 if env.sent_ns != NOT_SAMPLED {
@@ -180,7 +185,7 @@ impl<M: Payload> Cell<M> {
         let id = self.id;
         let actor = &mut self.actor;
         let worker_tick = &mut self.worker_tick;
-        self.progress.busy.store(true, Ordering::Relaxed);
+        self.progress.busy.store(!poll, Ordering::Relaxed);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context {
                 outbox: &mut *outbox,
@@ -196,11 +201,13 @@ impl<M: Payload> Cell<M> {
             }
         }));
         self.progress.busy.store(false, Ordering::Relaxed);
-        // One writer (this actor): a load and a store, no locked read-modify-write.
-        let handled = self.progress.handled.load(Ordering::Relaxed);
-        self.progress.handled.store(handled + 1, Ordering::Relaxed);
-        if let Some(s) = step {
-            self.progress.last_step.store(s, Ordering::Relaxed);
+        if !poll {
+            // One writer (this actor): a load and a store, no locked read-modify-write.
+            let handled = self.progress.handled.load(Ordering::Relaxed);
+            self.progress.handled.store(handled + 1, Ordering::Relaxed);
+            if let Some(s) = step {
+                self.progress.last_step.store(s, Ordering::Relaxed);
+            }
         }
         if result.is_err() {
             outbox.clear();
@@ -250,6 +257,13 @@ impl<M: Payload> Cell<M> {
 
     /// Counts a message on `edge` and puts it in an envelope (stamped if sampled).
     pub(crate) fn wrap(&mut self, edge: usize, msg: M) -> Envelope<M> {
+        if msg.is_poll() {
+            return Envelope {
+                msg,
+                from: self.id as u32,
+                sent_ns: NOT_SAMPLED,
+            };
+        }
         self.counters.count(edge, msg.kind(), msg.bytes());
         self.sent += 1;
         let sent_ns = if self.sample != 0 && self.sent.is_multiple_of(self.sample) {

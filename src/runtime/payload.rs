@@ -43,6 +43,12 @@ pub trait Payload: Send + 'static {
     fn step(&self) -> u64 {
         0
     }
+    /// Whether this is a reminder an actor sends itself to poll something outside the
+    /// network (a rank port looking for mail from other ranks): the runtime counts it neither
+    /// as traffic nor as progress, so an actor that polls cannot hide a stall.
+    fn is_poll(&self) -> bool {
+        false
+    }
 }
 
 /// Control words, served before any data waiting in the same mailbox.

@@ -124,6 +124,27 @@ pub struct Traffic {
     /// updates; absent under lockstep.
     #[serde(default)]
     pub faults: Option<crate::runtime::faults::FaultTally>,
+    /// Across ranks: each rank's actors, the messages that stayed on it and those that
+    /// crossed to another rank, and its port's figures; empty in one process.
+    #[serde(default)]
+    pub ranks: Vec<RankTally>,
+}
+
+/// One rank's share of a run's traffic.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RankTally {
+    /// The rank.
+    pub rank: usize,
+    /// The actors placed on it.
+    pub actors: Vec<String>,
+    /// Messages its actors sent to actors on the same rank.
+    pub intra: Tally,
+    /// Messages its actors sent to actors on other ranks.
+    pub inter: Tally,
+    /// Frames its port posted to other ranks, with their wire bytes.
+    pub posted: Tally,
+    /// Seconds its port waited with nothing to move.
+    pub wait_s: f64,
 }
 
 /// Whether this build counts messages (the `counters` feature).
@@ -142,6 +163,7 @@ impl Default for Traffic {
             per_edge: Vec::new(),
             weight_transport_bytes: 0,
             faults: None,
+            ranks: Vec::new(),
         }
     }
 }
@@ -149,7 +171,7 @@ impl Default for Traffic {
 impl Serialize for Traffic {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Traffic", 6)?;
+        let mut st = s.serialize_struct("Traffic", 7)?;
         if self.counters {
             st.serialize_field("totals", &self.totals)?;
             st.serialize_field("per_kind", &self.per_kind)?;
@@ -161,6 +183,11 @@ impl Serialize for Traffic {
         match &self.faults {
             Some(f) => st.serialize_field("faults", f)?,
             None => st.skip_field("faults")?,
+        }
+        if self.ranks.is_empty() {
+            st.skip_field("ranks")?;
+        } else {
+            st.serialize_field("ranks", &self.ranks)?;
         }
         st.end()
     }

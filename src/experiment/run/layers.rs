@@ -36,12 +36,7 @@ pub(super) fn train_actors(
         panic: scenario.panic(),
     };
     let epochs = scenario.epochs();
-    let plan = TrainPlan {
-        epochs,
-        batch_size: scenario.batch_size(),
-        seed: scenario.seed(),
-        weights: scenario.network().init,
-    };
+    let plan = plan_of(scenario);
     let batches = data.train.len().div_ceil(scenario.batch_size());
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, epochs, batches);
@@ -94,6 +89,45 @@ pub(super) fn train_actors(
     write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
     Ok(())
+}
+
+/// What the layer actors train on and for how long.
+fn plan_of(scenario: &crate::experiment::scenario::Scenario) -> TrainPlan {
+    TrainPlan {
+        epochs: scenario.epochs(),
+        batch_size: scenario.batch_size(),
+        seed: scenario.seed(),
+        weights: scenario.network().init,
+    }
+}
+
+/// Another rank of an MPI job: runs the layer actors placed on it (restored from `resume`
+/// when the run continues); rank 0 trains the baseline, prints and writes the run folder.
+pub(super) fn train_other_rank(
+    scenario: &crate::experiment::scenario::Scenario,
+    data: &crate::data::dataset::Dataset,
+    resume: Option<ResumeState>,
+) -> Result<super::RunSummary, RunError> {
+    let control = TrainControl {
+        checkpoint_every: Some(scenario.checkpoint_every()),
+        resume,
+        stop: None,
+        panic: scenario.panic(),
+    };
+    train_layers_with(
+        &initial_network(scenario),
+        &data.train,
+        &data.test,
+        plan_of(scenario),
+        scenario.layer_config(data.train.len()),
+        scenario.runtime_config(),
+        &control,
+        &mut |_| {},
+    )?;
+    Ok(super::RunSummary {
+        dir: std::path::PathBuf::new(),
+        results: Results::new(scenario.name(), scenario.seed()),
+    })
 }
 
 /// A resume checkpoint's position must be one of this run (its epochs, batches and layers).

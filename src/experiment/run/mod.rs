@@ -312,9 +312,7 @@ pub fn run(
     opts: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
-    if scenario.kind().is_spiking_network() {
-        crate::cluster::pin_shards(Some(scenario.shard_ranks().to_vec()));
-    }
+    crate::cluster::pin_shards(Some(scenario.shard_ranks().to_vec()));
     match scenario.kind() {
         AlgorithmKind::Cuba => return spiking::run_cuba_scenario(scenario, opts, observer),
         AlgorithmKind::Microcircuit => {
@@ -323,6 +321,13 @@ pub fn run(
         _ => {}
     }
     let data = load_data(scenario)?;
+    if !crate::cluster::is_root() && scenario.kind().is_layer_actors() {
+        let resume = match &opts.resume {
+            Some(path) => open_for_resume(scenario, path)?.1,
+            None => None,
+        };
+        return layers::train_other_rank(scenario, &data, resume);
+    }
     observer.data_loaded(&data);
     let (dir, resume) = match &opts.resume {
         Some(path) => open_for_resume(scenario, path)?,

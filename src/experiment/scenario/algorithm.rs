@@ -52,6 +52,15 @@ impl AlgorithmKind {
         matches!(self, AlgorithmKind::Cuba | AlgorithmKind::Microcircuit)
     }
 
+    /// Whether it trains layer actors (`pc`, `zil`, `ep`, `cep`): the learning runs that
+    /// spread over MPI ranks.
+    pub fn is_layer_actors(self) -> bool {
+        matches!(
+            self,
+            AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep
+        )
+    }
+
     /// Whether it is equilibrium propagation (`ep` or `cep`).
     pub fn is_ep(self) -> bool {
         matches!(self, AlgorithmKind::Ep | AlgorithmKind::Cep)

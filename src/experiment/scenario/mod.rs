@@ -222,11 +222,34 @@ impl Scenario {
         f.runtime.validate_settling()?;
         f.faults.validate_panic_after()?;
         let workers = f.runtime.resolve_workers()?;
-        Ok(Self {
+        let scenario = Self {
             name,
             workers,
             file,
-        })
+        };
+        scenario.check_shard_ranks()?;
+        Ok(scenario)
+    }
+
+    /// `runtime.shard_ranks` gives one rank per unit spread over ranks, if any.
+    fn check_shard_ranks(&self) -> Result<(), ScenarioError> {
+        let (pinned, units) = (self.shard_ranks(), self.rank_units());
+        if pinned.is_empty() || pinned.len() == units {
+            return Ok(());
+        }
+        let what = if self.kind().is_layer_actors() {
+            "layer shards (runtime.shards per hidden layer, one output shard)"
+        } else {
+            "population shards (runtime.shards)"
+        };
+        Err(invalid(
+            "runtime.shard_ranks",
+            format!("{pinned:?}"),
+            &format!(
+                "must give one rank per shard: {} entries for {units} {what}",
+                pinned.len()
+            ),
+        ))
     }
 
     /// Run name (never empty, safe in a file name).
@@ -300,12 +323,32 @@ impl Scenario {
         self.file.runtime.shards
     }
 
+    /// What spreads over MPI ranks, one or more per rank: population shards for spiking
+    /// networks, layer shards for the layer actors (a hidden layer has `runtime.shards` of
+    /// them, at most one per neuron; the output layer one).
+    pub fn rank_units(&self) -> usize {
+        if !self.kind().is_layer_actors() {
+            return self.shards();
+        }
+        let widths = self.layers();
+        (1..widths.len())
+            .map(|l| {
+                if l + 1 == widths.len() {
+                    1
+                } else {
+                    self.shards().clamp(1, widths[l])
+                }
+            })
+            .sum()
+    }
+
     /// The CUBA network (validated).
     pub fn cuba(&self) -> &crate::spike::cuba::CubaConfig {
         &self.file.cuba
     }
 
-    /// The rank of each population shard across MPI ranks (empty: balanced).
+    /// The rank of each population shard, or of each layer shard, across MPI ranks (empty:
+    /// balanced).
     pub fn shard_ranks(&self) -> &[usize] {
         &self.file.runtime.shard_ranks
     }

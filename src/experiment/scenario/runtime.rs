@@ -77,16 +77,6 @@ impl Default for RuntimeSection {
 impl RuntimeSection {
     /// Checks the sharding, mailbox and stall timeout.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        if !self.shard_ranks.is_empty() && self.shard_ranks.len() != self.shards {
-            return Err(invalid(
-                "runtime.shard_ranks",
-                format!("{:?}", self.shard_ranks),
-                &format!(
-                    "must give one rank per population shard: {} entries for runtime.shards = {}",
-                    self.shards, self.shards
-                ),
-            ));
-        }
         if self.shards == 0 {
             return Err(invalid(
                 "runtime.shards",

@@ -17,6 +17,7 @@
 //! for the checkpoint and the weight gap. Nothing else leaves the shards.
 
 mod feed;
+mod ranks;
 mod tally;
 
 use std::collections::VecDeque;
@@ -415,7 +416,26 @@ pub fn train_layers_with(
     control: &TrainControl,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<RunReport<Message>, RuntimeError> {
+    match crate::cluster::take() {
+        Some(x) if x.size() > 1 => {
+            let data = (train, test);
+            return ranks::train_on_ranks(x, init, data, plan, cfg, runtime, control, on_event);
+        }
+        Some(x) => crate::cluster::put_back(x),
+        None => {}
+    }
     let (network, events) = build_network_with(init, train, test, plan, cfg, control)?;
+    let report = run_network(network, events, runtime, on_event)?;
+    conclude(report)
+}
+
+/// Runs `network`, calling `on_event` with the coordinator's events on the calling thread.
+fn run_network(
+    network: crate::runtime::Network<Message>,
+    events: std::sync::mpsc::Receiver<TrainEvent>,
+    runtime: RuntimeConfig,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<RunReport<Message>, RuntimeError> {
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || Runtime::new(runtime).run(network));
         loop {
@@ -432,35 +452,39 @@ pub fn train_layers_with(
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-        let report = worker
+        worker
             .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        let coordinator = report
-            .actors
-            .first()
-            .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>());
-        let fault = coordinator.and_then(|c| c.fault);
-        let interrupted = coordinator.is_some_and(|c| c.stopping);
-        let mut report = report;
-        report.traffic.faults = fault_tally(&report);
-        if let Some((layer, shard, step, what, value)) = fault {
-            let (layer, shard) = (layer as usize, Some(shard as usize));
-            let sharded = LayerName { layer, shard }.to_string();
-            let actor = if report.names.contains(&sharded) {
-                sharded
-            } else {
-                LayerName { layer, shard: None }.to_string()
-            };
-            return Err(RuntimeError::NonFinite {
-                actor,
-                step,
-                what: what.to_owned(),
-                value,
-            });
-        }
-        if interrupted {
-            return Err(RuntimeError::Interrupted);
-        }
-        Ok(report)
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// The end of a run the coordinator took part in: the fault tally, and a non-finite value
+/// or a stop request as the run's error.
+fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, RuntimeError> {
+    let coordinator = report
+        .actors
+        .first()
+        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>());
+    let fault = coordinator.and_then(|c| c.fault);
+    let interrupted = coordinator.is_some_and(|c| c.stopping);
+    report.traffic.faults = fault_tally(&report);
+    if let Some((layer, shard, step, what, value)) = fault {
+        let (layer, shard) = (layer as usize, Some(shard as usize));
+        let sharded = LayerName { layer, shard }.to_string();
+        let actor = if report.names.contains(&sharded) {
+            sharded
+        } else {
+            LayerName { layer, shard: None }.to_string()
+        };
+        return Err(RuntimeError::NonFinite {
+            actor,
+            step,
+            what: what.to_owned(),
+            value,
+        });
+    }
+    if interrupted {
+        return Err(RuntimeError::Interrupted);
+    }
+    Ok(report)
 }

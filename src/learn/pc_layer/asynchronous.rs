@@ -171,7 +171,10 @@ impl PcLayer<AsyncState> {
                 phase: Phase::Exhausted,
                 step,
             } if step <= base => {}
-            Message::Report { .. } | Message::Spike { .. } | Message::ActivityDown { .. } => {}
+            Message::Report { .. }
+            | Message::Spike { .. }
+            | Message::ActivityDown { .. }
+            | Message::Poll => {}
             m if step < base => {
                 if matches!(m, Message::Activity { .. } | Message::Error { .. }) {
                     if let Some(l) = self.sched.link_of(&m) {
