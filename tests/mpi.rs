@@ -275,10 +275,24 @@ fn a_killed_rank_of_a_learning_run_ends_the_job_and_the_run_resumes() {
     let victim = pids.split_whitespace().last().expect("a rank").to_owned();
     kill_rank_and_see_the_job_end(&mut job, &victim);
     assert_eq!(results(&run)["status"], "running");
+    // The checkpoint holds every actor's state: a copy resumes in one process too.
+    let copy = tmp.path().join("copy");
+    copy_dir(&run, &copy);
     let mut resume = args.clone();
     resume.extend(["--resume", run.to_str().expect("utf-8")]);
     ok(mpirun(2, &resume).output().expect("mpirun runs"));
+    let mut resume_one = args.clone();
+    resume_one.extend(["--resume", copy.to_str().expect("utf-8")]);
+    ok(common::command(&resume_one).output().expect("runs"));
     let (a, b) = (results(&reference), results(&run));
+    let c = results(&copy);
+    assert_eq!(c["models"]["pc"]["pc"], b["models"]["pc"]["pc"]);
+    for key in ["train_loss", "test_loss", "test_accuracy"] {
+        assert_eq!(
+            c["models"]["pc"]["epochs"][1][key],
+            b["models"]["pc"]["epochs"][1][key]
+        );
+    }
     assert_eq!(b["status"], "complete");
     let epochs = |r: &serde_json::Value| {
         r["models"]["pc"]["epochs"]
@@ -298,6 +312,19 @@ fn a_killed_rank_of_a_learning_run_ends_the_job_and_the_run_resumes() {
             (x - y).abs() <= 1e-9 * x.abs().max(1.0),
             "{key}: {x} vs {y}"
         );
+    }
+}
+
+/// Copies a run folder (files and one level of subfolders).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
     }
 }
 

@@ -172,8 +172,12 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 
 fn put_f32s(out: &mut Vec<u8>, v: &[f32]) {
     put_u32(out, v.len() as u32);
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
+    if cfg!(target_endian = "little") {
+        // The values' own bytes are their little-endian form: one copy.
+        out.extend_from_slice(bytemuck::cast_slice(v));
+    } else {
+        v.iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
     }
 }
 
@@ -354,8 +358,12 @@ impl Reader<'_> {
     }
     fn f32s_into(&mut self, out: &mut [f32]) -> Result<(), WireError> {
         let raw = self.take(4 * out.len())?;
-        for (o, b) in out.iter_mut().zip(raw.chunks_exact(4)) {
-            *o = f32::from_le_bytes(b.try_into().expect("4 bytes"));
+        if cfg!(target_endian = "little") {
+            bytemuck::cast_slice_mut::<f32, u8>(out).copy_from_slice(raw);
+        } else {
+            for (o, b) in out.iter_mut().zip(raw.chunks_exact(4)) {
+                *o = f32::from_le_bytes(b.try_into().expect("4 bytes"));
+            }
         }
         Ok(())
     }
