@@ -9,5 +9,6 @@ pub mod drive;
 pub mod lif;
 pub mod microcircuit;
 pub mod neuron_actor;
+pub mod nir;
 pub mod population;
 pub mod record;

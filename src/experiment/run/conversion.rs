@@ -48,6 +48,21 @@ pub(super) fn convert(
         cv.percentile,
         cv.normalise_examples,
     );
+    // The converted network, for export (`axon.to_nir`): integrate-and-fire units, threshold 1,
+    // reset by subtraction, the pixels as a constant input current.
+    let meta = [
+        ("model", "snn".to_owned()),
+        (
+            "neuron",
+            "integrate-and-fire, v += W s + b per tick".to_owned(),
+        ),
+        ("v_threshold", "1".to_owned()),
+        ("reset", "subtract".to_owned()),
+    ];
+    run.dir.write(
+        "checkpoints/snn/converted.safetensors",
+        &crate::experiment::checkpoint::to_safetensors(&snn, &meta),
+    )?;
     let report = crate::spike::convert::run_converted(
         &snn,
         &run.data.test,

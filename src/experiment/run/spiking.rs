@@ -42,6 +42,7 @@ pub(super) fn run_cuba_scenario(
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
+    write_spikes(&dir, &run.raster, crate::spike::lif::LifParams::CUBA.dt_ms)?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,
@@ -82,6 +83,11 @@ pub(super) fn run_microcircuit_scenario(
     }
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::microcircuit_raster_png(&run, &dir.path().join("raster.png"))?;
+    write_spikes(
+        &dir,
+        &run.raster,
+        crate::spike::lif::LifParams::MICROCIRCUIT.dt_ms,
+    )?;
     crate::experiment::plot::rates_box_png(&run, &dir.path().join("rates.png"))?;
     if run.stopped {
         return Err(RunError::Stopped {
@@ -93,4 +99,25 @@ pub(super) fn run_microcircuit_scenario(
         dir: dir.path().to_owned(),
         results,
     })
+}
+
+/// Writes the recorded spikes (the raster's sample) as `spikes.safetensors`: `time_ms` (F32)
+/// and `neuron` (U32), one entry per spike in time order, for notebooks (`axon.Run.spikes`).
+fn write_spikes(dir: &RunDir, raster: &[(u32, u32)], dt_ms: f64) -> Result<(), RunError> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let times: Vec<u8> = raster
+        .iter()
+        .flat_map(|&(t, _)| ((f64::from(t) * dt_ms) as f32).to_le_bytes())
+        .collect();
+    let neurons: Vec<u8> = raster.iter().flat_map(|&(_, n)| n.to_le_bytes()).collect();
+    let n = raster.len();
+    let views = [
+        ("time_ms", TensorView::new(Dtype::F32, vec![n], &times)),
+        ("neuron", TensorView::new(Dtype::U32, vec![n], &neurons)),
+    ]
+    .map(|(name, v)| (name, v.expect("lengths agree by construction")));
+    let bytes = safetensors::tensor::serialize(views, None)
+        .expect("serialising in-memory tensors cannot fail");
+    dir.write("spikes.safetensors", &bytes)?;
+    Ok(())
 }
