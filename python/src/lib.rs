@@ -197,7 +197,8 @@ fn run(
         let mut observer = Forward(tx);
         axon::experiment::run::run(&scenario, &opts, &mut observer)
     });
-    let mut raised: Option<PyErr> = None;
+    // An exception in the callback, and a signal (Ctrl-C): each stops the run gracefully.
+    let (mut raised, mut signal): (Option<PyErr>, Option<PyErr>) = (None, None);
     loop {
         // The receiver travels into the GIL-free closure and back (it is not `Sync`).
         let (got, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(100)), rx));
@@ -217,13 +218,17 @@ fn run(
         }
         if let Err(e) = py.check_signals() {
             stop.store(true, Ordering::SeqCst);
-            raised.get_or_insert(e);
+            signal.get_or_insert(e);
         }
     }
     let outcome = py
         .detach(|| worker.join())
         .map_err(|_| errors::RuntimeError::new_err("the run thread panicked"))?;
     if let Some(e) = raised {
+        return Err(e);
+    }
+    // Stopped by the signal: the run's own error says where its checkpoint is.
+    if let (Some(e), Ok(_)) = (signal, &outcome) {
         return Err(e);
     }
     let summary = outcome.map_err(run_error)?;
