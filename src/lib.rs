@@ -37,7 +37,7 @@
 //!   delay rings), `drive` (DC and Poisson input), `record` (rates, CV, synchrony, rasters),
 //!   `neuron_actor` (one actor per neuron and a clock), `cuba` (the benchmark network),
 //!   `microcircuit` (the Potjans & Diesmann model and its parallel build), `convert`
-//!   (ANN-to-SNN).
+//!   (ANN-to-SNN), `nir` (NIR graphs on actors, one per node, for the Python package).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
 //!   family), `sweep`, `run_dir`, `results`, `checkpoint`, `plot`, `bench` and `stress`.
 

@@ -231,9 +231,28 @@ fn run(
     if let (Some(e), Ok(_)) = (signal, &outcome) {
         return Err(e);
     }
+    release_free_memory();
     let summary = outcome.map_err(run_error)?;
     let results = summary.results.to_json();
     Ok((summary.dir.to_string_lossy().into_owned(), results))
+}
+
+/// Hands the memory a finished run freed back to the system. Each run's worker threads
+/// allocate from their own glibc arenas, which keep what they freed (the data set, the
+/// actors' buffers) for later: without this, a notebook's resident memory grew by 23 MB over
+/// its first 50 small runs (then stayed flat); with it, by about 5 MB over the first ten (the
+/// arenas themselves), then by less than 0.1 MB per 100 runs.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim only returns free heap pages to the kernel.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 /// Checks a scenario as `axon validate` does; returns it as TOML with every default filled in.

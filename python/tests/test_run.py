@@ -139,7 +139,9 @@ def test_one_hundred_runs_do_not_leak():
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
-        for i in range(10):  # warm up allocators and thread pools
+        # Warm-up: the first runs' worker threads make glibc create its per-thread arenas
+        # (about 5 MB on 2 cores, then flat; see docs/python.md).
+        for i in range(10):
             axon.run("scenarios/quickstart.toml", set=small, out=os.path.join(d, f"w{i}"), progress=False)
         before = rss_kb()
         for i in range(100):

@@ -5,7 +5,7 @@
 //!
 //! Each step, a node sums what its predecessors sent for that step, computes ([`node`]) and
 //! sends its output on. One edge of every cycle (a recurrent layer) carries its sender's
-//! output a step late, zeros at step 0 ([`mark_delayed_edges`] picks it). Messages carry their
+//! output a step late, zeros at step 0 (`mark_delayed_edges` picks it). Messages carry their
 //! step, so a node holds early ones until their step comes.
 
 pub mod node;
