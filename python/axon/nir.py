@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -227,29 +227,38 @@ def to_nir(
     """Writes an axon network as a NIR graph (and to ``path``, if given); returns the
     ``nir.NIRGraph``.
 
-    ``source`` is a run folder of an ``snn-convert`` scenario (or an :class:`axon.Run` of
-    one, or its ``checkpoints/snn/converted.safetensors``): the converted network becomes
-    ``Affine`` layers each followed by a spiking layer that integrates ``v += W s + b`` per
-    step and fires above threshold 1. It is written as ``LIF`` nodes with ``tau`` so long
-    that ``beta = 1 - dt/tau`` is 1 in float32 and ``r = tau / dt`` (the form snnTorch's
-    importer reads as a non-leaky ``Leaky``; its ``IF`` import is not usable), ``v_leak = 0``,
-    ``v_threshold = 1``, ``v_reset = 0``. NIR resets to a value, so the exported network
-    resets to 0 where axon's converted network subtracts the threshold: the closing note of
-    the NIR issue gives the accuracy this costs.
+    ``source`` is a run folder (or an :class:`axon.Run`) of
+
+    - an ``snn-convert`` scenario (or its ``checkpoints/snn/converted.safetensors``): the
+      converted network becomes ``Affine`` layers each followed by a spiking layer that
+      integrates ``v += W s + b`` per step and fires above threshold 1, written as ``LIF``
+      nodes with ``tau`` so long that ``beta = 1 - dt/tau`` is 1 in float32 and
+      ``r = tau / dt`` (the form snnTorch's importer reads as a non-leaky ``Leaky``; its
+      ``IF`` import is not usable), ``v_leak = 0``, ``v_threshold = 1``, ``v_reset = 0``. NIR
+      resets to a value, so the exported network resets to 0 where axon's subtracts 1;
+    - a ``cuba`` scenario: see :func:`cuba_to_nir`.
     """
-    nir = _nir()
-    from . import Run, _tensors
+    from . import Run
 
     if isinstance(source, Run):
         source = source.path
     file = os.fspath(source)
     if os.path.isdir(file):
+        scenario = os.path.join(file, "scenario.toml")
+        if os.path.exists(scenario) and 'kind = "cuba"' in open(scenario, encoding="utf-8").read():
+            return cuba_to_nir(scenario, path)
         file = os.path.join(file, "checkpoints", "snn", "converted.safetensors")
     if not os.path.exists(file):
         raise ScenarioError(
             f"{file}: no converted network (run an snn-convert scenario first; it writes "
-            "checkpoints/snn/converted.safetensors)"
+            "checkpoints/snn/converted.safetensors) and no CUBA scenario"
         )
+    return _converted_to_nir(file, path, dt)
+
+
+def _converted_to_nir(file: str, path: Any, dt: float) -> Any:
+    nir = _nir()
+    from . import _tensors
     tensors = _tensors(__import__("pathlib").Path(file))
     layers = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("layers.")})
     if not layers:
@@ -277,6 +286,63 @@ def to_nir(
     nodes["output"] = nir.Output(output_type={"output": np.array([n_out])})
     edges.append((prev, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "method": "euler", "source": "axon snn-convert"})
+    if path is not None:
+        nir.write(os.fspath(path), graph)
+    return graph
+
+
+def cuba_to_nir(scenario: Union[str, "os.PathLike[str]", Dict[str, Any]], path: Any = None) -> Any:
+    """The CUBA network of a scenario (its ``[cuba]`` table and seed: the synapses
+    ``axon run`` simulates) as a NIR graph: an ``LIF`` population (``tau`` = tau_m,
+    ``v_leak`` = the resting potential, threshold and reset in mV, ``r = 1``), and for each
+    synapse type a ``Linear`` (the weights in mV, dense) into an ``LI`` current
+    (``tau`` = tau_e or tau_i, ``r = tau / dt``: each spike adds its weight, as in Brian2's
+    ``ge += we``) feeding back into the population; an ``Input`` node adds external current
+    (zeros reproduce CUBA's self-sustained activity). NIR has neither refractory periods nor
+    initial states: the graph has no 5 ms refractoriness and starts at rest, where axon holds
+    neurons for 5 ms after a spike and starts them between reset and threshold.
+    """
+    nir = _nir()
+    if isinstance(scenario, Mapping):
+        pre, post, n_exc, p = _axon.cuba_network(None, json.dumps(dict(scenario)), [])
+    else:
+        pre, post, n_exc, p = _axon.cuba_network(os.fspath(scenario), None, [])
+    n = int(p["neurons"])
+    dt = p["dt_ms"] * 1e-3
+    w_e = np.zeros((n, n), np.float32)
+    w_i = np.zeros((n, n), np.float32)
+    exc = pre < n_exc
+    np.add.at(w_e, (post[exc], pre[exc]), np.float32(p["we_mv"]))
+    np.add.at(w_i, (post[~exc], pre[~exc]), np.float32(p["wi_mv"]))
+    full = lambda v: np.full(n, v, np.float32)  # noqa: E731
+    tau_m, tau_e, tau_i = (p[k] * 1e-3 for k in ("tau_m_ms", "tau_e_ms", "tau_i_ms"))
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n])}),
+        "neurons": nir.LIF(
+            tau=full(tau_m),
+            r=full(1.0),
+            v_leak=full(p["v_rest_mv"]),
+            v_threshold=full(p["v_threshold_mv"]),
+            v_reset=full(p["v_reset_mv"]),
+        ),
+        "w_e": nir.Linear(weight=w_e),
+        "syn_e": nir.LI(tau=full(tau_e), r=full(tau_e / dt), v_leak=full(0.0)),
+        "w_i": nir.Linear(weight=w_i),
+        "syn_i": nir.LI(tau=full(tau_i), r=full(tau_i / dt), v_leak=full(0.0)),
+        "output": nir.Output(output_type={"output": np.array([n])}),
+    }
+    edges = [
+        ("input", "neurons"),
+        ("neurons", "w_e"),
+        ("w_e", "syn_e"),
+        ("syn_e", "neurons"),
+        ("neurons", "w_i"),
+        ("w_i", "syn_i"),
+        ("syn_i", "neurons"),
+        ("neurons", "output"),
+    ]
+    meta = {"dt": dt, "method": "euler", "source": "axon cuba"}
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     if path is not None:
         nir.write(os.fspath(path), graph)
     return graph

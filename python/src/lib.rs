@@ -389,6 +389,51 @@ fn run_nir<'py>(
     Ok((PyArray1::from_vec(py, run.output), run.output_shape, states))
 }
 
+/// The CUBA network of a scenario (its `[cuba]` table and seed): (presynaptic, postsynaptic)
+/// indices of every synapse, the excitatory count, the LIF parameters (ms, mV) and the
+/// weights (mV), for `axon.to_nir`.
+#[pyfunction]
+#[pyo3(signature = (path, table_json, sets))]
+fn cuba_network<'py>(
+    py: Python<'py>,
+    path: Option<String>,
+    table_json: Option<String>,
+    sets: Vec<String>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    usize,
+    Bound<'py, PyDict>,
+)> {
+    let scenario = load_scenario(path, table_json, &sets)?;
+    let cfg = scenario.cuba().clone();
+    let (pairs, excitatory) = py.detach(|| axon::spike::cuba::synapse_pairs(&cfg, scenario.seed()));
+    let (pre, post): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
+    let p = axon::spike::lif::LifParams::CUBA;
+    let params = PyDict::new(py);
+    for (k, v) in [
+        ("tau_m_ms", p.tau_m_ms),
+        ("tau_e_ms", p.tau_e_ms),
+        ("tau_i_ms", p.tau_i_ms),
+        ("v_rest_mv", p.v_rest_mv),
+        ("v_threshold_mv", p.v_threshold_mv),
+        ("v_reset_mv", p.v_reset_mv),
+        ("refractory_ms", p.refractory_ms),
+        ("dt_ms", p.dt_ms),
+        ("we_mv", cfg.we_mv),
+        ("wi_mv", cfg.wi_mv),
+    ] {
+        params.set_item(k, v)?;
+    }
+    params.set_item("neurons", cfg.neurons)?;
+    Ok((
+        PyArray1::from_vec(py, pre),
+        PyArray1::from_vec(py, post),
+        excitatory,
+        params,
+    ))
+}
+
 /// The extension module.
 #[pymodule]
 fn _axon(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -400,6 +445,7 @@ fn _axon(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_tensors, m)?)?;
     m.add_function(wrap_pyfunction!(bench_pc, m)?)?;
     m.add_function(wrap_pyfunction!(run_nir, m)?)?;
+    m.add_function(wrap_pyfunction!(cuba_network, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -160,3 +160,25 @@ def test_a_converted_snn_exports_and_runs_back(tmp_path):
     accuracy = float((out.sum(0).argmax(1) == labels[:500]).mean())
     converted = run.results["conversion"][0]["test_accuracy"]
     assert abs(accuracy - converted) < 0.05, (accuracy, converted)
+
+
+def test_a_cuba_network_exports_with_its_synapses(tmp_path):
+    scenario = {
+        "name": "cuba-small",
+        "seed": 4,
+        "algorithm": {"kind": "cuba"},
+        "cuba": {"neurons": 400, "p_connect": 0.05, "duration_ms": 50},
+    }
+    run = axon.run(scenario, out=tmp_path / "cuba", progress=False)
+    g = axon.to_nir(run, tmp_path / "cuba.nir")
+    back = nir.read(str(tmp_path / "cuba.nir"))
+    w_e, w_i = back.nodes["w_e"].weight, back.nodes["w_i"].weight
+    # Every synapse axon simulated, excitatory from the first 80 % of the neurons.
+    assert np.count_nonzero(w_e) + np.count_nonzero(w_i) == run.results["snn"]["synapses"]
+    assert not w_e[:, 320:].any() and not w_i[:, :320].any()
+    assert set(np.unique(w_e)) <= {0.0, np.float32(1.62)} and w_i.min() == np.float32(-9.0)
+    assert type(g.nodes["syn_e"]).__name__ == "LI"
+    # It runs on axon from the file (no external input): a self-sustained, finite activity.
+    out = axon.from_nir(back, np.zeros((500, 1, 400), np.float32), record=True)
+    assert out.output.sum() > 400
+    assert np.isfinite(out.states["neurons"]).all()

@@ -28,6 +28,17 @@ struct PendingSend {
     parts: (*mut u8, usize, usize),
 }
 
+impl Drop for MpiRanks {
+    /// Sends still under way when the exchange goes (a run that failed on this rank, which
+    /// then ends every rank): their requests and buffers are left to MPI_Abort, never freed
+    /// under MPI's feet (rsmpi panics on a dropped request).
+    fn drop(&mut self) {
+        for p in self.pending.drain(..) {
+            std::mem::forget(p);
+        }
+    }
+}
+
 impl PendingSend {
     fn start(world: &SimpleCommunicator, rank: usize, frame: Vec<u8>) -> Self {
         let mut frame = std::mem::ManuallyDrop::new(frame);

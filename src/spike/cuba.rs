@@ -201,6 +201,19 @@ pub fn run_cuba(
     run_sharded(&net, k, built, runtime)
 }
 
+/// The synapses a seed draws for `cfg`, as (presynaptic, postsynaptic) index pairs, and how
+/// many of the first neurons are excitatory: the network [`run_cuba`] simulates, for export
+/// (`axon.to_nir`).
+pub fn synapse_pairs(cfg: &CubaConfig, seed: u64) -> (Vec<(u32, u32)>, usize) {
+    let (post, _, _) = draw_network(cfg, seed);
+    let pairs = post
+        .iter()
+        .enumerate()
+        .flat_map(|(pre, targets)| targets.iter().map(move |&t| (pre as u32, t)))
+        .collect();
+    (pairs, cfg.neurons * 4 / 5)
+}
+
 /// The network a seed draws: each neuron's targets (stream `cuba/connectivity`), initial
 /// potentials uniform between reset and threshold (`cuba/v0`), and the ticks to simulate.
 fn draw_network(cfg: &CubaConfig, seed: u64) -> (Vec<Vec<u32>>, Vec<f32>, u64) {

@@ -238,6 +238,7 @@ impl NirGraph {
                 .map(|&s| self.preds[s].iter().any(|&(p, d)| p == i && d))
                 .collect();
             let actor = NodeActor {
+                steps: steps as u64,
                 index: i as u32,
                 delayed_out,
                 dynamics: self.dynamics[i].clone(),
@@ -564,6 +565,8 @@ impl Actor<Message> for NirDriver {
 
 /// One NIR node.
 struct NodeActor {
+    /// Steps in the run: a delayed edge's output of the last step is for no step.
+    steps: u64,
     index: u32,
     /// Per out-edge: whether it carries the output a step late.
     delayed_out: Vec<bool>,
@@ -638,7 +641,9 @@ impl Actor<Message> for NodeActor {
                 break;
             }
             let (input, _) = self.pending.remove(&t).expect("first key");
-            self.compute(t, input, ctx);
+            if t < self.steps {
+                self.compute(t, input, ctx);
+            }
         }
         Flow::Continue
     }
