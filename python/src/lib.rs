@@ -389,6 +389,15 @@ fn run_nir<'py>(
     Ok((PyArray1::from_vec(py, run.output), run.output_shape, states))
 }
 
+/// What `cuba_network` returns: presynaptic and postsynaptic indices, excitatory count,
+/// parameters.
+type CubaNetwork<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    usize,
+    Bound<'py, PyDict>,
+);
+
 /// The CUBA network of a scenario (its `[cuba]` table and seed): (presynaptic, postsynaptic)
 /// indices of every synapse, the excitatory count, the LIF parameters (ms, mV) and the
 /// weights (mV), for `axon.to_nir`.
@@ -399,12 +408,7 @@ fn cuba_network<'py>(
     path: Option<String>,
     table_json: Option<String>,
     sets: Vec<String>,
-) -> PyResult<(
-    Bound<'py, PyArray1<u32>>,
-    Bound<'py, PyArray1<u32>>,
-    usize,
-    Bound<'py, PyDict>,
-)> {
+) -> PyResult<CubaNetwork<'py>> {
     let scenario = load_scenario(path, table_json, &sets)?;
     let cfg = scenario.cuba().clone();
     let (pairs, excitatory) = py.detach(|| axon::spike::cuba::synapse_pairs(&cfg, scenario.seed()));
