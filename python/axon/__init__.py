@@ -33,6 +33,7 @@ __all__ = [
     "Run",
     "RuntimeError",
     "ScenarioError",
+    "bench_bp",
     "bench_pc",
     "from_nir",
     "run",
@@ -215,4 +216,21 @@ def bench_pc(
     """Times the scenario's layer actors on each ``(executor, workers, shards)`` setup and
     the BP baseline on one thread: the rows of ``axon bench pc --json``."""
     text = _axon.bench_pc(os.fspath(scenario), _overrides(set), list(setups), epochs)
+    return json.loads(text)
+
+
+def bench_bp(
+    layers: Sequence[int] = (784, 256, 256, 10),
+    batch_size: int = 64,
+    threads: int = 1,
+    epochs: int = 1,
+    optimizer: str = "adam",
+    data: Union[str, "os.PathLike[str]"] = "data/mnist",
+    train_limit: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Times BP epochs on MNIST: the report of ``axon bench bp --json`` (epoch seconds,
+    best, median, GFLOP per epoch)."""
+    text = _axon.bench_bp(
+        list(layers), batch_size, threads, epochs, optimizer, os.fspath(data), train_limit
+    )
     return json.loads(text)

@@ -24,6 +24,18 @@ def run(
 def validate(path: Optional[str], table_json: Optional[str], sets: List[str]) -> str: ...
 def read_tensors(path: str) -> Dict[str, Tuple[np.ndarray, List[int]]]: ...
 def bench_pc(path: str, sets: List[str], setups: List[Tuple[str, int, int]], epochs: int) -> str: ...
+def bench_bp(
+    layers: List[int],
+    batch_size: int,
+    threads: int,
+    epochs: int,
+    optimizer: str,
+    data: str,
+    train_limit: Optional[int],
+) -> str: ...
+def cuba_network(
+    path: Optional[str], table_json: Optional[str], sets: List[str]
+) -> Tuple[np.ndarray, np.ndarray, int, Dict[str, float]]: ...
 def run_nir(
     spec_json: str,
     params: List[Tuple[str, str, np.ndarray]],

@@ -346,6 +346,53 @@ fn bench_pc(
     serde_json::to_string(&rows).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
+/// Times BP epochs on one thread count, as `axon bench bp --json`: its report, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (layers, batch_size, threads, epochs, optimizer, data, train_limit))]
+#[allow(clippy::too_many_arguments)]
+fn bench_bp(
+    py: Python<'_>,
+    layers: Vec<usize>,
+    batch_size: usize,
+    threads: usize,
+    epochs: usize,
+    optimizer: String,
+    data: String,
+    train_limit: Option<usize>,
+) -> PyResult<String> {
+    if layers.len() < 2 || layers.contains(&0) || batch_size == 0 || threads == 0 || epochs == 0 {
+        return Err(errors::ScenarioError::new_err(
+            "layers needs at least two widths >= 1; batch_size, threads and epochs must be >= 1",
+        ));
+    }
+    let optimizer: axon::math::optimizer::OptimizerKind =
+        serde_json::from_value(serde_json::Value::String(optimizer.clone())).map_err(|_| {
+            errors::ScenarioError::new_err(format!("unknown optimizer {optimizer:?}: sgd or adam"))
+        })?;
+    let cfg = axon::experiment::bench::BpBenchConfig {
+        layers,
+        batch_size,
+        threads,
+        epochs,
+        optimizer,
+    };
+    let options = axon::data::dataset::LoadOptions {
+        train_limit,
+        ..Default::default()
+    };
+    let report = py.detach(|| {
+        let set = axon::data::dataset::Dataset::load(Path::new(&data), &options)
+            .map_err(|e| cli_message(&e))?;
+        Ok::<_, String>(axon::experiment::bench::bench_bp(
+            &set.train,
+            &cfg,
+            &mut |_, _| {},
+        ))
+    });
+    let report = report.map_err(errors::ScenarioError::new_err)?;
+    serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
 fn run_error_text(e: RunError) -> (bool, String) {
     (e.is_bad_input(), cli_message(&e))
 }
@@ -448,6 +495,7 @@ fn _axon(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(read_tensors, m)?)?;
     m.add_function(wrap_pyfunction!(bench_pc, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_bp, m)?)?;
     m.add_function(wrap_pyfunction!(run_nir, m)?)?;
     m.add_function(wrap_pyfunction!(cuba_network, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

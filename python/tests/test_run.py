@@ -87,6 +87,13 @@ def test_bench_pc_gives_the_cli_rows():
     assert all(r["best_s"] > 0 for r in rows)
 
 
+def test_bench_bp_gives_the_cli_report():
+    report = axon.bench_bp(layers=[784, 32, 10], epochs=1, train_limit=1000)
+    assert report["examples"] == 1000 and report["best_s"] > 0
+    with pytest.raises(axon.ScenarioError, match="optimizer"):
+        axon.bench_bp(optimizer="lbfgs")
+
+
 def test_a_spiking_run_gives_its_spikes(tmp_path):
     run = axon.run(
         "scenarios/cuba.toml", set={"cuba.duration_ms": 100}, out=tmp_path / "cuba", progress=False

@@ -8,17 +8,19 @@
 //! output a step late, zeros at step 0 (`mark_delayed_edges` picks it). Messages carry their
 //! step, so a node holds early ones until their step comes.
 
+mod actors;
 pub mod node;
+mod params;
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use crate::math::matrix::Matrix;
-use crate::message::{Message, Signal, SignalPool};
-use crate::runtime::actor::{Actor, Context, Flow};
+use crate::message::SignalPool;
 use crate::runtime::{Executor, Network, Runtime, RuntimeConfig};
-use node::{decay, Dynamics, Method, Neuron, Reset, State};
+use actors::{NirDriver, NodeActor};
+use node::{Dynamics, Method, Reset, State};
+use params::dynamics_of;
 
 /// What is wrong with a graph, its input, or its run.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +222,38 @@ impl NirGraph {
             )));
         }
         let out_width = self.widths[self.output];
+        let net = self.network(input, (steps, batch), record);
+        let config = RuntimeConfig {
+            executor: Executor::Pinned,
+            workers: 1,
+            ..RuntimeConfig::default()
+        };
+        let mut report = Runtime::new(config).run(net)?;
+        let mut states = BTreeMap::new();
+        for (name, actor) in report.names.iter().zip(&mut report.actors).skip(1) {
+            let node = (actor.as_mut() as &mut dyn std::any::Any).downcast_mut::<NodeActor>();
+            if let Some(values) = node.and_then(|a| a.record.take()).filter(|v| !v.is_empty()) {
+                states.insert(name.clone(), values);
+            }
+        }
+        let driver = (report.actors[0].as_mut() as &mut dyn std::any::Any)
+            .downcast_mut::<NirDriver>()
+            .expect("actor 0 is the driver");
+        Ok(NirRun {
+            output: std::mem::take(&mut driver.output),
+            output_shape: vec![steps, batch, out_width],
+            states,
+        })
+    }
+
+    /// The driver (actor 0) and one actor per node (node `i` is actor `i + 1`), wired.
+    fn network(
+        &self,
+        input: &[f32],
+        (steps, batch): (usize, usize),
+        record: bool,
+    ) -> Network<crate::message::Message> {
+        let (width, out_width) = (self.widths[self.inputs[0]], self.widths[self.output]);
         let mut net = Network::new();
         let n = self.names.len();
         let driver = NirDriver {
@@ -263,27 +297,7 @@ impl NirGraph {
             }
         }
         net.connect(self.output + 1, did);
-        let config = RuntimeConfig {
-            executor: Executor::Pinned,
-            workers: 1,
-            ..RuntimeConfig::default()
-        };
-        let mut report = Runtime::new(config).run(net)?;
-        let mut states = BTreeMap::new();
-        for (name, actor) in report.names.iter().zip(&mut report.actors).skip(1) {
-            let node = (actor.as_mut() as &mut dyn std::any::Any).downcast_mut::<NodeActor>();
-            if let Some(values) = node.and_then(|a| a.record.take()).filter(|v| !v.is_empty()) {
-                states.insert(name.clone(), values);
-            }
-        }
-        let driver = (report.actors[0].as_mut() as &mut dyn std::any::Any)
-            .downcast_mut::<NirDriver>()
-            .expect("actor 0 is the driver");
-        Ok(NirRun {
-            output: std::mem::take(&mut driver.output),
-            output_shape: vec![steps, batch, out_width],
-            states,
-        })
+        net
     }
 }
 
@@ -338,314 +352,6 @@ fn mark_delayed_edges(
                 _ => {}
             }
         }
-    }
-}
-
-/// Parameter `name` of `node`: `len` values (one value is broadcast).
-fn param(arrays: &Arrays, node: &NodeSpec, name: &str, len: usize) -> Result<Vec<f32>, NirError> {
-    let bad = |message: String| NirError::Node {
-        node: node.name.clone(),
-        message,
-    };
-    let v = arrays
-        .get(&(node.name.clone(), name.to_owned()))
-        .ok_or_else(|| bad(format!("{} needs parameter {name:?}", node.kind)))?;
-    if let Some(x) = v.iter().find(|x| !x.is_finite()) {
-        return Err(bad(format!(
-            "parameter {name:?} holds a non-finite value ({x})"
-        )));
-    }
-    match v.len() {
-        1 => Ok(vec![v[0]; len]),
-        l if l == len => Ok(v.clone()),
-        l => Err(bad(format!(
-            "parameter {name:?} has {l} values for {len} neurons"
-        ))),
-    }
-}
-
-/// Optional parameter: `default` when absent.
-fn param_or(
-    arrays: &Arrays,
-    node: &NodeSpec,
-    name: &str,
-    len: usize,
-    default: f32,
-) -> Result<Vec<f32>, NirError> {
-    if arrays.contains_key(&(node.name.clone(), name.to_owned())) {
-        param(arrays, node, name, len)
-    } else {
-        Ok(vec![default; len])
-    }
-}
-
-/// A node's dynamics from its type and arrays.
-fn dynamics_of(node: &NodeSpec, arrays: &Arrays, spec: &GraphSpec) -> Result<Dynamics, NirError> {
-    let n = node.size;
-    let p = |name: &str| param(arrays, node, name, n);
-    let positive = |name: &str, v: &[f32]| {
-        if v.iter().all(|&t| t > 0.0) {
-            Ok(())
-        } else {
-            Err(NirError::Node {
-                node: node.name.clone(),
-                message: format!("{name} must be > 0 in every neuron"),
-            })
-        }
-    };
-    let leaky = |tau: &[f32]| -> (Vec<f32>, Vec<f32>) {
-        tau.iter().map(|&t| decay(t, spec.dt, spec.method)).unzip()
-    };
-    Ok(match node.kind.as_str() {
-        "Input" | "Output" | "Flatten" => Dynamics::Identity,
-        "Affine" | "Linear" => {
-            let w = arrays
-                .get(&(node.name.clone(), "weight".to_owned()))
-                .ok_or_else(|| NirError::Node {
-                    node: node.name.clone(),
-                    message: "needs parameter \"weight\"".to_owned(),
-                })?;
-            if w.is_empty() || w.len() % n != 0 || w.iter().any(|x| !x.is_finite()) {
-                return Err(NirError::Node {
-                    node: node.name.clone(),
-                    message: format!("weight of {} finite values does not have {n} rows", w.len()),
-                });
-            }
-            let bias = if node.kind == "Affine" {
-                p("bias")?
-            } else {
-                Vec::new()
-            };
-            Dynamics::Affine {
-                weight: Matrix::from_vec(n, w.len() / n, w.clone()),
-                bias,
-            }
-        }
-        "Scale" => Dynamics::Scale(p("scale")?),
-        "Threshold" => Dynamics::Threshold(p("threshold")?),
-        "LIF" | "CubaLIF" | "LI" => {
-            let tau_name = if node.kind == "CubaLIF" {
-                "tau_mem"
-            } else {
-                "tau"
-            };
-            let tau = p(tau_name)?;
-            positive(tau_name, &tau)?;
-            let (keep, gain) = leaky(&tau);
-            let (r, v_leak) = (p("r")?, p("v_leak")?);
-            let mut neuron = Neuron {
-                mem_gain: input_gain(&gain, &r, spec.method),
-                leak: gain.iter().zip(&v_leak).map(|(g, l)| g * l).collect(),
-                keep,
-                v_init: v_leak,
-                ..Neuron::default()
-            };
-            if node.kind != "LI" {
-                spiking(&mut neuron, arrays, node, spec)?;
-            }
-            if node.kind == "CubaLIF" {
-                let tau_syn = p("tau_syn")?;
-                positive("tau_syn", &tau_syn)?;
-                let (keep_syn, gain_syn) = leaky(&tau_syn);
-                let w_in = param_or(arrays, node, "w_in", n, 1.0)?;
-                neuron.syn_gain = input_gain(&gain_syn, &w_in, spec.method);
-                neuron.keep_syn = keep_syn;
-            }
-            Dynamics::Neuron(neuron)
-        }
-        "IF" | "Integrator" => {
-            let r = p("r")?;
-            let mut neuron = Neuron {
-                keep: vec![1.0; n],
-                mem_gain: r.iter().map(|r| r * spec.dt).collect(),
-                leak: vec![0.0; n],
-                v_init: vec![0.0; n],
-                ..Neuron::default()
-            };
-            if node.kind == "IF" {
-                spiking(&mut neuron, arrays, node, spec)?;
-            }
-            Dynamics::Neuron(neuron)
-        }
-        other => {
-            return Err(NirError::Unsupported {
-                node: node.name.clone(),
-                kind: other.to_owned(),
-            })
-        }
-    })
-}
-
-/// The factor of an input `x` in `gain * (scale * x)`. By Euler, a factor within 1e-5 of 1
-/// is 1: tools that export a discrete `v' = beta v + x` write `r = tau / dt` (or
-/// `w_in = tau_syn / dt`), which `f32` rounds (9.999997 for `beta = 0.9`), and their importers
-/// (snnTorch's) take the factor as exactly 1.
-fn input_gain(gain: &[f32], scale: &[f32], method: Method) -> Vec<f32> {
-    gain.iter()
-        .zip(scale)
-        .map(|(g, s)| {
-            let f = g * s;
-            if method == Method::Euler && (f - 1.0).abs() <= 1e-5 {
-                1.0
-            } else {
-                f
-            }
-        })
-        .collect()
-}
-
-/// A threshold and its reset.
-fn spiking(
-    neuron: &mut Neuron,
-    arrays: &Arrays,
-    node: &NodeSpec,
-    spec: &GraphSpec,
-) -> Result<(), NirError> {
-    let n = node.size;
-    neuron.v_threshold = param(arrays, node, "v_threshold", n)?;
-    neuron.v_reset = param_or(arrays, node, "v_reset", n, 0.0)?;
-    neuron.reset = Some(spec.reset);
-    Ok(())
-}
-
-/// Feeds the input nodes one step at a time and collects the output node's steps.
-struct NirDriver {
-    input: Vec<f32>,
-    steps: usize,
-    batch: usize,
-    width: usize,
-    next: usize,
-    output: Vec<f32>,
-    pool: SignalPool,
-}
-
-impl NirDriver {
-    fn feed(&mut self, ctx: &mut Context<'_, Message>) {
-        let len = self.batch * self.width;
-        let values = &self.input[self.next * len..(self.next + 1) * len];
-        let signal = self
-            .pool
-            .signal(self.batch, self.width, |o| o.copy_from_slice(values));
-        for edge in 0..ctx.edges() {
-            ctx.send(edge, activity(self.next as u64, u32::MAX, signal.clone()));
-        }
-        self.next += 1;
-    }
-}
-
-fn activity(step: u64, shard: u32, signal: Signal) -> Message {
-    Message::Activity {
-        step,
-        shard,
-        changed: true,
-        signal,
-    }
-}
-
-impl Actor<Message> for NirDriver {
-    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
-        if self.steps == 0 {
-            return Flow::StopAll;
-        }
-        self.feed(ctx);
-        Flow::Continue
-    }
-
-    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        if let Message::Activity { signal, .. } = msg {
-            self.output.extend_from_slice(signal.values());
-            if self.next == self.steps {
-                return Flow::StopAll;
-            }
-            self.feed(ctx);
-        }
-        Flow::Continue
-    }
-}
-
-/// One NIR node.
-struct NodeActor {
-    /// Steps in the run: a delayed edge's output of the last step is for no step.
-    steps: u64,
-    index: u32,
-    /// Per out-edge: whether it carries the output a step late.
-    delayed_out: Vec<bool>,
-    dynamics: Dynamics,
-    batch: usize,
-    in_width: usize,
-    out_width: usize,
-    /// (predecessor, closes a cycle).
-    preds: Vec<(usize, bool)>,
-    /// Per step: summed input and messages still to come.
-    pending: BTreeMap<u64, (Vec<f32>, usize)>,
-    state: State,
-    record: Option<Vec<f32>>,
-    pool: SignalPool,
-    out: Vec<f32>,
-}
-
-impl NodeActor {
-    /// Messages a step needs: one from every predecessor (the driver's, for an input node).
-    fn expected(&self) -> usize {
-        self.preds.len().max(1)
-    }
-
-    fn compute(&mut self, t: u64, input: Vec<f32>, ctx: &mut Context<'_, Message>) {
-        self.dynamics
-            .step(&input, self.batch, &mut self.state, &mut self.out);
-        if let Some(r) = self.record.as_mut() {
-            r.extend_from_slice(&self.state.v);
-        }
-        let out = &self.out;
-        let signal = self
-            .pool
-            .signal(self.batch, self.out_width, |o| o.copy_from_slice(out));
-        for edge in 0..ctx.edges() {
-            let step = t + u64::from(self.delayed_out.get(edge) == Some(&true));
-            ctx.send(edge, activity(step, self.index, signal.clone()));
-        }
-    }
-}
-
-impl Actor<Message> for NodeActor {
-    /// A delayed edge's step-0 input is zero (nothing fired before the first step).
-    fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
-        let (batch, width) = (self.batch, self.out_width);
-        for edge in 0..ctx.edges() {
-            if self.delayed_out.get(edge) == Some(&true) {
-                let signal = self.pool.signal(batch, width, |o| o.fill(0.0));
-                ctx.send(edge, activity(0, self.index, signal));
-            }
-        }
-        Flow::Continue
-    }
-
-    fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        let Message::Activity {
-            step: t, signal, ..
-        } = msg
-        else {
-            return Flow::Continue;
-        };
-        let len = self.batch * self.in_width;
-        let entry = self.pending.entry(t).or_insert_with(|| (vec![0.0; len], 0));
-        entry
-            .0
-            .iter_mut()
-            .zip(signal.values())
-            .for_each(|(a, v)| *a += v);
-        entry.1 += 1;
-        // Steps complete in order: a delayed edge's message for t + 1 may be early.
-        while let Some((&t, (_, got))) = self.pending.first_key_value() {
-            if *got < self.expected() {
-                break;
-            }
-            let (input, _) = self.pending.remove(&t).expect("first key");
-            if t < self.steps {
-                self.compute(t, input, ctx);
-            }
-        }
-        Flow::Continue
     }
 }
 
