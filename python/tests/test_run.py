@@ -147,8 +147,8 @@ def test_one_hundred_runs_do_not_leak():
 
     with tempfile.TemporaryDirectory() as d:
         # Warm-up: the first runs' worker threads make glibc create its per-thread arenas
-        # (about 5 MB on 2 cores, then flat; see docs/python.md).
-        for i in range(10):
+        # (5-9 MB on 2 cores, then flat; see docs/python.md). A leak grows on after it.
+        for i in range(50):
             axon.run("scenarios/quickstart.toml", set=small, out=os.path.join(d, f"w{i}"), progress=False)
         before = rss_kb()
         for i in range(100):
