@@ -39,16 +39,7 @@ mod errors {
 
 /// The error text as the CLI prints it: the error and each cause once.
 fn cli_message(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let c_text = c.to_string();
-        if !msg.contains(&c_text) {
-            msg = format!("{msg}: {c_text}");
-        }
-        cause = c.source();
-    }
-    msg
+    axon::experiment::run::error_chain(e)
 }
 
 fn scenario_error(e: impl std::error::Error + 'static) -> PyErr {

@@ -124,6 +124,21 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
+/// An error's message with every cause of its chain that the message does not already
+/// quote, as the CLI prints it (sweeps and the Python package use it too).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg = format!("{msg}: {text}");
+        }
+        cause = c.source();
+    }
+    msg
+}
+
 /// Where a run writes, and how it can be stopped.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {

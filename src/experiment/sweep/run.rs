@@ -96,16 +96,7 @@ fn run_one(c: &Combination, dir: &RunDir, opts: &SweepOptions) -> SweepRow {
 
 /// An error with every cause of its chain that its message does not already quote.
 fn error_text(e: &RunError) -> String {
-    let mut msg = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg = format!("{msg}: {text}");
-        }
-        cause = c.source();
-    }
-    msg
+    crate::experiment::run::error_chain(e)
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
