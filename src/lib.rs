@@ -11,7 +11,13 @@
 //!
 //! # Layout
 //! One folder per layer of the design, one concept per file; every file opens with a line
-//! saying what it owns. `tests/layout.rs` checks that this map names every module in the tree.
+//! saying what it owns. `tests/layout.rs` checks that this map names every module in the tree,
+//! and `tests/imports.rs` that imports point down the layers (from the bottom: `state`, `io`,
+//! `math`, `data`, `runtime`, `message`, `cluster`, `learn`, `spike`, `experiment`) with no
+//! cycle between files.
+//! - [`state`]: an actor's own state as named values (`StateBag`), the bottom of the tree: it
+//!   imports nothing of the crate.
+//! - [`io`]: files written whole or not at all (`write_atomic`).
 //! - [`runtime`]: the actor runtime; knows nothing of learning or spiking. `actor` (the trait
 //!   and its `Context`), `payload` (what the runtime reads of a message), `mailbox`, `network`
 //!   (the description of a network and its report), `executor` (tokio, threads, inline),
@@ -46,8 +52,10 @@
 pub mod cluster;
 pub mod data;
 pub mod experiment;
+pub mod io;
 pub mod learn;
 pub mod math;
 pub mod message;
 pub mod runtime;
 pub mod spike;
+pub mod state;

@@ -249,7 +249,7 @@ pub enum ReportData {
         /// The sender's shard.
         shard: u32,
         /// The serialised state.
-        state: std::sync::Arc<crate::experiment::checkpoint::StateBag>,
+        state: std::sync::Arc<crate::state::StateBag>,
     },
     /// The gradient the sender handed its optimiser for one batch (for exactness checks;
     /// counted as `snapshot` traffic).

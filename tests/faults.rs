@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use axon::experiment::checkpoint::ResumeState;
 use axon::experiment::results::Results;
+use axon::learn::coordinator::ResumeState;
 use common::{axon, mnist_dir, results, run_into, spawn, stderr, write_file};
 
 /// A small PC run: 3 epochs of 40 batches, a resumable checkpoint every 4 batches, with the

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use axon::data::dataset::FILE_NAMES;
 use axon::data::idx::{decode_idx_bytes, encode_idx, read_idx_file};
-use axon::experiment::checkpoint::{from_safetensors, load_mlp, ResumeState};
+use axon::experiment::checkpoint::{from_safetensors, load_mlp};
 use axon::experiment::scenario::Scenario;
+use axon::learn::coordinator::ResumeState;
 use axon::math::activation::Activation;
 use common::{axon, command, corpus, expect_bad_input, stderr, write_file};
 

@@ -256,7 +256,7 @@ fn a_killed_rank_of_a_learning_run_ends_the_job_and_the_run_resumes() {
     let file = run.join("checkpoints/resume.safetensors");
     let start = Instant::now();
     loop {
-        let state = axon::experiment::checkpoint::ResumeState::read(&file);
+        let state = axon::learn::coordinator::ResumeState::read(&file);
         if state.is_ok_and(|s| s.position.epoch == 2 || s.position.next_batch >= 10) {
             break;
         }

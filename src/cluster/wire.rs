@@ -4,9 +4,9 @@
 //! end-of-run word. Decoding builds signals from a [`SignalPool`], so a steady stream from
 //! another rank allocates no matrices; a short or malformed frame is an error, never a panic.
 
-use crate::experiment::checkpoint::StateBag;
 use crate::math::matrix::Matrix;
 use crate::message::{Message, Phase, ReportData, Signal, SignalPool, Spikes, WeightCopy};
+use crate::state::StateBag;
 
 /// What a frame between ranks carries.
 #[derive(Debug)]

@@ -4,19 +4,22 @@
 //! `I` from 0 at the input side, all `f32` little-endian: the layout PyTorch's `nn.Linear`
 //! uses, so `safetensors.torch.load_file` reads a checkpoint straight into a PyTorch MLP.
 //!
-//! Resumable runs add `checkpoints/resume.safetensors` ([`ResumeState`]): every actor's own
-//! state as it serialised it on a snapshot message (a [`StateBag`]: named `f32` tensors and
-//! scalars, stored as `ACTOR/NAME`), the coordinator's position in the data and its partial
-//! epoch sums, and the results so far, in one file written atomically.
+//! Resumable runs add `checkpoints/resume.safetensors` (a [`ResumeState`], defined beside the
+//! coordinator; its file format is here): every actor's own state as it serialised it on a
+//! snapshot message (a [`StateBag`]: named `f32` tensors and scalars, stored as `ACTOR/NAME`),
+//! the coordinator's position in the data and its partial epoch sums, and the results so far,
+//! in one file written atomically.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::learn::coordinator::resume::{Position, ResumeState};
 use crate::math::activation::Activation;
 use crate::math::matrix::Matrix;
 use crate::math::mlp::{DenseLayer, Mlp};
+use crate::state::StateBag;
 
 /// What went wrong reading or writing a checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -240,141 +243,6 @@ pub fn from_safetensors(
     Ok(Mlp::from_layers(layers, activation))
 }
 
-/// What is wrong with a serialised actor state.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    /// A tensor or scalar is missing.
-    #[error("{name} is missing")]
-    Missing {
-        /// Its name.
-        name: String,
-    },
-    /// A tensor has the wrong length (the scenario's shapes differ from the saved run's).
-    #[error("{name} has {found} values, expected {expected}")]
-    Length {
-        /// Its name.
-        name: String,
-        /// The length the actor needs.
-        expected: usize,
-        /// The saved length.
-        found: usize,
-    },
-    /// A scalar does not parse.
-    #[error("{name} = {value:?} does not parse")]
-    Value {
-        /// Its name.
-        name: String,
-        /// The saved text.
-        value: String,
-    },
-}
-
-/// One actor's serialised state: named `f32` tensors and named scalars (as text).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StateBag {
-    tensors: BTreeMap<String, Vec<f32>>,
-    scalars: BTreeMap<String, String>,
-}
-
-impl StateBag {
-    /// Adds a tensor (empty ones are not stored: nothing to restore).
-    pub fn tensor(&mut self, name: &str, values: Vec<f32>) {
-        if !values.is_empty() {
-            self.tensors.insert(name.to_owned(), values);
-        }
-    }
-
-    /// Adds a scalar.
-    pub fn scalar(&mut self, name: &str, value: String) {
-        self.scalars.insert(name.to_owned(), value);
-    }
-
-    /// Copies tensor `name` into `into`, which must have its length (nothing to do for an
-    /// empty `into`).
-    pub fn fill(&self, name: &str, into: &mut [f32]) -> Result<(), StateError> {
-        if into.is_empty() {
-            return Ok(());
-        }
-        let v = self.tensors.get(name).ok_or_else(|| StateError::Missing {
-            name: name.to_owned(),
-        })?;
-        if v.len() != into.len() {
-            return Err(StateError::Length {
-                name: name.to_owned(),
-                expected: into.len(),
-                found: v.len(),
-            });
-        }
-        into.copy_from_slice(v);
-        Ok(())
-    }
-
-    /// Parses scalar `name`.
-    pub fn parse<T: std::str::FromStr>(&self, name: &str) -> Result<T, StateError> {
-        let v = self.scalars.get(name).ok_or_else(|| StateError::Missing {
-            name: name.to_owned(),
-        })?;
-        v.parse().map_err(|_| StateError::Value {
-            name: name.to_owned(),
-            value: v.clone(),
-        })
-    }
-
-    /// The tensors, by name.
-    pub fn tensors(&self) -> impl Iterator<Item = (&str, &[f32])> {
-        self.tensors.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
-    }
-
-    /// The scalars, by name.
-    pub fn scalars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.scalars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// Bytes of tensor data (what the state message carries).
-    pub fn bytes(&self) -> usize {
-        self.tensors.values().map(|v| 4 * v.len()).sum::<usize>()
-            + self.scalars.values().map(String::len).sum::<usize>()
-    }
-}
-
-/// Where a predictive-coding run stands in its data, and its sums over the unfinished epoch.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Position {
-    /// The epoch to continue (1-based).
-    pub epoch: usize,
-    /// The next training batch of that epoch (0-based; the order is a function of seed and
-    /// epoch, so this is the whole data position).
-    pub next_batch: usize,
-    /// The next global step number.
-    pub next_step: u64,
-    /// Sums over the epoch's finished batches.
-    pub train_loss: f64,
-    /// Correct training predictions so far.
-    pub train_correct: usize,
-    /// Training examples so far.
-    pub train_n: usize,
-    /// Free energy per step, summed.
-    pub energy: Vec<f64>,
-    /// Training seconds so far in the epoch.
-    pub wall_s: f64,
-    /// Worst gradient gap per layer so far.
-    pub grad_gap: Vec<f64>,
-    /// Batches finished in the epoch.
-    pub batches_done: usize,
-}
-
-/// Everything needed to continue a run: actor states, the coordinator's position, and the
-/// results written so far (JSON).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResumeState {
-    /// The coordinator's position.
-    pub position: Position,
-    /// Each actor's state, by actor name (`layer-2.0`).
-    pub actors: BTreeMap<String, StateBag>,
-    /// `results.json` as it was when the checkpoint was taken.
-    pub results: String,
-}
-
 /// The file format tag of resume checkpoints.
 const RESUME_FORMAT: &str = "axon-resume-1";
 
@@ -386,8 +254,7 @@ impl ResumeState {
             .actors
             .iter()
             .flat_map(|(actor, bag)| {
-                bag.tensors
-                    .iter()
+                bag.tensors()
                     .map(move |(name, v)| (format!("{actor}/{name}"), v.len(), le_bytes(v)))
             })
             .collect();
@@ -399,8 +266,11 @@ impl ResumeState {
                 (name.clone(), view)
             })
             .collect();
-        let scalars: BTreeMap<&String, &BTreeMap<String, String>> =
-            self.actors.iter().map(|(a, b)| (a, &b.scalars)).collect();
+        let scalars: BTreeMap<&String, &BTreeMap<String, String>> = self
+            .actors
+            .iter()
+            .map(|(a, b)| (a, b.scalar_map()))
+            .collect();
         let meta = HashMap::from([
             ("format".to_owned(), RESUME_FORMAT.to_owned()),
             (
@@ -497,33 +367,6 @@ impl ResumeState {
     }
 }
 
-impl Position {
-    /// What makes this position impossible for any run (`None` if nothing): epoch 0, a
-    /// negative, non-finite or absurd time, non-finite sums, more correct predictions than
-    /// examples, a NaN or negative gradient gap.
-    pub fn problem(&self) -> Option<String> {
-        if self.epoch == 0 {
-            return Some("epoch 0 (epochs count from 1)".to_owned());
-        }
-        if !(0.0..1e9).contains(&self.wall_s) {
-            return Some(format!("wall_s = {:e} is not a training time", self.wall_s));
-        }
-        if !self.train_loss.is_finite() || self.energy.iter().any(|e| !e.is_finite()) {
-            return Some("a non-finite training loss or energy sum".to_owned());
-        }
-        if self.train_correct > self.train_n {
-            return Some(format!(
-                "{} correct of {} training examples",
-                self.train_correct, self.train_n
-            ));
-        }
-        if self.grad_gap.iter().any(|g| g.is_nan() || *g < 0.0) {
-            return Some(format!("gradient gaps {:?}", self.grad_gap));
-        }
-        None
-    }
-}
-
 /// The actors' states: `scalars` (actor -> name -> text) and the tensors `ACTOR/NAME` of `st`,
 /// each `F32` with finite values.
 fn actor_states(
@@ -533,13 +376,7 @@ fn actor_states(
 ) -> Result<BTreeMap<String, StateBag>, CheckpointError> {
     let mut actors: BTreeMap<String, StateBag> = scalars
         .into_iter()
-        .map(|(a, scalars)| {
-            let bag = StateBag {
-                tensors: BTreeMap::new(),
-                scalars,
-            };
-            (a, bag)
-        })
+        .map(|(a, scalars)| (a, StateBag::with_scalars(scalars)))
         .collect();
     for (name, t) in st.tensors() {
         let err = |message: String| CheckpointError::Tensor {
@@ -557,8 +394,7 @@ fn actor_states(
         actors
             .entry(actor.to_owned())
             .or_default()
-            .tensors
-            .insert(tensor.to_owned(), values);
+            .insert_tensor(tensor, values);
     }
     Ok(actors)
 }

@@ -98,7 +98,7 @@ impl Optimizer {
 
     /// Writes this optimiser's state (step count and moment buffers) into `bag` under
     /// `prefix` (checkpoints).
-    pub fn save(&self, prefix: &str, bag: &mut crate::experiment::checkpoint::StateBag) {
+    pub fn save(&self, prefix: &str, bag: &mut crate::state::StateBag) {
         bag.scalar(&format!("{prefix}step"), self.step.to_string());
         for (i, v) in self.first.iter().enumerate() {
             bag.tensor(&format!("{prefix}first.{i}"), v.clone());
@@ -112,8 +112,8 @@ impl Optimizer {
     pub fn restore(
         &mut self,
         prefix: &str,
-        bag: &crate::experiment::checkpoint::StateBag,
-    ) -> Result<(), crate::experiment::checkpoint::StateError> {
+        bag: &crate::state::StateBag,
+    ) -> Result<(), crate::state::StateError> {
         self.step = bag.parse(&format!("{prefix}step"))?;
         for (i, v) in self.first.iter_mut().enumerate() {
             bag.fill(&format!("{prefix}first.{i}"), v)?;

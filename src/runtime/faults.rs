@@ -192,7 +192,7 @@ impl Link {
     }
 
     /// Saves the stream position and the counts into `bag` under `prefix`.
-    pub fn save(&self, prefix: &str, bag: &mut crate::experiment::checkpoint::StateBag) {
+    pub fn save(&self, prefix: &str, bag: &mut crate::state::StateBag) {
         bag.scalar(&format!("{prefix}rng"), self.rng.position().to_string());
         let c = serde_json::to_string(&self.counts).expect("plain counts serialise");
         bag.scalar(&format!("{prefix}counts"), c);
@@ -202,13 +202,13 @@ impl Link {
     pub fn restore(
         &mut self,
         prefix: &str,
-        bag: &crate::experiment::checkpoint::StateBag,
-    ) -> Result<(), crate::experiment::checkpoint::StateError> {
+        bag: &crate::state::StateBag,
+    ) -> Result<(), crate::state::StateError> {
         self.rng.seek(bag.parse(&format!("{prefix}rng"))?);
         let name = format!("{prefix}counts");
         let text: String = bag.parse(&name)?;
         self.counts = serde_json::from_str(&text)
-            .map_err(|_| crate::experiment::checkpoint::StateError::Value { name, value: text })?;
+            .map_err(|_| crate::state::StateError::Value { name, value: text })?;
         Ok(())
     }
 
@@ -318,7 +318,7 @@ mod tests {
         for _ in 0..37 {
             a.admit();
         }
-        let mut bag = crate::experiment::checkpoint::StateBag::default();
+        let mut bag = crate::state::StateBag::default();
         a.save("link.0.", &mut bag);
         let mut b = link(f);
         b.restore("link.0.", &bag).expect("restores");

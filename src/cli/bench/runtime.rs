@@ -215,7 +215,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
     print_stress_rows(&rows);
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&rows).map_err(machine_failure)?;
-        axon::experiment::run_dir::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
+        axon::io::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
     }
     if let Some(dir) = trace_out {
         let files = axon::experiment::stress::traced_ring(&dir, most, trace_sample.max(1))

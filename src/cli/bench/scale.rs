@@ -140,7 +140,7 @@ pub(super) fn bench_scale(args: ScaleArgs) -> Result<(), Failure> {
     }
     if let Some(path) = args.json {
         let text = serde_json::to_string_pretty(&rows).map_err(machine_failure)?;
-        axon::experiment::run_dir::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
+        axon::io::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
     }
     Ok(())
 }

@@ -50,15 +50,6 @@ fn resume_state_round_trips() {
         .fill("weight", &mut w)
         .expect("fits");
     assert_eq!(w, [1.0, -2.5, f32::MIN_POSITIVE]);
-    assert_eq!(bag.parse::<i32>("step").expect("parses"), 7);
-    assert!(matches!(
-        bag.fill("weight", &mut [0.0; 2]),
-        Err(StateError::Length { .. })
-    ));
-    assert!(matches!(
-        bag.parse::<i32>("nope"),
-        Err(StateError::Missing { .. })
-    ));
     std::fs::write(&path, b"junk").expect("write");
     assert!(ResumeState::read(&path).is_err());
 }

@@ -5,9 +5,9 @@ use super::{
     checkpoint, initial_network, weight_gap, write_traffic, Observer, RunError, RunOptions, Stage,
     RESUME_FILE,
 };
-use crate::experiment::checkpoint::ResumeState;
 use crate::experiment::plot::accuracy_png;
 use crate::experiment::results::{EpochRecord, PcRecord, Results};
+use crate::learn::coordinator::resume::ResumeState;
 use crate::learn::coordinator::{
     train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
 };

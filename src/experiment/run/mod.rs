@@ -16,11 +16,12 @@ mod spiking;
 use std::path::{Path, PathBuf};
 
 use crate::data::dataset::{DataError, Dataset};
-use crate::experiment::checkpoint::{to_safetensors, ResumeState};
+use crate::experiment::checkpoint::to_safetensors;
 use crate::experiment::plot::PlotError;
 use crate::experiment::results::{EpochRecord, Results};
 use crate::experiment::run_dir::{RunDir, RunDirError};
 use crate::experiment::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
+use crate::learn::coordinator::resume::ResumeState;
 use crate::math::mlp::Mlp;
 use crate::math::rng::SeededRng;
 

@@ -304,7 +304,8 @@ pub fn traced_ring(
     crate::runtime::trace_log::write_jsonl(&paths[0], &report.trace, &report.names)?;
     crate::runtime::trace_log::write_chrome_trace(&paths[1], &report.trace, &report.names)?;
     let traffic = serde_json::to_string_pretty(&report.traffic).expect("traffic always serialises");
-    crate::experiment::run_dir::write_atomic(&paths[2], traffic.as_bytes())?;
+    crate::io::write_atomic(&paths[2], traffic.as_bytes())
+        .map_err(crate::experiment::run_dir::RunDirError::from)?;
     crate::experiment::plot::traffic_heatmap_png(&report.traffic, &report.names, &paths[3])?;
     Ok(paths)
 }

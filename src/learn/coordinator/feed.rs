@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::experiment::checkpoint::Position;
 use crate::learn::backprop::{epoch_order, EVAL_BATCH};
+use crate::learn::coordinator::resume::Position;
 use crate::learn::coordinator::{Coordinator, EpochSums, InFlight, Work};
 use crate::math::mlp::DenseLayer;
 use crate::message::{Message, Phase};

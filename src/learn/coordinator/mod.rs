@@ -18,6 +18,7 @@
 
 mod feed;
 mod ranks;
+pub mod resume;
 mod tally;
 
 use std::collections::VecDeque;
@@ -27,10 +28,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::data::dataset::Split;
-use crate::experiment::checkpoint::ResumeState;
 use crate::learn::backprop::EVAL_BATCH;
 use crate::learn::layer::{LayerConfig, LayerName};
 use crate::learn::pc_layer::asynchronous::AsyncPcLayerActor;
+pub use resume::{Position, ResumeState};
+
 use crate::learn::wiring::build_network_with;
 use crate::math::matrix::Matrix;
 use crate::math::mlp::{DenseLayer, Init, Mlp};
@@ -145,7 +147,7 @@ struct InFlight {
     settled_count: usize,
     learn_sent: bool,
     /// Saves: each actor's state, by name.
-    states: std::collections::BTreeMap<String, crate::experiment::checkpoint::StateBag>,
+    states: std::collections::BTreeMap<String, crate::state::StateBag>,
     /// Gradient checks: the input, the weights before the batch and the gradients formed.
     input: Option<Matrix>,
     before: Vec<DenseLayer>,

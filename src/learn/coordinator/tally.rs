@@ -2,7 +2,7 @@
 //! feedback copies, states, gradients, settle status) tallied per batch and epoch, the
 //! gradient check against backprop, and what a finished batch, save or epoch turns into.
 
-use crate::experiment::checkpoint::ResumeState;
+use crate::learn::coordinator::resume::ResumeState;
 use crate::learn::coordinator::{Coordinator, InFlight, LayerEpoch, TrainEvent, Work};
 use crate::learn::layer::{Feedback, LayerName};
 use crate::learn::pc::relative_gap;

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::experiment::checkpoint::{StateBag, StateError};
 use crate::learn::layer::config::{Feedback, KpInit, LayerConfig};
 use crate::learn::layer::gather::Gather;
 use crate::learn::layer::placement::{Batch, Placement};
@@ -18,6 +17,7 @@ use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
 use crate::runtime::actor::Context;
 use crate::runtime::Network;
 use crate::runtime::RuntimeError;
+use crate::state::{StateBag, StateError};
 
 /// How the run's initial weights were drawn: `Mlp::new(widths, _, init,
 /// SeededRng::stream(seed, "weights"))`. A layer actor draws its initial feedback synapses
@@ -367,7 +367,7 @@ pub(crate) fn add_layer<A>(
     mut actor: A,
     name: String,
     key: &str,
-    resume: Option<&crate::experiment::checkpoint::ResumeState>,
+    resume: Option<&crate::learn::coordinator::resume::ResumeState>,
     panic: Option<&(String, usize)>,
 ) -> Result<usize, RuntimeError>
 where

@@ -5,10 +5,10 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::experiment::checkpoint::StateBag;
 use crate::math::matrix::Matrix;
 use crate::message::{Message, ReportData, Signal, Synapses, WeightCopy};
 use crate::runtime::actor::Context;
+use crate::state::StateBag;
 
 /// Where a layer shard sits and whom it talks to.
 #[derive(Clone, Debug)]

@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::experiment::checkpoint::{StateBag, StateError};
 use crate::learn::layer::config::{AsyncSchedule, Feedback};
 use crate::learn::layer::core::LayerRule;
 use crate::learn::layer::placement::{read_labels, Placement};
@@ -19,6 +18,7 @@ use crate::learn::pc_layer::{PcLayer, PcSchedule};
 use crate::message::{Message, Phase, ReportData};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::faults::{FaultTally, Link};
+use crate::state::{StateBag, StateError};
 
 /// What an actor keeps for the asynchronous schedule.
 pub(crate) struct AsyncState {

@@ -35,13 +35,13 @@ mod schedule;
 
 use std::sync::Arc;
 
-use crate::experiment::checkpoint::{StateBag, StateError};
 use crate::learn::layer::core::{InitialDraw, LayerCore, LayerRule, Opened};
 use crate::learn::layer::placement::{read_labels, Batch, Placement};
 use crate::learn::pc;
 use crate::math::matrix::{matmul, Matrix, Threads};
 use crate::message::{Message, Phase, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
+use crate::state::{StateBag, StateError};
 
 use crate::learn::layer::config::{Feedback, LayerConfig};
 pub(crate) use schedule::{Lockstep, PcSchedule};

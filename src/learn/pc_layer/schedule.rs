@@ -1,7 +1,7 @@
 //! How a predictive-coding layer's training batches are scheduled: [`PcSchedule`], with
 //! [`Lockstep`] here and [`super::asynchronous::AsyncState`] beside it.
 
-use crate::experiment::checkpoint::{StateBag, StateError};
+use crate::state::{StateBag, StateError};
 
 /// How a predictive-coding layer's training batches are scheduled.
 pub(crate) trait PcSchedule {

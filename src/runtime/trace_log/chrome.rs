@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{actor_name, sorted_by_send, TraceError, TraceEvent};
-use crate::experiment::run_dir::write_atomic;
+use crate::io::write_atomic;
 use crate::runtime::payload::Label;
 
 /// Writes `events` as a Chrome trace (`{"traceEvents": [...], "displayTimeUnit": "ns"}`) that

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::run_dir::{write_atomic, RunDirError};
+use crate::io::{write_atomic, FileError};
 use crate::runtime::payload::{label_serde, Label};
 
 mod chrome;
@@ -135,7 +135,7 @@ pub enum TraceError {
     },
     /// A trace file could not be written.
     #[error("cannot write trace: {0}; check that the folder is writable and the disk has room")]
-    Write(#[from] RunDirError),
+    Write(#[from] FileError),
 }
 
 /// Writes `events` as JSONL, one [`LoggedEvent`] per line, sorted by send time; `names[id]`
