@@ -94,6 +94,9 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
             scenario.rank_units()
         )));
     }
+    if rank == 0 && !quiet && kind != axon::experiment::scenario::AlgorithmKind::Bp {
+        eprintln!("{}", scenario.setup().describe());
+    }
     let mut bars = Bars {
         enabled: rank == 0 && !quiet && std::io::stderr().is_terminal(),
         bar: None,

@@ -27,6 +27,10 @@ pub struct Results {
     pub seed: u64,
     /// `running` while epochs remain, `complete` at the end.
     pub status: String,
+    /// The executor, workers and shards the actors ran on (`runtime.executor = "auto"`
+    /// resolved); absent in results written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<crate::experiment::scenario::Setup>,
     /// One entry per trained model, by label (`bp`, …).
     pub models: BTreeMap<String, ModelResults>,
     /// Message traffic of runs that use actors (absent for the synchronous baseline).
@@ -122,11 +126,20 @@ impl Results {
             name: name.to_owned(),
             seed,
             status: "running".to_owned(),
+            setup: None,
             models: BTreeMap::new(),
             traffic: None,
             snn: None,
             ann_test_accuracy: None,
             conversion: Vec::new(),
+        }
+    }
+
+    /// An empty record for a run of `scenario`, with its setup.
+    pub fn for_scenario(scenario: &crate::experiment::scenario::Scenario) -> Self {
+        Self {
+            setup: Some(scenario.setup()),
+            ..Self::new(scenario.name(), scenario.seed())
         }
     }
 

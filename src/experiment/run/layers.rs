@@ -126,7 +126,7 @@ pub(super) fn train_other_rank(
     )?;
     Ok(super::RunSummary {
         dir: std::path::PathBuf::new(),
-        results: Results::new(scenario.name(), scenario.seed()),
+        results: Results::for_scenario(scenario),
     })
 }
 

@@ -287,7 +287,7 @@ fn start_results(
             dir: dir.path().to_owned(),
             message: format!("{RESUME_FILE} holds unreadable results: {e}"),
         })?,
-        None => Results::new(scenario.name(), scenario.seed()),
+        None => Results::for_scenario(scenario),
     };
     if with_bp {
         results.model("bp", "bp");

@@ -8,7 +8,7 @@ use crate::experiment::scenario::Scenario;
 
 /// What a rank other than 0 of an MPI job returns: it ran its shards; rank 0 writes.
 fn other_rank(scenario: &Scenario, snn: crate::spike::cuba::SnnStats) -> RunSummary {
-    let mut results = Results::new(scenario.name(), scenario.seed());
+    let mut results = Results::for_scenario(scenario);
     results.snn = Some(snn);
     RunSummary {
         dir: std::path::PathBuf::new(),
@@ -36,7 +36,7 @@ pub(super) fn run_cuba_scenario(
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
-    let mut results = Results::new(scenario.name(), scenario.seed());
+    let mut results = Results::for_scenario(scenario);
     let run = run()?;
     results.snn = Some(run.stats.clone());
     results.complete();
@@ -73,7 +73,7 @@ pub(super) fn run_microcircuit_scenario(
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
-    let mut results = Results::new(scenario.name(), scenario.seed());
+    let mut results = Results::for_scenario(scenario);
     let run = run(opts.stop.clone())?;
     results.snn = Some(run.stats.clone());
     if run.stopped {

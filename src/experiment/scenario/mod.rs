@@ -21,9 +21,12 @@ pub mod load;
 pub mod microcircuit;
 pub mod network;
 #[cfg(test)]
+mod reference_ranges;
+#[cfg(test)]
 mod reference_tests;
 mod resolve;
 pub mod runtime;
+pub mod setup;
 #[cfg(test)]
 mod tests;
 pub mod train;
@@ -40,6 +43,7 @@ pub use faults::FaultsSection;
 pub use load::apply_override;
 pub use network::NetworkSection;
 pub use runtime::{RuntimeSection, TimeSchedule, TraceSection};
+pub use setup::{ExecutorChoice, Setup};
 pub use train::TrainSection;
 
 use crate::math::activation::Activation;
@@ -178,6 +182,8 @@ pub struct Scenario {
     name: String,
     /// Threads to use, >= 1.
     workers: usize,
+    /// The executor, workers and shards (`runtime.executor = "auto"` resolved).
+    setup: Setup,
 }
 
 impl ScenarioFile {
@@ -222,10 +228,15 @@ impl Scenario {
         f.runtime.validate_settling()?;
         f.faults.validate_panic_after()?;
         let workers = f.runtime.resolve_workers()?;
+        // Spiking runs give the same spikes on any sharding (tested), so auto shards them;
+        // layer actors' sums split over shards round differently, so auto leaves them whole.
+        let sharded = f.algorithm.kind.is_spiking_network();
+        let setup = Setup::resolve(f.runtime.executor, workers, f.runtime.shards, sharded);
         let scenario = Self {
             name,
             workers,
             file,
+            setup,
         };
         scenario.check_shard_ranks()?;
         Ok(scenario)
@@ -320,7 +331,12 @@ impl Scenario {
 
     /// Actors per hidden layer (population actors for `cuba`), >= 1.
     pub fn shards(&self) -> usize {
-        self.file.runtime.shards
+        self.setup.shards
+    }
+
+    /// The executor, workers and shards this run uses (`auto` resolved).
+    pub fn setup(&self) -> Setup {
+        self.setup
     }
 
     /// What spreads over MPI ranks, one or more per rank: population shards for spiking

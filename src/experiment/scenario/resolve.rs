@@ -67,7 +67,7 @@ impl Scenario {
     /// The actor runtime's configuration from `[runtime]` and `[trace]`.
     pub fn runtime_config(&self) -> crate::runtime::RuntimeConfig {
         crate::runtime::RuntimeConfig {
-            executor: self.file.runtime.executor,
+            executor: self.setup.executor,
             workers: self.workers,
             mailbox_capacity: self.file.runtime.mailbox_capacity,
             stall_timeout: std::time::Duration::from_secs_f64(self.file.runtime.stall_timeout_s),
@@ -91,7 +91,7 @@ impl Scenario {
             feedback: a.feedback,
             kp_decay: a.kp_decay as f32,
             kp_init: a.kp_init,
-            shards: f.runtime.shards,
+            shards: self.setup.shards,
             loss: f.train.loss,
             activation: f.network.activation,
             optimizer: self.optimizer(),

@@ -27,18 +27,21 @@ pub enum TimeSchedule {
 pub struct RuntimeSection {
     /// Threads to use, 1..=4096. Default: all cores. The BP baseline uses at most this many.
     pub workers: Option<usize>,
-    /// `tokio` | `threads` | `inline` | `pinned`. Default `tokio`. Tasks on a thread pool; one
-    /// OS thread per actor; one thread, fixed order; `workers` threads, each actor placed on
-    /// one.
-    pub executor: crate::runtime::Executor,
+    /// `auto` | `tokio` | `threads` | `inline` | `pinned`. Default `auto`: the fastest
+    /// measured setup for the workload (today `pinned` on every worker, with a shard per
+    /// worker for spiking networks; the run prints what it chose). The others: tasks on a
+    /// thread pool; one OS thread per actor; one thread, fixed order; `workers` threads, each
+    /// actor placed on one.
+    pub executor: super::setup::ExecutorChoice,
     /// Data messages a mailbox holds before senders wait, >= 1. Default 1024.
     pub mailbox_capacity: usize,
     /// Seconds without any actor handling a message before the run fails as stalled, > 0.
     /// Default 10.
     pub stall_timeout_s: f64,
-    /// Actors per hidden layer, >= 1 (at most the layer's width: one actor per neuron).
-    /// Default 1.
-    pub shards: usize,
+    /// Actors per hidden layer (population shards for spiking networks), >= 1 (at most the
+    /// layer's width: one actor per neuron). Default: the workers with `executor = "auto"`
+    /// for spiking networks (`cuba`, `microcircuit`), otherwise 1.
+    pub shards: Option<usize>,
     /// `lockstep` | `async`. Default `lockstep`. (`async` is for `pc` only; see
     /// [`TimeSchedule`].)
     pub schedule: TimeSchedule,
@@ -61,10 +64,10 @@ impl Default for RuntimeSection {
     fn default() -> Self {
         Self {
             workers: None,
-            executor: crate::runtime::Executor::Tokio,
+            executor: super::setup::ExecutorChoice::Auto,
             mailbox_capacity: 1024,
             stall_timeout_s: 10.0,
-            shards: 1,
+            shards: None,
             schedule: TimeSchedule::Lockstep,
             settle_tolerance: 1e-3,
             max_updates: 0,
@@ -77,7 +80,7 @@ impl Default for RuntimeSection {
 impl RuntimeSection {
     /// Checks the sharding, mailbox and stall timeout.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        if self.shards == 0 {
+        if self.shards == Some(0) {
             return Err(invalid(
                 "runtime.shards",
                 0,
