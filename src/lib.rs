@@ -49,5 +49,6 @@ pub mod experiment;
 pub mod learn;
 pub mod math;
 pub mod message;
+pub mod models;
 pub mod runtime;
 pub mod spike;

@@ -4,11 +4,12 @@
 //! cortical microcircuit in [`microcircuit`], and ANN-to-SNN conversion ([`convert`]).
 
 pub mod convert;
-pub mod cuba;
 pub mod drive;
 pub mod lif;
-pub mod microcircuit;
 pub mod neuron_actor;
 pub mod nir;
 pub mod population;
 pub mod record;
+
+// Moved to `crate::models`; re-exported until the paths are updated.
+pub use crate::models::{cuba, microcircuit};
