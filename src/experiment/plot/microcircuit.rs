@@ -8,9 +8,9 @@ use plotters::prelude::*;
 
 use super::PlotError;
 use super::{whole, write_png, Drawn, Figure, Frame, Legend, Sample, COLORS};
+use crate::models::microcircuit::model::{is_excitatory, POPULATIONS};
+use crate::models::microcircuit::MicrocircuitRun;
 use crate::spike::lif::LifParams;
-use crate::spike::microcircuit::model::{is_excitatory, POPULATIONS};
-use crate::spike::microcircuit::MicrocircuitRun;
 
 /// Draws the raster at `path`.
 pub fn microcircuit_raster_png(run: &MicrocircuitRun, path: &Path) -> Result<(), PlotError> {

@@ -14,11 +14,12 @@ use crate::cluster::{connect_shards, gather_json, reclaim, Exchange, RankBridge}
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
-use crate::spike::cuba::{Coupling, RankFigures, SnnStats};
+use crate::spike::coupling::Coupling;
 use crate::spike::drive::{Drive, PoissonInput};
 use crate::spike::lif::{LifParams, LifState};
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::record::{summarize, SpikeRecord};
+use crate::spike::stats::{RankFigures, SnnStats};
 
 /// Ticks of a run: simulated, and where the measurement and the raster start and end.
 struct Span {
@@ -174,11 +175,6 @@ fn build_network(
     let prop = lif
         .propagator()
         .with_refractory_ticks((lif.refractory_ms / lif.dt_ms).round() as u32);
-    let no_coupling = Coupling {
-        excitatory: 0,
-        we_mv: 0.0,
-        wi_mv: 0.0,
-    };
     let (min, max) = shards.delays;
     let mut net = Network::new();
     for (i, (&s, table)) in shards.local.iter().zip(tables).enumerate() {
@@ -199,7 +195,7 @@ fn build_network(
             state,
             prop,
             table,
-            no_coupling,
+            Coupling::NONE,
             span.ticks,
         )
         .with_windows(u64::from(min.min(max)), u64::from(max))
@@ -230,7 +226,7 @@ fn local_figures(
         let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
             continue;
         };
-        if let Some((step, what, value)) = crate::spike::cuba::SpikeTally::fault(p) {
+        if let Some((step, what, value)) = crate::spike::tally::SpikeTally::fault(p) {
             return Err(RuntimeError::NonFinite {
                 actor: report.names.get(i).cloned().unwrap_or_default(),
                 step,
