@@ -4,7 +4,7 @@
 //! a [`SpikingRun`].
 //!
 //! The actors exchange `Spike` events (the indices that fired at a tick): see
-//! [`crate::spike::population`] for the sharded lockstep and [`crate::spike::neuron_network`]
+//! [`crate::spike::population`] for the sharded lockstep and `crate::spike::neuron_network`
 //! for one actor per neuron and its clock.
 
 use std::ops::Range;

@@ -1,4 +1,4 @@
-//! What a spiking run's actors counted ([`SpikeTally`]) and its collection from the run's
+//! What a spiking run's actors counted (`SpikeTally`) and its collection from the run's
 //! report into the run's figures and raster ([`SpikingRun`]), whatever the model.
 
 use crate::message::Message;
