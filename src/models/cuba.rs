@@ -16,11 +16,24 @@ use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
 use crate::spike::coupling::Coupling;
-use crate::spike::lif::{LifParams, LifState};
+use crate::spike::lif::{LifParams, LifState, Reset};
 use crate::spike::neuron_network::NeuronNetwork;
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::stats::RankFigures;
 use crate::spike::tally::{RunSize, SpikeTally, SpikingRun};
+
+/// The CUBA network's neurons (Brette et al. 2007, Brian2's `examples/CUBA.py`).
+pub const LIF: LifParams = LifParams {
+    tau_m_ms: 20.0,
+    tau_e_ms: 5.0,
+    tau_i_ms: 10.0,
+    v_rest_mv: -49.0,
+    v_threshold_mv: -50.0,
+    v_reset_mv: -60.0,
+    refractory_ms: 5.0,
+    dt_ms: 0.1,
+    reset: Reset::ToValue,
+};
 
 /// The CUBA network (`scenarios/cuba.toml`, `axon bench snn`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,7 +123,7 @@ pub fn run_cuba(
         let net = NeuronNetwork {
             post: &post,
             v0: &v0,
-            params: LifParams::CUBA,
+            params: LIF,
             coupling: coupling_of(cfg),
             ticks,
         };
@@ -142,7 +155,7 @@ pub fn synapse_pairs(cfg: &CubaConfig, seed: u64) -> (Vec<(u32, u32)>, usize) {
 /// The network a seed draws: each neuron's targets (stream `cuba/connectivity`), initial
 /// potentials uniform between reset and threshold (`cuba/v0`), and the ticks to simulate.
 fn draw_network(cfg: &CubaConfig, seed: u64) -> (Vec<Vec<u32>>, Vec<f32>, u64) {
-    let params = LifParams::CUBA;
+    let params = LIF;
     let mut rng = SeededRng::stream(seed, "cuba/connectivity");
     let post = connectivity(cfg.neurons, cfg.p_connect, &mut rng);
     let mut vrng = SeededRng::stream(seed, "cuba/v0");
@@ -239,7 +252,7 @@ fn run_ranked(
     exchange: &mut Option<Box<dyn crate::cluster::Exchange>>,
 ) -> Result<SpikingRun, RuntimeError> {
     let ranks_error = |e: crate::cluster::ClusterError| RuntimeError::Ranks(e.to_string());
-    let prop = LifParams::CUBA.propagator();
+    let prop = LIF.propagator();
     let n = c.cfg.neurons;
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
     let table = |r: &Range<usize>| match c.delays {
@@ -360,7 +373,7 @@ fn collect<A: SpikeTally + 'static>(
         neurons: cfg.neurons,
         synapses,
         ticks,
-        dt_ms: LifParams::CUBA.dt_ms,
+        dt_ms: LIF.dt_ms,
     };
     crate::spike::tally::collect::<A>(size, build_s, report)
 }

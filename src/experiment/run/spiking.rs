@@ -42,7 +42,7 @@ pub(super) fn run_cuba_scenario(
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
-    write_spikes(&dir, &run.raster, crate::spike::lif::LifParams::CUBA.dt_ms)?;
+    write_spikes(&dir, &run.raster, crate::models::cuba::LIF.dt_ms)?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,
@@ -86,7 +86,7 @@ pub(super) fn run_microcircuit_scenario(
     write_spikes(
         &dir,
         &run.raster,
-        crate::spike::lif::LifParams::MICROCIRCUIT.dt_ms,
+        crate::models::microcircuit::model::LIF.dt_ms,
     )?;
     crate::experiment::plot::rates_box_png(&run, &dir.path().join("rates.png"))?;
     if run.stopped {
