@@ -449,7 +449,8 @@ fn cuba_network<'py>(
 ) -> PyResult<CubaNetwork<'py>> {
     let scenario = load_scenario(path, table_json, &sets)?;
     let cfg = scenario.cuba().clone();
-    let (pairs, excitatory) = py.detach(|| axon::models::cuba::synapse_pairs(&cfg, scenario.seed()));
+    let (pairs, excitatory) =
+        py.detach(|| axon::models::cuba::synapse_pairs(&cfg, scenario.seed()));
     let (pre, post): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
     let p = axon::models::cuba::LIF;
     let params = PyDict::new(py);
