@@ -35,18 +35,14 @@ proptest::proptest! {
     }
 }
 
-/// Neurons that rest above threshold, with a refractory period (CUBA's, Brette et al. 2007).
+/// Neurons that rest above threshold, with a refractory period (as CUBA's, Brette et al. 2007).
 pub(crate) fn above_threshold() -> LifParams {
     LifParams {
         tau_m_ms: 20.0,
-        tau_e_ms: 5.0,
-        tau_i_ms: 10.0,
         v_rest_mv: -49.0,
-        v_threshold_mv: -50.0,
         v_reset_mv: -60.0,
         refractory_ms: 5.0,
-        dt_ms: 0.1,
-        reset: Reset::ToValue,
+        ..params()
     }
 }
 
