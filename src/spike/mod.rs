@@ -3,7 +3,7 @@
 //! [`record`], how spikes act without per-synapse weights in `coupling`; one actor per
 //! neuron in [`neuron_actor`], wired and run by `neuron_network`), what a run counted and
 //! measured ([`tally`], [`stats`]), ANN-to-SNN conversion ([`convert`]) and NIR graphs on
-//! actors ([`nir`]). Models built on it live in [`crate::models`].
+//! actors ([`nir`]). Models built on it live in `src/models/`.
 
 pub mod convert;
 pub(crate) mod coupling;
