@@ -1,7 +1,7 @@
 """The Brian2 peer for the cortical microcircuit (`scenarios/microcircuit-small.toml`, `axon run`).
 
 The Potjans & Diesmann (2014) model as NEST's PyNEST example Potjans_2014 builds it, and as axon
-does (src/spike/microcircuit/): 8 populations of iaf_psc_exp neurons (C_m 250 pF, tau_m 10 ms,
+does (src/models/microcircuit/): 8 populations of iaf_psc_exp neurons (C_m 250 pF, tau_m 10 ms,
 tau_syn 0.5 ms, t_ref 2 ms, E_L = V_reset = -65 mV, V_th -50 mV, exact integration, dt 0.1 ms),
 fixed total number of synapses per projection (multapses and autapses allowed), PSP 0.15 mV ->
 87.81 pA (L4E -> L2/3E doubled, g = -4), weights normal (relative sd 0.1, redrawn to keep their

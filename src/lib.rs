@@ -3,9 +3,9 @@
 //! Real MNIST (or any IDX data set), scenarios, the synchronous backprop (BP) baseline every
 //! local-learning result is compared against, an actor runtime, and predictive coding (standard
 //! PC, Z-IL, local feedback modes) and equilibrium propagation learnt by layer actors that
-//! exchange only messages, and spiking networks (LIF populations, the CUBA benchmark, the cortical microcircuit,
-//! ANN-to-SNN conversion) whose actors exchange spike events. A scenario file
-//! ([`experiment::scenario::Scenario`]) describes a run; [`experiment::run::run`] trains it and
+//! exchange only messages, and spiking networks (LIF populations, ANN-to-SNN conversion, and the
+//! CUBA benchmark and the cortical microcircuit as models on them) whose actors exchange spike
+//! events. A scenario file ([`experiment::scenario::Scenario`]) describes a run; [`experiment::run::run`] trains it and
 //! writes a run folder with the resolved scenario, `results.json`, plots and safetensors
 //! checkpoints.
 //!
@@ -39,11 +39,16 @@
 //!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`
 //!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network) and
 //!   `inference` (a trained network evaluated by messages).
-//! - [`spike`]: `lif` (the neuron maths), `population` (shard actors, their synapse tables and
-//!   delay rings), `drive` (DC and Poisson input), `record` (rates, CV, synchrony, rasters),
-//!   `neuron_actor` (one actor per neuron and a clock), `cuba` (the benchmark network),
-//!   `microcircuit` (the Potjans & Diesmann model and its parallel build), `convert`
-//!   (ANN-to-SNN), `nir` (NIR graphs on actors, one per node, for the Python package).
+//! - [`spike`]: the spiking core, which names no model: `lif` (the neuron maths), `population`
+//!   (shard actors, their synapse tables and delay rings), `coupling` (how a spike acts
+//!   without per-synapse weights), `drive` (DC and Poisson input), `record` (rates, CV,
+//!   synchrony, rasters), `neuron_actor` (one actor per neuron and a clock),
+//!   `neuron_network` (such a network wired and run), `tally` (what the actors counted,
+//!   collected into a run's figures and raster), `stats` (`SnnStats`, `"snn"` in
+//!   results.json), `convert` (ANN-to-SNN), `nir` (NIR graphs on actors, one per node, for
+//!   the Python package).
+//! - [`models`]: spiking models on the core, registered in one place: `cuba` (the benchmark
+//!   network), `microcircuit` (the Potjans & Diesmann model and its parallel build).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
 //!   family), `sweep`, `run_dir`, `results`, `checkpoint`, `plot`, `bench` and `stress`.
 
@@ -56,6 +61,7 @@ pub mod io;
 pub mod learn;
 pub mod math;
 pub mod message;
+pub mod models;
 pub mod runtime;
 pub mod spike;
 pub mod state;

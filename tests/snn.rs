@@ -5,8 +5,8 @@
 
 mod common;
 
+use axon::models::cuba::{run_cuba, CubaConfig};
 use axon::runtime::{Executor, RuntimeConfig};
-use axon::spike::cuba::{run_cuba, CubaConfig};
 use common::{axon, command, expect_bad_input, mnist, stderr};
 
 #[test]
@@ -170,7 +170,7 @@ fn a_missing_checkpoint_is_bad_input() {
 /// (below 1 Hz, as at full scale), L4E and L5E above 2 Hz, irregular spiking.
 #[test]
 fn microcircuit_small_scale_keeps_the_models_rate_structure() {
-    use axon::spike::microcircuit::{run_microcircuit, MicrocircuitConfig};
+    use axon::models::microcircuit::{run_microcircuit, MicrocircuitConfig};
     let cfg = MicrocircuitConfig {
         scale: 0.05,
         duration_ms: 600.0,

@@ -449,9 +449,10 @@ fn cuba_network<'py>(
 ) -> PyResult<CubaNetwork<'py>> {
     let scenario = load_scenario(path, table_json, &sets)?;
     let cfg = scenario.cuba().clone();
-    let (pairs, excitatory) = py.detach(|| axon::spike::cuba::synapse_pairs(&cfg, scenario.seed()));
+    let (pairs, excitatory) =
+        py.detach(|| axon::models::cuba::synapse_pairs(&cfg, scenario.seed()));
     let (pre, post): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
-    let p = axon::spike::lif::LifParams::CUBA;
+    let p = axon::models::cuba::LIF;
     let params = PyDict::new(py);
     for (k, v) in [
         ("tau_m_ms", p.tau_m_ms),

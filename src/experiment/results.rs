@@ -39,7 +39,7 @@ pub struct Results {
     /// Spiking runs: neurons, synapses, spikes, synaptic events, mean rate, simulated and
     /// wall seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snn: Option<crate::spike::cuba::SnnStats>,
+    pub snn: Option<crate::spike::stats::SnnStats>,
     /// Conversion runs: the ANN's test accuracy before conversion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann_test_accuracy: Option<f64>,

@@ -62,38 +62,6 @@ pub struct LifError {
 }
 
 impl LifParams {
-    /// The CUBA network's neurons (Brette et al. 2007, Brian2's `examples/CUBA.py`).
-    pub const CUBA: LifParams = LifParams {
-        tau_m_ms: 20.0,
-        tau_e_ms: 5.0,
-        tau_i_ms: 10.0,
-        v_rest_mv: -49.0,
-        v_threshold_mv: -50.0,
-        v_reset_mv: -60.0,
-        refractory_ms: 5.0,
-        dt_ms: 0.1,
-        reset: Reset::ToValue,
-    };
-
-    /// The neurons of the Potjans & Diesmann (2014) cortical microcircuit, NEST's
-    /// `iaf_psc_exp` as the PyNEST example `Potjans_2014` sets it: current-based, exponential
-    /// post-synaptic currents (tau_syn 0.5 ms, excitatory and inhibitory), tau_m 10 ms,
-    /// E_L -65 mV, V_th -50 mV, V_reset -65 mV, t_ref 2 ms, dt 0.1 ms; C_m is
-    /// [`MICROCIRCUIT_C_M_PF`]. Currents enter as `ge`/`gi` in mV: `I * tau_m / C_m`
-    /// ([`LifParams::current_to_mv`]), since `C_m dV/dt = -C_m (V - E_L) / tau_m + I` is
-    /// `tau_m dV/dt = -(V - E_L) + I tau_m / C_m`.
-    pub const MICROCIRCUIT: LifParams = LifParams {
-        tau_m_ms: 10.0,
-        tau_e_ms: 0.5,
-        tau_i_ms: 0.5,
-        v_rest_mv: -65.0,
-        v_threshold_mv: -50.0,
-        v_reset_mv: -65.0,
-        refractory_ms: 2.0,
-        dt_ms: 0.1,
-        reset: Reset::ToValue,
-    };
-
     /// A synaptic current `current_pa` (pA) as the jump of `ge`/`gi` it causes, in mV:
     /// `I * tau_m / C_m` (pA x ms / pF = mV).
     pub fn current_to_mv(&self, c_m_pf: f64, current_pa: f64) -> f64 {
@@ -190,9 +158,6 @@ impl LifParams {
         }
     }
 }
-
-/// Membrane capacitance of the microcircuit's neurons ([`LifParams::MICROCIRCUIT`]), pF.
-pub const MICROCIRCUIT_C_M_PF: f64 = 250.0;
 
 /// The constants of one exact tick.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -415,4 +380,4 @@ fn tick(p: &Propagator, s: &mut LifState, drive_mv: &[f32], offset: u32, fired: 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,14 +1,18 @@
-//! Spiking networks: the LIF neuron as pure functions ([`lif`]), recurrent LIF networks on
-//! actors ([`population`] shards with their external [`drive`] and [`record`], one actor per
-//! neuron in [`neuron_actor`]), the CUBA benchmark in [`cuba`], the Potjans & Diesmann
-//! cortical microcircuit in [`microcircuit`], and ANN-to-SNN conversion ([`convert`]).
+//! The spiking core, which names no model: the LIF neuron as pure functions ([`lif`]),
+//! recurrent LIF networks on actors ([`population`] shards with their external [`drive`] and
+//! [`record`], how spikes act without per-synapse weights in `coupling`; one actor per
+//! neuron in [`neuron_actor`], wired and run by `neuron_network`), what a run counted and
+//! measured ([`tally`], [`stats`]), ANN-to-SNN conversion ([`convert`]) and NIR graphs on
+//! actors ([`nir`]). Models built on it live in `src/models/`.
 
 pub mod convert;
-pub mod cuba;
+pub(crate) mod coupling;
 pub mod drive;
 pub mod lif;
-pub mod microcircuit;
 pub mod neuron_actor;
+pub(crate) mod neuron_network;
 pub mod nir;
 pub mod population;
 pub mod record;
+pub mod stats;
+pub mod tally;

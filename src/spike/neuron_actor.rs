@@ -26,8 +26,9 @@ use std::sync::Arc;
 use crate::message::{Message, ReportData, SpikePool};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::Executor;
-use crate::spike::cuba::{Coupling, SpikeTally, RASTER_TICKS};
+use crate::spike::coupling::Coupling;
 use crate::spike::lif::{LifNeuron, Propagator};
+use crate::spike::tally::{SpikeTally, RASTER_TICKS};
 
 /// How a [`NeuronActor`] learns that a tick has opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

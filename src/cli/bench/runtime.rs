@@ -74,9 +74,9 @@ pub(super) fn bench_snn(
     } else {
         parse_setups(setups)?
     };
-    let cfg = axon::spike::cuba::CubaConfig {
+    let cfg = axon::models::cuba::CubaConfig {
         duration_ms,
-        ..axon::spike::cuba::CubaConfig::default()
+        ..axon::models::cuba::CubaConfig::default()
     };
     let mut rows = Vec::new();
     if !json {
@@ -102,8 +102,8 @@ pub(super) fn bench_snn(
                 ..axon::runtime::RuntimeConfig::default()
             };
             let run = match delays {
-                Some(d) => axon::spike::cuba::run_cuba_delayed(&cfg, seed, shards, runtime, d),
-                None => axon::spike::cuba::run_cuba(&cfg, seed, shards, runtime),
+                Some(d) => axon::models::cuba::run_cuba_delayed(&cfg, seed, shards, runtime, d),
+                None => axon::models::cuba::run_cuba(&cfg, seed, shards, runtime),
             };
             let st = run.map_err(machine_failure)?.stats;
             let ex = format!("{executor:?}").to_lowercase();
@@ -145,7 +145,7 @@ fn print_snn_row(
     workers: usize,
     shards: usize,
     seed: u64,
-    st: &axon::spike::cuba::SnnStats,
+    st: &axon::spike::stats::SnnStats,
 ) {
     outln!(
         "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0} {:>12.0}",

@@ -360,18 +360,18 @@ fn time_one(
         "cuba-neurons" => (cfg.cuba_neurons, cfg.cuba_neurons, cfg.neurons_duration_ms),
         other => panic!("no workload {other}"),
     };
-    let cuba = axon::spike::cuba::CubaConfig {
+    let cuba = axon::models::cuba::CubaConfig {
         neurons,
         p_connect: (cfg.fan_in / neurons as f64).min(1.0),
         duration_ms,
-        ..axon::spike::cuba::CubaConfig::default()
+        ..axon::models::cuba::CubaConfig::default()
     };
     let runtime = RuntimeConfig {
         executor,
         workers,
         ..RuntimeConfig::default()
     };
-    let run = axon::spike::cuba::run_cuba(&cuba, cfg.seed, shards, runtime)?;
+    let run = axon::models::cuba::run_cuba(&cuba, cfg.seed, shards, runtime)?;
     Ok((shards, run.stats.wall_s))
 }
 

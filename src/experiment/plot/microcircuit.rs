@@ -8,9 +8,8 @@ use plotters::prelude::*;
 
 use super::PlotError;
 use super::{whole, write_png, Drawn, Figure, Frame, Legend, Sample, COLORS};
-use crate::spike::lif::LifParams;
-use crate::spike::microcircuit::model::{is_excitatory, POPULATIONS};
-use crate::spike::microcircuit::MicrocircuitRun;
+use crate::models::microcircuit::model::{is_excitatory, POPULATIONS};
+use crate::models::microcircuit::MicrocircuitRun;
 
 /// Draws the raster at `path`.
 pub fn microcircuit_raster_png(run: &MicrocircuitRun, path: &Path) -> Result<(), PlotError> {
@@ -40,7 +39,7 @@ fn rows(run: &MicrocircuitRun) -> ([usize; 9], Vec<usize>) {
 }
 
 fn draw_raster(run: &MicrocircuitRun, path: &Path) -> Drawn {
-    let dt = LifParams::MICROCIRCUIT.dt_ms;
+    let dt = crate::models::microcircuit::model::LIF.dt_ms;
     let (t0, t1) = (
         run.raster_ticks.start as f64 * dt,
         (run.raster_ticks.end as f64 * dt).max(run.raster_ticks.start as f64 * dt + dt),

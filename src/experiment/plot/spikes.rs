@@ -7,19 +7,18 @@ use plotters::prelude::*;
 
 use super::{whole, write_png, Area, Drawn, Figure, Frame, Legend, PlotError, Sample, COLORS};
 use crate::spike::convert::{ConversionReport, RASTER_IMAGES};
-use crate::spike::cuba::{CubaRun, RASTER_TICKS};
-use crate::spike::lif::LifParams;
+use crate::spike::tally::{SpikingRun, RASTER_TICKS};
 
 /// Draws a recurrent network's spikes at `path`: a raster (time across, neuron down; excitatory
 /// and inhibitory neurons in two colours) over the first [`RASTER_TICKS`] ticks, and
 /// under it the population rate in 1 ms bins.
-pub fn cuba_raster_png(run: &CubaRun, path: &Path) -> Result<(), PlotError> {
+pub fn cuba_raster_png(run: &SpikingRun, path: &Path) -> Result<(), PlotError> {
     write_png(path, |tmp| draw_cuba(run, tmp))
 }
 
-fn draw_cuba(run: &CubaRun, path: &Path) -> Drawn {
+fn draw_cuba(run: &SpikingRun, path: &Path) -> Drawn {
     let st = &run.stats;
-    let dt_ms = LifParams::CUBA.dt_ms;
+    let dt_ms = crate::models::cuba::LIF.dt_ms;
     let shown_ms = (st.sim_s * 1000.0).min(RASTER_TICKS as f64 * dt_ms);
     let mut legend = Legend::default();
     legend.add(
@@ -45,9 +44,9 @@ fn draw_cuba(run: &CubaRun, path: &Path) -> Drawn {
 }
 
 /// The raster panel: excitatory spikes blue, inhibitory red, over `shown_ms`.
-fn draw_cuba_raster(area: &Area<'_>, run: &CubaRun, shown_ms: f64) -> Drawn {
+fn draw_cuba_raster(area: &Area<'_>, run: &SpikingRun, shown_ms: f64) -> Drawn {
     let st = &run.stats;
-    let dt_ms = LifParams::CUBA.dt_ms;
+    let dt_ms = crate::models::cuba::LIF.dt_ms;
     let n = st.neurons.max(1);
     let excitatory = (n * 4 / 5) as u32;
     let caption = format!("spikes over the first {shown_ms:.0} ms");
@@ -74,8 +73,8 @@ fn draw_cuba_raster(area: &Area<'_>, run: &CubaRun, shown_ms: f64) -> Drawn {
 }
 
 /// The population rate panel: spikes per neuron per second in 1 ms bins over `shown_ms`.
-fn draw_cuba_rate(area: &Area<'_>, run: &CubaRun, shown_ms: f64) -> Drawn {
-    let dt_ms = LifParams::CUBA.dt_ms;
+fn draw_cuba_rate(area: &Area<'_>, run: &SpikingRun, shown_ms: f64) -> Drawn {
+    let dt_ms = crate::models::cuba::LIF.dt_ms;
     let n = run.stats.neurons.max(1);
     let bins = shown_ms.ceil().max(1.0) as usize;
     let mut counts = vec![0u32; bins];

@@ -7,7 +7,7 @@ use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
 
 /// What a rank other than 0 of an MPI job returns: it ran its shards; rank 0 writes.
-fn other_rank(scenario: &Scenario, snn: crate::spike::cuba::SnnStats) -> RunSummary {
+fn other_rank(scenario: &Scenario, snn: crate::spike::stats::SnnStats) -> RunSummary {
     let mut results = Results::for_scenario(scenario);
     results.snn = Some(snn);
     RunSummary {
@@ -23,7 +23,7 @@ pub(super) fn run_cuba_scenario(
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
     let run = || {
-        crate::spike::cuba::run_cuba(
+        crate::models::cuba::run_cuba(
             scenario.cuba(),
             scenario.seed(),
             scenario.shards(),
@@ -42,7 +42,7 @@ pub(super) fn run_cuba_scenario(
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
-    write_spikes(&dir, &run.raster, crate::spike::lif::LifParams::CUBA.dt_ms)?;
+    write_spikes(&dir, &run.raster, crate::models::cuba::LIF.dt_ms)?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,
@@ -58,7 +58,7 @@ pub(super) fn run_microcircuit_scenario(
     observer: &mut dyn Observer,
 ) -> Result<RunSummary, RunError> {
     let run = |stop| {
-        crate::spike::microcircuit::run_microcircuit_until(
+        crate::models::microcircuit::run_microcircuit_until(
             scenario.microcircuit(),
             scenario.seed(),
             scenario.shards(),
@@ -86,7 +86,7 @@ pub(super) fn run_microcircuit_scenario(
     write_spikes(
         &dir,
         &run.raster,
-        crate::spike::lif::LifParams::MICROCIRCUIT.dt_ms,
+        crate::models::microcircuit::model::LIF.dt_ms,
     )?;
     crate::experiment::plot::rates_box_png(&run, &dir.path().join("rates.png"))?;
     if run.stopped {

@@ -1,8 +1,8 @@
-//! `[cuba]`: the CUBA spiking network's keys are [`CubaConfig`]'s (in `spike::cuba`); their
+//! `[cuba]`: the CUBA spiking network's keys are [`CubaConfig`]'s (in `models::cuba`); their
 //! rules live here, with the other sections'.
 
 use super::{fmt_f64, invalid, ScenarioError};
-use crate::spike::cuba::CubaConfig;
+use crate::models::cuba::CubaConfig;
 
 /// Checks `[cuba]`: enough neurons for both populations, a probability, finite weights, a
 /// duration, and a network any machine can hold.

@@ -1,9 +1,9 @@
 //! `[microcircuit]`: the cortical microcircuit's keys are [`MicrocircuitConfig`]'s (in
-//! `spike::microcircuit`); their rules live here, with the other sections'.
+//! `models::microcircuit`); their rules live here, with the other sections'.
 
 use super::algorithm::AlgorithmKind;
 use super::{fmt_f64, invalid, ScenarioError};
-use crate::spike::microcircuit::MicrocircuitConfig;
+use crate::models::microcircuit::MicrocircuitConfig;
 
 /// Checks `[microcircuit]`: a positive finite scale, a duration and a transient inside it,
 /// delays of at least one tick; and, when the scenario runs it, a network that fits in the

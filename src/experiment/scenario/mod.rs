@@ -140,9 +140,9 @@ pub struct ScenarioFile {
     /// What the actor model is compared with.
     pub compare: CompareSection,
     /// The CUBA network, for `algorithm.kind = "cuba"`.
-    pub cuba: crate::spike::cuba::CubaConfig,
+    pub cuba: crate::models::cuba::CubaConfig,
     /// The cortical microcircuit, for `algorithm.kind = "microcircuit"`.
-    pub microcircuit: crate::spike::microcircuit::MicrocircuitConfig,
+    pub microcircuit: crate::models::microcircuit::MicrocircuitConfig,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
     /// Resumable checkpoints of actor training runs.
@@ -163,8 +163,8 @@ impl Default for ScenarioFile {
             runtime: RuntimeSection::default(),
             trace: TraceSection::default(),
             compare: CompareSection::default(),
-            cuba: crate::spike::cuba::CubaConfig::default(),
-            microcircuit: crate::spike::microcircuit::MicrocircuitConfig::default(),
+            cuba: crate::models::cuba::CubaConfig::default(),
+            microcircuit: crate::models::microcircuit::MicrocircuitConfig::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
@@ -359,7 +359,7 @@ impl Scenario {
     }
 
     /// The CUBA network (validated).
-    pub fn cuba(&self) -> &crate::spike::cuba::CubaConfig {
+    pub fn cuba(&self) -> &crate::models::cuba::CubaConfig {
         &self.file.cuba
     }
 
@@ -370,7 +370,7 @@ impl Scenario {
     }
 
     /// The cortical microcircuit (`[microcircuit]`).
-    pub fn microcircuit(&self) -> &crate::spike::microcircuit::MicrocircuitConfig {
+    pub fn microcircuit(&self) -> &crate::models::microcircuit::MicrocircuitConfig {
         &self.file.microcircuit
     }
 

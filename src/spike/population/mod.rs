@@ -23,10 +23,11 @@ use std::ops::Range;
 
 use crate::message::{Message, SpikePool, Spikes};
 use crate::runtime::actor::{Actor, Context, Flow};
-use crate::spike::cuba::{Coupling, SpikeTally, RASTER_TICKS};
+use crate::spike::coupling::Coupling;
 use crate::spike::drive::Drive;
 use crate::spike::lif::{LifState, Propagator};
 use crate::spike::record::SpikeRecord;
+use crate::spike::tally::{SpikeTally, RASTER_TICKS};
 
 mod ring;
 mod synapses;

@@ -2,7 +2,7 @@
 //! and the bookkeeping of its exchange windows.
 
 use crate::message::Spikes;
-use crate::spike::cuba::Coupling;
+use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifState;
 use crate::spike::population::SynapseTable;
 

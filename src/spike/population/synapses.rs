@@ -12,7 +12,7 @@ pub struct SynapseTable {
     /// Each synapse's delay in ticks, beside `targets`; empty: every delay is one tick.
     delays: Vec<u16>,
     /// Each synapse's weight (mV of current jump), beside `targets`; empty: the weight comes
-    /// from the presynaptic neuron's kind ([`crate::spike::cuba::Coupling`]).
+    /// from the presynaptic neuron's kind ([`crate::spike::coupling::Coupling`]).
     weights: Vec<f32>,
 }
 

@@ -1,6 +1,6 @@
 //! Tests of population shards: delays and windows.
 use super::*;
-use crate::spike::lif::LifParams;
+use crate::spike::lif::tests::above_threshold;
 
 /// A spike fired at tick `f` (time stamp: the end of tick `f`) through a synapse of delay
 /// `d` reaches its target's current at the end of tick `f + d`, as in NEST's `iaf_psc_exp`,
@@ -11,14 +11,14 @@ use crate::spike::lif::LifParams;
 fn a_delayed_spike_lands_exactly_delay_ticks_later() {
     let ranges = vec![Range { start: 0, end: 2 }];
     let mut state = LifState::new(2, -50.3);
-    state.v_mv[0] = -50.0; // fires at once (CUBA's rest is above threshold)
+    state.v_mv[0] = -50.0; // fires at once (the rest is above threshold)
     let table = SynapseTable::for_shard_delayed(&[vec![1], vec![]], &[vec![4], vec![]], &(0..2));
     let coupling = Coupling {
         excitatory: 2,
         we_mv: 1000.0,
         wi_mv: 0.0,
     };
-    let prop = LifParams::CUBA.propagator();
+    let prop = above_threshold().propagator();
     let mut shard =
         Population::new(0, &ranges, state, prop, table, coupling, 12).with_windows(4, 4);
     let (mut outbox, mut tick) = (Vec::new(), None);

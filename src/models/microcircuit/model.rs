@@ -3,7 +3,29 @@
 //! ([`Model`]): population sizes, synapse counts per projection, mean weights and delays,
 //! external in-degrees and the DC compensation of a down-scaled network.
 
-use crate::spike::lif::{LifParams, MICROCIRCUIT_C_M_PF};
+use crate::spike::lif::{LifParams, Reset};
+
+/// The neurons of the Potjans & Diesmann (2014) cortical microcircuit, NEST's
+/// `iaf_psc_exp` as the PyNEST example `Potjans_2014` sets it: current-based, exponential
+/// post-synaptic currents (tau_syn 0.5 ms, excitatory and inhibitory), tau_m 10 ms,
+/// E_L -65 mV, V_th -50 mV, V_reset -65 mV, t_ref 2 ms, dt 0.1 ms; C_m is
+/// [`C_M_PF`]. Currents enter as `ge`/`gi` in mV: `I * tau_m / C_m`
+/// ([`LifParams::current_to_mv`]), since `C_m dV/dt = -C_m (V - E_L) / tau_m + I` is
+/// `tau_m dV/dt = -(V - E_L) + I tau_m / C_m`.
+pub const LIF: LifParams = LifParams {
+    tau_m_ms: 10.0,
+    tau_e_ms: 0.5,
+    tau_i_ms: 0.5,
+    v_rest_mv: -65.0,
+    v_threshold_mv: -50.0,
+    v_reset_mv: -65.0,
+    refractory_ms: 2.0,
+    dt_ms: 0.1,
+    reset: Reset::ToValue,
+};
+
+/// Membrane capacitance of the neurons ([`LIF`]), pF.
+pub const C_M_PF: f64 = 250.0;
 
 /// The eight populations, in the model's order.
 pub const POPULATIONS: [&str; 8] = ["L2/3E", "L2/3I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"];
@@ -86,9 +108,9 @@ impl Model {
     /// in the PyNEST example), with Poisson (`poisson`) or DC external drive, and mean delays
     /// `delay_ms` (excitatory, inhibitory; the model's are 1.5 and 0.75).
     pub fn new(scale: f64, poisson: bool, delay_ms: [f64; 2]) -> Self {
-        let lif = LifParams::MICROCIRCUIT;
-        let psc_per_psp = lif.psc_for_psp(MICROCIRCUIT_C_M_PF, 1.0);
-        let to_mv = |pa: f64| lif.current_to_mv(MICROCIRCUIT_C_M_PF, pa);
+        let lif = LIF;
+        let psc_per_psp = lif.psc_for_psp(C_M_PF, 1.0);
+        let to_mv = |pa: f64| lif.current_to_mv(C_M_PF, pa);
         let tau_syn = lif.tau_e_ms;
         let full = full_synapses();
         let mut m = Model {

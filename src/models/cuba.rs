@@ -1,11 +1,11 @@
 //! The CUBA benchmark network (Brette et al. 2007, as Brian2's `examples/CUBA.py`) on actors:
-//! its configuration ([`CubaConfig`]), random connectivity, [`run_cuba`] (population shards, or
-//! one actor per neuron when there are as many shards as neurons) and the figures it reports
-//! ([`SnnStats`], [`CubaRun`]).
+//! its configuration ([`CubaConfig`]), random connectivity, and [`run_cuba`] (population
+//! shards, or one actor per neuron when there are as many shards as neurons), which reports
+//! a [`SpikingRun`].
 //!
 //! The actors exchange `Spike` events (the indices that fired at a tick): see
-//! [`crate::spike::population`] for the sharded lockstep and [`crate::spike::neuron_actor`] for
-//! one actor per neuron and its clock.
+//! [`crate::spike::population`] for the sharded lockstep and `crate::spike::neuron_network`
+//! for one actor per neuron and its clock.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -14,13 +14,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::math::rng::SeededRng;
 use crate::message::Message;
-use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
-use crate::spike::lif::{LifParams, LifState};
-use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
+use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::spike::coupling::Coupling;
+use crate::spike::lif::{LifParams, LifState, Reset};
+use crate::spike::neuron_network::NeuronNetwork;
 use crate::spike::population::{Population, SynapseTable};
+use crate::spike::stats::RankFigures;
+use crate::spike::tally::{RunSize, SpikeTally, SpikingRun};
 
-/// Ticks whose spikes are kept for the raster plot (1 s of CUBA).
-pub const RASTER_TICKS: u64 = 10_000;
+/// The CUBA network's neurons (Brette et al. 2007, Brian2's `examples/CUBA.py`).
+pub const LIF: LifParams = LifParams {
+    tau_m_ms: 20.0,
+    tau_e_ms: 5.0,
+    tau_i_ms: 10.0,
+    v_rest_mv: -49.0,
+    v_threshold_mv: -50.0,
+    v_reset_mv: -60.0,
+    refractory_ms: 5.0,
+    dt_ms: 0.1,
+    reset: Reset::ToValue,
+};
 
 /// The CUBA network (`scenarios/cuba.toml`, `axon bench snn`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,77 +66,6 @@ impl Default for CubaConfig {
     }
 }
 
-/// What a spiking run measured (`"snn"` in results.json).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SnnStats {
-    /// Neurons.
-    pub neurons: usize,
-    /// Synapses.
-    pub synapses: usize,
-    /// Spikes fired.
-    pub spikes: u64,
-    /// Spikes delivered to a synapse.
-    pub synaptic_events: u64,
-    /// Spikes per neuron per simulated second.
-    pub mean_rate_hz: f64,
-    /// Simulated seconds.
-    pub sim_s: f64,
-    /// Wall seconds of the simulation loop (network construction excluded).
-    pub wall_s: f64,
-    /// Wall seconds to build the network (connectivity, state).
-    pub build_s: f64,
-    /// Messages the actors handled (spike lists, and with one actor per neuron also the
-    /// clock's ticks and the neurons' reports).
-    #[serde(default)]
-    pub messages: u64,
-    /// Real-time factor: wall seconds of the loop per simulated second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rtf: Option<f64>,
-    /// Bytes of the shards' synapses and delay rings (the microcircuit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_bytes: Option<u64>,
-    /// The process's peak resident memory, bytes (the microcircuit; Linux).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peak_rss_bytes: Option<u64>,
-    /// Peak resident memory per synapse, everything included (the microcircuit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes_per_synapse: Option<f64>,
-    /// Seconds each shard spent stepping rather than waiting for the others' spikes (the
-    /// microcircuit): how well the work is balanced.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shard_busy_s: Vec<f64>,
-    /// How the run was spread over ranks (processes), when it was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ranks: Option<RankFigures>,
-    /// Each population after the transient (the microcircuit).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub populations: Vec<crate::spike::record::PopulationStats>,
-}
-
-/// How a spiking run was spread over ranks (`snn.ranks` in results.json).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RankFigures {
-    /// Ranks (processes).
-    pub ranks: usize,
-    /// The rank of each population shard (the placement).
-    pub shard_rank: Vec<usize>,
-    /// Exchanges between ranks (one all-gather per window).
-    pub exchanges: u64,
-    /// Seconds each rank spent in the exchanges, waiting for the others included.
-    pub exchange_wait_s: Vec<f64>,
-    /// Bytes of spikes the ranks put into the exchanges, all ranks together.
-    pub exchange_bytes: u64,
-}
-
-/// What [`run_cuba`] returns.
-#[derive(Clone, Debug)]
-pub struct CubaRun {
-    /// The figures (`"snn"` in results.json).
-    pub stats: SnnStats,
-    /// (tick, neuron) of every spike in the first [`RASTER_TICKS`] ticks, in time order.
-    pub raster: Vec<(u32, u32)>,
-}
-
 /// Draws the CUBA connectivity: for each presynaptic neuron, its targets in ascending order
 /// (each of the `n` neurons independently with probability `p`, by geometric skips).
 fn connectivity(n: usize, p: f64, rng: &mut SeededRng) -> Vec<Vec<u32>> {
@@ -145,23 +87,12 @@ fn connectivity(n: usize, p: f64, rng: &mut SeededRng) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// How spikes act on their targets: presynaptic neurons below `excitatory` add `we_mv` to
-/// `ge`, the others `wi_mv` to `gi`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Coupling {
-    pub(crate) excitatory: u32,
-    pub(crate) we_mv: f32,
-    pub(crate) wi_mv: f32,
-}
-
-impl Coupling {
-    /// CUBA's: the first 80 % of the neurons excitatory, the configured weights.
-    fn of(cfg: &CubaConfig) -> Self {
-        Coupling {
-            excitatory: (cfg.neurons * 4 / 5) as u32,
-            we_mv: cfg.we_mv as f32,
-            wi_mv: cfg.wi_mv as f32,
-        }
+/// CUBA's coupling: the first 80 % of the neurons excitatory, the configured weights.
+fn coupling_of(cfg: &CubaConfig) -> Coupling {
+    Coupling {
+        excitatory: (cfg.neurons * 4 / 5) as u32,
+        we_mv: cfg.we_mv as f32,
+        wi_mv: cfg.wi_mv as f32,
     }
 }
 
@@ -171,7 +102,7 @@ pub fn run_cuba(
     seed: u64,
     shards: usize,
     runtime: RuntimeConfig,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<SpikingRun, RuntimeError> {
     let built = Instant::now();
     let n = cfg.neurons;
     let (post, v0, ticks) = draw_network(cfg, seed);
@@ -189,7 +120,14 @@ pub fn run_cuba(
                     .to_owned(),
             ));
         }
-        return run_per_neuron(cfg, &post, &v0, ticks, built, runtime);
+        let net = NeuronNetwork {
+            post: &post,
+            v0: &v0,
+            params: LIF,
+            coupling: coupling_of(cfg),
+            ticks,
+        };
+        return net.run(built, runtime);
     }
     let net = Sharded {
         cfg,
@@ -217,7 +155,7 @@ pub fn synapse_pairs(cfg: &CubaConfig, seed: u64) -> (Vec<(u32, u32)>, usize) {
 /// The network a seed draws: each neuron's targets (stream `cuba/connectivity`), initial
 /// potentials uniform between reset and threshold (`cuba/v0`), and the ticks to simulate.
 fn draw_network(cfg: &CubaConfig, seed: u64) -> (Vec<Vec<u32>>, Vec<f32>, u64) {
-    let params = LifParams::CUBA;
+    let params = LIF;
     let mut rng = SeededRng::stream(seed, "cuba/connectivity");
     let post = connectivity(cfg.neurons, cfg.p_connect, &mut rng);
     let mut vrng = SeededRng::stream(seed, "cuba/v0");
@@ -249,7 +187,7 @@ pub fn run_cuba_delayed(
     shards: usize,
     runtime: RuntimeConfig,
     (min, max): (u16, u16),
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<SpikingRun, RuntimeError> {
     let built = Instant::now();
     // A delay is at least one tick, and the range is never reversed.
     let min = min.max(1);
@@ -296,7 +234,7 @@ fn run_sharded(
     k: usize,
     built: Instant,
     runtime: RuntimeConfig,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<SpikingRun, RuntimeError> {
     let mut exchange = crate::cluster::take();
     let out = run_ranked(net, k, built, runtime, &mut exchange);
     if let Some(x) = exchange {
@@ -312,9 +250,9 @@ fn run_ranked(
     built: Instant,
     runtime: RuntimeConfig,
     exchange: &mut Option<Box<dyn crate::cluster::Exchange>>,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<SpikingRun, RuntimeError> {
     let ranks_error = |e: crate::cluster::ClusterError| RuntimeError::Ranks(e.to_string());
-    let prop = LifParams::CUBA.propagator();
+    let prop = LIF.propagator();
     let n = c.cfg.neurons;
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
     let table = |r: &Range<usize>| match c.delays {
@@ -356,7 +294,7 @@ fn run_ranked(
         let mut state = LifState::new(r.len(), 0.0);
         state.v_mv.copy_from_slice(&c.v0[r.clone()]);
         let mut shard =
-            Population::new(s, &ranges, state, prop, table, Coupling::of(c.cfg), c.ticks);
+            Population::new(s, &ranges, state, prop, table, coupling_of(c.cfg), c.ticks);
         if let Some(d) = c.delays {
             shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
         }
@@ -382,7 +320,7 @@ fn run_ranked(
 /// Every rank's counts and raster summed into `run` (on every rank), with the placement and
 /// what the bridges did.
 fn merge_ranks(
-    run: &mut CubaRun,
+    run: &mut SpikingRun,
     x: &mut dyn crate::cluster::Exchange,
     shard_rank: Vec<usize>,
     bridge: crate::cluster::BridgeFigures,
@@ -423,14 +361,6 @@ fn merge_ranks(
     Ok(())
 }
 
-/// What a spiking actor counted over a run.
-pub(crate) trait SpikeTally {
-    /// Adds its spikes and synaptic events, and its (tick, neuron) spikes to `raster`.
-    fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>);
-    /// A non-finite value it found: (tick, what, value).
-    fn fault(&self) -> Option<(u64, &'static str, f32)>;
-}
-
 /// Sums what every actor of type `A` counted into the run's figures.
 fn collect<A: SpikeTally + 'static>(
     cfg: &CubaConfig,
@@ -438,99 +368,14 @@ fn collect<A: SpikeTally + 'static>(
     ticks: u64,
     build_s: f64,
     report: &crate::runtime::RunReport<Message>,
-) -> Result<CubaRun, RuntimeError> {
-    let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
-    for (i, a) in report.actors.iter().enumerate() {
-        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
-            if let Some((step, what, value)) = p.fault() {
-                return Err(RuntimeError::NonFinite {
-                    actor: report.names.get(i).cloned().unwrap_or_default(),
-                    step,
-                    what: what.to_owned(),
-                    value,
-                });
-            }
-            p.tally(&mut spikes, &mut events, &mut raster);
-        }
-    }
-    raster.sort_unstable();
-    let n = cfg.neurons;
-    let sim_s = ticks as f64 * LifParams::CUBA.dt_ms / 1000.0;
-    Ok(CubaRun {
-        stats: SnnStats {
-            neurons: n,
-            synapses,
-            spikes,
-            synaptic_events: events,
-            mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
-            sim_s,
-            wall_s: report.elapsed.as_secs_f64(),
-            build_s,
-            messages: report.handled,
-            rtf: Some(report.elapsed.as_secs_f64() / sim_s.max(1e-12)),
-            ..SnnStats::default()
-        },
-        raster,
-    })
-}
-
-/// CUBA as one [`NeuronActor`] per neuron and a [`Clock`]: with worker ticks (inline,
-/// pinned) the clock ticks one [`WorkerTicker`] per worker, else every neuron.
-fn run_per_neuron(
-    cfg: &CubaConfig,
-    post: &[Vec<u32>],
-    v0: &[f32],
-    ticks: u64,
-    built: Instant,
-    runtime: RuntimeConfig,
-) -> Result<CubaRun, RuntimeError> {
-    let n = cfg.neurons;
-    let prop = std::sync::Arc::new(LifParams::CUBA.propagator());
-    let protocol = TickProtocol::for_executor(runtime.executor);
-    let workers = match runtime.executor {
-        Executor::Pinned => runtime.workers.max(1),
-        _ => 1,
+) -> Result<SpikingRun, RuntimeError> {
+    let size = RunSize {
+        neurons: cfg.neurons,
+        synapses,
+        ticks,
+        dt_ms: LIF.dt_ms,
     };
-    let mut net = Network::new();
-    for (i, &v) in v0.iter().enumerate() {
-        let id = net.add(
-            format!("neuron.{i}"),
-            NeuronActor::new(i as u32, v, prop.clone(), Coupling::of(cfg), ticks),
-        );
-        // Pinned executor: neurons in contiguous blocks, block w on worker w.
-        net.place(id, i * workers / n);
-    }
-    let mut synapses = 0;
-    for (i, targets) in post.iter().enumerate() {
-        for &t in targets {
-            net.connect(i, t as usize);
-        }
-        synapses += targets.len();
-    }
-    let clock = net.add("clock", Clock::new(ticks));
-    net.place(clock, 0);
-    match protocol {
-        TickProtocol::Message => {
-            for i in 0..n {
-                net.connect(i, clock);
-                net.connect(clock, i);
-            }
-        }
-        TickProtocol::Worker => {
-            for i in 0..n {
-                net.tick_by_worker(i);
-            }
-            for w in 0..workers {
-                let ticker = net.add(format!("ticker.{w}"), WorkerTicker::new(ticks));
-                net.place(ticker, w);
-                net.connect(clock, ticker);
-                net.connect(ticker, clock);
-            }
-        }
-    }
-    let build_s = built.elapsed().as_secs_f64();
-    let report = Runtime::new(runtime).run(net)?;
-    collect::<NeuronActor>(cfg, synapses, ticks, build_s, &report)
+    crate::spike::tally::collect::<A>(size, build_s, report)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! Tests of the microcircuit's build and run.
+//! Tests of the microcircuit's neurons (the published PSP), build and run.
 
 use super::build::Wiring;
+use super::model::{C_M_PF, LIF};
 use super::*;
 use crate::runtime::Executor;
+use crate::spike::lif::{LifNeuron, LifParams};
 
 fn small(scale: f64, ms: f64) -> MicrocircuitConfig {
     MicrocircuitConfig {
@@ -242,4 +244,31 @@ fn a_stop_request_ends_every_shard_at_the_same_tick() {
     setter.join().expect("setter");
     assert!(run.stopped && run.stats.sim_s < 60.0, "{}", run.stats.sim_s);
     assert_eq!(run.stats.populations.len(), 8);
+}
+
+/// The microcircuit's PSP-to-PSC conversion gives the published 87.81 pA for 0.15 mV, and
+/// that current, stepped by the exact propagator, makes a PSP that peaks at 0.15 mV (to
+/// within the 0.1 ms sampling of the peak) about 1.58 ms after the spike.
+#[test]
+fn a_microcircuit_psc_makes_the_published_psp() {
+    let p = LIF;
+    assert!(p.validate().is_ok());
+    let j = p.psc_for_psp(C_M_PF, 0.15);
+    assert!((j - 87.81).abs() < 0.01, "{j} pA");
+    let no_spike = LifParams {
+        v_threshold_mv: 100.0,
+        ..p
+    };
+    let prop = no_spike.propagator();
+    let mut n = LifNeuron::new(-65.0);
+    n.ge_mv = p.current_to_mv(C_M_PF, j) as f32;
+    let (mut peak, mut at) = (0.0f32, 0);
+    for t in 1..=100 {
+        prop.step(&mut n);
+        if n.v_mv + 65.0 > peak {
+            (peak, at) = (n.v_mv + 65.0, t);
+        }
+    }
+    assert!((peak - 0.15).abs() < 0.0015, "peak {peak} mV");
+    assert!((15..=17).contains(&at), "peak at tick {at}");
 }

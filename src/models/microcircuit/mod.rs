@@ -20,7 +20,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::{RuntimeConfig, RuntimeError};
-use crate::spike::cuba::SnnStats;
+use crate::spike::stats::SnnStats;
 use model::Model;
 
 /// Raster neurons of the largest population (the others in proportion, at least one).

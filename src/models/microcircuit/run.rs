@@ -8,17 +8,18 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::build::Wiring;
-use super::model::{Model, BG_RATE_HZ, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
+use super::model::{Model, BG_RATE_HZ, LIF, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
 use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
 use crate::cluster::{connect_shards, gather_json, reclaim, Exchange, RankBridge};
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
-use crate::spike::cuba::{Coupling, RankFigures, SnnStats};
+use crate::spike::coupling::Coupling;
 use crate::spike::drive::{Drive, PoissonInput};
-use crate::spike::lif::{LifParams, LifState};
+use crate::spike::lif::LifState;
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::record::{summarize, SpikeRecord};
+use crate::spike::stats::{RankFigures, SnnStats};
 
 /// Ticks of a run: simulated, and where the measurement and the raster start and end.
 struct Span {
@@ -29,7 +30,7 @@ struct Span {
 
 impl Span {
     fn of(cfg: &MicrocircuitConfig) -> Self {
-        let dt = LifParams::MICROCIRCUIT.dt_ms;
+        let dt = LIF.dt_ms;
         let ticks = (cfg.duration_ms / dt).round() as u64;
         let from = ((cfg.transient_ms / dt).round() as u64).min(ticks);
         Span {
@@ -41,7 +42,7 @@ impl Span {
 
     /// Simulated seconds from tick `from`.
     fn seconds(&self, from: u64) -> f64 {
-        (self.ticks - from) as f64 * LifParams::MICROCIRCUIT.dt_ms / 1000.0
+        (self.ticks - from) as f64 * LIF.dt_ms / 1000.0
     }
 }
 
@@ -81,7 +82,7 @@ pub(super) fn run_ranked(
     let built = Instant::now();
     let model = cfg.model();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let wiring = Wiring::new(&model, seed, LifParams::MICROCIRCUIT.dt_ms, threads);
+    let wiring = Wiring::new(&model, seed, LIF.dt_ms, threads);
     let span = Span::of(cfg);
     let ranges = wiring.balanced_ranges(shards);
     if let Some(x) = exchange.as_mut() {
@@ -164,7 +165,7 @@ fn build_network(
     bridge: Option<RankBridge>,
     span: &Span,
 ) -> Network<Message> {
-    let lif = LifParams::MICROCIRCUIT;
+    let lif = LIF;
     let model = wiring.model;
     let v0 = initial_potentials(wiring, seed);
     let biggest = *model.neurons.iter().max().unwrap_or(&1);
@@ -174,11 +175,6 @@ fn build_network(
     let prop = lif
         .propagator()
         .with_refractory_ticks((lif.refractory_ms / lif.dt_ms).round() as u32);
-    let no_coupling = Coupling {
-        excitatory: 0,
-        we_mv: 0.0,
-        wi_mv: 0.0,
-    };
     let (min, max) = shards.delays;
     let mut net = Network::new();
     for (i, (&s, table)) in shards.local.iter().zip(tables).enumerate() {
@@ -199,7 +195,7 @@ fn build_network(
             state,
             prop,
             table,
-            no_coupling,
+            Coupling::NONE,
             span.ticks,
         )
         .with_windows(u64::from(min.min(max)), u64::from(max))
@@ -230,7 +226,7 @@ fn local_figures(
         let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
             continue;
         };
-        if let Some((step, what, value)) = crate::spike::cuba::SpikeTally::fault(p) {
+        if let Some((step, what, value)) = crate::spike::tally::SpikeTally::fault(p) {
             return Err(RuntimeError::NonFinite {
                 actor: report.names.get(i).cloned().unwrap_or_default(),
                 step,
@@ -355,7 +351,7 @@ fn drive(
     } else {
         Vec::new()
     };
-    let dt_s = LifParams::MICROCIRCUIT.dt_ms / 1000.0;
+    let dt_s = LIF.dt_ms / 1000.0;
     let poisson = (cfg.drive == DriveKind::Poisson).then(|| {
         let means: Vec<f64> = model
             .k_ext

@@ -1,0 +1,99 @@
+//! A recurrent LIF network as one actor per neuron ([`NeuronNetwork`]): its [`NeuronActor`]s
+//! wired to their targets, the [`Clock`] and, with worker ticks, one [`WorkerTicker`] per
+//! worker; built, run and collected into a [`SpikingRun`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::message::Message;
+use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::spike::coupling::Coupling;
+use crate::spike::lif::LifParams;
+use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
+use crate::spike::tally::{collect, RunSize, SpikingRun};
+
+/// A recurrent LIF network to run as one actor per neuron.
+pub(crate) struct NeuronNetwork<'a> {
+    /// Each presynaptic neuron's targets.
+    pub(crate) post: &'a [Vec<u32>],
+    /// Each neuron's initial potential, mV.
+    pub(crate) v0: &'a [f32],
+    /// The neurons' parameters (all alike).
+    pub(crate) params: LifParams,
+    /// How a spike acts on its targets.
+    pub(crate) coupling: Coupling,
+    /// Ticks to simulate.
+    pub(crate) ticks: u64,
+}
+
+impl NeuronNetwork<'_> {
+    /// Builds the network and runs it on `runtime`'s executor: with worker ticks (inline,
+    /// pinned) the clock ticks one [`WorkerTicker`] per worker, else every neuron. `built`:
+    /// when building started (the run's `build_s`).
+    pub(crate) fn run(
+        &self,
+        built: Instant,
+        runtime: RuntimeConfig,
+    ) -> Result<SpikingRun, RuntimeError> {
+        let (net, synapses) = self.network(runtime);
+        let build_s = built.elapsed().as_secs_f64();
+        let report = Runtime::new(runtime).run(net)?;
+        let size = RunSize {
+            neurons: self.v0.len(),
+            synapses,
+            ticks: self.ticks,
+            dt_ms: self.params.dt_ms,
+        };
+        collect::<NeuronActor>(size, build_s, &report)
+    }
+
+    /// The neurons (in contiguous blocks, block `w` placed on worker `w`), their synapses and
+    /// the clock, and how many synapses there are.
+    fn network(&self, runtime: RuntimeConfig) -> (Network<Message>, usize) {
+        let (n, ticks) = (self.v0.len(), self.ticks);
+        let prop = Arc::new(self.params.propagator());
+        let protocol = TickProtocol::for_executor(runtime.executor);
+        let workers = match runtime.executor {
+            Executor::Pinned => runtime.workers.max(1),
+            _ => 1,
+        };
+        let mut net = Network::new();
+        for (i, &v) in self.v0.iter().enumerate() {
+            let id = net.add(
+                format!("neuron.{i}"),
+                NeuronActor::new(i as u32, v, prop.clone(), self.coupling, ticks),
+            );
+            // Pinned executor: neurons in contiguous blocks, block w on worker w.
+            net.place(id, i * workers / n);
+        }
+        let mut synapses = 0;
+        for (i, targets) in self.post.iter().enumerate() {
+            for &t in targets {
+                net.connect(i, t as usize);
+            }
+            synapses += targets.len();
+        }
+        let clock = net.add("clock", Clock::new(ticks));
+        net.place(clock, 0);
+        match protocol {
+            TickProtocol::Message => {
+                for i in 0..n {
+                    net.connect(i, clock);
+                    net.connect(clock, i);
+                }
+            }
+            TickProtocol::Worker => {
+                for i in 0..n {
+                    net.tick_by_worker(i);
+                }
+                for w in 0..workers {
+                    let ticker = net.add(format!("ticker.{w}"), WorkerTicker::new(ticks));
+                    net.place(ticker, w);
+                    net.connect(clock, ticker);
+                    net.connect(ticker, clock);
+                }
+            }
+        }
+        (net, synapses)
+    }
+}

@@ -1,0 +1,77 @@
+//! What a spiking run's actors counted (`SpikeTally`) and its collection from the run's
+//! report into the run's figures and raster ([`SpikingRun`]), whatever the model.
+
+use crate::message::Message;
+use crate::runtime::{RunReport, RuntimeError};
+use crate::spike::stats::SnnStats;
+
+/// Ticks whose spikes are kept for the raster plot (1 s at 0.1 ms).
+pub const RASTER_TICKS: u64 = 10_000;
+
+/// What a spiking run returns: its figures and its raster.
+#[derive(Clone, Debug)]
+pub struct SpikingRun {
+    /// The figures (`"snn"` in results.json).
+    pub stats: SnnStats,
+    /// (tick, neuron) of every spike in the first [`RASTER_TICKS`] ticks, in time order.
+    pub raster: Vec<(u32, u32)>,
+}
+
+/// What a spiking actor counted over a run.
+pub(crate) trait SpikeTally {
+    /// Adds its spikes and synaptic events, and its (tick, neuron) spikes to `raster`.
+    fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>);
+    /// A non-finite value it found: (tick, what, value).
+    fn fault(&self) -> Option<(u64, &'static str, f32)>;
+}
+
+/// The size of a spiking run: neurons, synapses, ticks and the tick's length (ms).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunSize {
+    pub(crate) neurons: usize,
+    pub(crate) synapses: usize,
+    pub(crate) ticks: u64,
+    pub(crate) dt_ms: f64,
+}
+
+/// Sums what every actor of type `A` counted into the run's figures (`build_s`: seconds
+/// it took to build the network); a non-finite state an actor found is an error naming it.
+pub(crate) fn collect<A: SpikeTally + 'static>(
+    size: RunSize,
+    build_s: f64,
+    report: &RunReport<Message>,
+) -> Result<SpikingRun, RuntimeError> {
+    let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
+    for (i, a) in report.actors.iter().enumerate() {
+        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
+            if let Some((step, what, value)) = p.fault() {
+                return Err(RuntimeError::NonFinite {
+                    actor: report.names.get(i).cloned().unwrap_or_default(),
+                    step,
+                    what: what.to_owned(),
+                    value,
+                });
+            }
+            p.tally(&mut spikes, &mut events, &mut raster);
+        }
+    }
+    raster.sort_unstable();
+    let n = size.neurons;
+    let sim_s = size.ticks as f64 * size.dt_ms / 1000.0;
+    Ok(SpikingRun {
+        stats: SnnStats {
+            neurons: n,
+            synapses: size.synapses,
+            spikes,
+            synaptic_events: events,
+            mean_rate_hz: spikes as f64 / n.max(1) as f64 / sim_s.max(1e-12),
+            sim_s,
+            wall_s: report.elapsed.as_secs_f64(),
+            build_s,
+            messages: report.handled,
+            rtf: Some(report.elapsed.as_secs_f64() / sim_s.max(1e-12)),
+            ..SnnStats::default()
+        },
+        raster,
+    })
+}
