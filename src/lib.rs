@@ -14,8 +14,9 @@
 //! saying what it owns. `tests/layout.rs` checks that this map names every module in the tree.
 //! - [`runtime`]: the actor runtime; knows nothing of learning or spiking. `actor` (the trait
 //!   and its `Context`), `payload` (what the runtime reads of a message), `mailbox`, `network`
-//!   (the description of a network and its report), `executor` (tokio, threads, inline),
-//!   `cell` (a running actor), `supervisor` (panics, stalls, non-finite stops), `traffic`
+//!   (the description of a network and its report), `executor` (tokio, threads, and the
+//!   local scheduler that inline and pinned share), `cell` (a running actor), `progress`
+//!   (what an actor tells its supervisor), `supervisor` (panics, stalls, stop requests), `traffic`
 //!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges),
 //!   `memory` (resident, peak and available memory).
 //! - [`cluster`]: one network over several processes (MPI ranks): `placement` (which rank
