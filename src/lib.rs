@@ -19,6 +19,8 @@
 //!   (what an actor tells its supervisor), `supervisor` (panics, stalls, stop requests), `traffic`
 //!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges),
 //!   `memory` (resident, peak and available memory).
+//! - [`run_error`]: why a run of an actor network failed: the runtime's errors or the run's
+//!   own (interrupted, restore, ranks, conservation), for `learn`, `spike` and `experiment`.
 //! - [`cluster`]: one network over several processes (MPI ranks): `placement` (which rank
 //!   holds which shard), `bridge` (the actor exchanging a window's spikes across ranks),
 //!   `remote` (stand-ins for other ranks' actors and the port carrying learning runs'
@@ -50,5 +52,6 @@ pub mod experiment;
 pub mod learn;
 pub mod math;
 pub mod message;
+pub mod run_error;
 pub mod runtime;
 pub mod spike;

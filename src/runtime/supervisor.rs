@@ -18,7 +18,8 @@ use crate::runtime::network::Executor;
 use crate::runtime::payload::Control;
 use crate::runtime::progress::{Event, ProgressRef};
 
-/// Why a run failed.
+/// Why the runtime failed a run (the errors of what a run does on top of it, such as an
+/// interrupt or a failure across ranks, are [`crate::run_error::NetworkRunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// An actor panicked.
@@ -55,28 +56,6 @@ pub enum RuntimeError {
         /// The value.
         value: f32,
     },
-    /// A graceful stop was requested (Ctrl-C): the actors finished what was in flight and
-    /// saved a final checkpoint.
-    #[error("interrupted: the run stopped after a final checkpoint")]
-    Interrupted,
-    /// The actors could not be built from a checkpoint.
-    #[error("{0}")]
-    Restore(String),
-    /// A run that must handle an exact number of messages (a fixed-count stress ring) handled
-    /// another number: messages were lost or duplicated.
-    #[error("{what} handled {handled} messages, expected exactly {expected}: messages were lost or duplicated")]
-    Conservation {
-        /// The workload.
-        what: String,
-        /// Messages it should have handled.
-        expected: u64,
-        /// Messages it handled.
-        handled: u64,
-    },
-    /// The run spans several processes (ranks) and one of them, or the exchange between
-    /// them, failed.
-    #[error("across ranks: {0}")]
-    Ranks(String),
     /// The executor could not start.
     #[error("cannot start the {executor:?} executor: {message}")]
     Start {

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::math::rng::SeededRng;
 use crate::message::Message;
-use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::run_error::NetworkRunError;
+use crate::runtime::{Executor, Network, Runtime, RuntimeConfig};
 use crate::spike::lif::{LifParams, LifState};
 use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
 use crate::spike::population::{Population, SynapseTable};
@@ -171,7 +172,7 @@ pub fn run_cuba(
     seed: u64,
     shards: usize,
     runtime: RuntimeConfig,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<CubaRun, NetworkRunError> {
     let built = Instant::now();
     let n = cfg.neurons;
     let (post, v0, ticks) = draw_network(cfg, seed);
@@ -183,7 +184,7 @@ pub fn run_cuba(
     };
     if k == n && n > 1 {
         if crate::cluster::whoami().1 > 1 {
-            return Err(RuntimeError::Ranks(
+            return Err(NetworkRunError::Ranks(
                 "one actor per neuron does not run across ranks; set runtime.shards below \
                  cuba.neurons (population shards, at least one per rank)"
                     .to_owned(),
@@ -249,7 +250,7 @@ pub fn run_cuba_delayed(
     shards: usize,
     runtime: RuntimeConfig,
     (min, max): (u16, u16),
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<CubaRun, NetworkRunError> {
     let built = Instant::now();
     // A delay is at least one tick, and the range is never reversed.
     let min = min.max(1);
@@ -296,7 +297,7 @@ fn run_sharded(
     k: usize,
     built: Instant,
     runtime: RuntimeConfig,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<CubaRun, NetworkRunError> {
     let mut exchange = crate::cluster::take();
     let out = run_ranked(net, k, built, runtime, &mut exchange);
     if let Some(x) = exchange {
@@ -312,8 +313,8 @@ fn run_ranked(
     built: Instant,
     runtime: RuntimeConfig,
     exchange: &mut Option<Box<dyn crate::cluster::Exchange>>,
-) -> Result<CubaRun, RuntimeError> {
-    let ranks_error = |e: crate::cluster::ClusterError| RuntimeError::Ranks(e.to_string());
+) -> Result<CubaRun, NetworkRunError> {
+    let ranks_error = |e: crate::cluster::ClusterError| NetworkRunError::Ranks(e.to_string());
     let prop = LifParams::CUBA.propagator();
     let n = c.cfg.neurons;
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
@@ -438,17 +439,18 @@ fn collect<A: SpikeTally + 'static>(
     ticks: u64,
     build_s: f64,
     report: &crate::runtime::RunReport<Message>,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<CubaRun, NetworkRunError> {
     let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
     for (i, a) in report.actors.iter().enumerate() {
         if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
             if let Some((step, what, value)) = p.fault() {
-                return Err(RuntimeError::NonFinite {
+                return Err(crate::runtime::RuntimeError::NonFinite {
                     actor: report.names.get(i).cloned().unwrap_or_default(),
                     step,
                     what: what.to_owned(),
                     value,
-                });
+                }
+                .into());
             }
             p.tally(&mut spikes, &mut events, &mut raster);
         }
@@ -483,7 +485,7 @@ fn run_per_neuron(
     ticks: u64,
     built: Instant,
     runtime: RuntimeConfig,
-) -> Result<CubaRun, RuntimeError> {
+) -> Result<CubaRun, NetworkRunError> {
     let n = cfg.neurons;
     let prop = std::sync::Arc::new(LifParams::CUBA.propagator());
     let protocol = TickProtocol::for_executor(runtime.executor);
