@@ -159,7 +159,7 @@ pub fn bench_pc(
     setups: &[(crate::runtime::Executor, usize, usize)],
     epochs: usize,
     on_row: &mut dyn FnMut(&PcBenchRow),
-) -> Result<Vec<PcBenchRow>, crate::runtime::RuntimeError> {
+) -> Result<Vec<PcBenchRow>, crate::run_error::NetworkRunError> {
     let init = crate::experiment::run::initial_network(scenario);
     let mut rows = Vec::new();
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);

@@ -22,8 +22,9 @@ use crate::math::loss::{count_correct, Loss};
 use crate::math::matrix::{matmul, MatView, Matrix, Threads};
 use crate::math::mlp::Mlp;
 use crate::message::{Message, ReportData, SignalPool, Synapses};
+use crate::run_error::NetworkRunError;
 use crate::runtime::actor::{Actor, Context, Flow};
-use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig};
 
 /// Sends the split in batches, one per turn.
 struct InputActor {
@@ -184,7 +185,7 @@ pub fn evaluate_by_messages(
     split: &Split,
     loss: Loss,
     config: RuntimeConfig,
-) -> Result<ActorEvaluation, RuntimeError> {
+) -> Result<ActorEvaluation, NetworkRunError> {
     let mut network = Network::new();
     let widths = net.widths();
     let input = network.add(

@@ -21,7 +21,8 @@ use crate::learn::pc_layer::asynchronous::AsyncState;
 use crate::learn::pc_layer::{Lockstep, PcLayer};
 use crate::math::mlp::{DenseLayer, Mlp};
 use crate::message::{Message, Synapses};
-use crate::runtime::{Network, RuntimeError};
+use crate::run_error::NetworkRunError;
+use crate::runtime::Network;
 
 /// The shape of the actor network: shards per layer and the actors' ids.
 struct Layout {
@@ -72,7 +73,7 @@ impl Layout {
 
     /// The rank of every actor over `ranks` ranks: the coordinator on rank 0, the layer
     /// shards placed by their synapses (weights and biases).
-    fn rank_of(&self, ranks: usize) -> Result<Vec<usize>, RuntimeError> {
+    fn rank_of(&self, ranks: usize) -> Result<Vec<usize>, NetworkRunError> {
         if ranks <= 1 {
             return Ok(vec![0; self.total_shards() + 1]);
         }
@@ -85,7 +86,7 @@ impl Layout {
             })
             .collect();
         let shards = crate::cluster::rank_of_shards(&synapses, ranks)
-            .map_err(|e| RuntimeError::Ranks(e.to_string()))?;
+            .map_err(|e| NetworkRunError::Ranks(e.to_string()))?;
         Ok(std::iter::once(0).chain(shards).collect())
     }
 
@@ -199,7 +200,7 @@ pub fn build_network_with(
     plan: TrainPlan,
     cfg: LayerConfig,
     control: &TrainControl,
-) -> Result<(Network<Message>, Receiver<TrainEvent>), RuntimeError> {
+) -> Result<(Network<Message>, Receiver<TrainEvent>), NetworkRunError> {
     let (net, rx, _) = build_network_on(init, (train, test), plan, cfg, control, None)?;
     Ok((net, rx))
 }
@@ -229,7 +230,7 @@ pub fn build_network_on(
     cfg: LayerConfig,
     control: &TrainControl,
     spread: Option<&Spread>,
-) -> Result<BuiltNetwork, RuntimeError> {
+) -> Result<BuiltNetwork, NetworkRunError> {
     let cfg = Arc::new(cfg);
     let layout = Layout::new(init.widths(), &cfg);
     let total_shards = layout.total_shards();
@@ -304,7 +305,7 @@ fn add_actor(
     (cfg, draw): (&Arc<LayerConfig>, &InitialDraw),
     control: &TrainControl,
     key: &str,
-) -> Result<usize, RuntimeError> {
+) -> Result<usize, NetworkRunError> {
     let (name, cfg) = (at.name.clone(), cfg.clone());
     let (resume, panic) = (control.resume.as_ref(), control.panic.as_ref());
     if cfg.ep.is_some() {

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::math::rng::SeededRng;
 use crate::message::Message;
-use crate::runtime::{Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::run_error::NetworkRunError;
+use crate::runtime::{Network, Runtime, RuntimeConfig};
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::{LifParams, LifState, Reset};
 use crate::spike::neuron_network::NeuronNetwork;
@@ -102,7 +103,7 @@ pub fn run_cuba(
     seed: u64,
     shards: usize,
     runtime: RuntimeConfig,
-) -> Result<SpikingRun, RuntimeError> {
+) -> Result<SpikingRun, NetworkRunError> {
     let built = Instant::now();
     let n = cfg.neurons;
     let (post, v0, ticks) = draw_network(cfg, seed);
@@ -114,7 +115,7 @@ pub fn run_cuba(
     };
     if k == n && n > 1 {
         if crate::cluster::whoami().1 > 1 {
-            return Err(RuntimeError::Ranks(
+            return Err(NetworkRunError::Ranks(
                 "one actor per neuron does not run across ranks; set runtime.shards below \
                  cuba.neurons (population shards, at least one per rank)"
                     .to_owned(),
@@ -127,7 +128,7 @@ pub fn run_cuba(
             coupling: coupling_of(cfg),
             ticks,
         };
-        return net.run(built, runtime);
+        return net.run(built, runtime).map_err(Into::into);
     }
     let net = Sharded {
         cfg,
@@ -187,7 +188,7 @@ pub fn run_cuba_delayed(
     shards: usize,
     runtime: RuntimeConfig,
     (min, max): (u16, u16),
-) -> Result<SpikingRun, RuntimeError> {
+) -> Result<SpikingRun, NetworkRunError> {
     let built = Instant::now();
     // A delay is at least one tick, and the range is never reversed.
     let min = min.max(1);
@@ -234,7 +235,7 @@ fn run_sharded(
     k: usize,
     built: Instant,
     runtime: RuntimeConfig,
-) -> Result<SpikingRun, RuntimeError> {
+) -> Result<SpikingRun, NetworkRunError> {
     let mut exchange = crate::cluster::take();
     let out = run_ranked(net, k, built, runtime, &mut exchange);
     if let Some(x) = exchange {
@@ -250,8 +251,8 @@ fn run_ranked(
     built: Instant,
     runtime: RuntimeConfig,
     exchange: &mut Option<Box<dyn crate::cluster::Exchange>>,
-) -> Result<SpikingRun, RuntimeError> {
-    let ranks_error = |e: crate::cluster::ClusterError| RuntimeError::Ranks(e.to_string());
+) -> Result<SpikingRun, NetworkRunError> {
+    let ranks_error = |e: crate::cluster::ClusterError| NetworkRunError::Ranks(e.to_string());
     let prop = LIF.propagator();
     let n = c.cfg.neurons;
     let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
@@ -368,14 +369,14 @@ fn collect<A: SpikeTally + 'static>(
     ticks: u64,
     build_s: f64,
     report: &crate::runtime::RunReport<Message>,
-) -> Result<SpikingRun, RuntimeError> {
+) -> Result<SpikingRun, NetworkRunError> {
     let size = RunSize {
         neurons: cfg.neurons,
         synapses,
         ticks,
         dt_ms: LIF.dt_ms,
     };
-    crate::spike::tally::collect::<A>(size, build_s, report)
+    crate::spike::tally::collect::<A>(size, build_s, report).map_err(Into::into)
 }
 
 #[cfg(test)]

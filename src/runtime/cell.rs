@@ -3,55 +3,15 @@
 //! threads and tokio executors share.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::mailbox::{ActorRef, Item, SupervisorTx};
 use crate::runtime::payload::{Control, Label, Payload};
-use crate::runtime::supervisor::Event;
+use crate::runtime::progress::{Event, ProgressRef};
 use crate::runtime::trace_log::TraceEvent;
 use crate::runtime::traffic::EdgeCounters;
-
-/// Live progress counters of one actor: written by the actor only, read by the supervisor.
-#[derive(Debug, Default)]
-pub(crate) struct Progress {
-    pub(crate) handled: AtomicU64,
-    pub(crate) last_step: AtomicU64,
-    /// Inside a handler now: working, however long it takes (a lone shard simulating a
-    /// minute in one turn), is not a stall.
-    pub(crate) busy: AtomicBool,
-}
-
-/// One actor's entry on the progress board: every actor's [`Progress`] sits in one array in id
-/// order, so a handler updates a counter beside its neighbours' instead of in an allocation
-/// of its own (one cache miss less per message when many small actors take turns).
-#[derive(Clone)]
-pub(crate) struct ProgressRef {
-    board: Arc<[Progress]>,
-    id: usize,
-}
-
-impl ProgressRef {
-    /// The entries of a board for `n` actors, in id order.
-    pub(crate) fn board(n: usize) -> Vec<ProgressRef> {
-        let board: Arc<[Progress]> = (0..n).map(|_| Progress::default()).collect();
-        (0..n)
-            .map(|id| ProgressRef {
-                board: board.clone(),
-                id,
-            })
-            .collect()
-    }
-}
-
-impl std::ops::Deref for ProgressRef {
-    type Target = Progress;
-    fn deref(&self) -> &Progress {
-        &self.board[self.id]
-    }
-}
 
 /// A data message in a mailbox: the message, its sender and, if sampled for the event log,
 /// when it was sent.
@@ -63,13 +23,6 @@ pub(crate) struct Envelope<M> {
 
 /// `Envelope::sent_ns` of a message that is not in the sampled event log.
 pub(crate) const NOT_SAMPLED: u64 = u64::MAX;
-
-/// An entry of the runtime's registry.
-pub(crate) struct Entry<M> {
-    pub(crate) name: String,
-    pub(crate) address: ActorRef<Envelope<M>>,
-    pub(crate) progress: ProgressRef,
-}
 
 /// A running actor with everything its executor loop needs. Laid out hot fields first, on a
 /// cache-line boundary: a worker tick reads the first line only (actor, edge count, id, tick
@@ -148,16 +101,18 @@ impl<M: Payload> Cell<M> {
     /// the cell's own outbox.
     pub(crate) fn call(&mut self, item: Option<Item<Envelope<M>>>) -> Step {
         let mut outbox = std::mem::take(&mut self.outbox);
-        let step = self.call_with(item, &mut outbox);
+        let step = self.call_with(item, None, &mut outbox);
         self.outbox = outbox;
         step
     }
 
     /// [`Cell::call`] with the sends going into `outbox` (a worker's, on the executors that
-    /// run many actors per thread).
+    /// run many actors per thread). `behind`: the messages still queued for this actor, where
+    /// the executor keeps its queue (else a sampled message logs its own mailbox's depth).
     pub(crate) fn call_with(
         &mut self,
         item: Option<Item<Envelope<M>>>,
+        behind: Option<usize>,
         outbox: &mut Vec<(usize, M)>,
     ) -> Step {
         let mut poll = false;
@@ -171,7 +126,7 @@ impl<M: Payload> Cell<M> {
             Some(Item::Data(env)) => {
                 self.received += 1;
                 if env.sent_ns != NOT_SAMPLED {
-                    self.record(&env);
+                    self.record(&env, behind);
                 }
                 Some(Item::Data(env.msg))
             }
@@ -278,8 +233,10 @@ impl<M: Payload> Cell<M> {
         }
     }
 
-    /// Logs a sampled message on arrival (off the hot path: 1 in `sample` messages).
-    fn record(&mut self, env: &Envelope<M>) {
+    /// Logs a sampled message on arrival (off the hot path: 1 in `sample` messages), with
+    /// `behind` messages waiting after it (if given; else the mailbox's depth).
+    fn record(&mut self, env: &Envelope<M>, behind: Option<usize>) {
+        let depth = behind.unwrap_or_else(|| self.own.depth());
         self.trace.push(TraceEvent {
             from: env.from,
             to: self.id as u32,
@@ -288,7 +245,7 @@ impl<M: Payload> Cell<M> {
             step: env.msg.step(),
             send_ns: env.sent_ns,
             recv_ns: self.clock.elapsed().as_nanos() as u64,
-            depth: self.own.depth() as u32,
+            depth: depth as u32,
         });
     }
 }
@@ -306,7 +263,7 @@ macro_rules! actor_loop {
             match step {
                 Step::Failed => break,
                 Step::StopAll => {
-                    let _ = $cell.events.send($crate::runtime::supervisor::Event::StopAll);
+                    let _ = $cell.events.send($crate::runtime::progress::Event::StopAll);
                 }
                 Step::Stop | Step::Go => {}
             }
@@ -334,7 +291,7 @@ macro_rules! actor_loop {
             };
         }
         $cell.actor.stopped();
-        let _ = $cell.events.send($crate::runtime::supervisor::Event::Stopped);
+        let _ = $cell.events.send($crate::runtime::progress::Event::Stopped);
         $cell
     }};
 }

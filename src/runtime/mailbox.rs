@@ -3,10 +3,10 @@
 //! Every actor has two channels. Control words go on an *unbounded* channel, because a stop
 //! must never wait behind data or block its sender; data goes on a *bounded* channel, whose
 //! capacity is the backpressure that keeps a fast producer from flooding a slow consumer
-//! (the inline executor, a single thread, uses unbounded data queues: blocking there would
-//! block everything). Receivers serve control first (`biased` selects). The tokio executor
-//! uses tokio's mpsc (async, parks the task); the threads and inline executors use crossbeam
-//! (lock-free, parks the thread). Dropping every sender of a channel closes it, which a
+//! (the inline and pinned executors deliver through their own unbounded queues instead, to
+//! detached addresses: blocking there would block a whole worker). Receivers serve control
+//! first (`biased` selects). The tokio executor uses tokio's mpsc (async, parks the task);
+//! the threads executor uses crossbeam (lock-free, parks the thread). Dropping every sender of a channel closes it, which a
 //! receiver sees as the end of its input.
 
 use crossbeam_channel as cb;
@@ -21,10 +21,9 @@ pub(crate) enum Flavor {
     Tokio,
     /// crossbeam, bounded data.
     Threads,
-    /// crossbeam, unbounded data (one thread runs every actor).
-    Inline,
-    /// No channel at all: an address that names the actor but carries nothing (the pinned
-    /// executor delivers through its own queues; a million idle actors cost no channels).
+    /// No channel at all: an address that names the actor but carries nothing (the inline
+    /// and pinned executors deliver through their own queues; a million idle actors cost no
+    /// channels).
     Detached,
 }
 
@@ -129,12 +128,8 @@ pub(crate) fn mailbox<M: Send>(
                 Mailbox::Tokio { ctrl: cr, data: dr },
             )
         }
-        Flavor::Threads | Flavor::Inline => {
-            let (dt, dr) = if flavor == Flavor::Threads {
-                cb::bounded(capacity.max(1))
-            } else {
-                cb::unbounded()
-            };
+        Flavor::Threads => {
+            let (dt, dr) = cb::bounded(capacity.max(1));
             let (ct, cr) = cb::unbounded();
             (
                 ActorRef {
@@ -308,23 +303,6 @@ impl<M> Mailbox<M> {
             m = data.recv() => m.map(Item::Data),
         }
     }
-
-    /// The next item if one is waiting, control first (inline executor).
-    pub(crate) fn try_recv(&self) -> Option<Item<M>> {
-        let Mailbox::Cb { ctrl, data } = self else {
-            unreachable!("inline executor uses crossbeam channels");
-        };
-        loop {
-            if let Ok(c) = ctrl.try_recv() {
-                return Some(Item::Control(c));
-            }
-            match data.try_recv() {
-                Ok(Slot::Data(m)) => return Some(Item::Data(m)),
-                Ok(Slot::Wake) => continue,
-                Err(_) => return None,
-            }
-        }
-    }
 }
 
 /// The supervisor's inbox: actors report failures and completion on it. Unbounded, so
@@ -375,14 +353,17 @@ mod tests {
 
     #[test]
     fn control_is_served_before_waiting_data() {
-        let (addr, mb) = mailbox::<u32>(0, Flavor::Inline, 8);
+        let (addr, mb) = mailbox::<u32>(0, Flavor::Threads, 8);
         addr.try_send(1).expect("room");
-        addr.try_send(2).expect("room");
         assert!(addr.control(Control::Stop));
-        assert!(matches!(mb.try_recv(), Some(Item::Control(Control::Stop))));
-        assert!(matches!(mb.try_recv(), Some(Item::Data(1))));
+        addr.try_send(2).expect("room");
+        assert!(matches!(
+            mb.recv_blocking(),
+            Some(Item::Control(Control::Stop))
+        ));
+        assert!(matches!(mb.recv_blocking(), Some(Item::Data(1))));
         // the wake-up slot the control word left is skipped
-        assert!(matches!(mb.try_recv(), Some(Item::Data(2))));
-        assert!(mb.try_recv().is_none());
+        assert!(matches!(mb.recv_blocking(), Some(Item::Data(2))));
+        assert_eq!(addr.depth(), 0);
     }
 }

@@ -12,6 +12,7 @@ pub mod mailbox;
 pub mod memory;
 pub mod network;
 pub mod payload;
+pub(crate) mod progress;
 pub mod supervisor;
 pub mod trace_log;
 pub mod traffic;

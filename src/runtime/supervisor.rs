@@ -1,5 +1,6 @@
-//! Supervision: what actors tell the supervisor, how it watches a running network (every
-//! actor stopped, a panic, a stop request, a stall) and the errors a run ends with.
+//! Supervision: the `Supervisor` of a run, which owns what it watches (every actor's name,
+//! address and progress, and the channel actors report on) and sees every actor stopped, a
+//! panic, a stop request or a stall; and the errors a run ends with.
 //!
 //! A panic in a handler is caught; the supervisor then stops every actor and the run returns
 //! [`RuntimeError::Panicked`] naming the actor, the message kind and the panic text. When no
@@ -12,12 +13,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::runtime::executor::Runtime;
-use crate::runtime::mailbox::{RecvTimeoutError, SupervisorRx};
+use crate::runtime::mailbox::{ActorRef, RecvTimeoutError, SupervisorRx};
 use crate::runtime::network::Executor;
-use crate::runtime::payload::{Control, Payload};
+use crate::runtime::payload::Control;
+use crate::runtime::progress::{Event, ProgressRef};
 
-/// Why a run failed.
+/// Why the runtime failed a run (the errors of what a run does on top of it, such as an
+/// interrupt or a failure across ranks, are [`crate::run_error::NetworkRunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// An actor panicked.
@@ -54,28 +56,6 @@ pub enum RuntimeError {
         /// The value.
         value: f32,
     },
-    /// A graceful stop was requested (Ctrl-C): the actors finished what was in flight and
-    /// saved a final checkpoint.
-    #[error("interrupted: the run stopped after a final checkpoint")]
-    Interrupted,
-    /// The actors could not be built from a checkpoint.
-    #[error("{0}")]
-    Restore(String),
-    /// A run that must handle an exact number of messages (a fixed-count stress ring) handled
-    /// another number: messages were lost or duplicated.
-    #[error("{what} handled {handled} messages, expected exactly {expected}: messages were lost or duplicated")]
-    Conservation {
-        /// The workload.
-        what: String,
-        /// Messages it should have handled.
-        expected: u64,
-        /// Messages it handled.
-        handled: u64,
-    },
-    /// The run spans several processes (ranks) and one of them, or the exchange between
-    /// them, failed.
-    #[error("across ranks: {0}")]
-    Ranks(String),
     /// The executor could not start.
     #[error("cannot start the {executor:?} executor: {message}")]
     Start {
@@ -112,18 +92,21 @@ fn format_states(states: &[ActorState]) -> String {
         .join(", ")
 }
 
-/// What actors tell the supervisor.
-pub(crate) enum Event {
-    /// A handler panicked (`kind`: what it was handling).
-    Failed {
-        actor: usize,
-        kind: String,
-        message: String,
-    },
-    /// The actor asked every actor to stop (`Flow::StopAll`).
-    StopAll,
-    /// The actor has stopped.
-    Stopped,
+/// One watched actor: its name, its address (for stop broadcasts and mailbox depths) and its
+/// progress counters.
+struct Watched<E> {
+    name: String,
+    address: ActorRef<E>,
+    progress: ProgressRef,
+}
+
+/// The supervisor of one run: the actors it watches, the channel they report on and the stall
+/// timeout. The threads, tokio and pinned executors run [`Supervisor::supervise`] on the
+/// calling thread; the inline executor reads the panics it reports itself.
+pub(crate) struct Supervisor<E> {
+    watched: Vec<Watched<E>>,
+    events: SupervisorRx<Event>,
+    stall_timeout: Duration,
 }
 
 /// What the supervisor has seen so far.
@@ -136,47 +119,58 @@ struct Watch {
     stop_at: Option<Instant>,
 }
 
-impl<M: Payload> Runtime<M> {
-    /// Mailbox depth, messages handled and last step of every registered actor.
-    pub fn states(&self) -> Vec<ActorState> {
-        let mut v: Vec<(usize, ActorState)> = self
-            .registry
-            .iter()
-            .map(|e| {
-                (
-                    *e.key(),
-                    ActorState {
-                        name: e.name.clone(),
-                        mailbox_depth: e.address.depth(),
-                        handled: e.progress.handled.load(Ordering::Relaxed),
-                        last_step: e.progress.last_step.load(Ordering::Relaxed),
-                    },
-                )
-            })
-            .collect();
-        v.sort_by_key(|(id, _)| *id);
-        v.into_iter().map(|(_, s)| s).collect()
+impl<E> Supervisor<E> {
+    /// A supervisor watching nobody yet, reading `events`, calling no progress for
+    /// `stall_timeout` a stall.
+    pub(crate) fn new(events: SupervisorRx<Event>, stall_timeout: Duration) -> Self {
+        Self {
+            watched: Vec::new(),
+            events,
+            stall_timeout,
+        }
     }
 
-    pub(crate) fn broadcast(&self, c: Control) {
-        for e in self.registry.iter() {
-            e.address.control(c);
+    /// Watches the next actor (ids are given in order, from 0).
+    pub(crate) fn watch(&mut self, name: String, address: ActorRef<E>, progress: ProgressRef) {
+        self.watched.push(Watched {
+            name,
+            address,
+            progress,
+        });
+    }
+
+    /// Mailbox depth, messages handled and last step of every watched actor, in id order.
+    pub(crate) fn states(&self) -> Vec<ActorState> {
+        self.watched
+            .iter()
+            .map(|w| ActorState {
+                name: w.name.clone(),
+                mailbox_depth: w.address.depth(),
+                handled: w.progress.handled.load(Ordering::Relaxed),
+                last_step: w.progress.last_step.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    fn broadcast(&self, c: Control) {
+        for w in &self.watched {
+            w.address.control(c);
         }
     }
 
     fn handled_total(&self) -> u64 {
-        self.registry
+        self.watched
             .iter()
-            .map(|e| e.progress.handled.load(Ordering::Relaxed))
+            .map(|w| w.progress.handled.load(Ordering::Relaxed))
             .sum()
     }
 
-    /// The error for a panic in actor `actor`'s handler, named by the registry.
-    pub(crate) fn panicked(&self, actor: usize, kind: String, message: String) -> RuntimeError {
+    /// The error for a panic in actor `actor`'s handler, named by the watch list.
+    fn panicked(&self, actor: usize, kind: String, message: String) -> RuntimeError {
         let name = self
-            .registry
-            .get(&actor)
-            .map(|e| e.name.clone())
+            .watched
+            .get(actor)
+            .map(|w| w.name.clone())
             .unwrap_or_default();
         RuntimeError::Panicked {
             actor: name,
@@ -185,16 +179,31 @@ impl<M: Payload> Runtime<M> {
         }
     }
 
-    /// Waits for every actor to stop; stops all on a failure, `StopAll` or a stall.
+    /// The first panic reported so far, if any (the inline executor, which runs no
+    /// supervising loop, asks once its actors are done).
+    pub(crate) fn first_panic(&self) -> Option<RuntimeError> {
+        while let Ok(event) = self.events.try_recv() {
+            if let Event::Failed {
+                actor,
+                kind,
+                message,
+            } = event
+            {
+                return Some(self.panicked(actor, kind, message));
+            }
+        }
+        None
+    }
+
+    /// Waits for `n` actors to stop; stops all on a failure, `StopAll` or a stall.
     /// `on_stop` runs after each stop broadcast (the pinned executor's workers read a stop
     /// flag rather than each actor's control channel).
     pub(crate) fn supervise(
         &self,
         n: usize,
-        events: &SupervisorRx<Event>,
         on_stop: &dyn Fn(),
     ) -> (Option<RuntimeError>, Option<Instant>) {
-        let tick = (self.config.stall_timeout / 4).max(Duration::from_millis(5));
+        let tick = (self.stall_timeout / 4).max(Duration::from_millis(5));
         let mut w = Watch {
             stopped: 0,
             last_total: u64::MAX,
@@ -204,7 +213,7 @@ impl<M: Payload> Runtime<M> {
             stop_at: None,
         };
         while w.stopped < n {
-            match events.recv_timeout(tick) {
+            match self.events.recv_timeout(tick) {
                 Ok(Event::Stopped) => w.stopped += 1,
                 Ok(Event::StopAll) => {
                     // Several actors may ask at once: one broadcast is enough.
@@ -260,17 +269,17 @@ impl<M: Payload> Runtime<M> {
     fn stalled(&self, w: &mut Watch) -> Option<RuntimeError> {
         let total = self.handled_total();
         let busy = self
-            .registry
+            .watched
             .iter()
-            .any(|e| e.progress.busy.load(Ordering::Relaxed));
+            .any(|w| w.progress.busy.load(Ordering::Relaxed));
         if total != w.last_total || busy {
             w.last_total = total;
             w.last_change = Instant::now();
-        } else if w.last_change.elapsed() >= self.config.stall_timeout {
+        } else if w.last_change.elapsed() >= self.stall_timeout {
             let states = self.states();
             self.broadcast(Control::Stop);
             return Some(RuntimeError::Stalled {
-                timeout: self.config.stall_timeout,
+                timeout: self.stall_timeout,
                 states,
             });
         }

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 use axon::data::dataset::Split;
 use axon::experiment::scenario::Scenario;
-use axon::runtime::{Executor, RuntimeConfig, RuntimeError};
+use axon::run_error::NetworkRunError;
+use axon::runtime::{Executor, RuntimeConfig};
 use clap::Args;
 use serde::Serialize;
 
@@ -284,7 +285,7 @@ fn run_workload(
     cfg: &ScaleConfig,
     pc: Option<&PcWork<'_>>,
     on_row: &mut dyn FnMut(&ScaleRow),
-) -> Result<Vec<ScaleRow>, RuntimeError> {
+) -> Result<Vec<ScaleRow>, NetworkRunError> {
     let mut rows = Vec::new();
     for &executor in executors {
         let mut timed = Vec::new();
@@ -348,7 +349,7 @@ fn time_one(
     executor: Executor,
     workers: usize,
     cfg: &ScaleConfig,
-) -> Result<(usize, f64), RuntimeError> {
+) -> Result<(usize, f64), NetworkRunError> {
     if workload == "ring" {
         let r =
             axon::experiment::stress::ring_work(executor, workers, cfg.ring_actors, cfg.ring_hops)?;

@@ -73,12 +73,12 @@ pub(super) fn train_actors(
         return Err(err);
     }
     let report = match trained {
-        Err(crate::runtime::RuntimeError::Interrupted) => {
+        Err(crate::run_error::NetworkRunError::Interrupted) => {
             return Err(RunError::Interrupted {
                 dir: dir.path().to_owned(),
             })
         }
-        Err(crate::runtime::RuntimeError::Restore(message)) => {
+        Err(crate::run_error::NetworkRunError::Restore(message)) => {
             return Err(RunError::Resume {
                 dir: dir.path().to_owned(),
                 message: format!("{}: {message}", dir.path().join(RESUME_FILE).display()),

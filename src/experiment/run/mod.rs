@@ -40,10 +40,10 @@ pub enum RunError {
     /// A plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),
-    /// The actor runtime failed (a panicking, stalled or diverging actor); files written so far
-    /// are kept.
+    /// The actor runtime or the run of actors failed (a panicking, stalled or diverging
+    /// actor, a failure across ranks); files written so far are kept.
     #[error(transparent)]
-    Runtime(#[from] crate::runtime::RuntimeError),
+    Runtime(#[from] crate::run_error::NetworkRunError),
     /// A checkpoint to convert could not be read, or does not fit the scenario (bad input).
     #[error("{path}: {message}")]
     Checkpoint {
@@ -87,6 +87,12 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<crate::runtime::RuntimeError> for RunError {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        RunError::Runtime(e.into())
+    }
 }
 
 impl RunError {

@@ -49,7 +49,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::message::{MessageKind, Payload};
-use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::run_error::NetworkRunError;
+use crate::runtime::{Executor, Network, Runtime, RuntimeConfig};
 use bare::{raw_crossbeam_fan, raw_crossbeam_ring, raw_tokio_fan, raw_tokio_ring};
 pub use patterns::ring;
 use patterns::{fan, ring_in};
@@ -117,7 +118,7 @@ fn axon_side(
     cfg: RuntimeConfig,
     len: Option<Duration>,
     net: impl FnOnce(&Arc<Window>) -> Network<Token>,
-) -> Result<Measure, RuntimeError> {
+) -> Result<Measure, NetworkRunError> {
     let w = Window::new();
     let net = net(&w);
     let run = || Runtime::new(cfg).run(net);
@@ -148,7 +149,7 @@ pub fn run_stress(
     workers: usize,
     sample: u64,
     window: Duration,
-) -> Result<Vec<StressRow>, RuntimeError> {
+) -> Result<Vec<StressRow>, NetworkRunError> {
     let mut rows = Vec::new();
     let capacity = 1024;
     for executor in Executor::ALL {
@@ -245,7 +246,7 @@ pub fn ring_work(
     workers: usize,
     actors: usize,
     hops: u64,
-) -> Result<RingWork, RuntimeError> {
+) -> Result<RingWork, NetworkRunError> {
     let cfg = RuntimeConfig {
         executor,
         workers,
@@ -256,7 +257,7 @@ pub fn ring_work(
     // Every actor handles exactly `hops` messages, then stops.
     let expected = actors as u64 * hops;
     if m.messages != expected {
-        return Err(RuntimeError::Conservation {
+        return Err(NetworkRunError::Conservation {
             what: format!("a loaded ring of {actors} actors"),
             expected,
             handled: m.messages,
@@ -310,12 +311,18 @@ pub fn traced_ring(
     Ok(paths)
 }
 
+impl From<crate::runtime::RuntimeError> for StressError {
+    fn from(e: crate::runtime::RuntimeError) -> Self {
+        StressError::Runtime(e.into())
+    }
+}
+
 /// Why a traced stress run could not write its files.
 #[derive(Debug, thiserror::Error)]
 pub enum StressError {
     /// The run failed.
     #[error(transparent)]
-    Runtime(#[from] RuntimeError),
+    Runtime(#[from] NetworkRunError),
     /// The output folder could not be created.
     #[error("{path}: cannot create folder: {source}")]
     Io {

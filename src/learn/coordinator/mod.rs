@@ -37,8 +37,9 @@ use crate::learn::wiring::build_network_with;
 use crate::math::matrix::Matrix;
 use crate::math::mlp::{DenseLayer, Init, Mlp};
 use crate::message::{Message, ReportData, SignalPool};
+use crate::run_error::NetworkRunError;
 use crate::runtime::actor::{Actor, Context, Flow};
-use crate::runtime::{RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{RunReport, Runtime, RuntimeConfig};
 
 /// Batches the coordinator keeps in flight.
 const WINDOW: usize = 2;
@@ -70,7 +71,7 @@ pub struct TrainControl {
     pub resume: Option<ResumeState>,
     /// Set it to stop gracefully: the coordinator lets the batches in flight finish, takes a
     /// final checkpoint and stops; [`train_layers_with`] then returns
-    /// [`RuntimeError::Interrupted`].
+    /// [`NetworkRunError::Interrupted`].
     pub stop: Option<Arc<AtomicBool>>,
     /// Fault injection: the actor of this name panics after this many training batches.
     pub panic: Option<(String, usize)>,
@@ -392,7 +393,7 @@ pub fn train_layers(
     cfg: LayerConfig,
     runtime: RuntimeConfig,
     on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, RuntimeError> {
+) -> Result<RunReport<Message>, NetworkRunError> {
     train_layers_with(
         init,
         train,
@@ -417,7 +418,7 @@ pub fn train_layers_with(
     runtime: RuntimeConfig,
     control: &TrainControl,
     on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, RuntimeError> {
+) -> Result<RunReport<Message>, NetworkRunError> {
     match crate::cluster::take() {
         Some(x) if x.size() > 1 => {
             let data = (train, test);
@@ -437,7 +438,7 @@ fn run_network(
     events: std::sync::mpsc::Receiver<TrainEvent>,
     runtime: RuntimeConfig,
     on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, RuntimeError> {
+) -> Result<RunReport<Message>, NetworkRunError> {
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || Runtime::new(runtime).run(network));
         loop {
@@ -457,12 +458,13 @@ fn run_network(
         worker
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .map_err(NetworkRunError::from)
     })
 }
 
 /// The end of a run the coordinator took part in: the fault tally, and a non-finite value
 /// or a stop request as the run's error.
-fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, RuntimeError> {
+fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, NetworkRunError> {
     let coordinator = report
         .actors
         .first()
@@ -478,15 +480,16 @@ fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, Runtim
         } else {
             LayerName { layer, shard: None }.to_string()
         };
-        return Err(RuntimeError::NonFinite {
+        return Err(crate::runtime::RuntimeError::NonFinite {
             actor,
             step,
             what: what.to_owned(),
             value,
-        });
+        }
+        .into());
     }
     if interrupted {
-        return Err(RuntimeError::Interrupted);
+        return Err(NetworkRunError::Interrupted);
     }
     Ok(report)
 }

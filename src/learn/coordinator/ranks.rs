@@ -12,8 +12,9 @@ use crate::learn::layer::LayerConfig;
 use crate::learn::wiring::{build_network_on, Spread};
 use crate::math::mlp::Mlp;
 use crate::message::Message;
+use crate::run_error::NetworkRunError;
 use crate::runtime::traffic::EdgeTraffic;
-use crate::runtime::{Network, RunReport, RuntimeConfig, RuntimeError};
+use crate::runtime::{Network, RunReport, RuntimeConfig};
 
 /// What each rank tells rank 0 after the run: its actors' edges, whether it counted, and
 /// its port's figures.
@@ -26,8 +27,8 @@ struct RankShare {
     wait_s: f64,
 }
 
-fn ranks_error(e: ClusterError) -> RuntimeError {
-    RuntimeError::Ranks(e.to_string())
+fn ranks_error(e: ClusterError) -> NetworkRunError {
+    NetworkRunError::Ranks(e.to_string())
 }
 
 /// [`super::train_layers_with`] on this thread's rank of `x`'s ranks. The exchange is put
@@ -42,7 +43,7 @@ pub(super) fn train_on_ranks(
     runtime: RuntimeConfig,
     control: &TrainControl,
     on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, RuntimeError> {
+) -> Result<RunReport<Message>, NetworkRunError> {
     // Every rank waits here for the others (rank 0 may have trained the baseline first), and
     // checks that they all build the same network.
     let what = (init.widths(), format!("{plan:?}"), format!("{cfg:?}"));

@@ -14,9 +14,9 @@ use crate::math::matrix::Matrix;
 use crate::math::mlp::{Init, Mlp};
 use crate::math::optimizer::Optimizer;
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
+use crate::run_error::NetworkRunError;
 use crate::runtime::actor::Context;
 use crate::runtime::Network;
-use crate::runtime::RuntimeError;
 use crate::state::{StateBag, StateError};
 
 /// How the run's initial weights were drawn: `Mlp::new(widths, _, init,
@@ -369,7 +369,7 @@ pub(crate) fn add_layer<A>(
     key: &str,
     resume: Option<&crate::learn::coordinator::resume::ResumeState>,
     panic: Option<&(String, usize)>,
-) -> Result<usize, RuntimeError>
+) -> Result<usize, NetworkRunError>
 where
     A: LayerRule + crate::runtime::actor::Actor<Message>,
 {
@@ -382,7 +382,7 @@ where
             })
             .and_then(|bag| actor.restore_state(bag));
         if let Err(e) = restored {
-            return Err(RuntimeError::Restore(format!(
+            return Err(NetworkRunError::Restore(format!(
                 "the checkpoint does not fit actor {name}: {e}"
             )));
         }

@@ -39,7 +39,11 @@ fn a_non_finite_state_stops_the_run_and_names_the_actor() {
         (50, Executor::Pinned),
     ] {
         match run_cuba(&cfg, 1, shards, on(ex)) {
-            Err(RuntimeError::NonFinite { actor, what, .. }) => {
+            Err(NetworkRunError::Runtime(crate::runtime::RuntimeError::NonFinite {
+                actor,
+                what,
+                ..
+            })) => {
                 assert!(
                     actor.starts_with("neuron") || actor.starts_with("population"),
                     "{actor}"
@@ -148,7 +152,7 @@ fn ranks_give_the_same_spikes_as_one_process() {
     let per_neuron = crate::cluster::on_thread_ranks(2, || run_cuba(&cfg, 1, 800, rt));
     assert!(per_neuron
         .iter()
-        .all(|r| matches!(r, Err(RuntimeError::Ranks(_)))));
+        .all(|r| matches!(r, Err(NetworkRunError::Ranks(_)))));
 }
 
 /// Same spikes whatever the sharding and executor.

@@ -19,7 +19,8 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{RuntimeConfig, RuntimeError};
+use crate::run_error::NetworkRunError;
+use crate::runtime::RuntimeConfig;
 use crate::spike::stats::SnnStats;
 use model::Model;
 
@@ -107,7 +108,7 @@ pub fn run_microcircuit(
     seed: u64,
     shards: usize,
     runtime: RuntimeConfig,
-) -> Result<MicrocircuitRun, RuntimeError> {
+) -> Result<MicrocircuitRun, NetworkRunError> {
     run_microcircuit_until(cfg, seed, shards, runtime, None)
 }
 
@@ -120,7 +121,7 @@ pub fn run_microcircuit_until(
     shards: usize,
     runtime: RuntimeConfig,
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-) -> Result<MicrocircuitRun, RuntimeError> {
+) -> Result<MicrocircuitRun, NetworkRunError> {
     let mut exchange = crate::cluster::take();
     let out = run::run_ranked(cfg, seed, (shards, runtime, stop), &mut exchange);
     if let Some(x) = exchange {

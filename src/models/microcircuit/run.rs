@@ -13,6 +13,7 @@ use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NE
 use crate::cluster::{connect_shards, gather_json, reclaim, Exchange, RankBridge};
 use crate::math::rng::SeededRng;
 use crate::message::Message;
+use crate::run_error::NetworkRunError;
 use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 use crate::spike::coupling::Coupling;
 use crate::spike::drive::{Drive, PoissonInput};
@@ -68,8 +69,8 @@ struct Figures {
     exchange_bytes: u64,
 }
 
-fn ranks_error(e: crate::cluster::ClusterError) -> RuntimeError {
-    RuntimeError::Ranks(e.to_string())
+fn ranks_error(e: crate::cluster::ClusterError) -> NetworkRunError {
+    NetworkRunError::Ranks(e.to_string())
 }
 
 /// [`super::run_microcircuit`] with this rank's exchange (none: one process).
@@ -78,7 +79,7 @@ pub(super) fn run_ranked(
     seed: u64,
     (shards, runtime, stop): (usize, RuntimeConfig, Option<StopFlag>),
     exchange: &mut Option<Box<dyn Exchange>>,
-) -> Result<MicrocircuitRun, RuntimeError> {
+) -> Result<MicrocircuitRun, NetworkRunError> {
     let built = Instant::now();
     let model = cfg.model();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -213,7 +214,7 @@ fn build_network(
 fn local_figures(
     report: &mut RunReport<Message>,
     exchange: &mut Option<Box<dyn Exchange>>,
-) -> Result<Figures, RuntimeError> {
+) -> Result<Figures, NetworkRunError> {
     let mut f = Figures {
         messages: report.handled,
         wall_s: report.elapsed.as_secs_f64(),
@@ -232,7 +233,8 @@ fn local_figures(
                 step,
                 what: what.to_owned(),
                 value,
-            });
+            }
+            .into());
         }
         f.spikes += p.spikes;
         f.events += p.synaptic_events;

@@ -11,39 +11,43 @@
 //!   inline way; a message to an actor on the same worker is a local queue push, to another
 //!   worker a push on that worker's inbound queue.
 //!
-//! Supervision ([`crate::runtime::supervisor`]) watches the threads, tokio and pinned
-//! executors; the inline executor detects failures and deadlocks itself.
+//! Inline and pinned share one local scheduler (`schedule.rs`): inline is its one worker on
+//! the calling thread. The `Supervisor` watches the threads, tokio and pinned executors;
+//! the inline executor detects deadlocks itself and reads the supervisor's panic reports.
 
 mod inline;
 mod pinned;
+mod schedule;
 mod threads;
 mod tokio;
 
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
-
 use crate::runtime::actor::Actor;
-use crate::runtime::cell::{Cell, Entry, Envelope, ProgressRef};
-use crate::runtime::mailbox::{mailbox, Flavor, Mailbox, SupervisorRx};
+use crate::runtime::cell::{Cell, Envelope};
+use crate::runtime::mailbox::{mailbox, supervisor_channel, Flavor, Mailbox};
 use crate::runtime::network::{Executor, Network, RunReport, RuntimeConfig};
 use crate::runtime::payload::Payload;
-use crate::runtime::supervisor::{Event, RuntimeError};
+use crate::runtime::progress::{Event, ProgressRef};
+use crate::runtime::supervisor::{RuntimeError, Supervisor};
 use crate::runtime::trace_log::TraceEvent;
 use crate::runtime::traffic::{EdgeCounters, Traffic};
 
-/// A runtime: owns the registry of the network it runs (names, addresses, live progress).
+/// A runtime: runs networks of actors exchanging messages of type `M` on the executor its
+/// configuration names.
 pub struct Runtime<M: Payload> {
     pub(crate) config: RuntimeConfig,
-    pub(crate) registry: DashMap<usize, Entry<M>>,
+    message: PhantomData<fn(M)>,
 }
 
 /// The actors of a network, built and wired, before they start.
 struct Built<M: Payload> {
     names: Vec<String>,
     cells: Vec<Cell<M>>,
+    /// Channel mailboxes (threads and tokio executors; empty on the local scheduler's).
     mailboxes: Vec<Mailbox<Envelope<M>>>,
-    events: SupervisorRx<Event>,
+    supervisor: Supervisor<Envelope<M>>,
     /// The worker of each actor (pinned executor; empty otherwise).
     worker_of: Vec<usize>,
     /// Whether each actor is stepped by worker ticks.
@@ -67,7 +71,7 @@ impl<M: Payload> Runtime<M> {
     pub fn new(config: RuntimeConfig) -> Self {
         Self {
             config,
-            registry: DashMap::new(),
+            message: PhantomData,
         }
     }
 
@@ -90,15 +94,16 @@ impl<M: Payload> Runtime<M> {
             names,
             cells,
             mailboxes,
-            events,
+            supervisor,
             worker_of,
             ticked,
         } = built;
+        let sup = &supervisor;
         let finished = match self.config.executor {
-            Executor::Inline => self.run_inline(cells, mailboxes, &ticked, &events),
-            Executor::Pinned => self.run_pinned(cells, &worker_of, &ticked, &events, start)?,
-            Executor::Threads => self.run_threads(cells, mailboxes, &names, &events, start)?,
-            Executor::Tokio => self.run_tokio(cells, mailboxes, &events, start)?,
+            Executor::Inline => self.run_inline(cells, &ticked, sup),
+            Executor::Pinned => self.run_pinned(cells, &worker_of, &ticked, sup, start)?,
+            Executor::Threads => self.run_threads(cells, mailboxes, &names, sup, start)?,
+            Executor::Tokio => self.run_tokio(cells, mailboxes, sup, start)?,
         };
         let startup = finished.spawn + (start - build_start);
         if let Some(e) = finished.failure {
@@ -116,15 +121,15 @@ impl<M: Payload> Runtime<M> {
         Ok(report)
     }
 
-    /// Mailboxes, registry entries and cells for every actor of `network`.
+    /// Mailboxes, the supervisor's watch list and cells for every actor of `network`.
     fn build(&self, network: Network<M>, clock: Instant) -> Built<M> {
+        // The local scheduler (inline, pinned) delivers through its workers' queues: by id,
+        // to addresses without channels (an idle actor costs no channel).
+        let local = matches!(self.config.executor, Executor::Inline | Executor::Pinned);
         let flavor = match self.config.executor {
             Executor::Tokio => Flavor::Tokio,
             Executor::Threads => Flavor::Threads,
-            Executor::Inline => Flavor::Inline,
-            // The pinned executor delivers through its workers' queues: addresses without
-            // channels (an idle actor costs no channel).
-            Executor::Pinned => Flavor::Detached,
+            Executor::Inline | Executor::Pinned => Flavor::Detached,
         };
         let worker_of = match self.config.executor {
             Executor::Pinned => network.workers_of(self.config.workers),
@@ -132,24 +137,21 @@ impl<M: Payload> Runtime<M> {
         };
         let (actors, edges, ticked) = network.into_parts();
         let n = actors.len();
-        let (events_tx, events) = crate::runtime::mailbox::supervisor_channel::<Event>();
-        let mut mailboxes = Vec::with_capacity(n);
+        let (events_tx, events) = supervisor_channel::<Event>();
+        let mut supervisor = Supervisor::new(events, self.config.stall_timeout);
+        let mut mailboxes = Vec::with_capacity(if local { 0 } else { n });
         let mut addresses = Vec::with_capacity(n);
         let progress = ProgressRef::board(n);
         let (names, actors): (Vec<String>, Vec<Box<dyn Actor<M>>>) = actors.into_iter().unzip();
-        self.registry.clear();
         for (id, name) in names.iter().enumerate() {
             let (addr, mb) = mailbox::<Envelope<M>>(id, flavor, self.config.mailbox_capacity);
-            let entry = Entry {
-                name: name.clone(),
-                address: addr.clone(),
-                progress: progress[id].clone(),
-            };
-            self.registry.insert(id, entry);
+            supervisor.watch(name.clone(), addr.clone(), progress[id].clone());
             addresses.push(addr);
-            mailboxes.push(mb);
+            if !local {
+                mailboxes.push(mb);
+            }
         }
-        tracing::debug!(mailboxes = ?clock.elapsed(), "mailboxes and registry built");
+        tracing::debug!(mailboxes = ?clock.elapsed(), "mailboxes and watch list built");
         let cells = actors
             .into_iter()
             .zip(edges)
@@ -158,8 +160,8 @@ impl<M: Payload> Runtime<M> {
             .map(|(id, ((actor, edges), progress))| Cell {
                 id,
                 counters: EdgeCounters::new(edges.len()),
-                // The pinned executor delivers by id: no address per edge.
-                edges: if self.config.executor == Executor::Pinned {
+                // The local scheduler delivers by id: no address per edge.
+                edges: if local {
                     Vec::new()
                 } else {
                     edges.iter().map(|&t| addresses[t].clone()).collect()
@@ -183,7 +185,7 @@ impl<M: Payload> Runtime<M> {
             names,
             cells,
             mailboxes,
-            events,
+            supervisor,
             worker_of,
             ticked,
         }

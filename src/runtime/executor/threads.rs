@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use super::{Finished, Runtime};
 use crate::runtime::cell::{actor_loop, Cell, Envelope};
-use crate::runtime::mailbox::{Mailbox, SupervisorRx};
+use crate::runtime::mailbox::Mailbox;
 use crate::runtime::network::Executor;
 use crate::runtime::payload::Payload;
-use crate::runtime::supervisor::{Event, RuntimeError};
+use crate::runtime::supervisor::{RuntimeError, Supervisor};
 
 /// Runs on the threads executor: one OS thread.
 fn thread_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<Envelope<M>>) -> Cell<M> {
@@ -22,7 +22,7 @@ impl<M: Payload> Runtime<M> {
         cells: Vec<Cell<M>>,
         mailboxes: Vec<Mailbox<Envelope<M>>>,
         names: &[String],
-        events: &SupervisorRx<Event>,
+        supervisor: &Supervisor<Envelope<M>>,
         start: Instant,
     ) -> Result<Finished<M>, RuntimeError> {
         let n = cells.len();
@@ -40,7 +40,7 @@ impl<M: Payload> Runtime<M> {
                 message: e.to_string(),
             })?;
         let spawn = start.elapsed();
-        let (failure, stop_at) = self.supervise(n, events, &|| {});
+        let (failure, stop_at) = supervisor.supervise(n, &|| {});
         let cells = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         Ok(Finished {
             cells,

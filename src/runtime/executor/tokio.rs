@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::{Finished, Runtime};
 use crate::runtime::cell::{actor_loop, Cell, Envelope};
-use crate::runtime::mailbox::{Mailbox, SupervisorRx};
+use crate::runtime::mailbox::Mailbox;
 use crate::runtime::network::Executor;
 use crate::runtime::payload::Payload;
-use crate::runtime::supervisor::{Event, RuntimeError};
+use crate::runtime::supervisor::{RuntimeError, Supervisor};
 
 /// Runs on the tokio executor: one task.
 async fn task_loop<M: Payload>(mut cell: Cell<M>, mut mb: Mailbox<Envelope<M>>) -> Cell<M> {
@@ -22,7 +22,7 @@ impl<M: Payload> Runtime<M> {
         &self,
         cells: Vec<Cell<M>>,
         mailboxes: Vec<Mailbox<Envelope<M>>>,
-        events: &SupervisorRx<Event>,
+        supervisor: &Supervisor<Envelope<M>>,
         start: Instant,
     ) -> Result<Finished<M>, RuntimeError> {
         let n = cells.len();
@@ -41,7 +41,7 @@ impl<M: Payload> Runtime<M> {
             .collect();
         let spawn = start.elapsed();
         tracing::debug!(spawn = ?spawn, actors = n, "tokio network started");
-        let (failure, stop_at) = self.supervise(n, events, &|| {});
+        let (failure, stop_at) = supervisor.supervise(n, &|| {});
         let cells = rt.block_on(async {
             let mut out = Vec::with_capacity(handles.len());
             for h in handles {

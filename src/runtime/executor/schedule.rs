@@ -1,0 +1,470 @@
+//! The local scheduler, one copy for the inline and the pinned executor: a [`Worker`] serves
+//! the actors resident on it from local queues. Start hooks run in id order; then actors with
+//! mail are served from a FIFO ready queue, one item per turn, the stop flag checked before
+//! every turn (control first), each handler's sends delivered after it returns. The inline
+//! executor is one worker with every actor, on the calling thread ([`Mode::Inline`]); the
+//! pinned executor runs one per thread ([`Mode::Pinned`]).
+//!
+//! - A send to an actor on the same worker is a push on that actor's local queue (a
+//!   `VecDeque`) and a mark in the ready queue: no channel, no wake-up, no atomic.
+//! - A send to an actor on another worker is one push (unbatched) on that worker's inbound
+//!   queue: one unbounded MPSC queue per worker, which the worker drains into its local
+//!   queues when it has no ready actor and every [`DRAIN_EVERY`] turns. One FIFO queue per
+//!   destination keeps per-edge order and causal order across workers (if A sends to C, then
+//!   to B, and B then sends to C, C's queue holds A's message first).
+//! - Backpressure: none. Queues are unbounded (a worker serves many actors: a send that
+//!   waited for room could wait on itself), so a sender never blocks and the schedule cannot
+//!   deadlock on a full queue; a producer that outpaces its consumer grows its queue instead.
+//! - An idle pinned worker (nothing ready, nothing inbound) spins on
+//!   [`std::hint::spin_loop`], checking its inbound queue, for at most its spin budget
+//!   (bounded by the clock, not by a count, so it means the same on every CPU), then blocks on
+//!   it (crossbeam parks the thread; a sender unparks it) for at most [`PARK_MAX`]. The budget
+//!   adapts, as an adaptive mutex does: a spin that caught a message doubles it (up to
+//!   [`SPIN_MAX`]), a spin that ended in a park halves it (down to [`SPIN_MIN`]). Lockstep
+//!   work whose partner answers within microseconds (a CUBA tick split over two workers is
+//!   10-30 us per half) hands over within the spin and never pays a park and wake-up (10-50 us
+//!   on a VM); when the partner is not running (another process has the core) the spins fail,
+//!   the budget falls to [`SPIN_MIN`] and the worker gives its core back almost at once. An
+//!   inline worker has nobody to wait for: nothing ready means the run is over (every actor
+//!   stopped, or a deadlock, which its executor reports as a stall).
+//! - Worker ticks ([`crate::runtime::actor::Context::tick_worker`]): the worker steps its
+//!   ticked residents in id order, each after the mail queued for it, inside the turn that
+//!   asked.
+//! - A `StopAll`, a panic or (pinned) the supervisor's stop sets one shared stop flag and
+//!   wakes every worker, which then sends `Stop` to its live actors in id order. A pinned
+//!   worker tells the supervisor of every stop and stop request; an inline one tells nobody
+//!   (its executor reads the panics the cells reported once the worker is done).
+//!
+//! The order depends only on the network and its messages on one worker, never on timing
+//! (inline, or pinned with one worker); with several, the interleaving across workers
+//! depends on timing, as on tokio.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::runtime::cell::{Cell, Envelope, Step};
+use crate::runtime::mailbox::{Item, RecvTimeoutError, WorkerRx, WorkerTx};
+use crate::runtime::payload::{Control, Payload};
+use crate::runtime::progress::Event;
+
+/// Longest an idle worker spins before it blocks: long enough to catch the other half of a
+/// lockstep tick (a park and wake-up costs 10-50 us on a VM, as much as the tick itself),
+/// short enough that a worker with nothing to do gives its core back within 50 us.
+pub(crate) const SPIN_MAX: Duration = Duration::from_micros(50);
+/// Shortest spin budget (where it falls when spins keep ending in a park).
+pub(crate) const SPIN_MIN: Duration = Duration::from_micros(1);
+/// Spin iterations between two reads of the clock.
+const SPIN_CHECK: u32 = 64;
+/// Longest a blocked worker sleeps before it looks at the stop flag again (a safety net: a
+/// stop also wakes every worker through its inbound queue).
+pub(crate) const PARK_MAX: Duration = Duration::from_millis(100);
+/// A busy pinned worker drains its inbound queue at least once every this many turns.
+const DRAIN_EVERY: u32 = 32;
+/// Most inbound items moved into local queues per drain (a worker flooded by others still
+/// serves its own actors).
+const DRAIN_MAX: usize = 4096;
+
+/// Who runs a worker and who watches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// The inline executor's one worker, on the calling thread, watched by nobody: nothing
+    /// ready means the run is over. A sampled message logs its local queue's depth (the
+    /// actor's mailbox).
+    Inline,
+    /// One of the pinned executor's threads, watched by the supervisor (told of every stop
+    /// and stop request). A sampled message logs depth 0, as its actor's address holds no
+    /// mail.
+    Pinned,
+}
+
+/// What a worker's inbound queue carries.
+pub(super) enum Inbound<M> {
+    /// A message for resident `to` (its index on the worker).
+    Msg(u32, Envelope<M>),
+    /// Look at the stop flag.
+    Wake,
+}
+
+/// What every worker of a run shares: the stop flag, the inbound queues and where each
+/// actor lives.
+pub(super) struct Shared<M> {
+    /// The run is stopping: every worker stops its live actors.
+    stop: AtomicBool,
+    /// Each worker's inbound queue.
+    inbound: Vec<WorkerTx<Inbound<M>>>,
+    /// Worker of each actor, by id.
+    worker: Vec<u32>,
+    /// Index of each actor among its worker's residents, by id.
+    local: Vec<u32>,
+}
+
+impl<M> Shared<M> {
+    /// Shared state for workers fed by `inbound`, actor `id` resident on `worker[id]` at
+    /// index `local[id]`.
+    pub(super) fn new(
+        inbound: Vec<WorkerTx<Inbound<M>>>,
+        worker: Vec<u32>,
+        local: Vec<u32>,
+    ) -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            inbound,
+            worker,
+            local,
+        }
+    }
+
+    /// Sets the stop flag and wakes every worker (once).
+    pub(super) fn stop(&self) {
+        if !self.stop.swap(true, Ordering::SeqCst) {
+            for q in &self.inbound {
+                let _ = q.send(Inbound::Wake);
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// How a worker ended.
+pub(super) struct WorkerEnd<M: Payload> {
+    /// Its residents, in id order.
+    pub(super) cells: Vec<Cell<M>>,
+    /// `(id, queue depth)` of the residents still live when the stop came, or when an inline
+    /// worker ran out of mail (the stall report reads them).
+    pub(super) depths: Vec<(usize, usize)>,
+    /// Residents still live at the end: an inline worker that ran out of mail (a deadlock).
+    pub(super) live: usize,
+    /// When a resident first asked every actor to stop, if one did.
+    pub(super) stop_at: Option<Instant>,
+}
+
+/// One worker: its residents, their queues and who is ready.
+pub(super) struct Worker<M: Payload> {
+    mode: Mode,
+    index: usize,
+    shared: Arc<Shared<M>>,
+    inbound: WorkerRx<Inbound<M>>,
+    /// Residents, in id order.
+    cells: Vec<Cell<M>>,
+    queues: Vec<VecDeque<Envelope<M>>>,
+    live: Vec<bool>,
+    live_count: usize,
+    /// Residents in `ready` (and, for good, the ticked ones, whose mail waits for their tick).
+    queued: Vec<bool>,
+    ready: VecDeque<u32>,
+    /// One of this worker's residents asked every actor to stop, or failed.
+    stopping: bool,
+    stop_at: Option<Instant>,
+    /// Queue lengths when the stop came (the supervisor's stall report reads them).
+    depths: Vec<(usize, usize)>,
+    /// Residents stepped by worker ticks, in id order.
+    ticked: Vec<u32>,
+    /// A worker tick is running (a request from a ticked actor is ignored).
+    ticking: bool,
+    /// How long the next idle spell spins before parking (adaptive, see `idle`).
+    spin: Duration,
+    /// The outboxes handlers here write into (one per level of nesting: a worker tick runs
+    /// inside the turn that asked for it), so that thousands of small actors do not each keep
+    /// a buffer sized for their largest burst.
+    outboxes: Vec<Vec<(usize, M)>>,
+}
+
+impl<M: Payload> Worker<M> {
+    /// Worker `index` serving `cells` (its residents, in id order); `ticked` says, by actor
+    /// id, which actors worker ticks step.
+    pub(super) fn new(
+        mode: Mode,
+        index: usize,
+        shared: Arc<Shared<M>>,
+        inbound: WorkerRx<Inbound<M>>,
+        cells: Vec<Cell<M>>,
+        ticked: &[bool],
+    ) -> Self {
+        let k = cells.len();
+        let ticked_here: Vec<u32> = (0..k)
+            .filter(|&l| ticked[cells[l].id])
+            .map(|l| l as u32)
+            .collect();
+        // A ticked actor's mail waits for its worker tick: marked queued for good, it never
+        // enters the ready queue.
+        let mut queued = vec![false; k];
+        for &l in &ticked_here {
+            queued[l as usize] = true;
+        }
+        Worker {
+            mode,
+            index,
+            shared,
+            inbound,
+            cells,
+            queues: (0..k).map(|_| VecDeque::new()).collect(),
+            live: vec![true; k],
+            live_count: k,
+            queued,
+            ready: VecDeque::new(),
+            stopping: false,
+            stop_at: None,
+            depths: Vec::new(),
+            ticked: ticked_here,
+            ticking: false,
+            spin: SPIN_MAX,
+            outboxes: Vec::new(),
+        }
+    }
+
+    /// Start hooks, then turns until every resident stopped or the run stops (or, inline,
+    /// until no resident has mail).
+    pub(super) fn run(mut self) -> WorkerEnd<M> {
+        for l in 0..self.cells.len() {
+            if self.shared.stopped() {
+                break;
+            }
+            let step = self.turn(l, None);
+            self.visit(l, step);
+        }
+        let pinned = self.mode == Mode::Pinned;
+        let mut turns: u32 = 0;
+        loop {
+            if self.shared.stopped() {
+                self.stop_the_rest();
+                break;
+            }
+            if self.live_count == 0 {
+                break;
+            }
+            turns = turns.wrapping_add(1);
+            if pinned && (self.ready.is_empty() || turns.is_multiple_of(DRAIN_EVERY)) {
+                self.drain();
+            }
+            match self.ready.pop_front() {
+                Some(l) => self.serve(l as usize),
+                None if pinned => self.idle(),
+                None => {
+                    // Inline: nobody else can send, so the live residents wait for ever.
+                    self.depths = self.live_depths();
+                    break;
+                }
+            }
+        }
+        WorkerEnd {
+            cells: self.cells,
+            depths: self.depths,
+            live: self.live_count,
+            stop_at: self.stop_at,
+        }
+    }
+
+    /// One turn of resident `l`, if it is live and has mail.
+    fn serve(&mut self, l: usize) {
+        self.queued[l] = false;
+        if !self.live[l] {
+            return;
+        }
+        let Some(env) = self.queues[l].pop_front() else {
+            return;
+        };
+        let step = self.turn(l, Some(Item::Data(env)));
+        // It may have more mail: back of the queue, behind everyone else's turn (queued even
+        // when empty now, so that the order is the same whether or not more mail comes).
+        if self.live[l] && !self.queued[l] {
+            self.queued[l] = true;
+            self.ready.push_back(l as u32);
+        }
+        self.visit(l, step);
+    }
+
+    /// The messages still queued for resident `l`, as a sampled message logs them (inline
+    /// only: see [`Mode`]).
+    fn behind(&self, l: usize) -> Option<usize> {
+        (self.mode == Mode::Inline).then(|| self.queues[l].len())
+    }
+
+    /// Runs one handler of resident `l` and delivers its sends (after the worker tick the
+    /// handler asked for, if it did).
+    fn turn(&mut self, l: usize, item: Option<Item<Envelope<M>>>) -> Step {
+        // The handler writes into one of the worker's outboxes, not an idle buffer of its own.
+        let mut outbox = self.outboxes.pop().unwrap_or_default();
+        let behind = self.behind(l);
+        let step = self.cells[l].call_with(item, behind, &mut outbox);
+        if let Some(tick) = self.cells[l].worker_tick.take() {
+            if !self.ticking {
+                self.tick_worker(tick);
+            }
+        }
+        self.deliver(l, &mut outbox);
+        self.outboxes.push(outbox);
+        step
+    }
+
+    /// Delivers what resident `l`'s last handler put in `outbox`: local messages to their
+    /// queues, remote ones to their worker's inbound queue.
+    fn deliver(&mut self, l: usize, outbox: &mut Vec<(usize, M)>) {
+        let cell = &mut self.cells[l];
+        for (edge, msg) in outbox.drain(..) {
+            let env = cell.wrap(edge, msg);
+            let target = cell.targets[edge] as usize;
+            let (w, t) = (self.shared.worker[target], self.shared.local[target]);
+            if w as usize == self.index {
+                let t = t as usize;
+                // A stopped actor's mail is dropped: it would never be read.
+                if self.live[t] {
+                    self.queues[t].push_back(env);
+                    if !self.queued[t] {
+                        self.queued[t] = true;
+                        self.ready.push_back(t as u32);
+                    }
+                }
+            } else {
+                // Fails only if that worker has finished (every resident stopped).
+                let _ = self.shared.inbound[w as usize].send(Inbound::Msg(t, env));
+            }
+        }
+    }
+
+    /// Worker tick `tick`: every live ticked resident, in id order, handles the mail queued
+    /// for it, then ticks; its sends are delivered at once (remote ones before the ticking
+    /// actor's own sends, so they reach every worker first). A stop from another worker that
+    /// comes during the tick is seen by the next turn (a tick is bounded work); one from a
+    /// resident here ends the tick.
+    fn tick_worker(&mut self, tick: u64) {
+        if self.stopping || self.shared.stopped() {
+            return;
+        }
+        self.ticking = true;
+        let mut outbox = self.outboxes.pop().unwrap_or_default();
+        for k in 0..self.ticked.len() {
+            let l = self.ticked[k] as usize;
+            while self.live[l] && !self.stopping {
+                let Some(env) = self.queues[l].pop_front() else {
+                    break;
+                };
+                let behind = self.behind(l);
+                let step = self.cells[l].call_with(Some(Item::Data(env)), behind, &mut outbox);
+                self.cells[l].worker_tick = None; // a ticked actor's request is ignored
+                if !outbox.is_empty() {
+                    self.deliver(l, &mut outbox);
+                }
+                self.visit(l, step);
+            }
+            if self.live[l] && !self.stopping {
+                let step = self.cells[l].call_tick(tick, &mut outbox);
+                if !outbox.is_empty() {
+                    self.deliver(l, &mut outbox);
+                }
+                self.visit(l, step);
+            }
+        }
+        self.outboxes.push(outbox);
+        self.ticking = false;
+    }
+
+    /// A message from another worker into its resident's queue.
+    fn arrive(&mut self, item: Inbound<M>) {
+        if let Inbound::Msg(t, env) = item {
+            let t = t as usize;
+            if self.live[t] {
+                self.queues[t].push_back(env);
+                if !self.queued[t] {
+                    self.queued[t] = true;
+                    self.ready.push_back(t as u32);
+                }
+            }
+        }
+    }
+
+    /// Moves what other workers sent into the local queues (at most [`DRAIN_MAX`] items).
+    fn drain(&mut self) {
+        for _ in 0..DRAIN_MAX {
+            match self.inbound.try_recv() {
+                Ok(item) => self.arrive(item),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Nothing to do: spin for at most the spin budget, then block on the inbound queue; the
+    /// budget doubles after a spin that caught something and halves after one that did not.
+    fn idle(&mut self) {
+        let start = Instant::now();
+        loop {
+            for _ in 0..SPIN_CHECK {
+                if !self.inbound.is_empty() || self.shared.stopped() {
+                    self.spin = (self.spin * 2).min(SPIN_MAX);
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= self.spin {
+                break;
+            }
+        }
+        self.spin = (self.spin / 2).max(SPIN_MIN);
+        match self.inbound.recv_timeout(PARK_MAX) {
+            Ok(item) => self.arrive(item),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+        }
+    }
+
+    /// Acts on what a turn of resident `l` returned: unless it goes on, the actor stops (its
+    /// `stopped` hook runs unless it failed), and a failure or `StopAll` stops the run. A
+    /// pinned worker tells the supervisor.
+    fn visit(&mut self, l: usize, step: Step) {
+        let pinned = self.mode == Mode::Pinned;
+        match step {
+            Step::Go => return,
+            Step::Stop => {}
+            Step::StopAll => {
+                self.stop_at.get_or_insert_with(Instant::now);
+                if pinned {
+                    let _ = self.cells[l].events.send(Event::StopAll);
+                }
+                self.stopping = true;
+                self.shared.stop();
+            }
+            // The cell has reported the panic on the supervisor's channel.
+            Step::Failed => {
+                self.stopping = true;
+                self.shared.stop();
+            }
+        }
+        self.live[l] = false;
+        self.live_count -= 1;
+        self.queues[l] = VecDeque::new();
+        let cell = &mut self.cells[l];
+        if !matches!(step, Step::Failed) {
+            cell.actor.stopped();
+        }
+        if pinned {
+            let _ = cell.events.send(Event::Stopped);
+        }
+    }
+
+    /// `(id, queue depth)` of every live resident.
+    fn live_depths(&self) -> Vec<(usize, usize)> {
+        (0..self.cells.len())
+            .filter(|&l| self.live[l])
+            .map(|l| (self.cells[l].id, self.queues[l].len()))
+            .collect()
+    }
+
+    /// Sends a stop to every live resident, in id order.
+    fn stop_the_rest(&mut self) {
+        self.depths = self.live_depths();
+        for l in 0..self.cells.len() {
+            if self.live[l] {
+                let step = self.turn(l, Some(Item::Control(Control::Stop)));
+                let step = if matches!(step, Step::Go) {
+                    Step::Stop
+                } else {
+                    step
+                };
+                self.visit(l, step);
+            }
+        }
+    }
+}
