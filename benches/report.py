@@ -87,26 +87,52 @@ def rows_bp(quick):
 
 
 def rows_setups(quick):
-    """The default setup (auto) against the explicit ones, per workload (issue 26's check)."""
+    """Learning: the default setup (auto: pinned on every core, layers whole) against the
+    explicit ones, one epoch per setup (issue 26's check on 2 cores)."""
     rows = []
     limit = ["--set", "data.train_limit=12000"] if quick else []
-    for scen in ("pc-mnist", "zil-mnist", "ep-mnist"):
-        setups = "tokio:2:1,pinned:2:1,pinned:2:2"
+    cores = os.cpu_count()
+    for scen in ("quickstart", "pc-mnist", "zil-mnist", "ep-mnist"):
+        setups = f"tokio:{cores}:1,pinned:{cores}:1,pinned:{cores}:{cores}"
         args = ["bench", "pc", f"scenarios/{scen}.toml", "--setups", setups, "--json",
                 "--set", "compare.check_gradients=false"] + limit
         for r in json.loads(axon(args)):
-            if "executor" not in r:
+            if r["executor"] == "-":
                 continue
             label = f"{r['executor']}:{r['workers']}:{r['shards']}"
-            rows.append((f"{scen} actors, one epoch, {label}", f"{r['epoch_s']:.2f} s",
+            if (r["executor"], r["shards"]) == ("pinned", 1):
+                label += " (auto)"
+            rows.append((f"{scen}: one epoch of its actors, {label}", f"{r['best_s']:.2f} s",
                          "axon " + " ".join(a for a in args if a != "--json")))
-    dur = "200" if quick else "1000"
-    args = ["bench", "snn", "--setups", "inline:1:1,tokio:1:1,tokio:2:2,pinned:1:1,pinned:2:2",
-            "--duration-ms", dur, "--json"]
-    for r in json.loads(axon(args)):
-        s = r["snn"]
-        rows.append((f"CUBA 4,000, {dur} ms, {r['executor']}:{r['workers']}:{r['shards']}",
-                     f"{s['wall_s']:.3f} s wall, {s['spikes']} spikes", "axon " + " ".join(args[:-1])))
+    return rows
+
+
+def rows_spiking(quick, tmp):
+    """Spiking: each scenario on the default setup (auto) and on the setup it named before."""
+    rows = []
+    cores = os.cpu_count()
+    short = ["cuba.duration_ms=200"] if quick else []
+    cases = [
+        ("cuba", ["runtime.executor=tokio", "runtime.workers=1", "runtime.shards=1"], short),
+        ("cuba-actors", ["runtime.executor=pinned", "runtime.workers=1"], short),
+        ("microcircuit-small", ["runtime.executor=pinned", "runtime.workers=1", "runtime.shards=1"],
+         ["microcircuit.duration_ms=200"] if quick else []),
+    ]
+    for scen, before, extra in cases:
+        for label, sets in (("auto", extra), ("before: " + " ".join(before), before + extra)):
+            r, cmd = run_scenario(scen, sets, tmp)
+            s, setup = r["snn"], r.get("setup") or {}
+            where = f"{setup.get('executor')}:{setup.get('workers')}:{setup.get('shards')}"
+            rows.append((f"{scen}, {label} ({where})",
+                         f"{s['wall_s']:.3f} s wall, {s['spikes']} spikes", cmd))
+    args = ["bench", "scale", "--executors", "tokio,pinned", "--workers", f"1,{cores}",
+            "--workloads", "cuba,cuba40k,cuba-neurons", "--json", os.path.join(tmp, "scale.json")]
+    axon(args)
+    with open(os.path.join(tmp, "scale.json")) as f:
+        for r in json.load(f):
+            rows.append((f"bench scale {r['workload']}, {r['executor']} on {r['workers']} workers",
+                         f"{r['wall_s']:.3f} s ({r['speedup']:.2f}x of 1 worker)",
+                         "axon " + " ".join(args[:-2])))
     return rows
 
 
@@ -120,13 +146,6 @@ def rows_runs(quick, tmp):
                  f"{m['bp']['final']['test_accuracy']:.4f} / {m['pc']['final']['test_accuracy']:.4f}"
                  f"; pc {m['pc']['final']['wall_s']:.2f} s on {setup.get('executor')}:"
                  f"{setup.get('workers')}:{setup.get('shards')}", cmd))
-    r, cmd = run_scenario("cuba", [], tmp)
-    s = r["snn"]
-    rows.append(("CUBA seed 1, 1 s (default setup)", f"{s['spikes']} spikes, {s['wall_s']:.3f} s wall", cmd))
-    r, cmd = run_scenario("microcircuit-small", [], tmp)
-    s = r["snn"]
-    rows.append(("microcircuit, small scale, 1 s (default setup)",
-                 f"{s['spikes']} spikes, RTF {s['rtf']:.3f}", cmd))
     return rows
 
 
@@ -138,7 +157,8 @@ def main():
     if not os.access(AXON, os.X_OK):
         sys.exit("report: build the release binary first: cargo build --release")
     with tempfile.TemporaryDirectory() as tmp:
-        rows = rows_bp(a.quick) + rows_setups(a.quick) + rows_runs(a.quick, tmp)
+        rows = rows_bp(a.quick) + rows_runs(a.quick, tmp) + rows_setups(a.quick) \
+            + rows_spiking(a.quick, tmp)
     lines = [
         "# axon's own figures, measured",
         "",
