@@ -126,14 +126,19 @@ mod tests {
 
     #[test]
     fn a_bag_gives_back_what_it_holds_and_names_what_does_not_fit() {
-        let mut bag = StateBag::default();
-        bag.tensor("weight", vec![1.0, -2.5, f32::MIN_POSITIVE]);
-        bag.tensor("empty", Vec::new());
-        bag.scalar("step", "7".to_owned());
+        let scalars = BTreeMap::from([("step".to_owned(), "7".to_owned())]);
+        let mut bag = StateBag::with_scalars(scalars);
+        for (name, values) in [
+            ("weight", vec![1.0, -2.5, f32::MIN_POSITIVE]),
+            ("empty", vec![]),
+        ] {
+            bag.tensor(name, values);
+        }
         let mut w = [0.0; 3];
         bag.fill("weight", &mut w).expect("fits");
         assert_eq!(w, [1.0, -2.5, f32::MIN_POSITIVE]);
         assert_eq!(bag.tensors().count(), 1, "empty tensors are not stored");
+        assert_eq!(bag.scalar_map().len(), 1);
         assert_eq!(bag.parse::<i32>("step").expect("parses"), 7);
         assert_eq!(bag.bytes(), 12 + 1);
         assert!(matches!(

@@ -448,14 +448,15 @@ fn top(file: &str) -> &str {
     first.strip_suffix(".rs").unwrap_or(first)
 }
 
+/// Fails naming `what` and every item of `found`, if there is one.
+fn none_of<T: std::fmt::Debug>(found: &[T], what: &str) {
+    assert!(found.is_empty(), "{what}: {found:#?}");
+}
+
 #[test]
 fn no_two_files_import_each_other_even_through_others() {
-    let g = graph(&sources());
-    let found = cycles(&g);
-    assert!(
-        found.is_empty(),
-        "import cycles between files (break each by moving what both need below both): {found:#?}"
-    );
+    let what = "import cycles between files (break each by moving what both need below both)";
+    none_of(&cycles(&graph(&sources())), what);
 }
 
 #[test]
@@ -479,10 +480,8 @@ fn every_import_points_down_the_layers() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "imports pointing up or sideways (layers from the bottom: {LAYERS:?}): {wrong:#?}"
-    );
+    let what = format!("imports pointing up or sideways (layers from the bottom: {LAYERS:?})");
+    none_of(&wrong, &what);
 }
 
 #[test]
