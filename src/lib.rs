@@ -18,7 +18,8 @@
 //!   `cell` (a running actor), `supervisor` (panics, stalls, non-finite stops), `traffic`
 //!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges),
 //!   `memory` (resident, peak and available memory).
-//! - [`cluster`]: one network over several processes (MPI ranks): `placement` (which rank
+//! - [`cluster`]: one network over several processes (MPI ranks): `ranks` (the handle a run
+//!   is given), `ranked` (the one sequence of a run over ranks), `placement` (which rank
 //!   holds which shard), `bridge` (the actor exchanging a window's spikes across ranks),
 //!   `remote` (stand-ins for other ranks' actors and the port carrying learning runs'
 //!   messages point to point), `wire` (the frame format of messages between ranks),
@@ -31,8 +32,8 @@
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
 //! - [`learn`]: `backprop` (the synchronous baseline), `pc` and `ep` (the maths of predictive
 //!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`
-//!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network) and
-//!   `inference` (a trained network evaluated by messages).
+//!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network),
+//!   `train` (a layer-actor run) and `inference` (a trained network evaluated by messages).
 //! - [`spike`]: `lif` (the neuron maths), `population` (shard actors, their synapse tables and
 //!   delay rings), `drive` (DC and Poisson input), `record` (rates, CV, synchrony, rasters),
 //!   `neuron_actor` (one actor per neuron and a clock), `cuba` (the benchmark network),
