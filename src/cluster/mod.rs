@@ -32,7 +32,7 @@ pub mod wire;
 
 pub use bridge::{connect_shards, reclaim, BridgeFigures, RankBridge};
 pub use placement::place_shards;
-pub use ranked::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork};
+pub use ranked::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Report};
 pub use ranks::Ranks;
 pub use threads::{on_thread_ranks, ThreadRanks};
 

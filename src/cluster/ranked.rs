@@ -12,7 +12,7 @@ use super::bridge::{connect_shards, reclaim, BridgeFigures, RankBridge};
 use super::remote::{finish, Outbound, PortFigures, RankPort};
 use super::{Exchange, Ranks};
 use crate::message::Message;
-use crate::runtime::{Network, RunReport, RuntimeError};
+use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 
 /// How long a rank waits for the others' "done" after a learning run.
 const FINISH_LIMIT: Duration = Duration::from_secs(60);
@@ -70,6 +70,9 @@ pub struct LinkFigures {
 /// This rank's part of a network, built, and how it links to the other ranks.
 pub type Built = (Network<Message>, Link);
 
+/// The report of this rank's part of a run.
+pub type Report = RunReport<Message>;
+
 /// What a network run over ranks supplies to [`run_ranked`].
 pub trait RankedNetwork {
     /// What every rank must build alike (compared with rank 0's before anything is built).
@@ -88,12 +91,17 @@ pub trait RankedNetwork {
     /// This rank's part of the network and how it links to the others; `ranks` for the
     /// collectives the build needs (every rank calls them alike).
     fn build(&mut self, at: &Placed, ranks: &mut Ranks) -> Result<Built, RuntimeError>;
-    /// Runs the built network (linked).
-    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, RuntimeError>;
+    /// The runtime the network runs on.
+    fn runtime(&self) -> RuntimeConfig;
+    /// Runs the built network (linked): on [`RankedNetwork::runtime`], unless the network
+    /// has more to do while it runs.
+    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, RuntimeError> {
+        Runtime::new(self.runtime()).run(net)
+    }
     /// This rank's share of the figures.
     fn share(
         &mut self,
-        report: &mut RunReport<Message>,
+        report: &mut Report,
         link: &LinkFigures,
     ) -> Result<Self::Share, RuntimeError>;
     /// The run from every rank's share, in rank order (one in one process).

@@ -10,7 +10,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use crate::cluster::remote::{merge_traffic, PortFigures};
-use crate::cluster::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Ranks};
+use crate::cluster::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Ranks, Report};
 use crate::data::dataset::Split;
 use crate::learn::coordinator::{Coordinator, TrainControl, TrainEvent, TrainPlan};
 use crate::learn::layer::{LayerConfig, LayerName};
@@ -146,6 +146,11 @@ impl RankedNetwork for LayerRun<'_> {
         Ok((net, Link::Port { actor_rank }))
     }
 
+    fn runtime(&self) -> RuntimeConfig {
+        self.runtime
+    }
+
+    /// Streams the coordinator's events to the caller while the network runs.
     fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, RuntimeError> {
         let events = self.events.take().expect("run once, after the build");
         run_network(net, events, self.runtime, self.on_event)
@@ -153,7 +158,7 @@ impl RankedNetwork for LayerRun<'_> {
 
     fn share(
         &mut self,
-        report: &mut RunReport<Message>,
+        report: &mut Report,
         link: &LinkFigures,
     ) -> Result<RankShare, RuntimeError> {
         let Some((_, f)) = link.port else {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{
     run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
+    Report,
 };
 use crate::math::rng::SeededRng;
 use crate::message::Message;
@@ -369,6 +370,10 @@ impl RankedNetwork for CubaShards<'_> {
     type Share = CubaShare;
     type Output = CubaRun;
 
+    fn runtime(&self) -> RuntimeConfig {
+        self.runtime
+    }
+
     /// Configuration, delays, shards, synapses and first potentials (these two show the seed).
     fn fingerprint(&self) -> Self::Fingerprint {
         let c = self.c;
@@ -417,17 +422,13 @@ impl RankedNetwork for CubaShards<'_> {
         }
         let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
         let local = local.len();
-        Ok((net, Link::Bridge { local, windows }))
-    }
-
-    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, RuntimeError> {
         self.build_s = self.built.elapsed().as_secs_f64();
-        Runtime::new(self.runtime).run(net)
+        Ok((net, Link::Bridge { local, windows }))
     }
 
     fn share(
         &mut self,
-        report: &mut RunReport<Message>,
+        report: &mut Report,
         link: &LinkFigures,
     ) -> Result<CubaShare, RuntimeError> {
         let (c, synapses) = (self.c, self.synapses);

@@ -12,10 +12,11 @@ use super::model::{Model, BG_RATE_HZ, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_M
 use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
 use crate::cluster::{
     run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
+    Report,
 };
 use crate::math::rng::SeededRng;
 use crate::message::Message;
-use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{memory, Network, RunReport, RuntimeConfig, RuntimeError};
 use crate::spike::cuba::{Coupling, RankFigures, SnnStats};
 use crate::spike::drive::{Drive, PoissonInput};
 use crate::spike::lif::{LifParams, LifState};
@@ -119,6 +120,10 @@ impl RankedNetwork for Circuit<'_> {
     type Share = Figures;
     type Output = MicrocircuitRun;
 
+    fn runtime(&self) -> RuntimeConfig {
+        self.runtime
+    }
+
     fn fingerprint(&self) -> Self::Fingerprint {
         (self.cfg.clone(), self.seed, self.shards)
     }
@@ -160,6 +165,7 @@ impl RankedNetwork for Circuit<'_> {
             tables,
             &self.span,
         );
+        self.build_s = self.built.elapsed().as_secs_f64();
         let (local, windows) = (
             self.local.len(),
             RankBridge::windows(self.span.ticks, window),
@@ -167,16 +173,7 @@ impl RankedNetwork for Circuit<'_> {
         Ok((net, Link::Bridge { local, windows }))
     }
 
-    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, RuntimeError> {
-        self.build_s = self.built.elapsed().as_secs_f64();
-        Runtime::new(self.runtime).run(net)
-    }
-
-    fn share(
-        &mut self,
-        report: &mut RunReport<Message>,
-        link: &LinkFigures,
-    ) -> Result<Figures, RuntimeError> {
+    fn share(&mut self, report: &mut Report, link: &LinkFigures) -> Result<Figures, RuntimeError> {
         let mut mine = local_figures(report, link.bridge)?;
         let synapses = |&s: &usize| self.wiring.synapses_in(self.ranges[s].clone()) as usize;
         mine.synapses = self.local.iter().map(synapses).sum();
