@@ -13,8 +13,8 @@
 //! One folder per layer of the design, one concept per file; every file opens with a line
 //! saying what it owns. `tests/layout.rs` checks that this map names every module in the tree,
 //! and `tests/imports.rs` that imports point down the layers (from the bottom: `state`, `io`,
-//! `math`, `data`, `runtime`, `message`, `cluster`, `learn`, `spike`, `experiment`) with no
-//! cycle between files.
+//! `math`, `data`, `runtime`, `run_error`, `message`, `cluster`, `learn`, `spike`, `models`,
+//! `experiment`) with no cycle between files.
 //! - [`state`]: an actor's own state as named values (`StateBag`), the bottom of the tree: it
 //!   imports nothing of the crate.
 //! - [`io`]: files written whole or not at all (`write_atomic`).
@@ -27,7 +27,8 @@
 //!   `memory` (resident, peak and available memory).
 //! - [`run_error`]: why a run of an actor network failed: the runtime's errors or the run's
 //!   own (interrupted, restore, ranks, conservation), for `learn`, `spike` and `experiment`.
-//! - [`cluster`]: one network over several processes (MPI ranks): `placement` (which rank
+//! - [`cluster`]: one network over several processes (MPI ranks): `ranks` (the handle a run
+//!   is given), `ranked` (the one sequence of a run over ranks), `placement` (which rank
 //!   holds which shard), `bridge` (the actor exchanging a window's spikes across ranks),
 //!   `remote` (stand-ins for other ranks' actors and the port carrying learning runs'
 //!   messages point to point), `wire` (the frame format of messages between ranks),
@@ -40,8 +41,8 @@
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
 //! - [`learn`]: `backprop` (the synchronous baseline), `pc` and `ep` (the maths of predictive
 //!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`
-//!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network) and
-//!   `inference` (a trained network evaluated by messages).
+//!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network),
+//!   `train` (a layer-actor run) and `inference` (a trained network evaluated by messages).
 //! - [`spike`]: the spiking core, which names no model: `lif` (the neuron maths), `population`
 //!   (shard actors, their synapse tables and delay rings), `coupling` (how a spike acts
 //!   without per-synapse weights), `drive` (DC and Poisson input), `record` (rates, CV,

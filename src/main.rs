@@ -35,17 +35,24 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     init_logging();
-    // Under mpirun / srun: join the job (kept until the end of main, which finalises MPI).
+    // Under mpirun / srun: join the job (the universe is kept until the end of main, after
+    // the ranks, and finalises MPI); else one process.
     #[cfg(feature = "mpi")]
-    let _universe = match axon::cluster::mpi::start() {
-        Ok(u) => u,
+    let (universe, ranks) = match axon::cluster::mpi::start() {
+        Ok(started) => started,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
+    #[cfg(feature = "mpi")]
+    let _universe = universe;
+    #[cfg(not(feature = "mpi"))]
+    let ranks = axon::cluster::Ranks::single();
+    // Declared after the universe: dropped (its communicator freed) before MPI finalises.
+    let mut ranks = ranks;
     let cli = cli::Cli::parse_last_wins();
-    match cli::dispatch(cli.command) {
+    match cli::dispatch(cli.command, &mut ranks) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             // Library errors already quote their source in their message; print each cause
@@ -57,14 +64,14 @@ fn main() -> ExitCode {
                     msg = format!("{msg}: {c}");
                 }
             }
-            match axon::cluster::whoami() {
-                (rank, ranks) if ranks > 1 => eprintln!("error (rank {rank} of {ranks}): {msg}"),
+            match (ranks.rank(), ranks.size()) {
+                (rank, size) if size > 1 => eprintln!("error (rank {rank} of {size}): {msg}"),
                 _ => eprintln!("error: {msg}"),
             }
             let code = f.exit_code();
             if code == 1 {
                 // The other ranks may be waiting in an exchange for this one: end them all.
-                axon::cluster::abort_all(1);
+                ranks.abort_all(1);
             }
             ExitCode::from(code)
         }

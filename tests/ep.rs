@@ -8,11 +8,10 @@ mod common;
 
 use axon::data::dataset::Dataset;
 use axon::learn::backprop::epoch_order;
-use axon::learn::coordinator::{
-    train_layers, train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
-};
+use axon::learn::coordinator::{LayerEpoch, TrainControl, TrainEvent, TrainPlan};
 use axon::learn::ep::{beta_sign, EpConfig, EpNet};
 use axon::learn::layer::{Feedback, KpInit, LayerConfig};
+use axon::learn::train::{train_layers, train_layers_with};
 use axon::math::activation::Activation;
 use axon::math::loss::Loss;
 use axon::math::matrix::Matrix;

@@ -1,7 +1,8 @@
 //! The import graph of `src/` keeps its shape: no cycle between files, and every import
 //! points down the layers (`state`/`io` at the bottom, then the maths, data, the runtime, the
-//! message vocabulary, the cluster, the errors of a run, learning, the spiking core, the models,
-//! experiments, and the CLI on top), so the spiking core imports no model and the runtime no learning rule.
+//! errors of a run, the message vocabulary, the cluster, learning, the spiking core, the
+//! models, experiments, and the CLI on top), so the spiking core imports no model and the
+//! runtime no learning rule.
 //!
 //! An edge A -> B exists when a file A names a `crate::`, `super::` or `self::` path that
 //! resolves to an item defined in file B (following `pub use` re-exports to the file that
@@ -20,9 +21,9 @@ const LAYERS: &[&str] = &[
     "math",
     "data",
     "runtime",
+    "run_error",
     "message",
     "cluster",
-    "run_error",
     "learn",
     "spike",
     "models",

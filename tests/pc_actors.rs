@@ -5,8 +5,9 @@
 mod common;
 
 use axon::data::dataset::Dataset;
-use axon::learn::coordinator::{train_layers, LayerEpoch, TrainEvent, TrainPlan};
+use axon::learn::coordinator::{LayerEpoch, TrainEvent, TrainPlan};
 use axon::learn::layer::{Feedback, KpInit, LayerConfig};
+use axon::learn::train::train_layers;
 use axon::math::activation::Activation;
 use axon::math::loss::Loss;
 use axon::math::mlp::{Init, Mlp};

@@ -2,6 +2,7 @@
 
 mod common;
 
+use axon::cluster::Ranks;
 use axon::experiment::checkpoint::to_safetensors;
 use axon::experiment::run::{run, RunOptions, Silent};
 use axon::experiment::scenario::Scenario;
@@ -31,6 +32,7 @@ fn fingerprint(s: &Scenario) -> (Curve, Vec<u8>) {
             ..RunOptions::default()
         },
         &mut Silent,
+        &mut Ranks::single(),
     )
     .expect("run succeeds");
     let bp = &summary.results.models["bp"];
@@ -87,6 +89,7 @@ fn bp_learns_a_real_subset() {
             ..RunOptions::default()
         },
         &mut Silent,
+        &mut Ranks::single(),
     )
     .expect("run succeeds");
     let bp = &summary.results.models["bp"];

@@ -186,7 +186,9 @@ fn run(
     let (tx, mut rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
         let mut observer = Forward(tx);
-        axon::experiment::run::run(&scenario, &opts, &mut observer)
+        // The Python package runs in one process.
+        let single = &mut axon::cluster::Ranks::single();
+        axon::experiment::run::run(&scenario, &opts, &mut observer, single)
     });
     // An exception in the callback, and a signal (Ctrl-C): each stops the run gracefully.
     let (mut raised, mut signal): (Option<PyErr>, Option<PyErr>) = (None, None);

@@ -1,6 +1,7 @@
 //! `axon bench`: the benchmarks behind the tables of docs/benchmarks.md (BP epochs, layer-actor epochs,
 //! the CUBA network, the message runtime).
 
+use axon::cluster::Ranks;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -133,7 +134,7 @@ impl BenchOptimizer {
 }
 
 /// Runs `axon bench WHAT`.
-pub(crate) fn bench(what: BenchCommand) -> Result<(), Failure> {
+pub(crate) fn bench(what: BenchCommand, ranks: &mut Ranks) -> Result<(), Failure> {
     match what {
         BenchCommand::Bp {
             data,
@@ -171,13 +172,13 @@ pub(crate) fn bench(what: BenchCommand) -> Result<(), Failure> {
         } => runtime::bench_snn(&seeds, &setups, scale, duration_ms, delays.as_deref(), json),
         BenchCommand::Messages(args) => runtime::bench_messages(args),
         BenchCommand::Scale(args) => scale::bench_scale(args),
-        BenchCommand::Exchange { windows, bytes } => bench_exchange(windows, bytes),
+        BenchCommand::Exchange { windows, bytes } => bench_exchange(windows, bytes, ranks),
     }
 }
 
 /// `axon bench exchange`: microseconds per all-gather of `bytes` bytes from every rank.
-fn bench_exchange(windows: u64, bytes: usize) -> Result<(), Failure> {
-    let Some(mut x) = axon::cluster::take() else {
+fn bench_exchange(windows: u64, bytes: usize, ranks: &mut Ranks) -> Result<(), Failure> {
+    let Some(x) = ranks.exchange() else {
         return Err(bad_input(anyhow::anyhow!(
             "bench exchange times the exchange between MPI ranks: run it under mpirun with \
              at least 2 ranks (mpirun -np 2 axon bench exchange), from a build with \
@@ -204,7 +205,6 @@ fn bench_exchange(windows: u64, bytes: usize) -> Result<(), Failure> {
             bytes
         );
     }
-    axon::cluster::put_back(x);
     Ok(())
 }
 

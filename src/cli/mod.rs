@@ -10,6 +10,7 @@ mod validate;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use axon::cluster::Ranks;
 use axon::experiment::run::RunError;
 use axon::experiment::sweep::SweepError;
 use clap::{Parser, Subcommand};
@@ -72,12 +73,12 @@ pub(crate) enum Command {
     },
 }
 
-/// Runs a subcommand.
-pub(crate) fn dispatch(command: Command) -> Result<(), Failure> {
+/// Runs a subcommand on `ranks` (this process's place in an MPI job, or one process).
+pub(crate) fn dispatch(command: Command, ranks: &mut Ranks) -> Result<(), Failure> {
     match command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, ranks),
         Command::Validate(args) => validate::validate(args),
-        Command::Bench { what } => bench::bench(what),
+        Command::Bench { what } => bench::bench(what, ranks),
         Command::Trace { what } => trace::trace(what),
     }
 }

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use axon::cluster::Ranks;
 use axon::experiment::run::{run as run_scenario, RunOptions, RunSummary};
 use axon::experiment::scenario::Scenario;
 use axon::experiment::sweep::{default_jobs, Sweep, SweepOptions, SweepRow};
@@ -35,8 +36,9 @@ pub(crate) struct RunArgs {
     jobs: Option<usize>,
 }
 
-/// Runs `axon run`: a sweep when the file has a `[sweep]` table, one scenario otherwise.
-pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
+/// Runs `axon run` on `ranks`: a sweep when the file has a `[sweep]` table (one process
+/// only), one scenario otherwise.
+pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
     let RunArgs {
         file,
         out,
@@ -45,9 +47,9 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         quiet,
         jobs,
     } = args;
-    let (rank, ranks) = axon::cluster::whoami();
+    let (rank, size) = (ranks.rank(), ranks.size());
     if let Some(sweep) = Sweep::load(&file, &overrides)? {
-        if ranks > 1 {
+        if size > 1 {
             return Err(bad_input(anyhow::anyhow!(
                 "{}: a sweep does not run across MPI ranks; run it without mpirun, or run                  one of its scenarios across ranks",
                 file.display()
@@ -72,23 +74,23 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
     let kind = scenario.kind();
-    if ranks > 1 && !(kind.is_layer_actors() || kind.is_spiking_network() && resume.is_none()) {
+    if size > 1 && !(kind.is_layer_actors() || kind.is_spiking_network() && resume.is_none()) {
         return Err(bad_input(anyhow::anyhow!(
-            "{}: across {ranks} MPI ranks axon runs the layer actors (algorithm.kind = pc, \
+            "{}: across {size} MPI ranks axon runs the layer actors (algorithm.kind = pc, \
              zil, ep or cep) and the spiking networks (cuba, microcircuit; without --resume); \
              this scenario is {:?}: run it without mpirun",
             file.display(),
             kind.name()
         )));
     }
-    if ranks > scenario.rank_units() {
+    if size > scenario.rank_units() {
         let what = if kind.is_layer_actors() {
             "layer shards (each hidden layer has runtime.shards of them, the output layer one)"
         } else {
             "population shards (runtime.shards)"
         };
         return Err(bad_input(anyhow::anyhow!(
-            "{}: {ranks} MPI ranks but {} {what}: every rank needs one; set --set \
+            "{}: {size} MPI ranks but {} {what}: every rank needs one; set --set \
              runtime.shards=N with more shards, or run on fewer ranks",
             file.display(),
             scenario.rank_units()
@@ -106,7 +108,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         resume,
         stop: Some(stop_flag()),
     };
-    let summary = run_scenario(&scenario, &opts, &mut bars)?;
+    let summary = run_scenario(&scenario, &opts, &mut bars, ranks)?;
     if rank == 0 {
         print_summary(&summary);
     }

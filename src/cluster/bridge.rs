@@ -7,6 +7,11 @@ use super::{ClusterError, Exchange};
 use crate::message::{Message, SpikePool};
 use crate::runtime::actor::{Actor, Context, Flow};
 
+/// Set in the shard-index word of a window piece (the first word a population shard puts in
+/// its piece): the sender stops after this window, and so does every shard that receives it
+/// and the bridge (all at the same tick).
+pub const STOP_BIT: u32 = 1 << 31;
+
 /// Takes every local shard's piece of a window (a `Spike` message, as a shard sends it to
 /// any other shard), all-gathers the window's pieces of every rank, and sends the other
 /// ranks' pieces to each local shard (its out-edges), as they would have come from shards in
@@ -91,9 +96,7 @@ impl RankBridge {
                     });
                 };
                 // A shard that stops early marks its window piece; everyone stops after it.
-                stop |= piece
-                    .first()
-                    .is_some_and(|&w| w & crate::spike::population::STOP_BIT != 0);
+                stop |= piece.first().is_some_and(|&w| w & STOP_BIT != 0);
                 i += 3 + len;
                 if rank == me {
                     continue;

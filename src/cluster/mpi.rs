@@ -1,5 +1,6 @@
 //! The MPI transport (the `mpi` feature, rsmpi over the system's Open MPI): [`start`] joins
-//! the job `mpirun` or `srun` launched, and [`MpiRanks`] does the collectives.
+//! the job `mpirun` or `srun` launched and returns its [`Ranks`], and [`MpiRanks`] does the
+//! collectives.
 
 use mpi::datatype::PartitionMut;
 use mpi::request::{Request, StaticScope};
@@ -7,7 +8,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Count;
 
-use super::{ClusterError, Exchange};
+use super::{ClusterError, Exchange, Ranks};
 
 /// This process's rank in `MPI_COMM_WORLD`.
 pub struct MpiRanks {
@@ -64,8 +65,8 @@ impl PendingSend {
 }
 
 // SAFETY: MPI is initialised with `MPI_THREAD_SERIALIZED` at least (checked in `start`), and
-// one thread at a time holds the communicator: the thread that installed it, or during a run
-// the bridge actor it was handed to (the installing thread waits for the run to end).
+// one thread at a time holds the communicator: the thread that holds the `Ranks`, or during a
+// run the bridge or port actor it was lent to (that thread waits for the run to end).
 unsafe impl Send for MpiRanks {}
 
 /// Whether a process launcher (Open MPI's `mpirun`, or `srun` with PMI/PMIx) started this
@@ -76,12 +77,13 @@ pub fn launched_by_mpi() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Joins the MPI job when a launcher started this process: initialises MPI and installs this
-/// rank on the calling thread ([`super::install`]), with an abort that ends every rank.
-/// Keep the returned universe until the end of `main` (dropping it finalises MPI).
-pub fn start() -> Result<Option<mpi::environment::Universe>, ClusterError> {
+/// Joins the MPI job when a launcher started this process: initialises MPI and returns this
+/// rank's [`Ranks`], with an abort that ends every rank ([`Ranks::single`] when no launcher
+/// started it). Keep the returned universe until the end of `main`, after the `Ranks`
+/// (dropping it finalises MPI).
+pub fn start() -> Result<(Option<mpi::environment::Universe>, Ranks), ClusterError> {
     if !launched_by_mpi() {
-        return Ok(None);
+        return Ok((None, Ranks::single()));
     }
     let refused = |m: &str| ClusterError::Rank {
         rank: 0,
@@ -97,16 +99,16 @@ pub fn start() -> Result<Option<mpi::environment::Universe>, ClusterError> {
     }
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
-    super::set_abort(Box::new(|code| {
-        SimpleCommunicator::world().abort(code);
-    }));
-    super::install(Box::new(MpiRanks {
+    let ranks = Ranks::new(Box::new(MpiRanks {
         world,
         rank,
         size,
         pending: Vec::new(),
+    }))
+    .with_abort(Box::new(|code| {
+        SimpleCommunicator::world().abort(code);
     }));
-    Ok(Some(universe))
+    Ok((Some(universe), ranks))
 }
 
 impl Exchange for MpiRanks {

@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 
-use super::{ClusterError, Exchange};
+use super::{ClusterError, Exchange, Ranks};
 
 /// One rank of a group of threads.
 pub struct ThreadRanks {
@@ -91,19 +91,14 @@ impl Exchange for ThreadRanks {
     fn abort(&self, _code: i32) {}
 }
 
-/// Runs `f` on `ranks` threads, each installed as one rank of a new [`ThreadRanks`] group
-/// (so that runs `f` starts spread over them); each rank's result, in rank order.
-pub fn on_thread_ranks<T: Send>(ranks: usize, f: impl Fn() -> T + Sync) -> Vec<T> {
+/// Runs `f` on `ranks` threads, each handed its rank of a new [`ThreadRanks`] group (so that
+/// the runs `f` starts on it spread over them); each rank's result, in rank order.
+pub fn on_thread_ranks<T: Send>(ranks: usize, f: impl Fn(&mut Ranks) -> T + Sync) -> Vec<T> {
     let f = &f;
     std::thread::scope(|s| {
         let handles: Vec<_> = ThreadRanks::group(ranks)
             .into_iter()
-            .map(|x| {
-                s.spawn(move || {
-                    super::install(Box::new(x));
-                    f()
-                })
-            })
+            .map(|x| s.spawn(move || f(&mut Ranks::new(Box::new(x)))))
             .collect();
         handles
             .into_iter()

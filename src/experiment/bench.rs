@@ -201,19 +201,11 @@ pub fn bench_pc(
             ..scenario.runtime_config()
         };
         let mut epoch_s = Vec::new();
-        crate::learn::coordinator::train_layers(
-            &init,
-            train,
-            test,
-            plan,
-            pc,
-            runtime,
-            &mut |ev| {
-                if let crate::learn::coordinator::TrainEvent::Epoch(e) = ev {
-                    epoch_s.push(e.wall_s);
-                }
-            },
-        )?;
+        crate::learn::train::train_layers(&init, train, test, plan, pc, runtime, &mut |ev| {
+            if let crate::learn::coordinator::TrainEvent::Epoch(e) = ev {
+                epoch_s.push(e.wall_s);
+            }
+        })?;
         let row = PcBenchRow {
             model: scenario.kind().name().to_owned(),
             executor: format!("{executor:?}").to_lowercase(),

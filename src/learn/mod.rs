@@ -2,8 +2,9 @@
 //! propagation (EP, C-EP) as pure maths ([`backprop`], [`pc`], [`ep`]) and as layer actors
 //! built from one kit ([`layer`]: the core every layer actor embeds; [`pc_layer`] and
 //! [`ep_layer`]: the learning rules), the coordinator that drives a network of layer actors
-//! ([`coordinator`]) and the network it is wired into ([`wiring`]), and inference by message
-//! passing ([`inference`]).
+//! ([`coordinator`]), the network it is wired into ([`wiring`]), the run that builds, runs and
+//! concludes it in one process or over ranks ([`train`]), and inference by message passing
+//! ([`inference`]).
 
 pub mod backprop;
 pub mod coordinator;
@@ -13,4 +14,5 @@ pub mod inference;
 pub mod layer;
 pub mod pc;
 pub mod pc_layer;
+pub mod train;
 pub mod wiring;

@@ -6,11 +6,11 @@
 //! schedule).
 
 use std::ops::Range;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
-use crate::cluster::remote::{Outbound, RemoteActor};
-
+use crate::cluster::remote::RemoteActor;
+use crate::cluster::Placed;
 use crate::data::dataset::Split;
 use crate::learn::coordinator::{Coordinator, TrainControl, TrainEvent, TrainPlan};
 use crate::learn::ep_layer::EpLayerActor;
@@ -71,23 +71,25 @@ impl Layout {
         self.first_id[self.layers + 1] - 1
     }
 
-    /// The rank of every actor over `ranks` ranks: the coordinator on rank 0, the layer
-    /// shards placed by their synapses (weights and biases).
-    fn rank_of(&self, ranks: usize) -> Result<Vec<usize>, NetworkRunError> {
-        if ranks <= 1 {
-            return Ok(vec![0; self.total_shards() + 1]);
-        }
-        let synapses: Vec<u64> = (1..=self.layers)
+    /// Each layer shard's synapses (weights and biases), in network order.
+    fn shard_synapses(&self) -> Vec<u64> {
+        (1..=self.layers)
             .flat_map(|l| {
                 let inputs = self.widths[l - 1] as u64 + 1;
                 self.ranges(l)
                     .into_iter()
                     .map(move |r| r.len() as u64 * inputs)
             })
-            .collect();
-        let shards = crate::cluster::rank_of_shards(&synapses, ranks)
-            .map_err(|e| NetworkRunError::Ranks(e.to_string()))?;
-        Ok(std::iter::once(0).chain(shards).collect())
+            .collect()
+    }
+
+    /// The rank of every actor: the coordinator on rank 0, the layer shards where `spread`
+    /// places them (all on rank 0 without it).
+    fn actor_rank(&self, spread: Option<&Placed>) -> Vec<usize> {
+        match spread {
+            Some(at) => std::iter::once(0).chain(at.unit_rank.clone()).collect(),
+            None => vec![0; self.total_shards() + 1],
+        }
     }
 
     fn ranges(&self, l: usize) -> Vec<Range<usize>> {
@@ -209,36 +211,32 @@ pub fn build_network_with(
 /// of every actor.
 pub type BuiltNetwork = (Network<Message>, Receiver<TrainEvent>, Vec<usize>);
 
-/// A run spread over ranks, as one rank builds it.
-pub struct Spread {
-    /// This rank.
-    pub rank: usize,
-    /// Ranks in all.
-    pub ranks: usize,
-    /// Where the stand-ins of other ranks' actors send.
-    pub port: Sender<Outbound>,
+/// Each layer shard's synapses (weights and biases) in the network of `init` under `cfg`, in
+/// network order: the work a placement over ranks balances.
+pub fn shard_synapses(init: &Mlp, cfg: &LayerConfig) -> Vec<u64> {
+    Layout::new(init.widths(), cfg).shard_synapses()
 }
 
-/// [`build_network_with`] on one rank of `spread`: the actors placed on other ranks are
-/// stand-ins ([`RemoteActor`]); the coordinator lives on rank 0 and the layer shards in
-/// contiguous blocks balanced by synapses (or as `runtime.shard_ranks` pins them). Also
-/// returns the rank of every actor (all 0 without `spread`).
+/// [`build_network_with`] on one rank of a run spread over ranks: the actors placed on other
+/// ranks are stand-ins ([`RemoteActor`]) sending to `spread.port`; the coordinator lives on
+/// rank 0 and layer shard `u` on `spread.unit_rank[u]` (the units are the shards of
+/// [`shard_synapses`]). Also returns the rank of every actor (all 0 without `spread`).
 pub fn build_network_on(
     init: &Mlp,
     (train, test): (&Split, &Split),
     plan: TrainPlan,
     cfg: LayerConfig,
     control: &TrainControl,
-    spread: Option<&Spread>,
+    spread: Option<&Placed>,
 ) -> Result<BuiltNetwork, NetworkRunError> {
     let cfg = Arc::new(cfg);
     let layout = Layout::new(init.widths(), &cfg);
     let total_shards = layout.total_shards();
-    let rank_of = layout.rank_of(spread.map_or(1, |s| s.ranks))?;
+    let rank_of = layout.actor_rank(spread);
     let here = |id: usize| spread.is_none_or(|s| rank_of[id] == s.rank);
     let stand_in = |id: usize| {
-        let s = spread.expect("only a spread run has actors elsewhere");
-        RemoteActor::new(rank_of[id], s.port.clone())
+        let port = spread.and_then(|s| s.port.clone());
+        RemoteActor::new(rank_of[id], port.expect("a spread run has a port"))
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mut net = Network::new();

@@ -12,10 +12,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::{
+    run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
+    Report,
+};
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{Network, Runtime, RuntimeConfig};
+use crate::runtime::{Network, RunReport, RuntimeConfig};
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::{LifParams, LifState, Reset};
 use crate::spike::neuron_network::NeuronNetwork;
@@ -97,8 +101,20 @@ fn coupling_of(cfg: &CubaConfig) -> Coupling {
     }
 }
 
-/// Runs CUBA with `shards` population actors on the configured executor.
+/// Runs CUBA with `shards` population actors on the configured executor, in one process.
 pub fn run_cuba(
+    cfg: &CubaConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+) -> Result<SpikingRun, NetworkRunError> {
+    run_cuba_on(&mut Ranks::single(), cfg, seed, shards, runtime)
+}
+
+/// [`run_cuba`] on `ranks`: across several, the population shards are spread over them and
+/// every rank returns the whole run's figures.
+pub fn run_cuba_on(
+    ranks: &mut Ranks,
     cfg: &CubaConfig,
     seed: u64,
     shards: usize,
@@ -114,7 +130,7 @@ pub fn run_cuba(
         shards.clamp(1, n.max(1))
     };
     if k == n && n > 1 {
-        if crate::cluster::whoami().1 > 1 {
+        if ranks.several() {
             return Err(NetworkRunError::Ranks(
                 "one actor per neuron does not run across ranks; set runtime.shards below \
                  cuba.neurons (population shards, at least one per rank)"
@@ -137,7 +153,7 @@ pub fn run_cuba(
         ticks,
         delays: None,
     };
-    run_sharded(&net, k, built, runtime)
+    run_sharded(ranks, &net, k, built, runtime)
 }
 
 /// The synapses a seed draws for `cfg`, as (presynaptic, postsynaptic) index pairs, and how
@@ -187,6 +203,18 @@ pub fn run_cuba_delayed(
     seed: u64,
     shards: usize,
     runtime: RuntimeConfig,
+    delays: (u16, u16),
+) -> Result<SpikingRun, NetworkRunError> {
+    run_cuba_delayed_on(&mut Ranks::single(), cfg, seed, shards, runtime, delays)
+}
+
+/// [`run_cuba_delayed`] on `ranks` (the shards spread over them, as [`run_cuba_on`]).
+pub fn run_cuba_delayed_on(
+    ranks: &mut Ranks,
+    cfg: &CubaConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
     (min, max): (u16, u16),
 ) -> Result<SpikingRun, NetworkRunError> {
     let built = Instant::now();
@@ -213,7 +241,7 @@ pub fn run_cuba_delayed(
         ticks,
         delays: Some(&delays),
     };
-    run_sharded(&net, k, built, runtime)
+    run_sharded(ranks, &net, k, built, runtime)
 }
 
 /// A sharded CUBA network to build: its configuration, each neuron's targets, initial
@@ -228,122 +256,155 @@ struct Sharded<'a> {
 
 /// CUBA as `k` [`Population`] shards, every shard connected to every other (exchanging
 /// spikes every tick, or once per window of the minimum delay when synapses carry `delays`).
-/// On a rank of several ([`crate::cluster`]) this rank builds its shards only, a bridge
-/// carries the spikes to and from the other ranks, and every rank returns the whole run.
+/// Across several `ranks` this rank builds its shards only, a bridge carries the spikes to and
+/// from the other ranks, and every rank returns the whole run ([`run_ranked`]).
 fn run_sharded(
-    net: &Sharded<'_>,
-    k: usize,
-    built: Instant,
-    runtime: RuntimeConfig,
-) -> Result<SpikingRun, NetworkRunError> {
-    let mut exchange = crate::cluster::take();
-    let out = run_ranked(net, k, built, runtime, &mut exchange);
-    if let Some(x) = exchange {
-        crate::cluster::put_back(x);
-    }
-    out
-}
-
-/// [`run_sharded`] with this rank's exchange (none: one process).
-fn run_ranked(
+    ranks: &mut Ranks,
     c: &Sharded<'_>,
     k: usize,
     built: Instant,
     runtime: RuntimeConfig,
-    exchange: &mut Option<Box<dyn crate::cluster::Exchange>>,
 ) -> Result<SpikingRun, NetworkRunError> {
-    let ranks_error = |e: crate::cluster::ClusterError| NetworkRunError::Ranks(e.to_string());
-    let prop = LIF.propagator();
     let n = c.cfg.neurons;
-    let ranges: Vec<Range<usize>> = (0..k).map(|s| s * n / k..(s + 1) * n / k).collect();
-    let table = |r: &Range<usize>| match c.delays {
-        Some(d) => SynapseTable::for_shard_delayed(c.post, &d.of, r),
-        None => SynapseTable::for_shard(c.post, r),
+    let shards = CubaShards {
+        c,
+        ranges: (0..k).map(|s| s * n / k..(s + 1) * n / k).collect(),
+        built,
+        runtime,
+        synapses: 0,
+        build_s: 0.0,
+        run: None,
     };
-    if let Some(x) = exchange.as_mut() {
-        let delays = c.delays.map(|d| (d.min, d.max));
-        // The network's fingerprint: configuration, delays, synapses and first potentials
-        // (the seed shows in both).
-        let synapses: usize = c.post.iter().map(Vec::len).sum();
-        let v0: Vec<u32> = c.v0.iter().take(16).map(|v| v.to_bits()).collect();
-        let what = (c.cfg, c.ticks, delays, k, synapses, v0);
-        crate::cluster::agree(x.as_mut(), &what).map_err(ranks_error)?;
-    }
-    let shard_rank = match exchange.as_ref() {
-        Some(x) => {
-            let synapses: Vec<u64> = ranges.iter().map(|r| table(r).len() as u64).collect();
-            crate::cluster::rank_of_shards(&synapses, x.size()).map_err(ranks_error)?
-        }
-        None => vec![0; k],
-    };
-    let rank = exchange.as_ref().map_or(0, |x| x.rank());
-    let window = c.delays.map_or(1, |d| u64::from(d.min));
-    let local: Vec<usize> = (0..k).filter(|&s| shard_rank[s] == rank).collect();
-    let bridge = exchange.take().map(|x| {
-        crate::cluster::RankBridge::new(
-            x,
-            local.len(),
-            crate::cluster::RankBridge::windows(c.ticks, window),
-        )
-    });
-    let mut net = Network::new();
-    let mut synapses = 0;
-    for (i, &s) in local.iter().enumerate() {
-        let r = &ranges[s];
-        let table = table(r);
-        synapses += table.len();
-        let mut state = LifState::new(r.len(), 0.0);
-        state.v_mv.copy_from_slice(&c.v0[r.clone()]);
-        let mut shard =
-            Population::new(s, &ranges, state, prop, table, coupling_of(c.cfg), c.ticks);
-        if let Some(d) = c.delays {
-            shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
-        }
-        let name = if k == 1 {
-            "population".to_owned()
-        } else {
-            format!("population.{s}")
-        };
-        net.add(name, shard);
-        net.place(i, i); // pinned executor: local shard i on worker i % workers
-    }
-    crate::cluster::connect_shards(&mut net, local.len(), bridge);
-    let build_s = built.elapsed().as_secs_f64();
-    let mut report = Runtime::new(runtime).run(net)?;
-    let bridge = crate::cluster::reclaim(&mut report, exchange).map_err(ranks_error)?;
-    let mut run = collect::<Population>(c.cfg, synapses, c.ticks, build_s, &report)?;
-    if let Some(x) = exchange.as_mut() {
-        merge_ranks(&mut run, x.as_mut(), shard_rank, bridge).map_err(ranks_error)?;
-    }
-    Ok(run)
+    run_ranked(ranks, shards)
 }
 
-/// Every rank's counts and raster summed into `run` (on every rank), with the placement and
-/// what the bridges did.
+/// A sharded CUBA network as [`run_ranked`] runs it: each shard's neurons, and what this
+/// rank built and counted.
+struct CubaShards<'a> {
+    c: &'a Sharded<'a>,
+    ranges: Vec<Range<usize>>,
+    built: Instant,
+    runtime: RuntimeConfig,
+    synapses: usize,
+    build_s: f64,
+    run: Option<SpikingRun>,
+}
+
+impl CubaShards<'_> {
+    /// The synapses onto the neurons `r`.
+    fn table(&self, r: &Range<usize>) -> SynapseTable {
+        match self.c.delays {
+            Some(d) => SynapseTable::for_shard_delayed(self.c.post, &d.of, r),
+            None => SynapseTable::for_shard(self.c.post, r),
+        }
+    }
+}
+
+/// What a rank's shards counted: spikes, synaptic events, synapses, messages, raster, and
+/// what its bridge did.
+type CubaShare = (u64, u64, usize, u64, Vec<(u32, u32)>, BridgeFigures);
+
+impl RankedNetwork for CubaShards<'_> {
+    type Fingerprint = (CubaConfig, u64, Option<(u16, u16)>, usize, usize, Vec<u32>);
+    type Share = CubaShare;
+    type Output = SpikingRun;
+
+    fn runtime(&self) -> RuntimeConfig {
+        self.runtime
+    }
+
+    /// Configuration, delays, shards, synapses and first potentials (these two show the seed).
+    fn fingerprint(&self) -> Self::Fingerprint {
+        let c = self.c;
+        let synapses: usize = c.post.iter().map(Vec::len).sum();
+        let v0: Vec<u32> = c.v0.iter().take(16).map(|v| v.to_bits()).collect();
+        let (delays, k) = (c.delays.map(|d| (d.min, d.max)), self.ranges.len());
+        (c.cfg.clone(), c.ticks, delays, k, synapses, v0)
+    }
+
+    fn units(&self) -> usize {
+        self.ranges.len()
+    }
+
+    fn synapses(&self) -> Vec<u64> {
+        self.ranges
+            .iter()
+            .map(|r| self.table(r).len() as u64)
+            .collect()
+    }
+
+    fn build(&mut self, at: &Placed, _: &mut Ranks) -> Result<Built, NetworkRunError> {
+        let c = self.c;
+        let prop = LIF.propagator();
+        let k = self.ranges.len();
+        let local = at.local();
+        let mut net = Network::new();
+        for (i, &s) in local.iter().enumerate() {
+            let r = &self.ranges[s];
+            let table = self.table(r);
+            self.synapses += table.len();
+            let mut state = LifState::new(r.len(), 0.0);
+            state.v_mv.copy_from_slice(&c.v0[r.clone()]);
+            let coupling = coupling_of(c.cfg);
+            let ranges = &self.ranges;
+            let mut shard = Population::new(s, ranges, state, prop, table, coupling, c.ticks);
+            if let Some(d) = c.delays {
+                shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
+            }
+            let name = if k == 1 {
+                "population".to_owned()
+            } else {
+                format!("population.{s}")
+            };
+            net.add(name, shard);
+            net.place(i, i); // pinned executor: local shard i on worker i % workers
+        }
+        let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
+        let local = local.len();
+        self.build_s = self.built.elapsed().as_secs_f64();
+        Ok((net, Link::Bridge { local, windows }))
+    }
+
+    fn share(
+        &mut self,
+        report: &mut Report,
+        link: &LinkFigures,
+    ) -> Result<CubaShare, NetworkRunError> {
+        let (c, synapses) = (self.c, self.synapses);
+        let mut run = collect::<Population>(c.cfg, synapses, c.ticks, self.build_s, report)?;
+        let raster = std::mem::take(&mut run.raster);
+        let s = &run.stats;
+        let (spikes, events, synapses) = (s.spikes, s.synaptic_events, s.synapses);
+        let messages = s.messages;
+        self.run = Some(run);
+        Ok((spikes, events, synapses, messages, raster, link.bridge))
+    }
+
+    fn assemble(
+        self,
+        _: RunReport<Message>,
+        all: Vec<CubaShare>,
+        at: &Placed,
+        link: LinkFigures,
+    ) -> Result<SpikingRun, NetworkRunError> {
+        let mut run = self.run.expect("shared before assembled");
+        if at.ranks > 1 {
+            merge_ranks(&mut run, &all, at.unit_rank.clone(), link.bridge);
+        }
+        run.raster = all.into_iter().flat_map(|a| a.4).collect();
+        run.raster.sort_unstable();
+        Ok(run)
+    }
+}
+
+/// Every rank's counts summed into `run` (on every rank), with the placement and what the
+/// bridges did.
 fn merge_ranks(
     run: &mut SpikingRun,
-    x: &mut dyn crate::cluster::Exchange,
+    all: &[CubaShare],
     shard_rank: Vec<usize>,
-    bridge: crate::cluster::BridgeFigures,
-) -> Result<(), crate::cluster::ClusterError> {
-    let s = &run.stats;
-    let mine = (
-        s.spikes,
-        s.synaptic_events,
-        s.synapses,
-        s.messages,
-        run.raster.clone(),
-        bridge,
-    );
-    type Mine = (
-        u64,
-        u64,
-        usize,
-        u64,
-        Vec<(u32, u32)>,
-        crate::cluster::BridgeFigures,
-    );
-    let all: Vec<Mine> = crate::cluster::gather_json(x, &mine)?;
+    bridge: BridgeFigures,
+) {
     let st = &mut run.stats;
     st.spikes = all.iter().map(|a| a.0).sum();
     st.synaptic_events = all.iter().map(|a| a.1).sum();
@@ -357,9 +418,6 @@ fn merge_ranks(
         exchange_wait_s: all.iter().map(|a| a.5.wait_s).collect(),
         exchange_bytes: all.iter().map(|a| a.5.bytes).sum(),
     });
-    run.raster = all.into_iter().flat_map(|a| a.4).collect();
-    run.raster.sort_unstable();
-    Ok(())
 }
 
 /// Sums what every actor of type `A` counted into the run's figures.

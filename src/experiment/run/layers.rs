@@ -5,22 +5,22 @@ use super::{
     checkpoint, initial_network, weight_gap, write_traffic, Observer, RunError, RunOptions, Stage,
     RESUME_FILE,
 };
+use crate::cluster::Ranks;
 use crate::experiment::plot::accuracy_png;
 use crate::experiment::results::{EpochRecord, PcRecord, Results};
 use crate::learn::coordinator::resume::ResumeState;
-use crate::learn::coordinator::{
-    train_layers_with, LayerEpoch, TrainControl, TrainEvent, TrainPlan,
-};
+use crate::learn::coordinator::{LayerEpoch, TrainControl, TrainEvent, TrainPlan};
+use crate::learn::train::train_layers_on;
 use crate::math::mlp::Mlp;
 
-/// Trains the layer actors under the algorithm's name; `baseline` holds the BP network after
-/// each epoch when the baseline ran.
+/// Trains the layer actors under the algorithm's name (rank 0's part on several `ranks`);
+/// `baseline` holds the BP network after each epoch when the baseline ran.
 pub(super) fn train_actors(
     run: &Stage<'_>,
     baseline: &[Mlp],
     results: &mut Results,
     observer: &mut dyn Observer,
-    opts: &RunOptions,
+    (opts, ranks): (&RunOptions, &mut Ranks),
     resume: Option<ResumeState>,
 ) -> Result<(), RunError> {
     let (scenario, data, dir) = (run.scenario, run.data, run.dir);
@@ -41,10 +41,10 @@ pub(super) fn train_actors(
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, epochs, batches);
     let config = scenario.runtime_config();
-    let trained = train_layers_with(
+    let trained = train_layers_on(
+        ranks,
         &init,
-        &data.train,
-        &data.test,
+        (&data.train, &data.test),
         plan,
         scenario.layer_config(data.train.len()),
         config,
@@ -107,6 +107,7 @@ pub(super) fn train_other_rank(
     scenario: &crate::experiment::scenario::Scenario,
     data: &crate::data::dataset::Dataset,
     resume: Option<ResumeState>,
+    ranks: &mut Ranks,
 ) -> Result<super::RunSummary, RunError> {
     let control = TrainControl {
         checkpoint_every: Some(scenario.checkpoint_every()),
@@ -114,10 +115,10 @@ pub(super) fn train_other_rank(
         stop: None,
         panic: scenario.panic(),
     };
-    train_layers_with(
+    train_layers_on(
+        ranks,
         &initial_network(scenario),
-        &data.train,
-        &data.test,
+        (&data.train, &data.test),
         plan_of(scenario),
         scenario.layer_config(data.train.len()),
         scenario.runtime_config(),

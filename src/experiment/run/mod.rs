@@ -15,6 +15,7 @@ mod spiking;
 
 use std::path::{Path, PathBuf};
 
+use crate::cluster::Ranks;
 use crate::data::dataset::{DataError, Dataset};
 use crate::experiment::checkpoint::to_safetensors;
 use crate::experiment::plot::PlotError;
@@ -328,27 +329,30 @@ struct Stage<'a> {
     dir: &'a RunDir,
 }
 
-/// Runs a validated scenario to the end.
+/// Runs a validated scenario to the end on `ranks` ([`Ranks::single`] for one process; the
+/// scenario's `runtime.shard_ranks` pins their shards). Across several ranks only rank 0
+/// writes the run folder; the others return their rank's figures.
 pub fn run(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
+    ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
-    crate::cluster::pin_shards(Some(scenario.shard_ranks().to_vec()));
+    ranks.pin_shards(Some(scenario.shard_ranks().to_vec()));
     match scenario.kind() {
-        AlgorithmKind::Cuba => return spiking::run_cuba_scenario(scenario, opts, observer),
+        AlgorithmKind::Cuba => return spiking::run_cuba_scenario(scenario, opts, observer, ranks),
         AlgorithmKind::Microcircuit => {
-            return spiking::run_microcircuit_scenario(scenario, opts, observer)
+            return spiking::run_microcircuit_scenario(scenario, opts, observer, ranks)
         }
         _ => {}
     }
     let data = load_data(scenario)?;
-    if !crate::cluster::is_root() && scenario.kind().is_layer_actors() {
+    if !ranks.is_root() && scenario.kind().is_layer_actors() {
         let resume = match &opts.resume {
             Some(path) => open_for_resume(scenario, path)?.1,
             None => None,
         };
-        return layers::train_other_rank(scenario, &data, resume);
+        return layers::train_other_rank(scenario, &data, resume, ranks);
     }
     observer.data_loaded(&data);
     let (dir, resume) = match &opts.resume {
@@ -376,6 +380,7 @@ pub fn run(
         }
         AlgorithmKind::SnnConvert => conversion::convert(&run, &baseline, &mut results)?,
         AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep => {
+            let opts = (opts, ranks);
             layers::train_actors(&run, &baseline, &mut results, observer, opts, resume)?;
         }
     }

@@ -2,6 +2,7 @@
 //! results.json and a raster plot.
 
 use super::{Observer, RunError, RunOptions, RunSummary};
+use crate::cluster::Ranks;
 use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
@@ -16,21 +17,24 @@ fn other_rank(scenario: &Scenario, snn: crate::spike::stats::SnnStats) -> RunSum
     }
 }
 
-/// Simulates the CUBA network and writes its run folder.
+/// Simulates the CUBA network on `ranks` and writes its run folder (rank 0).
 pub(super) fn run_cuba_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
+    ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
-    let run = || {
-        crate::models::cuba::run_cuba(
+    let root = ranks.is_root();
+    let mut run = || {
+        crate::models::cuba::run_cuba_on(
+            ranks,
             scenario.cuba(),
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
         )
     };
-    if !crate::cluster::is_root() {
+    if !root {
         return Ok(other_rank(scenario, run()?.stats));
     }
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
@@ -56,17 +60,19 @@ pub(super) fn run_microcircuit_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
+    ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
-    let run = |stop| {
-        crate::models::microcircuit::run_microcircuit_until(
+    let root = ranks.is_root();
+    let mut run = |stop| {
+        crate::models::microcircuit::run_microcircuit_on(
+            ranks,
             scenario.microcircuit(),
             scenario.seed(),
-            scenario.shards(),
-            scenario.runtime_config(),
+            (scenario.shards(), scenario.runtime_config()),
             stop,
         )
     };
-    if !crate::cluster::is_root() {
+    if !root {
         // Another rank of an MPI job: run its shards; rank 0 writes the run folder.
         return Ok(other_rank(scenario, run(opts.stop.clone())?.stats));
     }

@@ -81,8 +81,10 @@ fn run_one(c: &Combination, dir: &RunDir, opts: &SweepOptions) -> SweepRow {
         stop: opts.stop.clone(),
         ..RunOptions::default()
     };
+    // A sweep's runs each run in one process.
+    let single = &mut crate::cluster::Ranks::single();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        crate::experiment::run::run(&c.scenario, &out, &mut Silent)
+        crate::experiment::run::run(&c.scenario, &out, &mut Silent, single)
     }));
     let mut row = pending_row(c);
     row.run_s = Some(start.elapsed().as_secs_f64());

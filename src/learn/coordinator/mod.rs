@@ -1,7 +1,8 @@
-//! A layer-actor run (PC, Z-IL, the asynchronous schedule, EP, C-EP): the `Coordinator` actor
-//! that feeds batches (its `feed` half) and tallies results (its `tally` half), and
-//! [`train_layers`], which builds the network ([`crate::learn::wiring`]), runs it and streams
-//! per-batch and per-epoch events to the caller.
+//! The `Coordinator` actor of a layer-actor run (PC, Z-IL, the asynchronous schedule, EP,
+//! C-EP): it feeds batches (its `feed` half) and tallies results (its `tally` half) into the
+//! per-batch and per-epoch events that [`crate::learn::train::train_layers`] streams to the
+//! caller; what it trains on ([`TrainPlan`], [`TrainControl`]) and what it reports
+//! ([`TrainEvent`], [`LayerEpoch`]).
 //!
 //! ```text
 //!             Phase / Activity(x0)          Activity up            Activity up
@@ -17,7 +18,6 @@
 //! for the checkpoint and the weight gap. Nothing else leaves the shards.
 
 mod feed;
-mod ranks;
 pub mod resume;
 mod tally;
 
@@ -29,17 +29,13 @@ use std::time::{Duration, Instant};
 
 use crate::data::dataset::Split;
 use crate::learn::backprop::EVAL_BATCH;
-use crate::learn::layer::{LayerConfig, LayerName};
-use crate::learn::pc_layer::asynchronous::AsyncPcLayerActor;
+use crate::learn::layer::LayerConfig;
 pub use resume::{Position, ResumeState};
 
-use crate::learn::wiring::build_network_with;
 use crate::math::matrix::Matrix;
 use crate::math::mlp::{DenseLayer, Init, Mlp};
 use crate::message::{Message, ReportData, SignalPool};
-use crate::run_error::NetworkRunError;
 use crate::runtime::actor::{Actor, Context, Flow};
-use crate::runtime::{RunReport, Runtime, RuntimeConfig};
 
 /// Batches the coordinator keeps in flight.
 const WINDOW: usize = 2;
@@ -70,8 +66,8 @@ pub struct TrainControl {
     /// caller's business).
     pub resume: Option<ResumeState>,
     /// Set it to stop gracefully: the coordinator lets the batches in flight finish, takes a
-    /// final checkpoint and stops; [`train_layers_with`] then returns
-    /// [`NetworkRunError::Interrupted`].
+    /// final checkpoint and stops; [`crate::learn::train::train_layers_with`] then returns
+    /// [`crate::run_error::NetworkRunError::Interrupted`].
     pub stop: Option<Arc<AtomicBool>>,
     /// Fault injection: the actor of this name panics after this many training batches.
     pub panic: Option<(String, usize)>,
@@ -106,7 +102,7 @@ pub struct LayerEpoch {
     pub net: Mlp,
 }
 
-/// What [`train_layers`] reports while it runs.
+/// What [`crate::learn::train::train_layers`] reports while it runs.
 #[derive(Clone, Debug)]
 pub enum TrainEvent {
     /// A training batch is settled and learnt everywhere.
@@ -303,6 +299,16 @@ impl Coordinator {
         coordinator
     }
 
+    /// A shard's report of a non-finite value, if one came: (layer, shard, step, what, value).
+    pub(crate) fn fault(&self) -> Option<(u32, u32, u64, &'static str, f32)> {
+        self.fault
+    }
+
+    /// Whether the coordinator took up a graceful stop.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.stopping
+    }
+
     /// Keeps the window full (two batches in flight; one under the asynchronous schedule,
     /// whose batches learn on the coordinator's word); stops everyone when all is done.
     fn refill(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
@@ -363,133 +369,4 @@ impl Actor<Message> for Coordinator {
         }
         self.refill(ctx)
     }
-}
-
-/// The faults the layer actors' links injected and their updates (asynchronous schedule).
-fn fault_tally(report: &RunReport<Message>) -> Option<crate::runtime::faults::FaultTally> {
-    let mut tally = crate::runtime::faults::FaultTally::default();
-    let mut actor_batches = 0u64;
-    let mut any = false;
-    for a in &report.actors {
-        let any_actor = a.as_ref() as &dyn std::any::Any;
-        let Some(layer) = any_actor.downcast_ref::<AsyncPcLayerActor>() else {
-            continue;
-        };
-        any = true;
-        actor_batches += layer.add_async_tally(&mut tally);
-    }
-    tally.mean_updates_per_batch = tally.updates as f64 / actor_batches.max(1) as f64;
-    any.then_some(tally)
-}
-
-/// Trains `init` by predictive coding on actors: builds the network, runs it on the
-/// configured executor and calls `on_event` (on the calling thread) after every batch and
-/// epoch. Returns the runtime's report (traffic, sampled events, timings).
-pub fn train_layers(
-    init: &Mlp,
-    train: &Split,
-    test: &Split,
-    plan: TrainPlan,
-    cfg: LayerConfig,
-    runtime: RuntimeConfig,
-    on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, NetworkRunError> {
-    train_layers_with(
-        init,
-        train,
-        test,
-        plan,
-        cfg,
-        runtime,
-        &TrainControl::default(),
-        on_event,
-    )
-}
-
-/// [`train_layers`] with checkpoints, resume, a graceful stop and fault injection
-/// ([`TrainControl`]).
-#[allow(clippy::too_many_arguments)]
-pub fn train_layers_with(
-    init: &Mlp,
-    train: &Split,
-    test: &Split,
-    plan: TrainPlan,
-    cfg: LayerConfig,
-    runtime: RuntimeConfig,
-    control: &TrainControl,
-    on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, NetworkRunError> {
-    match crate::cluster::take() {
-        Some(x) if x.size() > 1 => {
-            let data = (train, test);
-            return ranks::train_on_ranks(x, init, data, plan, cfg, runtime, control, on_event);
-        }
-        Some(x) => crate::cluster::put_back(x),
-        None => {}
-    }
-    let (network, events) = build_network_with(init, train, test, plan, cfg, control)?;
-    let report = run_network(network, events, runtime, on_event)?;
-    conclude(report)
-}
-
-/// Runs `network`, calling `on_event` with the coordinator's events on the calling thread.
-fn run_network(
-    network: crate::runtime::Network<Message>,
-    events: std::sync::mpsc::Receiver<TrainEvent>,
-    runtime: RuntimeConfig,
-    on_event: &mut dyn FnMut(TrainEvent),
-) -> Result<RunReport<Message>, NetworkRunError> {
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(move || Runtime::new(runtime).run(network));
-        loop {
-            match events.recv_timeout(Duration::from_millis(50)) {
-                Ok(ev) => on_event(ev),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if worker.is_finished() {
-                        while let Ok(ev) = events.try_recv() {
-                            on_event(ev);
-                        }
-                        break;
-                    }
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        worker
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-            .map_err(NetworkRunError::from)
-    })
-}
-
-/// The end of a run the coordinator took part in: the fault tally, and a non-finite value
-/// or a stop request as the run's error.
-fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, NetworkRunError> {
-    let coordinator = report
-        .actors
-        .first()
-        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>());
-    let fault = coordinator.and_then(|c| c.fault);
-    let interrupted = coordinator.is_some_and(|c| c.stopping);
-    report.traffic.faults = fault_tally(&report);
-    if let Some((layer, shard, step, what, value)) = fault {
-        let (layer, shard) = (layer as usize, Some(shard as usize));
-        let sharded = LayerName { layer, shard }.to_string();
-        let actor = if report.names.contains(&sharded) {
-            sharded
-        } else {
-            LayerName { layer, shard: None }.to_string()
-        };
-        return Err(crate::runtime::RuntimeError::NonFinite {
-            actor,
-            step,
-            what: what.to_owned(),
-            value,
-        }
-        .into());
-    }
-    if interrupted {
-        return Err(NetworkRunError::Interrupted);
-    }
-    Ok(report)
 }

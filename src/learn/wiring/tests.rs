@@ -4,11 +4,12 @@
 use std::any::Any;
 
 use crate::data::dataset::Split;
-use crate::learn::coordinator::{train_layers, TrainPlan};
+use crate::learn::coordinator::TrainPlan;
 use crate::learn::ep_layer::EpLayerActor;
 use crate::learn::layer::core::LayerRule;
 use crate::learn::layer::{Feedback, KpInit, LayerConfig};
 use crate::learn::pc_layer::{Lockstep, PcLayer};
+use crate::learn::train::train_layers;
 use crate::math::activation::Activation;
 use crate::math::loss::Loss;
 use crate::math::matrix::Matrix;

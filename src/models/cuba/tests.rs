@@ -2,6 +2,7 @@
 //! executor, delays and ranks.
 
 use super::*;
+use crate::cluster::on_thread_ranks;
 use crate::runtime::Executor;
 
 #[test]
@@ -133,14 +134,13 @@ fn ranks_give_the_same_spikes_as_one_process() {
     let one = run_cuba(&cfg, 1, 4, rt).expect("runs");
     let one_delayed = run_cuba_delayed(&cfg, 1, 4, rt, (2, 5)).expect("runs");
     for ranks in [2, 3] {
-        for run in crate::cluster::on_thread_ranks(ranks, || run_cuba(&cfg, 1, 4, rt)) {
+        for run in on_thread_ranks(ranks, |r| run_cuba_on(r, &cfg, 1, 4, rt)) {
             let run = run.expect("runs");
             assert_eq!(run.raster, one.raster, "{ranks} ranks");
             assert_eq!(run.stats.spikes, one.stats.spikes);
             assert_eq!(run.stats.synapses, one.stats.synapses);
         }
-        let delayed =
-            crate::cluster::on_thread_ranks(ranks, || run_cuba_delayed(&cfg, 1, 4, rt, (2, 5)));
+        let delayed = on_thread_ranks(ranks, |r| run_cuba_delayed_on(r, &cfg, 1, 4, rt, (2, 5)));
         for run in delayed {
             assert_eq!(
                 run.expect("runs").raster,
@@ -149,7 +149,7 @@ fn ranks_give_the_same_spikes_as_one_process() {
             );
         }
     }
-    let per_neuron = crate::cluster::on_thread_ranks(2, || run_cuba(&cfg, 1, 800, rt));
+    let per_neuron = on_thread_ranks(2, |r| run_cuba_on(r, &cfg, 1, 800, rt));
     assert!(per_neuron
         .iter()
         .all(|r| matches!(r, Err(NetworkRunError::Ranks(_)))));

@@ -19,6 +19,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::Ranks;
 use crate::run_error::NetworkRunError;
 use crate::runtime::RuntimeConfig;
 use crate::spike::stats::SnnStats;
@@ -99,10 +100,8 @@ pub struct MicrocircuitRun {
     pub stopped: bool,
 }
 
-/// Builds the microcircuit for `seed` as `shards` population shards and runs it. On a
-/// thread that is a rank of several ([`crate::cluster::install`], or under `mpirun` with the
-/// `mpi` feature), the shards are spread over the ranks and every rank returns the whole
-/// run's figures.
+/// Builds the microcircuit for `seed` as `shards` population shards and runs it in one
+/// process.
 pub fn run_microcircuit(
     cfg: &MicrocircuitConfig,
     seed: u64,
@@ -113,8 +112,8 @@ pub fn run_microcircuit(
 }
 
 /// [`run_microcircuit`] that stops early, at the end of the first exchange window after
-/// `stop` is set (Ctrl-C), on every shard and rank at the same tick; the figures then cover
-/// the ticks simulated and [`MicrocircuitRun::stopped`] is set.
+/// `stop` is set (Ctrl-C), on every shard at the same tick; the figures then cover the ticks
+/// simulated and [`MicrocircuitRun::stopped`] is set.
 pub fn run_microcircuit_until(
     cfg: &MicrocircuitConfig,
     seed: u64,
@@ -122,12 +121,20 @@ pub fn run_microcircuit_until(
     runtime: RuntimeConfig,
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<MicrocircuitRun, NetworkRunError> {
-    let mut exchange = crate::cluster::take();
-    let out = run::run_ranked(cfg, seed, (shards, runtime, stop), &mut exchange);
-    if let Some(x) = exchange {
-        crate::cluster::put_back(x);
-    }
-    out
+    run_microcircuit_on(&mut Ranks::single(), cfg, seed, (shards, runtime), stop)
+}
+
+/// [`run_microcircuit_until`] on `ranks`: across several (MPI under `mpirun` with the `mpi`
+/// feature, or [`crate::cluster::on_thread_ranks`]), the shards are spread over them, every
+/// rank stops at the same tick, and every rank returns the whole run's figures.
+pub fn run_microcircuit_on(
+    ranks: &mut Ranks,
+    cfg: &MicrocircuitConfig,
+    seed: u64,
+    (shards, runtime): (usize, RuntimeConfig),
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<MicrocircuitRun, NetworkRunError> {
+    run::run_on(ranks, cfg, seed, (shards, runtime, stop))
 }
 
 #[cfg(test)]

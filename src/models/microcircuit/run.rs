@@ -1,5 +1,5 @@
-//! Building and running the microcircuit's shards, in one process or over ranks: the
-//! network of the shards this rank holds (and its [`RankBridge`]), and the run's figures
+//! Building and running the microcircuit's shards, in one process or over ranks
+//! ([`run_ranked`]): the network of the shards this rank holds, and the run's figures
 //! gathered from every shard of every rank.
 
 use std::ops::Range;
@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::build::Wiring;
 use super::model::{Model, BG_RATE_HZ, LIF, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
 use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
-use crate::cluster::{connect_shards, gather_json, reclaim, Exchange, RankBridge};
+use crate::cluster::{
+    run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
+    Report,
+};
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{memory, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{memory, Network, RunReport, RuntimeConfig, RuntimeError};
 use crate::spike::coupling::Coupling;
 use crate::spike::drive::{Drive, PoissonInput};
 use crate::spike::lif::LifState;
@@ -69,79 +72,137 @@ struct Figures {
     exchange_bytes: u64,
 }
 
-fn ranks_error(e: crate::cluster::ClusterError) -> NetworkRunError {
-    NetworkRunError::Ranks(e.to_string())
-}
-
-/// [`super::run_microcircuit`] with this rank's exchange (none: one process).
-pub(super) fn run_ranked(
+/// [`super::run_microcircuit_on`]: builds the model's wiring, then runs its shards on
+/// `ranks` ([`run_ranked`]).
+pub(super) fn run_on(
+    ranks: &mut Ranks,
     cfg: &MicrocircuitConfig,
     seed: u64,
     (shards, runtime, stop): (usize, RuntimeConfig, Option<StopFlag>),
-    exchange: &mut Option<Box<dyn Exchange>>,
 ) -> Result<MicrocircuitRun, NetworkRunError> {
     let built = Instant::now();
     let model = cfg.model();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let wiring = Wiring::new(&model, seed, LIF.dt_ms, threads);
-    let span = Span::of(cfg);
     let ranges = wiring.balanced_ranges(shards);
-    if let Some(x) = exchange.as_mut() {
-        crate::cluster::agree(x.as_mut(), &(cfg, seed, shards)).map_err(ranks_error)?;
-    }
-    let shard_rank = match exchange.as_ref() {
-        Some(x) => {
-            let synapses: Vec<u64> = ranges
-                .iter()
-                .map(|r| wiring.synapses_in(r.clone()))
-                .collect();
-            crate::cluster::rank_of_shards(&synapses, x.size()).map_err(ranks_error)?
-        }
-        None => vec![0; ranges.len()],
-    };
-    let rank = exchange.as_ref().map_or(0, |x| x.rank());
-    let local: Vec<usize> = (0..ranges.len())
-        .filter(|&s| shard_rank[s] == rank)
-        .collect();
-    let tables: Vec<SynapseTable> = local
-        .iter()
-        .map(|&s| wiring.shard_table(ranges[s].clone()))
-        .collect();
-    let mut delays = tables
-        .iter()
-        .filter_map(SynapseTable::delay_range)
-        .fold((u16::MAX, 1), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
-    if let Some(x) = exchange.as_mut() {
-        // Every rank must agree on the window: the smallest delay of all.
-        let all = gather_json(x.as_mut(), &delays).map_err(ranks_error)?;
-        delays = all
-            .into_iter()
-            .fold((u16::MAX, 1), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
-    }
-    let window = u64::from(delays.0.min(delays.1));
-    let bridge = exchange
-        .take()
-        .map(|x| RankBridge::new(x, local.len(), RankBridge::windows(span.ticks, window)));
-    let shards_of = Shards {
-        ranges: &ranges,
-        local: &local,
-        delays,
+    let circuit = Circuit {
+        cfg,
+        seed,
+        shards,
+        runtime,
         stop,
+        built,
+        span: Span::of(cfg),
+        wiring,
+        ranges,
+        local: Vec::new(),
+        build_s: 0.0,
     };
-    let net = build_network(cfg, &wiring, seed, &shards_of, tables, bridge, &span);
-    let build_s = built.elapsed().as_secs_f64();
-    let mut report = Runtime::new(runtime).run(net)?;
-    let mut mine = local_figures(&mut report, exchange)?;
-    mine.synapses = local
-        .iter()
-        .map(|&s| wiring.synapses_in(ranges[s].clone()) as usize)
-        .sum();
-    mine.build_s = build_s;
-    let all = match exchange.as_mut() {
-        Some(x) => gather_json(x.as_mut(), &mine).map_err(ranks_error)?,
-        None => vec![mine],
-    };
-    Ok(assemble(cfg, &wiring, &span, all, shard_rank))
+    run_ranked(ranks, circuit)
+}
+
+/// The microcircuit's shards as [`run_ranked`] runs them: the model's wiring, each shard's
+/// neurons, the shards this rank holds, and when its build began and ended.
+struct Circuit<'a> {
+    cfg: &'a MicrocircuitConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+    stop: Option<StopFlag>,
+    built: Instant,
+    span: Span,
+    wiring: Wiring<'a>,
+    ranges: Vec<Range<usize>>,
+    local: Vec<usize>,
+    build_s: f64,
+}
+
+impl RankedNetwork for Circuit<'_> {
+    type Fingerprint = (MicrocircuitConfig, u64, usize);
+    type Share = Figures;
+    type Output = MicrocircuitRun;
+
+    fn runtime(&self) -> RuntimeConfig {
+        self.runtime
+    }
+
+    fn fingerprint(&self) -> Self::Fingerprint {
+        (self.cfg.clone(), self.seed, self.shards)
+    }
+
+    fn units(&self) -> usize {
+        self.ranges.len()
+    }
+
+    fn synapses(&self) -> Vec<u64> {
+        let synapses = |r: &Range<usize>| self.wiring.synapses_in(r.clone());
+        self.ranges.iter().map(synapses).collect()
+    }
+
+    fn build(&mut self, at: &Placed, ranks: &mut Ranks) -> Result<Built, NetworkRunError> {
+        self.local = at.local();
+        let tables: Vec<SynapseTable> = self
+            .local
+            .iter()
+            .map(|&s| self.wiring.shard_table(self.ranges[s].clone()))
+            .collect();
+        let span = |all: &mut dyn Iterator<Item = (u16, u16)>| {
+            all.fold((u16::MAX, 1), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
+        };
+        let delays = span(&mut tables.iter().filter_map(SynapseTable::delay_range));
+        // Every rank must agree on the window: the smallest delay of all.
+        let delays = span(&mut ranks.gather_json(delays)?.into_iter());
+        let window = u64::from(delays.0.min(delays.1));
+        let shards_of = Shards {
+            ranges: &self.ranges,
+            local: &self.local,
+            delays,
+            stop: self.stop.clone(),
+        };
+        let net = build_network(
+            self.cfg,
+            &self.wiring,
+            self.seed,
+            &shards_of,
+            tables,
+            &self.span,
+        );
+        self.build_s = self.built.elapsed().as_secs_f64();
+        let (local, windows) = (
+            self.local.len(),
+            RankBridge::windows(self.span.ticks, window),
+        );
+        Ok((net, Link::Bridge { local, windows }))
+    }
+
+    fn share(
+        &mut self,
+        report: &mut Report,
+        link: &LinkFigures,
+    ) -> Result<Figures, NetworkRunError> {
+        let mut mine = local_figures(report, link.bridge)?;
+        let synapses = |&s: &usize| self.wiring.synapses_in(self.ranges[s].clone()) as usize;
+        mine.synapses = self.local.iter().map(synapses).sum();
+        mine.build_s = self.build_s;
+        Ok(mine)
+    }
+
+    fn assemble(
+        self,
+        _: RunReport<Message>,
+        all: Vec<Figures>,
+        at: &Placed,
+        _: LinkFigures,
+    ) -> Result<MicrocircuitRun, NetworkRunError> {
+        let shard_rank = at.unit_rank.clone();
+        Ok(assemble(
+            self.cfg,
+            &self.wiring,
+            &self.span,
+            all,
+            shard_rank,
+        ))
+    }
 }
 
 /// A request to stop early, shared with the shards.
@@ -155,15 +216,14 @@ struct Shards<'a> {
     stop: Option<StopFlag>,
 }
 
-/// This rank's shards (each with its synapses, delay ring, drive and record), all connected
-/// to all, and the bridge to the other ranks (connected both ways to every local shard).
+/// This rank's shards, each with its synapses, delay ring, drive and record (connected to
+/// each other and to the other ranks by [`run_ranked`]).
 fn build_network(
     cfg: &MicrocircuitConfig,
     wiring: &Wiring<'_>,
     seed: u64,
     shards: &Shards<'_>,
     tables: Vec<SynapseTable>,
-    bridge: Option<RankBridge>,
     span: &Span,
 ) -> Network<Message> {
     let lif = LIF;
@@ -206,14 +266,13 @@ fn build_network(
         net.add(format!("population.{s}"), shard);
         net.place(i, i);
     }
-    connect_shards(&mut net, shards.local.len(), bridge);
     net
 }
 
-/// What this rank's shards did, and its exchange back from the bridge.
+/// What this rank's shards did, and its bridge `b`.
 fn local_figures(
-    report: &mut RunReport<Message>,
-    exchange: &mut Option<Box<dyn Exchange>>,
+    report: &RunReport<Message>,
+    b: BridgeFigures,
 ) -> Result<Figures, NetworkRunError> {
     let mut f = Figures {
         messages: report.handled,
@@ -221,20 +280,18 @@ fn local_figures(
         peak_rss: memory::peak_resident_bytes().unwrap_or(0),
         ..Figures::default()
     };
-    let b = reclaim(report, exchange).map_err(ranks_error)?;
     (f.exchanges, f.exchange_wait_s, f.exchange_bytes) = (b.exchanges, b.wait_s, b.bytes);
     for (i, a) in report.actors.iter().enumerate() {
         let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
             continue;
         };
         if let Some((step, what, value)) = crate::spike::tally::SpikeTally::fault(p) {
-            return Err(RuntimeError::NonFinite {
+            return Err(NetworkRunError::from(RuntimeError::NonFinite {
                 actor: report.names.get(i).cloned().unwrap_or_default(),
                 step,
                 what: what.to_owned(),
                 value,
-            }
-            .into());
+            }));
         }
         f.spikes += p.spikes;
         f.events += p.synaptic_events;

@@ -3,6 +3,7 @@
 use super::build::Wiring;
 use super::model::{C_M_PF, LIF};
 use super::*;
+use crate::cluster::on_thread_ranks;
 use crate::runtime::Executor;
 use crate::spike::lif::{LifNeuron, LifParams};
 
@@ -159,7 +160,9 @@ fn ranks_give_the_same_run_as_one_process() {
         (3, Executor::Pinned),
         (4, Executor::Tokio),
     ] {
-        let runs = crate::cluster::on_thread_ranks(ranks, || run_microcircuit(&cfg, 5, 4, rt(ex)));
+        let runs = on_thread_ranks(ranks, |r| {
+            run_microcircuit_on(r, &cfg, 5, (4, rt(ex)), None)
+        });
         for (rank, run) in runs.into_iter().enumerate() {
             let run = run.expect("runs");
             let what = format!("rank {rank} of {ranks}");
@@ -185,8 +188,8 @@ fn ranks_give_the_same_run_as_one_process() {
         }
     }
     // More ranks than shards: refused with what to change.
-    let errors = crate::cluster::on_thread_ranks(5, || {
-        run_microcircuit(&cfg, 5, 4, rt(Executor::Inline))
+    let errors = on_thread_ranks(5, |r| {
+        run_microcircuit_on(r, &cfg, 5, (4, rt(Executor::Inline)), None)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
@@ -223,8 +226,8 @@ fn a_stop_request_ends_every_shard_at_the_same_tick() {
         (three.stats.sim_s, three.stats.spikes),
         (one.stats.sim_s, one.stats.spikes)
     );
-    let ranks = crate::cluster::on_thread_ranks(2, || {
-        run_microcircuit_until(&cfg, 5, 4, rt(Executor::Inline, 1), now())
+    let ranks = on_thread_ranks(2, |r| {
+        run_microcircuit_on(r, &cfg, 5, (4, rt(Executor::Inline, 1)), now())
     });
     for r in ranks {
         let r = r.expect("runs");

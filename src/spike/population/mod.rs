@@ -77,9 +77,8 @@ pub struct Population {
     pub(crate) stopped_early: bool,
 }
 
-/// Set in the shard-index word of a window piece: the sender stops after this window, and
-/// so does every shard that receives it (all at the same tick).
-pub(crate) const STOP_BIT: u32 = 1 << 31;
+/// The mark of a window piece whose sender stops after it (the piece format the bridge reads).
+pub(crate) use crate::cluster::bridge::STOP_BIT;
 
 /// Populations check their state for non-finite values every this many ticks (and at the
 /// last): a pass over the state costs about half a tick.

@@ -1,10 +1,11 @@
-//! Ranks as threads: lockstep PC, Z-IL and EP give the one-process numbers bit for bit on 2
+//! A layer-actor run on ranks as threads: lockstep PC, Z-IL and EP give the one-process numbers bit for bit on 2
 //! and 3 ranks, with the same traffic on every edge; the asynchronous schedule runs.
 
-use crate::cluster::on_thread_ranks;
+use crate::cluster::{on_thread_ranks, Ranks};
 use crate::data::dataset::Split;
-use crate::learn::coordinator::{train_layers, LayerEpoch, TrainEvent, TrainPlan};
+use crate::learn::coordinator::{LayerEpoch, TrainControl, TrainEvent, TrainPlan};
 use crate::learn::layer::{Feedback, KpInit, LayerConfig};
+use crate::learn::train::train_layers_on;
 use crate::math::activation::Activation;
 use crate::math::loss::Loss;
 use crate::math::mlp::{Init, Mlp};
@@ -54,14 +55,18 @@ fn config(rule: Rule) -> LayerConfig {
     }
 }
 
-/// Two epochs of `rule` on a 12-9-7-4 network (2 + 2 + 1 layer shards), on `rt`: rank 0's
-/// epochs and traffic.
-fn train(rule: Rule, rt: RuntimeConfig) -> (Vec<LayerEpoch>, Traffic) {
-    train_with(config(rule), rt)
+/// Two epochs of `rule` on a 12-9-7-4 network (2 + 2 + 1 layer shards), on `rt` and `ranks`:
+/// rank 0's epochs and traffic.
+fn train(rule: Rule, rt: RuntimeConfig, ranks: &mut Ranks) -> (Vec<LayerEpoch>, Traffic) {
+    train_with(config(rule), rt, ranks)
 }
 
 /// [`train`] with `cfg`.
-fn train_with(cfg: LayerConfig, rt: RuntimeConfig) -> (Vec<LayerEpoch>, Traffic) {
+fn train_with(
+    cfg: LayerConfig,
+    rt: RuntimeConfig,
+    ranks: &mut Ranks,
+) -> (Vec<LayerEpoch>, Traffic) {
     let widths = [12, 9, 7, 4];
     let images: Vec<u8> = (0..12 * 16).map(|i| (i * 37 % 251) as u8).collect();
     let split = Split::new(images, (0..16).map(|i| i % 4).collect(), 12);
@@ -74,7 +79,9 @@ fn train_with(cfg: LayerConfig, rt: RuntimeConfig) -> (Vec<LayerEpoch>, Traffic)
         weights: Init::Kaiming,
     };
     let mut epochs = Vec::new();
-    let report = train_layers(&init, &split, &split, plan, cfg, rt, &mut |ev| {
+    let control = TrainControl::default();
+    let data = (&split, &split);
+    let report = train_layers_on(ranks, &init, data, plan, cfg, rt, &control, &mut |ev| {
         if let TrainEvent::Epoch(e) = ev {
             epochs.push(*e);
         }
@@ -109,11 +116,11 @@ fn lockstep_rules_give_the_one_process_numbers_on_any_number_of_ranks() {
                 workers,
                 ..RuntimeConfig::default()
             };
-            let (one, one_traffic) = train(rule, rt);
+            let (one, one_traffic) = train(rule, rt, &mut Ranks::single());
             assert!(one_traffic.ranks.is_empty());
             for ranks in [2, 3] {
                 let what = format!("{rule:?} on {executor:?} over {ranks} ranks");
-                let mut runs = on_thread_ranks(ranks, || train(rule, rt));
+                let mut runs = on_thread_ranks(ranks, |r| train(rule, rt, r));
                 let (epochs, traffic) = runs.swap_remove(0);
                 same_numbers(&one, &epochs, &what);
                 assert_eq!(traffic.per_edge, one_traffic.per_edge, "{what}");
@@ -142,7 +149,7 @@ fn the_asynchronous_schedule_runs_across_ranks() {
         workers: 1,
         ..RuntimeConfig::default()
     };
-    let runs = on_thread_ranks(2, || {
+    let runs = on_thread_ranks(2, |ranks| {
         let mut cfg = config(Rule::Pc);
         cfg.asynchronous = Some(crate::learn::layer::AsyncSchedule {
             settle_tolerance: 1e-3,
@@ -151,7 +158,7 @@ fn the_asynchronous_schedule_runs_across_ranks() {
             seed: 5,
             quiet: std::time::Duration::from_millis(200),
         });
-        train_with(cfg, rt)
+        train_with(cfg, rt, ranks)
     });
     let (epochs, traffic) = &runs[0];
     assert_eq!(epochs.len(), 2);

@@ -1,0 +1,231 @@
+//! [`run_ranked`]: the one sequence of a run over ranks, whatever the network: agree on the
+//! network, place its units, build this rank's part, link it to the other ranks (a
+//! [`RankBridge`] or a [`RankPort`]), run, reclaim the exchange, gather every rank's share of
+//! the figures and give the exchange back. A network supplies what differs
+//! ([`RankedNetwork`]); in one process the same sequence runs with every unit on rank 0, no
+//! link and one share.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
+
+use super::bridge::{connect_shards, reclaim, BridgeFigures, RankBridge};
+use super::remote::{finish, Outbound, PortFigures, RankPort};
+use super::{Exchange, Ranks};
+use crate::message::Message;
+use crate::run_error::NetworkRunError;
+use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig};
+
+/// How long a rank waits for the others' "done" after a learning run.
+const FINISH_LIMIT: Duration = Duration::from_secs(60);
+
+/// Where a network's units go: this rank, the ranks, the rank of every unit, and (across
+/// ranks) where stand-ins for other ranks' actors send.
+pub struct Placed {
+    /// This rank.
+    pub rank: usize,
+    /// Ranks in all.
+    pub ranks: usize,
+    /// The rank of each unit (every unit on rank 0 in one process).
+    pub unit_rank: Vec<usize>,
+    /// Across ranks: the port's inbox, for [`super::remote::RemoteActor`] stand-ins.
+    pub port: Option<Sender<Outbound>>,
+}
+
+impl Placed {
+    /// The units this rank holds, in order.
+    pub fn local(&self) -> Vec<usize> {
+        (0..self.unit_rank.len())
+            .filter(|&u| self.unit_rank[u] == self.rank)
+            .collect()
+    }
+}
+
+/// How a built network reaches the other ranks.
+#[derive(Clone, Debug)]
+pub enum Link {
+    /// Population shards (actors `0..local`), each connected to each; across ranks a
+    /// [`RankBridge`] exchanging `windows` times carries the other ranks' pieces.
+    Bridge {
+        /// Shards on this rank (the network's first actors).
+        local: usize,
+        /// Exchanges over the run ([`RankBridge::windows`]).
+        windows: u64,
+    },
+    /// Actors talking on edges, stand-ins for the other ranks' ([`super::remote`]): across
+    /// ranks a [`RankPort`], added as the network's last actor, carries their messages.
+    Port {
+        /// The rank of every actor of the network.
+        actor_rank: Vec<usize>,
+    },
+}
+
+/// What the link did over the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinkFigures {
+    /// The bridge's figures (zero without one).
+    pub bridge: BridgeFigures,
+    /// The port's actor id and figures, when there was one.
+    pub port: Option<(usize, PortFigures)>,
+}
+
+/// This rank's part of a network, built, and how it links to the other ranks.
+pub type Built = (Network<Message>, Link);
+
+/// The report of this rank's part of a run.
+pub type Report = RunReport<Message>;
+
+/// What a network run over ranks supplies to [`run_ranked`].
+pub trait RankedNetwork {
+    /// What every rank must build alike (compared with rank 0's before anything is built).
+    type Fingerprint: serde::Serialize;
+    /// A rank's figures, gathered from every rank after the run.
+    type Share: serde::Serialize + serde::de::DeserializeOwned;
+    /// The whole run.
+    type Output;
+
+    /// The network's fingerprint (asked only across ranks).
+    fn fingerprint(&self) -> Self::Fingerprint;
+    /// How many units (shards) are placed on ranks.
+    fn units(&self) -> usize;
+    /// Each unit's synapses, the work placement balances (asked only across ranks).
+    fn synapses(&self) -> Vec<u64>;
+    /// This rank's part of the network and how it links to the others; `ranks` for the
+    /// collectives the build needs (every rank calls them alike).
+    fn build(&mut self, at: &Placed, ranks: &mut Ranks) -> Result<Built, NetworkRunError>;
+    /// The runtime the network runs on.
+    fn runtime(&self) -> RuntimeConfig;
+    /// Runs the built network (linked): on [`RankedNetwork::runtime`], unless the network
+    /// has more to do while it runs.
+    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, NetworkRunError> {
+        Runtime::new(self.runtime()).run(net).map_err(Into::into)
+    }
+    /// This rank's share of the figures.
+    fn share(
+        &mut self,
+        report: &mut Report,
+        link: &LinkFigures,
+    ) -> Result<Self::Share, NetworkRunError>;
+    /// The run from every rank's share, in rank order (one in one process).
+    fn assemble(
+        self,
+        report: RunReport<Message>,
+        shares: Vec<Self::Share>,
+        at: &Placed,
+        link: LinkFigures,
+    ) -> Result<Self::Output, NetworkRunError>;
+}
+
+/// Runs `net` on `ranks`: agree, place, build, link, run, reclaim, gather, give back.
+pub fn run_ranked<N: RankedNetwork>(
+    ranks: &mut Ranks,
+    mut net: N,
+) -> Result<N::Output, NetworkRunError> {
+    let several = ranks.several();
+    let unit_rank = if several {
+        ranks.agree(&net.fingerprint())?;
+        ranks.rank_of_shards(&net.synapses())?
+    } else {
+        vec![0; net.units()]
+    };
+    let (port, inbox) = if several {
+        let (port, inbox) = mpsc::channel();
+        (Some(port), Some(inbox))
+    } else {
+        (None, None)
+    };
+    let mut at = Placed {
+        rank: ranks.rank(),
+        ranks: ranks.size(),
+        unit_rank,
+        port,
+    };
+    let (mut network, link) = net.build(&at, ranks)?;
+    // The stand-ins hold their own senders.
+    at.port = None;
+    let port_id = attach(&mut network, link, ranks.take_exchange(), inbox, at.rank);
+    let mut report = net.run(network)?;
+    let link = reclaim_link(&mut report, port_id, ranks)?;
+    let mine = net.share(&mut report, &link)?;
+    let shares = ranks.gather_json(mine)?;
+    net.assemble(report, shares, &at, link)
+}
+
+/// Links this rank's part: its shards to each other and (with an exchange) to the bridge;
+/// or the port with its edges. Returns the port's id.
+fn attach(
+    net: &mut Network<Message>,
+    link: Link,
+    exchange: Option<Box<dyn Exchange>>,
+    inbox: Option<Receiver<Outbound>>,
+    rank: usize,
+) -> Option<usize> {
+    match link {
+        Link::Bridge { local, windows } => {
+            let bridge = exchange.map(|x| RankBridge::new(x, local, windows));
+            connect_shards(net, local, bridge);
+            None
+        }
+        Link::Port { actor_rank } => {
+            let (x, inbox) = exchange.zip(inbox)?;
+            Some(add_port(net, x, inbox, &actor_rank, rank))
+        }
+    }
+}
+
+/// Adds rank `rank`'s port to `net`: an edge to every local actor, then one to itself.
+fn add_port(
+    net: &mut Network<Message>,
+    x: Box<dyn Exchange>,
+    inbox: Receiver<Outbound>,
+    actor_rank: &[usize],
+    rank: usize,
+) -> usize {
+    let local: Vec<usize> = (0..actor_rank.len())
+        .filter(|&id| actor_rank[id] == rank)
+        .collect();
+    let mut edge_of = vec![None; actor_rank.len()];
+    for (edge, &id) in local.iter().enumerate() {
+        edge_of[id] = Some(edge);
+    }
+    let port = RankPort::new(x, inbox, edge_of, local.len());
+    let pid = net.add(format!("rank {rank} port"), port);
+    for id in local {
+        net.connect(pid, id);
+    }
+    net.connect(pid, pid);
+    pid
+}
+
+/// Takes the exchange back from the bridge or the port (after the port's rank has finished
+/// with every other) into `ranks`, with what the link did.
+fn reclaim_link(
+    report: &mut RunReport<Message>,
+    port_id: Option<usize>,
+    ranks: &mut Ranks,
+) -> Result<LinkFigures, NetworkRunError> {
+    let mut exchange = None;
+    let Some(id) = port_id else {
+        let bridge = reclaim(report, &mut exchange);
+        if let Some(x) = exchange {
+            ranks.put_back(x);
+        }
+        return Ok(LinkFigures {
+            bridge: bridge?,
+            port: None,
+        });
+    };
+    let port = (report.actors[id].as_mut() as &mut dyn std::any::Any)
+        .downcast_mut::<RankPort>()
+        .expect("the last actor is the rank's port");
+    let figures = port.figures();
+    let mut x = port
+        .take_exchange()
+        .expect("the port hands its exchange back once");
+    let done = finish(x.as_mut(), port.done_from(), FINISH_LIMIT);
+    ranks.put_back(x);
+    done?;
+    Ok(LinkFigures {
+        bridge: BridgeFigures::default(),
+        port: Some((id, figures)),
+    })
+}

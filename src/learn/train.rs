@@ -1,0 +1,300 @@
+//! A layer-actor run (PC, Z-IL, the asynchronous schedule, EP, C-EP): [`train_layers`] builds
+//! the network ([`crate::learn::wiring`]: the coordinator and the layer shards), runs it,
+//! streams the coordinator's events to the caller and concludes (a non-finite value or a
+//! graceful stop as the error). On several ranks ([`train_layers_on`]) it is one
+//! [`run_ranked`]: every rank builds the same network with the actors placed elsewhere as
+//! stand-ins, links them through its port, and rank 0 (the coordinator's) merges every
+//! rank's traffic into one report.
+
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use crate::cluster::remote::{merge_traffic, PortFigures};
+use crate::cluster::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Ranks, Report};
+use crate::data::dataset::Split;
+use crate::learn::coordinator::{Coordinator, TrainControl, TrainEvent, TrainPlan};
+use crate::learn::layer::{LayerConfig, LayerName};
+use crate::learn::pc_layer::asynchronous::AsyncPcLayerActor;
+use crate::learn::wiring::{build_network_on, shard_synapses};
+use crate::math::mlp::Mlp;
+use crate::message::Message;
+use crate::run_error::NetworkRunError;
+use crate::runtime::traffic::{EdgeTraffic, Tally, Traffic};
+use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+
+/// Trains `init` by predictive coding on actors: builds the network, runs it on the
+/// configured executor and calls `on_event` (on the calling thread) after every batch and
+/// epoch. Returns the runtime's report (traffic, sampled events, timings).
+pub fn train_layers(
+    init: &Mlp,
+    train: &Split,
+    test: &Split,
+    plan: TrainPlan,
+    cfg: LayerConfig,
+    runtime: RuntimeConfig,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<RunReport<Message>, NetworkRunError> {
+    let control = TrainControl::default();
+    train_layers_with(init, train, test, plan, cfg, runtime, &control, on_event)
+}
+
+/// [`train_layers`] with checkpoints, resume, a graceful stop and fault injection
+/// ([`TrainControl`]), in one process.
+#[allow(clippy::too_many_arguments)]
+pub fn train_layers_with(
+    init: &Mlp,
+    train: &Split,
+    test: &Split,
+    plan: TrainPlan,
+    cfg: LayerConfig,
+    runtime: RuntimeConfig,
+    control: &TrainControl,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<RunReport<Message>, NetworkRunError> {
+    let data = (train, test);
+    let single = &mut Ranks::single();
+    train_layers_on(single, init, data, plan, cfg, runtime, control, on_event)
+}
+
+/// [`train_layers_with`] on `ranks`: across several, the layer shards are spread over them
+/// (the coordinator on rank 0) and rank 0's report holds every rank's traffic; the other
+/// ranks return their own part's report.
+#[allow(clippy::too_many_arguments)]
+pub fn train_layers_on(
+    ranks: &mut Ranks,
+    init: &Mlp,
+    data: (&Split, &Split),
+    plan: TrainPlan,
+    cfg: LayerConfig,
+    runtime: RuntimeConfig,
+    control: &TrainControl,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<RunReport<Message>, NetworkRunError> {
+    let run = LayerRun {
+        init,
+        data,
+        plan,
+        cfg: Some(cfg),
+        runtime,
+        control,
+        on_event,
+        events: None,
+        actor_rank: Vec::new(),
+    };
+    run_ranked(ranks, run)
+}
+
+/// A layer-actor network as [`run_ranked`] runs it.
+struct LayerRun<'a> {
+    init: &'a Mlp,
+    data: (&'a Split, &'a Split),
+    plan: TrainPlan,
+    /// Until the network is built.
+    cfg: Option<LayerConfig>,
+    runtime: RuntimeConfig,
+    control: &'a TrainControl,
+    on_event: &'a mut dyn FnMut(TrainEvent),
+    /// The coordinator's events and the rank of every actor, once built.
+    events: Option<Receiver<TrainEvent>>,
+    actor_rank: Vec<usize>,
+}
+
+/// What each rank tells rank 0 after the run: its actors' edges, whether it counted, and
+/// its port's figures.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct RankShare {
+    per_edge: Vec<EdgeTraffic>,
+    counters: bool,
+    posted: (u64, u64),
+    received: (u64, u64),
+    wait_s: f64,
+}
+
+impl LayerRun<'_> {
+    fn cfg(&self) -> &LayerConfig {
+        self.cfg
+            .as_ref()
+            .expect("the configuration is kept until the build")
+    }
+}
+
+impl RankedNetwork for LayerRun<'_> {
+    type Fingerprint = (Vec<usize>, String, String);
+    type Share = RankShare;
+    type Output = RunReport<Message>;
+
+    /// Every rank waits here for the others (rank 0 may have trained the baseline first).
+    fn fingerprint(&self) -> Self::Fingerprint {
+        let (plan, cfg) = (self.plan, self.cfg());
+        (self.init.widths(), format!("{plan:?}"), format!("{cfg:?}"))
+    }
+
+    fn units(&self) -> usize {
+        shard_synapses(self.init, self.cfg()).len()
+    }
+
+    fn synapses(&self) -> Vec<u64> {
+        shard_synapses(self.init, self.cfg())
+    }
+
+    fn build(&mut self, at: &Placed, _: &mut Ranks) -> Result<Built, NetworkRunError> {
+        let cfg = self.cfg.take().expect("built once");
+        let spread = (at.ranks > 1).then_some(at);
+        let (init, data, plan, control) = (self.init, self.data, self.plan, self.control);
+        let (net, events, actor_rank) = build_network_on(init, data, plan, cfg, control, spread)?;
+        self.events = Some(events);
+        self.actor_rank.clone_from(&actor_rank);
+        Ok((net, Link::Port { actor_rank }))
+    }
+
+    fn runtime(&self) -> RuntimeConfig {
+        self.runtime
+    }
+
+    /// Streams the coordinator's events to the caller while the network runs.
+    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, NetworkRunError> {
+        let events = self.events.take().expect("run once, after the build");
+        run_network(net, events, self.runtime, self.on_event)
+    }
+
+    fn share(
+        &mut self,
+        report: &mut Report,
+        link: &LinkFigures,
+    ) -> Result<RankShare, NetworkRunError> {
+        let Some((_, f)) = link.port else {
+            return Ok(RankShare::default());
+        };
+        Ok(RankShare {
+            per_edge: report.traffic.per_edge.clone(),
+            counters: report.traffic.counters,
+            posted: (f.posted.messages, f.posted.bytes),
+            received: (f.received.messages, f.received.bytes),
+            wait_s: f.wait_s,
+        })
+    }
+
+    fn assemble(
+        self,
+        mut report: RunReport<Message>,
+        shares: Vec<RankShare>,
+        at: &Placed,
+        link: LinkFigures,
+    ) -> Result<RunReport<Message>, NetworkRunError> {
+        let Some((port_id, _)) = link.port else {
+            return conclude(report);
+        };
+        let per_rank = shares
+            .iter()
+            .map(|s| Traffic {
+                counters: s.counters,
+                per_edge: s.per_edge.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let ports: Vec<(usize, PortFigures)> =
+            shares.iter().map(|s| (port_id, figures_of(s))).collect();
+        let names = report.names[..port_id].to_vec();
+        report.traffic = merge_traffic(per_rank, &self.actor_rank, &names, &ports);
+        report.actors.truncate(port_id);
+        report.names.truncate(port_id);
+        if at.rank == 0 {
+            conclude(report)
+        } else {
+            Ok(report)
+        }
+    }
+}
+
+fn figures_of(s: &RankShare) -> PortFigures {
+    let tally = |(messages, bytes)| Tally { messages, bytes };
+    PortFigures {
+        posted: tally(s.posted),
+        received: tally(s.received),
+        wait_s: s.wait_s,
+    }
+}
+
+/// Runs `network`, calling `on_event` with the coordinator's events on the calling thread.
+fn run_network(
+    network: Network<Message>,
+    events: Receiver<TrainEvent>,
+    runtime: RuntimeConfig,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<RunReport<Message>, NetworkRunError> {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            Runtime::new(runtime)
+                .run(network)
+                .map_err(NetworkRunError::from)
+        });
+        loop {
+            match events.recv_timeout(Duration::from_millis(50)) {
+                Ok(ev) => on_event(ev),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if worker.is_finished() {
+                        while let Ok(ev) = events.try_recv() {
+                            on_event(ev);
+                        }
+                        break;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        worker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// The faults the layer actors' links injected and their updates (asynchronous schedule).
+fn fault_tally(report: &RunReport<Message>) -> Option<crate::runtime::faults::FaultTally> {
+    let mut tally = crate::runtime::faults::FaultTally::default();
+    let mut actor_batches = 0u64;
+    let mut any = false;
+    for a in &report.actors {
+        let any_actor = a.as_ref() as &dyn std::any::Any;
+        let Some(layer) = any_actor.downcast_ref::<AsyncPcLayerActor>() else {
+            continue;
+        };
+        any = true;
+        actor_batches += layer.add_async_tally(&mut tally);
+    }
+    tally.mean_updates_per_batch = tally.updates as f64 / actor_batches.max(1) as f64;
+    any.then_some(tally)
+}
+
+/// The end of a run the coordinator took part in: the fault tally, and a non-finite value
+/// or a stop request as the run's error.
+fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, NetworkRunError> {
+    let coordinator = report
+        .actors
+        .first()
+        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>());
+    let fault = coordinator.and_then(Coordinator::fault);
+    let interrupted = coordinator.is_some_and(Coordinator::interrupted);
+    report.traffic.faults = fault_tally(&report);
+    if let Some((layer, shard, step, what, value)) = fault {
+        let (layer, shard) = (layer as usize, Some(shard as usize));
+        let sharded = LayerName { layer, shard }.to_string();
+        let actor = if report.names.contains(&sharded) {
+            sharded
+        } else {
+            LayerName { layer, shard: None }.to_string()
+        };
+        return Err(NetworkRunError::from(RuntimeError::NonFinite {
+            actor,
+            step,
+            what: what.to_owned(),
+            value,
+        }));
+    }
+    if interrupted {
+        return Err(NetworkRunError::Interrupted);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;
