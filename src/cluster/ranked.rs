@@ -96,7 +96,7 @@ pub trait RankedNetwork {
     fn runtime(&self) -> RuntimeConfig;
     /// Runs the built network (linked): on [`RankedNetwork::runtime`], unless the network
     /// has more to do while it runs.
-    fn run(&mut self, net: Network<Message>) -> Result<RunReport<Message>, NetworkRunError> {
+    fn run(&mut self, net: Network<Message>) -> Result<Report, NetworkRunError> {
         Runtime::new(self.runtime()).run(net).map_err(Into::into)
     }
     /// This rank's share of the figures.
@@ -108,7 +108,7 @@ pub trait RankedNetwork {
     /// The run from every rank's share, in rank order (one in one process).
     fn assemble(
         self,
-        report: RunReport<Message>,
+        report: Report,
         shares: Vec<Self::Share>,
         at: &Placed,
         link: LinkFigures,
@@ -199,7 +199,7 @@ fn add_port(
 /// Takes the exchange back from the bridge or the port (after the port's rank has finished
 /// with every other) into `ranks`, with what the link did.
 fn reclaim_link(
-    report: &mut RunReport<Message>,
+    report: &mut Report,
     port_id: Option<usize>,
     ranks: &mut Ranks,
 ) -> Result<LinkFigures, NetworkRunError> {
