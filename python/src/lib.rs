@@ -317,7 +317,7 @@ fn bench_pc(
     }
     let rows = py.detach(|| {
         let data = axon::experiment::run::load_data(&scenario).map_err(run_error_text)?;
-        axon::experiment::bench::bench_pc(
+        axon::bench::bench_pc(
             &scenario,
             &data.train,
             &data.test,
@@ -360,7 +360,7 @@ fn bench_bp(
         serde_json::from_value(serde_json::Value::String(optimizer.clone())).map_err(|_| {
             errors::ScenarioError::new_err(format!("unknown optimizer {optimizer:?}: sgd or adam"))
         })?;
-    let cfg = axon::experiment::bench::BpBenchConfig {
+    let cfg = axon::bench::BpBenchConfig {
         layers,
         batch_size,
         threads,
@@ -374,7 +374,7 @@ fn bench_bp(
     let report = py.detach(|| {
         let set = axon::data::dataset::Dataset::load(Path::new(&data), &options)
             .map_err(|e| cli_message(&e))?;
-        Ok::<_, String>(axon::experiment::bench::bench_bp(
+        Ok::<_, String>(axon::bench::bench_bp(
             &set.train,
             &cfg,
             &mut |_, _| {},
