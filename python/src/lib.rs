@@ -448,7 +448,7 @@ fn cuba_network<'py>(
     sets: Vec<String>,
 ) -> PyResult<CubaNetwork<'py>> {
     let scenario = load_scenario(path, table_json, &sets)?;
-    let cfg = scenario.cuba().clone();
+    let cfg = scenario.cuba();
     let (pairs, excitatory) =
         py.detach(|| axon::models::cuba::synapse_pairs(&cfg, scenario.seed()));
     let (pre, post): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();

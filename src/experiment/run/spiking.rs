@@ -24,7 +24,7 @@ pub(super) fn run_cuba_scenario(
 ) -> Result<RunSummary, RunError> {
     let run = || {
         crate::models::cuba::run_cuba(
-            scenario.cuba(),
+            &scenario.cuba(),
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
@@ -59,7 +59,7 @@ pub(super) fn run_microcircuit_scenario(
 ) -> Result<RunSummary, RunError> {
     let run = |stop| {
         crate::models::microcircuit::run_microcircuit_until(
-            scenario.microcircuit(),
+            &scenario.microcircuit(),
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
