@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use axon::bench::{bench_bp, BpBenchConfig};
 use axon::data::dataset::{Dataset, LoadOptions};
-use axon::experiment::bench::{bench_bp, BpBenchConfig};
 use axon::math::optimizer::OptimizerKind;
 use criterion::{criterion_group, criterion_main, Criterion};
 

@@ -2,7 +2,7 @@
 //! executor. With `CI` set, sizes shrink so the bench only checks that it runs.
 //! (`axon bench messages` prints the same patterns next to the bare channels.)
 
-use axon::experiment::stress::ring;
+use axon::bench::stress::ring;
 use axon::runtime::{Executor, Runtime, RuntimeConfig};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 

@@ -14,7 +14,7 @@
 //! saying what it owns. `tests/layout.rs` checks that this map names every module in the tree,
 //! and `tests/imports.rs` that imports point down the layers (from the bottom: `state`, `io`,
 //! `math`, `data`, `runtime`, `run_error`, `message`, `cluster`, `learn`, `spike`, `models`,
-//! `experiment`) with no cycle between files.
+//! `experiment`, `bench`) with no cycle between files.
 //! - [`state`]: an actor's own state as named values (`StateBag`), the bottom of the tree: it
 //!   imports nothing of the crate.
 //! - [`io`]: files written whole or not at all (`write_atomic`).
@@ -54,10 +54,16 @@
 //! - [`models`]: spiking models on the core, registered in one place: `cuba` (the benchmark
 //!   network), `microcircuit` (the Potjans & Diesmann model and its parallel build).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
-//!   family), `sweep`, `run_dir`, `results`, `checkpoint`, `plot`, `bench` and `stress`.
+//!   family), `sweep`, `run_dir`, `results`, `checkpoint` and `plot`.
+//! - [`bench`](mod@bench): the benchmarks behind `axon bench`, what runs each workload and computes its
+//!   rows: `training` (BP and layer-actor epochs), `snn` (the CUBA network), `stress` (the
+//!   message runtime against the bare channels), `scale` (speed-up per worker count) and
+//!   `exchange` (one window between MPI ranks). It takes scenarios, plots and the run
+//!   folder's errors from `experiment`, never `experiment::run`.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
+pub mod bench;
 pub mod cluster;
 pub mod data;
 pub mod experiment;

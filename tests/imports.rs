@@ -1,8 +1,8 @@
 //! The import graph of `src/` keeps its shape: no cycle between files, and every import
 //! points down the layers (`state`/`io` at the bottom, then the maths, data, the runtime, the
 //! errors of a run, the message vocabulary, the cluster, learning, the spiking core, the
-//! models, experiments, and the CLI on top), so the spiking core imports no model and the
-//! runtime no learning rule.
+//! models, experiments, the benchmarks, and the CLI on top), so the spiking core imports no
+//! model and the runtime no learning rule.
 //!
 //! An edge A -> B exists when a file A names a `crate::`, `super::` or `self::` path that
 //! resolves to an item defined in file B (following `pub use` re-exports to the file that
@@ -28,6 +28,7 @@ const LAYERS: &[&str] = &[
     "spike",
     "models",
     "experiment",
+    "bench",
     "cli",
 ];
 
@@ -483,6 +484,26 @@ fn every_import_points_down_the_layers() {
     }
     let what = format!("imports pointing up or sideways (layers from the bottom: {LAYERS:?})");
     none_of(&wrong, &what);
+}
+
+#[test]
+fn benchmarks_never_import_a_run() {
+    // `bench` sits above `experiment` for its scenarios, plots and run-folder errors, but a
+    // benchmark times the library's parts, not `experiment::run`'s end-to-end run.
+    let g = graph(&sources());
+    let wrong: Vec<String> = g
+        .iter()
+        .filter(|(a, _)| top(a) == "bench")
+        .flat_map(|(a, bs)| {
+            bs.iter()
+                .filter(|b| b.starts_with("experiment/run/"))
+                .map(move |b| format!("{a} -> {b}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "bench imports experiment::run: {wrong:#?}"
+    );
 }
 
 #[test]

@@ -319,7 +319,7 @@ fn bench_pc(
     }
     let rows = py.detach(|| {
         let data = axon::experiment::run::load_data(&scenario).map_err(run_error_text)?;
-        axon::experiment::bench::bench_pc(
+        axon::bench::bench_pc(
             &scenario,
             &data.train,
             &data.test,
@@ -362,7 +362,7 @@ fn bench_bp(
         serde_json::from_value(serde_json::Value::String(optimizer.clone())).map_err(|_| {
             errors::ScenarioError::new_err(format!("unknown optimizer {optimizer:?}: sgd or adam"))
         })?;
-    let cfg = axon::experiment::bench::BpBenchConfig {
+    let cfg = axon::bench::BpBenchConfig {
         layers,
         batch_size,
         threads,
@@ -376,7 +376,7 @@ fn bench_bp(
     let report = py.detach(|| {
         let set = axon::data::dataset::Dataset::load(Path::new(&data), &options)
             .map_err(|e| cli_message(&e))?;
-        Ok::<_, String>(axon::experiment::bench::bench_bp(
+        Ok::<_, String>(axon::bench::bench_bp(
             &set.train,
             &cfg,
             &mut |_, _| {},
@@ -450,7 +450,7 @@ fn cuba_network<'py>(
     sets: Vec<String>,
 ) -> PyResult<CubaNetwork<'py>> {
     let scenario = load_scenario(path, table_json, &sets)?;
-    let cfg = scenario.cuba().clone();
+    let cfg = scenario.cuba();
     let (pairs, excitatory) =
         py.detach(|| axon::models::cuba::synapse_pairs(&cfg, scenario.seed()));
     let (pre, post): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();

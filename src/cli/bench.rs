@@ -1,12 +1,13 @@
-//! `axon bench`: the benchmarks behind the tables of docs/benchmarks.md (BP epochs, layer-actor epochs,
-//! the CUBA network, the message runtime).
+//! `axon bench`: the flags, printing and exit codes of the benchmarks behind the tables of
+//! docs/benchmarks.md (BP epochs, layer-actor epochs, the CUBA network, the message runtime);
+//! what they run and measure is `axon::bench`'s.
 
 use axon::cluster::Ranks;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use axon::bench::{bench_bp as time_bp, BpBenchConfig};
 use axon::data::dataset::{Dataset, LoadOptions};
-use axon::experiment::bench::{bench_bp as time_bp, BpBenchConfig};
 use axon::experiment::run::load_data;
 use axon::experiment::scenario::Scenario;
 use axon::math::optimizer::OptimizerKind;
@@ -185,17 +186,8 @@ fn bench_exchange(windows: u64, bytes: usize, ranks: &mut Ranks) -> Result<(), F
              --features mpi"
         )));
     };
-    let piece = vec![7u8; bytes];
-    let mut time = |n: u64| -> Result<f64, Failure> {
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            x.all_gather(&piece)
-                .map_err(|e| machine_failure(anyhow::anyhow!(e)))?;
-        }
-        Ok(start.elapsed().as_secs_f64())
-    };
-    time(100)?;
-    let secs = time(windows)?;
+    let secs = axon::bench::exchange::time_exchange(x, windows, bytes)
+        .map_err(|e| machine_failure(anyhow::anyhow!(e)))?;
     if x.rank() == 0 {
         outln!(
             "exchange across {} ranks: {:.2} us per window ({} windows, {} bytes per rank)",
@@ -266,7 +258,7 @@ fn bench_pc(
             "s/epoch"
         );
     }
-    let rows = axon::experiment::bench::bench_pc(
+    let rows = axon::bench::bench_pc(
         &scenario,
         &data.train,
         &test,

@@ -10,7 +10,7 @@
 use std::ops::Range;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cluster::{
     run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
@@ -40,9 +40,10 @@ pub const LIF: LifParams = LifParams {
     reset: Reset::ToValue,
 };
 
-/// The CUBA network (`scenarios/cuba.toml`, `axon bench snn`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// The CUBA network (`axon bench snn`; a scenario's `[cuba]` resolves to one, see
+/// `experiment::scenario::CubaSection`). Serialised only for the ranks of a run to agree
+/// on it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CubaConfig {
     /// Neurons (the first 80 % excitatory). Default 4000.
     pub neurons: usize,

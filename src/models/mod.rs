@@ -3,8 +3,9 @@
 //! Diesmann cortical microcircuit ([`microcircuit`]).
 //!
 //! # What a model is
-//! A model is the description of one network and nothing else: its configuration (a serde
-//! struct, the `[name]` section of a scenario), the parameters and seeded random streams that
+//! A model is the description of one network and nothing else: its configuration (a plain
+//! struct, `Serialize` so the ranks of a run agree on it; a scenario's `[name]` section
+//! resolves to it), the parameters and seeded random streams that
 //! draw its neurons and synapses, and a run function from (configuration, seed, shards,
 //! [`RuntimeConfig`](crate::runtime::RuntimeConfig)) to what it measured: a
 //! [`SpikingRun`](crate::spike::tally::SpikingRun), or its own type holding an
@@ -30,8 +31,10 @@
 //!    opening with a `//!` line saying what it owns: its configuration, its network drawn from
 //!    the seed, its run function on the core's parts, and its tests beside it.
 //! 2. Register it here: `pub mod <name>;`, and one bullet in the list above.
-//! 3. To run it from a scenario (outside the library's spiking core): its section in
-//!    `experiment/scenario/` (validated there like `[cuba]`), an `algorithm.kind` value, and a
+//! 3. To run it from a scenario (outside the library's spiking core): its raw section in
+//!    `experiment/scenario/<name>.rs` (serde, `deny_unknown_fields`, validated there and
+//!    translated into the model's configuration, like `[cuba]`'s `CubaSection`), an
+//!    `algorithm.kind` value, and a
 //!    runner in `experiment/run/spiking.rs` that calls `models::<name>` and writes the run
 //!    folder.
 //! 4. Name the module in `src/lib.rs`'s map and in the tree of `docs/architecture.md`

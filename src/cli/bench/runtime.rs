@@ -74,11 +74,6 @@ pub(super) fn bench_snn(
     } else {
         parse_setups(setups)?
     };
-    let cfg = axon::models::cuba::CubaConfig {
-        duration_ms,
-        ..axon::models::cuba::CubaConfig::default()
-    };
-    let mut rows = Vec::new();
     if !json {
         outln!(
             "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}",
@@ -94,28 +89,21 @@ pub(super) fn bench_snn(
             "messages/s"
         );
     }
-    for &(executor, workers, shards) in &setups {
-        for &seed in seeds {
-            let runtime = axon::runtime::RuntimeConfig {
-                executor,
-                workers,
-                ..axon::runtime::RuntimeConfig::default()
-            };
-            let run = match delays {
-                Some(d) => axon::models::cuba::run_cuba_delayed(&cfg, seed, shards, runtime, d),
-                None => axon::models::cuba::run_cuba(&cfg, seed, shards, runtime),
-            };
-            let st = run.map_err(machine_failure)?.stats;
-            let ex = format!("{executor:?}").to_lowercase();
-            if !json {
-                print_snn_row(&ex, workers, shards, seed, &st);
-            }
-            rows.push(serde_json::json!({
-                "executor": ex, "workers": workers, "shards": shards, "seed": seed,
-                "snn": st,
-            }));
+    let rows = axon::bench::snn::bench_snn(seeds, &setups, duration_ms, delays, &mut |r| {
+        if !json {
+            print_snn_row(&r.executor, r.workers, r.shards, r.seed, &r.snn);
         }
-    }
+    })
+    .map_err(machine_failure)?;
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "executor": r.executor, "workers": r.workers, "shards": r.shards,
+                "seed": r.seed, "snn": r.snn,
+            })
+        })
+        .collect();
     if json {
         outln!(
             "{}",
@@ -194,7 +182,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
             .map(|name| super::parse_setup(&format!("{name}:1:1")).map(|s| s.0))
             .collect::<Result<Vec<Executor>, Failure>>()?;
         for executor in executors {
-            let r = axon::experiment::stress::spawn_probe(executor, n.max(1), most)
+            let r = axon::bench::stress::spawn_probe(executor, n.max(1), most)
                 .map_err(machine_failure)?;
             outln!(
                 "spawn: {} idle {} actors in {:.3} s, {:.0} bytes resident per actor",
@@ -208,7 +196,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for &w in &workers {
         rows.extend(
-            axon::experiment::stress::run_stress(actors, hops, w, sample, window)
+            axon::bench::stress::run_stress(actors, hops, w, sample, window)
                 .map_err(machine_failure)?,
         );
     }
@@ -218,7 +206,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
         axon::io::write_atomic(&path, text.as_bytes()).map_err(machine_failure)?;
     }
     if let Some(dir) = trace_out {
-        let files = axon::experiment::stress::traced_ring(&dir, most, trace_sample.max(1))
+        let files = axon::bench::stress::traced_ring(&dir, most, trace_sample.max(1))
             .map_err(machine_failure)?;
         for f in files {
             outln!("wrote {}", f.display());
@@ -228,7 +216,7 @@ pub(super) fn bench_messages(args: MessagesArgs) -> Result<(), Failure> {
 }
 
 /// `axon bench messages`'s table.
-fn print_stress_rows(rows: &[axon::experiment::stress::StressRow]) {
+fn print_stress_rows(rows: &[axon::bench::stress::StressRow]) {
     outln!(
         "{:<12} {:<8} {:>7} {:>7} {:>14} {:>14} {:>6} {:>9} {:>9} {:>9} {:>9}",
         "pattern",

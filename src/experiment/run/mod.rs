@@ -24,7 +24,6 @@ use crate::experiment::run_dir::{RunDir, RunDirError};
 use crate::experiment::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
 use crate::learn::coordinator::resume::ResumeState;
 use crate::math::mlp::Mlp;
-use crate::math::rng::SeededRng;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -189,11 +188,10 @@ pub fn load_data(scenario: &Scenario) -> Result<Dataset, RunError> {
     Ok(data)
 }
 
-/// The initial network of a scenario (the same for every learner given the same seed).
+/// The initial network of a scenario (the same for every learner given the same seed;
+/// [`Scenario::initial_network`]).
 pub fn initial_network(scenario: &Scenario) -> Mlp {
-    let n = scenario.network();
-    let mut rng = SeededRng::stream(scenario.seed(), "weights");
-    Mlp::new(&n.layers, n.activation, n.init, &mut rng)
+    scenario.initial_network()
 }
 
 /// Writes `checkpoints/LABEL/epoch-EPOCH.safetensors`.

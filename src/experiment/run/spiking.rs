@@ -28,7 +28,7 @@ pub(super) fn run_cuba_scenario(
     let mut run = || {
         crate::models::cuba::run_cuba_on(
             ranks,
-            scenario.cuba(),
+            &scenario.cuba(),
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
@@ -66,7 +66,7 @@ pub(super) fn run_microcircuit_scenario(
     let mut run = |stop| {
         crate::models::microcircuit::run_microcircuit_on(
             ranks,
-            scenario.microcircuit(),
+            &scenario.microcircuit(),
             scenario.seed(),
             (scenario.shards(), scenario.runtime_config()),
             stop,

@@ -3,7 +3,7 @@
 //! [`ScenarioFile`] is the raw form: exactly the file's keys (unknown keys are errors), every
 //! key optional with the default documented on its field. Each section is its own file here,
 //! its struct beside the `validate` that checks it ([`data`], [`network`], [`train`],
-//! [`algorithm`], [`runtime`] with `[trace]`, [`faults`], [`cuba`], [`convert`], [`compare`]
+//! [`algorithm`], [`runtime`] with `[trace]`, [`faults`], [`cuba`], [`microcircuit`], [`convert`], [`compare`]
 //! with `[checkpoint]`); this module checks what combines sections. [`Scenario`] is the
 //! validated form the rest of axon takes: numbers are in range, names are known, nothing is
 //! `NaN`, and it hands out resolved values and configurations, not raw fields.
@@ -38,9 +38,11 @@ use serde::{Deserialize, Serialize};
 pub use algorithm::{AlgorithmKind, AlgorithmSection};
 pub use compare::{Baseline, CheckpointSection, CompareSection};
 pub use convert::{ConvertSection, InputCoding};
+pub use cuba::CubaSection;
 pub use data::DataSection;
 pub use faults::FaultsSection;
 pub use load::apply_override;
+pub use microcircuit::{Drive, MicrocircuitSection};
 pub use network::NetworkSection;
 pub use runtime::{RuntimeSection, TimeSchedule, TraceSection};
 pub use setup::{ExecutorChoice, Setup};
@@ -140,9 +142,9 @@ pub struct ScenarioFile {
     /// What the actor model is compared with.
     pub compare: CompareSection,
     /// The CUBA network, for `algorithm.kind = "cuba"`.
-    pub cuba: crate::models::cuba::CubaConfig,
+    pub cuba: CubaSection,
     /// The cortical microcircuit, for `algorithm.kind = "microcircuit"`.
-    pub microcircuit: crate::models::microcircuit::MicrocircuitConfig,
+    pub microcircuit: MicrocircuitSection,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
     /// Resumable checkpoints of actor training runs.
@@ -163,8 +165,8 @@ impl Default for ScenarioFile {
             runtime: RuntimeSection::default(),
             trace: TraceSection::default(),
             compare: CompareSection::default(),
-            cuba: crate::models::cuba::CubaConfig::default(),
-            microcircuit: crate::models::microcircuit::MicrocircuitConfig::default(),
+            cuba: CubaSection::default(),
+            microcircuit: MicrocircuitSection::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
@@ -218,8 +220,8 @@ impl Scenario {
         f.algorithm.validate(&f.network)?;
         f.algorithm
             .check_ep_fits(&f.network, &f.train, &f.compare)?;
-        cuba::validate(&f.cuba)?;
-        microcircuit::validate(&f.microcircuit, f.algorithm.kind)?;
+        f.cuba.validate()?;
+        f.microcircuit.validate(f.algorithm.kind)?;
         f.convert.validate()?;
         f.runtime.validate()?;
         f.checkpoint.validate()?;
@@ -358,9 +360,9 @@ impl Scenario {
             .sum()
     }
 
-    /// The CUBA network (validated).
-    pub fn cuba(&self) -> &crate::models::cuba::CubaConfig {
-        &self.file.cuba
+    /// The CUBA network (`[cuba]`, validated) as the model takes it.
+    pub fn cuba(&self) -> crate::models::cuba::CubaConfig {
+        self.file.cuba.config()
     }
 
     /// The rank of each population shard, or of each layer shard, across MPI ranks (empty:
@@ -369,9 +371,9 @@ impl Scenario {
         &self.file.runtime.shard_ranks
     }
 
-    /// The cortical microcircuit (`[microcircuit]`).
-    pub fn microcircuit(&self) -> &crate::models::microcircuit::MicrocircuitConfig {
-        &self.file.microcircuit
+    /// The cortical microcircuit (`[microcircuit]`, validated) as the model takes it.
+    pub fn microcircuit(&self) -> crate::models::microcircuit::MicrocircuitConfig {
+        self.file.microcircuit.config()
     }
 
     /// The conversion's settings (validated; [`ConvertSection::sorted_ticks`] and

@@ -4,9 +4,19 @@
 use super::{invalid, AlgorithmKind, Scenario, ScenarioError, TimeSchedule};
 use crate::learn::backprop::TrainConfig;
 use crate::math::matrix::Threads;
+use crate::math::mlp::Mlp;
 use crate::math::optimizer::OptimizerConfig;
+use crate::math::rng::SeededRng;
 
 impl Scenario {
+    /// The untrained network every model of the run starts from: the scenario's layers,
+    /// activation and initialisation, drawn from the seed's `weights` stream.
+    pub fn initial_network(&self) -> Mlp {
+        let n = self.network();
+        let mut rng = SeededRng::stream(self.seed(), "weights");
+        Mlp::new(&n.layers, n.activation, n.init, &mut rng)
+    }
+
     /// Checks the network against the data it will see: the first width must equal the
     /// image size, the last the number of classes.
     pub fn check_data(

@@ -100,7 +100,7 @@ pub(super) const ENUM_KEYS: &[(&str, &str, &str)] = &[
     ("convert.input", include_str!("convert.rs"), "input"),
     (
         "microcircuit.drive",
-        include_str!("../../models/microcircuit/mod.rs"),
+        include_str!("microcircuit.rs"),
         "drive",
     ),
     ("faults.delay.kind", include_str!("faults.rs"), "delay"),

@@ -2,7 +2,7 @@
 //! `iaf_psc_exp` neurons in eight populations (layers 2/3, 4, 5, 6; excitatory and
 //! inhibitory), about 0.3 billion synapses with normally distributed weights and delays,
 //! Poisson (or DC) background drive: the field's stress benchmark. Its configuration
-//! ([`MicrocircuitConfig`], `[microcircuit]` in a scenario), the published parameters and
+//! ([`MicrocircuitConfig`], what a scenario's `[microcircuit]` resolves to), the published parameters and
 //! what a scale derives from them ([`model`]), the parallel build ([`build`]) and
 //! [`run_microcircuit`].
 //!
@@ -17,7 +17,7 @@ mod run;
 
 use std::ops::Range;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cluster::Ranks;
 use crate::run_error::NetworkRunError;
@@ -31,7 +31,7 @@ pub const RASTER_NEURONS: usize = 200;
 pub const RASTER_MS: f64 = 200.0;
 
 /// How the network is driven from outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriveKind {
     /// Independent Poisson spikes at 8 Hz through each neuron's external synapses.
@@ -40,9 +40,10 @@ pub enum DriveKind {
     Dc,
 }
 
-/// The microcircuit (`scenarios/microcircuit.toml`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// The microcircuit (a scenario's `[microcircuit]` resolves to one, see
+/// `experiment::scenario::MicrocircuitSection`). Serialised only for the ranks of a run
+/// to agree on it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MicrocircuitConfig {
     /// Scale of neuron numbers and in-degrees (1 = 77,169 neurons, 0.3e9 synapses; weights
     /// grow as 1/sqrt(scale) and a DC current makes up the lost mean input). Default 1.
@@ -51,7 +52,7 @@ pub struct MicrocircuitConfig {
     pub duration_ms: f64,
     /// Start of the measurement (rates, CV, synchrony), ms. Default 100.
     pub transient_ms: f64,
-    /// `poisson` | `dc`. Default `poisson`.
+    /// Poisson spikes or a constant current. Default Poisson.
     pub drive: DriveKind,
     /// Mean delay of excitatory synapses, ms. Default 1.5.
     pub delay_e_ms: f64,

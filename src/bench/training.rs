@@ -160,7 +160,7 @@ pub fn bench_pc(
     epochs: usize,
     on_row: &mut dyn FnMut(&PcBenchRow),
 ) -> Result<Vec<PcBenchRow>, crate::run_error::NetworkRunError> {
-    let init = crate::experiment::run::initial_network(scenario);
+    let init = scenario.initial_network();
     let mut rows = Vec::new();
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     // The baseline, one thread.
