@@ -211,7 +211,7 @@ const PROSE_DEFAULTS: &[(&str, &str)] = &[
     ),
     (
         "runtime.shards",
-        "the workers under executor = \"auto\" for spiking networks, else 1: \
+        "the workers under executor = \"auto\" (layer shards of >= 128 neurons), else 1: \
          `prose_defaults_mean_what_they_say`",
     ),
     (
@@ -322,9 +322,23 @@ fn prose_defaults_mean_what_they_say() {
     );
 
     // runtime.shards: the workers under auto for the models that shard, else 1.
-    for (kind, shards) in [("cuba", 3), ("microcircuit", 3), ("pc", 1), ("bp", 1)] {
-        let s = resolved(&[&format!("algorithm.kind={kind}"), "runtime.workers=3"]);
-        assert_eq!(s.shards(), shards, "{kind}");
+    let widths = [
+        "network.layers=[784, 256, 256, 10]",
+        "network.layers=[784, 128, 10]",
+    ];
+    for (kind, layers, shards) in [
+        ("cuba", widths[0], 3),
+        ("microcircuit", widths[0], 3),
+        ("pc", widths[0], 2),
+        ("zil", widths[1], 1),
+        ("bp", widths[0], 1),
+    ] {
+        let s = resolved(&[
+            &format!("algorithm.kind={kind}"),
+            layers,
+            "runtime.workers=3",
+        ]);
+        assert_eq!(s.shards(), shards, "{kind} {layers}");
         assert!(s.setup().auto, "{kind}");
     }
     let named = resolved(&["runtime.executor=tokio", "runtime.workers=3"]);

@@ -10,11 +10,9 @@ use crate::runtime::Executor;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExecutorChoice {
-    /// The fastest measured setup for the workload that gives the numbers of any other: today
-    /// `pinned` with `runtime.workers` = all cores and, for spiking networks (whose spikes do
-    /// not depend on the sharding), `runtime.shards` = the workers. Layer actors stay one per
-    /// layer: a layer's sums split over shards round differently, so the numbers would move
-    /// with the machine's core count.
+    /// The fastest measured setup for the workload: today `pinned` with `runtime.workers` =
+    /// all cores and `runtime.shards` = the workers, for layer actors at most one shard per
+    /// 128 neurons of the narrowest hidden layer (smaller shards were slower).
     Auto,
     /// Tasks on a tokio multi-thread runtime.
     Tokio,
@@ -55,13 +53,12 @@ pub struct Setup {
 
 impl Setup {
     /// Resolves `choice` for a workload on `workers` threads. `shards` is `runtime.shards` as
-    /// given (`None`: left out); `sharded` whether auto may shard the workload (its results do
-    /// not depend on the sharding).
+    /// given (`None`: left out); `most` the most shards auto gives the workload (1: none).
     pub fn resolve(
         choice: ExecutorChoice,
         workers: usize,
         shards: Option<usize>,
-        sharded: bool,
+        most: usize,
     ) -> Self {
         match choice.named() {
             Some(executor) => Self {
@@ -73,7 +70,7 @@ impl Setup {
             None => Self {
                 executor: Executor::Pinned,
                 workers,
-                shards: shards.unwrap_or(if sharded { workers } else { 1 }),
+                shards: shards.unwrap_or(workers.min(most).max(1)),
                 auto: true,
             },
         }
@@ -102,26 +99,24 @@ mod tests {
 
     #[test]
     fn auto_is_pinned_on_every_worker_with_a_shard_each_where_the_model_shards() {
-        let s = Setup::resolve(ExecutorChoice::Auto, 2, None, true);
+        let s = Setup::resolve(ExecutorChoice::Auto, 2, None, usize::MAX);
         assert_eq!(
             (s.executor, s.workers, s.shards, s.auto),
             (Executor::Pinned, 2, 2, true)
         );
+        assert_eq!(Setup::resolve(ExecutorChoice::Auto, 4, None, 2).shards, 2);
+        assert_eq!(Setup::resolve(ExecutorChoice::Auto, 4, None, 1).shards, 1);
         assert_eq!(
-            Setup::resolve(ExecutorChoice::Auto, 4, None, false).shards,
-            1
-        );
-        assert_eq!(
-            Setup::resolve(ExecutorChoice::Auto, 4, Some(3), true).shards,
+            Setup::resolve(ExecutorChoice::Auto, 4, Some(3), 1).shards,
             3
         );
-        let named = Setup::resolve(ExecutorChoice::Tokio, 2, None, true);
+        let named = Setup::resolve(ExecutorChoice::Tokio, 2, None, usize::MAX);
         assert_eq!(
             (named.executor, named.shards, named.auto),
             (Executor::Tokio, 1, false)
         );
         assert_eq!(
-            Setup::resolve(ExecutorChoice::Auto, 1, None, true).describe(),
+            Setup::resolve(ExecutorChoice::Auto, 1, None, usize::MAX).describe(),
             "setup: pinned, 1 worker, 1 shard (runtime.executor = \"auto\"; name an executor to \
              choose another)"
         );
