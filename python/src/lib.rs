@@ -376,11 +376,7 @@ fn bench_bp(
     let report = py.detach(|| {
         let set = axon::data::dataset::Dataset::load(Path::new(&data), &options)
             .map_err(|e| cli_message(&e))?;
-        Ok::<_, String>(axon::bench::bench_bp(
-            &set.train,
-            &cfg,
-            &mut |_, _| {},
-        ))
+        Ok::<_, String>(axon::bench::bench_bp(&set.train, &cfg, &mut |_, _| {}))
     });
     let report = report.map_err(errors::ScenarioError::new_err)?;
     serde_json::to_string(&report).map_err(|e| PyRuntimeError::new_err(e.to_string()))
