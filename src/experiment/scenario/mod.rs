@@ -207,14 +207,23 @@ impl ScenarioFile {
     }
 }
 
-/// The most shards `runtime.executor = "auto"` gives the model: spiking networks any number
-/// (their spikes do not depend on the sharding); layer actors one per [`ROWS_PER_SHARD`]
-/// neurons of the narrowest hidden layer (smaller shards were measured slower than one);
-/// anything else one.
+/// The most shards `runtime.executor = "auto"` gives the model: spiking networks one per
+/// [`SYNAPSES_PER_SHARD`] synapses; layer actors one per [`ROWS_PER_SHARD`] neurons of the
+/// narrowest hidden layer (smaller shards were measured slower than one); anything else one.
 fn auto_shard_limit(f: &ScenarioFile) -> usize {
     let kind = f.algorithm.kind;
-    if kind.is_spiking_network() {
-        return usize::MAX;
+    let synapses = match kind {
+        AlgorithmKind::Cuba => {
+            let n = f.cuba.neurons as f64;
+            Some((n * n * f.cuba.p_connect) as u64)
+        }
+        AlgorithmKind::Microcircuit => Some(f.microcircuit.config().model().total_synapses()),
+        _ => None,
+    };
+    if let Some(synapses) = synapses {
+        return usize::try_from(synapses / SYNAPSES_PER_SHARD)
+            .unwrap_or(usize::MAX)
+            .max(1);
     }
     let layers = &f.network.layers;
     if !kind.is_layer_actors() || layers.len() < 3 {
@@ -232,6 +241,12 @@ fn auto_shard_limit(f: &ScenarioFile) -> usize {
 /// 128 (pc-mnist's 256-wide layers) ran 1.5x faster than one actor on 2 cores, two of 64
 /// (the quickstart's 128) 2.3x slower.
 pub const ROWS_PER_SHARD: usize = 128;
+
+/// Synapses a population shard holds at the least under `runtime.executor = "auto"`: CUBA at
+/// 4,000 neurons (320,000 synapses, 15-25 ms of work a simulated second) ran no faster on two
+/// shards than on one, CUBA at 40,000 (3.2 M) and the microcircuit at 0.1 scale ran 1.3-1.7x
+/// faster.
+pub const SYNAPSES_PER_SHARD: u64 = 1_000_000;
 
 impl Scenario {
     /// Checks every section of a raw scenario, then what combines sections. The first

@@ -211,7 +211,8 @@ const PROSE_DEFAULTS: &[(&str, &str)] = &[
     ),
     (
         "runtime.shards",
-        "the workers under executor = \"auto\" (layer shards of >= 128 neurons), else 1: \
+        "the workers under executor = \"auto\" (shards of >= 128 neurons or 1 M synapses), \
+         else 1: \
          `prose_defaults_mean_what_they_say`",
     ),
     (
@@ -327,7 +328,7 @@ fn prose_defaults_mean_what_they_say() {
         "network.layers=[784, 128, 10]",
     ];
     for (kind, layers, shards) in [
-        ("cuba", widths[0], 3),
+        ("cuba", widths[0], 1),
         ("microcircuit", widths[0], 3),
         ("pc", widths[0], 2),
         ("zil", widths[1], 1),
@@ -341,6 +342,15 @@ fn prose_defaults_mean_what_they_say() {
         assert_eq!(s.shards(), shards, "{kind} {layers}");
         assert!(s.setup().auto, "{kind}");
     }
+    let big = [
+        "algorithm.kind=cuba",
+        "cuba.neurons=40000",
+        "cuba.p_connect=0.002",
+    ];
+    assert_eq!(
+        resolved(&[big[0], big[1], big[2], "runtime.workers=3"]).shards(),
+        3
+    );
     let named = resolved(&["runtime.executor=tokio", "runtime.workers=3"]);
     assert_eq!((named.shards(), named.setup().auto), (1, false));
 

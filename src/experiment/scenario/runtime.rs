@@ -29,7 +29,7 @@ pub struct RuntimeSection {
     pub workers: Option<usize>,
     /// `auto` | `tokio` | `threads` | `inline` | `pinned`. Default `auto`: the fastest
     /// measured setup for the workload (today `pinned` on every worker, with a shard per
-    /// worker, layer shards of at least 128 neurons; the run prints what it chose). The others: tasks on a
+    /// worker, shards of at least 1 M synapses or 128 neurons; the run prints what it chose). The others: tasks on a
     /// thread pool; one OS thread per actor; one thread, fixed order; `workers` threads, each
     /// actor placed on one.
     pub executor: super::setup::ExecutorChoice,
@@ -40,8 +40,8 @@ pub struct RuntimeSection {
     pub stall_timeout_s: f64,
     /// Actors per hidden layer (population shards for spiking networks), >= 1 (at most the
     /// layer's width: one actor per neuron). Default: with `executor = "auto"` the workers
-    /// (for layer actors at most one per 128 neurons of the narrowest hidden layer),
-    /// otherwise 1.
+    /// (at most one per 1 M synapses of a spiking network, or per 128 neurons of the
+    /// narrowest hidden layer), otherwise 1.
     pub shards: Option<usize>,
     /// `lockstep` | `async`. Default `lockstep`. (`async` is for `pc` only; see
     /// [`TimeSchedule`].)

@@ -11,8 +11,8 @@ use crate::runtime::Executor;
 #[serde(rename_all = "kebab-case")]
 pub enum ExecutorChoice {
     /// The fastest measured setup for the workload: today `pinned` with `runtime.workers` =
-    /// all cores and `runtime.shards` = the workers, for layer actors at most one shard per
-    /// 128 neurons of the narrowest hidden layer (smaller shards were slower).
+    /// all cores and `runtime.shards` = the workers, at most one shard per 1 M synapses
+    /// (populations) or per 128 neurons of the narrowest hidden layer (layer actors).
     Auto,
     /// Tasks on a tokio multi-thread runtime.
     Tokio,
