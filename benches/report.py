@@ -86,6 +86,16 @@ def rows_bp(quick):
     return rows
 
 
+def auto_layer_shards(scenario, cores):
+    """The shards `runtime.executor = "auto"` gives a layer-actor scenario: the workers, at
+    most one per 128 neurons of the narrowest hidden layer (`ROWS_PER_SHARD`)."""
+    import tomllib
+    with open(os.path.join(ROOT, "scenarios", f"{scenario}.toml"), "rb") as f:
+        layers = tomllib.load(f)["network"]["layers"]
+    narrowest = min(layers[1:-1]) if len(layers) > 2 else 0
+    return max(1, min(cores, narrowest // 128))
+
+
 def rows_setups(quick):
     """Learning: the default setup (auto: pinned on every core, layers whole) against the
     explicit ones, one epoch per setup (issue 26's check on 2 cores)."""
@@ -100,7 +110,7 @@ def rows_setups(quick):
             if r["executor"] == "-":
                 continue
             label = f"{r['executor']}:{r['workers']}:{r['shards']}"
-            if (r["executor"], r["shards"]) == ("pinned", 1):
+            if (r["executor"], r["shards"]) == ("pinned", auto_layer_shards(scen, cores)):
                 label += " (auto)"
             rows.append((f"{scen}: one epoch of its actors, {label}", f"{r['best_s']:.2f} s",
                          "axon " + " ".join(a for a in args if a != "--json")))
