@@ -222,6 +222,19 @@ pub enum ReportData {
         /// One value per step.
         values: Signal,
     },
+    /// How many times each of the sender's neurons fired in a presentation, and the
+    /// synaptic events it received (spike-timing learning: the coordinator labels neurons and
+    /// classifies from these).
+    Responses {
+        /// The sender's first neuron.
+        offset: u32,
+        /// Spikes per neuron.
+        counts: std::sync::Arc<Vec<u32>>,
+        /// Spikes of every neuron the sender holds (excitatory and inhibitory).
+        spikes: u64,
+        /// Synaptic events delivered into the sender.
+        events: u64,
+    },
     /// The sender's synapses, for checkpoints and checks (counted as `snapshot` traffic).
     Snapshot {
         /// Layer (1-based).
@@ -289,6 +302,17 @@ pub enum Phase {
     /// Asynchronous schedule, between layer actors: the sender has made all its updates for
     /// the batch and will send nothing more in it (never faulted, like a FIN).
     Exhausted,
+    /// Present a pattern to a spiking network for one presentation (spike-timing learning):
+    /// to the input, which pattern and how strongly; to the receiving shards, whether they
+    /// learn from it. The message's step is the presentation's number.
+    Present {
+        /// The pattern (an image's index in the input's patterns).
+        pattern: u32,
+        /// The input's intensity (rates in units of the input's base rate per pixel value).
+        intensity: u32,
+        /// Whether plasticity and homeostasis are on.
+        learn: bool,
+    },
     /// Equilibrium propagation: the nudged phase of the training batch begins at this step,
     /// with `beta` of this sign (the free phase's end).
     Nudge {
@@ -341,6 +365,15 @@ pub enum Message {
         /// Who fired.
         fired: Spikes,
     },
+    /// An input population's spikes for one whole presentation (they do not depend on the
+    /// network, so they travel as one window): per tick of the presentation, a count, then
+    /// who fired (kind `spike`).
+    Input {
+        /// The presentation's number.
+        presentation: u64,
+        /// Counts and indices, tick by tick.
+        window: Spikes,
+    },
     /// A clock tick: the receiver may compute tick `tick`, every spike of the tick before
     /// being already in its mailbox (kind `control`; one-actor-per-neuron spiking networks).
     Tick {
@@ -389,7 +422,7 @@ impl Payload for Message {
         match self {
             Message::Activity { .. } | Message::ActivityDown { .. } => MessageKind::Activity,
             Message::Error { .. } => MessageKind::Error,
-            Message::Spike { .. } => MessageKind::Spike,
+            Message::Spike { .. } | Message::Input { .. } => MessageKind::Spike,
             Message::Phase { .. }
             | Message::Clamp { .. }
             | Message::Tick { .. }
@@ -410,6 +443,7 @@ impl Payload for Message {
             | Message::ActivityDown { signal, .. }
             | Message::Error { signal, .. } => signal.bytes(),
             Message::Spike { fired, .. } => 4 * fired.0.len(),
+            Message::Input { window, .. } => 4 * window.0.len(),
             Message::Phase { .. } | Message::Tick { .. } => 8,
             Message::Poll => 0,
             Message::Clamp { labels, .. } => labels.bytes(),
@@ -417,6 +451,7 @@ impl Payload for Message {
                 ReportData::Predictions(s) => s.bytes(),
                 ReportData::Energy(_) => 8,
                 ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => 16,
+                ReportData::Responses { counts, .. } => 4 * counts.len() + 20,
                 ReportData::Settled { .. } => 12,
                 ReportData::Energies { values, .. } => values.bytes(),
                 ReportData::Snapshot { copy, .. } | ReportData::Feedback { copy, .. } => {
@@ -438,6 +473,7 @@ impl Payload for Message {
             | Message::Report { step, .. }
             | Message::WeightTransport { step, .. } => *step,
             Message::Spike { tick, .. } | Message::Tick { tick } => *tick,
+            Message::Input { presentation, .. } => *presentation,
             Message::Poll => 0,
         }
     }

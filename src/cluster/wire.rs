@@ -65,8 +65,7 @@ pub fn encode(to: usize, msg: &Message, out: &mut Vec<u8>) {
         }
         Message::Spike { tick, fired } => {
             head(out, 3, *tick, 0);
-            put_u32(out, fired.0.len() as u32);
-            fired.0.iter().for_each(|&i| put_u32(out, i));
+            put_u32s(out, &fired.0);
         }
         Message::Tick { tick } => head(out, 4, *tick, 0),
         Message::Phase { step, phase } => {
@@ -86,6 +85,13 @@ pub fn encode(to: usize, msg: &Message, out: &mut Vec<u8>) {
             put_copy(out, copy);
         }
         Message::Poll => head(out, 9, 0, 0),
+        Message::Input {
+            presentation,
+            window,
+        } => {
+            head(out, 10, *presentation, 0);
+            put_u32s(out, &window.0);
+        }
     }
 }
 
@@ -122,14 +128,10 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
             learned: r.u8()? != 0,
             signal: r.signal(pool)?,
         },
-        3 => {
-            let n = r.len(4)?;
-            let fired = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-            Message::Spike {
-                tick: step,
-                fired: Spikes(std::sync::Arc::new(fired)),
-            }
-        }
+        3 => Message::Spike {
+            tick: step,
+            fired: Spikes(std::sync::Arc::new(r.u32s()?)),
+        },
         4 => Message::Tick { tick: step },
         5 => Message::Phase {
             step,
@@ -149,6 +151,10 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
             copy: r.copy()?,
         },
         9 => Message::Poll,
+        10 => Message::Input {
+            presentation: step,
+            window: Spikes(std::sync::Arc::new(r.u32s()?)),
+        },
         t => return Err(WireError(format!("unknown message tag {t}"))),
     };
     if r.at != bytes.len() {
@@ -179,6 +185,11 @@ fn put_f32s(out: &mut Vec<u8>, v: &[f32]) {
         v.iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
     }
+}
+
+fn put_u32s(out: &mut Vec<u8>, v: &[u32]) {
+    put_u32(out, v.len() as u32);
+    v.iter().for_each(|&i| put_u32(out, i));
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -217,6 +228,16 @@ fn put_phase(out: &mut Vec<u8>, p: Phase) {
         Phase::Nudge { negative } => {
             out.push(6);
             out.push(u8::from(negative));
+        }
+        Phase::Present {
+            pattern,
+            intensity,
+            learn,
+        } => {
+            out.push(7);
+            put_u32(out, pattern);
+            put_u32(out, intensity);
+            out.push(u8::from(learn));
         }
     }
 }
@@ -296,6 +317,17 @@ fn put_report(out: &mut Vec<u8>, d: &ReportData) {
             who(out, 9, *layer, *offset);
             put_signal(out, weight);
             put_signal(out, bias);
+        }
+        ReportData::Responses {
+            offset,
+            counts,
+            spikes,
+            events,
+        } => {
+            who(out, 10, *offset, 0);
+            put_u32s(out, counts);
+            out.extend_from_slice(&spikes.to_le_bytes());
+            out.extend_from_slice(&events.to_le_bytes());
         }
     }
 }
@@ -403,6 +435,10 @@ impl Reader<'_> {
             bias,
         ))
     }
+    fn u32s(&mut self) -> Result<Vec<u32>, WireError> {
+        let n = self.len(4)?;
+        (0..n).map(|_| self.u32()).collect()
+    }
     fn phase(&mut self) -> Result<Phase, WireError> {
         Ok(match self.u8()? {
             0 => Phase::Train { rows: self.u32()? },
@@ -413,6 +449,11 @@ impl Reader<'_> {
             5 => Phase::Exhausted,
             6 => Phase::Nudge {
                 negative: self.u8()? != 0,
+            },
+            7 => Phase::Present {
+                pattern: self.u32()?,
+                intensity: self.u32()?,
+                learn: self.u8()? != 0,
             },
             t => return Err(WireError(format!("unknown phase tag {t}"))),
         })
@@ -464,6 +505,12 @@ impl Reader<'_> {
                 offset: b,
                 weight: self.signal(pool)?,
                 bias: self.signal(pool)?,
+            },
+            10 => ReportData::Responses {
+                offset: a,
+                counts: std::sync::Arc::new(self.u32s()?),
+                spikes: self.u64()?,
+                events: self.u64()?,
             },
             t => return Err(WireError(format!("unknown report tag {t}"))),
         })

@@ -40,6 +40,10 @@ pub struct Results {
     /// wall seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snn: Option<crate::spike::stats::SnnStats>,
+    /// Spike-timing learning runs (`stdp-mnist`): accuracy, labels, training curve, spikes and
+    /// wall time per image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdp: Option<crate::models::diehl_cook::DiehlCookResults>,
     /// Conversion runs: the ANN's test accuracy before conversion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann_test_accuracy: Option<f64>,
@@ -130,6 +134,7 @@ impl Results {
             models: BTreeMap::new(),
             traffic: None,
             snn: None,
+            stdp: None,
             ann_test_accuracy: None,
             conversion: Vec::new(),
         }

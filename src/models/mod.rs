@@ -1,6 +1,7 @@
 //! Spiking models, each a short module on top of the spiking core ([`crate::spike`]), and the
 //! one place where a model is registered: the CUBA benchmark ([`cuba`]) and the Potjans &
-//! Diesmann cortical microcircuit ([`microcircuit`]).
+//! Diesmann cortical microcircuit ([`microcircuit`]), and Diehl & Cook's unsupervised MNIST
+//! network with spike-timing learning ([`diehl_cook`]).
 //!
 //! # What a model is
 //! A model is the description of one network and nothing else: its configuration (a plain
@@ -44,4 +45,5 @@
 //! core as a generic piece, named for what it is, not for the model.
 
 pub mod cuba;
+pub mod diehl_cook;
 pub mod microcircuit;

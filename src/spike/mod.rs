@@ -5,6 +5,8 @@
 //! measured ([`tally`], [`stats`]), ANN-to-SNN conversion ([`convert`]) and NIR graphs on
 //! actors ([`nir`]). Models built on it live in `src/models/`.
 
+pub mod competitive;
+pub mod conductance;
 pub mod convert;
 pub(crate) mod coupling;
 pub mod drive;
@@ -12,6 +14,8 @@ pub mod lif;
 pub mod neuron_actor;
 pub(crate) mod neuron_network;
 pub mod nir;
+pub mod plasticity;
+pub mod poisson_source;
 pub mod population;
 pub mod record;
 pub mod stats;

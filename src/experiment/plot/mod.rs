@@ -6,8 +6,9 @@
 //! drawn in a band right of the chart so that it never covers data). Every axis names its unit
 //! (or says the quantity is dimensionless).
 //! Each figure lives in its own file: [`accuracy`], [`sweep`], [`energy`] (free energy and EP
-//! energy), [`spikes`] (CUBA and conversion rasters), [`microcircuit`] (its raster and rates box plot)
-//! and [`heatmap`] (traffic).
+//! energy), [`spikes`] (CUBA and conversion rasters), [`microcircuit`] (its raster and rates box plot),
+//! [`stdp`] (receptive fields and the training curve of spike-timing learning) and [`heatmap`]
+//! (traffic).
 //!
 //! Labels are drawn with an embedded DejaVu Sans (`data/fonts/`), registered once with
 //! plotters' `ab_glyph` backend, so plots render the same on a machine without fonts.
@@ -17,6 +18,7 @@ pub mod energy;
 pub mod heatmap;
 pub mod microcircuit;
 pub mod spikes;
+pub mod stdp;
 pub mod sweep;
 
 use std::error::Error;
@@ -35,6 +37,7 @@ pub use energy::{ep_energy_png, free_energy_png};
 pub use heatmap::traffic_heatmap_png;
 pub use microcircuit::{microcircuit_raster_png, rates_box_png};
 pub use spikes::{cuba_raster_png, spike_raster_png};
+pub use stdp::{receptive_fields_png, stdp_curve_png};
 pub use sweep::{sweep_png, SweepAxis, SweepSeries};
 
 static FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");

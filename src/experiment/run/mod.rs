@@ -5,13 +5,15 @@
 //! `results.json` and `accuracy.png`, so a run stopped at any point keeps every epoch it
 //! finished. Progress is reported to an [`Observer`] (the CLI draws bars with it). Each
 //! algorithm's run is its own file: `bp` (the synchronous baseline), `layers` (PC, Z-IL,
-//! EP and C-EP on layer actors), `spiking` (the CUBA network) and `conversion`
+//! EP and C-EP on layer actors), `spiking` (the CUBA network), `stdp` (Diehl & Cook's
+//! spike-timing learning) and `conversion`
 //! (ANN-to-SNN conversion).
 
 mod bp;
 mod conversion;
 mod layers;
 mod spiking;
+mod stdp;
 
 use std::path::{Path, PathBuf};
 
@@ -342,6 +344,7 @@ pub fn run(
         AlgorithmKind::Microcircuit => {
             return spiking::run_microcircuit_scenario(scenario, opts, observer, ranks)
         }
+        AlgorithmKind::StdpMnist => return stdp::run_stdp_scenario(scenario, opts, observer),
         _ => {}
     }
     let data = load_data(scenario)?;
@@ -373,7 +376,7 @@ pub fn run(
     };
     match scenario.kind() {
         AlgorithmKind::Bp => bp::evaluate_baseline(&run, &baseline, &mut results)?,
-        AlgorithmKind::Cuba | AlgorithmKind::Microcircuit => {
+        AlgorithmKind::Cuba | AlgorithmKind::Microcircuit | AlgorithmKind::StdpMnist => {
             unreachable!("spiking runs return above")
         }
         AlgorithmKind::SnnConvert => conversion::convert(&run, &baseline, &mut results)?,

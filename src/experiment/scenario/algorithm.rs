@@ -29,6 +29,9 @@ pub enum AlgorithmKind {
     /// Equilibrium propagation with continual weight updates (Ernoult et al. 2020): the update
     /// applied at every nudged step.
     Cep,
+    /// Diehl & Cook's unsupervised MNIST network (`[stdp_mnist]`, `[plasticity]`):
+    /// spike-timing learning on actors.
+    StdpMnist,
 }
 
 impl AlgorithmKind {
@@ -43,6 +46,7 @@ impl AlgorithmKind {
             AlgorithmKind::SnnConvert => "snn-convert",
             AlgorithmKind::Ep => "ep",
             AlgorithmKind::Cep => "cep",
+            AlgorithmKind::StdpMnist => "stdp-mnist",
         }
     }
 

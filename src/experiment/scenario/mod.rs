@@ -27,6 +27,7 @@ mod reference_tests;
 mod resolve;
 pub mod runtime;
 pub mod setup;
+pub mod stdp;
 #[cfg(test)]
 mod tests;
 pub mod train;
@@ -46,6 +47,7 @@ pub use microcircuit::{Drive, MicrocircuitSection};
 pub use network::NetworkSection;
 pub use runtime::{RuntimeSection, TimeSchedule, TraceSection};
 pub use setup::{ExecutorChoice, Setup};
+pub use stdp::{PlasticitySection, StdpMnistSection};
 pub use train::TrainSection;
 
 use crate::math::activation::Activation;
@@ -145,6 +147,10 @@ pub struct ScenarioFile {
     pub cuba: CubaSection,
     /// The cortical microcircuit, for `algorithm.kind = "microcircuit"`.
     pub microcircuit: MicrocircuitSection,
+    /// Diehl & Cook's network, for `algorithm.kind = "stdp-mnist"`.
+    pub stdp_mnist: StdpMnistSection,
+    /// The plastic synapses' rule (`stdp-mnist`).
+    pub plasticity: PlasticitySection,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
     pub convert: ConvertSection,
     /// Resumable checkpoints of actor training runs.
@@ -167,6 +173,8 @@ impl Default for ScenarioFile {
             compare: CompareSection::default(),
             cuba: CubaSection::default(),
             microcircuit: MicrocircuitSection::default(),
+            stdp_mnist: StdpMnistSection::default(),
+            plasticity: PlasticitySection::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
@@ -218,6 +226,7 @@ fn auto_shard_limit(f: &ScenarioFile) -> usize {
             Some((n * n * f.cuba.p_connect) as u64)
         }
         AlgorithmKind::Microcircuit => Some(f.microcircuit.config().model().total_synapses()),
+        AlgorithmKind::StdpMnist => Some(784 * f.stdp_mnist.n_exc as u64),
         _ => None,
     };
     if let Some(synapses) = synapses {
@@ -263,6 +272,17 @@ impl Scenario {
             .check_ep_fits(&f.network, &f.train, &f.compare)?;
         f.cuba.validate()?;
         f.microcircuit.validate(f.algorithm.kind)?;
+        f.stdp_mnist.validate()?;
+        f.plasticity.plasticity()?;
+        if f.algorithm.kind != AlgorithmKind::StdpMnist
+            && f.plasticity != PlasticitySection::default()
+        {
+            return Err(invalid(
+                "plasticity",
+                "set",
+                "only algorithm.kind = \"stdp-mnist\" has plastic synapses; remove [plasticity]",
+            ));
+        }
         f.convert.validate()?;
         f.runtime.validate()?;
         f.checkpoint.validate()?;
@@ -397,6 +417,15 @@ impl Scenario {
                 }
             })
             .sum()
+    }
+
+    /// Diehl & Cook's network (`[stdp_mnist]` and `[plasticity]`, validated) as the model
+    /// takes it.
+    pub fn stdp_mnist(&self) -> crate::models::diehl_cook::DiehlCookConfig {
+        self.file
+            .plasticity
+            .config(&self.file.stdp_mnist)
+            .expect("validated")
     }
 
     /// The CUBA network (`[cuba]`, validated) as the model takes it.

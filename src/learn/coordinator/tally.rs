@@ -102,7 +102,10 @@ impl Coordinator {
                     _ => {}
                 }
             }
-            ReportData::Energy(_) | ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => {}
+            ReportData::Energy(_)
+            | ReportData::SpikeCounts { .. }
+            | ReportData::Responses { .. }
+            | ReportData::Fault { .. } => {}
         }
     }
 

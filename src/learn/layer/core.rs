@@ -209,7 +209,9 @@ impl LayerCore {
                 return Opened::Nothing;
             }
             Phase::Save => return Opened::Save,
-            Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } => return Opened::Nothing,
+            Phase::Learn | Phase::Exhausted | Phase::Nudge { .. } | Phase::Present { .. } => {
+                return Opened::Nothing
+            }
             Phase::Train { rows } => (rows as usize, true),
             Phase::Evaluate { rows } => (rows as usize, false),
         };

@@ -173,6 +173,7 @@ impl PcLayer<AsyncState> {
             } if step <= base => {}
             Message::Report { .. }
             | Message::Spike { .. }
+            | Message::Input { .. }
             | Message::ActivityDown { .. }
             | Message::Poll => {}
             m if step < base => {

@@ -1,0 +1,295 @@
+//! `[stdp_mnist]` and `[plasticity]`: Diehl & Cook's unsupervised MNIST network and the
+//! spike-timing rule of its plastic synapses, as written; their rules; and the
+//! [`DiehlCookConfig`] of `models::diehl_cook` they resolve to.
+
+use serde::{Deserialize, Serialize};
+
+use super::{fmt_f64, invalid, ScenarioError};
+use crate::models::diehl_cook::DiehlCookConfig;
+use crate::spike::plasticity::{Plasticity, StdpRule, TraceMode, WeightDependence};
+
+/// `[stdp_mnist]`: the network, for `algorithm.kind = "stdp-mnist"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdpMnistSection {
+    /// Excitatory neurons (as many inhibitory ones), 1..=10000. Default 400.
+    pub n_exc: usize,
+    /// Passes over the training images, 1..=100. Default 1.
+    pub epochs: usize,
+    /// Training images per epoch (the first ones), >= 1. Default 60000.
+    pub train_images: usize,
+    /// Training images presented with learning off to label the neurons, >= 1. Default 10000.
+    pub label_images: usize,
+    /// Test images, >= 1. Default 10000.
+    pub test_images: usize,
+    /// Training images per point of the accuracy curve, >= 1. Default 1000.
+    pub curve_every: usize,
+}
+
+impl Default for StdpMnistSection {
+    fn default() -> Self {
+        let c = DiehlCookConfig::default();
+        StdpMnistSection {
+            n_exc: c.n_exc,
+            epochs: c.epochs,
+            train_images: c.train_images,
+            label_images: c.label_images,
+            test_images: c.test_images,
+            curve_every: c.curve_every,
+        }
+    }
+}
+
+impl StdpMnistSection {
+    /// Checks the sizes.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let c = self;
+        if !(1..=10_000).contains(&c.n_exc) {
+            return Err(invalid("stdp_mnist.n_exc", c.n_exc, "must be 1..=10000"));
+        }
+        if !(1..=100).contains(&c.epochs) {
+            return Err(invalid("stdp_mnist.epochs", c.epochs, "must be 1..=100"));
+        }
+        for (key, v) in [
+            ("stdp_mnist.train_images", c.train_images),
+            ("stdp_mnist.label_images", c.label_images),
+            ("stdp_mnist.test_images", c.test_images),
+            ("stdp_mnist.curve_every", c.curve_every),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, v, "must be >= 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[plasticity]`: the rule of the plastic synapses. Every constant is optional; those the
+/// rule does not read are refused (they would do nothing). Defaults: Diehl & Cook's code's
+/// rule (`rule = "triplet"`, the minimal triplet rule with nearest-spike traces).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlasticitySection {
+    /// `pair` | `triplet` | `presynaptic`. Default `triplet`.
+    pub rule: Option<String>,
+    /// `nearest` | `all-to-all`. Default `nearest`.
+    pub traces: Option<String>,
+    /// `additive` | `multiplicative` | `power-law`. Default `additive`.
+    pub dependence: Option<String>,
+    /// `power-law`'s exponent, > 0. Default 1.
+    pub mu: Option<f64>,
+    /// Bounds. Defaults 0 and 1.
+    pub w_min: Option<f64>,
+    /// Upper bound.
+    pub w_max: Option<f64>,
+    /// `pair`: amplitudes (defaults 0.01, 0.0105) and time constants, ms (20, 20).
+    pub a_plus: Option<f64>,
+    /// `pair`: depression amplitude.
+    pub a_minus: Option<f64>,
+    /// `pair`, `triplet`: presynaptic trace `r1`'s time constant, ms.
+    pub tau_plus_ms: Option<f64>,
+    /// `pair`, `triplet`: postsynaptic trace `o1`'s time constant, ms.
+    pub tau_minus_ms: Option<f64>,
+    /// `triplet`: amplitudes (defaults 0, 0.01, 0.0001, 0: Diehl & Cook's) and the slow
+    /// traces' time constants, ms (`tau_x` 20, `tau_y` 40).
+    pub a2_plus: Option<f64>,
+    /// `triplet`: post-pre-post potentiation.
+    pub a3_plus: Option<f64>,
+    /// `triplet`: pair depression.
+    pub a2_minus: Option<f64>,
+    /// `triplet`: pre-post-pre depression.
+    pub a3_minus: Option<f64>,
+    /// `triplet`: `r2`'s time constant, ms.
+    pub tau_x_ms: Option<f64>,
+    /// `triplet`: `o2`'s time constant, ms.
+    pub tau_y_ms: Option<f64>,
+    /// `presynaptic`: learning rate (default 0.0001), target trace (0.4) and the
+    /// presynaptic trace's time constant, ms (20).
+    pub eta: Option<f64>,
+    /// `presynaptic`: target trace.
+    pub x_target: Option<f64>,
+    /// `presynaptic`: trace time constant, ms.
+    pub tau_pre_ms: Option<f64>,
+}
+
+impl PlasticitySection {
+    /// The rule these keys describe, checked: an unknown rule or mode, a constant the rule
+    /// does not read, a tau <= 0, inverted bounds or a non-finite value is an error naming
+    /// the key.
+    pub fn plasticity(&self) -> Result<Plasticity, ScenarioError> {
+        let s = self;
+        let rule_name = s.rule.as_deref().unwrap_or("triplet");
+        let dc = Plasticity::diehl_cook();
+        let StdpRule::Triplet {
+            a2_plus,
+            a3_plus,
+            a2_minus,
+            a3_minus,
+            tau_plus_ms,
+            tau_x_ms,
+            tau_minus_ms,
+            tau_y_ms,
+        } = dc.rule
+        else {
+            unreachable!("Diehl & Cook's rule is a triplet rule")
+        };
+        let f = |key: &str, v: Option<f64>, default: f32| -> Result<f32, ScenarioError> {
+            match v {
+                None => Ok(default),
+                Some(x) if x.is_finite() => Ok(x as f32),
+                Some(x) => Err(invalid(key, fmt_f64(x), "must be a finite number")),
+            }
+        };
+        let (unused, rule) = match rule_name {
+            "pair" => (
+                self.set_keys(&[
+                    "a2_plus",
+                    "a3_plus",
+                    "a2_minus",
+                    "a3_minus",
+                    "tau_x_ms",
+                    "tau_y_ms",
+                    "eta",
+                    "x_target",
+                    "tau_pre_ms",
+                ]),
+                StdpRule::Pair {
+                    a_plus: f("plasticity.a_plus", s.a_plus, 0.01)?,
+                    a_minus: f("plasticity.a_minus", s.a_minus, 0.0105)?,
+                    tau_plus_ms: f("plasticity.tau_plus_ms", s.tau_plus_ms, 20.0)?,
+                    tau_minus_ms: f("plasticity.tau_minus_ms", s.tau_minus_ms, 20.0)?,
+                },
+            ),
+            "triplet" => (
+                self.set_keys(&["a_plus", "a_minus", "eta", "x_target", "tau_pre_ms"]),
+                StdpRule::Triplet {
+                    a2_plus: f("plasticity.a2_plus", s.a2_plus, a2_plus)?,
+                    a3_plus: f("plasticity.a3_plus", s.a3_plus, a3_plus)?,
+                    a2_minus: f("plasticity.a2_minus", s.a2_minus, a2_minus)?,
+                    a3_minus: f("plasticity.a3_minus", s.a3_minus, a3_minus)?,
+                    tau_plus_ms: f("plasticity.tau_plus_ms", s.tau_plus_ms, tau_plus_ms)?,
+                    tau_x_ms: f("plasticity.tau_x_ms", s.tau_x_ms, tau_x_ms)?,
+                    tau_minus_ms: f("plasticity.tau_minus_ms", s.tau_minus_ms, tau_minus_ms)?,
+                    tau_y_ms: f("plasticity.tau_y_ms", s.tau_y_ms, tau_y_ms)?,
+                },
+            ),
+            "presynaptic" => (
+                self.set_keys(&[
+                    "a_plus",
+                    "a_minus",
+                    "a2_plus",
+                    "a3_plus",
+                    "a2_minus",
+                    "a3_minus",
+                    "tau_plus_ms",
+                    "tau_minus_ms",
+                    "tau_x_ms",
+                    "tau_y_ms",
+                ]),
+                StdpRule::Presynaptic {
+                    eta: f("plasticity.eta", s.eta, 0.0001)?,
+                    x_target: f("plasticity.x_target", s.x_target, 0.4)?,
+                    tau_pre_ms: f("plasticity.tau_pre_ms", s.tau_pre_ms, 20.0)?,
+                },
+            ),
+            other => {
+                return Err(invalid(
+                    "plasticity.rule",
+                    format!("{other:?}"),
+                    "must be \"pair\", \"triplet\" or \"presynaptic\"",
+                ))
+            }
+        };
+        if let Some(key) = unused {
+            return Err(invalid(
+                &format!("plasticity.{key}"),
+                "set",
+                &format!("rule \"{rule_name}\" does not read it; remove it or change the rule"),
+            ));
+        }
+        let p = Plasticity {
+            rule,
+            traces: self.traces()?,
+            dependence: self.dependence(f("plasticity.mu", s.mu, 1.0)?)?,
+            w_min: f("plasticity.w_min", s.w_min, dc.w_min)?,
+            w_max: f("plasticity.w_max", s.w_max, dc.w_max)?,
+        };
+        p.validate().map_err(|e| {
+            invalid(
+                &format!("plasticity.{}", e.key),
+                fmt_f64(f64::from(e.value)),
+                e.reason,
+            )
+        })?;
+        Ok(p)
+    }
+
+    /// The first of `keys` that is set.
+    fn set_keys(&self, keys: &[&'static str]) -> Option<&'static str> {
+        let s = self;
+        keys.iter().copied().find(|&k| {
+            match k {
+                "a_plus" => s.a_plus,
+                "a_minus" => s.a_minus,
+                "a2_plus" => s.a2_plus,
+                "a3_plus" => s.a3_plus,
+                "a2_minus" => s.a2_minus,
+                "a3_minus" => s.a3_minus,
+                "tau_plus_ms" => s.tau_plus_ms,
+                "tau_minus_ms" => s.tau_minus_ms,
+                "tau_x_ms" => s.tau_x_ms,
+                "tau_y_ms" => s.tau_y_ms,
+                "eta" => s.eta,
+                "x_target" => s.x_target,
+                _ => s.tau_pre_ms,
+            }
+            .is_some()
+        })
+    }
+
+    fn traces(&self) -> Result<TraceMode, ScenarioError> {
+        match self.traces.as_deref().unwrap_or("nearest") {
+            "nearest" => Ok(TraceMode::Nearest),
+            "all-to-all" => Ok(TraceMode::AllToAll),
+            other => Err(invalid(
+                "plasticity.traces",
+                format!("{other:?}"),
+                "must be \"nearest\" or \"all-to-all\"",
+            )),
+        }
+    }
+
+    fn dependence(&self, mu: f32) -> Result<WeightDependence, ScenarioError> {
+        let d = self.dependence.as_deref().unwrap_or("additive");
+        if self.mu.is_some() && d != "power-law" {
+            return Err(invalid(
+                "plasticity.mu",
+                "set",
+                "only dependence = \"power-law\" reads it",
+            ));
+        }
+        match d {
+            "additive" => Ok(WeightDependence::Additive),
+            "multiplicative" => Ok(WeightDependence::Multiplicative),
+            "power-law" => Ok(WeightDependence::PowerLaw { mu }),
+            other => Err(invalid(
+                "plasticity.dependence",
+                format!("{other:?}"),
+                "must be \"additive\", \"multiplicative\" or \"power-law\"",
+            )),
+        }
+    }
+
+    /// The network's configuration with this rule.
+    pub fn config(&self, net: &StdpMnistSection) -> Result<DiehlCookConfig, ScenarioError> {
+        Ok(DiehlCookConfig {
+            n_exc: net.n_exc,
+            epochs: net.epochs,
+            train_images: net.train_images,
+            label_images: net.label_images,
+            test_images: net.test_images,
+            curve_every: net.curve_every,
+            plasticity: self.plasticity()?,
+        })
+    }
+}

@@ -1,0 +1,360 @@
+//! Diehl & Cook (2015)'s unsupervised MNIST network on actors: Poisson inputs
+//! ([`PoissonSource`]), a competitive layer of excitatory neurons with plastic input synapses
+//! and their inhibitory partners ([`CompetitiveShard`]s), and a coordinator that presents the
+//! images, labels the neurons and tests ([`coordinator`]). Its configuration
+//! ([`DiehlCookConfig`]), the paper's constants ([`params`]), and [`run_diehl_cook`], which
+//! reports a [`DiehlCookRun`].
+
+pub mod coordinator;
+pub mod labels;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::dataset::Dataset;
+use crate::math::rng::SeededRng;
+use crate::message::Message;
+use crate::run_error::NetworkRunError;
+use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::spike::competitive::{CompetitiveParams, CompetitiveShard};
+use crate::spike::conductance::CobaParams;
+use crate::spike::plasticity::{DenseProjection, Plasticity};
+use crate::spike::poisson_source::PoissonSource;
+use coordinator::{Plan, StdpCoordinator};
+
+/// Tick, ms.
+pub const DT_MS: f32 = 0.5;
+/// Input rate per pixel value and intensity unit, Hz (pixel / 8 x intensity).
+pub const HZ_PER_UNIT: f64 = 1.0 / 8.0;
+
+/// The network (a scenario's `[stdp_mnist]` and `[plasticity]` resolve to one).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiehlCookConfig {
+    /// Excitatory neurons (as many inhibitory ones).
+    pub n_exc: usize,
+    /// Passes over the training images.
+    pub epochs: usize,
+    /// Training images per epoch (the first ones of the training set).
+    pub train_images: usize,
+    /// Training images presented with learning off to label the neurons.
+    pub label_images: usize,
+    /// Test images.
+    pub test_images: usize,
+    /// Training images per point of the training curve.
+    pub curve_every: usize,
+    /// The input synapses' rule.
+    pub plasticity: Plasticity,
+}
+
+impl Default for DiehlCookConfig {
+    fn default() -> Self {
+        DiehlCookConfig {
+            n_exc: 400,
+            epochs: 1,
+            train_images: 60_000,
+            label_images: 10_000,
+            test_images: 10_000,
+            curve_every: 1000,
+            plasticity: Plasticity::diehl_cook(),
+        }
+    }
+}
+
+/// The paper's constants (its published code): neurons, weights, theta, normalisation, and
+/// 350 ms of input then 150 ms of rest per presentation, for `plasticity`.
+pub fn params(plasticity: Plasticity) -> CompetitiveParams {
+    let exc = CobaParams {
+        tau_m_ms: 100.0,
+        v_rest_mv: -65.0,
+        v_reset_mv: -65.0,
+        // The code's threshold is `theta - offset + v_thresh` with offset 20 mV, v_thresh -52.
+        v_threshold_mv: -72.0,
+        e_exc_mv: 0.0,
+        e_inh_mv: -100.0,
+        tau_ge_ms: 1.0,
+        tau_gi_ms: 2.0,
+        refractory_ms: 5.0,
+        // `timer > refrac_e` with a timer running at 0.1 ms per ms: 50 ms between spikes.
+        lockout_ms: 50.0,
+        dt_ms: DT_MS,
+    };
+    let inh = CobaParams {
+        tau_m_ms: 10.0,
+        v_rest_mv: -60.0,
+        v_reset_mv: -45.0,
+        v_threshold_mv: -40.0,
+        e_exc_mv: 0.0,
+        e_inh_mv: -85.0,
+        tau_ge_ms: 1.0,
+        tau_gi_ms: 2.0,
+        refractory_ms: 2.0,
+        lockout_ms: 0.0,
+        dt_ms: DT_MS,
+    };
+    CompetitiveParams {
+        exc,
+        inh,
+        v0_mv: (-105.0, -100.0),
+        w_exc_inh: 10.4,
+        w_inh_exc: 17.0,
+        plasticity: Some(plasticity),
+        theta: (20.0, 0.05, 1e7),
+        normalise_to: Some(78.0),
+        present_ticks: 700,
+        rest_ticks: 300,
+    }
+}
+
+/// One point of the training curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Training images seen.
+    pub images: u64,
+    /// Accuracy on the last window of training images, by labels from the window before.
+    pub accuracy: f64,
+}
+
+/// What one stage (training, labelling, test) took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageFigures {
+    /// Presentations, re-presentations included.
+    pub presentations: u64,
+    /// Images.
+    pub images: u64,
+    /// Spikes (excitatory and inhibitory; inputs not counted).
+    pub spikes: u64,
+    /// Synaptic events (input and lateral).
+    pub synaptic_events: u64,
+    /// Wall seconds.
+    pub wall_s: f64,
+}
+
+/// What a Diehl & Cook run measured (`"stdp"` in results.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiehlCookResults {
+    /// Excitatory neurons.
+    pub n_exc: usize,
+    /// Test accuracy (learning off, labels from the labelling images).
+    pub test_accuracy: f64,
+    /// Test accuracy per class.
+    pub per_class_accuracy: Vec<f64>,
+    /// `confusion[true][predicted]`; the last column: no labelled neuron fired.
+    pub confusion: Vec<Vec<u64>>,
+    /// Neurons labelled with each class; the last entry: never fired while labelling.
+    pub neurons_per_class: Vec<usize>,
+    /// Accuracy against training images seen.
+    pub curve: Vec<CurvePoint>,
+    /// Training, labelling, test.
+    pub train: StageFigures,
+    /// Labelling.
+    pub label: StageFigures,
+    /// Test.
+    pub test: StageFigures,
+    /// Input spikes over the run.
+    pub input_spikes: u64,
+    /// Wall seconds per training image.
+    pub train_wall_s_per_image: f64,
+    /// Spikes per presented image, over the run.
+    pub spikes_per_image: f64,
+    /// Synaptic events per presented image, over the run.
+    pub synaptic_events_per_image: f64,
+}
+
+/// What [`run_diehl_cook`] returns: the figures, the learned weights and thresholds, and the
+/// actors' report (traffic).
+pub struct DiehlCookRun {
+    /// The figures.
+    pub results: DiehlCookResults,
+    /// Input weights, `784 x n_exc` (a row per pixel).
+    pub weights: Vec<f32>,
+    /// Adaptive thresholds' theta, mV.
+    pub theta: Vec<f32>,
+    /// The run's message traffic, names and trace.
+    pub report: RunReport<Message>,
+}
+
+/// The initial input weights: `(U(0, 1) + 0.01) x 0.3` per synapse, drawn row by row from
+/// the seed (the same whatever the sharding).
+pub fn initial_weights(inputs: usize, n_exc: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SeededRng::stream(seed, "stdp-input-weights");
+    (0..inputs * n_exc)
+        .map(|_| ((rng.uniform() + 0.01) * 0.3) as f32)
+        .collect()
+}
+
+/// Patterns (training images then test images) and their labels, as the plan needs them.
+fn patterns(cfg: &DiehlCookConfig, data: &Dataset) -> (Arc<Vec<u8>>, Arc<Vec<u8>>, usize) {
+    let train = cfg.train_images.max(cfg.label_images).min(data.train.len());
+    let test = cfg.test_images.min(data.test.len());
+    let mut images = Vec::with_capacity((train + test) * data.pixels());
+    let mut labels = Vec::with_capacity(train + test);
+    for i in 0..train {
+        images.extend_from_slice(data.train.image(i));
+        labels.push(data.train.labels()[i]);
+    }
+    for i in 0..test {
+        images.extend_from_slice(data.test.image(i));
+        labels.push(data.test.labels()[i]);
+    }
+    (Arc::new(images), Arc::new(labels), train)
+}
+
+/// Trains the network on `data` (unsupervised), labels its neurons and tests it, with
+/// `shards` shards on `runtime`; `progress` counts images finished.
+pub fn run_diehl_cook(
+    cfg: &DiehlCookConfig,
+    data: &Dataset,
+    seed: u64,
+    (shards, runtime): (usize, RuntimeConfig),
+    progress: Option<Arc<AtomicU64>>,
+) -> Result<DiehlCookRun, NetworkRunError> {
+    let inputs = data.pixels();
+    let n = cfg.n_exc;
+    let k = shards.clamp(1, n.max(1));
+    let (images, labels, test_offset) = patterns(cfg, data);
+    let plan = Plan {
+        train: cfg.epochs * cfg.train_images.min(data.train.len()),
+        train_images: cfg.train_images.min(data.train.len()),
+        label: cfg.label_images.min(data.train.len()),
+        test: cfg.test_images.min(data.test.len()),
+        test_offset,
+        curve_every: cfg.curve_every,
+    };
+    let p = params(cfg.plasticity);
+    let w0 = initial_weights(inputs, n, seed);
+    let mut net = Network::new();
+    let classes = data.classes;
+    let coordinator = StdpCoordinator::new(plan, labels, (classes, n, k), progress);
+    let cid = net.add("coordinator", coordinator);
+    let source = PoissonSource::new(
+        images,
+        inputs,
+        HZ_PER_UNIT,
+        (p.present_ticks, f64::from(DT_MS)),
+        seed,
+    );
+    let iid = net.add("input", source);
+    net.connect(cid, iid);
+    let mut ids = Vec::new();
+    for s in 0..k {
+        let range = s * n / k..(s + 1) * n / k;
+        let w: Vec<f32> = w0
+            .chunks_exact(n)
+            .flat_map(|row| row[range.clone()].iter().copied())
+            .collect();
+        let input = DenseProjection::new(inputs, range.len(), w);
+        let shard = CompetitiveShard::new((s, k), range, p, input);
+        let name = if k == 1 {
+            "exc".to_owned()
+        } else {
+            format!("exc.{s}")
+        };
+        let id = net.add(name, shard);
+        net.place(id, s);
+        net.connect(cid, id);
+        net.connect(iid, id);
+        ids.push(id);
+    }
+    for &a in &ids {
+        net.connect(a, cid);
+        for &b in &ids {
+            if a != b {
+                net.connect(a, b);
+            }
+        }
+    }
+    let report = Runtime::new(runtime).run(net)?;
+    collect(cfg, report, (inputs, classes))
+}
+
+/// The coordinator's tallies and the shards' weights into a [`DiehlCookRun`].
+fn collect(
+    cfg: &DiehlCookConfig,
+    report: RunReport<Message>,
+    (inputs, classes): (usize, usize),
+) -> Result<DiehlCookRun, NetworkRunError> {
+    let any = |i: usize| report.actors[i].as_ref() as &dyn std::any::Any;
+    let c = any(0)
+        .downcast_ref::<StdpCoordinator>()
+        .expect("the coordinator is actor 0");
+    if let Some((shard, step, what, value)) = c.fault {
+        return Err(RuntimeError::NonFinite {
+            actor: format!("exc.{shard}"),
+            step,
+            what: what.to_owned(),
+            value,
+        }
+        .into());
+    }
+    let input_spikes = any(1)
+        .downcast_ref::<PoissonSource>()
+        .map_or(0, |s| s.spikes);
+    let n = cfg.n_exc;
+    let mut weights = vec![0.0; inputs * n];
+    let mut theta = vec![0.0; n];
+    for i in 2..report.actors.len() {
+        let Some(s) = any(i).downcast_ref::<CompetitiveShard>() else {
+            continue;
+        };
+        let r = s.range();
+        for (row, src) in weights
+            .chunks_exact_mut(n)
+            .zip(s.input().weights().chunks_exact(r.len()))
+        {
+            row[r.clone()].copy_from_slice(src);
+        }
+        theta[r].copy_from_slice(s.theta());
+    }
+    let results = figures(cfg, c, input_spikes, classes);
+    Ok(DiehlCookRun {
+        results,
+        weights,
+        theta,
+        report,
+    })
+}
+
+/// The figures from the coordinator's tallies.
+fn figures(
+    cfg: &DiehlCookConfig,
+    c: &StdpCoordinator,
+    input_spikes: u64,
+    classes: usize,
+) -> DiehlCookResults {
+    let confusion: Vec<Vec<u64>> = c
+        .confusion
+        .chunks_exact(classes + 1)
+        .map(<[u64]>::to_vec)
+        .collect();
+    let hits: u64 = (0..classes).map(|k| confusion[k][k]).sum();
+    let total: u64 = confusion.iter().flatten().sum();
+    let per_class = confusion
+        .iter()
+        .enumerate()
+        .map(|(k, row)| row[k] as f64 / row.iter().sum::<u64>().max(1) as f64)
+        .collect();
+    let [train, label, test] = c.stages;
+    let presented = train.presentations + label.presentations + test.presentations;
+    let spikes = train.spikes + label.spikes + test.spikes;
+    let events = train.synaptic_events + label.synaptic_events + test.synaptic_events;
+    DiehlCookResults {
+        n_exc: cfg.n_exc,
+        test_accuracy: hits as f64 / total.max(1) as f64,
+        per_class_accuracy: per_class,
+        confusion,
+        neurons_per_class: c.assignments.per_class(),
+        curve: c.curve.clone(),
+        train,
+        label,
+        test,
+        input_spikes,
+        train_wall_s_per_image: train.wall_s / train.images.max(1) as f64,
+        spikes_per_image: spikes as f64 / presented.max(1) as f64,
+        synaptic_events_per_image: events as f64 / presented.max(1) as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! The conductance-based LIF neuron (COBA): synaptic input opens excitatory and inhibitory
+//! conductances that pull the membrane toward their reversal potentials, as Diehl & Cook
+//! (2015) use. [`CobaParams`] are the constants, [`CobaState`] a group's state, and
+//! [`CobaParams::step`] one forward-Euler tick of a group:
+//!
+//! ```text
+//! tau_m dv/dt = (v_rest - v) + ge (E_exc - v) + gi (E_inh - v)     (held while refractory)
+//! tau_ge dge/dt = -ge,  tau_gi dgi/dt = -gi
+//! ```
+//!
+//! `ge` and `gi` are dimensionless (in units of the leak conductance); a spike through a
+//! synapse of weight `w` adds `w`. A neuron fires when `v` exceeds its threshold (the base
+//! plus a per-neuron shift such as an adaptive `theta`), it is not refractory, and at least
+//! `lockout_ms` have passed since its last spike; then `v` is reset.
+
+use serde::Serialize;
+
+/// The constants of a group of conductance-based LIF neurons.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CobaParams {
+    /// Membrane time constant, ms.
+    pub tau_m_ms: f32,
+    /// Resting potential, mV.
+    pub v_rest_mv: f32,
+    /// Reset potential, mV.
+    pub v_reset_mv: f32,
+    /// Base threshold, mV (a per-neuron shift is added).
+    pub v_threshold_mv: f32,
+    /// Excitatory reversal potential, mV.
+    pub e_exc_mv: f32,
+    /// Inhibitory reversal potential, mV.
+    pub e_inh_mv: f32,
+    /// Excitatory conductance time constant, ms.
+    pub tau_ge_ms: f32,
+    /// Inhibitory conductance time constant, ms.
+    pub tau_gi_ms: f32,
+    /// Refractory period (membrane held at reset), ms.
+    pub refractory_ms: f32,
+    /// No spike until this long after the last one, ms (0: only the refractory period).
+    pub lockout_ms: f32,
+    /// Tick, ms.
+    pub dt_ms: f32,
+}
+
+/// A group's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CobaState {
+    /// Membrane potentials, mV.
+    pub v_mv: Vec<f32>,
+    /// Excitatory conductances.
+    pub ge: Vec<f32>,
+    /// Inhibitory conductances.
+    pub gi: Vec<f32>,
+    /// Ticks since each neuron's last spike (saturating; large at the start).
+    pub since: Vec<u32>,
+}
+
+impl CobaState {
+    /// `n` neurons at `v0_mv`, no conductance, none refractory.
+    pub fn new(n: usize, v0_mv: f32) -> Self {
+        CobaState {
+            v_mv: vec![v0_mv; n],
+            ge: vec![0.0; n],
+            gi: vec![0.0; n],
+            since: vec![u32::MAX / 2; n],
+        }
+    }
+
+    /// Neurons.
+    pub fn len(&self) -> usize {
+        self.v_mv.len()
+    }
+
+    /// Whether the group is empty.
+    pub fn is_empty(&self) -> bool {
+        self.v_mv.is_empty()
+    }
+
+    /// The first non-finite value: (what, value).
+    pub fn first_non_finite(&self) -> Option<(&'static str, f32)> {
+        [("v", &self.v_mv), ("ge", &self.ge), ("gi", &self.gi)]
+            .into_iter()
+            .find_map(|(what, xs)| xs.iter().find(|x| !x.is_finite()).map(|&x| (what, x)))
+    }
+}
+
+impl CobaParams {
+    /// One tick of every neuron: integrates (forward Euler, every right-hand side from the
+    /// old values), then fires and resets, pushing the firing neurons' indices to `fired`.
+    /// `shift_mv`: per-neuron threshold shifts (empty: none).
+    pub fn step(&self, s: &mut CobaState, shift_mv: &[f32], fired: &mut Vec<u32>) {
+        let k = self.dt_ms / self.tau_m_ms;
+        let (fe, fi) = (
+            1.0 - self.dt_ms / self.tau_ge_ms,
+            1.0 - self.dt_ms / self.tau_gi_ms,
+        );
+        let refractory = (self.refractory_ms / self.dt_ms).round() as u32;
+        let lockout = (self.lockout_ms / self.dt_ms).floor() as u32;
+        for j in 0..s.v_mv.len() {
+            let (v, ge, gi) = (s.v_mv[j], s.ge[j], s.gi[j]);
+            let since = s.since[j].saturating_add(1);
+            s.since[j] = since;
+            s.ge[j] = ge * fe;
+            s.gi[j] = gi * fi;
+            if since <= refractory {
+                continue;
+            }
+            let dv = (self.v_rest_mv - v) + ge * (self.e_exc_mv - v) + gi * (self.e_inh_mv - v);
+            let v = v + k * dv;
+            let threshold = self.v_threshold_mv + shift_mv.get(j).copied().unwrap_or(0.0);
+            if v > threshold && since > lockout {
+                s.v_mv[j] = self.v_reset_mv;
+                s.since[j] = 0;
+                fired.push(j as u32);
+            } else {
+                s.v_mv[j] = v;
+            }
+        }
+    }
+
+    /// Checks the constants: finite, time constants and the tick > 0, no negative period.
+    pub fn validate(&self) -> Result<(), String> {
+        let taus = [
+            ("tau_m_ms", self.tau_m_ms),
+            ("tau_ge_ms", self.tau_ge_ms),
+            ("tau_gi_ms", self.tau_gi_ms),
+            ("dt_ms", self.dt_ms),
+        ];
+        for (key, tau) in taus {
+            if !(tau.is_finite() && tau > 0.0) {
+                return Err(format!("{key} = {tau}: must be finite and > 0"));
+            }
+        }
+        let rest = [
+            ("v_rest_mv", self.v_rest_mv),
+            ("v_reset_mv", self.v_reset_mv),
+            ("v_threshold_mv", self.v_threshold_mv),
+            ("e_exc_mv", self.e_exc_mv),
+            ("e_inh_mv", self.e_inh_mv),
+            ("refractory_ms", self.refractory_ms),
+            ("lockout_ms", self.lockout_ms),
+        ];
+        for (key, x) in rest {
+            if !x.is_finite() || (key.ends_with("_ms") && x < 0.0) {
+                return Err(format!(
+                    "{key} = {x}: must be finite (and >= 0 for a period)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> CobaParams {
+        CobaParams {
+            tau_m_ms: 100.0,
+            v_rest_mv: -65.0,
+            v_reset_mv: -65.0,
+            v_threshold_mv: -52.0,
+            e_exc_mv: 0.0,
+            e_inh_mv: -100.0,
+            tau_ge_ms: 1.0,
+            tau_gi_ms: 2.0,
+            refractory_ms: 5.0,
+            lockout_ms: 50.0,
+            dt_ms: 0.5,
+        }
+    }
+
+    #[test]
+    fn relaxes_to_rest_and_conductances_pull_toward_reversal() {
+        let p = params();
+        let mut s = CobaState::new(1, -105.0);
+        let mut fired = Vec::new();
+        p.step(&mut s, &[], &mut fired);
+        // Euler: -105 + 0.5/100 * 40.
+        assert!((s.v_mv[0] - (-104.8)).abs() < 1e-4);
+        let mut s = CobaState::new(2, -65.0);
+        s.ge[0] = 1.0;
+        s.gi[1] = 1.0;
+        p.step(&mut s, &[], &mut fired);
+        assert!((s.v_mv[0] - (-65.0 + 0.005 * 65.0)).abs() < 1e-4);
+        assert!((s.v_mv[1] - (-65.0 - 0.005 * 35.0)).abs() < 1e-4);
+        assert_eq!((s.ge[0], s.gi[1]), (0.5, 0.75));
+        assert!(fired.is_empty());
+    }
+
+    #[test]
+    fn fires_resets_and_holds_the_refractory_and_lockout_periods() {
+        let p = params();
+        let mut s = CobaState::new(1, -60.0);
+        let mut fired = Vec::new();
+        let mut times = Vec::new();
+        for t in 0..400 {
+            s.ge[0] = 5.0; // drive hard every tick
+            fired.clear();
+            p.step(&mut s, &[], &mut fired);
+            if !fired.is_empty() {
+                times.push(t);
+            }
+            if t > 0 && times.last() == Some(&(t - 1)) {
+                assert_eq!(s.v_mv[0], -65.0, "held at reset while refractory");
+            }
+        }
+        assert!(times.len() >= 3);
+        for w in times.windows(2) {
+            assert_eq!(w[1] - w[0], 101, "the 50 ms lockout: {times:?}");
+        }
+        // A shifted threshold needs more.
+        let mut s = CobaState::new(1, -53.0);
+        fired.clear();
+        p.step(&mut s, &[-2.0], &mut fired);
+        assert_eq!(fired, vec![0]);
+    }
+}

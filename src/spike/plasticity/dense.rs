@@ -1,0 +1,187 @@
+//! [`DenseProjection`]: every presynaptic neuron of a source population to every neuron of
+//! the receiving shard, each synapse with its own weight, optionally plastic. The receiving
+//! shard owns it: weights, the presynaptic traces it keeps from the spikes that arrive, and
+//! the postsynaptic traces of its own neurons.
+
+use super::rule::Plasticity;
+
+/// A dense projection onto one shard: `weights[i * n_post + j]` is presynaptic `i` to local
+/// neuron `j` (a presynaptic spike reads one contiguous row).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseProjection {
+    n_pre: usize,
+    n_post: usize,
+    weights: Vec<f32>,
+    /// The rule, if the synapses are plastic.
+    plasticity: Option<Plasticity>,
+    /// Presynaptic traces `r1`, `r2` (one per presynaptic neuron each; empty when unused).
+    pre: [Vec<f32>; 2],
+    /// Postsynaptic traces `o1`, `o2`.
+    post: [Vec<f32>; 2],
+    /// Per-tick decay factors `exp(-dt / tau)` of `pre` and `post`.
+    pre_decay: [f32; 2],
+    post_decay: [f32; 2],
+}
+
+impl DenseProjection {
+    /// A projection from `n_pre` neurons onto `n_post` with these weights (row per
+    /// presynaptic neuron), fixed unless [`DenseProjection::with_plasticity`].
+    ///
+    /// # Panics
+    /// If `weights.len() != n_pre * n_post` (a programming error).
+    pub fn new(n_pre: usize, n_post: usize, weights: Vec<f32>) -> Self {
+        assert_eq!(weights.len(), n_pre * n_post, "a weight per synapse");
+        DenseProjection {
+            n_pre,
+            n_post,
+            weights,
+            plasticity: None,
+            pre: [Vec::new(), Vec::new()],
+            post: [Vec::new(), Vec::new()],
+            pre_decay: [0.0; 2],
+            post_decay: [0.0; 2],
+        }
+    }
+
+    /// Makes the synapses plastic under `rule`, with ticks of `dt_ms`; traces start at 0.
+    pub fn with_plasticity(mut self, rule: Plasticity, dt_ms: f32) -> Self {
+        let (pre, post) = rule.taus();
+        let decay = |tau: f32| if tau > 0.0 { (-dt_ms / tau).exp() } else { 0.0 };
+        for k in 0..2 {
+            self.pre_decay[k] = decay(pre[k]);
+            self.post_decay[k] = decay(post[k]);
+            self.pre[k] = if pre[k] > 0.0 {
+                vec![0.0; self.n_pre]
+            } else {
+                Vec::new()
+            };
+            self.post[k] = if post[k] > 0.0 {
+                vec![0.0; self.n_post]
+            } else {
+                Vec::new()
+            };
+        }
+        self.plasticity = Some(rule);
+        self
+    }
+
+    /// Presynaptic neurons.
+    pub fn n_pre(&self) -> usize {
+        self.n_pre
+    }
+
+    /// Postsynaptic (local) neurons.
+    pub fn n_post(&self) -> usize {
+        self.n_post
+    }
+
+    /// The weights, a row per presynaptic neuron.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The weights, to restore them from a checkpoint.
+    pub fn weights_mut(&mut self) -> &mut [f32] {
+        &mut self.weights
+    }
+
+    /// The traces (`r1`, `r2`, `o1`, `o2`; unused ones empty), for checkpoints.
+    pub fn traces(&self) -> [&[f32]; 4] {
+        [&self.pre[0], &self.pre[1], &self.post[0], &self.post[1]]
+    }
+
+    /// The traces, to restore them from a checkpoint.
+    pub fn traces_mut(&mut self) -> [&mut Vec<f32>; 4] {
+        let [r1, r2] = &mut self.pre;
+        let [o1, o2] = &mut self.post;
+        [r1, r2, o1, o2]
+    }
+
+    /// Whether the synapses are plastic.
+    pub fn is_plastic(&self) -> bool {
+        self.plasticity.is_some()
+    }
+
+    /// One tick of trace decay (nothing when not plastic).
+    pub fn decay(&mut self) {
+        for k in 0..2 {
+            let (f, g) = (self.pre_decay[k], self.post_decay[k]);
+            self.pre[k].iter_mut().for_each(|x| *x *= f);
+            self.post[k].iter_mut().for_each(|x| *x *= g);
+        }
+    }
+
+    /// Delivers the presynaptic spikes `fired` (indices into the source): adds each one's
+    /// row of weights into `g` (one value per local neuron) and, when `learn`, applies the
+    /// rule's presynaptic update and the traces' jumps. Returns the synaptic events.
+    pub fn deliver(&mut self, fired: &[u32], g: &mut [f32], learn: bool) -> u64 {
+        let n = self.n_post;
+        for &i in fired {
+            let i = i as usize;
+            let row = &mut self.weights[i * n..(i + 1) * n];
+            for (g, &w) in g.iter_mut().zip(row.iter()) {
+                *g += w;
+            }
+            let Some(p) = self.plasticity.filter(|_| learn) else {
+                continue;
+            };
+            if p.depresses() {
+                let r2 = self.pre[1].get(i).copied().unwrap_or(0.0);
+                let o1 = &self.post[0];
+                for (w, &o) in row.iter_mut().zip(o1.iter()) {
+                    *w = p.clip(*w - p.f_minus(*w) * p.pre_factor(o, r2));
+                }
+            }
+            for k in 0..2 {
+                if let Some(x) = self.pre[k].get_mut(i) {
+                    *x = p.jump(*x);
+                }
+            }
+        }
+        (fired.len() * n) as u64
+    }
+
+    /// The local neurons `fired` spiked: when `learn`, applies the rule's postsynaptic
+    /// update to each one's column and the traces' jumps.
+    pub fn post_spikes(&mut self, fired: &[u32], learn: bool) {
+        let Some(p) = self.plasticity.filter(|_| learn) else {
+            return;
+        };
+        let n = self.n_post;
+        for &j in fired {
+            let j = j as usize;
+            let o2 = self.post[1].get(j).copied().unwrap_or(0.0);
+            let r1 = &self.pre[0];
+            for (i, &r) in r1.iter().enumerate() {
+                let w = &mut self.weights[i * n + j];
+                *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
+            }
+            for k in 0..2 {
+                if let Some(x) = self.post[k].get_mut(j) {
+                    *x = p.jump(*x);
+                }
+            }
+        }
+    }
+
+    /// Scales each local neuron's incoming weights so they sum to `total` (a neuron whose
+    /// weights sum to 0 keeps them).
+    pub fn normalise(&mut self, total: f32, sums: &mut Vec<f32>) {
+        let n = self.n_post;
+        sums.clear();
+        sums.resize(n, 0.0);
+        for row in self.weights.chunks_exact(n) {
+            for (s, &w) in sums.iter_mut().zip(row) {
+                *s += w;
+            }
+        }
+        for s in sums.iter_mut() {
+            *s = if *s > 0.0 { total / *s } else { 1.0 };
+        }
+        for row in self.weights.chunks_exact_mut(n) {
+            for (w, &f) in row.iter_mut().zip(sums.iter()) {
+                *w *= f;
+            }
+        }
+    }
+}
