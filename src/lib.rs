@@ -47,12 +47,17 @@
 //!   (shard actors, their synapse tables and delay rings), `coupling` (how a spike acts
 //!   without per-synapse weights), `drive` (DC and Poisson input), `record` (rates, CV,
 //!   synchrony, rasters), `neuron_actor` (one actor per neuron and a clock),
+//!   `conductance` (the conductance-based LIF neuron), `plasticity` (STDP rules, traces,
+//!   plastic dense projections, adaptive thresholds), `poisson_source` (an input population
+//!   driven by images), `competitive` (winner-take-all shards with plastic input synapses),
 //!   `neuron_network` (such a network wired and run), `tally` (what the actors counted,
 //!   collected into a run's figures and raster), `stats` (`SnnStats`, `"snn"` in
 //!   results.json), `convert` (ANN-to-SNN), `nir` (NIR graphs on actors, one per node, for
 //!   the Python package).
 //! - [`models`]: spiking models on the core, registered in one place: `cuba` (the benchmark
-//!   network), `microcircuit` (the Potjans & Diesmann model and its parallel build).
+//!   network), `microcircuit` (the Potjans & Diesmann model and its parallel build),
+//!   `diehl_cook` (unsupervised MNIST by spike-timing learning: configuration, coordinator,
+//!   labels).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
 //!   family), `sweep`, `run_dir`, `results`, `checkpoint` and `plot`.
 //! - [`bench`](mod@bench): the benchmarks behind `axon bench`, what runs each workload and computes its

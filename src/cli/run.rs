@@ -149,6 +149,20 @@ fn print_summary(summary: &RunSummary) {
             summary.dir.display()
         );
     }
+    if let Some(st) = &r.stdp {
+        outln!(
+            "{}: {} excitatory neurons, test accuracy {:.4} on {} images; {:.2} ms per training \
+             image, {:.1} spikes and {:.0} synaptic events per image; results in {}",
+            r.name,
+            st.n_exc,
+            st.test_accuracy,
+            st.test.images,
+            st.train_wall_s_per_image * 1e3,
+            st.spikes_per_image,
+            st.synaptic_events_per_image,
+            summary.dir.display()
+        );
+    }
     if r.models.len() > 1 || r.traffic.is_some() {
         out!("{}", r.summary_table());
     }

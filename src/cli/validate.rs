@@ -51,6 +51,22 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
+    if scenario.kind() == AlgorithmKind::StdpMnist {
+        let c = scenario.stdp_mnist();
+        outln!(
+            "{}: valid (Diehl & Cook: {} excitatory neurons, {} epoch(s) of {} training images, \
+             {} to label, {} to test, rule {:?}, {} shard(s))",
+            file.display(),
+            c.n_exc,
+            c.epochs,
+            c.train_images,
+            c.label_images,
+            c.test_images,
+            c.plasticity.rule,
+            scenario.shards()
+        );
+        return Ok(());
+    }
     if scenario.kind() == AlgorithmKind::Microcircuit {
         let c = scenario.microcircuit();
         let m = c.model();

@@ -179,11 +179,13 @@ impl Results {
     pub fn summary_table(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<8} {:>6} {:>10} {:>10} {:>12}",
-            "model", "epochs", "test acc", "s/epoch", "weight gap"
-        );
+        if !self.models.is_empty() {
+            let _ = writeln!(
+                out,
+                "{:<8} {:>6} {:>10} {:>10} {:>12}",
+                "model", "epochs", "test acc", "s/epoch", "weight gap"
+            );
+        }
         for (label, m) in &self.models {
             let acc = m
                 .final_

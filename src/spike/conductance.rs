@@ -84,6 +84,21 @@ impl CobaState {
     }
 }
 
+/// Values below this are zero: a decaying conductance or trace would otherwise spend
+/// thousands of ticks in the subnormal range, where every multiplication costs about a
+/// hundred cycles, to contribute less than `1e-20` of a spike.
+pub const TINY: f32 = 1e-20;
+
+/// `x`, or 0 when `|x| <` [`TINY`].
+#[inline]
+pub fn flush(x: f32) -> f32 {
+    if x.abs() < TINY {
+        0.0
+    } else {
+        x
+    }
+}
+
 impl CobaParams {
     /// One tick of every neuron: integrates (forward Euler, every right-hand side from the
     /// old values), then fires and resets, pushing the firing neurons' indices to `fired`.
@@ -100,8 +115,8 @@ impl CobaParams {
             let (v, ge, gi) = (s.v_mv[j], s.ge[j], s.gi[j]);
             let since = s.since[j].saturating_add(1);
             s.since[j] = since;
-            s.ge[j] = ge * fe;
-            s.gi[j] = gi * fi;
+            s.ge[j] = flush(ge * fe);
+            s.gi[j] = flush(gi * fi);
             if since <= refractory {
                 continue;
             }

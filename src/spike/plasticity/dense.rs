@@ -4,6 +4,7 @@
 //! the postsynaptic traces of its own neurons.
 
 use super::rule::Plasticity;
+use crate::spike::conductance::flush;
 
 /// A dense projection onto one shard: `weights[i * n_post + j]` is presynaptic `i` to local
 /// neuron `j` (a presynaptic spike reads one contiguous row).
@@ -21,6 +22,9 @@ pub struct DenseProjection {
     /// Per-tick decay factors `exp(-dt / tau)` of `pre` and `post`.
     pre_decay: [f32; 2],
     post_decay: [f32; 2],
+    /// The local neurons whose `o1` is not zero (a presynaptic spike can depress only their
+    /// synapses), in the order they last became so.
+    active: Vec<u32>,
 }
 
 impl DenseProjection {
@@ -40,6 +44,7 @@ impl DenseProjection {
             post: [Vec::new(), Vec::new()],
             pre_decay: [0.0; 2],
             post_decay: [0.0; 2],
+            active: Vec::new(),
         }
     }
 
@@ -90,11 +95,13 @@ impl DenseProjection {
         [&self.pre[0], &self.pre[1], &self.post[0], &self.post[1]]
     }
 
-    /// The traces, to restore them from a checkpoint.
-    pub fn traces_mut(&mut self) -> [&mut Vec<f32>; 4] {
-        let [r1, r2] = &mut self.pre;
-        let [o1, o2] = &mut self.post;
-        [r1, r2, o1, o2]
+    /// Restores the traces (`r1`, `r2`, `o1`, `o2`, as [`DenseProjection::traces`] gave
+    /// them) from a checkpoint.
+    pub fn set_traces(&mut self, [r1, r2, o1, o2]: [Vec<f32>; 4]) {
+        self.active = (0..o1.len() as u32)
+            .filter(|&j| o1[j as usize] != 0.0)
+            .collect();
+        (self.pre, self.post) = ([r1, r2], [o1, o2]);
     }
 
     /// Whether the synapses are plastic.
@@ -102,13 +109,16 @@ impl DenseProjection {
         self.plasticity.is_some()
     }
 
-    /// One tick of trace decay (nothing when not plastic).
+    /// One tick of trace decay (nothing when not plastic); traces below
+    /// [`crate::spike::conductance::TINY`] become zero.
     pub fn decay(&mut self) {
         for k in 0..2 {
             let (f, g) = (self.pre_decay[k], self.post_decay[k]);
-            self.pre[k].iter_mut().for_each(|x| *x *= f);
-            self.post[k].iter_mut().for_each(|x| *x *= g);
+            self.pre[k].iter_mut().for_each(|x| *x = flush(*x * f));
+            self.post[k].iter_mut().for_each(|x| *x = flush(*x * g));
         }
+        let o1 = &self.post[0];
+        self.active.retain(|&j| o1[j as usize] != 0.0);
     }
 
     /// Delivers the presynaptic spikes `fired` (indices into the source): adds each one's
@@ -126,9 +136,12 @@ impl DenseProjection {
                 continue;
             };
             if p.depresses() {
+                // Only neurons with a postsynaptic trace can be depressed (o1 = 0 changes
+                // nothing).
                 let r2 = self.pre[1].get(i).copied().unwrap_or(0.0);
                 let o1 = &self.post[0];
-                for (w, &o) in row.iter_mut().zip(o1.iter()) {
+                for &j in &self.active {
+                    let (w, o) = (&mut row[j as usize], o1[j as usize]);
                     *w = p.clip(*w - p.f_minus(*w) * p.pre_factor(o, r2));
                 }
             }
@@ -155,6 +168,9 @@ impl DenseProjection {
             for (i, &r) in r1.iter().enumerate() {
                 let w = &mut self.weights[i * n + j];
                 *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
+            }
+            if self.post[0].get(j) == Some(&0.0) {
+                self.active.push(j as u32);
             }
             for k in 0..2 {
                 if let Some(x) = self.post[k].get_mut(j) {

@@ -1,0 +1,81 @@
+//! Spiking networks that learn: `axon run scenarios/stdp-mnist.toml` on a small real subset
+//! learns well above chance and writes its results, weights and figures with no weight
+//! transport; bad plasticity settings exit 2 naming the key.
+
+mod common;
+
+use common::{command, expect_bad_input, stderr};
+
+#[test]
+fn stdp_mnist_learns_a_small_subset_and_writes_its_run_folder() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let o = command(&["run", "scenarios/stdp-mnist.toml"])
+        .args(["--set", "stdp_mnist.n_exc=50"])
+        .args(["--set", "stdp_mnist.train_images=600"])
+        .args(["--set", "stdp_mnist.label_images=300"])
+        .args(["--set", "stdp_mnist.test_images=300"])
+        .args(["--set", "stdp_mnist.curve_every=200"])
+        .args(["--set", "trace.sample=100"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "receptive_fields.png",
+        "accuracy.png",
+        "weights.safetensors",
+        "traffic.png",
+        "trace.jsonl",
+    ] {
+        assert!(out.join(f).is_file(), "{f} written");
+    }
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(json["status"], "complete");
+    let stdp = &json["stdp"];
+    let acc = stdp["test_accuracy"].as_f64().expect("accuracy");
+    // Seed 1 reaches 0.453; the same run with plasticity off (a3_plus = a2_minus = 0)
+    // 0.247, chance 0.1.
+    assert!(acc > 0.4, "test accuracy {acc}");
+    assert_eq!(stdp["per_class_accuracy"].as_array().map(Vec::len), Some(10));
+    assert_eq!(stdp["test"]["images"], 300);
+    assert!(stdp["spikes_per_image"].as_f64().expect("spikes") > 5.0);
+    assert!(stdp["synaptic_events_per_image"].as_f64().expect("events") > 1e4);
+    assert!(stdp["train_wall_s_per_image"].as_f64().expect("wall") > 0.0);
+    assert_eq!(stdp["curve"].as_array().map(Vec::len), Some(2));
+    let traffic = &json["traffic"];
+    assert_eq!(traffic["weight_transport_bytes"], 0);
+    for kind in ["spike", "control", "report"] {
+        assert!(traffic["per_kind"][kind]["messages"].as_u64() > Some(0), "{kind}");
+    }
+    let weights = std::fs::read(out.join("weights.safetensors")).expect("weights");
+    let t = safetensors::SafeTensors::deserialize(&weights).expect("safetensors");
+    assert_eq!(t.tensor("input_weights").expect("w").shape(), &[784, 50]);
+    assert_eq!(t.tensor("theta").expect("theta").shape(), &[50]);
+}
+
+#[test]
+fn bad_plasticity_settings_exit_2_naming_the_key() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["plasticity.rule=\"hebb\""], "plasticity.rule"),
+        (&["plasticity.w_min=2.0"], "plasticity.w_min"),
+        (&["plasticity.tau_plus_ms=0.0"], "plasticity.tau_plus_ms"),
+        (&["plasticity.a3_plus=nan"], "plasticity.a3_plus"),
+        (&["plasticity.a2_minus=-0.1"], "plasticity.a2_minus"),
+        (&["plasticity.a_plus=0.01"], "plasticity.a_plus"),
+        (&["plasticity.traces=\"sometimes\""], "plasticity.traces"),
+    ];
+    for (sets, key) in cases {
+        let mut c = command(&["validate", "scenarios/stdp-mnist.toml"]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        expect_bad_input(&c.output().expect("runs"), key);
+    }
+    let o = command(&["validate", "scenarios/cuba.toml", "--set", "plasticity.rule=\"pair\""])
+        .output()
+        .expect("runs");
+    expect_bad_input(&o, "plasticity");
+}
