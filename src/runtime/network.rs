@@ -320,3 +320,54 @@ impl<M: Payload> RunReport<M> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::actor::{Context, Flow};
+    use crate::runtime::Runtime;
+
+    type M = crate::message::Message;
+
+    /// Holds a number; stops the run at once.
+    struct Idle(u32);
+
+    impl Actor<M> for Idle {
+        fn started(&mut self, _: &mut Context<'_, M>) -> Flow {
+            Flow::StopAll
+        }
+        fn handle(&mut self, _: M, _: &mut Context<'_, M>) -> Flow {
+            Flow::Continue
+        }
+    }
+
+    fn run(net: Network<M>) -> RunReport<M> {
+        let config = RuntimeConfig {
+            executor: Executor::Inline,
+            ..RuntimeConfig::default()
+        };
+        Runtime::new(config).run(net).expect("runs")
+    }
+
+    #[test]
+    fn a_handle_gives_back_its_own_actor() {
+        let mut net = Network::new();
+        let (a, b) = (net.add("a", Idle(1)), net.add("b", Idle(2)));
+        net.connect(a, b.index());
+        assert_eq!((a.index(), b.index()), (0, 1));
+        let mut report = run(net);
+        assert_eq!(report.actor(b).0, 2);
+        report.actor_mut(a).0 = 7;
+        assert_eq!(report.actor(a).0, 7);
+    }
+
+    #[test]
+    #[should_panic(expected = "another network's handle")]
+    fn a_handle_of_another_network_is_refused() {
+        let mut other = Network::<M>::new();
+        let stranger = other.add("a", Idle(1));
+        let mut net = Network::new();
+        net.add("a", Idle(2));
+        let _ = run(net).actor(stranger);
+    }
+}
