@@ -20,11 +20,11 @@
 //! - [`io`]: files written whole or not at all (`write_atomic`).
 //! - [`runtime`]: the actor runtime; knows nothing of learning or spiking. `actor` (the trait
 //!   and its `Context`), `payload` (what the runtime reads of a message), `mailbox`, `network`
-//!   (the description of a network and its report), `executor` (tokio, threads, and the
-//!   local scheduler that inline and pinned share), `cell` (a running actor), `progress`
-//!   (what an actor tells its supervisor), `supervisor` (panics, stalls, stop requests), `traffic`
-//!   (per-edge counters), `trace_log` (sampled events, Chrome trace), `faults` (on edges),
-//!   `memory` (resident, peak and available memory).
+//!   (the description of a network, the typed handles of its actors, its report), `executor`
+//!   (tokio, threads, and the local scheduler that inline and pinned share), `cell` (a
+//!   running actor), `progress` (what an actor tells its supervisor), `supervisor` (panics,
+//!   stalls, stop requests), `traffic` (per-edge counters), `trace_log` (sampled events,
+//!   Chrome trace), `faults` (on edges), `memory` (resident, peak and available memory).
 //! - [`run_error`]: why a run of an actor network failed: the runtime's errors or the run's
 //!   own (interrupted, restore, ranks, conservation), for `learn`, `spike` and `experiment`.
 //! - [`cluster`]: one network over several processes (MPI ranks): `ranks` (the handle a run

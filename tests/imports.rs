@@ -7,7 +7,8 @@
 //! An edge A -> B exists when a file A names a `crate::`, `super::` or `self::` path that
 //! resolves to an item defined in file B (following `pub use` re-exports to the file that
 //! defines the item). Unit-test code (`tests.rs` files and `#[cfg(test)] mod` blocks) is left
-//! out: tests may look anywhere.
+//! out: tests may look anywhere. The same scan checks that a run's actors are read through
+//! the handles their network gave out, not type-tested outside the runtime.
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -537,4 +538,37 @@ fn the_graph_sees_what_it_must() {
     );
     let stripped = strip_comments_and_strings("a // crate::x\n\"crate::y\" '\"' crate::z");
     assert_eq!(paths(&stripped), ["crate::z"]);
+}
+
+#[test]
+fn actors_are_read_through_their_handles_not_by_type_tests() {
+    // A finished run hands an actor back for the `ActorId` its network gave out
+    // (`RunReport::actor`, `actor_mut` in runtime/network.rs: the one place that tests an
+    // actor's type, guaranteed by the handle). Elsewhere only panic payloads are type-tested.
+    let mut found = Vec::new();
+    let mut in_runtime = 0;
+    for (file, src) in sources() {
+        for call in ["downcast_ref", "downcast_mut"] {
+            for (at, _) in src.code.match_indices(call) {
+                let rest = &src.code[at + call.len()..];
+                if rest.starts_with("::<&str>") || rest.starts_with("::<String>") {
+                    continue;
+                }
+                if file == "runtime/network.rs" {
+                    in_runtime += 1;
+                } else {
+                    found.push(format!("{file}: {call}"));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "actors type-tested outside RunReport::actor (keep the ActorId that Network::add \
+         returned and read the actor with report.actor(id)): {found:?}"
+    );
+    assert_eq!(
+        in_runtime, 2,
+        "RunReport::actor and actor_mut, one type test each"
+    );
 }

@@ -159,7 +159,7 @@ fn nothing_is_lost_under_backpressure() {
         |ex| {
             let per_actor = limit_for(ex);
             let mut net = Network::new();
-            let ids: Vec<usize> = (0..4)
+            let ids: Vec<_> = (0..4)
                 .map(|i| {
                     net.add(
                         format!("ring-{i}"),
@@ -239,7 +239,7 @@ fn a_panic_in_one_of_1000_actors_ends_the_run_by_name_within_a_second() {
         Duration::from_secs(30),
         |_| {
             let mut net = Network::new();
-            let ids: Vec<usize> = (0..1000)
+            let ids: Vec<_> = (0..1000)
                 .map(|i| net.add(format!("cell-{i}"), Fragile { doomed: i == 637 }))
                 .collect();
             for i in 0..1000 {
@@ -459,7 +459,7 @@ impl Actor<Msg> for Recorder {
 fn the_inline_executor_is_deterministic() {
     let run = || {
         let mut net = Network::new();
-        let ids: Vec<usize> = (0..5)
+        let ids: Vec<_> = (0..5)
             .map(|i| {
                 net.add(
                     format!("r{i}"),
@@ -480,15 +480,8 @@ fn the_inline_executor_is_deterministic() {
             ..RuntimeConfig::default()
         });
         let r = rt.run(net).expect("runs");
-        r.actors
-            .iter()
-            .map(|a| {
-                (a.as_ref() as &dyn std::any::Any)
-                    .downcast_ref::<Recorder>()
-                    .expect("recorder")
-                    .seen
-                    .clone()
-            })
+        ids.iter()
+            .map(|&id| r.actor(id).seen.clone())
             .collect::<Vec<_>>()
     };
     let a = run();

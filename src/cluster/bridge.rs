@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::{ClusterError, Exchange};
 use crate::message::{Message, SpikePool};
 use crate::runtime::actor::{Actor, Context, Flow};
+use crate::runtime::ActorId;
 
 /// Set in the shard-index word of a window piece (the first word a population shard puts in
 /// its piece): the sender stops after this window, and so does every shard that receives it
@@ -168,25 +169,24 @@ mod tests {
 }
 
 /// Connects a rank's `local` shards (actors `0..local`) each to each, and to the bridge
-/// (both ways) when there is one; the bridge sits on worker 0.
+/// (both ways) when there is one; the bridge sits on worker 0. Returns the bridge's handle.
 pub fn connect_shards(
     net: &mut crate::runtime::Network<Message>,
     local: usize,
     bridge: Option<RankBridge>,
-) {
+) -> Option<ActorId<RankBridge>> {
     for a in 0..local {
         for b in (0..local).filter(|&b| b != a) {
             net.connect(a, b);
         }
     }
-    if let Some(bridge) = bridge {
-        let id = net.add("rank-bridge", bridge);
-        net.place(id, 0);
-        for a in 0..local {
-            net.connect(a, id);
-            net.connect(id, a);
-        }
+    let id = net.add("rank-bridge", bridge?);
+    net.place(id, 0);
+    for a in 0..local {
+        net.connect(a, id);
+        net.connect(id, a);
     }
+    Some(id)
 }
 
 /// What a rank's bridge did over a run.
@@ -204,20 +204,17 @@ pub struct BridgeFigures {
 /// bridge did; an exchange failure is the error.
 pub fn reclaim(
     report: &mut crate::runtime::RunReport<Message>,
+    bridge: ActorId<RankBridge>,
     exchange: &mut Option<Box<dyn Exchange>>,
 ) -> Result<BridgeFigures, ClusterError> {
-    for a in report.actors.iter_mut() {
-        if let Some(b) = (a.as_mut() as &mut dyn std::any::Any).downcast_mut::<RankBridge>() {
-            *exchange = b.take_exchange();
-            if let Some(e) = b.error.take() {
-                return Err(e);
-            }
-            return Ok(BridgeFigures {
-                exchanges: b.exchanges,
-                wait_s: b.wait.as_secs_f64(),
-                bytes: b.bytes_sent,
-            });
-        }
+    let b = report.actor_mut(bridge);
+    *exchange = b.take_exchange();
+    if let Some(e) = b.error.take() {
+        return Err(e);
     }
-    Ok(BridgeFigures::default())
+    Ok(BridgeFigures {
+        exchanges: b.exchanges,
+        wait_s: b.wait.as_secs_f64(),
+        bytes: b.bytes_sent,
+    })
 }

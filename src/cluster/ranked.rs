@@ -13,7 +13,7 @@ use super::remote::{finish, Outbound, PortFigures, RankPort};
 use super::{Exchange, Ranks};
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig};
+use crate::runtime::{ActorId, Network, RunReport, Runtime, RuntimeConfig};
 
 /// How long a rank waits for the others' "done" after a learning run.
 const FINISH_LIMIT: Duration = Duration::from_secs(60);
@@ -142,33 +142,43 @@ pub fn run_ranked<N: RankedNetwork>(
     let (mut network, link) = net.build(&at, ranks)?;
     // The stand-ins hold their own senders.
     at.port = None;
-    let port_id = attach(&mut network, link, ranks.take_exchange(), inbox, at.rank);
+    let linker = attach(&mut network, link, ranks.take_exchange(), inbox, at.rank);
     let mut report = net.run(network)?;
-    let link = reclaim_link(&mut report, port_id, ranks)?;
+    let link = reclaim_link(&mut report, linker, ranks)?;
     let mine = net.share(&mut report, &link)?;
     let shares = ranks.gather_json(mine)?;
     net.assemble(report, shares, &at, link)
 }
 
+/// The actor that links a rank's part to the other ranks.
+#[derive(Clone, Copy, Debug)]
+enum Linker {
+    /// None: one process.
+    Alone,
+    /// The bridge of population shards.
+    Bridge(ActorId<RankBridge>),
+    /// The port of actors talking on edges.
+    Port(ActorId<RankPort>),
+}
+
 /// Links this rank's part: its shards to each other and (with an exchange) to the bridge;
-/// or the port with its edges. Returns the port's id.
+/// or the port with its edges. Returns the linking actor.
 fn attach(
     net: &mut Network<Message>,
     link: Link,
     exchange: Option<Box<dyn Exchange>>,
     inbox: Option<Receiver<Outbound>>,
     rank: usize,
-) -> Option<usize> {
+) -> Linker {
     match link {
         Link::Bridge { local, windows } => {
             let bridge = exchange.map(|x| RankBridge::new(x, local, windows));
-            connect_shards(net, local, bridge);
-            None
+            connect_shards(net, local, bridge).map_or(Linker::Alone, Linker::Bridge)
         }
-        Link::Port { actor_rank } => {
-            let (x, inbox) = exchange.zip(inbox)?;
-            Some(add_port(net, x, inbox, &actor_rank, rank))
-        }
+        Link::Port { actor_rank } => match exchange.zip(inbox) {
+            Some((x, inbox)) => Linker::Port(add_port(net, x, inbox, &actor_rank, rank)),
+            None => Linker::Alone,
+        },
     }
 }
 
@@ -179,7 +189,7 @@ fn add_port(
     inbox: Receiver<Outbound>,
     actor_rank: &[usize],
     rank: usize,
-) -> usize {
+) -> ActorId<RankPort> {
     let local: Vec<usize> = (0..actor_rank.len())
         .filter(|&id| actor_rank[id] == rank)
         .collect();
@@ -200,23 +210,25 @@ fn add_port(
 /// with every other) into `ranks`, with what the link did.
 fn reclaim_link(
     report: &mut Report,
-    port_id: Option<usize>,
+    linker: Linker,
     ranks: &mut Ranks,
 ) -> Result<LinkFigures, NetworkRunError> {
     let mut exchange = None;
-    let Some(id) = port_id else {
-        let bridge = reclaim(report, &mut exchange);
-        if let Some(x) = exchange {
-            ranks.put_back(x);
+    let id = match linker {
+        Linker::Alone => return Ok(LinkFigures::default()),
+        Linker::Bridge(bridge) => {
+            let bridge = reclaim(report, bridge, &mut exchange);
+            if let Some(x) = exchange {
+                ranks.put_back(x);
+            }
+            return Ok(LinkFigures {
+                bridge: bridge?,
+                port: None,
+            });
         }
-        return Ok(LinkFigures {
-            bridge: bridge?,
-            port: None,
-        });
+        Linker::Port(id) => id,
     };
-    let port = (report.actors[id].as_mut() as &mut dyn std::any::Any)
-        .downcast_mut::<RankPort>()
-        .expect("the last actor is the rank's port");
+    let port = report.actor_mut(id);
     let figures = port.figures();
     let mut x = port
         .take_exchange()
@@ -226,6 +238,6 @@ fn reclaim_link(
     done?;
     Ok(LinkFigures {
         bridge: BridgeFigures::default(),
-        port: Some((id, figures)),
+        port: Some((id.index(), figures)),
     })
 }

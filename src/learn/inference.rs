@@ -200,7 +200,7 @@ pub fn evaluate_by_messages(
         },
     );
     let last = net.layers().len() - 1;
-    let mut prev = input;
+    let mut prev = input.index();
     for (i, layer) in net.layers().iter().enumerate() {
         let id = network.add(
             crate::learn::layer::LayerName::new(i + 1, 0, 1).to_string(),
@@ -212,7 +212,7 @@ pub fn evaluate_by_messages(
             },
         );
         network.connect(prev, id);
-        prev = id;
+        prev = id.index();
     }
     let batches = split.len().div_ceil(EVAL_BATCH);
     let readout = network.add(
@@ -231,11 +231,7 @@ pub fn evaluate_by_messages(
     network.connect(prev, readout);
     network.connect(readout, input);
     let report = Runtime::new(config).run(network)?;
-    let r = report
-        .actors
-        .last()
-        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<ReadoutActor>())
-        .expect("the readout actor is the last one");
+    let r = report.actor(readout);
     let n = split.len().max(1) as f64;
     let stats = PassStats {
         loss: r.loss_sum / n,

@@ -20,7 +20,7 @@ use crate::math::mlp::Mlp;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
 use crate::runtime::traffic::{EdgeTraffic, Tally, Traffic};
-use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{ActorId, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 
 /// Trains `init` by predictive coding on actors: builds the network, runs it on the
 /// configured executor and calls `on_event` (on the calling thread) after every batch and
@@ -80,6 +80,7 @@ pub fn train_layers_on(
         on_event,
         events: None,
         actor_rank: Vec::new(),
+        ends: Ends::default(),
     };
     run_ranked(ranks, run)
 }
@@ -97,6 +98,16 @@ struct LayerRun<'a> {
     /// The coordinator's events and the rank of every actor, once built.
     events: Option<Receiver<TrainEvent>>,
     actor_rank: Vec<usize>,
+    /// The actors whose state the run's end reads, once built.
+    ends: Ends,
+}
+
+/// The actors of this rank whose final state concludes a run: the coordinator (on its rank)
+/// and the asynchronous PC layer actors (their fault tallies).
+#[derive(Default)]
+struct Ends {
+    coordinator: Option<ActorId<Coordinator>>,
+    async_layers: Vec<ActorId<AsyncPcLayerActor>>,
 }
 
 /// What each rank tells rank 0 after the run: its actors' edges, whether it counted, and
@@ -141,10 +152,15 @@ impl RankedNetwork for LayerRun<'_> {
         let cfg = self.cfg.take().expect("built once");
         let spread = (at.ranks > 1).then_some(at);
         let (init, data, plan, control) = (self.init, self.data, self.plan, self.control);
-        let (net, events, actor_rank) = build_network_on(init, data, plan, cfg, control, spread)?;
-        self.events = Some(events);
-        self.actor_rank.clone_from(&actor_rank);
-        Ok((net, Link::Port { actor_rank }))
+        let built = build_network_on(init, data, plan, cfg, control, spread)?;
+        self.events = Some(built.events);
+        self.actor_rank.clone_from(&built.actor_rank);
+        self.ends = Ends {
+            coordinator: built.coordinator,
+            async_layers: built.async_layers,
+        };
+        let actor_rank = built.actor_rank;
+        Ok((built.network, Link::Port { actor_rank }))
     }
 
     fn runtime(&self) -> RuntimeConfig {
@@ -182,7 +198,7 @@ impl RankedNetwork for LayerRun<'_> {
         link: LinkFigures,
     ) -> Result<RunReport<Message>, NetworkRunError> {
         let Some((port_id, _)) = link.port else {
-            return conclude(report);
+            return conclude(report, &self.ends);
         };
         let per_rank = shares
             .iter()
@@ -199,7 +215,7 @@ impl RankedNetwork for LayerRun<'_> {
         report.actors.truncate(port_id);
         report.names.truncate(port_id);
         if at.rank == 0 {
-            conclude(report)
+            conclude(report, &self.ends)
         } else {
             Ok(report)
         }
@@ -248,33 +264,30 @@ fn run_network(
     })
 }
 
-/// The faults the layer actors' links injected and their updates (asynchronous schedule).
-fn fault_tally(report: &RunReport<Message>) -> Option<crate::runtime::faults::FaultTally> {
+/// The faults the asynchronous layer actors' links injected and their updates.
+fn fault_tally(
+    report: &RunReport<Message>,
+    layers: &[ActorId<AsyncPcLayerActor>],
+) -> Option<crate::runtime::faults::FaultTally> {
     let mut tally = crate::runtime::faults::FaultTally::default();
     let mut actor_batches = 0u64;
-    let mut any = false;
-    for a in &report.actors {
-        let any_actor = a.as_ref() as &dyn std::any::Any;
-        let Some(layer) = any_actor.downcast_ref::<AsyncPcLayerActor>() else {
-            continue;
-        };
-        any = true;
-        actor_batches += layer.add_async_tally(&mut tally);
+    for &id in layers {
+        actor_batches += report.actor(id).add_async_tally(&mut tally);
     }
     tally.mean_updates_per_batch = tally.updates as f64 / actor_batches.max(1) as f64;
-    any.then_some(tally)
+    (!layers.is_empty()).then_some(tally)
 }
 
 /// The end of a run the coordinator took part in: the fault tally, and a non-finite value
 /// or a stop request as the run's error.
-fn conclude(mut report: RunReport<Message>) -> Result<RunReport<Message>, NetworkRunError> {
-    let coordinator = report
-        .actors
-        .first()
-        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Coordinator>());
+fn conclude(
+    mut report: RunReport<Message>,
+    ends: &Ends,
+) -> Result<RunReport<Message>, NetworkRunError> {
+    let coordinator = ends.coordinator.map(|id| report.actor(id));
     let fault = coordinator.and_then(Coordinator::fault);
     let interrupted = coordinator.is_some_and(Coordinator::interrupted);
-    report.traffic.faults = fault_tally(&report);
+    report.traffic.faults = fault_tally(&report, &ends.async_layers);
     if let Some((layer, shard, step, what, value)) = fault {
         let (layer, shard) = (layer as usize, Some(shard as usize));
         let sharded = LayerName { layer, shard }.to_string();

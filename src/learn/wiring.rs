@@ -17,12 +17,12 @@ use crate::learn::ep_layer::EpLayerActor;
 use crate::learn::layer::core::{add_layer, InitialDraw};
 use crate::learn::layer::placement::Placement;
 use crate::learn::layer::{shard_range, Feedback, LayerConfig, LayerName};
-use crate::learn::pc_layer::asynchronous::AsyncState;
+use crate::learn::pc_layer::asynchronous::{AsyncPcLayerActor, AsyncState};
 use crate::learn::pc_layer::{Lockstep, PcLayer};
 use crate::math::mlp::{DenseLayer, Mlp};
 use crate::message::{Message, Synapses};
 use crate::run_error::NetworkRunError;
-use crate::runtime::Network;
+use crate::runtime::{ActorId, Network};
 
 /// The shape of the actor network: shards per layer and the actors' ids.
 struct Layout {
@@ -203,13 +203,24 @@ pub fn build_network_with(
     cfg: LayerConfig,
     control: &TrainControl,
 ) -> Result<(Network<Message>, Receiver<TrainEvent>), NetworkRunError> {
-    let (net, rx, _) = build_network_on(init, (train, test), plan, cfg, control, None)?;
-    Ok((net, rx))
+    let built = build_network_on(init, (train, test), plan, cfg, control, None)?;
+    Ok((built.network, built.events))
 }
 
-/// A built layer-actor network, the receiving end of its coordinator's events, and the rank
-/// of every actor.
-pub type BuiltNetwork = (Network<Message>, Receiver<TrainEvent>, Vec<usize>);
+/// A built layer-actor network, the receiving end of its coordinator's events, the rank of
+/// every actor, and the handles of the actors whose state the run's end reads.
+pub struct BuiltNetwork {
+    /// The network.
+    pub network: Network<Message>,
+    /// The coordinator's events.
+    pub events: Receiver<TrainEvent>,
+    /// The rank of every actor (all 0 in one process).
+    pub actor_rank: Vec<usize>,
+    /// The coordinator, on the rank that holds it (rank 0).
+    pub(crate) coordinator: Option<ActorId<Coordinator>>,
+    /// This rank's asynchronous PC layer actors (none under another rule).
+    pub(crate) async_layers: Vec<ActorId<AsyncPcLayerActor>>,
+}
 
 /// Each layer shard's synapses (weights and biases) in the network of `init` under `cfg`, in
 /// network order: the work a placement over ranks balances.
@@ -241,12 +252,15 @@ pub fn build_network_on(
     let (tx, rx) = std::sync::mpsc::channel();
     let mut net = Network::new();
     let shards = (total_shards, layout.shards[1]);
+    let mut coordinator = None;
     let cid = if here(0) {
         let data = (train, test);
-        let coordinator = Coordinator::new(init, data, plan, cfg.clone(), shards, control, tx);
-        net.add("coordinator", coordinator)
+        let actor = Coordinator::new(init, data, plan, cfg.clone(), shards, control, tx);
+        let id = net.add("coordinator", actor);
+        coordinator = Some(id);
+        id.index()
     } else {
-        net.add("coordinator", stand_in(0))
+        net.add("coordinator", stand_in(0)).index()
     };
     net.place(cid, 0);
     let draw = InitialDraw {
@@ -255,15 +269,20 @@ pub fn build_network_on(
         widths: layout.widths.clone(),
     };
     let mut wiring: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut async_layers = Vec::new();
     for l in 1..=layout.layers {
         for (s, range) in layout.ranges(l).into_iter().enumerate() {
             let syn = Synapses::from_layer(rows_of(&init.layers()[l - 1], range.clone()));
             let (placement, targets) = layout.placement(l, s, range);
             let key = LayerName::state_key(l, s);
             let id = if here(layout.first_id[l] + s) {
-                add_actor(&mut net, placement, syn, (&cfg, &draw), control, &key)?
+                let (id, asynchronous) =
+                    add_actor(&mut net, placement, syn, (&cfg, &draw), control, &key)?;
+                async_layers.extend(asynchronous);
+                id
             } else {
                 net.add(placement.name, stand_in(layout.first_id[l] + s))
+                    .index()
             };
             debug_assert_eq!(id, layout.first_id[l] + s);
             // Pinned executor: shard s of every layer on one worker, so neighbouring layers'
@@ -282,7 +301,13 @@ pub fn build_network_on(
     for id in 1..=total_shards {
         net.connect(cid, id);
     }
-    Ok((net, rx, rank_of))
+    Ok(BuiltNetwork {
+        network: net,
+        events: rx,
+        actor_rank: rank_of,
+        coordinator,
+        async_layers,
+    })
 }
 
 /// Rows `range` of `layer` (a shard's forward synapses).
@@ -295,7 +320,8 @@ fn rows_of(layer: &DenseLayer, range: Range<usize>) -> DenseLayer {
     rows
 }
 
-/// Adds the layer actor at `at` of the rule `cfg` names (EP, asynchronous PC or lockstep PC).
+/// Adds the layer actor at `at` of the rule `cfg` names (EP, asynchronous PC or lockstep PC);
+/// returns its id and, for an asynchronous PC actor, its handle.
 fn add_actor(
     net: &mut Network<Message>,
     at: Placement,
@@ -303,19 +329,26 @@ fn add_actor(
     (cfg, draw): (&Arc<LayerConfig>, &InitialDraw),
     control: &TrainControl,
     key: &str,
-) -> Result<usize, NetworkRunError> {
+) -> Result<(usize, Option<ActorId<AsyncPcLayerActor>>), NetworkRunError> {
     let (name, cfg) = (at.name.clone(), cfg.clone());
     let (resume, panic) = (control.resume.as_ref(), control.panic.as_ref());
     if cfg.ep.is_some() {
         let actor = EpLayerActor::new(at, cfg, syn, draw);
-        add_layer(net, actor, name, key, resume, panic)
+        Ok((
+            add_layer(net, actor, name, key, resume, panic)?.index(),
+            None,
+        ))
     } else if let Some(a) = cfg.asynchronous {
         let sched = AsyncState::new(a, &at);
         let actor = PcLayer::new(at, cfg, syn, draw, sched);
-        add_layer(net, actor, name, key, resume, panic)
+        let id = add_layer(net, actor, name, key, resume, panic)?;
+        Ok((id.index(), Some(id)))
     } else {
         let actor = PcLayer::new(at, cfg, syn, draw, Lockstep);
-        add_layer(net, actor, name, key, resume, panic)
+        Ok((
+            add_layer(net, actor, name, key, resume, panic)?.index(),
+            None,
+        ))
     }
 }
 

@@ -19,13 +19,13 @@ use crate::cluster::{
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{Network, RunReport, RuntimeConfig};
+use crate::runtime::{ActorId, Network, RunReport, RuntimeConfig};
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::{LifParams, LifState, Reset};
 use crate::spike::neuron_network::NeuronNetwork;
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::stats::RankFigures;
-use crate::spike::tally::{RunSize, SpikeTally, SpikingRun};
+use crate::spike::tally::{RunSize, SpikingRun};
 
 /// The CUBA network's neurons (Brette et al. 2007, Brian2's `examples/CUBA.py`).
 pub const LIF: LifParams = LifParams {
@@ -274,6 +274,7 @@ fn run_sharded(
         runtime,
         synapses: 0,
         build_s: 0.0,
+        populations: Vec::new(),
         run: None,
     };
     run_ranked(ranks, shards)
@@ -288,6 +289,8 @@ struct CubaShards<'a> {
     runtime: RuntimeConfig,
     synapses: usize,
     build_s: f64,
+    /// This rank's shards, once built.
+    populations: Vec<ActorId<Population>>,
     run: Option<SpikingRun>,
 }
 
@@ -357,8 +360,9 @@ impl RankedNetwork for CubaShards<'_> {
             } else {
                 format!("population.{s}")
             };
-            net.add(name, shard);
-            net.place(i, i); // pinned executor: local shard i on worker i % workers
+            let id = net.add(name, shard);
+            net.place(id, i); // pinned executor: local shard i on worker i % workers
+            self.populations.push(id);
         }
         let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
         let local = local.len();
@@ -372,7 +376,8 @@ impl RankedNetwork for CubaShards<'_> {
         link: &LinkFigures,
     ) -> Result<CubaShare, NetworkRunError> {
         let (c, synapses) = (self.c, self.synapses);
-        let mut run = collect::<Population>(c.cfg, synapses, c.ticks, self.build_s, report)?;
+        let shards = &self.populations;
+        let mut run = collect(c.cfg, synapses, c.ticks, self.build_s, report, shards)?;
         let raster = std::mem::take(&mut run.raster);
         let s = &run.stats;
         let (spikes, events, synapses) = (s.spikes, s.synaptic_events, s.synapses);
@@ -421,13 +426,14 @@ fn merge_ranks(
     });
 }
 
-/// Sums what every actor of type `A` counted into the run's figures.
-fn collect<A: SpikeTally + 'static>(
+/// Sums what the shards counted into the run's figures.
+fn collect(
     cfg: &CubaConfig,
     synapses: usize,
     ticks: u64,
     build_s: f64,
     report: &crate::runtime::RunReport<Message>,
+    shards: &[ActorId<Population>],
 ) -> Result<SpikingRun, NetworkRunError> {
     let size = RunSize {
         neurons: cfg.neurons,
@@ -435,7 +441,7 @@ fn collect<A: SpikeTally + 'static>(
         ticks,
         dt_ms: LIF.dt_ms,
     };
-    crate::spike::tally::collect::<A>(size, build_s, report).map_err(Into::into)
+    crate::spike::tally::collect(size, build_s, report, shards).map_err(Into::into)
 }
 
 #[cfg(test)]

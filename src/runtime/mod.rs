@@ -18,6 +18,6 @@ pub mod trace_log;
 pub mod traffic;
 
 pub use executor::Runtime;
-pub use network::{Executor, Network, RunReport, RuntimeConfig};
+pub use network::{ActorId, ActorIndex, Executor, Network, RunReport, RuntimeConfig};
 pub use payload::{Control, Label, Payload};
 pub use supervisor::{ActorState, RuntimeError};

@@ -1,7 +1,10 @@
-//! What to run and how: the [`Network`] description (actors and their wiring), the
-//! [`RuntimeConfig`] that picks an [`Executor`], and the [`RunReport`] a finished run hands
-//! back.
+//! What to run and how: the [`Network`] description (actors and their wiring, each actor
+//! added under a typed [`ActorId`]), the [`RuntimeConfig`] that picks an [`Executor`], and the
+//! [`RunReport`] a finished run hands back (each actor's final state, by its [`ActorId`]).
 
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -64,8 +67,71 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// The handle of an actor of type `A` added to a network ([`Network::add`]): its id (an
+/// index, as [`Network::connect`] and [`Network::place`] take) and the type the finished
+/// run's [`RunReport::actor`] hands back for it. A handle fits only the network that made it.
+pub struct ActorId<A> {
+    index: usize,
+    network: u64,
+    actor: PhantomData<fn() -> A>,
+}
+
+impl<A> ActorId<A> {
+    /// The actor's id: its position in the network description.
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
+impl<A> Clone for ActorId<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A> Copy for ActorId<A> {}
+
+impl<A> PartialEq for ActorId<A> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.index, self.network) == (other.index, other.network)
+    }
+}
+
+impl<A> Eq for ActorId<A> {}
+
+impl<A> std::fmt::Debug for ActorId<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = std::any::type_name::<A>();
+        write!(f, "ActorId<{name}>({})", self.index)
+    }
+}
+
+/// What names an actor of a network being described: its id (`usize`) or its handle
+/// ([`ActorId`]).
+pub trait ActorIndex {
+    /// The actor's id.
+    fn actor_index(self) -> usize;
+}
+
+impl ActorIndex for usize {
+    fn actor_index(self) -> usize {
+        self
+    }
+}
+
+impl<A> ActorIndex for ActorId<A> {
+    fn actor_index(self) -> usize {
+        self.index
+    }
+}
+
+/// Stamps each network, so that a handle is known to be its network's.
+static NETWORKS: AtomicU64 = AtomicU64::new(0);
+
 /// What to build and how it is wired, kept apart from the running actors.
 pub struct Network<M: Payload> {
+    /// This network's stamp (its handles carry it).
+    stamp: u64,
     actors: Vec<(String, Box<dyn Actor<M>>)>,
     edges: Vec<Vec<usize>>,
     /// Placement group of each actor, if placed (see [`Network::place`]).
@@ -77,6 +143,7 @@ pub struct Network<M: Payload> {
 impl<M: Payload> Default for Network<M> {
     fn default() -> Self {
         Self {
+            stamp: NETWORKS.fetch_add(1, Ordering::Relaxed),
             actors: Vec::new(),
             edges: Vec::new(),
             groups: Vec::new(),
@@ -91,13 +158,18 @@ impl<M: Payload> Network<M> {
         Self::default()
     }
 
-    /// Adds an actor; returns its id.
-    pub fn add(&mut self, name: impl Into<String>, actor: impl Actor<M>) -> usize {
+    /// Adds an actor; returns its handle, whose [`ActorId::index`] is its id and through
+    /// which the finished run hands the actor back ([`RunReport::actor`]).
+    pub fn add<A: Actor<M>>(&mut self, name: impl Into<String>, actor: A) -> ActorId<A> {
         self.actors.push((name.into(), Box::new(actor)));
         self.edges.push(Vec::new());
         self.groups.push(None);
         self.ticked.push(false);
-        self.actors.len() - 1
+        ActorId {
+            index: self.actors.len() - 1,
+            network: self.stamp,
+            actor: PhantomData,
+        }
     }
 
     /// Places actor `id` in placement group `group`: on the pinned executor it runs on worker
@@ -107,7 +179,8 @@ impl<M: Payload> Network<M> {
     ///
     /// # Panics
     /// If `id` is not in the network.
-    pub fn place(&mut self, id: usize, group: usize) {
+    pub fn place(&mut self, id: impl ActorIndex, group: usize) {
+        let id = id.actor_index();
         assert!(id < self.actors.len(), "no actor {id}");
         self.groups[id] = Some(group);
     }
@@ -122,7 +195,8 @@ impl<M: Payload> Network<M> {
     ///
     /// # Panics
     /// If `id` is not in the network.
-    pub fn tick_by_worker(&mut self, id: usize) {
+    pub fn tick_by_worker(&mut self, id: impl ActorIndex) {
+        let id = id.actor_index();
         assert!(id < self.actors.len(), "no actor {id}");
         self.ticked[id] = true;
     }
@@ -146,7 +220,8 @@ impl<M: Payload> Network<M> {
     ///
     /// # Panics
     /// If either id is not in the network.
-    pub fn connect(&mut self, from: usize, to: usize) -> usize {
+    pub fn connect(&mut self, from: impl ActorIndex, to: impl ActorIndex) -> usize {
+        let (from, to) = (from.actor_index(), to.actor_index());
         assert!(to < self.actors.len(), "no actor {to}");
         self.edges[from].push(to);
         self.edges[from].len() - 1
@@ -162,18 +237,25 @@ impl<M: Payload> Network<M> {
         self.actors.is_empty()
     }
 
-    /// The named actors and each actor's out-edge targets, in id order.
+    /// The named actors, each actor's out-edge targets and whether it is ticked, in id
+    /// order, and the network's stamp.
     #[allow(clippy::type_complexity)]
     pub(crate) fn into_parts(
         self,
-    ) -> (Vec<(String, Box<dyn Actor<M>>)>, Vec<Vec<usize>>, Vec<bool>) {
-        (self.actors, self.edges, self.ticked)
+    ) -> (
+        Vec<(String, Box<dyn Actor<M>>)>,
+        Vec<Vec<usize>>,
+        Vec<bool>,
+        u64,
+    ) {
+        (self.actors, self.edges, self.ticked, self.stamp)
     }
 }
 
 /// What a finished run hands back.
 pub struct RunReport<M: Payload> {
-    /// The actors, in network order, with their final state.
+    /// The actors, in network order, with their final state. A run's results are read
+    /// through the handles its network gave out ([`RunReport::actor`]), not by type tests.
     pub actors: Vec<Box<dyn Actor<M>>>,
     /// Names, in network order.
     pub names: Vec<String>,
@@ -194,4 +276,98 @@ pub struct RunReport<M: Payload> {
     /// The worker each actor ran on, in network order (pinned executor; empty on the others,
     /// which do not pin actors to threads).
     pub worker_of: Vec<usize>,
+    /// The stamp of the network that ran (its handles carry it).
+    pub(crate) network: u64,
+}
+
+impl<M: Payload> RunReport<M> {
+    /// The actor `id` names, with its final state.
+    ///
+    /// # Panics
+    /// If `id` is another network's handle, or its actor was removed from the report.
+    pub fn actor<A: Actor<M>>(&self, id: ActorId<A>) -> &A {
+        self.check(id);
+        let actor: &dyn Any = self.actors[id.index].as_ref();
+        // The one type test of a run's actors: `id` was made by `Network::add` for an `A`
+        // at this index of this network, so the actor is an `A`.
+        actor
+            .downcast_ref()
+            .expect("a handle names its actor's type")
+    }
+
+    /// The actor `id` names, with its final state, to take things out of.
+    ///
+    /// # Panics
+    /// If `id` is another network's handle, or its actor was removed from the report.
+    pub fn actor_mut<A: Actor<M>>(&mut self, id: ActorId<A>) -> &mut A {
+        self.check(id);
+        let actor: &mut dyn Any = self.actors[id.index].as_mut();
+        // As in `actor`: the handle guarantees the type.
+        actor
+            .downcast_mut()
+            .expect("a handle names its actor's type")
+    }
+
+    /// Panics unless `id` is a handle of the network that ran and its actor is still here.
+    fn check<A>(&self, id: ActorId<A>) {
+        assert_eq!(
+            id.network, self.network,
+            "{id:?} is another network's handle"
+        );
+        assert!(
+            id.index < self.actors.len(),
+            "{id:?} was removed from the report"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::actor::{Context, Flow};
+    use crate::runtime::Runtime;
+
+    type M = crate::message::Message;
+
+    /// Holds a number; stops the run at once.
+    struct Idle(u32);
+
+    impl Actor<M> for Idle {
+        fn started(&mut self, _: &mut Context<'_, M>) -> Flow {
+            Flow::StopAll
+        }
+        fn handle(&mut self, _: M, _: &mut Context<'_, M>) -> Flow {
+            Flow::Continue
+        }
+    }
+
+    fn run(net: Network<M>) -> RunReport<M> {
+        let config = RuntimeConfig {
+            executor: Executor::Inline,
+            ..RuntimeConfig::default()
+        };
+        Runtime::new(config).run(net).expect("runs")
+    }
+
+    #[test]
+    fn a_handle_gives_back_its_own_actor() {
+        let mut net = Network::new();
+        let (a, b) = (net.add("a", Idle(1)), net.add("b", Idle(2)));
+        net.connect(a, b.index());
+        assert_eq!((a.index(), b.index()), (0, 1));
+        let mut report = run(net);
+        assert_eq!(report.actor(b).0, 2);
+        report.actor_mut(a).0 = 7;
+        assert_eq!(report.actor(a).0, 7);
+    }
+
+    #[test]
+    #[should_panic(expected = "another network's handle")]
+    fn a_handle_of_another_network_is_refused() {
+        let mut other = Network::<M>::new();
+        let stranger = other.add("a", Idle(1));
+        let mut net = Network::new();
+        net.add("a", Idle(2));
+        let _ = run(net).actor(stranger);
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::message::Message;
-use crate::runtime::{Executor, Network, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{ActorId, Executor, Network, Runtime, RuntimeConfig, RuntimeError};
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifParams;
 use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
@@ -35,7 +35,7 @@ impl NeuronNetwork<'_> {
         built: Instant,
         runtime: RuntimeConfig,
     ) -> Result<SpikingRun, RuntimeError> {
-        let (net, synapses) = self.network(runtime);
+        let (net, neurons, synapses) = self.network(runtime);
         let build_s = built.elapsed().as_secs_f64();
         let report = Runtime::new(runtime).run(net)?;
         let size = RunSize {
@@ -44,12 +44,15 @@ impl NeuronNetwork<'_> {
             ticks: self.ticks,
             dt_ms: self.params.dt_ms,
         };
-        collect::<NeuronActor>(size, build_s, &report)
+        collect(size, build_s, &report, &neurons)
     }
 
     /// The neurons (in contiguous blocks, block `w` placed on worker `w`), their synapses and
-    /// the clock, and how many synapses there are.
-    fn network(&self, runtime: RuntimeConfig) -> (Network<Message>, usize) {
+    /// the clock; the neurons' handles, and how many synapses there are.
+    fn network(
+        &self,
+        runtime: RuntimeConfig,
+    ) -> (Network<Message>, Vec<ActorId<NeuronActor>>, usize) {
         let (n, ticks) = (self.v0.len(), self.ticks);
         let prop = Arc::new(self.params.propagator());
         let protocol = TickProtocol::for_executor(runtime.executor);
@@ -58,6 +61,7 @@ impl NeuronNetwork<'_> {
             _ => 1,
         };
         let mut net = Network::new();
+        let mut neurons = Vec::with_capacity(n);
         for (i, &v) in self.v0.iter().enumerate() {
             let id = net.add(
                 format!("neuron.{i}"),
@@ -65,6 +69,7 @@ impl NeuronNetwork<'_> {
             );
             // Pinned executor: neurons in contiguous blocks, block w on worker w.
             net.place(id, i * workers / n);
+            neurons.push(id);
         }
         let mut synapses = 0;
         for (i, targets) in self.post.iter().enumerate() {
@@ -94,6 +99,6 @@ impl NeuronNetwork<'_> {
                 }
             }
         }
-        (net, synapses)
+        (net, neurons, synapses)
     }
 }

@@ -2,7 +2,8 @@
 //! report into the run's figures and raster ([`SpikingRun`]), whatever the model.
 
 use crate::message::Message;
-use crate::runtime::{RunReport, RuntimeError};
+use crate::runtime::actor::Actor;
+use crate::runtime::{ActorId, RunReport, RuntimeError};
 use crate::spike::stats::SnnStats;
 
 /// Ticks whose spikes are kept for the raster plot (1 s at 0.1 ms).
@@ -34,26 +35,26 @@ pub(crate) struct RunSize {
     pub(crate) dt_ms: f64,
 }
 
-/// Sums what every actor of type `A` counted into the run's figures (`build_s`: seconds
-/// it took to build the network); a non-finite state an actor found is an error naming it.
-pub(crate) fn collect<A: SpikeTally + 'static>(
+/// Sums what the spiking `actors` counted into the run's figures (`build_s`: seconds it
+/// took to build the network); a non-finite state an actor found is an error naming it.
+pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
     size: RunSize,
     build_s: f64,
     report: &RunReport<Message>,
+    actors: &[ActorId<A>],
 ) -> Result<SpikingRun, RuntimeError> {
     let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
-    for (i, a) in report.actors.iter().enumerate() {
-        if let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<A>() {
-            if let Some((step, what, value)) = p.fault() {
-                return Err(RuntimeError::NonFinite {
-                    actor: report.names.get(i).cloned().unwrap_or_default(),
-                    step,
-                    what: what.to_owned(),
-                    value,
-                });
-            }
-            p.tally(&mut spikes, &mut events, &mut raster);
+    for &id in actors {
+        let p = report.actor(id);
+        if let Some((step, what, value)) = p.fault() {
+            return Err(RuntimeError::NonFinite {
+                actor: report.names[id.index()].clone(),
+                step,
+                what: what.to_owned(),
+                value,
+            });
         }
+        p.tally(&mut spikes, &mut events, &mut raster);
     }
     raster.sort_unstable();
     let n = size.neurons;

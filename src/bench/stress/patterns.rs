@@ -171,7 +171,7 @@ pub(super) fn ring_in(
     window: &Arc<Window>,
 ) -> Network<Token> {
     let mut net = Network::new();
-    let ids: Vec<usize> = (0..n)
+    let ids: Vec<_> = (0..n)
         .map(|i| {
             net.add(
                 format!("ring-{i}"),

@@ -56,11 +56,7 @@ pub fn spawn_probe(
         ..RuntimeConfig::default()
     };
     let report = Runtime::new(cfg).run(net)?;
-    let resident = report
-        .actors
-        .last()
-        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<Closer>())
-        .map_or(0, |c| c.resident);
+    let resident = report.actor(closer).resident;
     Ok(SpawnReport {
         executor,
         actors: n,

@@ -16,7 +16,7 @@ use crate::math::optimizer::Optimizer;
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
 use crate::run_error::NetworkRunError;
 use crate::runtime::actor::Context;
-use crate::runtime::Network;
+use crate::runtime::{ActorId, Network};
 use crate::state::{StateBag, StateError};
 
 /// How the run's initial weights were drawn: `Mlp::new(widths, _, init,
@@ -371,7 +371,7 @@ pub(crate) fn add_layer<A>(
     key: &str,
     resume: Option<&crate::learn::coordinator::resume::ResumeState>,
     panic: Option<&(String, usize)>,
-) -> Result<usize, NetworkRunError>
+) -> Result<ActorId<A>, NetworkRunError>
 where
     A: LayerRule + crate::runtime::actor::Actor<Message>,
 {

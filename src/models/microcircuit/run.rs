@@ -17,7 +17,7 @@ use crate::cluster::{
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{memory, Network, RunReport, RuntimeConfig, RuntimeError};
+use crate::runtime::{memory, ActorId, Network, RunReport, RuntimeConfig, RuntimeError};
 use crate::spike::coupling::Coupling;
 use crate::spike::drive::{Drive, PoissonInput};
 use crate::spike::lif::LifState;
@@ -96,6 +96,7 @@ pub(super) fn run_on(
         wiring,
         ranges,
         local: Vec::new(),
+        populations: Vec::new(),
         build_s: 0.0,
     };
     run_ranked(ranks, circuit)
@@ -114,6 +115,8 @@ struct Circuit<'a> {
     wiring: Wiring<'a>,
     ranges: Vec<Range<usize>>,
     local: Vec<usize>,
+    /// This rank's shards, once built.
+    populations: Vec<ActorId<Population>>,
     build_s: f64,
 }
 
@@ -159,7 +162,7 @@ impl RankedNetwork for Circuit<'_> {
             delays,
             stop: self.stop.clone(),
         };
-        let net = build_network(
+        let (net, populations) = build_network(
             self.cfg,
             &self.wiring,
             self.seed,
@@ -167,6 +170,7 @@ impl RankedNetwork for Circuit<'_> {
             tables,
             &self.span,
         );
+        self.populations = populations;
         self.build_s = self.built.elapsed().as_secs_f64();
         let (local, windows) = (
             self.local.len(),
@@ -180,7 +184,7 @@ impl RankedNetwork for Circuit<'_> {
         report: &mut Report,
         link: &LinkFigures,
     ) -> Result<Figures, NetworkRunError> {
-        let mut mine = local_figures(report, link.bridge)?;
+        let mut mine = local_figures(report, &self.populations, link.bridge)?;
         let synapses = |&s: &usize| self.wiring.synapses_in(self.ranges[s].clone()) as usize;
         mine.synapses = self.local.iter().map(synapses).sum();
         mine.build_s = self.build_s;
@@ -217,7 +221,7 @@ struct Shards<'a> {
 }
 
 /// This rank's shards, each with its synapses, delay ring, drive and record (connected to
-/// each other and to the other ranks by [`run_ranked`]).
+/// each other and to the other ranks by [`run_ranked`]), and their handles.
 fn build_network(
     cfg: &MicrocircuitConfig,
     wiring: &Wiring<'_>,
@@ -225,7 +229,7 @@ fn build_network(
     shards: &Shards<'_>,
     tables: Vec<SynapseTable>,
     span: &Span,
-) -> Network<Message> {
+) -> (Network<Message>, Vec<ActorId<Population>>) {
     let lif = LIF;
     let model = wiring.model;
     let v0 = initial_potentials(wiring, seed);
@@ -238,6 +242,7 @@ fn build_network(
         .with_refractory_ticks((lif.refractory_ms / lif.dt_ms).round() as u32);
     let (min, max) = shards.delays;
     let mut net = Network::new();
+    let mut populations = Vec::with_capacity(tables.len());
     for (i, (&s, table)) in shards.local.iter().zip(tables).enumerate() {
         let r = &shards.ranges[s];
         let mut state = LifState::new(r.len(), 0.0);
@@ -263,15 +268,17 @@ fn build_network(
         .with_drive(drive(cfg, model, wiring, r, seed))
         .with_record(record)
         .with_stop(shards.stop.clone());
-        net.add(format!("population.{s}"), shard);
-        net.place(i, i);
+        let id = net.add(format!("population.{s}"), shard);
+        net.place(id, i);
+        populations.push(id);
     }
-    net
+    (net, populations)
 }
 
-/// What this rank's shards did, and its bridge `b`.
+/// What this rank's shards (`populations`) did, and its bridge `b`.
 fn local_figures(
     report: &RunReport<Message>,
+    populations: &[ActorId<Population>],
     b: BridgeFigures,
 ) -> Result<Figures, NetworkRunError> {
     let mut f = Figures {
@@ -281,13 +288,11 @@ fn local_figures(
         ..Figures::default()
     };
     (f.exchanges, f.exchange_wait_s, f.exchange_bytes) = (b.exchanges, b.wait_s, b.bytes);
-    for (i, a) in report.actors.iter().enumerate() {
-        let Some(p) = (a.as_ref() as &dyn std::any::Any).downcast_ref::<Population>() else {
-            continue;
-        };
+    for &id in populations {
+        let p = report.actor(id);
         if let Some((step, what, value)) = crate::spike::tally::SpikeTally::fault(p) {
             return Err(NetworkRunError::from(RuntimeError::NonFinite {
-                actor: report.names.get(i).cloned().unwrap_or_default(),
+                actor: report.names[id.index()].clone(),
                 step,
                 what: what.to_owned(),
                 value,

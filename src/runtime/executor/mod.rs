@@ -43,6 +43,8 @@ pub struct Runtime<M: Payload> {
 
 /// The actors of a network, built and wired, before they start.
 struct Built<M: Payload> {
+    /// The network's stamp.
+    stamp: u64,
     names: Vec<String>,
     cells: Vec<Cell<M>>,
     /// Channel mailboxes (threads and tokio executors; empty on the local scheduler's).
@@ -91,6 +93,7 @@ impl<M: Payload> Runtime<M> {
         // Actors start working as soon as they are spawned, so the work window opens here.
         let start = Instant::now();
         let Built {
+            stamp,
             names,
             cells,
             mailboxes,
@@ -114,6 +117,7 @@ impl<M: Payload> Runtime<M> {
             .stop_at
             .map_or(elapsed, |t| t.saturating_duration_since(start));
         let mut report = report(names, finished.cells);
+        report.network = stamp;
         report.worker_of = worker_of;
         report.elapsed = elapsed;
         report.active = active;
@@ -135,7 +139,7 @@ impl<M: Payload> Runtime<M> {
             Executor::Pinned => network.workers_of(self.config.workers),
             _ => Vec::new(),
         };
-        let (actors, edges, ticked) = network.into_parts();
+        let (actors, edges, ticked, stamp) = network.into_parts();
         let n = actors.len();
         let (events_tx, events) = supervisor_channel::<Event>();
         let mut supervisor = Supervisor::new(events, self.config.stall_timeout);
@@ -182,6 +186,7 @@ impl<M: Payload> Runtime<M> {
             .collect();
         tracing::debug!(cells = ?clock.elapsed(), "cells built");
         Built {
+            stamp,
             names,
             cells,
             mailboxes,
@@ -222,6 +227,7 @@ fn report<M: Payload>(names: Vec<String>, mut cells: Vec<Cell<M>>) -> RunReport<
         trace,
         handled,
         worker_of: Vec::new(),
+        network: 0,
     }
 }
 

@@ -111,16 +111,10 @@ pub fn run_converted(
     let started = Instant::now();
     let report = Runtime::new(runtime).run(network)?;
     let wall_s = started.elapsed().as_secs_f64();
-    let c = report
-        .actors
-        .first()
-        .and_then(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<ConvertCoordinator>())
-        .expect("the coordinator is actor 0");
-    let raster = report
-        .actors
+    let c = report.actor(cid);
+    let raster = ids
         .iter()
-        .filter_map(|a| (a.as_ref() as &dyn std::any::Any).downcast_ref::<IfLayer>())
-        .map(|l| l.raster.clone())
+        .map(|&id| report.actor(id).raster.clone())
         .collect();
     Ok(ConversionReport {
         points: c.points(),

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use crate::message::SignalPool;
-use crate::runtime::{Executor, Network, Runtime, RuntimeConfig};
+use crate::runtime::{ActorId, Executor, Network, Runtime, RuntimeConfig};
 use actors::{NirDriver, NodeActor};
 use node::{Dynamics, Method, Reset, State};
 use params::dynamics_of;
@@ -222,7 +222,7 @@ impl NirGraph {
             )));
         }
         let out_width = self.widths[self.output];
-        let net = self.network(input, (steps, batch), record);
+        let (net, driver, nodes) = self.network(input, (steps, batch), record);
         let config = RuntimeConfig {
             executor: Executor::Pinned,
             workers: 1,
@@ -230,15 +230,13 @@ impl NirGraph {
         };
         let mut report = Runtime::new(config).run(net)?;
         let mut states = BTreeMap::new();
-        for (name, actor) in report.names.iter().zip(&mut report.actors).skip(1) {
-            let node = (actor.as_mut() as &mut dyn std::any::Any).downcast_mut::<NodeActor>();
-            if let Some(values) = node.and_then(|a| a.record.take()).filter(|v| !v.is_empty()) {
-                states.insert(name.clone(), values);
+        for id in nodes {
+            let record = report.actor_mut(id).record.take();
+            if let Some(values) = record.filter(|v| !v.is_empty()) {
+                states.insert(report.names[id.index()].clone(), values);
             }
         }
-        let driver = (report.actors[0].as_mut() as &mut dyn std::any::Any)
-            .downcast_mut::<NirDriver>()
-            .expect("actor 0 is the driver");
+        let driver = report.actor_mut(driver);
         Ok(NirRun {
             output: std::mem::take(&mut driver.output),
             output_shape: vec![steps, batch, out_width],
@@ -246,13 +244,18 @@ impl NirGraph {
         })
     }
 
-    /// The driver (actor 0) and one actor per node (node `i` is actor `i + 1`), wired.
+    /// The driver (actor 0) and one actor per node (node `i` is actor `i + 1`), wired, with
+    /// their handles.
     fn network(
         &self,
         input: &[f32],
         (steps, batch): (usize, usize),
         record: bool,
-    ) -> Network<crate::message::Message> {
+    ) -> (
+        Network<crate::message::Message>,
+        ActorId<NirDriver>,
+        Vec<ActorId<NodeActor>>,
+    ) {
         let (width, out_width) = (self.widths[self.inputs[0]], self.widths[self.output]);
         let mut net = Network::new();
         let n = self.names.len();
@@ -266,6 +269,7 @@ impl NirGraph {
             pool: SignalPool::default(),
         };
         let did = net.add("nir driver", driver);
+        let mut nodes = Vec::with_capacity(n);
         for i in 0..n {
             let delayed_out = self.succs[i]
                 .iter()
@@ -286,7 +290,7 @@ impl NirGraph {
                 pool: SignalPool::default(),
                 out: vec![0.0; batch * self.widths[i]],
             };
-            net.add(self.names[i].clone(), actor);
+            nodes.push(net.add(self.names[i].clone(), actor));
         }
         for &i in &self.inputs {
             net.connect(did, i + 1);
@@ -297,7 +301,7 @@ impl NirGraph {
             }
         }
         net.connect(self.output + 1, did);
-        net
+        (net, did, nodes)
     }
 }
 

@@ -1,7 +1,6 @@
 //! The pinned executor: FIFO per edge on one worker and across workers, causal order across
 //! three workers, a ring that crosses workers on every hop, a panic, a stall, placement.
 
-use std::any::Any;
 use std::time::{Duration, Instant};
 
 use crate::message::MessageKind;
@@ -41,12 +40,6 @@ fn run(workers: usize, stall: Duration, net: Network<M>) -> Result<RunReport<M>,
         trace_sample: 0,
     })
     .run(net)
-}
-
-fn actor<T: 'static>(r: &RunReport<M>, id: usize) -> &T {
-    (r.actors[id].as_ref() as &dyn Any)
-        .downcast_ref::<T>()
-        .expect("actor type")
 }
 
 /// Sends `0..n` on every out-edge in its start hook, then stops.
@@ -112,7 +105,7 @@ fn per_edge_order_holds_on_one_worker_and_across_two() {
     let r = run(2, Duration::from_secs(10), net).expect("runs");
     assert_eq!(r.worker_of, vec![0, 0, 1]);
     for id in [near, far] {
-        let seen = &actor::<Sink>(&r, id).seen;
+        let seen = &r.actor(id).seen;
         assert_eq!(seen.len(), n as usize);
         assert!(
             seen.iter().enumerate().all(|(i, &(_, v))| v == i as u64),
@@ -174,11 +167,11 @@ fn causal_order_holds_across_three_workers() {
     net.connect(a, c);
     net.connect(a, b);
     net.connect(b, c);
-    for (id, w) in [(a, 0), (b, 1), (c, 2)] {
-        net.place(id, w);
-    }
+    net.place(a, 0);
+    net.place(b, 1);
+    net.place(c, 2);
     let r = run(3, Duration::from_secs(10), net).expect("runs");
-    let seen = &actor::<Sink>(&r, c).seen;
+    let seen = &r.actor(c).seen;
     let mut direct_seen = 0;
     for &(tag, v) in seen {
         if tag == 1 {
@@ -218,6 +211,7 @@ impl Actor<M> for RingNode {
 fn a_ring_that_crosses_workers_on_every_hop_conserves_messages() {
     let (k, limit) = (8, 100_000);
     let mut net = Network::new();
+    let mut ring = Vec::new();
     for i in 0..k {
         let id = net.add(
             format!("ring-{i}"),
@@ -228,13 +222,14 @@ fn a_ring_that_crosses_workers_on_every_hop_conserves_messages() {
             },
         );
         net.place(id, i % 2);
+        ring.push(id);
     }
     for i in 0..k {
         net.connect(i, (i + 1) % k);
     }
     let r = run(2, Duration::from_secs(10), net).expect("runs");
     assert_eq!(r.worker_of, (0..k).map(|i| i % 2).collect::<Vec<_>>());
-    let nodes: Vec<&RingNode> = (0..k).map(|i| actor::<RingNode>(&r, i)).collect();
+    let nodes: Vec<&RingNode> = ring.iter().map(|&id| r.actor(id)).collect();
     let handled: u64 = nodes.iter().map(|n| n.forwarded).sum();
     let hitters = nodes.iter().filter(|n| n.forwarded == limit).count() as u64;
     assert!(hitters >= 1);
@@ -350,15 +345,17 @@ impl Actor<M> for Recorder {
 fn one_pinned_worker_serves_in_the_inline_order() {
     let seen = |executor| {
         let mut net = Network::new();
-        for i in 0..5 {
-            net.add(
-                format!("r{i}"),
-                Recorder {
-                    seen: Vec::new(),
-                    seed: i,
-                },
-            );
-        }
+        let recorders: Vec<_> = (0..5)
+            .map(|i| {
+                net.add(
+                    format!("r{i}"),
+                    Recorder {
+                        seen: Vec::new(),
+                        seed: i,
+                    },
+                )
+            })
+            .collect();
         for i in 0..5 {
             net.connect(i, (i + 1) % 5);
             net.connect(i, (i + 2) % 5);
@@ -370,8 +367,9 @@ fn one_pinned_worker_serves_in_the_inline_order() {
         })
         .run(net)
         .expect("runs");
-        (0..5)
-            .map(|i| actor::<Recorder>(&r, i).seen.clone())
+        recorders
+            .iter()
+            .map(|&id| r.actor(id).seen.clone())
             .collect::<Vec<_>>()
     };
     assert_eq!(seen(Executor::Pinned), seen(Executor::Inline));
