@@ -17,7 +17,7 @@ use crate::data::dataset::Dataset;
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
+use crate::runtime::{ActorId, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 use crate::spike::competitive::{CompetitiveParams, CompetitiveShard};
 use crate::spike::conductance::CobaParams;
 use crate::spike::plasticity::{DenseProjection, Plasticity};
@@ -266,19 +266,24 @@ pub fn run_diehl_cook(
         }
     }
     let report = Runtime::new(runtime).run(net)?;
-    collect(cfg, report, (inputs, classes))
+    collect(cfg, report, (cid, iid, &ids), (inputs, classes))
 }
+
+/// The handles of a run's coordinator, input and shards.
+type Actors<'a> = (
+    ActorId<StdpCoordinator>,
+    ActorId<PoissonSource>,
+    &'a [ActorId<CompetitiveShard>],
+);
 
 /// The coordinator's tallies and the shards' weights into a [`DiehlCookRun`].
 fn collect(
     cfg: &DiehlCookConfig,
     report: RunReport<Message>,
+    (cid, iid, ids): Actors<'_>,
     (inputs, classes): (usize, usize),
 ) -> Result<DiehlCookRun, NetworkRunError> {
-    let any = |i: usize| report.actors[i].as_ref() as &dyn std::any::Any;
-    let c = any(0)
-        .downcast_ref::<StdpCoordinator>()
-        .expect("the coordinator is actor 0");
+    let c = report.actor(cid);
     if let Some((shard, step, what, value)) = c.fault {
         return Err(RuntimeError::NonFinite {
             actor: format!("exc.{shard}"),
@@ -288,16 +293,12 @@ fn collect(
         }
         .into());
     }
-    let input_spikes = any(1)
-        .downcast_ref::<PoissonSource>()
-        .map_or(0, |s| s.spikes);
+    let input_spikes = report.actor(iid).spikes;
     let n = cfg.n_exc;
     let mut weights = vec![0.0; inputs * n];
     let mut theta = vec![0.0; n];
-    for i in 2..report.actors.len() {
-        let Some(s) = any(i).downcast_ref::<CompetitiveShard>() else {
-            continue;
-        };
+    for &id in ids {
+        let s = report.actor(id);
         let r = s.range();
         for (row, src) in weights
             .chunks_exact_mut(n)
