@@ -31,7 +31,7 @@ Not in the spec, as in Brian2 and the authors' code: the timer starts at 0 (no e
 50 ms); only an image's final presentation counts for labels and test. Initial weights come from
 numpy (RandomState(seed)), Poisson draws from Brian2's generator: axon's statistics, not its numbers.
 `--target numpy` runs the same model slowly; with the same seed it gives the same presentation
-records and weights as the standalone binary.
+records and weight/theta summaries as the standalone binary (`--verbose` prints them).
 
     python3 -m venv /tmp/b2 && /tmp/b2/bin/pip install brian2 "numpy<2.3"
     /tmp/b2/bin/python benches/brian2_stdp_mnist.py --n-exc 100 --train 200 --label 0 --test 0
