@@ -447,8 +447,8 @@ def main():
         + f"; build {build:.1f} s, whole {'binary' if out else 'run()'} {binary:.1f} s",
         flush=True,
     )
-    if out is not None and not args.verbose:
-        shutil.rmtree(out, ignore_errors=True)
+    if not args.verbose:
+        shutil.rmtree(os.path.dirname(marks_file), ignore_errors=True)
 
 
 if __name__ == "__main__":
