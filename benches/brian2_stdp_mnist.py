@@ -8,7 +8,8 @@ n_exc inhibitory ones (tau 10 ms); exc -> inh one-to-one (10.4), inh -> every ot
 dense plastic input -> exc (w0 = (U(0,1) + 0.01) * 0.3) with the nearest-spike minimal triplet rule
 (pre 20 ms, post1 20 ms, post2 40 ms, nu_pre 1e-4, nu_post 1e-2, w in [0, 1]); each exc neuron's
 784 input weights scaled to sum 78 before every training presentation; all groups integrated with
-method='exponential_euler'. A presentation with fewer than 5 excitatory spikes in its 350 ms is
+method='euler' (forward Euler, as the authors' Brian code). A presentation with fewer than 5
+excitatory spikes in its 350 ms is
 followed (after the rest) by the same image with intensity + 1, at most 20 tries, in every phase
 (training, labelling, test), as in the authors' code. Learning off (labelling, test): no STDP,
 no normalisation, theta neither grows nor decays.
@@ -300,7 +301,7 @@ def main():
         threshold="(v > theta - offset + v_thresh_e) and (timer > 5*ms)",
         reset="v = v_reset_e; timer = 0*ms; theta += lrn * theta_plus",
         refractory=5 * ms,
-        method="exponential_euler",
+        method="euler",
         name="exc",
         namespace=consts,
     )
@@ -314,7 +315,7 @@ def main():
         threshold="v > v_thresh_i",
         reset="v = v_reset_i",
         refractory=2 * ms,
-        method="exponential_euler",
+        method="euler",
         name="inh",
         namespace=consts,
     )

@@ -39,7 +39,10 @@ fn stdp_mnist_learns_a_small_subset_and_writes_its_run_folder() {
     // Seed 1 reaches 0.453; the same run with plasticity off (a3_plus = a2_minus = 0)
     // 0.247, chance 0.1.
     assert!(acc > 0.4, "test accuracy {acc}");
-    assert_eq!(stdp["per_class_accuracy"].as_array().map(Vec::len), Some(10));
+    assert_eq!(
+        stdp["per_class_accuracy"].as_array().map(Vec::len),
+        Some(10)
+    );
     assert_eq!(stdp["test"]["images"], 300);
     assert!(stdp["spikes_per_image"].as_f64().expect("spikes") > 5.0);
     assert!(stdp["synaptic_events_per_image"].as_f64().expect("events") > 1e4);
@@ -48,7 +51,10 @@ fn stdp_mnist_learns_a_small_subset_and_writes_its_run_folder() {
     let traffic = &json["traffic"];
     assert_eq!(traffic["weight_transport_bytes"], 0);
     for kind in ["spike", "control", "report"] {
-        assert!(traffic["per_kind"][kind]["messages"].as_u64() > Some(0), "{kind}");
+        assert!(
+            traffic["per_kind"][kind]["messages"].as_u64() > Some(0),
+            "{kind}"
+        );
     }
     let weights = std::fs::read(out.join("weights.safetensors")).expect("weights");
     let t = safetensors::SafeTensors::deserialize(&weights).expect("safetensors");
@@ -74,8 +80,13 @@ fn bad_plasticity_settings_exit_2_naming_the_key() {
         }
         expect_bad_input(&c.output().expect("runs"), key);
     }
-    let o = command(&["validate", "scenarios/cuba.toml", "--set", "plasticity.rule=\"pair\""])
-        .output()
-        .expect("runs");
+    let o = command(&[
+        "validate",
+        "scenarios/cuba.toml",
+        "--set",
+        "plasticity.rule=\"pair\"",
+    ])
+    .output()
+    .expect("runs");
     expect_bad_input(&o, "plasticity");
 }

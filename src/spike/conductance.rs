@@ -99,38 +99,124 @@ pub fn flush(x: f32) -> f32 {
     }
 }
 
+/// The constants of one forward-Euler tick.
+struct Euler {
+    k: f32,
+    fe: f32,
+    fi: f32,
+    refractory: u32,
+    rest: f32,
+    e_exc: f32,
+    e_inh: f32,
+}
+
+/// The integration loop, compiled for the widest vector instructions the machine has (the
+/// same numbers on each: Rust never fuses a multiply and an add on its own).
+mod euler {
+    use super::{flush, Euler};
+
+    #[inline(always)]
+    fn tick_loop(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], since: &mut [u32], c: &Euler) {
+        let n = v.len();
+        let (ge, gi, since) = (&mut ge[..n], &mut gi[..n], &mut since[..n]);
+        for j in 0..n {
+            let (x, g_e, g_i) = (v[j], ge[j], gi[j]);
+            let t = since[j].saturating_add(1);
+            since[j] = t;
+            ge[j] = flush(g_e * c.fe);
+            gi[j] = flush(g_i * c.fi);
+            let dv = (c.rest - x) + g_e * (c.e_exc - x) + g_i * (c.e_inh - x);
+            let moved = x + c.k * dv;
+            v[j] = if t > c.refractory { moved } else { x };
+        }
+    }
+
+    /// One tick of every neuron.
+    pub(super) fn tick(
+        v: &mut [f32],
+        ge: &mut [f32],
+        gi: &mut [f32],
+        since: &mut [u32],
+        c: &Euler,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            fn wide(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], since: &mut [u32], c: &Euler) {
+                tick_loop(v, ge, gi, since, c)
+            }
+            #[target_feature(enable = "avx2")]
+            fn mid(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], since: &mut [u32], c: &Euler) {
+                tick_loop(v, ge, gi, since, c)
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F was just detected.
+                return unsafe { wide(v, ge, gi, since, c) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was just detected.
+                return unsafe { mid(v, ge, gi, since, c) };
+            }
+        }
+        tick_loop(v, ge, gi, since, c)
+    }
+}
+
 impl CobaParams {
     /// One tick of every neuron: integrates (forward Euler, every right-hand side from the
     /// old values), then fires and resets, pushing the firing neurons' indices to `fired`.
     /// `shift_mv`: per-neuron threshold shifts (empty: none).
     pub fn step(&self, s: &mut CobaState, shift_mv: &[f32], fired: &mut Vec<u32>) {
-        let k = self.dt_ms / self.tau_m_ms;
-        let (fe, fi) = (
-            1.0 - self.dt_ms / self.tau_ge_ms,
-            1.0 - self.dt_ms / self.tau_gi_ms,
-        );
+        self.integrate(s);
         let refractory = (self.refractory_ms / self.dt_ms).round() as u32;
         let lockout = (self.lockout_ms / self.dt_ms).floor() as u32;
-        for j in 0..s.v_mv.len() {
-            let (v, ge, gi) = (s.v_mv[j], s.ge[j], s.gi[j]);
-            let since = s.since[j].saturating_add(1);
-            s.since[j] = since;
-            s.ge[j] = flush(ge * fe);
-            s.gi[j] = flush(gi * fi);
-            if since <= refractory {
+        let ready = refractory.max(lockout);
+        let base = self.v_threshold_mv;
+        let n = s.v_mv.len();
+        let (v, since) = (&mut s.v_mv[..n], &mut s.since[..n]);
+        let shift = |j: usize| shift_mv.get(j).copied().unwrap_or(0.0);
+        // Who crosses its threshold, eight neurons at a time (a vectorised compare); only
+        // chunks with a crossing are looked at one by one.
+        const CHUNK: usize = 8;
+        for c in 0..n.div_ceil(CHUNK) {
+            let r = c * CHUNK..((c + 1) * CHUNK).min(n);
+            let crossed = if shift_mv.is_empty() {
+                v[r.clone()].iter().fold(false, |a, &x| a | (x > base))
+            } else {
+                let sh = &shift_mv[r.clone()];
+                v[r.clone()]
+                    .iter()
+                    .zip(sh)
+                    .fold(false, |a, (&x, &d)| a | (x > base + d))
+            };
+            if !crossed {
                 continue;
             }
-            let dv = (self.v_rest_mv - v) + ge * (self.e_exc_mv - v) + gi * (self.e_inh_mv - v);
-            let v = v + k * dv;
-            let threshold = self.v_threshold_mv + shift_mv.get(j).copied().unwrap_or(0.0);
-            if v > threshold && since > lockout {
-                s.v_mv[j] = self.v_reset_mv;
-                s.since[j] = 0;
-                fired.push(j as u32);
-            } else {
-                s.v_mv[j] = v;
+            for j in r {
+                if v[j] > base + shift(j) && since[j] > ready {
+                    v[j] = self.v_reset_mv;
+                    since[j] = 0;
+                    fired.push(j as u32);
+                }
             }
         }
+    }
+
+    /// The integration half of [`CobaParams::step`]: one forward-Euler tick of `v` (held
+    /// while refractory), `ge` and `gi`, and the ticks since each neuron's last spike.
+    fn integrate(&self, s: &mut CobaState) {
+        let c = Euler {
+            k: self.dt_ms / self.tau_m_ms,
+            fe: 1.0 - self.dt_ms / self.tau_ge_ms,
+            fi: 1.0 - self.dt_ms / self.tau_gi_ms,
+            refractory: (self.refractory_ms / self.dt_ms).round() as u32,
+            rest: self.v_rest_mv,
+            e_exc: self.e_exc_mv,
+            e_inh: self.e_inh_mv,
+        };
+        let n = s.v_mv.len();
+        let (ge, gi, since) = (&mut s.ge[..n], &mut s.gi[..n], &mut s.since[..n]);
+        euler::tick(&mut s.v_mv, ge, gi, since, &c);
     }
 
     /// Checks the constants: finite, time constants and the tick > 0, no negative period.
