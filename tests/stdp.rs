@@ -90,3 +90,72 @@ fn bad_plasticity_settings_exit_2_naming_the_key() {
     .expect("runs");
     expect_bad_input(&o, "plasticity");
 }
+
+#[test]
+fn killed_training_resumes_to_the_weights_of_an_uninterrupted_run() {
+    use axon::learn::coordinator::resume::ResumeState;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "run",
+            "scenarios/stdp-mnist.toml",
+            "--set",
+            "stdp_mnist.n_exc=50",
+            "--set",
+            "stdp_mnist.train_images=2000",
+            "--set",
+            "stdp_mnist.label_images=100",
+            "--set",
+            "stdp_mnist.test_images=100",
+            "--set",
+            "checkpoint.every_batches=100",
+            "--set",
+            "runtime.shards=2",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let reference = tmp.path().join("reference");
+    let o = command(&strs(&args(&reference))).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let killed = tmp.path().join("killed");
+    let mut child = common::spawn(&strs(&args(&killed)));
+    let file = killed.join("checkpoints/resume.safetensors");
+    let start = std::time::Instant::now();
+    loop {
+        let state = ResumeState::read(&file).ok();
+        if state.is_some_and(|s| s.position.next_batch >= 300) {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before a checkpoint");
+        }
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let resume = ["run", "scenarios/stdp-mnist.toml"];
+    let mut c = command(&resume);
+    let a = args(&killed);
+    c.args(&a[2..a.len() - 2]).arg("--resume").arg(&killed);
+    let o = c.output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |d: &std::path::Path| std::fs::read(d.join("weights.safetensors")).expect("weights");
+    assert!(
+        read(&reference) == read(&killed),
+        "the resumed run's weights differ"
+    );
+    let acc = |d: &std::path::Path| {
+        let text = std::fs::read_to_string(d.join("results.json")).expect("results");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+        json["stdp"]["confusion"].clone()
+    };
+    assert_eq!(acc(&reference), acc(&killed));
+}

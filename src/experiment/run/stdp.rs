@@ -2,16 +2,22 @@
 //! from spike timing on actors, then is labelled and tested; results.json's `stdp` and
 //! `traffic`, the learned weights (`weights.safetensors`), their receptive fields
 //! (`receptive_fields.png`), the training curve (`accuracy.png`) and the traffic plot.
+//! Training takes a resumable checkpoint every `checkpoint.every_batches` images (an image is
+//! a batch here) and on Ctrl-C; `--resume` continues from it with the same numbers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
-use super::{write_traffic, Observer, RunError, RunOptions, RunSummary};
+use super::{
+    open_for_resume, write_traffic, Observer, RunError, RunOptions, RunSummary, RESUME_FILE,
+};
 use crate::data::dataset::{Dataset, LoadOptions};
 use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
-use crate::models::diehl_cook::{run_diehl_cook, DiehlCookConfig, DiehlCookRun};
+use crate::learn::coordinator::resume::{Position, ResumeState};
+use crate::models::diehl_cook::coordinator::{Checkpoint, Checkpoints};
+use crate::models::diehl_cook::{run_diehl_cook, DiehlCookConfig, DiehlCookRun, RunHooks};
 
 /// The images the run needs (never more than `[data]`'s limits allow).
 fn load(scenario: &Scenario, cfg: &DiehlCookConfig) -> Result<Dataset, RunError> {
@@ -34,7 +40,10 @@ pub(super) fn run_stdp_scenario(
     let cfg = scenario.stdp_mnist();
     let data = load(scenario, &cfg)?;
     observer.data_loaded(&data);
-    let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
+    let (dir, resume) = match &opts.resume {
+        Some(path) => open_for_resume(scenario, path)?,
+        None => (RunDir::create(opts.out.as_deref(), scenario.name())?, None),
+    };
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::for_scenario(scenario);
@@ -43,10 +52,25 @@ pub(super) fn run_stdp_scenario(
         + cfg.label_images.min(data.train.len())
         + cfg.test_images.min(data.test.len());
     observer.epoch_start("stdp-mnist", 1, 1, images);
-    let run = with_progress(observer, |progress| {
+    let (to, checkpoints) = mpsc::channel();
+    let hooks = |progress| RunHooks {
+        progress: Some(progress),
+        checkpoints: Some(Checkpoints {
+            every: scenario.checkpoint_every(),
+            to,
+            stop: opts.stop.clone(),
+        }),
+        resume: resume.as_ref().map(|r| &r.actors),
+    };
+    let run = watch(observer, &dir, &checkpoints, &results, |progress| {
         let setup = (scenario.shards(), scenario.runtime_config());
-        run_diehl_cook(&cfg, &data, scenario.seed(), setup, Some(progress))
-    })?;
+        run_diehl_cook(&cfg, &data, scenario.seed(), setup, hooks(progress))
+    })??;
+    if run.interrupted {
+        return Err(RunError::Interrupted {
+            dir: dir.path().to_owned(),
+        });
+    }
     write_outputs(scenario, &cfg, &dir, &run, &mut results)?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
@@ -55,23 +79,54 @@ pub(super) fn run_stdp_scenario(
 }
 
 /// Runs `work` on another thread while this one reports the images it finished to
-/// `observer` (progress bars) a few times a second.
-fn with_progress<T: Send>(
+/// `observer` (progress bars) a few times a second and writes its checkpoints.
+fn watch<T: Send>(
     observer: &mut dyn Observer,
+    dir: &RunDir,
+    checkpoints: &mpsc::Receiver<Checkpoint>,
+    results: &Results,
     work: impl FnOnce(Arc<AtomicU64>) -> T + Send,
-) -> T {
+) -> Result<T, RunError> {
     let progress = Arc::new(AtomicU64::new(0));
     std::thread::scope(|s| {
         let counter = progress.clone();
         let handle = s.spawn(move || work(counter));
-        while !handle.is_finished() {
-            std::thread::sleep(std::time::Duration::from_millis(200));
+        loop {
+            let finished = handle.is_finished();
+            for c in checkpoints.try_iter() {
+                write_checkpoint(dir, c, results)?;
+            }
+            if finished {
+                break;
+            }
             observer.batch_done(progress.load(Ordering::Relaxed) as usize);
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        handle
+        Ok(handle
             .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .unwrap_or_else(|p| std::panic::resume_unwind(p)))
     })
+}
+
+/// `checkpoints/resume.safetensors`, written atomically: the actors' states and where
+/// training stands (epoch, image, presentation, seconds).
+fn write_checkpoint(dir: &RunDir, c: Checkpoint, results: &Results) -> Result<(), RunError> {
+    let position = Position {
+        epoch: 1,
+        next_batch: c.images,
+        next_step: c.presentation,
+        train_n: c.images,
+        wall_s: c.wall_s,
+        batches_done: c.images,
+        ..Position::default()
+    };
+    let state = ResumeState {
+        position,
+        actors: c.actors,
+        results: results.to_json(),
+    };
+    dir.write(RESUME_FILE, &state.to_bytes())?;
+    Ok(())
 }
 
 /// results.json, the weights, and the figures.

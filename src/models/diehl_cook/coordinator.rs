@@ -4,14 +4,54 @@
 //! labels, the training curve and test accuracy from the shards' spike counts. It sends
 //! phase words only; it never reads a weight.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 use super::labels::{Assignments, Responses};
 use super::{CurvePoint, StageFigures};
 use crate::message::{Message, Phase, ReportData};
 use crate::runtime::actor::{Actor, Context, Flow};
+use crate::state::{StateBag, StateError};
+
+/// A checkpoint taken between two training images: every actor's state by name
+/// (`coordinator`, `exc` or `exc.N`), the training images done and the training seconds.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// Actor states.
+    pub actors: BTreeMap<String, StateBag>,
+    /// Learning presentations' images finished (over all epochs).
+    pub images: usize,
+    /// The presentation that comes next.
+    pub presentation: u64,
+    /// Training wall seconds so far.
+    pub wall_s: f64,
+}
+
+/// Where checkpoints go, how often (training images between two), and the request to stop.
+pub struct Checkpoints {
+    /// Training images between two checkpoints (0: none).
+    pub every: usize,
+    /// The run's writer.
+    pub to: mpsc::Sender<Checkpoint>,
+    /// Set (Ctrl-C): stop after the current image, with a checkpoint when training.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// What the coordinator keeps between presentations (its part of a checkpoint).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Progress {
+    item: usize,
+    presentation: u64,
+    window: Responses,
+    previous: Option<Assignments>,
+    window_hits: (u64, u64),
+    curve: Vec<CurvePoint>,
+    stages: [StageFigures; 3],
+}
 
 /// Input intensity of a first presentation (rates pixel / 8 x intensity Hz).
 pub const INTENSITY: u32 = 2;
@@ -77,6 +117,13 @@ pub struct StdpCoordinator {
     /// A non-finite state a shard reported: (shard, presentation, what, value).
     pub fault: Option<(u32, u64, &'static str, f32)>,
     progress: Option<Arc<AtomicU64>>,
+    checkpoints: Option<Checkpoints>,
+    /// Shard states of the checkpoint being taken.
+    saving: BTreeMap<String, StateBag>,
+    /// Training seconds before this process (a resumed run).
+    wall_before: f64,
+    /// The run stopped on request before its end.
+    pub interrupted: bool,
 }
 
 impl StdpCoordinator {
@@ -111,7 +158,115 @@ impl StdpCoordinator {
             stages: Default::default(),
             fault: None,
             progress,
+            checkpoints: None,
+            saving: BTreeMap::new(),
+            wall_before: 0.0,
+            interrupted: false,
         }
+    }
+
+    /// Takes a checkpoint every so many training images.
+    pub fn with_checkpoints(mut self, c: Checkpoints) -> Self {
+        self.checkpoints = Some(c);
+        self
+    }
+
+    /// The coordinator's part of a checkpoint.
+    pub fn snapshot(&self) -> StateBag {
+        let mut stages = self.stages;
+        stages[0].wall_s = self.wall_before + self.stage_start.elapsed().as_secs_f64();
+        let p = Progress {
+            item: self.item,
+            presentation: self.presentation,
+            window: self.window.clone(),
+            previous: self.previous.clone(),
+            window_hits: self.window_hits,
+            curve: self.curve.clone(),
+            stages,
+        };
+        let mut b = StateBag::default();
+        b.scalar(
+            "progress",
+            serde_json::to_string(&p).expect("plain data serialises"),
+        );
+        b
+    }
+
+    /// Continues from a [`StdpCoordinator::snapshot`] (taken during training).
+    pub fn restore(&mut self, b: &StateBag) -> Result<(), StateError> {
+        let text: String = b.parse("progress")?;
+        let p: Progress = serde_json::from_str(&text).map_err(|_| StateError::Value {
+            name: "progress".to_owned(),
+            value: text.clone(),
+        })?;
+        self.item = p.item;
+        self.presentation = p.presentation;
+        self.window = p.window;
+        self.previous = p.previous;
+        self.window_hits = p.window_hits;
+        self.curve = p.curve;
+        self.stages = p.stages;
+        self.wall_before = p.stages[0].wall_s;
+        Ok(())
+    }
+
+    /// Whether a checkpoint is due now (between two training images): every so many
+    /// images, or on a stop request.
+    fn checkpoint_due(&self) -> bool {
+        let Some(c) = &self.checkpoints else {
+            return false;
+        };
+        let done = self.stages[0].images as usize;
+        let training = self.item < self.plan.train && done > 0;
+        training && (self.interrupted || (c.every > 0 && done.is_multiple_of(c.every)))
+    }
+
+    /// Whether a stop was requested.
+    fn stop_requested(&self) -> bool {
+        self.checkpoints
+            .as_ref()
+            .and_then(|c| c.stop.as_ref())
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Asks every shard for its state (they answer once the last tick is complete).
+    fn ask_states(&mut self, ctx: &mut Context<'_, Message>) {
+        for edge in 1..ctx.edges() {
+            ctx.send(
+                edge,
+                Message::Phase {
+                    step: self.presentation,
+                    phase: Phase::Save,
+                },
+            );
+        }
+    }
+
+    /// A shard's state: once all are in, the checkpoint goes to the writer.
+    fn absorb_state(&mut self, shard: u32, state: Arc<StateBag>) -> bool {
+        let name = if self.shards == 1 {
+            "exc".to_owned()
+        } else {
+            format!("exc.{shard}")
+        };
+        let bag = Arc::try_unwrap(state).unwrap_or_else(|a| (*a).clone());
+        self.saving.insert(name, bag);
+        if self.saving.len() < self.shards {
+            return false;
+        }
+        let mut actors = std::mem::take(&mut self.saving);
+        actors.insert("coordinator".to_owned(), self.snapshot());
+        let wall_s = self.wall_before + self.stage_start.elapsed().as_secs_f64();
+        if let Some(c) = &self.checkpoints {
+            // A writer that has gone away (the run is ending) loses nothing it needs.
+            let _ = c.to.send(Checkpoint {
+                actors,
+                images: self.stages[0].images as usize,
+                presentation: self.presentation,
+                wall_s,
+            });
+        }
+        true
     }
 
     /// The stage of item `i` and its pattern.
@@ -182,7 +337,12 @@ impl StdpCoordinator {
         self.item += 1;
         let next = self.at(self.item).map(|(s, _)| s);
         if next != Some(stage) {
-            self.stages[stage as usize].wall_s = self.stage_start.elapsed().as_secs_f64();
+            let before = if stage == Stage::Train {
+                self.wall_before
+            } else {
+                0.0
+            };
+            self.stages[stage as usize].wall_s = before + self.stage_start.elapsed().as_secs_f64();
             self.stage_start = Instant::now();
             if stage == Stage::Label || (stage == Stage::Train && self.plan.label == 0) {
                 self.assignments = self.label_responses.assign();
@@ -217,10 +377,13 @@ impl StdpCoordinator {
 
 impl Actor<Message> for StdpCoordinator {
     fn started(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
-        if self.at(0).is_none() {
+        if self.at(self.item).is_none() {
             return Flow::StopAll;
         }
         self.stage_start = Instant::now();
+        if let Some(p) = &self.progress {
+            p.store(self.item as u64, Ordering::Relaxed);
+        }
         self.present(ctx);
         Flow::Continue
     }
@@ -248,6 +411,16 @@ impl Actor<Message> for StdpCoordinator {
                 self.fault = Some((shard, step, what, value));
                 return Flow::StopAll;
             }
+            ReportData::State { shard, state, .. } if step == self.presentation => {
+                if !self.absorb_state(shard, state) {
+                    return Flow::Continue;
+                }
+                if self.interrupted {
+                    return Flow::StopAll;
+                }
+                self.present(ctx);
+                return Flow::Continue;
+            }
             _ => return Flow::Continue,
         }
         if self.reported < self.shards {
@@ -258,7 +431,17 @@ impl Actor<Message> for StdpCoordinator {
         }
         self.reported = 0;
         self.pres = (0, 0);
-        self.present(ctx);
+        if self.tries == 1 && self.stop_requested() {
+            self.interrupted = true;
+            if !self.checkpoint_due() {
+                return Flow::StopAll;
+            }
+        }
+        if self.checkpoint_due() && self.tries == 1 {
+            self.ask_states(ctx);
+        } else {
+            self.present(ctx);
+        }
         Flow::Continue
     }
 }

@@ -3,7 +3,7 @@
 //! on average. Pure functions of spike counts; the coordinator feeds them.
 
 /// Summed responses per class and neuron, and images per class.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Responses {
     classes: usize,
     neurons: usize,
@@ -65,7 +65,7 @@ impl Responses {
 }
 
 /// The class of each neuron (`None`: unassigned).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Assignments {
     classes: usize,
     /// Per neuron.

@@ -8,6 +8,7 @@
 pub mod coordinator;
 pub mod labels;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -22,7 +23,8 @@ use crate::spike::competitive::{CompetitiveParams, CompetitiveShard};
 use crate::spike::conductance::CobaParams;
 use crate::spike::plasticity::{DenseProjection, Plasticity};
 use crate::spike::poisson_source::PoissonSource;
-use coordinator::{Plan, StdpCoordinator};
+use crate::state::{StateBag, StateError};
+use coordinator::{Checkpoints, Plan, StdpCoordinator};
 
 /// Tick, ms.
 pub const DT_MS: f32 = 0.5;
@@ -173,6 +175,8 @@ pub struct DiehlCookRun {
     pub theta: Vec<f32>,
     /// The run's message traffic, names and trace.
     pub report: RunReport<Message>,
+    /// Stopped on request before the end (after a checkpoint when training).
+    pub interrupted: bool,
 }
 
 /// The initial input weights: `(U(0, 1) + 0.01) x 0.3` per synapse, drawn row by row from
@@ -201,14 +205,26 @@ fn patterns(cfg: &DiehlCookConfig, data: &Dataset) -> (Arc<Vec<u8>>, Arc<Vec<u8>
     (Arc::new(images), Arc::new(labels), train)
 }
 
+/// How a run is watched and continued: a counter of images finished, where checkpoints go,
+/// and the checkpoint to continue from.
+#[derive(Default)]
+pub struct RunHooks<'a> {
+    /// Counts images finished (labelling and test included).
+    pub progress: Option<Arc<AtomicU64>>,
+    /// Where checkpoints go, and how often.
+    pub checkpoints: Option<Checkpoints>,
+    /// Actor states to continue from (a checkpoint's `actors`).
+    pub resume: Option<&'a BTreeMap<String, StateBag>>,
+}
+
 /// Trains the network on `data` (unsupervised), labels its neurons and tests it, with
-/// `shards` shards on `runtime`; `progress` counts images finished.
+/// `shards` shards on `runtime`.
 pub fn run_diehl_cook(
     cfg: &DiehlCookConfig,
     data: &Dataset,
     seed: u64,
     (shards, runtime): (usize, RuntimeConfig),
-    progress: Option<Arc<AtomicU64>>,
+    hooks: RunHooks<'_>,
 ) -> Result<DiehlCookRun, NetworkRunError> {
     let inputs = data.pixels();
     let n = cfg.n_exc;
@@ -226,7 +242,12 @@ pub fn run_diehl_cook(
     let w0 = initial_weights(inputs, n, seed);
     let mut net = Network::new();
     let classes = data.classes;
-    let coordinator = StdpCoordinator::new(plan, labels, (classes, n, k), progress);
+    let mut coordinator = StdpCoordinator::new(plan, labels, (classes, n, k), hooks.progress);
+    if let Some(c) = hooks.checkpoints {
+        coordinator = coordinator.with_checkpoints(c);
+    }
+    let resume = hooks.resume;
+    restore(resume, "coordinator", |b| coordinator.restore(b))?;
     let cid = net.add("coordinator", coordinator);
     let source = PoissonSource::new(
         images,
@@ -245,12 +266,13 @@ pub fn run_diehl_cook(
             .flat_map(|row| row[range.clone()].iter().copied())
             .collect();
         let input = DenseProjection::new(inputs, range.len(), w);
-        let shard = CompetitiveShard::new((s, k), range, p, input);
+        let mut shard = CompetitiveShard::new((s, k), range, p, input);
         let name = if k == 1 {
             "exc".to_owned()
         } else {
             format!("exc.{s}")
         };
+        restore(resume, &name, |b| shard.restore(b))?;
         let id = net.add(name, shard);
         net.place(id, s);
         net.connect(cid, id);
@@ -267,6 +289,24 @@ pub fn run_diehl_cook(
     }
     let report = Runtime::new(runtime).run(net)?;
     collect(cfg, report, (cid, iid, &ids), (inputs, classes))
+}
+
+/// Restores actor `name` from `resume` (if continuing) with `into`.
+fn restore(
+    resume: Option<&BTreeMap<String, StateBag>>,
+    name: &str,
+    into: impl FnOnce(&StateBag) -> Result<(), StateError>,
+) -> Result<(), NetworkRunError> {
+    let Some(states) = resume else {
+        return Ok(());
+    };
+    let bag = states.get(name).ok_or_else(|| {
+        NetworkRunError::Restore(format!(
+            "the checkpoint has no state for {name} (was it written with another number of \
+             shards? runtime.shards must be the same)"
+        ))
+    })?;
+    into(bag).map_err(|e| NetworkRunError::Restore(format!("{name}: {e}")))
 }
 
 /// The handles of a run's coordinator, input and shards.
@@ -309,11 +349,13 @@ fn collect(
         theta[r].copy_from_slice(s.theta());
     }
     let results = figures(cfg, c, input_spikes, classes);
+    let interrupted = c.interrupted;
     Ok(DiehlCookRun {
         results,
         weights,
         theta,
         report,
+        interrupted,
     })
 }
 

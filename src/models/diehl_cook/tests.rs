@@ -4,6 +4,7 @@
 use super::*;
 use crate::data::dataset::LoadOptions;
 use crate::runtime::Executor;
+use coordinator::Checkpoints;
 
 fn data(train: usize, test: usize) -> Dataset {
     let opts = LoadOptions {
@@ -38,12 +39,19 @@ fn runtime(executor: Executor, workers: usize) -> RuntimeConfig {
 fn shards_and_executors_give_the_same_weights() {
     let d = data(30, 10);
     let cfg = config(20, 30, 10, 10);
-    let one = run_diehl_cook(&cfg, &d, 5, (1, runtime(Executor::Inline, 1)), None).unwrap();
+    let one = run_diehl_cook(
+        &cfg,
+        &d,
+        5,
+        (1, runtime(Executor::Inline, 1)),
+        RunHooks::default(),
+    )
+    .unwrap();
     for (shards, rt) in [
         (2, runtime(Executor::Pinned, 2)),
         (3, runtime(Executor::Tokio, 2)),
     ] {
-        let other = run_diehl_cook(&cfg, &d, 5, (shards, rt), None).unwrap();
+        let other = run_diehl_cook(&cfg, &d, 5, (shards, rt), RunHooks::default()).unwrap();
         assert_eq!(one.weights, other.weights, "{shards} shards");
         assert_eq!(one.theta, other.theta);
         assert_eq!(one.results.confusion, other.results.confusion);
@@ -53,4 +61,43 @@ fn shards_and_executors_give_the_same_weights() {
     let traffic = &one.report.traffic;
     assert_eq!(traffic.weight_transport_bytes, 0);
     assert!(traffic.per_kind.contains_key("spike") && traffic.per_kind.contains_key("control"));
+}
+
+#[test]
+fn a_run_resumed_from_any_checkpoint_ends_with_the_same_weights() {
+    let d = data(60, 10);
+    let cfg = config(20, 60, 10, 10);
+    for shards in [1, 2] {
+        let rt = runtime(Executor::Inline, 1);
+        let (to, saved) = std::sync::mpsc::channel();
+        let hooks = RunHooks {
+            checkpoints: Some(Checkpoints {
+                every: 20,
+                to,
+                stop: None,
+            }),
+            ..RunHooks::default()
+        };
+        let whole = run_diehl_cook(&cfg, &d, 3, (shards, rt), hooks).unwrap();
+        let saved: Vec<_> = saved.try_iter().collect();
+        assert_eq!(saved.iter().map(|c| c.images).collect::<Vec<_>>(), [20, 40]);
+        for c in &saved {
+            let hooks = RunHooks {
+                resume: Some(&c.actors),
+                ..RunHooks::default()
+            };
+            let resumed = run_diehl_cook(&cfg, &d, 3, (shards, rt), hooks).unwrap();
+            assert_eq!(
+                whole.theta, resumed.theta,
+                "{shards} shards from {}",
+                c.images
+            );
+            assert_eq!(
+                whole.weights, resumed.weights,
+                "{shards} shards from {}",
+                c.images
+            );
+            assert_eq!(whole.results.confusion, resumed.results.confusion);
+        }
+    }
 }

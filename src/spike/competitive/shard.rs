@@ -9,6 +9,7 @@ use crate::message::{Message, Phase, ReportData, SpikePool, Spikes};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::spike::conductance::CobaState;
 use crate::spike::plasticity::{AdaptiveThreshold, DenseProjection};
+use crate::state::{StateBag, StateError};
 
 /// One presentation in progress.
 struct Presentation {
@@ -51,6 +52,9 @@ pub struct CompetitiveShard {
     /// Spikes (excitatory and inhibitory) and synaptic events, in this presentation and in
     /// the run.
     pres: (u64, u64),
+    /// A checkpoint asked for before presentation `n` (saved once the last tick's spikes of
+    /// every shard are in).
+    save: Option<u64>,
     /// Spikes fired by the shard over the run.
     pub spikes: u64,
     /// Synaptic events delivered into the shard over the run.
@@ -94,6 +98,7 @@ impl CompetitiveShard {
             sums: Vec::new(),
             pool: SpikePool::default(),
             pres: (0, 0),
+            save: None,
             spikes: 0,
             synaptic_events: 0,
         }
@@ -137,13 +142,26 @@ impl CompetitiveShard {
         true
     }
 
+    /// Whether every other shard's spikes of the last tick are in.
+    fn ready(&self) -> bool {
+        self.shards == 1 || self.tick == 0 || self.have + 1 >= self.shards
+    }
+
     /// Runs every tick the messages at hand allow.
     fn advance(&mut self, ctx: &mut Context<'_, Message>) -> Flow {
         loop {
-            if self.now.is_none() && !self.open() {
-                return Flow::Continue;
+            if self.now.is_none() {
+                if let Some(step) = self.save {
+                    if !self.ready() {
+                        return Flow::Continue;
+                    }
+                    self.send_state(ctx, step);
+                }
+                if !self.open() {
+                    return Flow::Continue;
+                }
             }
-            if self.shards > 1 && self.tick > 0 && self.have < self.shards - 1 {
+            if !self.ready() {
                 return Flow::Continue;
             }
             self.step(ctx);
@@ -277,6 +295,79 @@ impl CompetitiveShard {
     }
 }
 
+impl CompetitiveShard {
+    /// Sends the whole state to the coordinator (a checkpoint before presentation `step`).
+    fn send_state(&mut self, ctx: &mut Context<'_, Message>, step: u64) {
+        self.save = None;
+        let data = ReportData::State {
+            layer: 1,
+            shard: self.shard as u32,
+            state: std::sync::Arc::new(self.snapshot()),
+        };
+        ctx.send(0, Message::Report { step, data });
+    }
+
+    /// The state between two presentations: neurons, thresholds, synapses, traces, the last
+    /// tick's inhibition, counters.
+    pub fn snapshot(&self) -> StateBag {
+        let mut b = StateBag::default();
+        let since = |s: &[u32]| s.iter().map(|&t| t.min(1 << 24) as f32).collect();
+        for (name, group) in [("exc", &self.exc), ("inh", &self.inh)] {
+            b.tensor(&format!("{name}.v"), group.v_mv.clone());
+            b.tensor(&format!("{name}.ge"), group.ge.clone());
+            b.tensor(&format!("{name}.gi"), group.gi.clone());
+            b.tensor(&format!("{name}.since"), since(&group.since));
+        }
+        b.tensor("theta", self.theta.theta.clone());
+        b.tensor("weights", self.input.weights().to_vec());
+        for (name, t) in ["r1", "r2", "o1", "o2"].iter().zip(self.input.traces()) {
+            b.tensor(name, t.to_vec());
+        }
+        let own: Vec<f32> = self
+            .own_inh
+            .iter()
+            .map(|&f| f32::from(u8::from(f)))
+            .collect();
+        b.tensor("own_inhibition", own);
+        b.scalar("tick", self.tick.to_string());
+        b.scalar("inhibition", self.inhibition.to_string());
+        b.scalar("spikes", self.spikes.to_string());
+        b.scalar("synaptic_events", self.synaptic_events.to_string());
+        b
+    }
+
+    /// Continues from a [`CompetitiveShard::snapshot`] of the same shard.
+    pub fn restore(&mut self, b: &StateBag) -> Result<(), StateError> {
+        let mut since = vec![0.0; self.range.len()];
+        for (name, group) in [("exc", &mut self.exc), ("inh", &mut self.inh)] {
+            b.fill(&format!("{name}.v"), &mut group.v_mv)?;
+            b.fill(&format!("{name}.ge"), &mut group.ge)?;
+            b.fill(&format!("{name}.gi"), &mut group.gi)?;
+            b.fill(&format!("{name}.since"), &mut since)?;
+            group.since = since.iter().map(|&t| t as u32).collect();
+        }
+        b.fill("theta", &mut self.theta.theta)?;
+        b.fill("weights", self.input.weights_mut())?;
+        let traces = ["r1", "r2", "o1", "o2"].map(|name| {
+            let len = self.input.traces_len(name);
+            let mut t = vec![0.0; len];
+            b.fill(name, &mut t).map(|()| t)
+        });
+        let [r1, r2, o1, o2] = traces;
+        self.input.set_traces([r1?, r2?, o1?, o2?]);
+        let mut own = vec![0.0; self.range.len()];
+        b.fill("own_inhibition", &mut own)?;
+        self.own_inh = own.iter().map(|&f| f != 0.0).collect();
+        self.tick = b.parse("tick")?;
+        // The last tick's inhibition from every shard is in `inhibition` already.
+        self.have = self.shards.saturating_sub(1);
+        self.inhibition = b.parse("inhibition")?;
+        self.spikes = b.parse("spikes")?;
+        self.synaptic_events = b.parse("synaptic_events")?;
+        Ok(())
+    }
+}
+
 impl Actor<Message> for CompetitiveShard {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
         match msg {
@@ -284,6 +375,10 @@ impl Actor<Message> for CompetitiveShard {
                 step,
                 phase: Phase::Present { learn, .. },
             } => self.phases.push_back((step, learn)),
+            Message::Phase {
+                step,
+                phase: Phase::Save,
+            } => self.save = Some(step),
             Message::Input {
                 presentation,
                 window,

@@ -95,6 +95,16 @@ impl DenseProjection {
         [&self.pre[0], &self.pre[1], &self.post[0], &self.post[1]]
     }
 
+    /// The length of trace `name` (`r1`, `r2`, `o1`, `o2`): 0 when the rule does not use it.
+    pub fn traces_len(&self, name: &str) -> usize {
+        match name {
+            "r1" => self.pre[0].len(),
+            "r2" => self.pre[1].len(),
+            "o1" => self.post[0].len(),
+            _ => self.post[1].len(),
+        }
+    }
+
     /// Restores the traces (`r1`, `r2`, `o1`, `o2`, as [`DenseProjection::traces`] gave
     /// them) from a checkpoint.
     pub fn set_traces(&mut self, [r1, r2, o1, o2]: [Vec<f32>; 4]) {
