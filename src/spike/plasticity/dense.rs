@@ -22,9 +22,12 @@ pub struct DenseProjection {
     /// Per-tick decay factors `exp(-dt / tau)` of `pre` and `post`.
     pre_decay: [f32; 2],
     post_decay: [f32; 2],
-    /// The local neurons whose `o1` is not zero (a presynaptic spike can depress only their
-    /// synapses), in the order they last became so.
+    /// The local neurons with a postsynaptic trace that is not zero (a presynaptic spike can
+    /// depress only their synapses, and only their traces decay), in the order they last
+    /// became so.
     active: Vec<u32>,
+    /// The presynaptic neurons with a trace that is not zero (only theirs decay).
+    pre_active: Vec<u32>,
 }
 
 impl DenseProjection {
@@ -45,6 +48,7 @@ impl DenseProjection {
             pre_decay: [0.0; 2],
             post_decay: [0.0; 2],
             active: Vec::new(),
+            pre_active: Vec::new(),
         }
     }
 
@@ -108,9 +112,16 @@ impl DenseProjection {
     /// Restores the traces (`r1`, `r2`, `o1`, `o2`, as [`DenseProjection::traces`] gave
     /// them) from a checkpoint.
     pub fn set_traces(&mut self, [r1, r2, o1, o2]: [Vec<f32>; 4]) {
-        self.active = (0..o1.len() as u32)
-            .filter(|&j| o1[j as usize] != 0.0)
-            .collect();
+        let nonzero = |a: &[f32], b: &[f32], n: usize| -> Vec<u32> {
+            (0..n as u32)
+                .filter(|&j| {
+                    let j = j as usize;
+                    a.get(j).is_some_and(|&x| x != 0.0) || b.get(j).is_some_and(|&x| x != 0.0)
+                })
+                .collect()
+        };
+        self.active = nonzero(&o1, &o2, self.n_post);
+        self.pre_active = nonzero(&r1, &r2, self.n_pre);
         (self.pre, self.post) = ([r1, r2], [o1, o2]);
     }
 
@@ -120,15 +131,28 @@ impl DenseProjection {
     }
 
     /// One tick of trace decay (nothing when not plastic); traces below
-    /// [`crate::spike::conductance::TINY`] become zero.
+    /// [`crate::spike::conductance::TINY`] become zero. Only traces that are not zero decay
+    /// (a zero one would stay zero).
     pub fn decay(&mut self) {
-        for k in 0..2 {
-            let (f, g) = (self.pre_decay[k], self.post_decay[k]);
-            self.pre[k].iter_mut().for_each(|x| *x = flush(*x * f));
-            self.post[k].iter_mut().for_each(|x| *x = flush(*x * g));
+        fn decay_some(traces: &mut [Vec<f32>; 2], factors: [f32; 2], who: &mut Vec<u32>) {
+            let [a, b] = traces;
+            let [fa, fb] = factors;
+            who.retain(|&i| {
+                let i = i as usize;
+                let mut any = false;
+                if let Some(x) = a.get_mut(i) {
+                    *x = flush(*x * fa);
+                    any |= *x != 0.0;
+                }
+                if let Some(x) = b.get_mut(i) {
+                    *x = flush(*x * fb);
+                    any |= *x != 0.0;
+                }
+                any
+            });
         }
-        let o1 = &self.post[0];
-        self.active.retain(|&j| o1[j as usize] != 0.0);
+        decay_some(&mut self.pre, self.pre_decay, &mut self.pre_active);
+        decay_some(&mut self.post, self.post_decay, &mut self.active);
     }
 
     /// Delivers the presynaptic spikes `fired` (indices into the source): adds each one's
@@ -155,6 +179,10 @@ impl DenseProjection {
                     *w = p.clip(*w - p.f_minus(*w) * p.pre_factor(o, r2));
                 }
             }
+            let was_zero = self.pre.iter().all(|t| t.get(i).is_none_or(|&x| x == 0.0));
+            if was_zero {
+                self.pre_active.push(i as u32);
+            }
             for k in 0..2 {
                 if let Some(x) = self.pre[k].get_mut(i) {
                     *x = p.jump(*x);
@@ -179,7 +207,7 @@ impl DenseProjection {
                 let w = &mut self.weights[i * n + j];
                 *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
             }
-            if self.post[0].get(j) == Some(&0.0) {
+            if self.post.iter().all(|t| t.get(j).is_none_or(|&x| x == 0.0)) {
                 self.active.push(j as u32);
             }
             for k in 0..2 {
