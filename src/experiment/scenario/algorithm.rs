@@ -75,11 +75,12 @@ impl AlgorithmKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlgorithmSection {
-    /// `bp` | `pc` | `zil` | `cuba` | `microcircuit` | `snn-convert` | `ep` | `cep`. Default
-    /// `bp`. Synchronous backprop; predictive coding and zero-divergence inference learning on
+    /// `bp` | `pc` | `zil` | `cuba` | `microcircuit` | `snn-convert` | `ep` | `cep` |
+    /// `stdp-mnist`. Default `bp`. Synchronous backprop; predictive coding and zero-divergence inference learning on
     /// layer actors; the CUBA spiking network (`[cuba]`); the cortical microcircuit
     /// (`[microcircuit]`); ANN-to-SNN conversion (`[convert]`);
-    /// equilibrium propagation, and its continual-update variant, on layer actors.
+    /// equilibrium propagation, and its continual-update variant, on layer actors; Diehl &
+    /// Cook's network learning by STDP (`[stdp_mnist]`, `[plasticity]`).
     pub kind: AlgorithmKind,
     /// `pc`: inference steps `T` per batch, 1..=10000. Default 20.
     pub inference_steps: usize,

@@ -273,10 +273,9 @@ impl Scenario {
         f.cuba.validate()?;
         f.microcircuit.validate(f.algorithm.kind)?;
         f.stdp_mnist.validate()?;
-        f.plasticity.plasticity()?;
-        if f.algorithm.kind != AlgorithmKind::StdpMnist
-            && f.plasticity != PlasticitySection::default()
-        {
+        let plasticity = f.plasticity.plasticity()?;
+        let stdp = f.algorithm.kind == AlgorithmKind::StdpMnist;
+        if !stdp && plasticity != crate::spike::plasticity::Plasticity::diehl_cook() {
             return Err(invalid(
                 "plasticity",
                 "set",

@@ -73,6 +73,14 @@ const RANGE_CONTEXT: &[(&str, &[&str])] = &[
         &["algorithm.kind=\"pc\"", "runtime.schedule=\"async\""],
     ),
     ("cuba.neurons", &["cuba.p_connect=1e-6"]),
+    ("plasticity.", &["algorithm.kind=\"stdp-mnist\""]),
+    ("plasticity.a_", &["plasticity.rule=\"pair\""]),
+    ("plasticity.tau_plus", &["plasticity.rule=\"pair\""]),
+    ("plasticity.tau_minus", &["plasticity.rule=\"pair\""]),
+    ("plasticity.eta", &["plasticity.rule=\"presynaptic\""]),
+    ("plasticity.x_target", &["plasticity.rule=\"presynaptic\""]),
+    ("plasticity.tau_pre", &["plasticity.rule=\"presynaptic\""]),
+    ("plasticity.mu", &["plasticity.dependence=\"power-law\""]),
     ("microcircuit.duration_ms", &["microcircuit.transient_ms=0"]),
 ];
 

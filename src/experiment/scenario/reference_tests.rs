@@ -180,6 +180,20 @@ fn every_enum_valued_key_is_checked_against_its_row() {
 /// Rows whose default is prose rather than a TOML value (all `Option` keys, left out of the
 /// resolved file), with what the prose means and where it is checked.
 const PROSE_DEFAULTS: &[(&str, &str)] = &[
+    ("plasticity.mu", RULE_DEFAULTS),
+    ("plasticity.a_plus", RULE_DEFAULTS),
+    ("plasticity.a_minus", RULE_DEFAULTS),
+    ("plasticity.tau_plus_ms", RULE_DEFAULTS),
+    ("plasticity.tau_minus_ms", RULE_DEFAULTS),
+    ("plasticity.a2_plus", RULE_DEFAULTS),
+    ("plasticity.a3_plus", RULE_DEFAULTS),
+    ("plasticity.a2_minus", RULE_DEFAULTS),
+    ("plasticity.a3_minus", RULE_DEFAULTS),
+    ("plasticity.tau_x_ms", RULE_DEFAULTS),
+    ("plasticity.tau_y_ms", RULE_DEFAULTS),
+    ("plasticity.eta", RULE_DEFAULTS),
+    ("plasticity.x_target", RULE_DEFAULTS),
+    ("plasticity.tau_pre_ms", RULE_DEFAULTS),
     (
         "name",
         "the file's stem: `prose_defaults_mean_what_they_say`",
@@ -226,10 +240,20 @@ const PROSE_DEFAULTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// How the plasticity constants' defaults, which depend on the rule, are checked.
+const RULE_DEFAULTS: &str = "by rule: `stdp::tests::unset_constants_take_the_rules_defaults`";
+
 /// Rows with a TOML value as default whose key is an `Option` nonetheless: unset, the
 /// resolved file leaves it out and the run uses the documented value, so setting it changes
 /// the resolved file but not the run. Checked in `prose_defaults_mean_what_they_say`.
-const EFFECTIVE_DEFAULTS: &[&str] = &["faults.panic_after_batches"];
+const EFFECTIVE_DEFAULTS: &[&str] = &[
+    "faults.panic_after_batches",
+    "plasticity.rule",
+    "plasticity.traces",
+    "plasticity.dependence",
+    "plasticity.w_min",
+    "plasticity.w_max",
+];
 
 /// The TOML value a default cell holds, when it is exactly one backticked TOML value.
 fn toml_default(cell: &str) -> Option<String> {

@@ -117,6 +117,7 @@ impl PlasticitySection {
     /// does not read, a tau <= 0, inverted bounds or a non-finite value is an error naming
     /// the key.
     pub fn plasticity(&self) -> Result<Plasticity, ScenarioError> {
+        self.check_ranges()?;
         let s = self;
         let rule_name = s.rule.as_deref().unwrap_or("triplet");
         let dc = Plasticity::diehl_cook();
@@ -224,6 +225,67 @@ impl PlasticitySection {
         Ok(p)
     }
 
+    /// The documented ranges, checked before anything is narrowed to `f32`.
+    fn check_ranges(&self) -> Result<(), ScenarioError> {
+        let s = self;
+        let check = |key: &str, v: Option<f64>, ok: &dyn Fn(f64) -> bool, rule: &str| match v {
+            Some(x) if !ok(x) => Err(invalid(&format!("plasticity.{key}"), fmt_f64(x), rule)),
+            _ => Ok(()),
+        };
+        let taus = [
+            ("tau_plus_ms", s.tau_plus_ms),
+            ("tau_minus_ms", s.tau_minus_ms),
+            ("tau_x_ms", s.tau_x_ms),
+            ("tau_y_ms", s.tau_y_ms),
+            ("tau_pre_ms", s.tau_pre_ms),
+        ];
+        for (key, v) in taus {
+            let ok = |x: f64| x > 0.0 && x <= 1e7;
+            check(key, v, &ok, "a time constant must be in (0, 1e7] ms")?;
+        }
+        let amplitudes = [
+            ("a_plus", s.a_plus),
+            ("a_minus", s.a_minus),
+            ("a2_plus", s.a2_plus),
+            ("a3_plus", s.a3_plus),
+            ("a2_minus", s.a2_minus),
+            ("a3_minus", s.a3_minus),
+            ("eta", s.eta),
+            ("x_target", s.x_target),
+        ];
+        for (key, v) in amplitudes {
+            let ok = |x: f64| x.is_finite() && x >= 0.0;
+            check(
+                key,
+                v,
+                &ok,
+                "must be finite and >= 0 (depression subtracts)",
+            )?;
+        }
+        let mu_ok = |x: f64| x > 0.0 && x <= 1000.0;
+        check(
+            "mu",
+            s.mu,
+            &mu_ok,
+            "a power-law exponent must be in (0, 1000]",
+        )?;
+        let w_min = s.w_min.unwrap_or(0.0);
+        let min_ok = |x: f64| x.is_finite() && x >= 0.0;
+        check(
+            "w_min",
+            s.w_min,
+            &min_ok,
+            "must be finite and >= 0 (weights add to a conductance)",
+        )?;
+        let w_max = s.w_max.unwrap_or(1.0);
+        if s.w_min.is_some() && w_min >= w_max {
+            return Err(invalid("plasticity.w_min", fmt_f64(w_min), "must be below w_max"));
+        }
+        let max_ok = |x: f64| x > w_min && x <= 1e6;
+        check("w_max", s.w_max, &max_ok, "must be in (w_min, 1e6]")?;
+        Ok(())
+    }
+
     /// The first of `keys` that is set.
     fn set_keys(&self, keys: &[&'static str]) -> Option<&'static str> {
         let s = self;
@@ -291,5 +353,43 @@ impl PlasticitySection {
             curve_every: net.curve_every,
             plasticity: self.plasticity()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(text: &str) -> Plasticity {
+        let s: PlasticitySection = toml::from_str(text).expect("a [plasticity] table");
+        s.plasticity().expect("valid")
+    }
+
+    /// The defaults docs/scenarios.md gives per rule.
+    #[test]
+    fn unset_constants_take_the_rules_defaults() {
+        assert_eq!(rule(""), Plasticity::diehl_cook());
+        let pair = rule("rule = \"pair\"");
+        assert_eq!(
+            pair.rule,
+            StdpRule::Pair {
+                a_plus: 0.01,
+                a_minus: 0.0105,
+                tau_plus_ms: 20.0,
+                tau_minus_ms: 20.0
+            }
+        );
+        assert_eq!((pair.w_min, pair.w_max), (0.0, 1.0));
+        assert_eq!(pair.traces, TraceMode::Nearest);
+        assert_eq!(
+            rule("rule = \"presynaptic\"").rule,
+            StdpRule::Presynaptic {
+                eta: 0.0001,
+                x_target: 0.4,
+                tau_pre_ms: 20.0
+            }
+        );
+        let p = rule("dependence = \"power-law\"");
+        assert_eq!(p.dependence, WeightDependence::PowerLaw { mu: 1.0 });
     }
 }
