@@ -101,6 +101,8 @@ pub fn flush(x: f32) -> f32 {
 
 /// The constants of one forward-Euler tick.
 struct Euler {
+    base: f32,
+    ready: u32,
     k: f32,
     fe: f32,
     fi: f32,
@@ -115,10 +117,29 @@ struct Euler {
 mod euler {
     use super::{flush, Euler};
 
+    /// The integration loop; returns whether any neuron may fire (its new `v` is above its
+    /// threshold, `c.base` plus `shift[j]`, and it is ready), as one vectorised reduction.
     #[inline(always)]
-    fn tick_loop(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], since: &mut [u32], c: &Euler) {
+    fn tick_loop(v: &mut [f32], rest: Rest<'_>, shift: &[f32], c: &Euler) -> bool {
+        if shift.is_empty() {
+            tick_loop_by::<false>(v, rest, shift, c)
+        } else {
+            tick_loop_by::<true>(v, rest, shift, c)
+        }
+    }
+
+    /// [`tick_loop`] with (`SHIFTED`) or without per-neuron threshold shifts.
+    #[inline(always)]
+    fn tick_loop_by<const SHIFTED: bool>(
+        v: &mut [f32],
+        (ge, gi, since): Rest<'_>,
+        shift: &[f32],
+        c: &Euler,
+    ) -> bool {
         let n = v.len();
         let (ge, gi, since) = (&mut ge[..n], &mut gi[..n], &mut since[..n]);
+        let shift = if SHIFTED { &shift[..n] } else { &[][..] };
+        let mut any = 0u32;
         for j in 0..n {
             let (x, g_e, g_i) = (v[j], ge[j], gi[j]);
             let t = since[j].saturating_add(1);
@@ -127,38 +148,39 @@ mod euler {
             gi[j] = flush(g_i * c.fi);
             let dv = (c.rest - x) + g_e * (c.e_exc - x) + g_i * (c.e_inh - x);
             let moved = x + c.k * dv;
-            v[j] = if t > c.refractory { moved } else { x };
+            let v_new = if t > c.refractory { moved } else { x };
+            v[j] = v_new;
+            let threshold = if SHIFTED { c.base + shift[j] } else { c.base };
+            any |= u32::from(v_new > threshold) & u32::from(t > c.ready);
         }
+        any != 0
     }
 
-    /// One tick of every neuron.
-    pub(super) fn tick(
-        v: &mut [f32],
-        ge: &mut [f32],
-        gi: &mut [f32],
-        since: &mut [u32],
-        c: &Euler,
-    ) {
+    /// The state a tick changes besides `v`: `ge`, `gi`, ticks since the last spike.
+    pub(super) type Rest<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [u32]);
+
+    /// One tick of every neuron; whether any may fire.
+    pub(super) fn tick(v: &mut [f32], rest: Rest<'_>, shift: &[f32], c: &Euler) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx512f")]
-            fn wide(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], since: &mut [u32], c: &Euler) {
-                tick_loop(v, ge, gi, since, c)
+            fn wide(v: &mut [f32], rest: Rest<'_>, shift: &[f32], c: &Euler) -> bool {
+                tick_loop(v, rest, shift, c)
             }
             #[target_feature(enable = "avx2")]
-            fn mid(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], since: &mut [u32], c: &Euler) {
-                tick_loop(v, ge, gi, since, c)
+            fn mid(v: &mut [f32], rest: Rest<'_>, shift: &[f32], c: &Euler) -> bool {
+                tick_loop(v, rest, shift, c)
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: AVX-512F was just detected.
-                return unsafe { wide(v, ge, gi, since, c) };
+                return unsafe { wide(v, rest, shift, c) };
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: AVX2 was just detected.
-                return unsafe { mid(v, ge, gi, since, c) };
+                return unsafe { mid(v, rest, shift, c) };
             }
         }
-        tick_loop(v, ge, gi, since, c)
+        tick_loop(v, rest, shift, c)
     }
 }
 
@@ -167,45 +189,34 @@ impl CobaParams {
     /// old values), then fires and resets, pushing the firing neurons' indices to `fired`.
     /// `shift_mv`: per-neuron threshold shifts (empty: none).
     pub fn step(&self, s: &mut CobaState, shift_mv: &[f32], fired: &mut Vec<u32>) {
-        self.integrate(s);
+        if !self.integrate(s, shift_mv) {
+            return;
+        }
         let refractory = (self.refractory_ms / self.dt_ms).round() as u32;
         let lockout = (self.lockout_ms / self.dt_ms).floor() as u32;
         let ready = refractory.max(lockout);
         let base = self.v_threshold_mv;
         let n = s.v_mv.len();
         let (v, since) = (&mut s.v_mv[..n], &mut s.since[..n]);
-        let shift = |j: usize| shift_mv.get(j).copied().unwrap_or(0.0);
-        // Who crosses its threshold, eight neurons at a time (a vectorised compare); only
-        // chunks with a crossing are looked at one by one.
-        const CHUNK: usize = 8;
-        for c in 0..n.div_ceil(CHUNK) {
-            let r = c * CHUNK..((c + 1) * CHUNK).min(n);
-            let crossed = if shift_mv.is_empty() {
-                v[r.clone()].iter().fold(false, |a, &x| a | (x > base))
-            } else {
-                let sh = &shift_mv[r.clone()];
-                v[r.clone()]
-                    .iter()
-                    .zip(sh)
-                    .fold(false, |a, (&x, &d)| a | (x > base + d))
-            };
-            if !crossed {
-                continue;
-            }
-            for j in r {
-                if v[j] > base + shift(j) && since[j] > ready {
-                    v[j] = self.v_reset_mv;
-                    since[j] = 0;
-                    fired.push(j as u32);
-                }
+        for j in 0..n {
+            let threshold = base + shift_mv.get(j).copied().unwrap_or(0.0);
+            if v[j] > threshold && since[j] > ready {
+                v[j] = self.v_reset_mv;
+                since[j] = 0;
+                fired.push(j as u32);
             }
         }
     }
 
     /// The integration half of [`CobaParams::step`]: one forward-Euler tick of `v` (held
-    /// while refractory), `ge` and `gi`, and the ticks since each neuron's last spike.
-    fn integrate(&self, s: &mut CobaState) {
+    /// while refractory), `ge` and `gi`, and the ticks since each neuron's last spike; whether
+    /// any neuron crossed its threshold while ready.
+    fn integrate(&self, s: &mut CobaState, shift_mv: &[f32]) -> bool {
+        let refractory = (self.refractory_ms / self.dt_ms).round() as u32;
+        let lockout = (self.lockout_ms / self.dt_ms).floor() as u32;
         let c = Euler {
+            base: self.v_threshold_mv,
+            ready: refractory.max(lockout),
             k: self.dt_ms / self.tau_m_ms,
             fe: 1.0 - self.dt_ms / self.tau_ge_ms,
             fi: 1.0 - self.dt_ms / self.tau_gi_ms,
@@ -215,8 +226,8 @@ impl CobaParams {
             e_inh: self.e_inh_mv,
         };
         let n = s.v_mv.len();
-        let (ge, gi, since) = (&mut s.ge[..n], &mut s.gi[..n], &mut s.since[..n]);
-        euler::tick(&mut s.v_mv, ge, gi, since, &c);
+        let rest = (&mut s.ge[..n], &mut s.gi[..n], &mut s.since[..n]);
+        euler::tick(&mut s.v_mv, rest, shift_mv, &c)
     }
 
     /// Checks the constants: finite, time constants and the tick > 0, no negative period.

@@ -279,7 +279,11 @@ impl PlasticitySection {
         )?;
         let w_max = s.w_max.unwrap_or(1.0);
         if s.w_min.is_some() && w_min >= w_max {
-            return Err(invalid("plasticity.w_min", fmt_f64(w_min), "must be below w_max"));
+            return Err(invalid(
+                "plasticity.w_min",
+                fmt_f64(w_min),
+                "must be below w_max",
+            ));
         }
         let max_ok = |x: f64| x > w_min && x <= 1e6;
         check("w_max", s.w_max, &max_ok, "must be in (w_min, 1e6]")?;

@@ -23,11 +23,8 @@ pub struct DenseProjection {
     pre_decay: [f32; 2],
     post_decay: [f32; 2],
     /// The local neurons with a postsynaptic trace that is not zero (a presynaptic spike can
-    /// depress only their synapses, and only their traces decay), in the order they last
-    /// became so.
+    /// depress only their synapses), in the order they last became so.
     active: Vec<u32>,
-    /// The presynaptic neurons with a trace that is not zero (only theirs decay).
-    pre_active: Vec<u32>,
 }
 
 impl DenseProjection {
@@ -48,7 +45,6 @@ impl DenseProjection {
             pre_decay: [0.0; 2],
             post_decay: [0.0; 2],
             active: Vec::new(),
-            pre_active: Vec::new(),
         }
     }
 
@@ -121,7 +117,6 @@ impl DenseProjection {
                 .collect()
         };
         self.active = nonzero(&o1, &o2, self.n_post);
-        self.pre_active = nonzero(&r1, &r2, self.n_pre);
         (self.pre, self.post) = ([r1, r2], [o1, o2]);
     }
 
@@ -131,28 +126,17 @@ impl DenseProjection {
     }
 
     /// One tick of trace decay (nothing when not plastic); traces below
-    /// [`crate::spike::conductance::TINY`] become zero. Only traces that are not zero decay
-    /// (a zero one would stay zero).
+    /// [`crate::spike::conductance::TINY`] become zero.
     pub fn decay(&mut self) {
-        fn decay_some(traces: &mut [Vec<f32>; 2], factors: [f32; 2], who: &mut Vec<u32>) {
-            let [a, b] = traces;
-            let [fa, fb] = factors;
-            who.retain(|&i| {
-                let i = i as usize;
-                let mut any = false;
-                if let Some(x) = a.get_mut(i) {
-                    *x = flush(*x * fa);
-                    any |= *x != 0.0;
-                }
-                if let Some(x) = b.get_mut(i) {
-                    *x = flush(*x * fb);
-                    any |= *x != 0.0;
-                }
-                any
-            });
+        for k in 0..2 {
+            decay_all(&mut self.pre[k], self.pre_decay[k]);
+            decay_all(&mut self.post[k], self.post_decay[k]);
         }
-        decay_some(&mut self.pre, self.pre_decay, &mut self.pre_active);
-        decay_some(&mut self.post, self.post_decay, &mut self.active);
+        let [o1, o2] = &self.post;
+        self.active.retain(|&j| {
+            let j = j as usize;
+            o1.get(j).is_some_and(|&x| x != 0.0) || o2.get(j).is_some_and(|&x| x != 0.0)
+        });
     }
 
     /// Delivers the presynaptic spikes `fired` (indices into the source): adds each one's
@@ -178,10 +162,6 @@ impl DenseProjection {
                     let (w, o) = (&mut row[j as usize], o1[j as usize]);
                     *w = p.clip(*w - p.f_minus(*w) * p.pre_factor(o, r2));
                 }
-            }
-            let was_zero = self.pre.iter().all(|t| t.get(i).is_none_or(|&x| x == 0.0));
-            if was_zero {
-                self.pre_active.push(i as u32);
             }
             for k in 0..2 {
                 if let Some(x) = self.pre[k].get_mut(i) {
@@ -238,4 +218,35 @@ impl DenseProjection {
             }
         }
     }
+}
+
+/// `x <- flush(x f)` for every trace, compiled for the widest vector instructions the machine
+/// has (the same numbers on each).
+fn decay_all(xs: &mut [f32], f: f32) {
+    #[inline(always)]
+    fn each(xs: &mut [f32], f: f32) {
+        for x in xs.iter_mut() {
+            *x = flush(*x * f);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn wide(xs: &mut [f32], f: f32) {
+            each(xs, f)
+        }
+        #[target_feature(enable = "avx2")]
+        fn mid(xs: &mut [f32], f: f32) {
+            each(xs, f)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was just detected.
+            return unsafe { wide(xs, f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was just detected.
+            return unsafe { mid(xs, f) };
+        }
+    }
+    each(xs, f)
 }
