@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{write_traffic, Observer, RunError, RunOptions, RunSummary};
+use crate::cluster::Ranks;
 use crate::data::dataset::{Dataset, LoadOptions};
 use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
-use crate::models::diehl_cook::{run_diehl_cook, DiehlCookConfig, DiehlCookRun};
+use crate::models::diehl_cook::{run_diehl_cook_on, DiehlCookConfig, DiehlCookRun};
 
 /// The images the run needs (never more than `[data]`'s limits allow).
 fn load(scenario: &Scenario, cfg: &DiehlCookConfig) -> Result<Dataset, RunError> {
@@ -25,14 +26,24 @@ fn load(scenario: &Scenario, cfg: &DiehlCookConfig) -> Result<Dataset, RunError>
     Ok(Dataset::load(&d.dir, &opts)?)
 }
 
-/// Trains, labels and tests the network and writes its run folder.
+/// Trains, labels and tests the network on `ranks` and writes its run folder (rank 0; the
+/// other ranks run their shards and return the figures).
 pub(super) fn run_stdp_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
+    ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
     let cfg = scenario.stdp_mnist();
     let data = load(scenario, &cfg)?;
+    let setup = (scenario.shards(), scenario.runtime_config());
+    if !ranks.is_root() {
+        let run = run_diehl_cook_on(ranks, &cfg, &data, scenario.seed(), setup, None)?;
+        let mut results = Results::for_scenario(scenario);
+        results.stdp = Some(run.results);
+        let dir = std::path::PathBuf::new();
+        return Ok(RunSummary { dir, results });
+    }
     observer.data_loaded(&data);
     let dir = RunDir::create(opts.out.as_deref(), scenario.name())?;
     observer.run_dir(dir.path());
@@ -44,8 +55,7 @@ pub(super) fn run_stdp_scenario(
         + cfg.test_images.min(data.test.len());
     observer.epoch_start("stdp-mnist", 1, 1, images);
     let run = with_progress(observer, |progress| {
-        let setup = (scenario.shards(), scenario.runtime_config());
-        run_diehl_cook(&cfg, &data, scenario.seed(), setup, Some(progress))
+        run_diehl_cook_on(ranks, &cfg, &data, scenario.seed(), setup, Some(progress))
     })?;
     write_outputs(scenario, &cfg, &dir, &run, &mut results)?;
     Ok(RunSummary {
