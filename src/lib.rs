@@ -57,7 +57,7 @@
 //! - [`models`]: spiking models on the core, registered in one place: `cuba` (the benchmark
 //!   network), `microcircuit` (the Potjans & Diesmann model and its parallel build),
 //!   `diehl_cook` (unsupervised MNIST by spike-timing learning: configuration, coordinator,
-//!   labels).
+//!   labels, ranked: the network over MPI ranks).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
 //!   family), `sweep`, `run_dir`, `results`, `checkpoint` and `plot`.
 //! - [`bench`](mod@bench): the benchmarks behind `axon bench`, what runs each workload and computes its

@@ -1,5 +1,6 @@
 //! Networks across MPI ranks (`--features mpi`; needs Open MPI's `mpirun`): spiking
-//! networks and learning runs give the same results on 2 and 4 ranks as in one process; the
+//! networks and learning runs give the same results on 2 and 4 ranks as in one process (and
+//! Diehl & Cook's spiking network that learns, the same weights on 2 ranks); the
 //! exchange benchmark; a killed rank ends the whole job (and a learning run resumes); what
 //! does not run across ranks is refused.
 #![cfg(feature = "mpi")]
@@ -221,6 +222,67 @@ fn m_gaps(r: &serde_json::Value, model: &str) -> Vec<f64> {
         .iter()
         .map(|g| g.as_f64().expect("number"))
         .collect()
+}
+
+/// Diehl & Cook's network with its two shards on 2 ranks (coordinator and input on rank 0,
+/// the ranks linked by ports): the one-process run's weights, thresholds, confusion matrix
+/// and traffic; rank 0 alone writes the run folder.
+#[test]
+fn stdp_mnist_on_two_ranks_learns_the_one_process_weights() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut args = vec!["run", "scenarios/stdp-mnist.toml", "-q"];
+    for s in [
+        "stdp_mnist.n_exc=20",
+        "stdp_mnist.train_images=30",
+        "stdp_mnist.label_images=10",
+        "stdp_mnist.test_images=10",
+        "runtime.shards=2",
+    ] {
+        args.extend(["--set", s]);
+    }
+    let one = tmp.path().join("one");
+    ok(common::command(&args)
+        .arg("--out")
+        .arg(&one)
+        .output()
+        .expect("runs"));
+    let two = tmp.path().join("two");
+    let o = ok(mpirun(2, &args)
+        .arg("--out")
+        .arg(&two)
+        .output()
+        .expect("mpirun runs"));
+    let weights = |dir: &Path| std::fs::read(dir.join("weights.safetensors")).expect("weights");
+    let (a, b) = (weights(&one), weights(&two));
+    let (ta, tb) = (
+        safetensors::SafeTensors::deserialize(&a).expect("safetensors"),
+        safetensors::SafeTensors::deserialize(&b).expect("safetensors"),
+    );
+    for name in ["input_weights", "theta"] {
+        let (x, y) = (ta.tensor(name).expect(name), tb.tensor(name).expect(name));
+        assert_eq!(x.shape(), y.shape(), "{name}");
+        assert!(x.data() == y.data(), "{name} differ on 2 ranks");
+    }
+    let (ra, rb) = (results(&one), results(&two));
+    assert_eq!(rb["status"], "complete");
+    for key in [
+        "confusion",
+        "neurons_per_class",
+        "test_accuracy",
+        "input_spikes",
+    ] {
+        assert_eq!(ra["stdp"][key], rb["stdp"][key], "{key}");
+    }
+    for key in ["totals", "per_kind", "weight_transport_bytes"] {
+        assert_eq!(ra["traffic"][key], rb["traffic"][key], "{key}");
+    }
+    let ranks = rb["traffic"]["ranks"].as_array().expect("ranks").clone();
+    assert_eq!(ranks.len(), 2);
+    assert!(ranks
+        .iter()
+        .all(|r| r["inter"]["messages"].as_u64() > Some(0)));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.matches("results in").count(), 1, "{text}");
 }
 
 /// A learning run over 2 ranks whose second rank is killed (`kill -9`) after a checkpoint:

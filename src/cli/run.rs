@@ -74,11 +74,13 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
     }
     let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
     let kind = scenario.kind();
-    if size > 1 && !(kind.is_layer_actors() || kind.is_spiking_network() && resume.is_none()) {
+    let stdp = kind == axon::experiment::scenario::AlgorithmKind::StdpMnist;
+    let spiking = kind.is_spiking_network() || stdp;
+    if size > 1 && !(kind.is_layer_actors() || spiking && resume.is_none()) {
         return Err(bad_input(anyhow::anyhow!(
             "{}: across {size} MPI ranks axon runs the layer actors (algorithm.kind = pc, \
-             zil, ep or cep) and the spiking networks (cuba, microcircuit; without --resume); \
-             this scenario is {:?}: run it without mpirun",
+             zil, ep or cep) and the spiking networks (cuba, microcircuit, stdp-mnist; without \
+             --resume); this scenario is {:?}: run it without mpirun",
             file.display(),
             kind.name()
         )));

@@ -25,7 +25,7 @@ use crate::cluster::{ClusterError, Exchange};
 use crate::message::{Message, MessageKind, SignalPool};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::payload::Label;
-use crate::runtime::traffic::{RankTally, Tally, Traffic};
+use crate::runtime::traffic::{EdgeTraffic, RankTally, Tally, Traffic};
 
 /// What stand-ins hand their rank's port: (actor id, its rank, message).
 pub type Outbound = (usize, usize, Message);
@@ -243,6 +243,64 @@ pub fn finish(
         }
         std::thread::sleep(Duration::from_micros(100));
     }
+}
+
+/// What a rank tells the others of its traffic after a run linked by ports: its actors'
+/// edges, whether it counted, and its port's figures ([`merge_shares`] makes one report of
+/// every rank's).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct TrafficShare {
+    per_edge: Vec<EdgeTraffic>,
+    counters: bool,
+    posted: (u64, u64),
+    received: (u64, u64),
+    wait_s: f64,
+}
+
+impl TrafficShare {
+    /// This rank's share: the `traffic` of its part and its `port`'s figures (without a
+    /// port, one process: an empty share).
+    pub fn of(traffic: &Traffic, port: Option<PortFigures>) -> Self {
+        let Some(f) = port else {
+            return Self::default();
+        };
+        Self {
+            per_edge: traffic.per_edge.clone(),
+            counters: traffic.counters,
+            posted: (f.posted.messages, f.posted.bytes),
+            received: (f.received.messages, f.received.bytes),
+            wait_s: f.wait_s,
+        }
+    }
+
+    fn figures(&self) -> PortFigures {
+        let tally = |(messages, bytes)| Tally { messages, bytes };
+        PortFigures {
+            posted: tally(self.posted),
+            received: tally(self.received),
+            wait_s: self.wait_s,
+        }
+    }
+}
+
+/// [`merge_traffic`] of every rank's share, in rank order; every rank's port is actor
+/// `port_id`, the network's last.
+pub fn merge_shares(
+    shares: &[TrafficShare],
+    rank_of: &[usize],
+    names: &[String],
+    port_id: usize,
+) -> Traffic {
+    let per_rank = shares
+        .iter()
+        .map(|s| Traffic {
+            counters: s.counters,
+            per_edge: s.per_edge.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let ports: Vec<(usize, PortFigures)> = shares.iter().map(|s| (port_id, s.figures())).collect();
+    merge_traffic(per_rank, rank_of, names, &ports)
 }
 
 /// One traffic report of every rank's: the edges of each rank's own actors (its port's

@@ -9,7 +9,7 @@
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use crate::cluster::remote::{merge_traffic, PortFigures};
+use crate::cluster::remote::{merge_shares, TrafficShare};
 use crate::cluster::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Ranks, Report};
 use crate::data::dataset::Split;
 use crate::learn::coordinator::{Coordinator, TrainControl, TrainEvent, TrainPlan};
@@ -19,7 +19,6 @@ use crate::learn::wiring::{build_network_on, shard_synapses};
 use crate::math::mlp::Mlp;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::traffic::{EdgeTraffic, Tally, Traffic};
 use crate::runtime::{ActorId, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
 
 /// Trains `init` by predictive coding on actors: builds the network, runs it on the
@@ -110,17 +109,6 @@ struct Ends {
     async_layers: Vec<ActorId<AsyncPcLayerActor>>,
 }
 
-/// What each rank tells rank 0 after the run: its actors' edges, whether it counted, and
-/// its port's figures.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct RankShare {
-    per_edge: Vec<EdgeTraffic>,
-    counters: bool,
-    posted: (u64, u64),
-    received: (u64, u64),
-    wait_s: f64,
-}
-
 impl LayerRun<'_> {
     fn cfg(&self) -> &LayerConfig {
         self.cfg
@@ -131,7 +119,7 @@ impl LayerRun<'_> {
 
 impl RankedNetwork for LayerRun<'_> {
     type Fingerprint = (Vec<usize>, String, String);
-    type Share = RankShare;
+    type Share = TrafficShare;
     type Output = RunReport<Message>;
 
     /// Every rank waits here for the others (rank 0 may have trained the baseline first).
@@ -177,41 +165,23 @@ impl RankedNetwork for LayerRun<'_> {
         &mut self,
         report: &mut Report,
         link: &LinkFigures,
-    ) -> Result<RankShare, NetworkRunError> {
-        let Some((_, f)) = link.port else {
-            return Ok(RankShare::default());
-        };
-        Ok(RankShare {
-            per_edge: report.traffic.per_edge.clone(),
-            counters: report.traffic.counters,
-            posted: (f.posted.messages, f.posted.bytes),
-            received: (f.received.messages, f.received.bytes),
-            wait_s: f.wait_s,
-        })
+    ) -> Result<TrafficShare, NetworkRunError> {
+        let port = link.port.map(|(_, f)| f);
+        Ok(TrafficShare::of(&report.traffic, port))
     }
 
     fn assemble(
         self,
         mut report: RunReport<Message>,
-        shares: Vec<RankShare>,
+        shares: Vec<TrafficShare>,
         at: &Placed,
         link: LinkFigures,
     ) -> Result<RunReport<Message>, NetworkRunError> {
         let Some((port_id, _)) = link.port else {
             return conclude(report, &self.ends);
         };
-        let per_rank = shares
-            .iter()
-            .map(|s| Traffic {
-                counters: s.counters,
-                per_edge: s.per_edge.clone(),
-                ..Default::default()
-            })
-            .collect();
-        let ports: Vec<(usize, PortFigures)> =
-            shares.iter().map(|s| (port_id, figures_of(s))).collect();
         let names = report.names[..port_id].to_vec();
-        report.traffic = merge_traffic(per_rank, &self.actor_rank, &names, &ports);
+        report.traffic = merge_shares(&shares, &self.actor_rank, &names, port_id);
         report.actors.truncate(port_id);
         report.names.truncate(port_id);
         if at.rank == 0 {
@@ -219,15 +189,6 @@ impl RankedNetwork for LayerRun<'_> {
         } else {
             Ok(report)
         }
-    }
-}
-
-fn figures_of(s: &RankShare) -> PortFigures {
-    let tally = |(messages, bytes)| Tally { messages, bytes };
-    PortFigures {
-        posted: tally(s.posted),
-        received: tally(s.received),
-        wait_s: s.wait_s,
     }
 }
 

@@ -344,7 +344,9 @@ pub fn run(
         AlgorithmKind::Microcircuit => {
             return spiking::run_microcircuit_scenario(scenario, opts, observer, ranks)
         }
-        AlgorithmKind::StdpMnist => return stdp::run_stdp_scenario(scenario, opts, observer),
+        AlgorithmKind::StdpMnist => {
+            return stdp::run_stdp_scenario(scenario, opts, observer, ranks)
+        }
         _ => {}
     }
     let data = load_data(scenario)?;

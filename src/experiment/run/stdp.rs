@@ -11,13 +11,14 @@ use std::sync::{mpsc, Arc};
 use super::{
     open_for_resume, write_traffic, Observer, RunError, RunOptions, RunSummary, RESUME_FILE,
 };
+use crate::cluster::Ranks;
 use crate::data::dataset::{Dataset, LoadOptions};
 use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
 use crate::learn::coordinator::resume::{Position, ResumeState};
 use crate::models::diehl_cook::coordinator::{Checkpoint, Checkpoints};
-use crate::models::diehl_cook::{run_diehl_cook, DiehlCookConfig, DiehlCookRun, RunHooks};
+use crate::models::diehl_cook::{run_diehl_cook_on, DiehlCookConfig, DiehlCookRun, RunHooks};
 
 /// The images the run needs (never more than `[data]`'s limits allow).
 fn load(scenario: &Scenario, cfg: &DiehlCookConfig) -> Result<Dataset, RunError> {
@@ -31,14 +32,25 @@ fn load(scenario: &Scenario, cfg: &DiehlCookConfig) -> Result<Dataset, RunError>
     Ok(Dataset::load(&d.dir, &opts)?)
 }
 
-/// Trains, labels and tests the network and writes its run folder.
+/// Trains, labels and tests the network on `ranks` and writes its run folder (rank 0; the
+/// other ranks run their shards and return the figures).
 pub(super) fn run_stdp_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,
+    ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
     let cfg = scenario.stdp_mnist();
     let data = load(scenario, &cfg)?;
+    let setup = (scenario.shards(), scenario.runtime_config());
+    if !ranks.is_root() {
+        let hooks = RunHooks::default();
+        let run = run_diehl_cook_on(ranks, &cfg, &data, scenario.seed(), setup, hooks)?;
+        let mut results = Results::for_scenario(scenario);
+        results.stdp = Some(run.results);
+        let dir = std::path::PathBuf::new();
+        return Ok(RunSummary { dir, results });
+    }
     observer.data_loaded(&data);
     let (dir, resume) = match &opts.resume {
         Some(path) => open_for_resume(scenario, path)?,
@@ -63,8 +75,7 @@ pub(super) fn run_stdp_scenario(
         resume: resume.as_ref().map(|r| &r.actors),
     };
     let run = watch(observer, &dir, &checkpoints, &results, |progress| {
-        let setup = (scenario.shards(), scenario.runtime_config());
-        run_diehl_cook(&cfg, &data, scenario.seed(), setup, hooks(progress))
+        run_diehl_cook_on(ranks, &cfg, &data, scenario.seed(), setup, hooks(progress))
     })??;
     if run.interrupted {
         return Err(RunError::Interrupted {

@@ -1,12 +1,16 @@
 //! Diehl & Cook (2015)'s unsupervised MNIST network on actors: Poisson inputs
-//! ([`PoissonSource`]), a competitive layer of excitatory neurons with plastic input synapses
-//! and their inhibitory partners ([`CompetitiveShard`]s), and a coordinator that presents the
+//! ([`PoissonSource`](crate::spike::poisson_source::PoissonSource)), a competitive layer of
+//! excitatory neurons with plastic input synapses and their inhibitory partners
+//! ([`CompetitiveShard`](crate::spike::competitive::CompetitiveShard)s), and a coordinator that presents the
 //! images, labels the neurons and tests ([`coordinator`]). Its configuration
 //! ([`DiehlCookConfig`]), the paper's constants ([`params`]), and [`run_diehl_cook`], which
-//! reports a [`DiehlCookRun`].
+//! reports a [`DiehlCookRun`] (across MPI ranks: [`ranked`]).
 
 pub mod coordinator;
 pub mod labels;
+pub mod ranked;
+
+pub use ranked::run_diehl_cook_on;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -14,17 +18,17 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::Ranks;
 use crate::data::dataset::Dataset;
 use crate::math::rng::SeededRng;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
-use crate::runtime::{ActorId, Network, RunReport, Runtime, RuntimeConfig, RuntimeError};
-use crate::spike::competitive::{CompetitiveParams, CompetitiveShard};
+use crate::runtime::{RunReport, RuntimeConfig};
+use crate::spike::competitive::CompetitiveParams;
 use crate::spike::conductance::CobaParams;
-use crate::spike::plasticity::{DenseProjection, Plasticity};
-use crate::spike::poisson_source::PoissonSource;
+use crate::spike::plasticity::Plasticity;
 use crate::state::{StateBag, StateError};
-use coordinator::{Checkpoints, Plan, StdpCoordinator};
+use coordinator::{Checkpoints, StdpCoordinator};
 
 /// Tick, ms.
 pub const DT_MS: f32 = 0.5;
@@ -218,7 +222,7 @@ pub struct RunHooks<'a> {
 }
 
 /// Trains the network on `data` (unsupervised), labels its neurons and tests it, with
-/// `shards` shards on `runtime`.
+/// `shards` shards on `runtime`, in one process.
 pub fn run_diehl_cook(
     cfg: &DiehlCookConfig,
     data: &Dataset,
@@ -226,73 +230,12 @@ pub fn run_diehl_cook(
     (shards, runtime): (usize, RuntimeConfig),
     hooks: RunHooks<'_>,
 ) -> Result<DiehlCookRun, NetworkRunError> {
-    let inputs = data.pixels();
-    let n = cfg.n_exc;
-    let k = shards.clamp(1, n.max(1));
-    let (images, labels, test_offset) = patterns(cfg, data);
-    let plan = Plan {
-        train: cfg.epochs * cfg.train_images.min(data.train.len()),
-        train_images: cfg.train_images.min(data.train.len()),
-        label: cfg.label_images.min(data.train.len()),
-        test: cfg.test_images.min(data.test.len()),
-        test_offset,
-        curve_every: cfg.curve_every,
-    };
-    let p = params(cfg.plasticity);
-    let w0 = initial_weights(inputs, n, seed);
-    let mut net = Network::new();
-    let classes = data.classes;
-    let mut coordinator = StdpCoordinator::new(plan, labels, (classes, n, k), hooks.progress);
-    if let Some(c) = hooks.checkpoints {
-        coordinator = coordinator.with_checkpoints(c);
-    }
-    let resume = hooks.resume;
-    restore(resume, "coordinator", |b| coordinator.restore(b))?;
-    let cid = net.add("coordinator", coordinator);
-    let source = PoissonSource::new(
-        images,
-        inputs,
-        HZ_PER_UNIT,
-        (p.present_ticks, f64::from(DT_MS)),
-        seed,
-    );
-    let iid = net.add("input", source);
-    net.connect(cid, iid);
-    let mut ids = Vec::new();
-    for s in 0..k {
-        let range = s * n / k..(s + 1) * n / k;
-        let w: Vec<f32> = w0
-            .chunks_exact(n)
-            .flat_map(|row| row[range.clone()].iter().copied())
-            .collect();
-        let input = DenseProjection::new(inputs, range.len(), w);
-        let mut shard = CompetitiveShard::new((s, k), range, p, input);
-        let name = if k == 1 {
-            "exc".to_owned()
-        } else {
-            format!("exc.{s}")
-        };
-        restore(resume, &name, |b| shard.restore(b))?;
-        let id = net.add(name, shard);
-        net.place(id, s);
-        net.connect(cid, id);
-        net.connect(iid, id);
-        ids.push(id);
-    }
-    for &a in &ids {
-        net.connect(a, cid);
-        for &b in &ids {
-            if a != b {
-                net.connect(a, b);
-            }
-        }
-    }
-    let report = Runtime::new(runtime).run(net)?;
-    collect(cfg, report, (cid, iid, &ids), (inputs, classes))
+    let setup = (shards, runtime);
+    run_diehl_cook_on(&mut Ranks::single(), cfg, data, seed, setup, hooks)
 }
 
 /// Restores actor `name` from `resume` (if continuing) with `into`.
-fn restore(
+pub(super) fn restore(
     resume: Option<&BTreeMap<String, StateBag>>,
     name: &str,
     into: impl FnOnce(&StateBag) -> Result<(), StateError>,
@@ -307,56 +250,6 @@ fn restore(
         ))
     })?;
     into(bag).map_err(|e| NetworkRunError::Restore(format!("{name}: {e}")))
-}
-
-/// The handles of a run's coordinator, input and shards.
-type Actors<'a> = (
-    ActorId<StdpCoordinator>,
-    ActorId<PoissonSource>,
-    &'a [ActorId<CompetitiveShard>],
-);
-
-/// The coordinator's tallies and the shards' weights into a [`DiehlCookRun`].
-fn collect(
-    cfg: &DiehlCookConfig,
-    report: RunReport<Message>,
-    (cid, iid, ids): Actors<'_>,
-    (inputs, classes): (usize, usize),
-) -> Result<DiehlCookRun, NetworkRunError> {
-    let c = report.actor(cid);
-    if let Some((shard, step, what, value)) = c.fault {
-        return Err(RuntimeError::NonFinite {
-            actor: format!("exc.{shard}"),
-            step,
-            what: what.to_owned(),
-            value,
-        }
-        .into());
-    }
-    let input_spikes = report.actor(iid).spikes;
-    let n = cfg.n_exc;
-    let mut weights = vec![0.0; inputs * n];
-    let mut theta = vec![0.0; n];
-    for &id in ids {
-        let s = report.actor(id);
-        let r = s.range();
-        for (row, src) in weights
-            .chunks_exact_mut(n)
-            .zip(s.input().weights().chunks_exact(r.len()))
-        {
-            row[r.clone()].copy_from_slice(src);
-        }
-        theta[r].copy_from_slice(s.theta());
-    }
-    let results = figures(cfg, c, input_spikes, classes);
-    let interrupted = c.interrupted;
-    Ok(DiehlCookRun {
-        results,
-        weights,
-        theta,
-        report,
-        interrupted,
-    })
 }
 
 /// The figures from the coordinator's tallies.

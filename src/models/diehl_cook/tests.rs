@@ -101,3 +101,25 @@ fn a_run_resumed_from_any_checkpoint_ends_with_the_same_weights() {
         }
     }
 }
+
+/// Two ranks as threads (shards 0 and 1 on ranks 0 and 1, linked by ports): every rank
+/// returns the one-process run's weights, thresholds and figures.
+#[test]
+fn two_thread_ranks_give_the_one_process_weights() {
+    let d = data(30, 10);
+    let cfg = config(20, 30, 10, 10);
+    let rt = runtime(Executor::Pinned, 1);
+    let one = run_diehl_cook(&cfg, &d, 5, (2, rt), RunHooks::default()).unwrap();
+    let runs = crate::cluster::on_thread_ranks(2, |r| {
+        run_diehl_cook_on(r, &cfg, &d, 5, (2, rt), RunHooks::default()).unwrap()
+    });
+    for (rank, run) in runs.iter().enumerate() {
+        assert_eq!(one.weights, run.weights, "rank {rank}");
+        assert_eq!(one.theta, run.theta, "rank {rank}");
+        assert_eq!(one.results.confusion, run.results.confusion, "rank {rank}");
+    }
+    let (a, b) = (&one.report.traffic, &runs[0].report.traffic);
+    assert_eq!(a.totals, b.totals);
+    assert_eq!(a.per_kind, b.per_kind);
+    assert_eq!(b.ranks.len(), 2);
+}

@@ -108,15 +108,10 @@ impl DenseProjection {
     /// Restores the traces (`r1`, `r2`, `o1`, `o2`, as [`DenseProjection::traces`] gave
     /// them) from a checkpoint.
     pub fn set_traces(&mut self, [r1, r2, o1, o2]: [Vec<f32>; 4]) {
-        let nonzero = |a: &[f32], b: &[f32], n: usize| -> Vec<u32> {
-            (0..n as u32)
-                .filter(|&j| {
-                    let j = j as usize;
-                    a.get(j).is_some_and(|&x| x != 0.0) || b.get(j).is_some_and(|&x| x != 0.0)
-                })
-                .collect()
-        };
-        self.active = nonzero(&o1, &o2, self.n_post);
+        let nonzero = |x: Option<&f32>| x.is_some_and(|&x| x != 0.0);
+        self.active = (0..self.n_post as u32)
+            .filter(|&j| nonzero(o1.get(j as usize)) || nonzero(o2.get(j as usize)))
+            .collect();
         (self.pre, self.post) = ([r1, r2], [o1, o2]);
     }
 
