@@ -1,20 +1,20 @@
 //! Competitive (winner-take-all) layers on actors, as Diehl & Cook (2015) build them: a
 //! [`CompetitiveShard`] owns a range of excitatory conductance-based LIF neurons, their
-//! dense plastic synapses from an input population ([`DenseProjection`]), their adaptive
+//! dense plastic synapses from an input population ([`DenseProjection`](crate::spike::plasticity::DenseProjection)), their adaptive
 //! thresholds, and one inhibitory partner per excitatory neuron (excited one-to-one; it
 //! inhibits every excitatory neuron but its own partner).
 //!
 //! **Schedule.** Presentations follow one another: the coordinator's phase word
-//! ([`Phase::Present`]) says whether the shard learns, and the input's window
-//! ([`Message::Input`]) carries the input spikes; a presentation is `present + rest` ticks
+//! ([`Phase::Present`](crate::message::Phase::Present)) says whether the shard learns, and the input's window
+//! ([`Message::Input`](crate::message::Message::Input)) carries the input spikes; a presentation is `present + rest` ticks
 //! (the input only during the first `present`). Within it, shards run in lockstep: at tick
 //! `g` a shard first applies the inhibitory spikes of tick `g - 1` from every shard (their
 //! count, so the sums do not depend on the sharding), then integrates and fires, delivers the
 //! input spikes of this tick (presynaptic plasticity), excites its inhibitory partners, applies
 //! postsynaptic plasticity and threshold growth, and sends its inhibitory spikes of tick `g` to
-//! the other shards (one [`Message::Spike`] each: the shard's index, then local indices). At a
+//! the other shards (one [`Message::Spike`](crate::message::Message::Spike) each: the shard's index, then local indices). At a
 //! presentation's end it reports its excitatory neurons' spike counts
-//! ([`ReportData::Responses`]). With one shard no spike message is needed at all.
+//! ([`ReportData::Responses`](crate::message::ReportData::Responses)). With one shard no spike message is needed at all.
 
 mod shard;
 
