@@ -110,9 +110,18 @@ class Run:
         """The ``traffic`` section (messages and bytes per kind and edge), if any."""
         return self.results.get("traffic")
 
-    def weights(self, model: str, epoch: Optional[int] = None) -> Dict[str, np.ndarray]:
+    def weights(self, model: Optional[str] = None, epoch: Optional[int] = None) -> Dict[str, np.ndarray]:
         """The weights of ``model`` after ``epoch`` (default: the last), from the run's
-        checkpoint, as numpy arrays by tensor name (``layer1.weight``, ``layer1.bias``...)."""
+        checkpoint, as numpy arrays by tensor name (``layer1.weight``, ``layer1.bias``...).
+
+        A spike-timing learning run (``stdp-mnist``) has one set of plastic weights, written at
+        its end: ``run.weights()`` gives ``input_weights`` (784 x n_exc) and ``theta`` (n_exc,
+        mV) from its ``weights.safetensors``."""
+        plastic = self.path / "weights.safetensors"
+        if model in (None, "stdp-mnist") and plastic.exists():
+            return _tensors(plastic)
+        if model is None:
+            raise ScenarioError(f"{self.path}: name the model (one of {sorted(self.results.get('models', {}))})")
         folder = self.path / "checkpoints" / model
         if epoch is None:
             done = sorted(

@@ -104,6 +104,23 @@ def test_a_spiking_run_gives_its_spikes(tmp_path):
     assert np.all(np.diff(times) >= 0) and times.max() < 100
 
 
+def test_a_stdp_run_gives_its_learned_weights(tmp_path):
+    sets = {
+        "stdp_mnist.n_exc": 20,
+        "stdp_mnist.train_images": 100,
+        "stdp_mnist.label_images": 50,
+        "stdp_mnist.test_images": 50,
+    }
+    run = axon.run("scenarios/stdp-mnist.toml", set=sets, out=tmp_path / "stdp", progress=False)
+    w = run.weights()
+    assert w["input_weights"].shape == (784, 20) and w["theta"].shape == (20,)
+    assert np.all((w["input_weights"] >= 0) & (w["input_weights"] <= 1))
+    # Normalisation before each training presentation keeps each neuron's sum near 78.
+    assert np.all(np.abs(w["input_weights"].sum(axis=0) - 78) < 10)
+    assert np.all(w["theta"] >= 20.0)
+    assert run.results["stdp"]["test"]["images"] == 50
+
+
 def test_ctrl_c_stops_gracefully_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
     sets = dict(SMALL, **{"train.epochs": 30, "checkpoint.every_batches": 5})
