@@ -227,7 +227,7 @@ const PROSE_DEFAULTS: &[(&str, &str)] = &[
         "runtime.shards",
         "the workers under executor = \"auto\" (shards of >= 128 neurons or 1 M synapses), \
          else 1: \
-         `prose_defaults_mean_what_they_say`",
+         `auto_shards_follow_the_model`",
     ),
     (
         "faults.panic_actor",
@@ -346,38 +346,6 @@ fn prose_defaults_mean_what_they_say() {
         cores
     );
 
-    // runtime.shards: the workers under auto for the models that shard, else 1.
-    let widths = [
-        "network.layers=[784, 256, 256, 10]",
-        "network.layers=[784, 128, 10]",
-    ];
-    for (kind, layers, shards) in [
-        ("cuba", widths[0], 1),
-        ("microcircuit", widths[0], 3),
-        ("pc", widths[0], 2),
-        ("zil", widths[1], 1),
-        ("bp", widths[0], 1),
-    ] {
-        let s = resolved(&[
-            &format!("algorithm.kind={kind}"),
-            layers,
-            "runtime.workers=3",
-        ]);
-        assert_eq!(s.shards(), shards, "{kind} {layers}");
-        assert!(s.setup().auto, "{kind}");
-    }
-    let big = [
-        "algorithm.kind=cuba",
-        "cuba.neurons=40000",
-        "cuba.p_connect=0.002",
-    ];
-    assert_eq!(
-        resolved(&[big[0], big[1], big[2], "runtime.workers=3"]).shards(),
-        3
-    );
-    let named = resolved(&["runtime.executor=tokio", "runtime.workers=3"]);
-    assert_eq!((named.shards(), named.setup().auto), (1, false));
-
     // algorithm.inference_rate: 0.1 for pc, 1 for zil.
     for (kind, gamma) in [("pc", "0.1"), ("zil", "1")] {
         let kind_set = format!("algorithm.kind={kind}");
@@ -418,6 +386,42 @@ fn prose_defaults_mean_what_they_say() {
 
     // cuba.we_mv: Brian2 writes 60 * 0.27 / 10, the same f32 as the documented 1.62.
     assert_eq!(resolved(&[]).cuba().we_mv as f32, 1.62f32);
+}
+
+/// `runtime.shards`' prose default: the workers under auto for the models that shard, else 1
+/// (listed in `PROSE_DEFAULTS`).
+#[test]
+fn auto_shards_follow_the_model() {
+    let widths = [
+        "network.layers=[784, 256, 256, 10]",
+        "network.layers=[784, 128, 10]",
+    ];
+    for (kind, layers, shards) in [
+        ("cuba", widths[0], 1),
+        ("microcircuit", widths[0], 3),
+        ("pc", widths[0], 2),
+        ("zil", widths[1], 1),
+        ("bp", widths[0], 1),
+    ] {
+        let s = resolved(&[
+            &format!("algorithm.kind={kind}"),
+            layers,
+            "runtime.workers=3",
+        ]);
+        assert_eq!(s.shards(), shards, "{kind} {layers}");
+        assert!(s.setup().auto, "{kind}");
+    }
+    let big = [
+        "algorithm.kind=cuba",
+        "cuba.neurons=40000",
+        "cuba.p_connect=0.002",
+    ];
+    assert_eq!(
+        resolved(&[big[0], big[1], big[2], "runtime.workers=3"]).shards(),
+        3
+    );
+    let named = resolved(&["runtime.executor=tokio", "runtime.workers=3"]);
+    assert_eq!((named.shards(), named.setup().auto), (1, false));
 }
 
 /// Writes an IDX file of bytes with the given dimensions.
