@@ -55,14 +55,14 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<(), Failure> {
         let c = scenario.stdp_mnist();
         outln!(
             "{}: valid (Diehl & Cook: {} excitatory neurons, {} epoch(s) of {} training images, \
-             {} to label, {} to test, rule {:?}, {} shard(s))",
+             {} to label, {} to test, rule {}, {} shard(s))",
             file.display(),
             c.n_exc,
             c.epochs,
             c.train_images,
             c.label_images,
             c.test_images,
-            c.plasticity.rule,
+            c.plasticity.rule.name(),
             scenario.shards()
         );
         return Ok(());

@@ -91,6 +91,17 @@ pub enum StdpRule {
     },
 }
 
+impl StdpRule {
+    /// The rule's name as a scenario writes it (`pair`, `triplet`, `presynaptic`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StdpRule::Pair { .. } => "pair",
+            StdpRule::Triplet { .. } => "triplet",
+            StdpRule::Presynaptic { .. } => "presynaptic",
+        }
+    }
+}
+
 /// A plasticity rule the owner of a synapse applies: the rule, how traces jump, the weight
 /// dependence and the bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
