@@ -25,6 +25,8 @@ pub struct DenseProjection {
     /// The local neurons with a postsynaptic trace that is not zero (a presynaptic spike can
     /// depress only their synapses), in the order they last became so.
     active: Vec<u32>,
+    /// Scratch: the presynaptic neurons whose `r1` is not zero, at a postsynaptic spike.
+    rows: Vec<u32>,
 }
 
 impl DenseProjection {
@@ -45,6 +47,7 @@ impl DenseProjection {
             pre_decay: [0.0; 2],
             post_decay: [0.0; 2],
             active: Vec::new(),
+            rows: Vec::new(),
         }
     }
 
@@ -174,13 +177,31 @@ impl DenseProjection {
             return;
         };
         let n = self.n_post;
+        if fired.is_empty() {
+            return;
+        }
+        // Where the presynaptic trace is 0 the rules other than `presynaptic` change nothing
+        // (`w + f+(w) 0 = w`): visit only the rows of inputs that spiked lately (a column walk
+        // misses the cache at every row).
+        let r1 = &self.pre[0];
+        self.rows.clear();
+        self.rows
+            .extend((0..r1.len() as u32).filter(|&i| r1[i as usize] != 0.0));
         for &j in fired {
             let j = j as usize;
             let o2 = self.post[1].get(j).copied().unwrap_or(0.0);
             let r1 = &self.pre[0];
-            for (i, &r) in r1.iter().enumerate() {
-                let w = &mut self.weights[i * n + j];
-                *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
+            if p.post_factor(0.0, o2) == 0.0 {
+                for &i in &self.rows {
+                    let i = i as usize;
+                    let w = &mut self.weights[i * n + j];
+                    *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r1[i], o2));
+                }
+            } else {
+                for (i, &r) in r1.iter().enumerate() {
+                    let w = &mut self.weights[i * n + j];
+                    *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
+                }
             }
             if self.post.iter().all(|t| t.get(j).is_none_or(|&x| x == 0.0)) {
                 self.active.push(j as u32);
