@@ -9,7 +9,10 @@
 //! ```
 //!
 //! `ge` and `gi` are dimensionless (in units of the leak conductance); a spike through a
-//! synapse of weight `w` adds `w`. A neuron fires when `v` exceeds its threshold (the base
+//! synapse of weight `w` adds `w`. Where a step would overshoot (`dt (1 + ge + gi) / tau_m > 1`,
+//! for example many inhibitory spikes in one tick), `v` goes to the potential the conductances
+//! pull toward, `(v_rest + ge E_exc + gi E_inh) / (1 + ge + gi)`, instead: forward Euler diverges
+//! past 2. A neuron fires when `v` exceeds its threshold (the base
 //! plus a per-neuron shift such as an adaptive `theta`), it is not refractory, and at least
 //! `lockout_ms` have passed since its last spike; then `v` is reset.
 
@@ -147,7 +150,16 @@ mod euler {
             ge[j] = flush(g_e * c.fe);
             gi[j] = flush(g_i * c.fi);
             let dv = (c.rest - x) + g_e * (c.e_exc - x) + g_i * (c.e_inh - x);
-            let moved = x + c.k * dv;
+            // Forward Euler, unless the step would overshoot the potential the conductances
+            // pull toward (dt (1 + ge + gi) / tau_m > 1; past 2 Euler diverges): then that
+            // potential itself, the step's limit.
+            let g = 1.0 + g_e + g_i;
+            let equilibrium = (c.rest + g_e * c.e_exc + g_i * c.e_inh) / g;
+            let moved = if c.k * g > 1.0 {
+                equilibrium
+            } else {
+                x + c.k * dv
+            };
             let v_new = if t > c.refractory { moved } else { x };
             v[j] = v_new;
             let threshold = if SHIFTED { c.base + shift[j] } else { c.base };
@@ -299,6 +311,25 @@ mod tests {
         assert!((s.v_mv[1] - (-65.0 - 0.005 * 35.0)).abs() < 1e-4);
         assert_eq!((s.ge[0], s.gi[1]), (0.5, 0.75));
         assert!(fired.is_empty());
+    }
+
+    #[test]
+    fn a_huge_conductance_takes_v_to_its_equilibrium_not_past_it() {
+        let p = params();
+        let mut s = CobaState::new(1, -65.0);
+        s.gi[0] = 6800.0; // 400 inhibitory spikes of 17 in one tick
+        let mut fired = Vec::new();
+        for _ in 0..50 {
+            p.step(&mut s, &[], &mut fired);
+            assert!((-100.0..=-65.0).contains(&s.v_mv[0]), "{}", s.v_mv[0]);
+        }
+        assert!(fired.is_empty(), "no spurious spike");
+        // Plain Euler would have jumped to about -1255 mV and then far above threshold.
+        let mut s = CobaState::new(1, -65.0);
+        s.gi[0] = 6800.0;
+        p.step(&mut s, &[], &mut fired);
+        let want = (-65.0 + 6800.0 * -100.0) / 6801.0;
+        assert!((s.v_mv[0] - want).abs() < 1e-3, "{}", s.v_mv[0]);
     }
 
     #[test]
