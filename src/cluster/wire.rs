@@ -318,17 +318,25 @@ fn put_report(out: &mut Vec<u8>, d: &ReportData) {
             put_signal(out, weight);
             put_signal(out, bias);
         }
-        ReportData::Responses {
-            offset,
-            counts,
-            spikes,
-            events,
-        } => {
-            who(out, 10, *offset, 0);
-            put_u32s(out, counts);
-            out.extend_from_slice(&spikes.to_le_bytes());
-            out.extend_from_slice(&events.to_le_bytes());
-        }
+        ReportData::Responses { .. } => put_responses(out, d),
+    }
+}
+
+/// A `Responses` report (tag 10): its offset as the first word, counts, spikes, events.
+fn put_responses(out: &mut Vec<u8>, d: &ReportData) {
+    if let ReportData::Responses {
+        offset,
+        counts,
+        spikes,
+        events,
+    } = d
+    {
+        out.push(10);
+        put_u32(out, *offset);
+        put_u32(out, 0);
+        put_u32s(out, counts);
+        out.extend_from_slice(&spikes.to_le_bytes());
+        out.extend_from_slice(&events.to_le_bytes());
     }
 }
 

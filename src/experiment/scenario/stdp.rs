@@ -64,6 +64,45 @@ impl StdpMnistSection {
     }
 }
 
+/// The rule-specific constants of `[plasticity]`.
+const CONSTANTS: [&str; 13] = [
+    "a_plus",
+    "a_minus",
+    "a2_plus",
+    "a3_plus",
+    "a2_minus",
+    "a3_minus",
+    "tau_plus_ms",
+    "tau_minus_ms",
+    "tau_x_ms",
+    "tau_y_ms",
+    "eta",
+    "x_target",
+    "tau_pre_ms",
+];
+
+/// Which of [`CONSTANTS`] each rule reads.
+const RULE_KEYS: [(&str, &[&str]); 3] = [
+    (
+        "pair",
+        &["a_plus", "a_minus", "tau_plus_ms", "tau_minus_ms"],
+    ),
+    (
+        "triplet",
+        &[
+            "a2_plus",
+            "a3_plus",
+            "a2_minus",
+            "a3_minus",
+            "tau_plus_ms",
+            "tau_x_ms",
+            "tau_minus_ms",
+            "tau_y_ms",
+        ],
+    ),
+    ("presynaptic", &["eta", "x_target", "tau_pre_ms"]),
+];
+
 /// `[plasticity]`: the rule of the plastic synapses. Every constant is optional; those the
 /// rule does not read are refused (they would do nothing). Defaults: Diehl & Cook's code's
 /// rule (`rule = "triplet"`, the minimal triplet rule with nearest-spike traces).
@@ -118,102 +157,29 @@ impl PlasticitySection {
     /// the key.
     pub fn plasticity(&self) -> Result<Plasticity, ScenarioError> {
         self.check_ranges()?;
-        let s = self;
-        let rule_name = s.rule.as_deref().unwrap_or("triplet");
-        let dc = Plasticity::diehl_cook();
-        let StdpRule::Triplet {
-            a2_plus,
-            a3_plus,
-            a2_minus,
-            a3_minus,
-            tau_plus_ms,
-            tau_x_ms,
-            tau_minus_ms,
-            tau_y_ms,
-        } = dc.rule
-        else {
-            unreachable!("Diehl & Cook's rule is a triplet rule")
-        };
-        let f = |key: &str, v: Option<f64>, default: f32| -> Result<f32, ScenarioError> {
-            match v {
-                None => Ok(default),
-                Some(x) if x.is_finite() => Ok(x as f32),
-                Some(x) => Err(invalid(key, fmt_f64(x), "must be a finite number")),
-            }
-        };
-        let (unused, rule) = match rule_name {
-            "pair" => (
-                self.set_keys(&[
-                    "a2_plus",
-                    "a3_plus",
-                    "a2_minus",
-                    "a3_minus",
-                    "tau_x_ms",
-                    "tau_y_ms",
-                    "eta",
-                    "x_target",
-                    "tau_pre_ms",
-                ]),
-                StdpRule::Pair {
-                    a_plus: f("plasticity.a_plus", s.a_plus, 0.01)?,
-                    a_minus: f("plasticity.a_minus", s.a_minus, 0.0105)?,
-                    tau_plus_ms: f("plasticity.tau_plus_ms", s.tau_plus_ms, 20.0)?,
-                    tau_minus_ms: f("plasticity.tau_minus_ms", s.tau_minus_ms, 20.0)?,
-                },
-            ),
-            "triplet" => (
-                self.set_keys(&["a_plus", "a_minus", "eta", "x_target", "tau_pre_ms"]),
-                StdpRule::Triplet {
-                    a2_plus: f("plasticity.a2_plus", s.a2_plus, a2_plus)?,
-                    a3_plus: f("plasticity.a3_plus", s.a3_plus, a3_plus)?,
-                    a2_minus: f("plasticity.a2_minus", s.a2_minus, a2_minus)?,
-                    a3_minus: f("plasticity.a3_minus", s.a3_minus, a3_minus)?,
-                    tau_plus_ms: f("plasticity.tau_plus_ms", s.tau_plus_ms, tau_plus_ms)?,
-                    tau_x_ms: f("plasticity.tau_x_ms", s.tau_x_ms, tau_x_ms)?,
-                    tau_minus_ms: f("plasticity.tau_minus_ms", s.tau_minus_ms, tau_minus_ms)?,
-                    tau_y_ms: f("plasticity.tau_y_ms", s.tau_y_ms, tau_y_ms)?,
-                },
-            ),
-            "presynaptic" => (
-                self.set_keys(&[
-                    "a_plus",
-                    "a_minus",
-                    "a2_plus",
-                    "a3_plus",
-                    "a2_minus",
-                    "a3_minus",
-                    "tau_plus_ms",
-                    "tau_minus_ms",
-                    "tau_x_ms",
-                    "tau_y_ms",
-                ]),
-                StdpRule::Presynaptic {
-                    eta: f("plasticity.eta", s.eta, 0.0001)?,
-                    x_target: f("plasticity.x_target", s.x_target, 0.4)?,
-                    tau_pre_ms: f("plasticity.tau_pre_ms", s.tau_pre_ms, 20.0)?,
-                },
-            ),
-            other => {
-                return Err(invalid(
-                    "plasticity.rule",
-                    format!("{other:?}"),
-                    "must be \"pair\", \"triplet\" or \"presynaptic\"",
-                ))
-            }
-        };
-        if let Some(key) = unused {
+        let name = self.rule.as_deref().unwrap_or("triplet");
+        let rule = self.rule_named(name)?;
+        let reads = RULE_KEYS
+            .iter()
+            .find(|(r, _)| *r == name)
+            .map_or(&[][..], |r| r.1);
+        if let Some(key) = CONSTANTS
+            .iter()
+            .find(|k| self.constant(k).is_some() && !reads.contains(k))
+        {
             return Err(invalid(
                 &format!("plasticity.{key}"),
                 "set",
-                &format!("rule \"{rule_name}\" does not read it; remove it or change the rule"),
+                &format!("rule \"{name}\" does not read it; remove it or change the rule"),
             ));
         }
+        let dc = Plasticity::diehl_cook();
         let p = Plasticity {
             rule,
             traces: self.traces()?,
-            dependence: self.dependence(f("plasticity.mu", s.mu, 1.0)?)?,
-            w_min: f("plasticity.w_min", s.w_min, dc.w_min)?,
-            w_max: f("plasticity.w_max", s.w_max, dc.w_max)?,
+            dependence: self.dependence(self.get("mu", 1.0)?)?,
+            w_min: self.get("w_min", dc.w_min)?,
+            w_max: self.get("w_max", dc.w_max)?,
         };
         p.validate().map_err(|e| {
             invalid(
@@ -223,6 +189,67 @@ impl PlasticitySection {
             )
         })?;
         Ok(p)
+    }
+
+    /// Rule `name` with its constants (unset ones take the rule's defaults).
+    fn rule_named(&self, name: &str) -> Result<StdpRule, ScenarioError> {
+        let g = |key: &str, default: f32| self.get(key, default);
+        let dc = Plasticity::diehl_cook().rule;
+        Ok(match (name, dc) {
+            ("pair", _) => StdpRule::Pair {
+                a_plus: g("a_plus", 0.01)?,
+                a_minus: g("a_minus", 0.0105)?,
+                tau_plus_ms: g("tau_plus_ms", 20.0)?,
+                tau_minus_ms: g("tau_minus_ms", 20.0)?,
+            },
+            (
+                "triplet",
+                StdpRule::Triplet {
+                    a2_plus,
+                    a3_plus,
+                    a2_minus,
+                    a3_minus,
+                    tau_plus_ms,
+                    tau_x_ms,
+                    tau_minus_ms,
+                    tau_y_ms,
+                },
+            ) => StdpRule::Triplet {
+                a2_plus: g("a2_plus", a2_plus)?,
+                a3_plus: g("a3_plus", a3_plus)?,
+                a2_minus: g("a2_minus", a2_minus)?,
+                a3_minus: g("a3_minus", a3_minus)?,
+                tau_plus_ms: g("tau_plus_ms", tau_plus_ms)?,
+                tau_x_ms: g("tau_x_ms", tau_x_ms)?,
+                tau_minus_ms: g("tau_minus_ms", tau_minus_ms)?,
+                tau_y_ms: g("tau_y_ms", tau_y_ms)?,
+            },
+            ("presynaptic", _) => StdpRule::Presynaptic {
+                eta: g("eta", 0.0001)?,
+                x_target: g("x_target", 0.4)?,
+                tau_pre_ms: g("tau_pre_ms", 20.0)?,
+            },
+            (other, _) => {
+                return Err(invalid(
+                    "plasticity.rule",
+                    format!("{other:?}"),
+                    "must be \"pair\", \"triplet\" or \"presynaptic\"",
+                ))
+            }
+        })
+    }
+
+    /// Key `key` (finite) as the model takes it, or `default` when unset.
+    fn get(&self, key: &str, default: f32) -> Result<f32, ScenarioError> {
+        match self.constant(key) {
+            None => Ok(default),
+            Some(x) if x.is_finite() => Ok(x as f32),
+            Some(x) => Err(invalid(
+                &format!("plasticity.{key}"),
+                fmt_f64(x),
+                "must be a finite number",
+            )),
+        }
     }
 
     /// The documented ranges, checked before anything is narrowed to `f32`.
@@ -290,27 +317,28 @@ impl PlasticitySection {
         Ok(())
     }
 
-    /// The first of `keys` that is set.
-    fn set_keys(&self, keys: &[&'static str]) -> Option<&'static str> {
+    /// The numeric key `key`, if set.
+    fn constant(&self, key: &str) -> Option<f64> {
         let s = self;
-        keys.iter().copied().find(|&k| {
-            match k {
-                "a_plus" => s.a_plus,
-                "a_minus" => s.a_minus,
-                "a2_plus" => s.a2_plus,
-                "a3_plus" => s.a3_plus,
-                "a2_minus" => s.a2_minus,
-                "a3_minus" => s.a3_minus,
-                "tau_plus_ms" => s.tau_plus_ms,
-                "tau_minus_ms" => s.tau_minus_ms,
-                "tau_x_ms" => s.tau_x_ms,
-                "tau_y_ms" => s.tau_y_ms,
-                "eta" => s.eta,
-                "x_target" => s.x_target,
-                _ => s.tau_pre_ms,
-            }
-            .is_some()
-        })
+        match key {
+            "a_plus" => s.a_plus,
+            "a_minus" => s.a_minus,
+            "a2_plus" => s.a2_plus,
+            "a3_plus" => s.a3_plus,
+            "a2_minus" => s.a2_minus,
+            "a3_minus" => s.a3_minus,
+            "tau_plus_ms" => s.tau_plus_ms,
+            "tau_minus_ms" => s.tau_minus_ms,
+            "tau_x_ms" => s.tau_x_ms,
+            "tau_y_ms" => s.tau_y_ms,
+            "eta" => s.eta,
+            "x_target" => s.x_target,
+            "tau_pre_ms" => s.tau_pre_ms,
+            "mu" => s.mu,
+            "w_min" => s.w_min,
+            "w_max" => s.w_max,
+            _ => None,
+        }
     }
 
     fn traces(&self) -> Result<TraceMode, ScenarioError> {
