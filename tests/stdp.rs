@@ -89,6 +89,78 @@ fn bad_plasticity_settings_exit_2_naming_the_key() {
     .output()
     .expect("runs");
     expect_bad_input(&o, "plasticity");
+    // Plasticity on cuba and the microcircuit: the projections must exist, start from an
+    // excitatory population, and come with bounds in the network's unit.
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "scenarios/cuba-stdp.toml",
+            "plasticity.on=[\"I->E\"]",
+            "plasticity.on",
+        ),
+        (
+            "scenarios/cuba-stdp.toml",
+            "plasticity.on=[\"X->E\"]",
+            "plasticity.on",
+        ),
+        (
+            "scenarios/cuba-stdp.toml",
+            "plasticity.on=[\"E\"]",
+            "plasticity.on",
+        ),
+        (
+            "scenarios/cuba.toml",
+            "plasticity.on=[\"E->E\"]",
+            "plasticity.w_max",
+        ),
+        (
+            "scenarios/microcircuit.toml",
+            "plasticity.on=[\"L4I->L4E\"]",
+            "plasticity.on",
+        ),
+        (
+            "scenarios/stdp-mnist.toml",
+            "plasticity.on=[\"E->E\"]",
+            "plasticity.on",
+        ),
+    ];
+    for (file, set, key) in cases {
+        let o = command(&["validate", file, "--set", set])
+            .output()
+            .expect("runs");
+        expect_bad_input(&o, key);
+    }
+}
+
+/// `scenarios/cuba-stdp.toml`, shortened: E->E synapses learn, results.json says how the
+/// weights moved and the folder holds weights.png.
+#[test]
+fn cuba_with_plastic_synapses_reports_its_weights() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let o = command(&["run", "scenarios/cuba-stdp.toml"])
+        .args(["--set", "cuba.duration_ms=300"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("weights.png").is_file());
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let p = &json["snn"]["plasticity"];
+    assert_eq!(p["projections"][0], "E->E");
+    let synapses = p["synapses"].as_u64().expect("synapses");
+    assert!(synapses > 150_000, "{synapses}");
+    let (start, end) = (p["mean_start"].as_f64(), p["mean_end"].as_f64());
+    assert!((start.expect("start") - 1.62).abs() < 1e-6);
+    assert!((end.expect("end") - 1.62).abs() > 1e-5, "the weights moved");
+    let hist: u64 = p["histogram_end"]
+        .as_array()
+        .expect("histogram")
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert_eq!(hist, synapses);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use crate::runtime::{ActorId, Network, RunReport, RuntimeConfig};
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::{LifParams, LifState, Reset};
 use crate::spike::neuron_network::NeuronNetwork;
+use crate::spike::plasticity::{PlasticProjections, WeightFigures};
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::stats::RankFigures;
 use crate::spike::tally::{RunSize, SpikingRun};
@@ -55,6 +56,8 @@ pub struct CubaConfig {
     pub wi_mv: f64,
     /// Simulated time, ms. Default 1000.
     pub duration_ms: f64,
+    /// Projections whose synapses learn by STDP (`[plasticity]`), if any. Default none.
+    pub plasticity: Option<PlasticProjections>,
 }
 
 impl Default for CubaConfig {
@@ -68,6 +71,7 @@ impl Default for CubaConfig {
             we_mv: 1.62,
             wi_mv: -9.0,
             duration_ms: 1000.0,
+            plasticity: None,
         }
     }
 }
@@ -144,6 +148,7 @@ pub fn run_cuba_on(
             params: LIF,
             coupling: coupling_of(cfg),
             ticks,
+            plastic: cfg.plasticity.as_ref(),
         };
         return net.run(built, runtime).map_err(Into::into);
     }
@@ -306,7 +311,15 @@ impl CubaShards<'_> {
 
 /// What a rank's shards counted: spikes, synaptic events, synapses, messages, raster, and
 /// what its bridge did.
-type CubaShare = (u64, u64, usize, u64, Vec<(u32, u32)>, BridgeFigures);
+type CubaShare = (
+    u64,
+    u64,
+    usize,
+    u64,
+    Vec<(u32, u32)>,
+    BridgeFigures,
+    Option<WeightFigures>,
+);
 
 impl RankedNetwork for CubaShards<'_> {
     type Fingerprint = (CubaConfig, u64, Option<(u16, u16)>, usize, usize, Vec<u32>);
@@ -352,6 +365,9 @@ impl RankedNetwork for CubaShards<'_> {
             let coupling = coupling_of(c.cfg);
             let ranges = &self.ranges;
             let mut shard = Population::new(s, ranges, state, prop, table, coupling, c.ticks);
+            if let Some(p) = &c.cfg.plasticity {
+                shard = shard.with_plasticity(p, LIF.dt_ms as f32);
+            }
             if let Some(d) = c.delays {
                 shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
             }
@@ -381,9 +397,17 @@ impl RankedNetwork for CubaShards<'_> {
         let raster = std::mem::take(&mut run.raster);
         let s = &run.stats;
         let (spikes, events, synapses) = (s.spikes, s.synaptic_events, s.synapses);
-        let messages = s.messages;
+        let (messages, weights) = (s.messages, s.plasticity.clone());
         self.run = Some(run);
-        Ok((spikes, events, synapses, messages, raster, link.bridge))
+        Ok((
+            spikes,
+            events,
+            synapses,
+            messages,
+            raster,
+            link.bridge,
+            weights,
+        ))
     }
 
     fn assemble(
@@ -417,6 +441,12 @@ fn merge_ranks(
     st.synapses = all.iter().map(|a| a.2).sum();
     st.messages = all.iter().map(|a| a.3).sum();
     st.mean_rate_hz = st.spikes as f64 / st.neurons.max(1) as f64 / st.sim_s.max(1e-12);
+    st.plasticity = None;
+    for w in all.iter().filter_map(|a| a.6.as_ref()) {
+        st.plasticity
+            .get_or_insert_with(WeightFigures::default)
+            .merge(w);
+    }
     st.ranks = Some(RankFigures {
         ranks: all.len(),
         shard_rank,

@@ -28,6 +28,7 @@ use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::Executor;
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::{LifNeuron, Propagator};
+use crate::spike::plasticity::{SynapseTraces, WeightFigures};
 use crate::spike::tally::{SpikeTally, RASTER_TICKS};
 
 /// How a [`NeuronActor`] learns that a tick has opened.
@@ -78,6 +79,19 @@ pub struct NeuronActor {
     raster: Vec<u32>,
     /// A non-finite value found in the state: (tick, what, value).
     fault: Option<(u64, &'static str, f32)>,
+    /// Plastic incoming synapses, if any learn.
+    plastic: Option<Box<PlasticInputs>>,
+}
+
+/// A neuron actor's plastic incoming synapses and the spikes waiting for them.
+struct PlasticInputs {
+    traces: SynapseTraces,
+    /// (presynaptic neuron, weight) of the spikes of the last tick: summed in presynaptic
+    /// order when the next tick opens, as a population shard sums them, whatever order they
+    /// came in.
+    pending: Vec<(u32, f32)>,
+    /// Presynaptic neurons of spikes of tick `next` that came before this neuron computed it.
+    early: Vec<u32>,
 }
 
 impl NeuronActor {
@@ -105,7 +119,49 @@ impl NeuronActor {
             synaptic_events: 0,
             raster: Vec::new(),
             fault: None,
+            plastic: None,
         }
+    }
+
+    /// Makes the synapses of `traces` (from its presynaptic neurons) learn.
+    pub(crate) fn with_plasticity(mut self, traces: SynapseTraces) -> Self {
+        self.plastic = Some(Box::new(PlasticInputs {
+            traces,
+            pending: Vec::new(),
+            early: Vec::new(),
+        }));
+        self
+    }
+
+    /// A spike of `from` fired at `tick`, through a plastic synapse or a fixed one: its
+    /// weight waits for the next tick, and a plastic synapse learns from it.
+    fn receive_plastic(&mut self, from: u32, tick: u64) {
+        let fixed = if from < self.excitatory {
+            self.we_mv
+        } else {
+            self.wi_mv
+        };
+        if let Some(p) = self.plastic.as_mut() {
+            let w = p.traces.pre_spike(tick, from).unwrap_or(fixed);
+            p.pending.push((from, w));
+            self.synaptic_events += 1;
+        }
+    }
+
+    /// Adds the weights of the last tick's spikes, in presynaptic order.
+    fn take_pending(&mut self) {
+        let Some(p) = self.plastic.as_mut() else {
+            return;
+        };
+        p.pending.sort_unstable_by_key(|s| s.0);
+        for &(from, w) in &p.pending {
+            if from < self.excitatory {
+                self.state.ge_mv += w;
+            } else {
+                self.state.gi_mv += w;
+            }
+        }
+        p.pending.clear();
     }
 
     fn receive(&mut self, from: u32, times: u32) {
@@ -122,7 +178,13 @@ impl NeuronActor {
     /// Computes tick `tick`: integrate, fire, send the spike to the targets (and with message
     /// ticks report to the clock), then take up the spikes that came early.
     fn run_tick(&mut self, tick: u64, report: bool, ctx: &mut Context<'_, Message>) -> Flow {
+        self.take_pending();
         let fired = self.prop.step(&mut self.state);
+        // A spike of the last tick is not delivered, so it learns nothing either (as in a
+        // population shard).
+        if let (true, true, Some(p)) = (fired, tick + 1 < self.ticks, self.plastic.as_mut()) {
+            p.traces.post_spike(tick);
+        }
         let st = &self.state;
         if !(st.v_mv.is_finite() && st.ge_mv.is_finite() && st.gi_mv.is_finite()) {
             if let Some((what, value)) = st.first_non_finite() {
@@ -163,6 +225,11 @@ impl NeuronActor {
             );
         }
         self.next += 1;
+        if let Some(p) = self.plastic.as_mut() {
+            for from in std::mem::take(&mut p.early) {
+                self.receive_plastic(from, tick);
+            }
+        }
         if self.early != (0, 0) {
             let (e, i) = std::mem::take(&mut self.early);
             self.receive(0, e);
@@ -178,6 +245,15 @@ impl NeuronActor {
 impl Actor<Message> for NeuronActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
         match msg {
+            Message::Spike { tick, fired } if self.plastic.is_some() => {
+                for &j in fired.0.iter() {
+                    if tick + 1 == self.next {
+                        self.receive_plastic(j, tick);
+                    } else if let Some(p) = self.plastic.as_mut() {
+                        p.early.push(j);
+                    }
+                }
+            }
             Message::Spike { tick, fired } => {
                 for &j in fired.0.iter() {
                     if tick + 1 == self.next {
@@ -206,6 +282,9 @@ impl Actor<Message> for NeuronActor {
 impl SpikeTally for NeuronActor {
     fn fault(&self) -> Option<(u64, &'static str, f32)> {
         self.fault
+    }
+    fn weights(&self) -> Option<WeightFigures> {
+        Some(self.plastic.as_ref()?.traces.figures())
     }
     fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>) {
         *spikes += self.spikes;

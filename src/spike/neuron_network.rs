@@ -10,6 +10,8 @@ use crate::runtime::{ActorId, Executor, Network, Runtime, RuntimeConfig, Runtime
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifParams;
 use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
+use crate::spike::plasticity::sparse::Decays;
+use crate::spike::plasticity::{PlasticProjections, SynapseTraces};
 use crate::spike::tally::{collect, RunSize, SpikingRun};
 
 /// A recurrent LIF network to run as one actor per neuron.
@@ -24,6 +26,8 @@ pub(crate) struct NeuronNetwork<'a> {
     pub(crate) coupling: Coupling,
     /// Ticks to simulate.
     pub(crate) ticks: u64,
+    /// Projections whose synapses learn, if any.
+    pub(crate) plastic: Option<&'a PlasticProjections>,
 }
 
 impl NeuronNetwork<'_> {
@@ -62,11 +66,13 @@ impl NeuronNetwork<'_> {
         };
         let mut net = Network::new();
         let mut neurons = Vec::with_capacity(n);
+        let mut plastic = self.plastic_inputs();
         for (i, &v) in self.v0.iter().enumerate() {
-            let id = net.add(
-                format!("neuron.{i}"),
-                NeuronActor::new(i as u32, v, prop.clone(), self.coupling, ticks),
-            );
+            let mut neuron = NeuronActor::new(i as u32, v, prop.clone(), self.coupling, ticks);
+            if let Some(traces) = plastic.as_mut().map(|p| std::mem::take(&mut p[i])) {
+                neuron = neuron.with_plasticity(traces.expect("one per neuron"));
+            }
+            let id = net.add(format!("neuron.{i}"), neuron);
             // Pinned executor: neurons in contiguous blocks, block w on worker w.
             net.place(id, i * workers / n);
             neurons.push(id);
@@ -100,5 +106,30 @@ impl NeuronNetwork<'_> {
             }
         }
         (net, neurons, synapses)
+    }
+
+    /// Each neuron's plastic incoming synapses (from its presynaptic neurons, ascending,
+    /// starting at their coupling's weight), when synapses learn.
+    fn plastic_inputs(&self) -> Option<Vec<Option<SynapseTraces>>> {
+        let p = self.plastic?;
+        let decays = Decays::new(&p.rule, self.params.dt_ms as f32);
+        let mut from: Vec<Vec<u32>> = vec![Vec::new(); self.v0.len()];
+        for (j, targets) in self.post.iter().enumerate() {
+            for &t in targets {
+                if p.is_plastic(j as u32, t) {
+                    from[t as usize].push(j as u32);
+                }
+            }
+        }
+        let c = self.coupling;
+        let weight = |j: u32| if j < c.excitatory { c.we_mv } else { c.wi_mv };
+        Some(
+            from.into_iter()
+                .map(|f| {
+                    let w = f.iter().map(|&j| weight(j)).collect();
+                    Some(SynapseTraces::new(p, decays.clone(), f, w))
+                })
+                .collect(),
+        )
     }
 }

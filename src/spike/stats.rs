@@ -44,6 +44,10 @@ pub struct SnnStats {
     /// microcircuit): how well the work is balanced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shard_busy_s: Vec<f64>,
+    /// What the plastic weights did, when synapses learned (`[plasticity]` on `cuba` or the
+    /// microcircuit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plasticity: Option<crate::spike::plasticity::WeightFigures>,
     /// How the run was spread over ranks (processes), when it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranks: Option<RankFigures>,

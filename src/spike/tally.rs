@@ -4,6 +4,7 @@
 use crate::message::Message;
 use crate::runtime::actor::Actor;
 use crate::runtime::{ActorId, RunReport, RuntimeError};
+use crate::spike::plasticity::WeightFigures;
 use crate::spike::stats::SnnStats;
 
 /// Ticks whose spikes are kept for the raster plot (1 s at 0.1 ms).
@@ -24,6 +25,10 @@ pub(crate) trait SpikeTally {
     fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>);
     /// A non-finite value it found: (tick, what, value).
     fn fault(&self) -> Option<(u64, &'static str, f32)>;
+    /// What its plastic weights did, if it has any.
+    fn weights(&self) -> Option<WeightFigures> {
+        None
+    }
 }
 
 /// The size of a spiking run: neurons, synapses, ticks and the tick's length (ms).
@@ -44,6 +49,7 @@ pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
     actors: &[ActorId<A>],
 ) -> Result<SpikingRun, RuntimeError> {
     let (mut spikes, mut events, mut raster) = (0u64, 0u64, Vec::new());
+    let mut plastic: Option<WeightFigures> = None;
     for &id in actors {
         let p = report.actor(id);
         if let Some((step, what, value)) = p.fault() {
@@ -55,6 +61,9 @@ pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
             });
         }
         p.tally(&mut spikes, &mut events, &mut raster);
+        if let Some(w) = p.weights() {
+            plastic.get_or_insert_with(WeightFigures::default).merge(&w);
+        }
     }
     raster.sort_unstable();
     let n = size.neurons;
@@ -71,6 +80,7 @@ pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
             build_s,
             messages: report.handled,
             rtf: Some(report.elapsed.as_secs_f64() / sim_s.max(1e-12)),
+            plasticity: plastic,
             ..SnnStats::default()
         },
         raster,

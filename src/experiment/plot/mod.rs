@@ -37,7 +37,7 @@ pub use energy::{ep_energy_png, free_energy_png};
 pub use heatmap::traffic_heatmap_png;
 pub use microcircuit::{microcircuit_raster_png, rates_box_png};
 pub use spikes::{cuba_raster_png, spike_raster_png};
-pub use stdp::{receptive_fields_png, stdp_curve_png};
+pub use stdp::{receptive_fields_png, stdp_curve_png, weights_png};
 pub use sweep::{sweep_png, SweepAxis, SweepSeries};
 
 static FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");

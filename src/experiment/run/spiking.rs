@@ -1,5 +1,5 @@
-//! The CUBA spiking network (`algorithm.kind = "cuba"`): no data, no training; `snn` in
-//! results.json and a raster plot.
+//! The CUBA spiking network (`algorithm.kind = "cuba"`) and the microcircuit: no data, no
+//! training; `snn` in results.json, a raster plot and, when synapses learn, `weights.png`.
 
 use super::{Observer, RunError, RunOptions, RunSummary};
 use crate::cluster::Ranks;
@@ -47,6 +47,7 @@ pub(super) fn run_cuba_scenario(
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
     write_spikes(&dir, &run.raster, crate::models::cuba::LIF.dt_ms)?;
+    write_weights(&dir, scenario, run.stats.plasticity.as_ref())?;
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,
@@ -95,6 +96,7 @@ pub(super) fn run_microcircuit_scenario(
         crate::models::microcircuit::model::LIF.dt_ms,
     )?;
     crate::experiment::plot::rates_box_png(&run, &dir.path().join("rates.png"))?;
+    write_weights(&dir, scenario, run.stats.plasticity.as_ref())?;
     if run.stopped {
         return Err(RunError::Stopped {
             dir: dir.path().to_owned(),
@@ -105,6 +107,19 @@ pub(super) fn run_microcircuit_scenario(
         dir: dir.path().to_owned(),
         results,
     })
+}
+
+/// Draws `weights.png` (the plastic weights before and after) when synapses learned.
+fn write_weights(
+    dir: &RunDir,
+    scenario: &Scenario,
+    w: Option<&crate::spike::plasticity::WeightFigures>,
+) -> Result<(), RunError> {
+    if let Some(w) = w {
+        let title = format!("{}: plastic weights, start and end", scenario.name());
+        crate::experiment::plot::weights_png(w, &title, &dir.path().join("weights.png"))?;
+    }
+    Ok(())
 }
 
 /// Writes the recorded spikes (the raster's sample) as `spikes.safetensors`: `time_ms` (F32)

@@ -94,6 +94,7 @@ impl CubaSection {
             we_mv: self.we_mv,
             wi_mv: self.wi_mv,
             duration_ms: self.duration_ms,
+            plasticity: None,
         }
     }
 }

@@ -160,6 +160,7 @@ impl MicrocircuitSection {
             drive: self.drive.kind(),
             delay_e_ms: self.delay_e_ms,
             delay_i_ms: self.delay_i_ms,
+            plasticity: None,
         }
     }
 }

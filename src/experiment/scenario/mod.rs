@@ -213,6 +213,67 @@ impl ScenarioFile {
         }
         Ok(name)
     }
+
+    /// `[plasticity]` against the model: `stdp-mnist` learns on its input, `cuba` and the
+    /// microcircuit on the projections `on` names, and nothing else has plastic synapses.
+    fn check_plasticity(&self) -> Result<(), ScenarioError> {
+        let p = &self.plasticity;
+        let rule = p.plasticity()?;
+        match self.algorithm.kind {
+            AlgorithmKind::StdpMnist => p.check_stdp_mnist(),
+            AlgorithmKind::Cuba | AlgorithmKind::Microcircuit => {
+                if p.on.is_none() && rule != crate::spike::plasticity::Plasticity::diehl_cook() {
+                    return Err(invalid(
+                        "plasticity.on",
+                        "unset",
+                        "names the synapses that learn, e.g. on = [\"E->E\"]; without it \
+                         [plasticity] would do nothing",
+                    ));
+                }
+                self.plastic_projections().map(|_| ())
+            }
+            kind if p.on.is_some()
+                || rule != crate::spike::plasticity::Plasticity::diehl_cook() =>
+            {
+                Err(invalid(
+                    "plasticity",
+                    "set",
+                    &format!(
+                        "algorithm.kind = \"{}\" has no plastic synapses (stdp-mnist, cuba and \
+                         microcircuit do); remove [plasticity]",
+                        kind.name()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The plastic projections of `cuba` or the microcircuit (`None`: none learn).
+    fn plastic_projections(
+        &self,
+    ) -> Result<Option<crate::spike::plasticity::PlasticProjections>, ScenarioError> {
+        let kind = self.algorithm.kind;
+        let populations: Vec<stdp::NamedPopulation> = match kind {
+            AlgorithmKind::Cuba => {
+                let n = self.cuba.neurons as u32;
+                let e = self.cuba.neurons as u32 * 4 / 5;
+                vec![("E", 0..e, true), ("I", e..n, false)]
+            }
+            AlgorithmKind::Microcircuit => {
+                use crate::models::microcircuit::model::{is_excitatory, POPULATIONS};
+                let starts = self.microcircuit.config().model().starts();
+                (0..8)
+                    .map(|p| {
+                        let r = starts[p] as u32..starts[p + 1] as u32;
+                        (POPULATIONS[p], r, is_excitatory(p))
+                    })
+                    .collect()
+            }
+            _ => return Ok(None),
+        };
+        self.plasticity.projections(kind.name(), &populations)
+    }
 }
 
 /// The most shards `runtime.executor = "auto"` gives the model: spiking networks one per
@@ -273,15 +334,7 @@ impl Scenario {
         f.cuba.validate()?;
         f.microcircuit.validate(f.algorithm.kind)?;
         f.stdp_mnist.validate()?;
-        let plasticity = f.plasticity.plasticity()?;
-        let stdp = f.algorithm.kind == AlgorithmKind::StdpMnist;
-        if !stdp && plasticity != crate::spike::plasticity::Plasticity::diehl_cook() {
-            return Err(invalid(
-                "plasticity",
-                "set",
-                "only algorithm.kind = \"stdp-mnist\" has plastic synapses; remove [plasticity]",
-            ));
-        }
+        f.check_plasticity()?;
         f.convert.validate()?;
         f.runtime.validate()?;
         f.checkpoint.validate()?;
@@ -427,9 +480,11 @@ impl Scenario {
             .expect("validated")
     }
 
-    /// The CUBA network (`[cuba]`, validated) as the model takes it.
+    /// The CUBA network (`[cuba]` and `[plasticity]`, validated) as the model takes it.
     pub fn cuba(&self) -> crate::models::cuba::CubaConfig {
-        self.file.cuba.config()
+        let mut c = self.file.cuba.config();
+        c.plasticity = self.file.plastic_projections().expect("validated");
+        c
     }
 
     /// The rank of each population shard, or of each layer shard, across MPI ranks (empty:
@@ -440,7 +495,9 @@ impl Scenario {
 
     /// The cortical microcircuit (`[microcircuit]`, validated) as the model takes it.
     pub fn microcircuit(&self) -> crate::models::microcircuit::MicrocircuitConfig {
-        self.file.microcircuit.config()
+        let mut c = self.file.microcircuit.config();
+        c.plasticity = self.file.plastic_projections().expect("validated");
+        c
     }
 
     /// The conversion's settings (validated; [`ConvertSection::sorted_ticks`] and

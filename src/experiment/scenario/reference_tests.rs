@@ -195,6 +195,11 @@ const PROSE_DEFAULTS: &[(&str, &str)] = &[
     ("plasticity.x_target", RULE_DEFAULTS),
     ("plasticity.tau_pre_ms", RULE_DEFAULTS),
     (
+        "plasticity.on",
+        "unset; stdp-mnist's plastic synapses are input->E whatever it says: \
+         `tests/stdp.rs::bad_plasticity_settings_exit_2_naming_the_key`",
+    ),
+    (
         "name",
         "the file's stem: `prose_defaults_mean_what_they_say`",
     ),

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{fmt_f64, invalid, ScenarioError};
 use crate::models::diehl_cook::DiehlCookConfig;
-use crate::spike::plasticity::{Plasticity, StdpRule, TraceMode, WeightDependence};
+use crate::spike::plasticity::{
+    PlasticProjections, Plasticity, Projection, StdpRule, TraceMode, WeightDependence,
+};
 
 /// `[stdp_mnist]`: the network, for `algorithm.kind = "stdp-mnist"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,7 +151,14 @@ pub struct PlasticitySection {
     pub x_target: Option<f64>,
     /// `presynaptic`: trace time constant, ms.
     pub tau_pre_ms: Option<f64>,
+    /// The plastic projections, `"PRE->POST"` each: on `cuba` and the microcircuit, which
+    /// synapses learn (a side is a population's name, or `E` / `I` for every excitatory /
+    /// inhibitory one); on `stdp-mnist` only `"input->E"`, its default.
+    pub on: Option<Vec<String>>,
 }
+
+/// A population `[plasticity].on` can name: its name, neurons and whether it is excitatory.
+pub type NamedPopulation = (&'static str, std::ops::Range<u32>, bool);
 
 impl PlasticitySection {
     /// The rule these keys describe, checked: an unknown rule or mode, a constant the rule
@@ -370,6 +379,101 @@ impl PlasticitySection {
                 "plasticity.dependence",
                 format!("{other:?}"),
                 "must be \"additive\", \"multiplicative\" or \"power-law\"",
+            )),
+        }
+    }
+
+    /// The plastic projections of a recurrent network with `populations` (`model`: its kind,
+    /// for messages): `None` when `on` is unset. A name that does not exist, an inhibitory
+    /// presynaptic side, an empty list or unset bounds are errors naming the key.
+    pub fn projections(
+        &self,
+        model: &str,
+        populations: &[NamedPopulation],
+    ) -> Result<Option<PlasticProjections>, ScenarioError> {
+        let Some(on) = &self.on else {
+            return Ok(None);
+        };
+        let rule = self.plasticity()?;
+        if on.is_empty() {
+            return Err(invalid(
+                "plasticity.on",
+                "[]",
+                "names no projection; write e.g. [\"E->E\"], or remove [plasticity]",
+            ));
+        }
+        let names: Vec<&str> = populations.iter().map(|p| p.0).collect();
+        let side = |name: &str, spec: &str| -> Result<Vec<&NamedPopulation>, ScenarioError> {
+            let found: Vec<&NamedPopulation> = populations
+                .iter()
+                .filter(|p| p.0 == name || (name == "E" && p.2) || (name == "I" && !p.2))
+                .collect();
+            if found.is_empty() {
+                return Err(invalid(
+                    "plasticity.on",
+                    format!("{spec:?}"),
+                    &format!(
+                        "{model} has no population {name:?}; it has {}, and E / I for every \
+                         excitatory / inhibitory one",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            Ok(found)
+        };
+        let mut projections = Vec::new();
+        for spec in on {
+            let Some((pre, post)) = spec.split_once("->") else {
+                return Err(invalid(
+                    "plasticity.on",
+                    format!("{spec:?}"),
+                    "must be \"PRE->POST\", e.g. \"E->E\"",
+                ));
+            };
+            let (pre, post) = (pre.trim(), post.trim());
+            for a in side(pre, spec)? {
+                if !a.2 {
+                    return Err(invalid(
+                        "plasticity.on",
+                        format!("{spec:?}"),
+                        &format!(
+                            "{} is inhibitory: its synapses cannot be plastic (the rules keep \
+                             weights in [w_min >= 0, w_max], an inhibitory weight is negative)",
+                            a.0
+                        ),
+                    ));
+                }
+                for b in side(post, spec)? {
+                    projections.push(Projection {
+                        pre: a.1.clone(),
+                        post: b.1.clone(),
+                        name: format!("{}->{}", a.0, b.0),
+                    });
+                }
+            }
+        }
+        if self.w_max.is_none() {
+            return Err(invalid(
+                "plasticity.w_max",
+                "unset",
+                &format!(
+                    "must be set for plastic {model} synapses: weights are in mV (a current \
+                     jump), e.g. twice the initial weight (CUBA: 3.24 for its 1.62 mV)"
+                ),
+            ));
+        }
+        Ok(Some(PlasticProjections { rule, projections }))
+    }
+
+    /// Checks `on` for `stdp-mnist`, whose only plastic projection is the input's.
+    pub fn check_stdp_mnist(&self) -> Result<(), ScenarioError> {
+        match self.on.as_deref() {
+            None => Ok(()),
+            Some([one]) if one.replace(' ', "") == "input->E" => Ok(()),
+            Some(other) => Err(invalid(
+                "plasticity.on",
+                format!("{other:?}"),
+                "stdp-mnist's plastic synapses are input->E only; remove the key",
             )),
         }
     }

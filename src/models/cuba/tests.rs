@@ -190,3 +190,104 @@ fn sharding_and_executors_give_identical_spikes() {
         );
     }
 }
+
+/// CUBA with pair STDP on E->E (weights in mV, bounded by 2 x we).
+fn plastic_cuba(neurons: usize, ms: f64) -> CubaConfig {
+    use crate::spike::plasticity::{Plasticity, Projection, StdpRule, TraceMode, WeightDependence};
+    let e = (neurons * 4 / 5) as u32;
+    CubaConfig {
+        neurons,
+        duration_ms: ms,
+        plasticity: Some(PlasticProjections {
+            rule: Plasticity {
+                rule: StdpRule::Pair {
+                    a_plus: 0.05,
+                    a_minus: 0.0525,
+                    tau_plus_ms: 20.0,
+                    tau_minus_ms: 20.0,
+                },
+                traces: TraceMode::AllToAll,
+                dependence: WeightDependence::Additive,
+                w_min: 0.0,
+                w_max: 3.24,
+            },
+            projections: vec![Projection {
+                pre: 0..e,
+                post: 0..e,
+                name: "E->E".into(),
+            }],
+        }),
+        ..CubaConfig::default()
+    }
+}
+
+/// STDP on E->E: the weights move within their bounds, the spikes change, and population
+/// shards (1 to 3, any executor), one actor per neuron (worker and message ticks) and thread
+/// ranks give the same spikes and the same weights.
+#[test]
+fn plastic_synapses_learn_the_same_on_every_setup() {
+    let cfg = plastic_cuba(800, 100.0);
+    let rt = |executor, workers| RuntimeConfig {
+        executor,
+        workers,
+        ..RuntimeConfig::default()
+    };
+    let first = run_cuba(&cfg, 1, 1, rt(Executor::Inline, 1)).expect("runs");
+    let fixed = run_cuba(
+        &CubaConfig {
+            plasticity: None,
+            ..cfg.clone()
+        },
+        1,
+        1,
+        rt(Executor::Inline, 1),
+    )
+    .expect("runs");
+    assert_ne!(first.raster, fixed.raster, "learning changes the spikes");
+    let w = first.stats.plasticity.clone().expect("weight figures");
+    let e = 640.0 * 640.0 * 0.02;
+    assert!(
+        (w.synapses as f64 - e).abs() < 4.0 * e.sqrt(),
+        "{}",
+        w.synapses
+    );
+    assert!((w.mean_start - 1.62).abs() < 1e-6);
+    assert!(
+        (w.mean_end - w.mean_start).abs() > 1e-4,
+        "the weights moved"
+    );
+    assert!(w.min_end >= 0.0 && w.max_end <= 3.24 + 1e-6);
+    assert_eq!(w.histogram_end.iter().sum::<u64>(), w.synapses);
+    for (shards, ex, workers) in [
+        (3, Executor::Tokio, 2),
+        (2, Executor::Pinned, 2),
+        (800, Executor::Inline, 1),
+        (800, Executor::Pinned, 2),
+        (800, Executor::Tokio, 2),
+    ] {
+        let run = run_cuba(&cfg, 1, shards, rt(ex, workers)).expect("runs");
+        let what = format!("{shards} shards on {ex:?} x{workers}");
+        assert_eq!(run.raster, first.raster, "{what}");
+        assert_eq!(run.stats.spikes, first.stats.spikes, "{what}");
+        let v = run.stats.plasticity.expect("weight figures");
+        assert_eq!(v.histogram_end, w.histogram_end, "{what}");
+        assert_eq!((v.min_end, v.max_end), (w.min_end, w.max_end), "{what}");
+        assert!((v.mean_end - w.mean_end).abs() < 1e-9, "{what}");
+    }
+    for run in on_thread_ranks(2, |r| run_cuba_on(r, &cfg, 1, 4, rt(Executor::Inline, 1))) {
+        let run = run.expect("runs");
+        assert_eq!(run.raster, first.raster, "2 ranks");
+        let v = run.stats.plasticity.expect("weight figures");
+        assert_eq!(v.histogram_end, w.histogram_end, "2 ranks");
+    }
+    // With delays (exchange windows): the same on 1 and 3 shards.
+    let one = run_cuba_delayed(&cfg, 1, 1, rt(Executor::Inline, 1), (2, 5)).expect("runs");
+    let three = run_cuba_delayed(&cfg, 1, 3, rt(Executor::Tokio, 2), (2, 5)).expect("runs");
+    assert_eq!(one.raster, three.raster);
+    let (a, b) = (
+        one.stats.plasticity.expect("w"),
+        three.stats.plasticity.expect("w"),
+    );
+    assert_eq!(a.histogram_end, b.histogram_end);
+    assert!((a.mean_end - a.mean_start).abs() > 1e-4);
+}

@@ -58,6 +58,8 @@ pub struct MicrocircuitConfig {
     pub delay_e_ms: f64,
     /// Mean delay of inhibitory synapses, ms. Default 0.75.
     pub delay_i_ms: f64,
+    /// Projections whose synapses learn by STDP (`[plasticity]`), if any. Default none.
+    pub plasticity: Option<crate::spike::plasticity::PlasticProjections>,
 }
 
 impl Default for MicrocircuitConfig {
@@ -69,6 +71,7 @@ impl Default for MicrocircuitConfig {
             drive: DriveKind::Poisson,
             delay_e_ms: 1.5,
             delay_i_ms: 0.75,
+            plasticity: None,
         }
     }
 }

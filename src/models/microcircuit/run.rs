@@ -21,6 +21,7 @@ use crate::runtime::{memory, ActorId, Network, RunReport, RuntimeConfig, Runtime
 use crate::spike::coupling::Coupling;
 use crate::spike::drive::{Drive, PoissonInput};
 use crate::spike::lif::LifState;
+use crate::spike::plasticity::WeightFigures;
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::record::{summarize, SpikeRecord};
 use crate::spike::stats::{RankFigures, SnnStats};
@@ -70,6 +71,8 @@ struct Figures {
     exchanges: u64,
     exchange_wait_s: f64,
     exchange_bytes: u64,
+    /// What the plastic weights did, if any learn.
+    weights: Option<WeightFigures>,
 }
 
 /// [`super::run_microcircuit_on`]: builds the model's wiring, then runs its shards on
@@ -255,7 +258,7 @@ fn build_network(
             &raster_sample,
             span.raster.end,
         );
-        let shard = Population::new(
+        let mut shard = Population::new(
             s,
             shards.ranges,
             state,
@@ -263,11 +266,15 @@ fn build_network(
             table,
             Coupling::NONE,
             span.ticks,
-        )
-        .with_windows(u64::from(min.min(max)), u64::from(max))
-        .with_drive(drive(cfg, model, wiring, r, seed))
-        .with_record(record)
-        .with_stop(shards.stop.clone());
+        );
+        if let Some(p) = &cfg.plasticity {
+            shard = shard.with_plasticity(p, lif.dt_ms as f32);
+        }
+        let shard = shard
+            .with_windows(u64::from(min.min(max)), u64::from(max))
+            .with_drive(drive(cfg, model, wiring, r, seed))
+            .with_record(record)
+            .with_stop(shards.stop.clone());
         let id = net.add(format!("population.{s}"), shard);
         net.place(id, i);
         populations.push(id);
@@ -305,6 +312,11 @@ fn local_figures(
         f.ticks = p.ticks();
         f.stopped |= p.stopped_early;
         f.records.extend(p.record().cloned());
+        if let Some(w) = p.weight_figures() {
+            f.weights
+                .get_or_insert_with(WeightFigures::default)
+                .merge(&w);
+        }
     }
     Ok(f)
 }
@@ -352,6 +364,12 @@ fn assemble(
     );
     let spikes = sum(|f| f.spikes);
     let peak = sum(|f| f.peak_rss);
+    let mut plasticity: Option<WeightFigures> = None;
+    for w in all.iter().filter_map(|f| f.weights.as_ref()) {
+        plasticity
+            .get_or_insert_with(WeightFigures::default)
+            .merge(w);
+    }
     MicrocircuitRun {
         stats: SnnStats {
             neurons: n,
@@ -376,6 +394,7 @@ fn assemble(
                 exchange_bytes: sum(|f| f.exchange_bytes),
             }),
             populations,
+            plasticity,
         },
         starts: wiring.starts,
         rates,

@@ -275,3 +275,48 @@ fn a_microcircuit_psc_makes_the_published_psp() {
     assert!((peak - 0.15).abs() < 0.0015, "peak {peak} mV");
     assert!((15..=17).contains(&at), "peak at tick {at}");
 }
+
+/// STDP on L4E -> L4E: the weights move, and any sharding learns the same.
+#[test]
+fn plastic_projections_learn_the_same_for_any_sharding() {
+    use crate::spike::plasticity::{PlasticProjections, Plasticity, Projection, StdpRule};
+    let mut cfg = small(0.02, 60.0);
+    let s = cfg.model().starts();
+    cfg.plasticity = Some(PlasticProjections {
+        // Amplitudes in the weights' unit (mV of current jump, ~25 here).
+        rule: Plasticity {
+            rule: StdpRule::Pair {
+                a_plus: 1.0,
+                a_minus: 1.05,
+                tau_plus_ms: 20.0,
+                tau_minus_ms: 20.0,
+            },
+            w_max: 120.0,
+            ..Plasticity::diehl_cook()
+        },
+        projections: vec![Projection {
+            pre: s[2] as u32..s[3] as u32,
+            post: s[2] as u32..s[3] as u32,
+            name: "L4E->L4E".into(),
+        }],
+    });
+    let rt = |executor, workers| RuntimeConfig {
+        executor,
+        workers,
+        ..RuntimeConfig::default()
+    };
+    let first = run_microcircuit(&cfg, 5, 1, rt(Executor::Inline, 1)).expect("runs");
+    let w = first.stats.plasticity.clone().expect("weight figures");
+    assert!(w.synapses > 0);
+    assert_ne!(w.histogram_end, w.histogram_start, "the weights moved");
+    for (shards, ex, workers) in [(3, Executor::Tokio, 2), (2, Executor::Pinned, 2)] {
+        let run = run_microcircuit(&cfg, 5, shards, rt(ex, workers)).expect("runs");
+        assert_eq!(run.raster, first.raster, "{shards} shards");
+        let v = run.stats.plasticity.expect("weight figures");
+        assert_eq!(v.histogram_end, w.histogram_end, "{shards} shards");
+        assert_eq!(
+            (v.synapses, v.min_end, v.max_end),
+            (w.synapses, w.min_end, w.max_end)
+        );
+    }
+}

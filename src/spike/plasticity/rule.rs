@@ -291,6 +291,18 @@ impl Plasticity {
         }
     }
 
+    /// `w` after a presynaptic spike that sees the postsynaptic trace `o1` and its own `r2'`.
+    #[inline]
+    pub fn depressed(&self, w: f32, o1: f32, r2: f32) -> f32 {
+        self.clip(w - self.f_minus(w) * self.pre_factor(o1, r2))
+    }
+
+    /// `w` after a postsynaptic spike that sees the presynaptic trace `r1` and its own `o2'`.
+    #[inline]
+    pub fn potentiated(&self, w: f32, r1: f32, o2: f32) -> f32 {
+        self.clip(w + self.f_plus(w) * self.post_factor(r1, o2))
+    }
+
     /// Whether a presynaptic spike can change a weight.
     pub fn depresses(&self) -> bool {
         !matches!(self.rule, StdpRule::Presynaptic { .. })

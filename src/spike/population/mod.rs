@@ -26,6 +26,7 @@ use crate::runtime::actor::{Actor, Context, Flow};
 use crate::spike::coupling::Coupling;
 use crate::spike::drive::Drive;
 use crate::spike::lif::{LifState, Propagator};
+use crate::spike::plasticity::{PlasticProjections, SparsePlasticity, WeightFigures};
 use crate::spike::record::SpikeRecord;
 use crate::spike::tally::{SpikeTally, RASTER_TICKS};
 
@@ -65,6 +66,8 @@ pub struct Population {
     ring: Option<DelayRing>,
     /// External input (DC, Poisson); `None`: none.
     drive: Option<Drive>,
+    /// The plastic synapses of the table, if any learn.
+    plastic: Option<SparsePlasticity>,
     /// Per-neuron and per-population spike statistics, if kept.
     record: Option<SpikeRecord>,
     /// Time spent stepping (handlers), not waiting for other shards' spikes.
@@ -117,6 +120,7 @@ impl Population {
             fault: None,
             ring: None,
             drive: None,
+            plastic: None,
             record: None,
             busy: std::time::Duration::ZERO,
             stop: None,
@@ -133,9 +137,31 @@ impl Population {
             self.shard,
             self.ranges.len(),
             (window, max_delay),
-            self.synapses.has_weights(),
+            // Weighted synapses of a network without shared couplings (the microcircuit)
+            // share one current; CUBA's keep an excitatory and an inhibitory one.
+            self.synapses.has_weights() && self.coupling.excitatory == 0,
         ));
         self
+    }
+
+    /// Makes the synapses of `plastic`'s projections learn (ticks of `dt_ms`): the table
+    /// takes a weight per synapse if it had none, and the plastic ones start clipped into the
+    /// rule's bounds. Call before [`Population::with_windows`].
+    pub(crate) fn with_plasticity(mut self, plastic: &PlasticProjections, dt_ms: f32) -> Self {
+        debug_assert!(self.ring.is_none(), "plasticity before the ring");
+        self.synapses = std::mem::take(&mut self.synapses).with_coupling_weights(&self.coupling);
+        let first = self.range.start as u32;
+        let n = self.range.len();
+        let mut p = SparsePlasticity::new(plastic, dt_ms, self.synapses.parts(), first, n);
+        p.clip_into_bounds(self.synapses.targets_and_weights_mut().1);
+        self.plastic = Some(p);
+        self
+    }
+
+    /// What the shard's plastic weights did, if it has any.
+    pub(crate) fn weight_figures(&self) -> Option<WeightFigures> {
+        let p = self.plastic.as_ref()?;
+        Some(p.figures(self.synapses.parts().2))
     }
 
     /// Drives the neurons from outside (a DC current enters the membrane equation; Poisson
@@ -202,8 +228,10 @@ impl Population {
     /// Delivers every shard's window of spikes that started at tick `start` into the ring.
     fn deliver_window(&mut self, start: u64) {
         if let Some(ring) = self.ring.as_mut() {
+            let own = (self.shard, self.range.start as u32);
+            let (syn, plastic) = (&mut self.synapses, self.plastic.as_mut());
             self.synaptic_events +=
-                ring.deliver(start, &self.pieces, &self.synapses, &self.coupling);
+                ring.deliver(start, &self.pieces, (syn, plastic), &self.coupling, own);
         }
         self.pieces.iter_mut().for_each(|p| *p = None);
         self.have = 0;
@@ -214,8 +242,13 @@ impl Population {
         self.ranges.iter().position(|r| r.contains(&first))
     }
 
-    /// Delivers the previous tick's spikes, in shard order.
+    /// Delivers the previous tick's spikes, in shard order (with plastic synapses, this
+    /// shard's own spikes of that tick first potentiate, then each spike delivers and
+    /// depresses).
     fn deliver(&mut self) {
+        if self.synapses.has_weights() {
+            return self.deliver_weighted();
+        }
         for p in self.pieces.iter_mut() {
             let Some(spikes) = p.take() else { continue };
             for &j in spikes.0.iter() {
@@ -229,6 +262,37 @@ impl Population {
                     for &t in targets {
                         self.state.gi_mv[t as usize] += self.coupling.wi_mv;
                     }
+                }
+            }
+        }
+        self.have = 0;
+    }
+
+    /// [`Population::deliver`] through a weighted (and maybe plastic) table.
+    fn deliver_weighted(&mut self) {
+        let f = self.tick.wrapping_sub(1);
+        if let (Some(pl), Some(own)) = (self.plastic.as_mut(), &self.pieces[self.shard]) {
+            let (_, weights) = self.synapses.targets_and_weights_mut();
+            for &g in own.0.iter() {
+                pl.post_spike(f, g - self.range.start as u32, weights);
+            }
+        }
+        for p in self.pieces.iter_mut() {
+            let Some(spikes) = p.take() else { continue };
+            for &j in spikes.0.iter() {
+                let (targets, _, weights) = self.synapses.weighted(j);
+                self.synaptic_events += targets.len() as u64;
+                let g = if j < self.coupling.excitatory {
+                    &mut self.state.ge_mv
+                } else {
+                    &mut self.state.gi_mv
+                };
+                for (&t, &w) in targets.iter().zip(weights) {
+                    g[t as usize] += w;
+                }
+                if let Some(pl) = self.plastic.as_mut() {
+                    let (targets, weights) = self.synapses.targets_and_weights_mut();
+                    pl.pre_spike(f, j, targets, weights);
                 }
             }
         }
@@ -453,6 +517,9 @@ impl Actor<Message> for Population {
 impl SpikeTally for Population {
     fn fault(&self) -> Option<(u64, &'static str, f32)> {
         self.fault
+    }
+    fn weights(&self) -> Option<WeightFigures> {
+        self.weight_figures()
     }
     fn tally(&self, spikes: &mut u64, events: &mut u64, raster: &mut Vec<(u32, u32)>) {
         *spikes += self.spikes;

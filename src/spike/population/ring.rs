@@ -4,6 +4,7 @@
 use crate::message::Spikes;
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifState;
+use crate::spike::plasticity::SparsePlasticity;
 use crate::spike::population::SynapseTable;
 
 /// A shard's delayed input and window bookkeeping (when synapses carry delays).
@@ -56,18 +57,30 @@ impl DelayRing {
 
     /// Delivers every shard's window of spikes that started at tick `start` into the ring:
     /// tick by tick, and within a tick in shard order (so the sums are the same whatever the
-    /// sharding). Returns the synaptic events delivered.
+    /// sharding). With `plastic` synapses, at each tick the shard's own spikes (`own`: its
+    /// index and first neuron) potentiate first, then each spike delivers and depresses.
+    /// Returns the synaptic events delivered.
     pub(super) fn deliver(
         &mut self,
         start: u64,
         pieces: &[Option<Spikes>],
-        synapses: &SynapseTable,
+        (synapses, mut plastic): (&mut SynapseTable, Option<&mut SparsePlasticity>),
         coupling: &Coupling,
+        (shard, first): (usize, u32),
     ) -> u64 {
         let n = self.ge.len() / self.slots;
         let mut events = 0;
         self.cursors.iter_mut().for_each(|c| *c = 1); // after the shard index
         for f in start..start + self.window {
+            if let (Some(pl), Some(piece)) = (plastic.as_deref_mut(), &pieces[shard]) {
+                let c = self.cursors[shard];
+                if let Some(&count) = piece.0.get(c) {
+                    let (_, weights) = synapses.targets_and_weights_mut();
+                    for &g in &piece.0[c + 1..c + 1 + count as usize] {
+                        pl.post_spike(f, g - first, weights);
+                    }
+                }
+            }
             for (s, piece) in pieces.iter().enumerate() {
                 let Some(piece) = piece else { continue };
                 let c = self.cursors[s];
@@ -78,6 +91,10 @@ impl DelayRing {
                 self.cursors[s] = c + 1 + count as usize;
                 for &j in fired {
                     events += self.land(f, j, n, synapses, coupling);
+                    if let Some(pl) = plastic.as_deref_mut() {
+                        let (targets, weights) = synapses.targets_and_weights_mut();
+                        pl.pre_spike(f, j, targets, weights);
+                    }
                 }
             }
         }
@@ -100,7 +117,13 @@ impl DelayRing {
         };
         if syn.has_weights() {
             let (targets, delays, weights) = syn.weighted(j);
-            let ge = &mut self.ge[..slots * n];
+            // Two currents (CUBA's, plastic): inhibitory rows into `gi`.
+            let two = !self.gi.is_empty() && j >= c.excitatory;
+            let ge = if two {
+                &mut self.gi[..slots * n]
+            } else {
+                &mut self.ge[..slots * n]
+            };
             for k in 0..targets.len() {
                 // The writes land all over the ring: ask for a line a few synapses ahead.
                 if let (Some(&t), Some(&d)) = (targets.get(k + PREFETCH), delays.get(k + PREFETCH))

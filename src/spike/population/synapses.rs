@@ -77,6 +77,42 @@ impl SynapseTable {
         }
     }
 
+    /// The table with a weight per synapse from `coupling` (excitatory rows `we_mv`, the
+    /// others `wi_mv`) and, where it had none, a delay of one tick: what a plastic table
+    /// needs, since its weights move one by one.
+    pub(crate) fn with_coupling_weights(
+        mut self,
+        coupling: &crate::spike::coupling::Coupling,
+    ) -> Self {
+        if self.has_weights() {
+            return self;
+        }
+        self.weights = Vec::with_capacity(self.targets.len());
+        for j in 0..self.offsets.len().saturating_sub(1) {
+            let w = if (j as u32) < coupling.excitatory {
+                coupling.we_mv
+            } else {
+                coupling.wi_mv
+            };
+            let n = (self.offsets[j + 1] - self.offsets[j]) as usize;
+            self.weights.extend(std::iter::repeat_n(w, n));
+        }
+        if self.delays.is_empty() {
+            self.delays = vec![1; self.targets.len()];
+        }
+        self
+    }
+
+    /// The rows (offsets), local targets and weights, to index the plastic synapses.
+    pub(crate) fn parts(&self) -> (&[u32], &[u32], &[f32]) {
+        (&self.offsets, &self.targets, &self.weights)
+    }
+
+    /// The local targets and the weights to change (a table with weights).
+    pub(crate) fn targets_and_weights_mut(&mut self) -> (&[u32], &mut [f32]) {
+        (&self.targets, &mut self.weights)
+    }
+
     /// The smallest and largest delay (ticks); `None` when the table has no delays.
     pub(crate) fn delay_range(&self) -> Option<(u16, u16)> {
         let min = *self.delays.iter().min()?;
