@@ -40,8 +40,8 @@
 //!   (exact forward and backward).
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
 //! - [`learn`]: `backprop` (the synchronous baseline), `pc` and `ep` (the maths of predictive
-//!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`
-//!   and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network),
+//!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`,
+//!   `spc_layer` (spiking PC) and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network),
 //!   `train` (a layer-actor run) and `inference` (a trained network evaluated by messages).
 //! - [`spike`]: the spiking core, which names no model: `lif` (the neuron maths), `population`
 //!   (shard actors, their synapse tables and delay rings), `coupling` (how a spike acts

@@ -63,6 +63,7 @@ fn config(ep: EpConfig, feedback: Feedback, shards: usize, batches: usize) -> La
         check_gradients: false,
         asynchronous: None,
         ep: Some(ep),
+        spc: None,
     }
 }
 

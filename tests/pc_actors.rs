@@ -40,6 +40,7 @@ fn zil_config(batches: usize) -> LayerConfig {
         check_gradients: true,
         asynchronous: None,
         ep: None,
+        spc: None,
     }
 }
 

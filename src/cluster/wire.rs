@@ -92,6 +92,16 @@ pub fn encode(to: usize, msg: &Message, out: &mut Vec<u8>) {
             head(out, 10, *presentation, 0);
             put_u32s(out, &window.0);
         }
+        Message::SpikeBatch { step, shard, bits } => {
+            head(out, 11, *step, *shard);
+            put_u32(out, bits.rows);
+            put_u32(out, bits.cols);
+            out.push(bits.planes);
+            put_u32(out, bits.words.len() as u32);
+            for w in bits.words.iter() {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
     }
 }
 
@@ -155,6 +165,27 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
             presentation: step,
             window: Spikes(std::sync::Arc::new(r.u32s()?)),
         },
+        11 => {
+            let (rows, cols, planes) = (r.u32()?, r.u32()?, r.u8()?);
+            let n = r.u32()? as usize;
+            let per = (rows as usize * cols as usize).div_ceil(64);
+            if n != 0 && n != usize::from(planes) * per || planes == 0 || planes > 2 {
+                return Err(WireError(format!(
+                    "{n} words of spike bits for {planes} planes of {rows} x {cols}"
+                )));
+            }
+            let words = (0..n).map(|_| r.u64()).collect::<Result<Vec<u64>, _>>()?;
+            Message::SpikeBatch {
+                step,
+                shard,
+                bits: crate::message::SpikeBits {
+                    rows,
+                    cols,
+                    planes,
+                    words: std::sync::Arc::new(words),
+                },
+            }
+        }
         t => return Err(WireError(format!("unknown message tag {t}"))),
     };
     if r.at != bytes.len() {

@@ -50,6 +50,58 @@ pub struct Results {
     /// Conversion runs: accuracy and activity of the spiking network at each tick count.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conversion: Vec<crate::spike::convert::ConversionPoint>,
+    /// Spiking PC against rate PC (`compare.baseline = "pc"`): per model, what crossed
+    /// between actors per image, spikes, and time per epoch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_image: Vec<PerImage>,
+}
+
+/// What one model of a spiking-against-rate comparison cost per image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerImage {
+    /// The model's label (`spc`, `pc`).
+    pub model: String,
+    /// Final test accuracy.
+    pub test_accuracy: f64,
+    /// Bytes of inference messages (spikes, activities, errors, weight copies) crossing
+    /// between actors per image presented (training and test images, every epoch): the
+    /// energy proxy.
+    pub bytes_per_image: f64,
+    /// Inference messages per image presented.
+    pub messages_per_image: f64,
+    /// Spikes fired per training image (spiking PC only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spikes_per_image: Option<f64>,
+    /// Synaptic events per training image (spiking PC only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synaptic_events_per_image: Option<f64>,
+    /// Mean training seconds per epoch.
+    pub wall_s_per_epoch: f64,
+}
+
+/// Message kinds that carry inference (what the energy proxy counts).
+const INFERENCE_KINDS: [&str; 4] = ["spike", "activity", "error", "weight_transport"];
+
+impl PerImage {
+    /// The figures of model `label` of `results`, given its `traffic` and the images it saw.
+    pub fn of(results: &Results, label: &str, traffic: &Traffic, images: f64) -> Option<Self> {
+        let m = results.models.get(label)?;
+        let (bytes, messages) = INFERENCE_KINDS
+            .iter()
+            .filter_map(|k| traffic.per_kind.get(*k))
+            .fold((0u64, 0u64), |(b, n), t| (b + t.bytes, n + t.messages));
+        let last = m.pc.last();
+        Some(PerImage {
+            model: label.to_owned(),
+            test_accuracy: m.epochs.last().map_or(0.0, |e| e.test_accuracy),
+            bytes_per_image: bytes as f64 / images.max(1.0),
+            messages_per_image: messages as f64 / images.max(1.0),
+            spikes_per_image: last.and_then(|p| p.spikes_per_image),
+            synaptic_events_per_image: last.and_then(|p| p.synaptic_events_per_image),
+            wall_s_per_epoch: m.epochs.iter().map(|e| e.wall_s).sum::<f64>()
+                / m.epochs.len().max(1) as f64,
+        })
+    }
 }
 
 /// One model's history.
@@ -71,6 +123,10 @@ pub struct ModelResults {
     /// between feedback copies and forward weights and (with gradient checks) the gradient gap.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pc: Vec<PcRecord>,
+    /// The message traffic of a model trained beside the run's own (`compare.baseline =
+    /// "pc"`: rate PC's, while `traffic` is the spiking network's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
 }
 
 /// What a predictive-coding model adds to an epoch.
@@ -95,6 +151,12 @@ pub struct PcRecord {
     /// the feedback copy of a connection and its forward weights (absent for direct feedback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback_gap: Option<Vec<f64>>,
+    /// Spiking PC: spikes fired per training image (input, value and error neurons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spikes_per_image: Option<f64>,
+    /// Spiking PC: synaptic events per training image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synaptic_events_per_image: Option<f64>,
 }
 
 /// One epoch.
@@ -137,6 +199,7 @@ impl Results {
             stdp: None,
             ann_test_accuracy: None,
             conversion: Vec::new(),
+            per_image: Vec::new(),
         }
     }
 
@@ -158,6 +221,7 @@ impl Results {
                 final_: None,
                 actor_test_accuracy: None,
                 pc: Vec::new(),
+                traffic: None,
             })
     }
 
@@ -208,6 +272,33 @@ impl Results {
         }
         if let Some(t) = &self.traffic {
             write_traffic_summary(&mut out, t);
+        }
+        if !self.per_image.is_empty() {
+            let _ = writeln!(
+                out,
+                "{:<8} {:>10} {:>14} {:>12} {:>12} {:>16} {:>10}",
+                "model",
+                "test acc",
+                "bytes/image",
+                "msgs/image",
+                "spikes/img",
+                "syn events/img",
+                "s/epoch"
+            );
+        }
+        for p in &self.per_image {
+            let opt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
+            let _ = writeln!(
+                out,
+                "{:<8} {:>10.4} {:>14.0} {:>12.1} {:>12} {:>16} {:>10.2}",
+                p.model,
+                p.test_accuracy,
+                p.bytes_per_image,
+                p.messages_per_image,
+                opt(p.spikes_per_image),
+                opt(p.synaptic_events_per_image),
+                p.wall_s_per_epoch
+            );
         }
         out
     }

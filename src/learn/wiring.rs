@@ -338,6 +338,12 @@ fn add_actor(
             add_layer(net, actor, name, key, resume, panic)?.index(),
             None,
         ))
+    } else if cfg.spc.is_some() {
+        let actor = crate::learn::spc_layer::SpcLayer::new(at, cfg, syn, draw);
+        Ok((
+            add_layer(net, actor, name, key, resume, panic)?.index(),
+            None,
+        ))
     } else if let Some(a) = cfg.asynchronous {
         let sched = AsyncState::new(a, &at);
         let actor = PcLayer::new(at, cfg, syn, draw, sched);

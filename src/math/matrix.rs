@@ -155,6 +155,15 @@ impl<'a> MatView<'a> {
         }
     }
 
+    /// The values, row-major, of a view that is not transposed.
+    ///
+    /// # Panics
+    /// On a transposed view.
+    pub fn as_slice(&self) -> &'a [f32] {
+        assert!(!self.transposed, "a transposed view has no row-major slice");
+        self.data
+    }
+
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         Self {

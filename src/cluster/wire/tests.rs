@@ -48,6 +48,20 @@ fn every_message() -> Vec<Message> {
             fired: Spikes(std::sync::Arc::new(vec![0, 7, u32::MAX])),
         },
         Message::Tick { tick: 8 },
+        Message::SpikeBatch {
+            step: 12,
+            shard: 1,
+            bits: crate::message::BitPool::default().pack(2, 40, true, &{
+                let mut v = vec![0.0; 80];
+                (v[3], v[70], v[79]) = (1.0, -1.0, 1.0);
+                v
+            }),
+        },
+        Message::SpikeBatch {
+            step: 13,
+            shard: 0,
+            bits: crate::message::BitPool::default().pack(3, 5, false, &[0.0; 15]),
+        },
         Message::Clamp {
             step: 4,
             labels: b.clone(),

@@ -91,6 +91,66 @@ pub(super) fn train_actors(
     Ok(())
 }
 
+/// Trains `run`'s layer actors as the twin of the run's own model (rate PC beside spiking
+/// PC): same data order and seed, no resumable checkpoints (the run's own stay), and its
+/// traffic kept in its model's entry (`traffic` stays the run's own).
+pub(super) fn train_twin(
+    run: &Stage<'_>,
+    results: &mut Results,
+    observer: &mut dyn Observer,
+    (opts, ranks): (&RunOptions, &mut Ranks),
+) -> Result<(), RunError> {
+    let (scenario, data, dir) = (run.scenario, run.data, run.dir);
+    let label = scenario.kind().name();
+    let init = initial_network(scenario);
+    let control = TrainControl {
+        checkpoint_every: None,
+        resume: None,
+        stop: opts.stop.clone(),
+        panic: None,
+    };
+    let epochs = scenario.epochs();
+    let batches = data.train.len().div_ceil(scenario.batch_size());
+    let mut failure: Option<RunError> = None;
+    observer.epoch_start(label, 1, epochs, batches);
+    let trained = train_layers_on(
+        ranks,
+        &init,
+        (&data.train, &data.test),
+        plan_of(scenario),
+        scenario.layer_config(data.train.len()),
+        scenario.runtime_config(),
+        &control,
+        &mut |ev| match ev {
+            TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
+            TrainEvent::Checkpoint(_) => {}
+            TrainEvent::Epoch(e) => {
+                let record = push_epoch(results, label, &[], &e);
+                if let Err(err) = write_epoch(run, label, &e, results) {
+                    failure.get_or_insert(err);
+                }
+                observer.epoch_end(label, &record);
+                if e.epoch < epochs {
+                    observer.epoch_start(label, e.epoch + 1, epochs, batches);
+                }
+            }
+        },
+    );
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let report = match trained {
+        Err(crate::run_error::NetworkRunError::Interrupted) => {
+            return Err(RunError::Interrupted {
+                dir: dir.path().to_owned(),
+            })
+        }
+        other => other?,
+    };
+    results.model(label, label).traffic = Some(report.traffic);
+    Ok(())
+}
+
 /// What the layer actors train on and for how long.
 fn plan_of(scenario: &crate::experiment::scenario::Scenario) -> TrainPlan {
     TrainPlan {
@@ -167,6 +227,8 @@ fn push_epoch(results: &mut Results, label: &str, baseline: &[Mlp], e: &LayerEpo
         weight_gap: baseline.get(e.epoch - 1).map(|bp| weight_gap(&e.net, bp)),
         grad_gap: e.grad_gap.clone(),
         feedback_gap: e.feedback_gap.clone(),
+        spikes_per_image: e.spikes_per_image,
+        synaptic_events_per_image: e.synaptic_events_per_image,
     });
     record
 }

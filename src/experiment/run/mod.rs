@@ -322,6 +322,20 @@ fn write_complete(results: &mut Results, dir: &RunDir) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Spiking PC against its rate twin: what each crossed between actors per image presented
+/// (training and test images, every epoch), spikes and time ([`PerImage`]).
+///
+/// [`PerImage`]: crate::experiment::results::PerImage
+fn compare_per_image(scenario: &Scenario, data: &Dataset, results: &mut Results) {
+    use crate::experiment::results::PerImage;
+    let images = ((data.train.len() + data.test.len()) * scenario.epochs()) as f64;
+    let own = results.traffic.clone();
+    let twin = results.models.get("pc").and_then(|m| m.traffic.clone());
+    let spc = own.and_then(|t| PerImage::of(results, "spc", &t, images));
+    let pc = twin.and_then(|t| PerImage::of(results, "pc", &t, images));
+    results.per_image = spc.into_iter().chain(pc).collect();
+}
+
 /// What every stage of a run after training the baseline works on.
 struct Stage<'a> {
     scenario: &'a Scenario,
@@ -382,9 +396,28 @@ pub fn run(
             unreachable!("spiking runs return above")
         }
         AlgorithmKind::SnnConvert => conversion::convert(&run, &baseline, &mut results)?,
-        AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep => {
-            let opts = (opts, ranks);
-            layers::train_actors(&run, &baseline, &mut results, observer, opts, resume)?;
+        AlgorithmKind::Pc
+        | AlgorithmKind::Zil
+        | AlgorithmKind::Ep
+        | AlgorithmKind::Cep
+        | AlgorithmKind::Spc => {
+            layers::train_actors(
+                &run,
+                &baseline,
+                &mut results,
+                observer,
+                (opts, ranks),
+                resume,
+            )?;
+            if scenario.baseline() == Baseline::Pc {
+                let twin = scenario.rate_pc_twin()?;
+                let twin_run = Stage {
+                    scenario: &twin,
+                    ..run
+                };
+                layers::train_twin(&twin_run, &mut results, observer, (opts, ranks))?;
+                compare_per_image(scenario, &data, &mut results);
+            }
         }
     }
     write_complete(&mut results, &dir)?;

@@ -32,6 +32,9 @@ pub enum AlgorithmKind {
     /// Diehl & Cook's unsupervised MNIST network (`[stdp_mnist]`, `[plasticity]`):
     /// spike-timing learning on actors.
     StdpMnist,
+    /// Spiking predictive coding on layer actors (`[spc]`): value and error neurons that
+    /// exchange only spikes, with local feedback synapses.
+    Spc,
 }
 
 impl AlgorithmKind {
@@ -47,6 +50,7 @@ impl AlgorithmKind {
             AlgorithmKind::Ep => "ep",
             AlgorithmKind::Cep => "cep",
             AlgorithmKind::StdpMnist => "stdp-mnist",
+            AlgorithmKind::Spc => "spc",
         }
     }
 
@@ -61,7 +65,11 @@ impl AlgorithmKind {
     pub fn is_layer_actors(self) -> bool {
         matches!(
             self,
-            AlgorithmKind::Pc | AlgorithmKind::Zil | AlgorithmKind::Ep | AlgorithmKind::Cep
+            AlgorithmKind::Pc
+                | AlgorithmKind::Zil
+                | AlgorithmKind::Ep
+                | AlgorithmKind::Cep
+                | AlgorithmKind::Spc
         )
     }
 
@@ -76,11 +84,12 @@ impl AlgorithmKind {
 #[serde(deny_unknown_fields, default)]
 pub struct AlgorithmSection {
     /// `bp` | `pc` | `zil` | `cuba` | `microcircuit` | `snn-convert` | `ep` | `cep` |
-    /// `stdp-mnist`. Default `bp`. Synchronous backprop; predictive coding and zero-divergence inference learning on
+    /// `stdp-mnist` | `spc`. Default `bp`. Synchronous backprop; predictive coding and zero-divergence inference learning on
     /// layer actors; the CUBA spiking network (`[cuba]`); the cortical microcircuit
     /// (`[microcircuit]`); ANN-to-SNN conversion (`[convert]`);
     /// equilibrium propagation, and its continual-update variant, on layer actors; Diehl &
-    /// Cook's network learning by STDP (`[stdp_mnist]`, `[plasticity]`).
+    /// Cook's network learning by STDP (`[stdp_mnist]`, `[plasticity]`); spiking predictive
+    /// coding (`[spc]`).
     pub kind: AlgorithmKind,
     /// `pc`: inference steps `T` per batch, 1..=10000. Default 20.
     pub inference_steps: usize,

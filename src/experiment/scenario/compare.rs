@@ -9,9 +9,10 @@ use super::{invalid, ScenarioError, MAX_EPOCHS};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompareSection {
-    /// `none` | `bp`. Default `none`. `bp` also trains the synchronous backprop baseline on
-    /// the same data order, seed and initial weights (results.json then holds both, with the
-    /// per-layer weight gap each epoch).
+    /// `none` | `bp` | `pc`. Default `none`. `bp` also trains the synchronous backprop
+    /// baseline on the same data order, seed and initial weights (results.json then holds
+    /// both, with the per-layer weight gap each epoch); `pc` (only with `spc`) trains rate PC
+    /// on layer actors after the spiking network, with the same keys, seed and data order.
     pub baseline: Baseline,
     /// Check every batch: the gradient each actor forms against backprop's from the same
     /// weights on the same batch (`grad_gap` in results.json; slow). Default false.
@@ -35,6 +36,9 @@ pub enum Baseline {
     None,
     /// Synchronous backprop.
     Bp,
+    /// Rate predictive coding on layer actors, with the same `[algorithm]` keys (for
+    /// `spc`: the spiking network against its rate-coded twin).
+    Pc,
 }
 
 /// `[checkpoint]`: resumable checkpoints (`checkpoints/resume.safetensors`) of layer-actor

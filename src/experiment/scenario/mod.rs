@@ -27,6 +27,7 @@ mod reference_tests;
 mod resolve;
 pub mod runtime;
 pub mod setup;
+pub mod spc;
 pub mod stdp;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ pub use microcircuit::{Drive, MicrocircuitSection};
 pub use network::NetworkSection;
 pub use runtime::{RuntimeSection, TimeSchedule, TraceSection};
 pub use setup::{ExecutorChoice, Setup};
+pub use spc::SpcSection;
 pub use stdp::{PlasticitySection, StdpMnistSection};
 pub use train::TrainSection;
 
@@ -149,6 +151,8 @@ pub struct ScenarioFile {
     pub microcircuit: MicrocircuitSection,
     /// Diehl & Cook's network, for `algorithm.kind = "stdp-mnist"`.
     pub stdp_mnist: StdpMnistSection,
+    /// `[spc]`: spiking predictive coding.
+    pub spc: SpcSection,
     /// The plastic synapses' rule (`stdp-mnist`).
     pub plasticity: PlasticitySection,
     /// ANN-to-SNN conversion, for `algorithm.kind = "snn-convert"`.
@@ -174,6 +178,7 @@ impl Default for ScenarioFile {
             cuba: CubaSection::default(),
             microcircuit: MicrocircuitSection::default(),
             stdp_mnist: StdpMnistSection::default(),
+            spc: SpcSection::default(),
             plasticity: PlasticitySection::default(),
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
@@ -334,6 +339,21 @@ impl Scenario {
         f.cuba.validate()?;
         f.microcircuit.validate(f.algorithm.kind)?;
         f.stdp_mnist.validate()?;
+        if f.algorithm.kind == AlgorithmKind::Spc {
+            f.spc.validate(f.algorithm.feedback)?;
+        } else if f.spc != SpcSection::default() {
+            return Err(invalid(
+                "spc",
+                "set",
+                "only algorithm.kind = \"spc\" reads [spc]; remove it",
+            ));
+        } else if f.compare.baseline == Baseline::Pc {
+            return Err(invalid(
+                "compare.baseline",
+                "\"pc\"",
+                "only algorithm.kind = \"spc\" compares with rate PC; use \"bp\" or \"none\"",
+            ));
+        }
         f.check_plasticity()?;
         f.convert.validate()?;
         f.runtime.validate()?;
@@ -440,6 +460,15 @@ impl Scenario {
     /// Whether the synchronous backprop baseline also trains.
     pub fn baseline(&self) -> Baseline {
         self.file.compare.baseline
+    }
+
+    /// A spiking PC scenario's rate-coded twin (`compare.baseline = "pc"`): the same file as
+    /// `algorithm.kind = "pc"`, with no baseline of its own.
+    pub fn rate_pc_twin(&self) -> Result<Scenario, ScenarioError> {
+        let mut f = self.file.clone();
+        f.algorithm.kind = AlgorithmKind::Pc;
+        f.compare.baseline = Baseline::None;
+        Scenario::validate(f)
     }
 
     /// Actors per hidden layer (population actors for `cuba`), >= 1.

@@ -74,6 +74,13 @@ const RANGE_CONTEXT: &[(&str, &[&str])] = &[
     ),
     ("cuba.neurons", &["cuba.p_connect=1e-6"]),
     ("plasticity.", &["algorithm.kind=\"stdp-mnist\""]),
+    (
+        "spc.",
+        &[
+            "algorithm.kind=\"spc\"",
+            "algorithm.feedback=\"kolen-pollack\"",
+        ],
+    ),
     ("plasticity.a_", &["plasticity.rule=\"pair\""]),
     ("plasticity.tau_plus", &["plasticity.rule=\"pair\""]),
     ("plasticity.tau_minus", &["plasticity.rule=\"pair\""]),

@@ -111,6 +111,7 @@ impl Scenario {
             check_gradients: f.compare.check_gradients,
             asynchronous: self.async_schedule(),
             ep: self.ep_config(),
+            spc: (a.kind == AlgorithmKind::Spc).then(|| f.spc.config()),
         }
     }
 

@@ -110,6 +110,10 @@ impl Coordinator {
                 // The free phase: states at steps 0 .. T, predictions at T.
                 item.span = ep.free_steps as u64 + 1;
             }
+            if let Some(spc) = &self.cfg.spc {
+                // Spiking PC: the settle ticks, predictions at the last.
+                item.span = spc.settle_ticks as u64;
+            }
             Phase::Evaluate { rows }
         }
     }
@@ -129,7 +133,12 @@ impl Coordinator {
             let step = base + ep.free_steps as u64;
             self.to_every_shard(step, Phase::Nudge { negative }, ctx);
         }
-        self.send_input(base, train, ctx);
+        if self.cfg.spc.is_some() {
+            self.send_input_spikes(base, item.span, ctx);
+            self.send_labels(base, train, ctx);
+        } else {
+            self.send_input(base, train, ctx);
+        }
         self.next_batch_done(train);
     }
 
@@ -149,6 +158,38 @@ impl Coordinator {
             };
             ctx.send(edge, m);
         }
+        self.send_labels(step, train, ctx);
+    }
+
+    /// Spiking PC: the batch's input as spikes, tick by tick for `ticks` ticks, to layer 1.
+    /// Each pixel drives an integrate-and-fire encoder (threshold 1, reset by subtraction):
+    /// a pixel of value `p` in [0, 1] fires `p` spikes a tick on average.
+    fn send_input_spikes(&mut self, base: u64, ticks: u64, ctx: &mut Context<'_, Message>) {
+        let (r, c) = (self.batch.rows(), self.batch.cols());
+        self.input_membranes.clear();
+        self.input_membranes.resize(r * c, 0.0);
+        self.input_spikes.resize(r * c, 0.0);
+        for t in 0..ticks {
+            let it = self
+                .input_membranes
+                .iter_mut()
+                .zip(self.input_spikes.iter_mut())
+                .zip(self.batch.as_slice());
+            for ((v, s), &p) in it {
+                *v += p.clamp(0.0, 1.0);
+                *s = if *v >= 1.0 { 1.0 } else { 0.0 };
+                *v -= *s;
+            }
+            let bits = self.bits.pack(r, c, false, &self.input_spikes);
+            for &edge in &self.input_edges {
+                let (step, shard, bits) = (base + t, 0, bits.clone());
+                ctx.send(edge, Message::SpikeBatch { step, shard, bits });
+            }
+        }
+    }
+
+    /// The batch's labels to the output (training).
+    fn send_labels(&mut self, step: u64, train: bool, ctx: &mut Context<'_, Message>) {
         if train {
             let labels = &self.labels;
             let l = self.label_pool.signal(labels.len(), 1, |o| {

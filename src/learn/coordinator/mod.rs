@@ -98,6 +98,10 @@ pub struct LayerEpoch {
     /// copy a layer feeds back through is from the weights it stands in for (0 while
     /// Kolen-Pollack copies from a shared seed stay tied; `None` for direct feedback).
     pub feedback_gap: Option<Vec<f64>>,
+    /// Spiking PC: spikes fired per training image (input, value and error neurons).
+    pub spikes_per_image: Option<f64>,
+    /// Spiking PC: synaptic events per training image (each spike times its targets).
+    pub synaptic_events_per_image: Option<f64>,
     /// The weights after the epoch, gathered from the shards' snapshots.
     pub net: Mlp,
 }
@@ -188,6 +192,9 @@ struct EpochSums {
     wall: Duration,
     grad_gap: Vec<f64>,
     batches_done: usize,
+    /// Spiking PC: spikes fired and synaptic events over the training batches.
+    spikes: u64,
+    events: u64,
 }
 
 /// Feeds batches, tallies accuracy and energy, gathers snapshots.
@@ -217,6 +224,10 @@ pub(crate) struct Coordinator {
     labels: Vec<u8>,
     pool: SignalPool,
     label_pool: SignalPool,
+    /// Spiking PC: the input's spike bits and its encoders' membranes.
+    bits: crate::message::BitPool,
+    input_membranes: Vec<f32>,
+    input_spikes: Vec<f32>,
     logits: Matrix,
     predictions: Vec<usize>,
     sums: std::collections::BTreeMap<usize, EpochSums>,
@@ -280,6 +291,9 @@ impl Coordinator {
             labels: Vec::new(),
             pool: SignalPool::default(),
             label_pool: SignalPool::default(),
+            bits: crate::message::BitPool::default(),
+            input_membranes: Vec::new(),
+            input_spikes: Vec::new(),
             logits: Matrix::zeros(0, widths[layers]),
             predictions: Vec::new(),
             sums: std::collections::BTreeMap::new(),

@@ -18,8 +18,9 @@ impl Coordinator {
         self.logits.as_mut_slice().copy_from_slice(values);
         let correct = count_correct(&self.logits, labels, &mut self.predictions);
         // PC's training loss comes from the output's energies (its forward sweep); EP's is
-        // the cost at the free fixed point, which is what the output reports here.
-        let ep = self.cfg.ep.is_some();
+        // the cost at the free fixed point, spiking PC's at the last settle tick, which is
+        // what the output reports here.
+        let ep = self.cfg.ep.is_some() || self.cfg.spc.is_some();
         let loss = (!train || ep).then(|| self.cfg.loss.evaluate(&self.logits, labels, None));
         let sums = self.sums.entry(epoch).or_default();
         if !train {
@@ -102,6 +103,11 @@ impl Coordinator {
                     _ => {}
                 }
             }
+            ReportData::SpikeCounts { spikes, events } if f.work == Work::Train => {
+                let sums = self.sums.entry(epoch).or_default();
+                sums.spikes += spikes;
+                sums.events += events;
+            }
             ReportData::Energy(_)
             | ReportData::SpikeCounts { .. }
             | ReportData::Responses { .. }
@@ -121,7 +127,8 @@ impl Coordinator {
         for (e, &v) in sums.energy.iter_mut().zip(values.values()) {
             *e += f64::from(v);
         }
-        if layer as usize == self.net_shape.layers().len() && self.cfg.ep.is_none() {
+        let from_predictions = self.cfg.ep.is_some() || self.cfg.spc.is_some();
+        if layer as usize == self.net_shape.layers().len() && !from_predictions {
             sums.train_loss += f64::from(values.values()[0]);
         }
     }
@@ -230,6 +237,8 @@ impl Coordinator {
             wall_s: s.wall.as_secs_f64(),
             free_energy: s.energy.iter().map(|e| e / n).collect(),
             grad_gap: self.cfg.check_gradients.then_some(s.grad_gap),
+            spikes_per_image: self.cfg.spc.map(|_| s.spikes as f64 / n),
+            synaptic_events_per_image: self.cfg.spc.map(|_| s.events as f64 / n),
             feedback_gap,
             net: Mlp::from_layers(
                 std::mem::take(&mut self.snapshot),

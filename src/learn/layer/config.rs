@@ -92,6 +92,35 @@ pub struct LayerConfig {
     /// `"cep"`): the layers are `EpLayerActor`s, `activation` is `rho`,
     /// and `zil`, `steps`, `gamma`, `loss` and the PC switches do not apply.
     pub ep: Option<crate::learn::ep::EpConfig>,
+    /// Spiking predictive coding instead (`algorithm.kind = "spc"`): the layers are
+    /// `SpcLayer`s exchanging spikes; `steps` and `forward_init` do not apply.
+    pub spc: Option<SpcConfig>,
+}
+
+/// The schedule and thresholds of spiking predictive coding (`[spc]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpcConfig {
+    /// Ticks per batch in which the value neurons follow their input (evaluation's ticks).
+    pub settle_ticks: usize,
+    /// Ticks per training batch after those, with the label clamped: errors spike, value
+    /// neurons relax, spike counts are taken for learning.
+    pub learn_ticks: usize,
+    /// Ticks of the synaptic trace's running mean (then an exponential of this time constant).
+    pub trace_ticks: usize,
+    /// Threshold of the hidden layers' error neurons.
+    pub error_threshold: f32,
+    /// Threshold of the output's error neurons.
+    pub output_threshold: f32,
+    /// The activity a value neuron's top rate (one spike a tick) stands for: it fires at
+    /// `min(f(x) / max_value, 1)` a tick, and its targets weigh its spikes by `max_value`.
+    pub max_value: f32,
+}
+
+impl SpcConfig {
+    /// The last tick of a training batch.
+    pub fn last_step(&self) -> usize {
+        self.settle_ticks + self.learn_ticks - 1
+    }
 }
 
 /// The asynchronous schedule's settings (`runtime.schedule = "async"`; see the module doc).
@@ -115,7 +144,9 @@ pub struct AsyncSchedule {
 impl LayerConfig {
     /// The last step of a training batch for a network of `layers` weight layers.
     pub fn last_step(&self, layers: usize) -> usize {
-        if self.zil {
+        if let Some(spc) = &self.spc {
+            spc.last_step()
+        } else if self.zil {
             layers - 1
         } else {
             self.steps

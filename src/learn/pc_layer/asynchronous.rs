@@ -174,6 +174,7 @@ impl PcLayer<AsyncState> {
             Message::Report { .. }
             | Message::Spike { .. }
             | Message::Input { .. }
+            | Message::SpikeBatch { .. }
             | Message::ActivityDown { .. }
             | Message::Poll => {}
             m if step < base => {

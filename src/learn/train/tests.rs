@@ -19,6 +19,7 @@ enum Rule {
     Pc,
     Zil,
     Ep,
+    Spc,
 }
 
 fn config(rule: Rule) -> LayerConfig {
@@ -51,6 +52,14 @@ fn config(rule: Rule) -> LayerConfig {
             random_sign_beta: false,
             step: 0.5,
             layer_lr: vec![0.1; 3],
+        }),
+        spc: matches!(rule, Rule::Spc).then_some(crate::learn::spc_layer::SpcConfig {
+            settle_ticks: 3,
+            learn_ticks: 3,
+            trace_ticks: 2,
+            error_threshold: 0.1,
+            output_threshold: 1.0,
+            max_value: 1.0,
         }),
     }
 }
@@ -142,6 +151,50 @@ fn lockstep_rules_give_the_one_process_numbers_on_any_number_of_ranks() {
 
 /// Asynchronous PC is not deterministic even in one process: across ranks it completes, its
 /// messages cross, and it learns the same batches.
+#[test]
+fn spiking_pc_is_refused_across_ranks_and_runs_in_one_process() {
+    let rt = RuntimeConfig {
+        executor: Executor::Inline,
+        ..RuntimeConfig::default()
+    };
+    let (one, traffic) = train(Rule::Spc, rt, &mut Ranks::single());
+    assert_eq!(one.len(), 2);
+    assert!(one
+        .iter()
+        .all(|e| e.spikes_per_image.is_some_and(|s| s > 0.0)));
+    assert_eq!(traffic.weight_transport_bytes, 0);
+    let ranked = on_thread_ranks(2, |r| {
+        let widths = [12, 9, 7, 4];
+        let mut rng = SeededRng::stream(5, "weights");
+        let init = Mlp::new(&widths, Activation::Relu, Init::Kaiming, &mut rng);
+        let split = Split::new(vec![0; 12 * 4], vec![0; 4], 12);
+        let plan = TrainPlan {
+            epochs: 1,
+            batch_size: 4,
+            seed: 5,
+            weights: Init::Kaiming,
+        };
+        let control = TrainControl::default();
+        train_layers_on(
+            r,
+            &init,
+            (&split, &split),
+            plan,
+            config(Rule::Spc),
+            rt,
+            &control,
+            &mut |_| {},
+        )
+        .map(|_| ())
+    });
+    for r in ranked {
+        assert!(
+            matches!(r, Err(crate::run_error::NetworkRunError::Ranks(_))),
+            "{r:?}"
+        );
+    }
+}
+
 #[test]
 fn the_asynchronous_schedule_runs_across_ranks() {
     let rt = RuntimeConfig {

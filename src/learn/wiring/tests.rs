@@ -46,6 +46,7 @@ fn config(ep: bool) -> LayerConfig {
             step: 0.5,
             layer_lr: vec![0.1; 3],
         }),
+        spc: None,
     }
 }
 

@@ -1,0 +1,131 @@
+//! Spiking predictive coding: `axon run scenarios/spc-mnist.toml` on a small real subset
+//! learns with nothing but spikes between actors and no weight transport, reports what each
+//! model sent per image beside rate PC, gives the same numbers on any worker and shard
+//! count, and refuses bad settings with exit 2 naming the key.
+
+mod common;
+
+use common::{command, expect_bad_input, stderr};
+
+/// Runs the scenario with `sets` into a fresh folder; returns results.json.
+fn run(sets: &[&str]) -> serde_json::Value {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run");
+    let mut c = command(&["run", "scenarios/spc-mnist.toml", "-q"]);
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    let o = c.arg("--out").arg(&out).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results");
+    serde_json::from_str(&text).expect("json")
+}
+
+#[test]
+fn spiking_pc_learns_from_spikes_alone_beside_rate_pc() {
+    let json = run(&[
+        "train.epochs=1",
+        "data.train_limit=5000",
+        "data.test_limit=1000",
+    ]);
+    let spc = &json["models"]["spc"]["epochs"][0];
+    let acc = spc["test_accuracy"].as_f64().expect("accuracy");
+    // Seed 1 reaches 0.587 (rate PC on the same data 0.705); chance is 0.1.
+    assert!(acc > 0.4, "spiking PC test accuracy {acc}");
+    let traffic = &json["traffic"];
+    assert_eq!(traffic["weight_transport_bytes"], 0);
+    for kind in ["activity", "error", "weight_transport"] {
+        let messages = traffic["per_kind"][kind]["messages"].as_u64().unwrap_or(0);
+        assert_eq!(messages, 0, "no {kind} message between actors");
+    }
+    assert!(traffic["per_kind"]["spike"]["messages"].as_u64() > Some(0));
+    let per_image = json["per_image"].as_array().expect("per_image");
+    let field = |m: &str, k: &str| {
+        per_image
+            .iter()
+            .find(|p| p["model"] == m)
+            .and_then(|p| p[k].as_f64())
+            .unwrap_or_else(|| panic!("{m}.{k}"))
+    };
+    assert!(field("spc", "spikes_per_image") > 1000.0);
+    assert!(field("spc", "synaptic_events_per_image") > field("spc", "spikes_per_image"));
+    assert!(
+        field("spc", "bytes_per_image") < field("pc", "bytes_per_image"),
+        "spike bits are fewer bytes than f32 activities and errors"
+    );
+    assert!(json["models"]["pc"]["traffic"]["per_kind"]["activity"]["messages"].as_u64() > Some(0));
+}
+
+#[test]
+fn any_worker_and_shard_count_gives_the_same_numbers() {
+    let base = [
+        "train.epochs=1",
+        "data.train_limit=1000",
+        "data.test_limit=300",
+        "compare.baseline=\"none\"",
+        "runtime.executor=\"pinned\"",
+    ];
+    let figures = |extra: &[&str]| {
+        let sets: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let json = run(&sets);
+        let m = &json["models"]["spc"];
+        (
+            m["epochs"][0]["test_accuracy"].clone(),
+            m["epochs"][0]["train_loss"].clone(),
+            m["pc"][0]["free_energy"].clone(),
+            m["pc"][0]["spikes_per_image"].clone(),
+        )
+    };
+    let one = figures(&["runtime.workers=1", "runtime.shards=1"]);
+    assert_eq!(one, figures(&["runtime.workers=2", "runtime.shards=1"]));
+    // Two shards per hidden layer: the same spikes and accuracy; the free energy is summed
+    // over shards in another order (within 1e-6).
+    let two = figures(&["runtime.workers=2", "runtime.shards=2"]);
+    assert_eq!((&one.0, &one.1, &one.3), (&two.0, &two.1, &two.3));
+    let energies = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .expect("energies")
+            .iter()
+            .filter_map(|e| e.as_f64())
+            .collect()
+    };
+    for (a, b) in energies(&one.2).iter().zip(energies(&two.2)) {
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn bad_spiking_pc_settings_exit_2_naming_the_key() {
+    let cases: [(&str, &str); 6] = [
+        ("spc.settle_ticks=0", "spc.settle_ticks"),
+        ("spc.learn_ticks=0", "spc.learn_ticks"),
+        ("spc.error_threshold=-0.1", "spc.error_threshold"),
+        ("spc.max_value=nan", "spc.max_value"),
+        ("algorithm.feedback=\"transpose\"", "algorithm.feedback"),
+        ("algorithm.feedback=\"direct\"", "algorithm.feedback"),
+    ];
+    for (set, key) in cases {
+        let o = command(&["validate", "scenarios/spc-mnist.toml", "--set", set])
+            .output()
+            .expect("runs");
+        expect_bad_input(&o, key);
+    }
+    let o = command(&[
+        "validate",
+        "scenarios/pc-mnist.toml",
+        "--set",
+        "compare.baseline=\"pc\"",
+    ])
+    .output()
+    .expect("runs");
+    expect_bad_input(&o, "compare.baseline");
+    let o = command(&[
+        "validate",
+        "scenarios/pc-mnist.toml",
+        "--set",
+        "spc.settle_ticks=5",
+    ])
+    .output()
+    .expect("runs");
+    expect_bad_input(&o, "spc");
+}
