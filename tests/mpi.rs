@@ -155,7 +155,8 @@ fn learning_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-/// Lockstep PC, Z-IL (Kolen-Pollack: exact, no weight transport) and EP on 2 and 4 ranks:
+/// Lockstep PC, Z-IL (Kolen-Pollack: exact, no weight transport), EP and spiking PC on 2 and
+/// 4 ranks:
 /// the one-process run's numbers and traffic, with the messages split by rank.
 #[test]
 fn learning_runs_give_the_one_process_numbers_on_two_and_four_ranks() {
@@ -165,6 +166,7 @@ fn learning_runs_give_the_one_process_numbers_on_two_and_four_ranks() {
         ("scenarios/zil-kp-mnist.toml", "zil", "runtime.shards=2"),
         ("scenarios/pc-kp-mnist.toml", "pc", "runtime.shards=2"),
         ("scenarios/ep-mnist.toml", "ep", "runtime.shards=3"),
+        ("scenarios/spc-mnist.toml", "spc", "runtime.shards=2"),
     ] {
         let extra = ["--set", "compare.baseline=\"none\"", "--set", shards];
         let args = learning_args(file, &extra);

@@ -129,3 +129,69 @@ fn bad_spiking_pc_settings_exit_2_naming_the_key() {
     .expect("runs");
     expect_bad_input(&o, "spc");
 }
+
+/// Killed with SIGKILL after a mid-epoch checkpoint, `--resume` ends with the numbers of an
+/// uninterrupted run.
+#[test]
+fn a_killed_run_resumes_to_the_numbers_of_an_uninterrupted_one() {
+    use axon::learn::coordinator::resume::ResumeState;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let sets = [
+        "train.epochs=2",
+        "data.train_limit=1280",
+        "data.test_limit=200",
+        "compare.baseline=\"none\"",
+        "checkpoint.every_batches=4",
+    ];
+    let args = |out: &std::path::Path, resume: bool| {
+        let mut c = command(&["run", "scenarios/spc-mnist.toml", "-q"]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        if resume {
+            c.arg("--resume").arg(out);
+        } else {
+            c.arg("--out").arg(out);
+        }
+        c
+    };
+    let reference = tmp.path().join("reference");
+    let o = args(&reference, false).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let killed = tmp.path().join("killed");
+    let mut child = args(&killed, false).spawn().expect("spawns");
+    let file = killed.join("checkpoints/resume.safetensors");
+    let start = std::time::Instant::now();
+    loop {
+        let state = ResumeState::read(&file).ok();
+        if state.is_some_and(|s| s.position.epoch == 1 && s.position.next_batch >= 8) {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before a checkpoint");
+        }
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let o = args(&killed, true).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let figures = |d: &std::path::Path| {
+        let text = std::fs::read_to_string(d.join("results.json")).expect("results");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let m = &json["models"]["spc"];
+        let accuracy: Vec<_> = m["epochs"]
+            .as_array()
+            .expect("epochs")
+            .iter()
+            .map(|e| e["test_accuracy"].clone())
+            .collect();
+        (
+            accuracy,
+            m["pc"][1]["free_energy"].clone(),
+            json["status"].clone(),
+        )
+    };
+    assert_eq!(figures(&reference), figures(&killed));
+}

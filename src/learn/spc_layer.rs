@@ -186,7 +186,9 @@ impl SpcLayer {
                 let c = &mut self.core;
                 c.at.store_copy(c.fb_syn.as_mut(), shard, &copy);
             }
-            Message::Clamp { step, labels } if step == now => {
+            // The labels carry the batch's first step; they are needed only from the first
+            // learn tick, so they may come after the batch has moved on.
+            Message::Clamp { step, labels } if self.core.batch.is_some_and(|b| b.base == step) => {
                 read_labels(&mut self.core.labels, &labels)
             }
             other => return Err(other),

@@ -69,15 +69,6 @@ pub fn train_layers_on(
     control: &TrainControl,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<RunReport<Message>, NetworkRunError> {
-    if ranks.several() && cfg.spc.is_some() {
-        // Across thread ranks the spiking layers stalled in the first learn tick (not yet
-        // understood): refused rather than left to hang.
-        return Err(NetworkRunError::Ranks(
-            "spiking PC (algorithm.kind = \"spc\") does not run across ranks yet; run it in \
-             one process (any executor, workers and shards)"
-                .to_owned(),
-        ));
-    }
     let run = LayerRun {
         init,
         data,
