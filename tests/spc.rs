@@ -23,14 +23,16 @@ fn run(sets: &[&str]) -> serde_json::Value {
 
 #[test]
 fn spiking_pc_learns_from_spikes_alone_beside_rate_pc() {
+    // `spc.trace_ticks` off its default: the rate twin must not inherit `[spc]`.
     let json = run(&[
         "train.epochs=1",
         "data.train_limit=5000",
         "data.test_limit=1000",
+        "spc.trace_ticks=6",
     ]);
     let spc = &json["models"]["spc"]["epochs"][0];
     let acc = spc["test_accuracy"].as_f64().expect("accuracy");
-    // Seed 1 reaches 0.587 (rate PC on the same data 0.705); chance is 0.1.
+    // Seed 1 reaches about 0.58 (rate PC on the same data 0.705); chance is 0.1.
     assert!(acc > 0.4, "spiking PC test accuracy {acc}");
     let traffic = &json["traffic"];
     assert_eq!(traffic["weight_transport_bytes"], 0);

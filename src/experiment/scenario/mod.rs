@@ -468,6 +468,7 @@ impl Scenario {
         let mut f = self.file.clone();
         f.algorithm.kind = AlgorithmKind::Pc;
         f.compare.baseline = Baseline::None;
+        f.spc = SpcSection::default();
         Scenario::validate(f)
     }
 
