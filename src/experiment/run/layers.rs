@@ -59,7 +59,7 @@ pub(super) fn train_actors(
             }
             TrainEvent::Epoch(e) => {
                 let record = push_epoch(results, label, baseline, &e);
-                if let Err(err) = write_epoch(run, label, &e, results) {
+                if let Err(err) = write_epoch(run, label, &e, results, "free_energy.png") {
                     failure.get_or_insert(err);
                 }
                 observer.epoch_end(label, &record);
@@ -126,7 +126,7 @@ pub(super) fn train_twin(
             TrainEvent::Checkpoint(_) => {}
             TrainEvent::Epoch(e) => {
                 let record = push_epoch(results, label, &[], &e);
-                if let Err(err) = write_epoch(run, label, &e, results) {
+                if let Err(err) = write_epoch(run, label, &e, results, "free_energy_pc.png") {
                     failure.get_or_insert(err);
                 }
                 observer.epoch_end(label, &record);
@@ -234,12 +234,14 @@ fn push_epoch(results: &mut Results, label: &str, baseline: &[Mlp], e: &LayerEpo
 }
 
 /// Writes an epoch's checkpoint, `results.json`, `accuracy.png` and the energy plot
-/// (`energy.png` for EP, `free_energy.png` for PC).
+/// (`energy.png` for EP; for PC `free_energy`, the file named, so that a rate twin does not
+/// overwrite the spiking model's).
 fn write_epoch(
     run: &Stage<'_>,
     label: &str,
     e: &LayerEpoch,
     results: &Results,
+    free_energy: &str,
 ) -> Result<(), RunError> {
     let dir = run.dir;
     checkpoint(dir, label, e.epoch, &e.net)?;
@@ -249,7 +251,7 @@ fn write_epoch(
         let path = dir.path().join("energy.png");
         crate::experiment::plot::ep_energy_png(results, label, &path)?;
     } else {
-        let path = dir.path().join("free_energy.png");
+        let path = dir.path().join(free_energy);
         crate::experiment::plot::free_energy_png(results, label, &path)?;
     }
     Ok(())
