@@ -34,8 +34,8 @@
 //!   messages point to point), `wire` (the frame format of messages between ranks),
 //!   `threads` (ranks as threads, for tests), `mpi` (the transport, `mpi` feature).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
-//!   reports, weight transport) and `synapses`, the weights that never leave their actor except
-//!   as a counted `WeightCopy`.
+//!   reports, weight transport), `synapses`, the weights that never leave their actor except
+//!   as a counted `WeightCopy`, and `bits`, a tick's spikes packed one bit per neuron.
 //! - [`math`]: `matrix` (faer), `rng` (the seeded RNG), `activation`, `loss`, `optimizer`, `mlp`
 //!   (exact forward and backward).
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).

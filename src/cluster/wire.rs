@@ -165,27 +165,11 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
             presentation: step,
             window: Spikes(std::sync::Arc::new(r.u32s()?)),
         },
-        11 => {
-            let (rows, cols, planes) = (r.u32()?, r.u32()?, r.u8()?);
-            let n = r.u32()? as usize;
-            let per = (rows as usize * cols as usize).div_ceil(64);
-            if n != 0 && n != usize::from(planes) * per || planes == 0 || planes > 2 {
-                return Err(WireError(format!(
-                    "{n} words of spike bits for {planes} planes of {rows} x {cols}"
-                )));
-            }
-            let words = (0..n).map(|_| r.u64()).collect::<Result<Vec<u64>, _>>()?;
-            Message::SpikeBatch {
-                step,
-                shard,
-                bits: crate::message::SpikeBits {
-                    rows,
-                    cols,
-                    planes,
-                    words: std::sync::Arc::new(words),
-                },
-            }
-        }
+        11 => Message::SpikeBatch {
+            step,
+            shard,
+            bits: r.spike_bits()?,
+        },
         t => return Err(WireError(format!("unknown message tag {t}"))),
     };
     if r.at != bytes.len() {
@@ -474,6 +458,27 @@ impl Reader<'_> {
             bias,
         ))
     }
+    /// A tick's spike bits: shape, planes, and the words (none, or all of them).
+    fn spike_bits(&mut self) -> Result<crate::message::SpikeBits, WireError> {
+        let (rows, cols, planes) = (self.u32()?, self.u32()?, self.u8()?);
+        let n = self.u32()? as usize;
+        let per = (rows as usize * cols as usize).div_ceil(64);
+        if n != 0 && n != usize::from(planes) * per || planes == 0 || planes > 2 {
+            return Err(WireError(format!(
+                "{n} words of spike bits for {planes} planes of {rows} x {cols}"
+            )));
+        }
+        let words = (0..n)
+            .map(|_| self.u64())
+            .collect::<Result<Vec<u64>, _>>()?;
+        Ok(crate::message::SpikeBits {
+            rows,
+            cols,
+            planes,
+            words: std::sync::Arc::new(words),
+        })
+    }
+
     fn u32s(&mut self) -> Result<Vec<u32>, WireError> {
         let n = self.len(4)?;
         (0..n).map(|_| self.u32()).collect()

@@ -430,30 +430,12 @@ impl SpcLayer {
             .for_each(|c| *c *= scale);
         let below = self.counts_below.view();
         pc::hebbian(&mut self.grad_w, &mut self.grad_b, &self.scaled, below);
-        let lr = self.core.scheduled(self.core.cfg.lr);
-        let keep = self.kp_keep(lr);
-        let c = &mut self.core;
-        if c.cfg.feedback == Feedback::KolenPollack && c.cfg.kp_decay > 0.0 {
-            let w = c.syn.weights_mut().as_mut_slice();
-            w.iter_mut().for_each(|w| *w *= keep);
-        }
-        c.opt.begin_step();
-        let w = c.syn.weights_mut().as_mut_slice();
-        c.opt.update(0, w, self.grad_w.as_slice(), lr);
-        c.opt.update(1, c.syn.bias_mut(), &self.grad_b, lr);
-        c.copy_stale = true;
-    }
-
-    fn kp_keep(&self, lr: f32) -> f32 {
-        let cfg = &self.core.cfg;
-        1.0 - cfg.kp_decay * lr / cfg.lr
+        self.core.apply_update(&self.grad_w, &self.grad_b);
     }
 
     /// Kolen-Pollack: `B` takes the same product as the weights above, from the error spikes
     /// received and this shard's own spikes over the learn ticks.
     fn learn_feedback(&mut self) {
-        let lr = self.core.scheduled(self.core.cfg.lr);
-        let keep = self.kp_keep(lr);
         let inv = 1.0 / self.spc.learn_ticks as f32;
         let rows = self.counts_own.rows();
         self.e_above_sum
@@ -465,10 +447,9 @@ impl SpcLayer {
             .as_mut_slice()
             .iter_mut()
             .for_each(|c| *c *= scale);
-        let c = &mut self.core;
-        let Some(b) = c.fb_syn.as_mut() else {
+        if self.core.fb_syn.is_none() {
             return;
-        };
+        }
         let (above, own) = (self.e_above_sum.view().t(), self.counts_own.view());
         matmul(
             &mut self.grad_fb,
@@ -478,12 +459,7 @@ impl SpcLayer {
             false,
             Threads::ONE,
         );
-        if c.cfg.kp_decay > 0.0 {
-            b.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
-        }
-        c.fb_opt.begin_step();
-        c.fb_opt
-            .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr);
+        self.core.apply_feedback_update(&self.grad_fb);
     }
 
     /// The error spikes from above are all here: feedback, relaxation, the next tick's

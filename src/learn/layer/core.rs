@@ -194,6 +194,43 @@ impl LayerCore {
             .rate(lr, self.trained_batches, self.cfg.total_batches)
     }
 
+    /// Kolen-Pollack's decay factor at scheduled rate `lr`: `1 - lambda lr / lr_0`.
+    pub(crate) fn kp_keep(&self, lr: f32) -> f32 {
+        1.0 - self.cfg.kp_decay * lr / self.cfg.lr
+    }
+
+    /// One step of this shard's forward synapses at the scheduled rate: Kolen-Pollack's decay
+    /// (if any), then the optimiser on `grad_w` and `grad_b`; the weight copy goes stale.
+    pub(crate) fn apply_update(&mut self, grad_w: &Matrix, grad_b: &[f32]) {
+        let lr = self.scheduled(self.cfg.lr);
+        let keep = self.kp_keep(lr);
+        if self.cfg.feedback == Feedback::KolenPollack && self.cfg.kp_decay > 0.0 {
+            let w = self.syn.weights_mut().as_mut_slice();
+            w.iter_mut().for_each(|w| *w *= keep);
+        }
+        self.opt.begin_step();
+        let w = self.syn.weights_mut().as_mut_slice();
+        self.opt.update(0, w, grad_w.as_slice(), lr);
+        self.opt.update(1, self.syn.bias_mut(), grad_b, lr);
+        self.copy_stale = true;
+    }
+
+    /// Kolen-Pollack's step of the feedback synapses from `grad_fb` (the same product as the
+    /// weights above take): the decay, then their optimiser, at the scheduled rate.
+    pub(crate) fn apply_feedback_update(&mut self, grad_fb: &Matrix) {
+        let lr = self.scheduled(self.cfg.lr);
+        let keep = self.kp_keep(lr);
+        let Some(b) = self.fb_syn.as_mut() else {
+            return;
+        };
+        if self.cfg.kp_decay > 0.0 {
+            b.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
+        }
+        self.fb_opt.begin_step();
+        self.fb_opt
+            .update(0, b.as_mut_slice(), grad_fb.as_slice(), lr);
+    }
+
     /// Opens a batch for `Train` and `Evaluate` phases; answers `Snapshot` (with the feedback
     /// copy too) at once; leaves `Save` to the rule (whose state it is).
     pub(crate) fn open(

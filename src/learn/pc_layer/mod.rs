@@ -358,18 +358,7 @@ impl<S: PcSchedule> PcLayer<S> {
         if self.core.cfg.check_gradients {
             self.report_gradient(step, ctx);
         }
-        let lr = self.rate();
-        let keep = self.kp_keep(lr);
-        let c = &mut self.core;
-        if c.cfg.feedback == Feedback::KolenPollack && c.cfg.kp_decay > 0.0 {
-            let w = c.syn.weights_mut().as_mut_slice();
-            w.iter_mut().for_each(|w| *w *= keep);
-        }
-        c.opt.begin_step();
-        let w = c.syn.weights_mut().as_mut_slice();
-        c.opt.update(0, w, self.grad_w.as_slice(), lr);
-        c.opt.update(1, c.syn.bias_mut(), &self.grad_b, lr);
-        c.copy_stale = true;
+        self.core.apply_update(&self.grad_w, &self.grad_b);
         self.mu_fresh = false;
         self.learned = true;
     }
@@ -392,41 +381,17 @@ impl<S: PcSchedule> PcLayer<S> {
         c.at.report(ctx, step, data);
     }
 
-    /// Kolen-Pollack's decay factor at scheduled rate `lr`.
-    fn kp_keep(&self, lr: f32) -> f32 {
-        let cfg = &self.core.cfg;
-        1.0 - cfg.kp_decay * lr / cfg.lr
-    }
-
-    fn rate(&self) -> f32 {
-        self.core.scheduled(self.core.cfg.lr)
-    }
-
     /// Kolen-Pollack: `B` takes the same local product as the weights above, `dW_above^T`,
     /// formed here from the received errors and this shard's own activity.
     fn learn_feedback(&mut self) {
-        let lr = self.rate();
-        let keep = self.kp_keep(lr);
-        let c = &mut self.core;
-        let Some(b) = c.fb_syn.as_mut() else {
+        if self.core.fb_syn.is_none() {
             return;
-        };
-        let rows = self.fx.rows();
-        let (above, fx) = (c.above.view().t(), self.fx.view());
-        matmul(
-            &mut self.grad_fb,
-            above,
-            fx,
-            -1.0 / rows as f32,
-            false,
-            Threads::ONE,
-        );
-        if c.cfg.kp_decay > 0.0 {
-            b.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
         }
-        c.fb_opt.begin_step();
-        c.fb_opt
-            .update(0, b.as_mut_slice(), self.grad_fb.as_slice(), lr);
+        let rows = self.fx.rows();
+        let (above, fx) = (self.core.above.view().t(), self.fx.view());
+        let scale = -1.0 / rows as f32;
+        matmul(&mut self.grad_fb, above, fx, scale, false, Threads::ONE);
+        self.core.apply_feedback_update(&self.grad_fb);
     }
 
     /// Feedback and Kolen-Pollack's update of step `t`, in the order the switch says.
