@@ -8,11 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 mod bits;
+pub mod probe;
 mod synapses;
 
 use crate::runtime::payload::Label;
 pub use crate::runtime::payload::Payload;
 pub use bits::{BitPool, SpikeBits};
+pub use probe::{ProbeChunk, ProbeTap, ProbeVariable};
 pub use synapses::{Synapses, WeightCopy};
 
 /// The kinds of message in axon's vocabulary (docs/architecture.md).
@@ -34,6 +36,8 @@ pub enum MessageKind {
     /// Weights or gradients reported to the coordinator for checkpoints and checks; never
     /// used by another actor's learning, and counted apart from both.
     Snapshot,
+    /// Samples of the sender's own state that a scenario's `[[probe]]` asked for.
+    Probe,
 }
 
 impl Label for MessageKind {
@@ -45,6 +49,7 @@ impl Label for MessageKind {
         MessageKind::Report,
         MessageKind::WeightTransport,
         MessageKind::Snapshot,
+        MessageKind::Probe,
     ];
 
     fn index(self) -> usize {
@@ -60,6 +65,7 @@ impl Label for MessageKind {
             MessageKind::Report => "report",
             MessageKind::WeightTransport => "weight_transport",
             MessageKind::Snapshot => "snapshot",
+            MessageKind::Probe => "probe",
         }
     }
 
@@ -415,6 +421,13 @@ pub enum Message {
         /// What is reported.
         data: ReportData,
     },
+    /// Samples of the sender's own state for a probe (kind `probe`).
+    Probe {
+        /// The last sample's tick (or step).
+        step: u64,
+        /// The samples.
+        chunk: ProbeChunk,
+    },
     /// A rank port's reminder to itself to look for mail from other ranks (kind `control`;
     /// neither traffic nor progress: [`Payload::is_poll`]).
     Poll,
@@ -450,6 +463,7 @@ impl Payload for Message {
                 _ => MessageKind::Report,
             },
             Message::WeightTransport { .. } => MessageKind::WeightTransport,
+            Message::Probe { .. } => MessageKind::Probe,
         }
     }
     fn bytes(&self) -> usize {
@@ -477,6 +491,7 @@ impl Payload for Message {
                 ReportData::Gradient { weight, bias, .. } => weight.bytes() + bias.bytes(),
             },
             Message::WeightTransport { copy, .. } => copy.bytes(),
+            Message::Probe { chunk, .. } => chunk.bytes(),
         }
     }
     fn step(&self) -> u64 {
@@ -488,7 +503,8 @@ impl Payload for Message {
             | Message::Clamp { step, .. }
             | Message::Report { step, .. }
             | Message::WeightTransport { step, .. }
-            | Message::SpikeBatch { step, .. } => *step,
+            | Message::SpikeBatch { step, .. }
+            | Message::Probe { step, .. } => *step,
             Message::Spike { tick, .. } | Message::Tick { tick } => *tick,
             Message::Input { presentation, .. } => *presentation,
             Message::Poll => 0,

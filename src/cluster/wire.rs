@@ -102,6 +102,17 @@ pub fn encode(to: usize, msg: &Message, out: &mut Vec<u8>) {
                 out.extend_from_slice(&w.to_le_bytes());
             }
         }
+        Message::Probe { step, chunk } => {
+            head(out, 12, *step, u32::from(chunk.probe));
+            out.push(u8::from(chunk.last));
+            put_u32s(out, &chunk.columns);
+            put_u32(out, chunk.times.len() as u32);
+            chunk
+                .times
+                .iter()
+                .for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+            put_f32s(out, &chunk.values);
+        }
     }
 }
 
@@ -169,6 +180,10 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
             step,
             shard,
             bits: r.spike_bits()?,
+        },
+        12 => Message::Probe {
+            step,
+            chunk: r.probe_chunk(shard)?,
         },
         t => return Err(WireError(format!("unknown message tag {t}"))),
     };
@@ -476,6 +491,22 @@ impl Reader<'_> {
             cols,
             planes,
             words: std::sync::Arc::new(words),
+        })
+    }
+
+    /// A probe chunk of probe `probe` (its header's shard word).
+    fn probe_chunk(&mut self, probe: u32) -> Result<crate::message::ProbeChunk, WireError> {
+        let last = self.u8()? != 0;
+        let columns = std::sync::Arc::new(self.u32s()?);
+        let n = self.len(8)?;
+        let times = (0..n).map(|_| self.u64()).collect::<Result<Vec<_>, _>>()?;
+        let probe = u16::try_from(probe).map_err(|_| WireError(format!("probe {probe}")))?;
+        Ok(crate::message::ProbeChunk {
+            probe,
+            columns,
+            times,
+            values: self.f32s()?,
+            last,
         })
     }
 

@@ -54,6 +54,32 @@ pub struct Results {
     /// between actors per image, spikes, and time per epoch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_image: Vec<PerImage>,
+    /// What each `[[probe]]` recorded (the arrays are in `probes.safetensors`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeSummary>,
+}
+
+/// One probe of the run, summarised (`probes` in results.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSummary {
+    /// Its name: the key of its array in `probes.safetensors`.
+    pub name: String,
+    /// The variable (`v`, `values`, ...).
+    pub variable: String,
+    /// The variable's unit ("" when it has none).
+    pub unit: String,
+    /// The units' indices in the target (empty for a scalar such as `free_energy`).
+    pub units: Vec<u32>,
+    /// Rows recorded.
+    pub samples: usize,
+    /// The unit of the time axis (`ms` or `step`).
+    pub time_unit: String,
+    /// First and last sample's time.
+    pub first_time: f64,
+    /// See `first_time`.
+    pub last_time: f64,
+    /// Mean of the finite values recorded.
+    pub mean: f64,
 }
 
 /// What one model of a spiking-against-rate comparison cost per image.
@@ -200,6 +226,7 @@ impl Results {
             ann_test_accuracy: None,
             conversion: Vec::new(),
             per_image: Vec::new(),
+            probes: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::cluster::{
     Report,
 };
 use crate::math::rng::SeededRng;
+use crate::message::probe::ProbePlan;
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
 use crate::runtime::{ActorId, Network, RunReport, RuntimeConfig};
@@ -25,6 +26,7 @@ use crate::spike::lif::{LifParams, LifState, Reset};
 use crate::spike::neuron_network::NeuronNetwork;
 use crate::spike::plasticity::{PlasticProjections, WeightFigures};
 use crate::spike::population::{Population, SynapseTable};
+use crate::spike::probe_sink::{self, attach_sink, ProbeSink};
 use crate::spike::stats::RankFigures;
 use crate::spike::tally::{RunSize, SpikingRun};
 
@@ -58,6 +60,8 @@ pub struct CubaConfig {
     pub duration_ms: f64,
     /// Projections whose synapses learn by STDP (`[plasticity]`), if any. Default none.
     pub plasticity: Option<PlasticProjections>,
+    /// What `[[probe]]`s record (population shards only). Default none.
+    pub probes: crate::message::probe::Probes,
 }
 
 impl Default for CubaConfig {
@@ -72,6 +76,7 @@ impl Default for CubaConfig {
             wi_mv: -9.0,
             duration_ms: 1000.0,
             plasticity: None,
+            probes: Default::default(),
         }
     }
 }
@@ -125,6 +130,11 @@ pub fn run_cuba_on(
     shards: usize,
     runtime: RuntimeConfig,
 ) -> Result<SpikingRun, NetworkRunError> {
+    if ranks.several() && !cfg.probes.plans.is_empty() {
+        return Err(NetworkRunError::Ranks(
+            "probes do not run across ranks yet; run the probed scenario in one process".to_owned(),
+        ));
+    }
     let built = Instant::now();
     let n = cfg.neurons;
     let (post, v0, ticks) = draw_network(cfg, seed);
@@ -280,6 +290,7 @@ fn run_sharded(
         synapses: 0,
         build_s: 0.0,
         populations: Vec::new(),
+        sink: None,
         run: None,
     };
     run_ranked(ranks, shards)
@@ -296,6 +307,8 @@ struct CubaShards<'a> {
     build_s: f64,
     /// This rank's shards, once built.
     populations: Vec<ActorId<Population>>,
+    /// The probe sink, when something is probed.
+    sink: Option<ActorId<ProbeSink>>,
     run: Option<SpikingRun>,
 }
 
@@ -356,6 +369,7 @@ impl RankedNetwork for CubaShards<'_> {
         let k = self.ranges.len();
         let local = at.local();
         let mut net = Network::new();
+        let mut tapped = Vec::new();
         for (i, &s) in local.iter().enumerate() {
             let r = &self.ranges[s];
             let table = self.table(r);
@@ -371,6 +385,9 @@ impl RankedNetwork for CubaShards<'_> {
             if let Some(d) = c.delays {
                 shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
             }
+            let taps = ProbePlan::taps(&c.cfg.probes.plans, 0, r.clone());
+            let n_taps = taps.len();
+            shard = shard.with_probes(taps);
             let name = if k == 1 {
                 "population".to_owned()
             } else {
@@ -379,7 +396,10 @@ impl RankedNetwork for CubaShards<'_> {
             let id = net.add(name, shard);
             net.place(id, i); // pinned executor: local shard i on worker i % workers
             self.populations.push(id);
+            tapped.push((id.index(), n_taps));
         }
+        let probes = &c.cfg.probes;
+        self.sink = attach_sink(&mut net, &probes.plans, &tapped, probes.feed.clone());
         let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
         let local = local.len();
         self.build_s = self.built.elapsed().as_secs_f64();
@@ -394,6 +414,7 @@ impl RankedNetwork for CubaShards<'_> {
         let (c, synapses) = (self.c, self.synapses);
         let shards = &self.populations;
         let mut run = collect(c.cfg, synapses, c.ticks, self.build_s, report, shards)?;
+        run.probes = probe_sink::arrays(report, self.sink);
         let raster = std::mem::take(&mut run.raster);
         let s = &run.stats;
         let (spikes, events, synapses) = (s.spikes, s.synaptic_events, s.synapses);

@@ -17,6 +17,7 @@ pub mod nir;
 pub mod plasticity;
 pub mod poisson_source;
 pub mod population;
+pub mod probe_sink;
 pub mod record;
 pub mod stats;
 pub mod tally;

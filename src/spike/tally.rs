@@ -17,6 +17,8 @@ pub struct SpikingRun {
     pub stats: SnnStats,
     /// (tick, neuron) of every spike in the first [`RASTER_TICKS`] ticks, in time order.
     pub raster: Vec<(u32, u32)>,
+    /// What the `[[probe]]`s recorded, in scenario order.
+    pub probes: Vec<crate::message::probe::ProbeArray>,
 }
 
 /// What a spiking actor counted over a run.
@@ -84,5 +86,6 @@ pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
             ..SnnStats::default()
         },
         raster,
+        probes: Vec::new(),
     })
 }

@@ -26,6 +26,16 @@ fn every_message() -> Vec<Message> {
         Phase::Nudge { negative: true },
     ];
     let mut all = vec![
+        Message::Probe {
+            step: 17,
+            chunk: crate::message::ProbeChunk {
+                probe: 3,
+                columns: std::sync::Arc::new(vec![4, 5]),
+                times: vec![16, 17],
+                values: vec![1.0, -2.5, f32::NAN, 0.0],
+                last: true,
+            },
+        },
         Message::Activity {
             step: u64::MAX,
             shard: 3,

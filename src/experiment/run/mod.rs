@@ -12,6 +12,7 @@
 mod bp;
 mod conversion;
 mod layers;
+pub mod probes;
 mod spiking;
 mod stdp;
 

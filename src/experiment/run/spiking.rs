@@ -1,6 +1,7 @@
 //! The CUBA spiking network (`algorithm.kind = "cuba"`) and the microcircuit: no data, no
 //! training; `snn` in results.json, a raster plot and, when synapses learn, `weights.png`.
 
+use super::probes::{write_probes, TimeAxis};
 use super::{Observer, RunError, RunOptions, RunSummary};
 use crate::cluster::Ranks;
 use crate::experiment::results::Results;
@@ -43,6 +44,11 @@ pub(super) fn run_cuba_scenario(
     let mut results = Results::for_scenario(scenario);
     let run = run()?;
     results.snn = Some(run.stats.clone());
+    let time = TimeAxis {
+        scale: crate::models::cuba::LIF.dt_ms,
+        unit: "ms",
+    };
+    results.probes = write_probes(&dir, scenario.name(), &run.probes, time)?;
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
@@ -83,6 +89,11 @@ pub(super) fn run_microcircuit_scenario(
     let mut results = Results::for_scenario(scenario);
     let run = run(opts.stop.clone())?;
     results.snn = Some(run.stats.clone());
+    let time = TimeAxis {
+        scale: crate::models::microcircuit::model::LIF.dt_ms,
+        unit: "ms",
+    };
+    results.probes = write_probes(&dir, scenario.name(), &run.probes, time)?;
     if run.stopped {
         results.status = "stopped".to_owned();
     } else {

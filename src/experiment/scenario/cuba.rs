@@ -95,6 +95,7 @@ impl CubaSection {
             wi_mv: self.wi_mv,
             duration_ms: self.duration_ms,
             plasticity: None,
+            probes: Default::default(),
         }
     }
 }

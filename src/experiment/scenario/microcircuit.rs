@@ -161,6 +161,7 @@ impl MicrocircuitSection {
             delay_e_ms: self.delay_e_ms,
             delay_i_ms: self.delay_i_ms,
             plasticity: None,
+            probes: Default::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod faults;
 pub mod load;
 pub mod microcircuit;
 pub mod network;
+pub mod probe;
 #[cfg(test)]
 mod reference_ranges;
 #[cfg(test)]
@@ -46,6 +47,7 @@ pub use faults::FaultsSection;
 pub use load::apply_override;
 pub use microcircuit::{Drive, MicrocircuitSection};
 pub use network::NetworkSection;
+pub use probe::ProbeSection;
 pub use runtime::{RuntimeSection, TimeSchedule, TraceSection};
 pub use setup::{ExecutorChoice, Setup};
 pub use spc::SpcSection;
@@ -161,6 +163,9 @@ pub struct ScenarioFile {
     pub checkpoint: CheckpointSection,
     /// Fault injection into actor runs.
     pub faults: FaultsSection,
+    /// `[[probe]]`: state variables the actors record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probe: Vec<ProbeSection>,
 }
 
 impl Default for ScenarioFile {
@@ -183,6 +188,7 @@ impl Default for ScenarioFile {
             convert: ConvertSection::default(),
             checkpoint: CheckpointSection::default(),
             faults: FaultsSection::default(),
+            probe: Vec::new(),
         }
     }
 }
@@ -372,7 +378,30 @@ impl Scenario {
             setup,
         };
         scenario.check_shard_ranks()?;
+        scenario.check_probes()?;
         Ok(scenario)
+    }
+
+    /// `[[probe]]`s resolve, on actors that record them (population shards, layer actors).
+    fn check_probes(&self) -> Result<(), ScenarioError> {
+        let plans = self.file.probe_plans()?;
+        let f = &self.file;
+        if !plans.is_empty() && f.algorithm.kind == AlgorithmKind::Cuba {
+            let n = f.cuba.neurons;
+            if self.shards() >= n && n > 1 {
+                return Err(invalid(
+                    "probe",
+                    "set",
+                    "probes record population shards; one actor per neuron (runtime.shards =                      cuba.neurons) records none yet: set runtime.shards below cuba.neurons",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the `[[probe]]`s record (validated).
+    pub fn probes(&self) -> Vec<crate::message::probe::ProbePlan> {
+        self.file.probe_plans().expect("validated")
     }
 
     /// `runtime.shard_ranks` gives one rank per unit spread over ranks, if any.
@@ -514,6 +543,7 @@ impl Scenario {
     pub fn cuba(&self) -> crate::models::cuba::CubaConfig {
         let mut c = self.file.cuba.config();
         c.plasticity = self.file.plastic_projections().expect("validated");
+        c.probes.plans = self.probes();
         c
     }
 
@@ -527,6 +557,7 @@ impl Scenario {
     pub fn microcircuit(&self) -> crate::models::microcircuit::MicrocircuitConfig {
         let mut c = self.file.microcircuit.config();
         c.plasticity = self.file.plastic_projections().expect("validated");
+        c.probes.plans = self.probes();
         c
     }
 

@@ -172,6 +172,7 @@ impl PcLayer<AsyncState> {
                 step,
             } if step <= base => {}
             Message::Report { .. }
+            | Message::Probe { .. }
             | Message::Spike { .. }
             | Message::Input { .. }
             | Message::SpikeBatch { .. }

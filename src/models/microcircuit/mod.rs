@@ -60,6 +60,8 @@ pub struct MicrocircuitConfig {
     pub delay_i_ms: f64,
     /// Projections whose synapses learn by STDP (`[plasticity]`), if any. Default none.
     pub plasticity: Option<crate::spike::plasticity::PlasticProjections>,
+    /// What `[[probe]]`s record. Default none.
+    pub probes: crate::message::probe::Probes,
 }
 
 impl Default for MicrocircuitConfig {
@@ -72,6 +74,7 @@ impl Default for MicrocircuitConfig {
             delay_e_ms: 1.5,
             delay_i_ms: 0.75,
             plasticity: None,
+            probes: Default::default(),
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct MicrocircuitRun {
     pub raster_ticks: Range<u64>,
     /// Stopped on request before `duration_ms` (the figures cover what was simulated).
     pub stopped: bool,
+    /// What the `[[probe]]`s recorded, in scenario order.
+    pub probes: Vec<crate::message::probe::ProbeArray>,
 }
 
 /// Builds the microcircuit for `seed` as `shards` population shards and runs it in one

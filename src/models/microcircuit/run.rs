@@ -15,6 +15,7 @@ use crate::cluster::{
     Report,
 };
 use crate::math::rng::SeededRng;
+use crate::message::probe::{ProbeArray, ProbePlan};
 use crate::message::Message;
 use crate::run_error::NetworkRunError;
 use crate::runtime::{memory, ActorId, Network, RunReport, RuntimeConfig, RuntimeError};
@@ -23,6 +24,7 @@ use crate::spike::drive::{Drive, PoissonInput};
 use crate::spike::lif::LifState;
 use crate::spike::plasticity::WeightFigures;
 use crate::spike::population::{Population, SynapseTable};
+use crate::spike::probe_sink::{self, attach_sink, ProbeSink};
 use crate::spike::record::{summarize, SpikeRecord};
 use crate::spike::stats::{RankFigures, SnnStats};
 
@@ -83,6 +85,11 @@ pub(super) fn run_on(
     seed: u64,
     (shards, runtime, stop): (usize, RuntimeConfig, Option<StopFlag>),
 ) -> Result<MicrocircuitRun, NetworkRunError> {
+    if ranks.several() && !cfg.probes.plans.is_empty() {
+        return Err(NetworkRunError::Ranks(
+            "probes do not run across ranks yet; run the probed scenario in one process".to_owned(),
+        ));
+    }
     let built = Instant::now();
     let model = cfg.model();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -101,6 +108,8 @@ pub(super) fn run_on(
         local: Vec::new(),
         populations: Vec::new(),
         build_s: 0.0,
+        sink: None,
+        probes: Vec::new(),
     };
     run_ranked(ranks, circuit)
 }
@@ -121,6 +130,9 @@ struct Circuit<'a> {
     /// This rank's shards, once built.
     populations: Vec<ActorId<Population>>,
     build_s: f64,
+    /// The probe sink, and what it assembled.
+    sink: Option<ActorId<ProbeSink>>,
+    probes: Vec<ProbeArray>,
 }
 
 impl RankedNetwork for Circuit<'_> {
@@ -165,7 +177,7 @@ impl RankedNetwork for Circuit<'_> {
             delays,
             stop: self.stop.clone(),
         };
-        let (net, populations) = build_network(
+        let (net, populations, sink) = build_network(
             self.cfg,
             &self.wiring,
             self.seed,
@@ -174,6 +186,7 @@ impl RankedNetwork for Circuit<'_> {
             &self.span,
         );
         self.populations = populations;
+        self.sink = sink;
         self.build_s = self.built.elapsed().as_secs_f64();
         let (local, windows) = (
             self.local.len(),
@@ -191,6 +204,7 @@ impl RankedNetwork for Circuit<'_> {
         let synapses = |&s: &usize| self.wiring.synapses_in(self.ranges[s].clone()) as usize;
         mine.synapses = self.local.iter().map(synapses).sum();
         mine.build_s = self.build_s;
+        self.probes = probe_sink::arrays(report, self.sink);
         Ok(mine)
     }
 
@@ -202,13 +216,9 @@ impl RankedNetwork for Circuit<'_> {
         _: LinkFigures,
     ) -> Result<MicrocircuitRun, NetworkRunError> {
         let shard_rank = at.unit_rank.clone();
-        Ok(assemble(
-            self.cfg,
-            &self.wiring,
-            &self.span,
-            all,
-            shard_rank,
-        ))
+        let mut run = assemble(self.cfg, &self.wiring, &self.span, all, shard_rank);
+        run.probes = self.probes;
+        Ok(run)
     }
 }
 
@@ -232,7 +242,11 @@ fn build_network(
     shards: &Shards<'_>,
     tables: Vec<SynapseTable>,
     span: &Span,
-) -> (Network<Message>, Vec<ActorId<Population>>) {
+) -> (
+    Network<Message>,
+    Vec<ActorId<Population>>,
+    Option<ActorId<ProbeSink>>,
+) {
     let lif = LIF;
     let model = wiring.model;
     let v0 = initial_potentials(wiring, seed);
@@ -246,6 +260,7 @@ fn build_network(
     let (min, max) = shards.delays;
     let mut net = Network::new();
     let mut populations = Vec::with_capacity(tables.len());
+    let mut tapped = Vec::new();
     for (i, (&s, table)) in shards.local.iter().zip(tables).enumerate() {
         let r = &shards.ranges[s];
         let mut state = LifState::new(r.len(), 0.0);
@@ -275,11 +290,16 @@ fn build_network(
             .with_drive(drive(cfg, model, wiring, r, seed))
             .with_record(record)
             .with_stop(shards.stop.clone());
-        let id = net.add(format!("population.{s}"), shard);
+        let taps = ProbePlan::taps(&cfg.probes.plans, 0, r.clone());
+        let n_taps = taps.len();
+        let id = net.add(format!("population.{s}"), shard.with_probes(taps));
         net.place(id, i);
         populations.push(id);
+        tapped.push((id.index(), n_taps));
     }
-    (net, populations)
+    let probes = &cfg.probes;
+    let sink = attach_sink(&mut net, &probes.plans, &tapped, probes.feed.clone());
+    (net, populations, sink)
 }
 
 /// What this rank's shards (`populations`) did, and its bridge `b`.
@@ -371,6 +391,7 @@ fn assemble(
             .merge(w);
     }
     MicrocircuitRun {
+        probes: Vec::new(),
         stats: SnnStats {
             neurons: n,
             synapses,

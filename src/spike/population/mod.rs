@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use crate::message::{Message, SpikePool, Spikes};
+use crate::message::{Message, ProbeChunk, ProbeTap, ProbeVariable, SpikePool, Spikes};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::spike::coupling::Coupling;
 use crate::spike::drive::Drive;
@@ -78,6 +78,11 @@ pub struct Population {
     stopping: bool,
     /// The run ended before its last tick (on request).
     pub(crate) stopped_early: bool,
+    /// What `[[probe]]`s record of this shard's neurons; with any, out-edge 0 goes to the
+    /// probe sink and the spikes go out on the others.
+    taps: Vec<ProbeTap>,
+    /// Full probe chunks to send.
+    probe_out: Vec<ProbeChunk>,
 }
 
 /// The mark of a window piece whose sender stops after it (the piece format the bridge reads).
@@ -126,6 +131,54 @@ impl Population {
             stop: None,
             stopping: false,
             stopped_early: false,
+            taps: Vec::new(),
+            probe_out: Vec::new(),
+        }
+    }
+
+    /// Records the `taps` (of this shard's neurons, by local index) and sends them on
+    /// out-edge 0, which must go to the probe sink; no taps, no edge.
+    pub(crate) fn with_probes(mut self, taps: Vec<ProbeTap>) -> Self {
+        self.taps = taps;
+        self
+    }
+
+    /// The first out-edge to another shard (0, or 1 behind the probe sink's).
+    fn first_peer(&self) -> usize {
+        usize::from(!self.taps.is_empty())
+    }
+
+    /// Samples the taps due at the current tick (after integrating it).
+    fn sample_probes(&mut self) {
+        let (t, start) = (self.tick, self.range.start as u32);
+        let (state, fired) = (&self.state, &self.fired);
+        for tap in self.taps.iter_mut().filter(|tap| tap.due(t)) {
+            let variable = tap.variable;
+            let read = |i: u32| -> f32 {
+                let i = i as usize;
+                match variable {
+                    ProbeVariable::V => state.v_mv[i],
+                    ProbeVariable::Ge => state.ge_mv[i],
+                    ProbeVariable::Gi => state.gi_mv[i],
+                    _ => f32::from(u8::from(fired.contains(&(start + i as u32)))),
+                }
+            };
+            self.probe_out.extend(tap.record(t, read));
+        }
+    }
+
+    /// Sends the probe chunks that are full, and every tap's last one when `done`.
+    fn send_probes(&mut self, ctx: &mut Context<'_, Message>, done: bool) {
+        if self.taps.is_empty() {
+            return;
+        }
+        if done {
+            let last = self.taps.iter_mut().map(|t| t.take(true));
+            self.probe_out.extend(last.collect::<Vec<_>>());
+        }
+        for chunk in self.probe_out.drain(..) {
+            let step = chunk.times.last().copied().unwrap_or(self.tick);
+            ctx.send(0, Message::Probe { step, chunk });
         }
     }
 
@@ -211,6 +264,7 @@ impl Population {
     fn advance_timed(&mut self, ctx: &mut Context<'_, Message>) -> bool {
         let start = std::time::Instant::now();
         let done = self.advance(ctx);
+        self.send_probes(ctx, done);
         self.busy += start.elapsed();
         done
     }
@@ -338,6 +392,9 @@ impl Population {
         if let Some(r) = self.record.as_mut() {
             r.record(self.tick, &self.fired);
         }
+        if !self.taps.is_empty() {
+            self.sample_probes();
+        }
         if self.tick < RASTER_TICKS {
             let t = self.tick as u32;
             self.raster.extend(self.fired.iter().map(|&i| (t, i)));
@@ -409,6 +466,7 @@ impl Population {
     /// Sends this window's spikes (it started at tick `start`) to every other shard and keeps
     /// them as this shard's piece.
     fn send_window(&mut self, ctx: &mut Context<'_, Message>, start: u64) {
+        let first = self.first_peer();
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
@@ -416,7 +474,7 @@ impl Population {
         let own = self.pool.spikes(&ring.own);
         ring.own.clear();
         ring.own.push(self.shard as u32);
-        for edge in 0..ctx.edges() {
+        for edge in first..ctx.edges() {
             ctx.send(
                 edge,
                 Message::Spike {
@@ -432,7 +490,7 @@ impl Population {
     /// Sends this tick's spikes to every other shard and keeps them as this shard's piece.
     fn send_own(&mut self, ctx: &mut Context<'_, Message>) {
         let own = self.pool.spikes(&self.fired);
-        for edge in 0..ctx.edges() {
+        for edge in self.first_peer()..ctx.edges() {
             ctx.send(
                 edge,
                 Message::Spike {

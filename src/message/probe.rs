@@ -1,0 +1,419 @@
+//! Probes: what a scenario asks an actor to record of its own state ([`ProbeTap`]), the
+//! samples it sends ([`ProbeChunk`], message kind `probe`), and their assembly into one
+//! array per probe ([`ProbeStore`], [`ProbeArray`]). An actor reads only its own variables;
+//! nothing reads another actor's state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a live view takes probe chunks as they arrive (it must not block).
+pub type ProbeFeed = Arc<dyn Fn(&ProbeChunk) + Send + Sync>;
+
+/// A run's probes and the live view that takes their chunks as they come, if any.
+#[derive(Clone, Default)]
+pub struct Probes {
+    /// The probes, in scenario order.
+    pub plans: Vec<ProbePlan>,
+    /// The live view's feed.
+    pub feed: Option<ProbeFeed>,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("plans", &self.plans)
+            .field("feed", &self.feed.is_some())
+            .finish()
+    }
+}
+
+/// Two runs' probes are alike when they record the same (the feed is no part of the run).
+impl PartialEq for Probes {
+    fn eq(&self, other: &Self) -> bool {
+        self.plans == other.plans
+    }
+}
+
+impl Serialize for Probes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.plans.serialize(s)
+    }
+}
+
+/// Samples a tap sends in one message (fewer at the end of its window).
+pub const CHUNK_SAMPLES: usize = 256;
+
+/// A state variable a probe records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeVariable {
+    /// A LIF neuron's membrane potential (mV).
+    V,
+    /// Its excitatory synaptic current, as the potential jump it causes (mV).
+    Ge,
+    /// Its inhibitory synaptic current (mV).
+    Gi,
+    /// Whether it fired at the tick (0 or 1).
+    Spikes,
+    /// A predictive-coding layer's value neurons `x` (first example of the batch).
+    Values,
+    /// Its error neurons `eps = x - mu` (first example of the batch).
+    Errors,
+    /// The layer's free energy `0.5 ||eps||^2`, summed over the batch (one column).
+    FreeEnergy,
+    /// The L2 norm of each neuron's incoming weight row.
+    WeightNorm,
+}
+
+impl ProbeVariable {
+    /// Every variable, in the order the docs list them.
+    pub const ALL: [ProbeVariable; 8] = [
+        ProbeVariable::V,
+        ProbeVariable::Ge,
+        ProbeVariable::Gi,
+        ProbeVariable::Spikes,
+        ProbeVariable::Values,
+        ProbeVariable::Errors,
+        ProbeVariable::FreeEnergy,
+        ProbeVariable::WeightNorm,
+    ];
+
+    /// Its name in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeVariable::V => "v",
+            ProbeVariable::Ge => "ge",
+            ProbeVariable::Gi => "gi",
+            ProbeVariable::Spikes => "spikes",
+            ProbeVariable::Values => "values",
+            ProbeVariable::Errors => "errors",
+            ProbeVariable::FreeEnergy => "free_energy",
+            ProbeVariable::WeightNorm => "weight_norm",
+        }
+    }
+
+    /// The variable named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Its unit, for axes ("" when it has none).
+    pub fn unit(self) -> &'static str {
+        match self {
+            ProbeVariable::V | ProbeVariable::Ge | ProbeVariable::Gi => "mV",
+            _ => "",
+        }
+    }
+
+    /// Whether it belongs to a spiking neuron (else to a layer actor).
+    pub fn is_neuron(self) -> bool {
+        matches!(
+            self,
+            ProbeVariable::V | ProbeVariable::Ge | ProbeVariable::Gi | ProbeVariable::Spikes
+        )
+    }
+
+    /// Whether it has one value per sample rather than one per unit.
+    pub fn is_scalar(self) -> bool {
+        self == ProbeVariable::FreeEnergy
+    }
+}
+
+/// One probe of a run, resolved: what it records of which units, when. The actors that own
+/// the units each get a [`ProbeTap`] of their share ([`ProbePlan::taps`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbePlan {
+    /// Its name (a key of `probes.safetensors`).
+    pub name: String,
+    /// What it records.
+    pub variable: ProbeVariable,
+    /// The layer (1-based) for a layer actor's variable; 0 for a spiking network's.
+    pub layer: usize,
+    /// The units: neuron indices in the network (spiking) or in the layer, ascending.
+    pub units: Vec<u32>,
+    /// The same units' indices in the target the scenario named (for the arrays).
+    pub labels: Vec<u32>,
+    /// Every how many ticks (or steps), `>= 1`.
+    pub every: u64,
+    /// The window `[from, until)` of ticks (or steps).
+    pub from: u64,
+    /// See `from`.
+    pub until: u64,
+}
+
+impl ProbePlan {
+    /// The taps of the actor holding units `range` of layer `layer` (0: a spiking network):
+    /// one per probe with units there; a scalar variable's probe taps every shard of its
+    /// layer (each sends its part, the store sums them).
+    pub fn taps(plans: &[ProbePlan], layer: usize, range: std::ops::Range<usize>) -> Vec<ProbeTap> {
+        let mut taps = Vec::new();
+        for (i, p) in plans.iter().enumerate().filter(|(_, p)| p.layer == layer) {
+            let (mut local, mut columns) = (Vec::new(), Vec::new());
+            for (col, &u) in p.units.iter().enumerate() {
+                if range.contains(&(u as usize)) {
+                    local.push(u - range.start as u32);
+                    columns.push(col as u32);
+                }
+            }
+            if local.is_empty() && !p.variable.is_scalar() {
+                continue;
+            }
+            let when = (p.every, p.from, p.until);
+            taps.push(ProbeTap::new(i as u16, p.variable, when, local, columns));
+        }
+        taps
+    }
+
+    /// The store for these probes' chunks.
+    pub fn store(plans: &[ProbePlan]) -> ProbeStore {
+        let named: Vec<_> = plans
+            .iter()
+            .map(|p| (p.name.clone(), p.variable, p.labels.clone()))
+            .collect();
+        ProbeStore::new(&named)
+    }
+}
+
+/// What one actor records for one probe: its units (indices into its own state), where
+/// they go in the probe's array, when, and the samples not yet sent.
+#[derive(Clone, Debug)]
+pub struct ProbeTap {
+    /// The probe's index in the scenario.
+    pub probe: u16,
+    /// What it records.
+    pub variable: ProbeVariable,
+    /// Every how many ticks (or steps).
+    pub every: u64,
+    /// The window `[from, until)` of ticks (or steps).
+    pub from: u64,
+    /// See `from`.
+    pub until: u64,
+    /// The units, as indices into the actor's own state.
+    pub local: Vec<u32>,
+    /// Their columns in the probe's array.
+    pub columns: Arc<Vec<u32>>,
+    times: Vec<u64>,
+    values: Vec<f32>,
+}
+
+impl ProbeTap {
+    /// A tap of `local` units (their columns `columns`) of `variable`, every `every` ticks in
+    /// `[from, until)`.
+    pub fn new(
+        probe: u16,
+        variable: ProbeVariable,
+        (every, from, until): (u64, u64, u64),
+        local: Vec<u32>,
+        columns: Vec<u32>,
+    ) -> Self {
+        ProbeTap {
+            probe,
+            variable,
+            every: every.max(1),
+            from,
+            until,
+            local,
+            columns: Arc::new(columns),
+            times: Vec::with_capacity(CHUNK_SAMPLES),
+            values: Vec::new(),
+        }
+    }
+
+    /// Whether tick `t` is sampled.
+    pub fn due(&self, t: u64) -> bool {
+        t >= self.from && t < self.until && (t - self.from).is_multiple_of(self.every)
+    }
+
+    /// Records tick `t`: `read(i)` is the value of local unit `i` (a scalar variable is
+    /// read once, with `i = 0`). Returns a chunk to send when one is full.
+    pub fn record(&mut self, t: u64, read: impl Fn(u32) -> f32) -> Option<ProbeChunk> {
+        self.times.push(t);
+        if self.variable.is_scalar() {
+            self.values.push(read(0));
+        } else {
+            self.values.extend(self.local.iter().map(|&i| read(i)));
+        }
+        (self.times.len() >= CHUNK_SAMPLES).then(|| self.take(false))
+    }
+
+    /// The samples held, as a chunk (`last`: the tap sends nothing more).
+    pub fn take(&mut self, last: bool) -> ProbeChunk {
+        ProbeChunk {
+            probe: self.probe,
+            columns: self.columns.clone(),
+            times: std::mem::replace(&mut self.times, Vec::with_capacity(CHUNK_SAMPLES)),
+            values: std::mem::take(&mut self.values),
+            last,
+        }
+    }
+}
+
+/// Samples of one probe from one actor: per time, one value per column (message kind
+/// `probe`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeChunk {
+    /// The probe's index in the scenario.
+    pub probe: u16,
+    /// The columns of the probe's array these values fill.
+    pub columns: Arc<Vec<u32>>,
+    /// Tick (or step) of each sample.
+    pub times: Vec<u64>,
+    /// `times x columns` values, row-major (`times x 1` for a scalar variable).
+    pub values: Vec<f32>,
+    /// The sender's tap sends nothing more.
+    pub last: bool,
+}
+
+impl ProbeChunk {
+    /// Payload bytes.
+    pub fn bytes(&self) -> usize {
+        2 + 1 + 4 * self.columns.len() + 8 * self.times.len() + 4 * self.values.len()
+    }
+}
+
+/// A probe as the run folder holds it: `times x units` values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeArray {
+    /// The probe's name.
+    pub name: String,
+    /// What it recorded.
+    pub variable: ProbeVariable,
+    /// The units' indices in their target (one column per unit; a scalar: none).
+    pub units: Vec<u32>,
+    /// Tick (or step) of each row.
+    pub times: Vec<u64>,
+    /// `times x columns` values, row-major; a value no actor sent is NaN.
+    pub values: Vec<f32>,
+}
+
+impl ProbeArray {
+    /// Columns per row.
+    pub fn columns(&self) -> usize {
+        if self.variable.is_scalar() {
+            1
+        } else {
+            self.units.len()
+        }
+    }
+}
+
+/// Chunks from every tap, assembled into one [`ProbeArray`] per probe.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeStore {
+    /// Per probe: name, variable, units, and rows by time.
+    probes: Vec<(String, ProbeVariable, Vec<u32>, BTreeMap<u64, Vec<f32>>)>,
+    finished: usize,
+}
+
+impl ProbeStore {
+    /// A store for probes of these names, variables and units (in scenario order).
+    pub fn new(probes: &[(String, ProbeVariable, Vec<u32>)]) -> Self {
+        ProbeStore {
+            probes: probes
+                .iter()
+                .map(|(n, v, u)| (n.clone(), *v, u.clone(), BTreeMap::new()))
+                .collect(),
+            finished: 0,
+        }
+    }
+
+    /// Adds a chunk (one for an unknown probe is ignored).
+    pub fn add(&mut self, c: &ProbeChunk) {
+        self.finished += usize::from(c.last);
+        let Some((_, var, units, rows)) = self.probes.get_mut(usize::from(c.probe)) else {
+            return;
+        };
+        let width = if var.is_scalar() { 1 } else { units.len() };
+        let per = if var.is_scalar() { 1 } else { c.columns.len() };
+        for (k, &t) in c.times.iter().enumerate() {
+            let row = rows.entry(t).or_insert_with(|| vec![f32::NAN; width]);
+            let vals = &c.values[k * per..(k + 1) * per];
+            if var.is_scalar() {
+                // Shards of a layer each hold part of its energy: the sum is the layer's.
+                row[0] = if row[0].is_nan() {
+                    vals[0]
+                } else {
+                    row[0] + vals[0]
+                };
+                continue;
+            }
+            for (&col, &v) in c.columns.iter().zip(vals) {
+                if let Some(slot) = row.get_mut(col as usize) {
+                    *slot = v;
+                }
+            }
+        }
+    }
+
+    /// Taps that sent their last chunk.
+    pub fn finished(&self) -> usize {
+        self.finished
+    }
+
+    /// The arrays, in scenario order.
+    pub fn arrays(&self) -> Vec<ProbeArray> {
+        self.probes
+            .iter()
+            .map(|(name, variable, units, rows)| ProbeArray {
+                name: name.clone(),
+                variable: *variable,
+                units: units.clone(),
+                times: rows.keys().copied().collect(),
+                values: rows.values().flatten().copied().collect(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_sample_their_window_and_the_store_assembles_columns() {
+        let mut a = ProbeTap::new(0, ProbeVariable::V, (2, 1, 8), vec![0, 2], vec![0, 1]);
+        let mut b = ProbeTap::new(0, ProbeVariable::V, (2, 1, 8), vec![1], vec![2]);
+        let mut store = ProbeStore::new(&[("v".into(), ProbeVariable::V, vec![5, 6, 7])]);
+        for t in 0..10 {
+            for (tap, base) in [(&mut a, 0.0), (&mut b, 100.0)] {
+                if tap.due(t) {
+                    assert!(tap.record(t, |i| base + t as f32 + i as f32).is_none());
+                }
+            }
+        }
+        store.add(&a.take(true));
+        store.add(&b.take(true));
+        assert_eq!(store.finished(), 2);
+        let arr = &store.arrays()[0];
+        assert_eq!(arr.times, vec![1, 3, 5, 7]);
+        assert_eq!(&arr.values[..3], &[1.0, 3.0, 102.0]);
+        assert_eq!(arr.values.len(), 12);
+    }
+
+    #[test]
+    fn a_full_tap_sends_a_chunk_and_scalars_sum_over_senders() {
+        let mut tap = ProbeTap::new(
+            0,
+            ProbeVariable::FreeEnergy,
+            (1, 0, u64::MAX),
+            vec![],
+            vec![],
+        );
+        let mut sent = 0;
+        for t in 0..(CHUNK_SAMPLES as u64 * 2 + 3) {
+            sent += usize::from(tap.record(t, |_| 1.0).is_some());
+        }
+        assert_eq!(sent, 2);
+        let mut store = ProbeStore::new(&[("f".into(), ProbeVariable::FreeEnergy, vec![])]);
+        let c = tap.take(true);
+        store.add(&c);
+        store.add(&c);
+        assert_eq!(store.arrays()[0].values, vec![2.0; 3]);
+        assert_eq!(
+            ProbeVariable::parse("weight_norm"),
+            Some(ProbeVariable::WeightNorm)
+        );
+    }
+}
