@@ -63,7 +63,11 @@ fn draw(probes: &[ProbeArray], title: &str, (scale, unit): (f64, &str), path: &P
         };
         chart
             .configure_mesh()
-            .x_desc(format!("time ({unit})"))
+            .x_desc(if unit == "step" {
+                "inference step (global)".to_owned()
+            } else {
+                format!("time ({unit})")
+            })
             .y_desc(y_desc)
             .x_label_formatter(&|x| number_label(*x))
             .y_label_formatter(&|y| number_label(*y))

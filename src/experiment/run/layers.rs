@@ -12,6 +12,7 @@ use crate::learn::coordinator::resume::ResumeState;
 use crate::learn::coordinator::{LayerEpoch, TrainControl, TrainEvent, TrainPlan};
 use crate::learn::train::train_layers_on;
 use crate::math::mlp::Mlp;
+use crate::message::probe::ProbePlan;
 
 /// Trains the layer actors under the algorithm's name (rank 0's part on several `ranks`);
 /// `baseline` holds the BP network after each epoch when the baseline ran.
@@ -41,6 +42,7 @@ pub(super) fn train_actors(
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, epochs, batches);
     let config = scenario.runtime_config();
+    let mut probes = ProbePlan::store(&scenario.probes());
     let trained = train_layers_on(
         ranks,
         &init,
@@ -51,6 +53,7 @@ pub(super) fn train_actors(
         &control,
         &mut |ev| match ev {
             TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
+            TrainEvent::Probe(chunk) => probes.add(&chunk),
             TrainEvent::Checkpoint(mut state) => {
                 state.results = results.to_json();
                 if let Err(err) = dir.write(RESUME_FILE, &state.to_bytes()) {
@@ -88,6 +91,11 @@ pub(super) fn train_actors(
     };
     write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
+    let steps = super::probes::TimeAxis {
+        scale: 1.0,
+        unit: "step",
+    };
+    results.probes = super::probes::write_probes(dir, scenario.name(), &probes.arrays(), steps)?;
     Ok(())
 }
 
@@ -123,7 +131,7 @@ pub(super) fn train_twin(
         &control,
         &mut |ev| match ev {
             TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
-            TrainEvent::Checkpoint(_) => {}
+            TrainEvent::Checkpoint(_) | TrainEvent::Probe(_) => {}
             TrainEvent::Epoch(e) => {
                 let record = push_epoch(results, label, &[], &e);
                 if let Err(err) = write_epoch(run, label, &e, results, "free_energy_pc.png") {

@@ -386,6 +386,13 @@ impl Scenario {
     fn check_probes(&self) -> Result<(), ScenarioError> {
         let plans = self.file.probe_plans()?;
         let f = &self.file;
+        if !plans.is_empty() && f.runtime.schedule == TimeSchedule::Async {
+            return Err(invalid(
+                "probe",
+                "set",
+                "probes record layers under the lockstep schedule; remove runtime.schedule = \"async\" or the probes",
+            ));
+        }
         if !plans.is_empty() && f.algorithm.kind == AlgorithmKind::Cuba {
             let n = f.cuba.neurons;
             if self.shards() >= n && n > 1 {

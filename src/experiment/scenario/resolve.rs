@@ -112,6 +112,7 @@ impl Scenario {
             asynchronous: self.async_schedule(),
             ep: self.ep_config(),
             spc: (a.kind == AlgorithmKind::Spc).then(|| f.spc.config()),
+            probes: self.probes(),
         }
     }
 

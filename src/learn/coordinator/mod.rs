@@ -122,6 +122,8 @@ pub enum TrainEvent {
     Epoch(Box<LayerEpoch>),
     /// Every actor saved its state: a resumable checkpoint (its `results` empty).
     Checkpoint(Box<ResumeState>),
+    /// Samples a layer shard recorded for a `[[probe]]` (its `probe` message, passed on).
+    Probe(crate::message::ProbeChunk),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,8 +365,13 @@ impl Actor<Message> for Coordinator {
             }
             return Flow::StopAll;
         }
-        if let Message::Report { step, data } = msg {
-            self.absorb(step, data);
+        match msg {
+            Message::Report { step, data } => self.absorb(step, data),
+            Message::Probe { chunk, .. } => {
+                // The receiver may be gone (the run is ending): the samples go with it.
+                let _ = self.events.send(TrainEvent::Probe(chunk));
+            }
+            _ => {}
         }
         if !self.stopping
             && self

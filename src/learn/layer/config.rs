@@ -95,6 +95,8 @@ pub struct LayerConfig {
     /// Spiking predictive coding instead (`algorithm.kind = "spc"`): the layers are
     /// `SpcLayer`s exchanging spikes; `steps` and `forward_init` do not apply.
     pub spc: Option<SpcConfig>,
+    /// What `[[probe]]`s record of the layers (predictive coding's layer actors).
+    pub probes: Vec<crate::message::probe::ProbePlan>,
 }
 
 /// The schedule and thresholds of spiking predictive coding (`[spc]`).

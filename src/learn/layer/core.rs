@@ -13,6 +13,7 @@ use crate::learn::layer::placement::{Batch, Placement};
 use crate::math::matrix::Matrix;
 use crate::math::mlp::{Init, Mlp};
 use crate::math::optimizer::Optimizer;
+use crate::message::probe::{ProbeChunk, ProbePlan, ProbeTap, ProbeVariable};
 use crate::message::{Message, Phase, ReportData, SignalPool, Synapses};
 use crate::run_error::NetworkRunError;
 use crate::runtime::actor::Context;
@@ -142,6 +143,10 @@ pub(crate) struct LayerCore {
     pub(crate) report_pool: SignalPool,
     /// Fault injection (`faults.panic_actor`): panic after this many training batches.
     pub(crate) panic_after: Option<usize>,
+    /// What `[[probe]]`s record of this shard (sent to the coordinator at each training
+    /// batch's end).
+    pub(crate) taps: Vec<ProbeTap>,
+    pending_probes: Vec<ProbeChunk>,
 }
 
 impl LayerCore {
@@ -171,9 +176,45 @@ impl LayerCore {
             pool: SignalPool::default(),
             report_pool: SignalPool::default(),
             panic_after: None,
+            taps: ProbePlan::taps(&cfg.probes, at.layer, at.range.clone()),
+            pending_probes: Vec::new(),
             syn,
             at,
             cfg,
+        }
+    }
+
+    /// Records the taps due at global step `step`: `read(variable, i)` is local unit `i`'s
+    /// value (a weight row's norm is read here, from the shard's own synapses).
+    pub(crate) fn probe(&mut self, step: u64, read: impl Fn(ProbeVariable, u32) -> f32) {
+        let w = self.syn.weights();
+        let (w, cols) = (w.as_slice(), w.cols());
+        for tap in self.taps.iter_mut().filter(|t| t.due(step)) {
+            let v = tap.variable;
+            let full = tap.record(step, |i| match v {
+                ProbeVariable::WeightNorm => {
+                    let row = &w[i as usize * cols..(i as usize + 1) * cols];
+                    row.iter().map(|x| x * x).sum::<f32>().sqrt()
+                }
+                _ => read(v, i),
+            });
+            if let Some(chunk) = full {
+                self.pending_probes.push(chunk);
+            }
+        }
+    }
+
+    /// Sends the recorded probe samples to the coordinator.
+    fn send_probes(&mut self, ctx: &mut Context<'_, Message>) {
+        let full = self.pending_probes.drain(..);
+        let rest = self.taps.iter_mut().map(|t| t.take(false));
+        for chunk in full
+            .chain(rest)
+            .filter(|c| !c.times.is_empty())
+            .collect::<Vec<_>>()
+        {
+            let step = chunk.times.last().copied().unwrap_or(0);
+            ctx.send(self.at.coordinator, Message::Probe { step, chunk });
         }
     }
 
@@ -274,6 +315,7 @@ impl LayerCore {
         if !b.train {
             return;
         }
+        self.send_probes(ctx);
         if let Some((step, what, value)) = fault {
             self.at.report_fault(ctx, step, what, value);
         }

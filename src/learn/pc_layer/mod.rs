@@ -39,7 +39,7 @@ use crate::learn::layer::core::{InitialDraw, LayerCore, LayerRule, Opened};
 use crate::learn::layer::placement::{read_labels, Batch, Placement};
 use crate::learn::pc;
 use crate::math::matrix::{matmul, Matrix, Threads};
-use crate::message::{Message, Phase, ReportData, Synapses};
+use crate::message::{Message, Phase, ProbeVariable, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::state::{StateBag, StateError};
 
@@ -275,6 +275,9 @@ impl<S: PcSchedule> PcLayer<S> {
         if !self.forward(t, b, ctx) {
             return;
         }
+        if !self.core.taps.is_empty() {
+            self.sample_probes(step, t);
+        }
         let cfg = self.core.cfg.clone();
         let learn_now = !self.learned
             && if cfg.zil {
@@ -290,6 +293,24 @@ impl<S: PcSchedule> PcLayer<S> {
             self.learn(step, ctx);
         }
         self.eps_done = true;
+    }
+
+    /// Records the probes due at global step `step` (step `t` of a training batch, errors
+    /// formed): the first example's values (the output's: its prediction `mu`) and errors,
+    /// the shard's free energy (the output's: its loss), its weight rows' norms.
+    fn sample_probes(&mut self, step: u64, t: usize) {
+        let (x, dx, mu, eps) = (&self.x, &self.dx, &self.mu, &self.eps);
+        let (output, energy) = (self.is_output(), self.energies[t]);
+        self.core.probe(step, |v, i| {
+            let i = i as usize;
+            match v {
+                ProbeVariable::Values if output => mu.row(0)[i],
+                ProbeVariable::Values => x.row(0)[i] + dx.row(0)[i],
+                ProbeVariable::Errors => eps.row(0)[i],
+                ProbeVariable::FreeEnergy => energy,
+                _ => f32::NAN,
+            }
+        });
     }
 
     /// The output's forward-sweep predictions, to the coordinator (accuracy is measured on

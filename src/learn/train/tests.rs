@@ -61,6 +61,7 @@ fn config(rule: Rule) -> LayerConfig {
             output_threshold: 1.0,
             max_value: 1.0,
         }),
+        probes: Vec::new(),
     }
 }
 

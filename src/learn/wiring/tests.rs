@@ -47,6 +47,7 @@ fn config(ep: bool) -> LayerConfig {
             layer_lr: vec![0.1; 3],
         }),
         spc: None,
+        probes: Vec::new(),
     }
 }
 
