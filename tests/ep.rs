@@ -64,6 +64,7 @@ fn config(ep: EpConfig, feedback: Feedback, shards: usize, batches: usize) -> La
         asynchronous: None,
         ep: Some(ep),
         spc: None,
+        probes: Vec::new(),
     }
 }
 
@@ -218,7 +219,7 @@ fn kolen_pollack_copies_stay_tied_through_an_epoch() {
                 checks += 1;
             }
             TrainEvent::Epoch(e) => epochs.push(*e),
-            TrainEvent::BatchDone { .. } => {}
+            TrainEvent::BatchDone { .. } | TrainEvent::Probe(_) => {}
         },
     )
     .expect("the run completes");
@@ -323,7 +324,7 @@ fn an_ep_run_resumed_mid_epoch_ends_where_the_whole_run_ends() {
             &mut |ev| match ev {
                 TrainEvent::Epoch(e) => epochs.push(*e),
                 TrainEvent::Checkpoint(s) => saved.push(*s),
-                TrainEvent::BatchDone { .. } => {}
+                TrainEvent::BatchDone { .. } | TrainEvent::Probe(_) => {}
             },
         )
         .expect("the run completes");

@@ -41,6 +41,7 @@ fn zil_config(batches: usize) -> LayerConfig {
         asynchronous: None,
         ep: None,
         spc: None,
+        probes: Vec::new(),
     }
 }
 

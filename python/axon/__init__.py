@@ -21,7 +21,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from ._axon import RuntimeError, ScenarioError  # noqa: A004 (the CLI's two fail
 from .nir import from_nir, to_nir
 
 __all__ = [
+    "Probe",
     "Run",
     "RuntimeError",
     "ScenarioError",
@@ -78,6 +79,23 @@ def _source(scenario: Source) -> Tuple[Optional[str], Optional[str]]:
     if isinstance(scenario, Mapping):
         return None, json.dumps(dict(scenario))
     return os.fspath(scenario), None
+
+
+class Probe(NamedTuple):
+    """One probe's recording (``Run.probes[name]``)."""
+
+    #: The samples, time x units (time x 1 for a scalar such as ``free_energy``).
+    values: np.ndarray
+    #: Each row's time, in ``time_unit``.
+    times: np.ndarray
+    #: The units' indices in the probe's target.
+    units: np.ndarray
+    #: The variable (``v``, ``values``...).
+    variable: str
+    #: Its unit ("" when it has none).
+    unit: str
+    #: ``ms`` (spiking networks) or ``step`` (inference steps of layer actors).
+    time_unit: str
 
 
 class Run:
@@ -133,6 +151,22 @@ class Run:
         return _tensors(folder / f"epoch-{epoch}.safetensors")
 
     @property
+    def probes(self) -> Dict[str, "Probe"]:
+        """What the scenario's ``[[probe]]`` tables recorded, by probe name: each a
+        :class:`Probe` with ``values`` (time x units), ``times`` (ms for spiking runs,
+        inference steps for layers) and ``units`` (indices in the target)."""
+        summaries = self.results.get("probes", [])
+        if not summaries:
+            return {}
+        t = _tensors(self.path / "probes.safetensors")
+        out = {}
+        for s in summaries:
+            name = s["name"]
+            units = t.get(f"{name}.units", np.zeros(0, dtype=np.uint32))
+            out[name] = Probe(t[name], t[f"{name}.time"], units, s["variable"], s["unit"], s["time_unit"])
+        return out
+
+    @property
     def spikes(self) -> Tuple[np.ndarray, np.ndarray]:
         """(times in ms, neuron ids) of the recorded spikes of a spiking run (the sample the
         raster plot shows)."""
@@ -178,6 +212,7 @@ def run(
     out: Union[str, "os.PathLike[str]", None] = None,
     resume: Union[str, "os.PathLike[str]", None] = None,
     progress: Progress = True,
+    live: bool = False,
 ) -> Run:
     """Runs a scenario as ``axon run`` does and returns the finished :class:`Run`.
 
@@ -186,7 +221,9 @@ def run(
     ``runs/NAME-TIMESTAMP``); ``resume`` continues a stopped run in its folder. ``progress``:
     ``True`` shows a bar (tqdm if installed), ``False`` nothing, or a callable that gets each
     event as a dict (``event`` is ``run_dir``, ``epoch_start``, ``batch`` or ``epoch_end``).
-    The GIL is released while the actors run.
+    The GIL is released while the actors run. ``live=True`` serves the run's live view
+    (as ``axon run --live``) on 127.0.0.1 and prints its address; the page stays up after
+    the run returns, until the next live run or the interpreter exits.
     """
     path, table = _source(scenario)
     state: Dict[str, Any] = {}
@@ -203,6 +240,7 @@ def run(
         None if out is None else os.fspath(out),
         None if resume is None else os.fspath(resume),
         callback,
+        live,
     )
     if state.get("bar") is not None:
         state["bar"].close()

@@ -166,7 +166,8 @@ fn event_dict<'py>(py: Python<'py>, ev: &Event) -> PyResult<Bound<'py, PyDict>> 
 /// released while the run works; `on_event(dict)` is called on this thread. Ctrl-C (or an
 /// exception in `on_event`) stops the run gracefully, as in the CLI, then is raised.
 #[pyfunction]
-#[pyo3(signature = (path, table_json, sets, out, resume, on_event))]
+#[pyo3(signature = (path, table_json, sets, out, resume, on_event, live=false))]
+#[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
     path: Option<String>,
@@ -175,21 +176,53 @@ fn run(
     out: Option<String>,
     resume: Option<String>,
     on_event: Option<Py<PyAny>>,
+    live: bool,
 ) -> PyResult<(String, String)> {
     let scenario = load_scenario(path, table_json, &sets)?;
     let stop = Arc::new(AtomicBool::new(false));
+    let watch = live.then(start_live).transpose()?;
     let opts = RunOptions {
         out: out.map(PathBuf::from),
         resume: resume.map(PathBuf::from),
         stop: Some(stop.clone()),
+        live: watch.as_ref().map(|(hub, _)| hub.sender()),
     };
     let (tx, mut rx) = mpsc::channel();
+    let (name, kind) = (
+        scenario.name().to_owned(),
+        scenario.kind().name().to_owned(),
+    );
     let worker = std::thread::spawn(move || {
         let mut observer = Forward(tx);
         // The Python package runs in one process.
         let single = &mut axon::cluster::Ranks::single();
-        axon::experiment::run::run(&scenario, &opts, &mut observer, single)
+        let outcome = match opts.live.clone() {
+            Some(live) => {
+                let mut watched = axon::experiment::live::LiveObserver {
+                    inner: &mut observer,
+                    live: live.clone(),
+                    name,
+                    kind,
+                };
+                let outcome = axon::experiment::run::run(&scenario, &opts, &mut watched, single);
+                let end = match &outcome {
+                    Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
+                    Err(e) => Err(axon::experiment::run::error_chain(e)),
+                };
+                live.send(axon::experiment::live::LiveEvent::Finished(end));
+                outcome
+            }
+            None => axon::experiment::run::run(&scenario, &opts, &mut observer, single),
+        };
+        drop(opts);
+        outcome
     });
+    if let Some(w) = watch {
+        // The page stays up after the run returns, until the next live run or exit.
+        *LIVE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(w);
+    }
     // An exception in the callback, and a signal (Ctrl-C): each stops the run gracefully.
     let (mut raised, mut signal): (Option<PyErr>, Option<PyErr>) = (None, None);
     loop {
@@ -228,6 +261,32 @@ fn run(
     let summary = outcome.map_err(run_error)?;
     let results = summary.results.to_json();
     Ok((summary.dir.to_string_lossy().into_owned(), results))
+}
+
+/// The live view of the last `run(..., live=True)`: kept serving until the next one.
+static LIVE: std::sync::Mutex<
+    Option<(
+        axon::experiment::live::LiveHub,
+        axon::experiment::live::LiveServer,
+    )>,
+> = std::sync::Mutex::new(None);
+
+/// Starts a live view on 127.0.0.1 and prints its address (the previous one stops).
+fn start_live() -> PyResult<(
+    axon::experiment::live::LiveHub,
+    axon::experiment::live::LiveServer,
+)> {
+    drop(
+        LIVE.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(),
+    );
+    let hub = axon::experiment::live::LiveHub::start();
+    let opts = axon::experiment::live::ServeOptions::default();
+    let server = axon::experiment::live::serve(hub.state(), &opts)
+        .map_err(|e| errors::RuntimeError::new_err(e.to_string()))?;
+    eprintln!("live view: {}", server.url);
+    Ok((hub, server))
 }
 
 /// Hands the memory a finished run freed back to the system. Each run's worker threads
@@ -278,9 +337,16 @@ fn read_tensors<'py>(py: Python<'py>, path: String) -> PyResult<Bound<'py, PyDic
             safetensors::Dtype::U32 => {
                 PyArray1::from_vec(py, le_values(data, u32::from_le_bytes)).into_any()
             }
+            safetensors::Dtype::F64 => {
+                let v: Vec<f64> = data
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect();
+                PyArray1::from_vec(py, v).into_any()
+            }
             other => {
                 return Err(errors::ScenarioError::new_err(format!(
-                    "{path}: tensor {name} has dtype {other:?}; axon writes F32 and U32"
+                    "{path}: tensor {name} has dtype {other:?}; axon writes F32, F64 and U32"
                 )))
             }
         };

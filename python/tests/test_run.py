@@ -104,6 +104,25 @@ def test_a_spiking_run_gives_its_spikes(tmp_path):
     assert np.all(np.diff(times) >= 0) and times.max() < 100
 
 
+def test_probes_come_back_as_arrays_and_live_prints_the_address(tmp_path, capfd):
+    probes = [
+        {"target": "E", "variable": "v", "sample": 5},
+        {"name": "rate", "target": "I", "variable": "spikes", "units": [0, 3], "every": 2},
+    ]
+    scenario = {"name": "cuba-probes", "algorithm": {"kind": "cuba"}, "cuba": {"duration_ms": 50}, "probe": probes}
+    run = axon.run(scenario, out=tmp_path / "p", progress=False, live=True)
+    assert "live view: http://127.0.0.1:" in capfd.readouterr().err
+    v = run.probes["E.v"]
+    assert v.values.shape == (500, 5) and v.times.shape == (500,) and v.unit == "mV"
+    assert v.time_unit == "ms" and abs(v.times[1] - v.times[0] - 0.1) < 1e-9
+    assert np.all((v.values > -80) & (v.values < -40))
+    r = run.probes["rate"]
+    assert r.values.shape == (250, 2) and list(r.units) == [0, 3]
+    assert set(np.unique(r.values)) <= {0.0, 1.0}
+    with pytest.raises(axon.ScenarioError, match=r"probe\[0\].variable"):
+        axon.validate(dict(scenario, probe=[{"target": "E", "variable": "theta"}]))
+
+
 def test_a_stdp_run_gives_its_learned_weights(tmp_path):
     sets = {
         "stdp_mnist.n_exc": 20,

@@ -6,6 +6,7 @@ mod progress;
 mod run;
 mod trace;
 mod validate;
+mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +25,9 @@ Examples:
   axon validate scenarios/bp-mnist.toml
   axon bench bp --threads 1 --epochs 3
   axon bench messages --actors 100000 --workers 2 --spawn 100000 --trace-out runs/msgs
-  axon trace summarize runs/msgs/trace.jsonl";
+  axon trace summarize runs/msgs/trace.jsonl
+  axon run scenarios/cuba.toml --live
+  axon view runs/my-run";
 
 /// axon: neural networks that learn and spike by message passing.
 #[derive(Parser, Debug)]
@@ -71,6 +74,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         what: trace::TraceCommand,
     },
+    /// Serve a finished run folder as the live view's page (until Ctrl-C).
+    View(view::ViewArgs),
 }
 
 /// Runs a subcommand on `ranks` (this process's place in an MPI job, or one process).
@@ -80,6 +85,7 @@ pub(crate) fn dispatch(command: Command, ranks: &mut Ranks) -> Result<(), Failur
         Command::Validate(args) => validate::validate(args),
         Command::Bench { what } => bench::bench(what, ranks),
         Command::Trace { what } => trace::trace(what),
+        Command::View(args) => view::view(args),
     }
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct RunArgs {
     /// runtime.workers, at least 1.
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    live: super::view::LiveArgs,
 }
 
 /// Runs `axon run` on `ranks`: a sweep when the file has a `[sweep]` table (one process
@@ -46,6 +48,7 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
         resume,
         quiet,
         jobs,
+        live,
     } = args;
     let (rank, size) = (ranks.rank(), ranks.size());
     if let Some(sweep) = Sweep::load(&file, &overrides)? {
@@ -105,12 +108,43 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
         enabled: rank == 0 && !quiet && std::io::stderr().is_terminal(),
         bar: None,
     };
+    let stop = stop_flag();
+    let watch = if live.live && rank == 0 {
+        Some(super::view::Live::start(&live)?)
+    } else {
+        None
+    };
     let opts = RunOptions {
         out,
         resume,
-        stop: Some(stop_flag()),
+        stop: Some(stop.clone()),
+        live: watch.as_ref().map(|w| w.hub.sender()),
     };
-    let summary = run_scenario(&scenario, &opts, &mut bars, ranks)?;
+    let outcome = match &opts.live {
+        Some(sender) => {
+            let mut observer = axon::experiment::live::LiveObserver {
+                inner: &mut bars,
+                live: sender.clone(),
+                name: scenario.name().to_owned(),
+                kind: kind.name().to_owned(),
+            };
+            run_scenario(&scenario, &opts, &mut observer, ranks)
+        }
+        None => run_scenario(&scenario, &opts, &mut bars, ranks),
+    };
+    if let (Some(w), Some(sender)) = (watch, &opts.live) {
+        let end = match &outcome {
+            Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
+            Err(e) => Err(axon::experiment::run::error_chain(e)),
+        };
+        sender.send(axon::experiment::live::LiveEvent::Finished(end));
+        if let Ok(summary) = &outcome {
+            print_summary(summary);
+        }
+        w.linger(live.linger, &stop);
+        return outcome.map(|_| ()).map_err(Into::into);
+    }
+    let summary = outcome?;
     if rank == 0 {
         print_summary(&summary);
     }

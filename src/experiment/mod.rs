@@ -2,6 +2,7 @@
 //! checkpoints and plots. (The benchmarks behind `axon bench` are in [`crate::bench`].)
 
 pub mod checkpoint;
+pub mod live;
 pub mod plot;
 pub mod results;
 pub mod run;

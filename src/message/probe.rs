@@ -42,6 +42,9 @@ impl Serialize for Probes {
     }
 }
 
+/// Probes whose names start so feed only a live view: their samples are not kept.
+pub const LIVE_ONLY: &str = "live.";
+
 /// Samples a tap sends in one message (fewer at the end of its window).
 pub const CHUNK_SAMPLES: usize = 256;
 
@@ -299,11 +302,14 @@ impl ProbeArray {
     }
 }
 
+/// One probe in a [`ProbeStore`]: name, variable, units, and its rows by time.
+type StoredProbe = (String, ProbeVariable, Vec<u32>, BTreeMap<u64, Vec<f32>>);
+
 /// Chunks from every tap, assembled into one [`ProbeArray`] per probe.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeStore {
     /// Per probe: name, variable, units, and rows by time.
-    probes: Vec<(String, ProbeVariable, Vec<u32>, BTreeMap<u64, Vec<f32>>)>,
+    probes: Vec<StoredProbe>,
     finished: usize,
 }
 
@@ -319,12 +325,15 @@ impl ProbeStore {
         }
     }
 
-    /// Adds a chunk (one for an unknown probe is ignored).
+    /// Adds a chunk (one for an unknown or live-only probe is counted, not kept).
     pub fn add(&mut self, c: &ProbeChunk) {
         self.finished += usize::from(c.last);
-        let Some((_, var, units, rows)) = self.probes.get_mut(usize::from(c.probe)) else {
+        let Some((name, var, units, rows)) = self.probes.get_mut(usize::from(c.probe)) else {
             return;
         };
+        if name.starts_with(LIVE_ONLY) {
+            return;
+        }
         let width = if var.is_scalar() { 1 } else { units.len() };
         let per = if var.is_scalar() { 1 } else { c.columns.len() };
         for (k, &t) in c.times.iter().enumerate() {

@@ -55,7 +55,8 @@ impl Actor<Message> for ProbeSink {
 }
 
 /// Adds a sink for `plans` to `net` and connects each of `shards` (with their taps) to it,
-/// as the shard's out-edge 0. Returns the sink, or `None` when no shard records anything.
+/// as the shard's out-edge 0, and to itself as out-edge 1 (see
+/// `Population::with_probes`). Returns the sink, or `None` when no shard records anything.
 pub fn attach_sink(
     net: &mut Network<Message>,
     plans: &[ProbePlan],
@@ -70,6 +71,7 @@ pub fn attach_sink(
     for &(id, t) in shards {
         if t > 0 {
             net.connect(id, sink);
+            net.connect(id, id);
         }
     }
     Some(sink)

@@ -42,7 +42,12 @@ pub(super) fn train_actors(
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, epochs, batches);
     let config = scenario.runtime_config();
-    let mut probes = ProbePlan::store(&scenario.probes());
+    let plans = scenario.probes();
+    let mut probes = ProbePlan::store(&plans);
+    if let Some(live) = &opts.live {
+        let steps = crate::experiment::live::LiveEvent::Probes(plans.clone(), 1.0, "step");
+        live.send(steps);
+    }
     let trained = train_layers_on(
         ranks,
         &init,
@@ -53,7 +58,12 @@ pub(super) fn train_actors(
         &control,
         &mut |ev| match ev {
             TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
-            TrainEvent::Probe(chunk) => probes.add(&chunk),
+            TrainEvent::Probe(chunk) => {
+                probes.add(&chunk);
+                if let Some(live) = &opts.live {
+                    live.send(crate::experiment::live::LiveEvent::Probe(chunk));
+                }
+            }
             TrainEvent::Checkpoint(mut state) => {
                 state.results = results.to_json();
                 if let Err(err) = dir.write(RESUME_FILE, &state.to_bytes()) {

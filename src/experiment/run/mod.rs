@@ -161,6 +161,8 @@ pub struct RunOptions {
     /// batches in flight, save a final checkpoint and return [`RunError::Interrupted`]; the BP
     /// baseline stops after its current epoch.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Tell a live view what happens (`axon run --live`): probe samples, spiking progress.
+    pub live: Option<crate::experiment::live::LiveSender>,
 }
 
 impl RunOptions {

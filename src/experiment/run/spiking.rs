@@ -4,6 +4,7 @@
 use super::probes::{write_probes, TimeAxis};
 use super::{Observer, RunError, RunOptions, RunSummary};
 use crate::cluster::Ranks;
+use crate::experiment::live::LiveEvent;
 use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
@@ -26,10 +27,14 @@ pub(super) fn run_cuba_scenario(
     ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
     let root = ranks.is_root();
+    let mut cfg = scenario.cuba();
+    let ticks = (cfg.duration_ms / crate::models::cuba::LIF.dt_ms).round() as u64;
+    let dt = crate::models::cuba::LIF.dt_ms;
+    let live_plans = watch(&mut cfg.probes, opts, (dt, ticks, cfg.neurons));
     let mut run = || {
         crate::models::cuba::run_cuba_on(
             ranks,
-            &scenario.cuba(),
+            &cfg,
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
@@ -48,7 +53,8 @@ pub(super) fn run_cuba_scenario(
         scale: crate::models::cuba::LIF.dt_ms,
         unit: "ms",
     };
-    results.probes = write_probes(&dir, scenario.name(), &run.probes, time)?;
+    let probes = &run.probes[..run.probes.len().min(live_plans)];
+    results.probes = write_probes(&dir, scenario.name(), probes, time)?;
     results.complete();
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
@@ -70,10 +76,15 @@ pub(super) fn run_microcircuit_scenario(
     ranks: &mut Ranks,
 ) -> Result<RunSummary, RunError> {
     let root = ranks.is_root();
+    let mut cfg = scenario.microcircuit();
+    let dt = crate::models::microcircuit::model::LIF.dt_ms;
+    let ticks = (cfg.duration_ms / dt).round() as u64;
+    let neurons = cfg.model().starts()[8];
+    let live_plans = watch(&mut cfg.probes, opts, (dt, ticks, neurons));
     let mut run = |stop| {
         crate::models::microcircuit::run_microcircuit_on(
             ranks,
-            &scenario.microcircuit(),
+            &cfg,
             scenario.seed(),
             (scenario.shards(), scenario.runtime_config()),
             stop,
@@ -93,7 +104,8 @@ pub(super) fn run_microcircuit_scenario(
         scale: crate::models::microcircuit::model::LIF.dt_ms,
         unit: "ms",
     };
-    results.probes = write_probes(&dir, scenario.name(), &run.probes, time)?;
+    let probes = &run.probes[..run.probes.len().min(live_plans)];
+    results.probes = write_probes(&dir, scenario.name(), probes, time)?;
     if run.stopped {
         results.status = "stopped".to_owned();
     } else {
@@ -118,6 +130,47 @@ pub(super) fn run_microcircuit_scenario(
         dir: dir.path().to_owned(),
         results,
     })
+}
+
+/// Neurons whose spikes a live view's raster shows when no probe records spikes.
+const LIVE_RASTER_NEURONS: usize = 50;
+
+/// With a live view: feeds it the probes' samples, tells it the time axis and the ticks,
+/// and (when no probe records spikes) adds a probe of [`LIVE_RASTER_NEURONS`] sampled
+/// neurons' spikes for its raster. Returns how many probes are the scenario's own (the
+/// added one is not written to the run folder).
+fn watch(
+    probes: &mut crate::message::probe::Probes,
+    opts: &RunOptions,
+    (dt_ms, ticks, neurons): (f64, u64, usize),
+) -> usize {
+    use crate::message::probe::{ProbePlan, ProbeVariable};
+    let own = probes.plans.len();
+    let Some(live) = &opts.live else {
+        return own;
+    };
+    let k = LIVE_RASTER_NEURONS.min(neurons) as u64;
+    let evenly: Vec<u32> = (0..k).map(|i| (i * neurons as u64 / k) as u32).collect();
+    if !probes
+        .plans
+        .iter()
+        .any(|p| p.variable == ProbeVariable::Spikes)
+    {
+        probes.plans.push(ProbePlan {
+            name: format!("{}spikes", crate::message::probe::LIVE_ONLY),
+            variable: ProbeVariable::Spikes,
+            layer: 0,
+            units: evenly.clone(),
+            labels: evenly,
+            every: 1,
+            from: 0,
+            until: u64::MAX,
+        });
+    }
+    probes.feed = Some(live.probe_feed());
+    live.send(LiveEvent::Probes(probes.plans.clone(), dt_ms, "ms"));
+    live.send(LiveEvent::Ticks(0, ticks));
+    own
 }
 
 /// Draws `weights.png` (the plastic weights before and after) when synapses learned.

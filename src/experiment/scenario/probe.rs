@@ -140,11 +140,13 @@ impl ScenarioFile {
             .name
             .clone()
             .unwrap_or_else(|| format!("{}.{}", p.target, p.variable));
-        if name.is_empty() || name.len() > 100 || name.contains(['\n', '"', '\\']) {
+        let reserved = name.starts_with(crate::message::probe::LIVE_ONLY);
+        if reserved || name.is_empty() || name.len() > 100 || name.contains(['\n', '"', '\\']) {
             return Err(invalid(
                 &key("name"),
                 format!("{name:?}"),
-                "must be 1-100 characters without quotes, backslashes or newlines",
+                "must be 1-100 characters without quotes, backslashes or newlines, not starting \
+                 with \"live.\" (the live view's own)",
             ));
         }
         let labels = if variable.is_scalar() {

@@ -137,15 +137,32 @@ impl Population {
     }
 
     /// Records the `taps` (of this shard's neurons, by local index) and sends them on
-    /// out-edge 0, which must go to the probe sink; no taps, no edge.
+    /// out-edge 0, which must go to the probe sink; out-edge 1 must come back to the shard
+    /// itself (after a full chunk the shard yields, so the chunk goes out while the run is
+    /// running even when nothing else would end its handler). No taps, no such edges.
     pub(crate) fn with_probes(mut self, taps: Vec<ProbeTap>) -> Self {
         self.taps = taps;
         self
     }
 
-    /// The first out-edge to another shard (0, or 1 behind the probe sink's).
+    /// The first out-edge to another shard (0, or 2 behind the probe sink's and its own).
     fn first_peer(&self) -> usize {
-        usize::from(!self.taps.is_empty())
+        if self.taps.is_empty() {
+            0
+        } else {
+            2
+        }
+    }
+
+    /// After a tick: when a probe chunk is full, sends it and a reminder to itself, and
+    /// says to stop stepping until the reminder comes back (results are unchanged).
+    fn yield_for_probes(&mut self, ctx: &mut Context<'_, Message>) -> bool {
+        if self.probe_out.is_empty() {
+            return false;
+        }
+        self.send_probes(ctx, false);
+        ctx.send(1, Message::Tick { tick: self.tick });
+        true
     }
 
     /// Samples the taps due at the current tick (after integrating it).
@@ -373,6 +390,9 @@ impl Population {
             }
             self.tick += 1;
             self.take_early();
+            if self.yield_for_probes(ctx) {
+                return false;
+            }
         }
         true
     }
@@ -458,6 +478,9 @@ impl Population {
             self.tick += 1;
             if window_ends {
                 self.take_early();
+            }
+            if self.yield_for_probes(ctx) {
+                return false;
             }
         }
         true
