@@ -35,7 +35,8 @@
 //!   `threads` (ranks as threads, for tests), `mpi` (the transport, `mpi` feature).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
 //!   reports, weight transport), `synapses`, the weights that never leave their actor except
-//!   as a counted `WeightCopy`, and `bits`, a tick's spikes packed one bit per neuron.
+//!   as a counted `WeightCopy`, `bits`, a tick's spikes packed one bit per neuron, and
+//!   `probe`, what an actor records of its own state for a `[[probe]]`.
 //! - [`math`]: `matrix` (faer), `rng` (the seeded RNG), `activation`, `loss`, `optimizer`, `mlp`
 //!   (exact forward and backward).
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
@@ -46,7 +47,8 @@
 //! - [`spike`]: the spiking core, which names no model: `lif` (the neuron maths), `population`
 //!   (shard actors, their synapse tables and delay rings), `coupling` (how a spike acts
 //!   without per-synapse weights), `drive` (DC and Poisson input), `record` (rates, CV,
-//!   synchrony, rasters), `neuron_actor` (one actor per neuron and a clock),
+//!   synchrony, rasters), `neuron_actor` (one actor per neuron and a clock), `probe_sink`
+//!   (the actor that takes a spiking network's probe samples),
 //!   `conductance` (the conductance-based LIF neuron), `plasticity` (STDP rules, traces,
 //!   plastic dense projections, adaptive thresholds), `poisson_source` (an input population
 //!   driven by images), `competitive` (winner-take-all shards with plastic input synapses),
@@ -59,7 +61,8 @@
 //!   `diehl_cook` (unsupervised MNIST by spike-timing learning: configuration, coordinator,
 //!   labels, ranked: the network over MPI ranks).
 //! - [`experiment`]: `scenario` (one file per TOML section), `run` (one file per algorithm
-//!   family), `sweep`, `run_dir`, `results`, `checkpoint` and `plot`.
+//!   family), `sweep`, `run_dir`, `results`, `checkpoint`, `plot` and `live` (the live view:
+//!   its events, state and web server).
 //! - [`bench`](mod@bench): the benchmarks behind `axon bench`, what runs each workload and computes its
 //!   rows: `training` (BP and layer-actor epochs), `snn` (the CUBA network), `stress` (the
 //!   message runtime against the bare channels), `scale` (speed-up per worker count) and

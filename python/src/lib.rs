@@ -198,7 +198,7 @@ fn run(
         let single = &mut axon::cluster::Ranks::single();
         let outcome = match opts.live.clone() {
             Some(live) => {
-                let mut watched = axon::experiment::live::LiveObserver {
+                let mut watched = axon::experiment::run::LiveObserver {
                     inner: &mut observer,
                     live: live.clone(),
                     name,

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use axon::cluster::Ranks;
+use axon::experiment::live::LiveEvent;
 use axon::experiment::run::{run as run_scenario, RunOptions, RunSummary};
 use axon::experiment::scenario::Scenario;
 use axon::experiment::sweep::{default_jobs, Sweep, SweepOptions, SweepRow};
@@ -67,7 +68,7 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
                 dir.display()
             )));
         }
-        return run_sweep(&sweep, out, jobs, quiet);
+        return run_sweep(&sweep, out, (jobs, quiet), &live);
     }
     if jobs.is_some() {
         return Err(bad_input(anyhow::anyhow!(
@@ -122,7 +123,7 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
     };
     let outcome = match &opts.live {
         Some(sender) => {
-            let mut observer = axon::experiment::live::LiveObserver {
+            let mut observer = axon::experiment::run::LiveObserver {
                 inner: &mut bars,
                 live: sender.clone(),
                 name: scenario.name().to_owned(),
@@ -233,8 +234,8 @@ fn print_conversion(summary: &RunSummary, ann: f64) {
 fn run_sweep(
     sweep: &Sweep,
     out: Option<PathBuf>,
-    jobs: Option<usize>,
-    quiet: bool,
+    (jobs, quiet): (Option<usize>, bool),
+    live: &super::view::LiveArgs,
 ) -> Result<(), Failure> {
     if jobs == Some(0) {
         return Err(bad_input(anyhow::anyhow!("--jobs must be >= 1")));
@@ -250,16 +251,46 @@ fn run_sweep(
             jobs.min(total)
         );
     }
+    let stop = stop_flag();
     let options = SweepOptions {
         out,
         jobs,
-        stop: Some(stop_flag()),
+        stop: Some(stop.clone()),
     };
-    let summary = sweep.run(&options, &|done, row: &SweepRow| {
+    let watch = live
+        .live
+        .then(|| super::view::Live::start(live))
+        .transpose()?;
+    let sender = watch.as_ref().map(|w| w.hub.sender());
+    let tell = |ev: LiveEvent| sender.iter().for_each(|s| s.send(ev.clone()));
+    tell(LiveEvent::Started {
+        name: sweep.name().to_owned(),
+        kind: "sweep".to_owned(),
+        dir: PathBuf::new(),
+    });
+    let outcome = sweep.run(&options, &|done, row: &SweepRow| {
         if !quiet {
             eprintln!("{}", progress_line(done, total, row));
         }
-    })?;
+        tell(LiveEvent::SweepPoint(sweep_point(row)));
+    });
+    if let Some(w) = watch {
+        let end = match &outcome {
+            Ok(summary) => {
+                tell(LiveEvent::Started {
+                    name: sweep.name().to_owned(),
+                    kind: "sweep".to_owned(),
+                    dir: summary.dir.clone(),
+                });
+                let rows: Vec<serde_json::Value> = summary.rows.iter().map(sweep_point).collect();
+                Ok(serde_json::json!({ "status": "complete", "sweep": rows }))
+            }
+            Err(e) => Err(axon::experiment::run::error_chain(e)),
+        };
+        tell(LiveEvent::Finished(end));
+        w.linger(live.linger, &stop);
+    }
+    let summary = outcome?;
     out!("{}", summary.markdown);
     let failed = summary.failed();
     outln!(
@@ -274,6 +305,26 @@ fn run_sweep(
         )));
     }
     Ok(())
+}
+
+/// A sweep row as the live page's table shows it: folder, swept values, status, each
+/// model's test accuracy, messages, seconds.
+fn sweep_point(row: &SweepRow) -> serde_json::Value {
+    let mut p = serde_json::Map::new();
+    p.insert("folder".into(), row.folder.clone().into());
+    for (k, v) in &row.values {
+        p.insert(k.clone(), v.clone());
+    }
+    p.insert(
+        "status".into(),
+        serde_json::to_value(row.status).unwrap_or_default(),
+    );
+    for (label, m) in &row.models {
+        p.insert(format!("{label} test accuracy"), m.test_accuracy.into());
+    }
+    p.insert("messages".into(), row.messages.into());
+    p.insert("run s".into(), row.run_s.into());
+    serde_json::Value::Object(p)
 }
 
 /// `[DONE/TOTAL] FOLDER: MODEL ACCURACY, ... (SECONDS s)`, or the failure.

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::experiment::results::EpochRecord;
-use crate::experiment::run::Observer;
 use crate::message::probe::{ProbeChunk, ProbeFeed, ProbePlan};
 pub use server::{serve, LiveServer, ServeOptions};
 pub use state::LiveState;
@@ -139,51 +138,5 @@ fn fold(rx: &Receiver<LiveEvent>, state: &Mutex<LiveState>, dropped: &AtomicU64)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.apply(ev);
         s.dropped = dropped.load(Ordering::Relaxed);
-    }
-}
-
-/// An observer that shows progress through `inner` and tells the live view.
-pub struct LiveObserver<'a> {
-    /// The observer it wraps (progress bars).
-    pub inner: &'a mut dyn Observer,
-    /// The live view.
-    pub live: LiveSender,
-    /// The run's name and kind, for the page's title.
-    pub name: String,
-    /// See `name`.
-    pub kind: String,
-}
-
-impl Observer for LiveObserver<'_> {
-    fn data_loaded(&mut self, data: &crate::data::dataset::Dataset) {
-        self.inner.data_loaded(data);
-    }
-    fn run_dir(&mut self, path: &std::path::Path) {
-        self.inner.run_dir(path);
-        self.live.send(LiveEvent::Started {
-            name: self.name.clone(),
-            kind: self.kind.clone(),
-            dir: path.to_owned(),
-        });
-    }
-    fn epoch_start(&mut self, label: &str, epoch: usize, epochs: usize, batches: usize) {
-        self.inner.epoch_start(label, epoch, epochs, batches);
-        self.live.send(LiveEvent::EpochStart {
-            label: label.to_owned(),
-            epoch,
-            epochs,
-            batches,
-        });
-    }
-    fn batch_done(&mut self, done: usize) {
-        self.inner.batch_done(done);
-        self.live.send(LiveEvent::BatchDone(done));
-    }
-    fn epoch_end(&mut self, label: &str, record: &EpochRecord) {
-        self.inner.epoch_end(label, record);
-        self.live.send(LiveEvent::EpochEnd(
-            label.to_owned(),
-            Box::new(*record),
-        ));
     }
 }

@@ -15,6 +15,7 @@ mod layers;
 pub mod probes;
 mod spiking;
 mod stdp;
+mod watched;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ use crate::experiment::run_dir::{RunDir, RunDirError};
 use crate::experiment::scenario::{AlgorithmKind, Baseline, Scenario, ScenarioError};
 use crate::learn::coordinator::resume::ResumeState;
 use crate::math::mlp::Mlp;
+pub use watched::LiveObserver;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
