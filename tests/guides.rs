@@ -144,10 +144,15 @@ fn the_spiking_guide_runs() {
     assert!(run_guide("spiking") >= 4);
 }
 
+#[test]
+fn the_watching_guide_runs() {
+    assert!(run_guide("watching") >= 4);
+}
+
 /// Every guide is run above and listed in the guides' index, and the README links the index.
 #[test]
 fn every_guide_is_run_and_listed() {
-    let tested = ["locality", "tracing", "stress", "spiking"];
+    let tested = ["locality", "tracing", "stress", "spiking", "watching"];
     let dir = common::root().join("docs/guides");
     let index = std::fs::read_to_string(dir.join("README.md")).expect("guides index");
     let mut found: Vec<String> = std::fs::read_dir(&dir)
