@@ -7,6 +7,7 @@
 //! (or says the quantity is dimensionless).
 //! Each figure lives in its own file: [`accuracy`], [`sweep`], [`energy`] (free energy and EP
 //! energy), [`spikes`] (CUBA and conversion rasters), [`microcircuit`] (its raster and rates box plot),
+//! [`spc`] (spiking predictive coding's error rates by tick and one image's raster),
 //! [`stdp`] (receptive fields and the training curve of spike-timing learning) and [`heatmap`]
 //! (traffic).
 //!
@@ -17,6 +18,7 @@ pub mod accuracy;
 pub mod energy;
 pub mod heatmap;
 pub mod microcircuit;
+pub mod spc;
 pub mod spikes;
 pub mod stdp;
 pub mod sweep;
@@ -36,6 +38,7 @@ pub use accuracy::accuracy_png;
 pub use energy::{ep_energy_png, free_energy_png};
 pub use heatmap::traffic_heatmap_png;
 pub use microcircuit::{microcircuit_raster_png, rates_box_png};
+pub use spc::{error_rates_png, spc_raster_png};
 pub use spikes::{cuba_raster_png, spike_raster_png};
 pub use stdp::{receptive_fields_png, stdp_curve_png, weights_png};
 pub use sweep::{sweep_png, SweepAxis, SweepSeries};
