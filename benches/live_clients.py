@@ -66,7 +66,7 @@ class Clients:
     """The page clients, the client that never reads and the 401 checker; they wait for the
     URL, then run until `stop` is set."""
 
-    def __init__(self, n, period, stuck_requests, rcvbuf):
+    def __init__(self, n, period, stuck_requests, rcvbuf, stuck=True):
         self.n, self.period = n, period
         self.stuck_requests, self.rcvbuf = stuck_requests, rcvbuf
         self.url_ready = threading.Event()
@@ -88,7 +88,8 @@ class Clients:
         self.stuck_let_go = False
         self.no_token = [0, 0]  # [401 answers, asked]
         self.threads = [threading.Thread(target=self.poll, args=(i,), daemon=True) for i in range(n)]
-        self.threads.append(threading.Thread(target=self.never_reads, daemon=True))
+        if stuck:
+            self.threads.append(threading.Thread(target=self.never_reads, daemon=True))
         self.threads.append(threading.Thread(target=self.check_401, daemon=True))
         self.stuck_sock = None
 
@@ -225,11 +226,12 @@ def run_once(args, out, mode):
     """One run of `mode`; returns a dict of what was measured."""
     cmd = [args.binary, "run", args.scenario, "--out", out, "-q",
            "--set", f"cuba.duration_ms={args.duration_ms}"]
-    if mode != "no live":
+    if mode != "none":
         cmd += ["--live", "--linger", "0"]
     clients = None
-    if mode == "live, 50+1":
-        clients = Clients(args.clients, args.period, args.stuck_requests, args.rcvbuf)
+    if mode == "clients":
+        clients = Clients(args.clients, args.period, args.stuck_requests, args.rcvbuf,
+                          not args.no_stuck)
         clients.start()
     stderr_lines, stdout_lines = [], []
     summary_at = [None]
@@ -328,15 +330,20 @@ def main():
     ap.add_argument("--stuck-requests", type=int, default=200_000,
                     help="requests the never-reading client tries to pipeline")
     ap.add_argument("--rcvbuf", type=int, default=1024, help="its SO_RCVBUF in bytes")
+    ap.add_argument("--no-stuck", action="store_true",
+                    help="leave out the never-reading client (to tell the costs apart)")
     ap.add_argument("--timeout", type=float, default=300.0, help="kill axon after this many s")
     ap.add_argument("--exit-grace", type=float, default=10.0,
                     help="s after the summary line before the stuck client is let go")
     args = ap.parse_args()
 
-    modes = ["no live", "live, idle", "live, 50+1"]
+    modes = ["none", "idle", "clients"]
+    label = {"none": "no live", "idle": "live, idle",
+             "clients": f"live, {args.clients}+{0 if args.no_stuck else 1}"}
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
     print(f"{args.scenario}, {args.duration_ms:g} ms simulated, best of {args.repeats}, "
-          f"modes interleaved; {args.clients} page clients every {args.period} s + 1 never reading")
+          f"modes interleaved; {args.clients} page clients every {args.period} s"
+          f"{'' if args.no_stuck else ' + 1 never reading'}")
     runs = {m: [] for m in modes}
     with tempfile.TemporaryDirectory(prefix="axon-live-clients-") as tmp:
         for i in range(args.repeats):
@@ -351,23 +358,24 @@ def main():
         walls = [r["wall_s"] for r in rs]
         best[m] = min(walls)
         spikes = ",".join(str(s) for s in sorted({r["spikes"] for r in rs}))
-        print(f"{m:<12} {best[m]:>11.4f} {statistics.median(walls):>8.4f} {spikes:>8} "
+        print(f"{label[m]:<12} {best[m]:>11.4f} {statistics.median(walls):>8.4f} {spikes:>8} "
               f"{statistics.median(r['axon_cpu_s'] for r in rs):>10.3f} "
               f"{statistics.median(r['clients_cpu_s'] for r in rs):>13.3f} "
               f"{max(r['exit_after_summary_s'] for r in rs):>20.3f}")
-    print("all walls:", {m: [round(r["wall_s"], 4) for r in runs[m]] for m in modes})
+    print("all walls:", {label[m]: [round(r["wall_s"], 4) for r in runs[m]] for m in modes})
 
-    idle_vs_none = (best["live, idle"] / best["no live"] - 1) * 100
-    clients_vs_idle = (best["live, 50+1"] / best["live, idle"] - 1) * 100
-    clients_vs_none = (best["live, 50+1"] / best["no live"] - 1) * 100
-    print(f"\nlive idle vs no live:       {idle_vs_none:+.1f} %")
-    print(f"50+1 clients vs live idle:  {clients_vs_idle:+.1f} %   "
+    idle_vs_none = (best["idle"] / best["none"] - 1) * 100
+    clients_vs_idle = (best["clients"] / best["idle"] - 1) * 100
+    clients_vs_none = (best["clients"] / best["none"] - 1) * 100
+    c = label["clients"].split(", ")[1]
+    print(f"\nlive idle vs no live:      {idle_vs_none:+6.1f} %")
+    print(f"{c} clients vs live idle: {clients_vs_idle:+6.1f} %   "
           f"(bar <= 5 %: {'holds' if clients_vs_idle <= 5 else 'FAILS'})")
-    print(f"50+1 clients vs no live:    {clients_vs_none:+.1f} %")
+    print(f"{c} clients vs no live:   {clients_vs_none:+6.1f} %")
 
     print("\nclients, per run:")
     ok_401 = True
-    for r in runs["live, 50+1"]:
+    for r in runs["clients"]:
         ok_401 &= r["no_token"][0] == r["no_token"][1] > 0
         print(f"  wall {r['wall_s']:.4f} s: {r['requests_ok']} ok, {r['errors']} errors, "
               f"statuses {r['statuses']}, {r['bytes'] / 1e3:.0f} kB, latency median "

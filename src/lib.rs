@@ -42,7 +42,8 @@
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
 //! - [`learn`]: `backprop` (the synchronous baseline), `pc` and `ep` (the maths of predictive
 //!   coding and Z-IL, of EP and C-EP), `layer` (the kit every layer actor embeds), `pc_layer`,
-//!   `spc_layer` (spiking PC) and `ep_layer` (the rules as actors), `coordinator`, `wiring` (a layer-actor network),
+//!   `spc_layer` (spiking PC) and `ep_layer` (the rules as actors), `spc_record` (what spiking
+//!   PC records for its figures), `coordinator`, `wiring` (a layer-actor network),
 //!   `train` (a layer-actor run) and `inference` (a trained network evaluated by messages).
 //! - [`spike`]: the spiking core, which names no model: `lif` (the neuron maths), `population`
 //!   (shard actors, their synapse tables and delay rings), `coupling` (how a spike acts

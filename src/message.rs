@@ -284,6 +284,22 @@ pub enum ReportData {
         /// `dLoss/db` of the shard (`1 x rows`).
         bias: Signal,
     },
+    /// Spiking PC: the sender's spikes per tick of one training batch, by population (value,
+    /// positive error, negative error neurons), for the error-rate figure.
+    TickCounts {
+        /// The sender's layer (1-based).
+        layer: u32,
+        /// `ticks x 3` counts, tick-major.
+        counts: std::sync::Arc<Vec<u32>>,
+    },
+    /// Spiking PC: every spike of one image in the sender's neurons, for the raster figure.
+    Raster {
+        /// The sender's layer (1-based).
+        layer: u32,
+        /// `(tick, neuron, population)` triples; neurons are numbered within the layer,
+        /// populations as in `TickCounts`.
+        events: std::sync::Arc<Vec<u32>>,
+    },
 }
 
 /// What a batch is for: the coordinator sends one phase word to every layer actor per batch,
@@ -482,6 +498,9 @@ impl Payload for Message {
                 ReportData::Energy(_) => 8,
                 ReportData::SpikeCounts { .. } | ReportData::Fault { .. } => 16,
                 ReportData::Responses { counts, .. } => 4 * counts.len() + 20,
+                ReportData::TickCounts { counts: v, .. } | ReportData::Raster { events: v, .. } => {
+                    4 * v.len() + 4
+                }
                 ReportData::Settled { .. } => 12,
                 ReportData::Energies { values, .. } => values.bytes(),
                 ReportData::Snapshot { copy, .. } | ReportData::Feedback { copy, .. } => {

@@ -195,6 +195,13 @@ fn learning_runs_give_the_one_process_numbers_on_two_and_four_ranks() {
                 );
             }
             assert_eq!(m(&got)["pc"], m(&reference)["pc"], "{what}");
+            if model == "spc" {
+                // Rates by tick are in `pc`; the raster image is its own file.
+                assert!(m(&got)["pc"][0]["tick_rates"].is_array(), "{what}");
+                let raster = |d: &Path| std::fs::read(d.join("spc_raster.safetensors"));
+                let (a, b) = (raster(&out).expect("raster"), raster(&one).expect("raster"));
+                assert_eq!(a, b, "{what}: the raster");
+            }
             for key in ["totals", "per_kind", "weight_transport_bytes"] {
                 assert_eq!(
                     got["traffic"][key], reference["traffic"][key],

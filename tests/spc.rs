@@ -7,8 +7,9 @@ mod common;
 
 use common::{command, expect_bad_input, stderr};
 
-/// Runs the scenario with `sets` into a fresh folder; returns results.json.
-fn run(sets: &[&str]) -> serde_json::Value {
+/// Runs the scenario with `sets` into a fresh folder; returns results.json and the raster
+/// file (after checking that both spiking PC figures are there).
+fn run(sets: &[&str]) -> (serde_json::Value, Vec<u8>) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let out = tmp.path().join("run");
     let mut c = command(&["run", "scenarios/spc-mnist.toml", "-q"]);
@@ -17,14 +18,19 @@ fn run(sets: &[&str]) -> serde_json::Value {
     }
     let o = c.arg("--out").arg(&out).output().expect("runs");
     assert!(o.status.success(), "{}", stderr(&o));
+    for png in ["error_rates.png", "spc_raster.png", "free_energy.png"] {
+        let bytes = std::fs::read(out.join(png)).expect(png);
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+    }
     let text = std::fs::read_to_string(out.join("results.json")).expect("results");
-    serde_json::from_str(&text).expect("json")
+    let raster = std::fs::read(out.join("spc_raster.safetensors")).expect("raster");
+    (serde_json::from_str(&text).expect("json"), raster)
 }
 
 #[test]
 fn spiking_pc_learns_from_spikes_alone_beside_rate_pc() {
     // `spc.trace_ticks` off its default: the rate twin must not inherit `[spc]`.
-    let json = run(&[
+    let (json, raster) = run(&[
         "train.epochs=1",
         "data.train_limit=5000",
         "data.test_limit=1000",
@@ -56,6 +62,60 @@ fn spiking_pc_learns_from_spikes_alone_beside_rate_pc() {
         "spike bits are fewer bytes than f32 activities and errors"
     );
     assert!(json["models"]["pc"]["traffic"]["per_kind"]["activity"]["messages"].as_u64() > Some(0));
+    // Rates by tick: 40 ticks per layer; error neurons silent while the network settles, the
+    // output's value neurons never firing.
+    let rates = json["models"]["spc"]["pc"][0]["tick_rates"]
+        .as_array()
+        .expect("tick_rates");
+    assert_eq!(rates.len(), 3);
+    let series = |r: &serde_json::Value, k: &str| -> Vec<f64> {
+        r[k].as_array()
+            .expect(k)
+            .iter()
+            .map(|v| v.as_f64().expect("rate"))
+            .collect()
+    };
+    for r in rates {
+        let (pos, neg) = (series(r, "error_pos"), series(r, "error_neg"));
+        assert_eq!((pos.len(), neg.len()), (40, 40));
+        assert!(pos[..20].iter().chain(&neg[..20]).all(|&v| v == 0.0), "{r}");
+        assert!(pos[20..].iter().sum::<f64>() > 0.0, "{r}");
+    }
+    assert!(series(&rates[0], "value")[20] > 0.0);
+    assert!(series(&rates[2], "value").iter().all(|&v| v == 0.0));
+    check_raster(&raster);
+}
+
+/// Checks the raster file of a 784-256-256-10 run: every layer fires; value spikes only in
+/// the hidden layers, error spikes only in learn ticks; neurons inside their layer.
+fn check_raster(raster: &[u8]) {
+    let file = safetensors::SafeTensors::deserialize(raster).expect("safetensors");
+    let column = |name: &str| -> Vec<u32> {
+        let t = file.tensor(name).expect(name);
+        t.data()
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect()
+    };
+    let (layer, tick, neuron, population) = (
+        column("layer"),
+        column("tick"),
+        column("neuron"),
+        column("population"),
+    );
+    assert!(!layer.is_empty());
+    for i in 0..layer.len() {
+        let width = [256, 256, 10][layer[i] as usize - 1];
+        assert!(neuron[i] < width && tick[i] < 40);
+        if population[i] == 0 {
+            assert!(layer[i] < 3, "the output's value neurons do not fire");
+        } else {
+            assert!(tick[i] >= 20, "error spikes in learn ticks only");
+        }
+    }
+    for l in 1..=3 {
+        assert!(layer.contains(&l), "layer {l} fired");
+    }
 }
 
 #[test]
@@ -69,19 +129,24 @@ fn any_worker_and_shard_count_gives_the_same_numbers() {
     ];
     let figures = |extra: &[&str]| {
         let sets: Vec<&str> = base.iter().chain(extra).copied().collect();
-        let json = run(&sets);
+        let (json, raster) = run(&sets);
         let m = &json["models"]["spc"];
         (
             m["epochs"][0]["test_accuracy"].clone(),
             m["epochs"][0]["train_loss"].clone(),
             m["pc"][0]["free_energy"].clone(),
-            m["pc"][0]["spikes_per_image"].clone(),
+            (
+                m["pc"][0]["spikes_per_image"].clone(),
+                m["pc"][0]["tick_rates"].clone(),
+                raster,
+            ),
         )
     };
     let one = figures(&["runtime.workers=1", "runtime.shards=1"]);
+    assert!(one.3 .1.is_array(), "rates by tick");
     assert_eq!(one, figures(&["runtime.workers=2", "runtime.shards=1"]));
-    // Two shards per hidden layer: the same spikes and accuracy; the free energy is summed
-    // over shards in another order (within 1e-6).
+    // Two shards per hidden layer: the same spikes (counts, rates by tick, the raster) and
+    // accuracy; the free energy is summed over shards in another order (within 1e-6).
     let two = figures(&["runtime.workers=2", "runtime.shards=2"]);
     assert_eq!((&one.0, &one.1, &one.3), (&two.0, &two.1, &two.3));
     let energies = |v: &serde_json::Value| -> Vec<f64> {
@@ -189,10 +254,21 @@ fn a_killed_run_resumes_to_the_numbers_of_an_uninterrupted_one() {
             .iter()
             .map(|e| e["test_accuracy"].clone())
             .collect();
+        // The counts, rates by tick and the raster of both epochs too (the first epoch's
+        // sums cross the checkpoint; the raster image is a shard's state).
+        let spiking: Vec<_> = (0..2)
+            .map(|e| {
+                let p = &m["pc"][e];
+                (p["spikes_per_image"].clone(), p["tick_rates"].clone())
+            })
+            .collect();
+        let raster = std::fs::read(d.join("spc_raster.safetensors")).expect("raster");
         (
             accuracy,
             m["pc"][1]["free_energy"].clone(),
             json["status"].clone(),
+            spiking,
+            raster,
         )
     };
     assert_eq!(figures(&reference), figures(&killed));

@@ -215,3 +215,37 @@ fn a_failing_sweep_combination_does_not_stop_the_others() {
     assert!(md.contains("| failed: "), "{md}");
     assert!(out.join("sweep-train.lr.png").is_file());
 }
+
+/// A sweep over a `[spc]` key (spiking PC's learn ticks per image): each combination is a
+/// spiking PC run with no weight transport, and its rates by tick span its own ticks.
+#[test]
+fn a_sweep_over_spiking_pc_ticks_runs_each_setting() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let text = format!(
+        "name = \"spc-grid\"\nseed = 1\n[data]\ndir = \"{}\"\ntrain_limit = 256\ntest_limit = 100\n\
+         [network]\nlayers = [784, 32, 10]\n[train]\nepochs = 1\n\
+         [algorithm]\nkind = \"spc\"\nfeedback = \"kolen-pollack\"\nkp_init = \"random\"\n\
+         [spc]\nsettle_ticks = 8\n[sweep]\n\"spc.learn_ticks\" = [4, 8]\n",
+        mnist_dir().display()
+    );
+    let file = write_file(tmp.path(), "spc-grid.toml", &text);
+    let out = tmp.path().join("sweep");
+    let o = run_into(&file, &out, &["--jobs", "1", "--quiet"]);
+    assert!(o.status.success(), "sweep failed: {}", stderr(&o));
+    let rows = sweep_rows(&out);
+    assert_eq!(rows.len(), 2);
+    for (r, learn) in rows.iter().zip([4, 8]) {
+        assert_eq!(r["status"], "complete", "{r}");
+        assert_eq!(r["algorithm"], "spc", "{r}");
+        assert_eq!(r["values"]["spc.learn_ticks"], learn);
+        assert_eq!(r["weight_transport_bytes"], 0, "{r}");
+        let sub = out.join(r["folder"].as_str().expect("folder"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(sub.join("results.json")).expect("results.json"))
+                .expect("valid JSON");
+        let rates = &json["models"]["spc"]["pc"][0]["tick_rates"][0]["error_pos"];
+        assert_eq!(rates.as_array().map(Vec::len), Some(8 + learn), "{rates}");
+        assert!(sub.join("error_rates.png").is_file() && sub.join("spc_raster.png").is_file());
+    }
+    assert!(out.join("sweep-spc.learn_ticks.png").is_file());
+}

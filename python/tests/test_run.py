@@ -140,6 +140,19 @@ def test_a_stdp_run_gives_its_learned_weights(tmp_path):
     assert run.results["stdp"]["test"]["images"] == 50
 
 
+def test_a_spiking_pc_run_gives_its_rates_and_raster(tmp_path):
+    sets = {**SMALL, "data.train_limit": 256, "data.test_limit": 64, "compare.baseline": "none"}
+    run = axon.run("scenarios/spc-mnist.toml", set=sets, out=tmp_path / "spc", progress=False)
+    assert [(e["model"], e["epoch"]) for e in run.epochs] == [("spc", 1)]
+    assert run.traffic["weight_transport_bytes"] == 0
+    assert run.weights("spc")["layers.0.weight"].shape == (256, 784)
+    rates = run.results["models"]["spc"]["pc"][0]["tick_rates"]
+    assert [r["layer"] for r in rates] == [1, 2, 3]
+    assert all(len(r["error_pos"]) == 40 and sum(r["error_pos"][:20]) == 0 for r in rates)
+    for name in ["error_rates.png", "spc_raster.png", "spc_raster.safetensors"]:
+        assert (run.path / name).is_file(), name
+
+
 def test_ctrl_c_stops_gracefully_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
     sets = dict(SMALL, **{"train.epochs": 30, "checkpoint.every_batches": 5})

@@ -272,12 +272,14 @@ fn put_phase(out: &mut Vec<u8>, p: Phase) {
     }
 }
 
+/// A report's head: its tag and two words (which layer, shard or offset, as it needs).
+fn who(out: &mut Vec<u8>, tag: u8, a: u32, b: u32) {
+    out.push(tag);
+    put_u32(out, a);
+    put_u32(out, b);
+}
+
 fn put_report(out: &mut Vec<u8>, d: &ReportData) {
-    let who = |out: &mut Vec<u8>, tag: u8, a: u32, b: u32| {
-        out.push(tag);
-        put_u32(out, a);
-        put_u32(out, b);
-    };
     match d {
         ReportData::Predictions(s) => {
             who(out, 0, 0, 0);
@@ -348,23 +350,24 @@ fn put_report(out: &mut Vec<u8>, d: &ReportData) {
             put_signal(out, weight);
             put_signal(out, bias);
         }
-        ReportData::Responses { .. } => put_responses(out, d),
+        ReportData::Responses { .. }
+        | ReportData::TickCounts { .. }
+        | ReportData::Raster { .. } => put_counts(out, d),
     }
 }
 
-/// A `Responses` report (tag 10): its offset as the first word, counts, spikes, events.
-fn put_responses(out: &mut Vec<u8>, d: &ReportData) {
-    if let ReportData::Responses {
-        offset,
-        counts,
-        spikes,
-        events,
-    } = d
-    {
-        out.push(10);
-        put_u32(out, *offset);
-        put_u32(out, 0);
-        put_u32s(out, counts);
+/// The reports of counts: `Responses` (tag 10: its offset as the first word, counts, spikes,
+/// events), `TickCounts` (11) and `Raster` (12) (the layer as the first word, the counts).
+fn put_counts(out: &mut Vec<u8>, d: &ReportData) {
+    let (tag, first, counts) = match d {
+        ReportData::Responses { offset, counts, .. } => (10, offset, counts),
+        ReportData::TickCounts { layer, counts } => (11, layer, counts),
+        ReportData::Raster { layer, events } => (12, layer, events),
+        _ => return,
+    };
+    who(out, tag, *first, 0);
+    put_u32s(out, counts);
+    if let ReportData::Responses { spikes, events, .. } = d {
         out.extend_from_slice(&spikes.to_le_bytes());
         out.extend_from_slice(&events.to_le_bytes());
     }
@@ -586,6 +589,14 @@ impl Reader<'_> {
                 counts: std::sync::Arc::new(self.u32s()?),
                 spikes: self.u64()?,
                 events: self.u64()?,
+            },
+            11 => ReportData::TickCounts {
+                layer: a,
+                counts: std::sync::Arc::new(self.u32s()?),
+            },
+            12 => ReportData::Raster {
+                layer: a,
+                events: std::sync::Arc::new(self.u32s()?),
             },
             t => return Err(WireError(format!("unknown report tag {t}"))),
         })

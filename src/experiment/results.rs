@@ -183,6 +183,10 @@ pub struct PcRecord {
     /// Spiking PC: synaptic events per training image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synaptic_events_per_image: Option<f64>,
+    /// Spiking PC: per layer, mean spikes per neuron and training image at each tick of a
+    /// training batch (settle ticks first), for value, positive and negative error neurons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick_rates: Option<Vec<crate::learn::spc_record::TickRates>>,
 }
 
 /// One epoch.

@@ -34,9 +34,11 @@ use crate::learn::layer::config::{Feedback, LayerConfig};
 use crate::learn::layer::core::{InitialDraw, LayerCore, LayerRule, Opened};
 use crate::learn::layer::placement::{read_labels, Batch, Placement};
 use crate::learn::pc;
+use crate::learn::spc_record::Recorder;
 use crate::math::matrix::{matmul, Matrix, Threads};
-use crate::message::{BitPool, Message, Phase, ReportData, SpikeBits, Synapses};
+use crate::message::{BitPool, Message, Phase, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
+use crate::state::{StateBag, StateError};
 
 /// One shard of a spiking predictive-coding layer.
 pub(crate) struct SpcLayer {
@@ -68,10 +70,8 @@ pub(crate) struct SpcLayer {
     grad_fb: Matrix,
     scaled: Matrix,
     bits: BitPool,
-    /// Spikes fired (and, by layer 1's first shard, the input's) and synaptic events
-    /// delivered in the open batch.
-    spike_count: u64,
-    event_count: u64,
+    /// Spike and event counts, spikes per tick, one image's spikes (for the reports).
+    record: Recorder,
     eps_done: bool,
     energies: Vec<f32>,
 }
@@ -110,8 +110,7 @@ impl SpcLayer {
             grad_fb: Matrix::zeros(n_above, width),
             scaled: z(width),
             bits: BitPool::default(),
-            spike_count: 0,
-            event_count: 0,
+            record: Recorder::new(at.range.start, spc.last_step() + 1),
             eps_done: false,
             energies: vec![0.0; spc.last_step() + 1],
             spc,
@@ -121,24 +120,6 @@ impl SpcLayer {
 
     fn is_output(&self) -> bool {
         self.core.is_output()
-    }
-
-    /// The threshold of this layer's error neurons.
-    fn threshold(&self) -> f32 {
-        if self.is_output() {
-            self.spc.output_threshold
-        } else {
-            self.spc.error_threshold
-        }
-    }
-
-    /// The threshold of the error neurons above (the output's when they are the output).
-    fn threshold_above(&self) -> f32 {
-        if self.core.at.layer + 1 == self.core.at.layers {
-            self.spc.output_threshold
-        } else {
-            self.spc.error_threshold
-        }
     }
 
     /// The last tick of the open batch.
@@ -172,10 +153,9 @@ impl SpcLayer {
                 let (rows, cols) = (bits.rows as usize, bits.cols as usize);
                 let s = c.pool.signal(rows, cols, |o| bits.unpack(o));
                 let fired = s.values().iter().filter(|&&v| v != 0.0).count() as u64;
-                self.event_count += fired * c.at.range.len() as u64;
-                if up && c.at.layer == 1 && c.at.shard == 0 {
-                    self.spike_count += fired; // the input's spikes
-                }
+                // Layer 1's first shard counts the input's spikes.
+                let input = up && c.at.layer == 1 && c.at.shard == 0;
+                self.record.received(fired, c.at.range.len(), input);
                 if up {
                     c.below.put(shard as usize, s);
                 } else {
@@ -197,8 +177,13 @@ impl SpcLayer {
     }
 
     fn begin(&mut self, step: u64, phase: Phase, ctx: &mut Context<'_, Message>) {
-        let rows = match self.core.open(step, phase, ctx) {
-            Opened::Batch { rows, .. } => rows,
+        if phase == Phase::Snapshot {
+            // Before the synapses: the coordinator closes the snapshot on those.
+            let raster = self.record.raster(self.core.at.layer);
+            self.core.at.report(ctx, step, raster);
+        }
+        let (rows, train) = match self.core.open(step, phase, ctx) {
+            Opened::Batch { rows, train } => (rows, train),
             Opened::Save => return self.report_state(step, ctx),
             Opened::Nothing => return,
         };
@@ -223,7 +208,7 @@ impl SpcLayer {
             m.fill(0.0);
         }
         self.energies.fill(0.0);
-        (self.spike_count, self.event_count) = (0, 0);
+        self.record.begin(train);
         // Tick 0: the value neurons start at rest; they fire nothing yet.
         if !self.is_output() {
             self.send_spikes(step, ctx);
@@ -245,13 +230,9 @@ impl SpcLayer {
                 *c += s;
             }
         }
-        let c = &self.core;
         // mu = max_value r W^T + b: a spike stands for `max_value` of activity.
-        let mv = if c.at.layer == 1 {
-            1.0
-        } else {
-            self.spc.max_value
-        };
+        let mv = self.below_value();
+        let c = &self.core;
         self.mu.set_rows(self.trace.rows());
         matmul(
             &mut self.mu,
@@ -316,7 +297,7 @@ impl SpcLayer {
 
     /// The error neurons of a learn tick: integrate, fire, count.
     fn error_spikes(&mut self, t: usize) {
-        let th = self.threshold();
+        let th = self.spc.threshold(self.is_output());
         if self.is_output() {
             let c = &self.core;
             let drive = self.drive.as_mut_slice();
@@ -343,7 +324,6 @@ impl SpcLayer {
             .zip(self.e.as_mut_slice())
             .zip(self.e_sum.as_mut_slice())
             .zip(self.drive.as_slice());
-        let mut fired = 0;
         for (((u, e), sum), &d) in it {
             *u += d;
             *e = if *u >= th {
@@ -355,9 +335,8 @@ impl SpcLayer {
             };
             *u -= th * *e;
             *sum += th * *e;
-            fired += u64::from(*e != 0.0);
         }
-        self.spike_count += fired;
+        self.record.errors(t, &self.e);
     }
 
     /// The output's prediction at the last settle tick, to the coordinator.
@@ -378,13 +357,13 @@ impl SpcLayer {
         }
         let (rows, cols) = (self.e.rows(), self.e.cols());
         let bits = self.bits.pack(rows, cols, true, self.e.as_slice());
-        send_bits(ctx, c.at.down.clone(), step, c.at.shard as u32, &bits);
+        c.at.send_bits(ctx, c.at.down.clone(), step, &bits);
     }
 
     /// Fires the value neurons from `phi(x)` for the next tick and sends the spikes up.
     fn send_spikes(&mut self, step: u64, ctx: &mut Context<'_, Message>) {
-        let counting = self.core.batch.is_some_and(|b| b.train)
-            && (step - self.core.batch.map_or(0, |b| b.base)) as usize >= self.spc.settle_ticks;
+        let t = (step - self.core.batch.map_or(step, |b| b.base)) as usize;
+        let counting = self.core.batch.is_some_and(|b| b.train) && t >= self.spc.settle_ticks;
         let act = self.core.cfg.activation;
         let mv = self.spc.max_value;
         let it = self
@@ -404,11 +383,11 @@ impl SpcLayer {
                 *c += *s;
             }
         }
-        self.spike_count += self.spikes.as_slice().iter().filter(|&&s| s != 0.0).count() as u64;
+        self.record.values(t, &self.spikes);
         let (rows, cols) = (self.spikes.rows(), self.spikes.cols());
         let bits = self.bits.pack(rows, cols, false, self.spikes.as_slice());
         let c = &self.core;
-        send_bits(ctx, c.at.up.clone(), step, c.at.shard as u32, &bits);
+        c.at.send_bits(ctx, c.at.up.clone(), step, &bits);
     }
 
     /// The Hebbian update of `W` and `b` from the learn ticks' counts (`E^T C / T^2`).
@@ -465,7 +444,9 @@ impl SpcLayer {
     /// The error spikes from above are all here: feedback, relaxation, the next tick's
     /// spikes (or, at the last tick, Kolen-Pollack's update and the batch's end).
     fn finish_step(&mut self, ctx: &mut Context<'_, Message>) {
-        let th_above = self.threshold_above();
+        let th_above = self
+            .spc
+            .threshold(self.core.at.layer + 1 == self.core.at.layers);
         if self.learning() {
             self.core.above.assemble();
             let above = self.core.above.view();
@@ -524,9 +505,7 @@ impl SpcLayer {
 
     fn end_batch(&mut self, ctx: &mut Context<'_, Message>) {
         let b = self.core.batch.expect("a batch is open");
-        if b.train {
-            let (spikes, events) = (self.spike_count, self.event_count);
-            let data = ReportData::SpikeCounts { spikes, events };
+        for data in self.record.finish(self.core.at.layer).into_iter().flatten() {
             self.core.at.report(ctx, b.base, data);
         }
         let k = self.energies.iter().position(|e| !e.is_finite());
@@ -574,20 +553,6 @@ impl SpcLayer {
     }
 }
 
-/// Sends `bits` at `step` from shard `shard` on each edge of `edges`.
-fn send_bits(
-    ctx: &mut Context<'_, Message>,
-    edges: std::ops::Range<usize>,
-    step: u64,
-    shard: u32,
-    bits: &SpikeBits,
-) {
-    for edge in edges {
-        let bits = bits.clone();
-        ctx.send(edge, Message::SpikeBatch { step, shard, bits });
-    }
-}
-
 impl LayerRule for SpcLayer {
     fn core(&mut self) -> &mut LayerCore {
         &mut self.core
@@ -599,6 +564,17 @@ impl LayerRule for SpcLayer {
 
     fn advance(&mut self, ctx: &mut Context<'_, Message>) -> bool {
         self.step_on(ctx)
+    }
+
+    fn save_state(&mut self) -> StateBag {
+        let mut bag = self.core.save_state();
+        self.record.save(&mut bag);
+        bag
+    }
+
+    fn restore_state(&mut self, bag: &StateBag) -> Result<(), StateError> {
+        self.core.restore_state(bag)?;
+        self.record.restore(bag)
     }
 }
 

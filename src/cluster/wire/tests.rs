@@ -139,6 +139,20 @@ fn every_report(s: &Signal, b: &Signal, copy: &WeightCopy) -> Vec<ReportData> {
             weight: s.clone(),
             bias: b.clone(),
         },
+        ReportData::Responses {
+            offset: 40,
+            counts: std::sync::Arc::new(vec![0, 3, 1]),
+            spikes: 4,
+            events: 400,
+        },
+        ReportData::TickCounts {
+            layer: 2,
+            counts: std::sync::Arc::new(vec![5, 0, 0, 7, 2, 1]),
+        },
+        ReportData::Raster {
+            layer: 3,
+            events: std::sync::Arc::new(vec![4, 9, 1, 5, 0, 2]),
+        },
     ]
 }
 

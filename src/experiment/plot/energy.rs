@@ -24,6 +24,23 @@ fn records<'r>(results: &'r Results, label: &str) -> &'r [PcRecord] {
     results.models.get(label).map(|m| &m.pc[..]).unwrap_or(&[])
 }
 
+/// What one entry of the free energy stands for, and the x axis's description: an inference
+/// step of PC, or a tick of spiking PC's training batch (its errors start at the first learn
+/// tick, the first non-zero entry).
+fn step_axis(records: &[PcRecord]) -> (&'static str, String) {
+    if !records.iter().any(|r| r.tick_rates.is_some()) {
+        let desc = "inference step (count; 0 = forward sweep)";
+        return ("inference step", desc.to_owned());
+    }
+    let settle = records
+        .iter()
+        .find_map(|r| r.free_energy.iter().position(|&e| e > 0.0))
+        .unwrap_or(0);
+    let desc =
+        format!("tick of a training batch (errors from tick {settle}, the first learn tick)");
+    ("tick", desc)
+}
+
 fn draw_free_energy(results: &Results, label: &str, path: &Path) -> Drawn {
     let records = records(results, label);
     let steps = records
@@ -59,7 +76,8 @@ fn draw_free_energy(results: &Results, label: &str, path: &Path) -> Drawn {
     if records.len() > 1 {
         legend.heading = Some("darker = later".to_owned());
     }
-    let caption = format!("{}: {label} free energy per inference step", results.name);
+    let (per, x_desc) = step_axis(records);
+    let caption = format!("{}: {label} free energy per {per}", results.name);
     let fig = Figure::new(path, (900, 560), &caption, &legend)?;
     // The y axis is log10 of F, with its own ticks (plotters' log axis has none within a
     // decade).
@@ -67,7 +85,7 @@ fn draw_free_energy(results: &Results, label: &str, path: &Path) -> Drawn {
         Frame::figure(72).build(&fig.chart, 0f64..(steps - 1) as f64, log_axis(lo, hi))?;
     chart
         .configure_mesh()
-        .x_desc("inference step (count; 0 = forward sweep)")
+        .x_desc(x_desc)
         .x_labels(steps.min(11))
         .x_label_formatter(&whole)
         .y_desc("free energy F, mean per example (a.u., log scale)")

@@ -6,7 +6,8 @@
 //! drawn in a band right of the chart so that it never covers data). Every axis names its unit
 //! (or says the quantity is dimensionless).
 //! Each figure lives in its own file: [`accuracy`], [`sweep`], [`energy`] (free energy and EP
-//! energy), [`spikes`] (CUBA and conversion rasters), [`microcircuit`] (its raster and rates box plot), [`probes`] (recorded state variables),
+//! energy), [`spikes`] (CUBA and conversion rasters), [`microcircuit`] (its raster and rates box plot),
+//! [`probes`] (recorded state variables), [`spc`] (spiking predictive coding's error rates by tick and one image's raster),
 //! [`stdp`] (receptive fields and the training curve of spike-timing learning) and [`heatmap`]
 //! (traffic).
 //!
@@ -18,6 +19,7 @@ pub mod energy;
 pub mod heatmap;
 pub mod microcircuit;
 pub mod probes;
+pub mod spc;
 pub mod spikes;
 pub mod stdp;
 pub mod sweep;
@@ -38,6 +40,7 @@ pub use energy::{ep_energy_png, free_energy_png};
 pub use heatmap::traffic_heatmap_png;
 pub use microcircuit::{microcircuit_raster_png, rates_box_png};
 pub use probes::probes_png;
+pub use spc::{error_rates_png, spc_raster_png};
 pub use spikes::{cuba_raster_png, spike_raster_png};
 pub use stdp::{receptive_fields_png, stdp_curve_png, weights_png};
 pub use sweep::{sweep_png, SweepAxis, SweepSeries};

@@ -8,8 +8,10 @@ use super::{
 use crate::cluster::Ranks;
 use crate::experiment::plot::accuracy_png;
 use crate::experiment::results::{EpochRecord, PcRecord, Results};
+use crate::experiment::run_dir::RunDir;
 use crate::learn::coordinator::resume::ResumeState;
 use crate::learn::coordinator::{LayerEpoch, TrainControl, TrainEvent, TrainPlan};
+use crate::learn::spc_record::{RasterSpike, SpcRaster};
 use crate::learn::train::train_layers_on;
 use crate::math::mlp::Mlp;
 use crate::message::probe::ProbePlan;
@@ -247,6 +249,7 @@ fn push_epoch(results: &mut Results, label: &str, baseline: &[Mlp], e: &LayerEpo
         feedback_gap: e.feedback_gap.clone(),
         spikes_per_image: e.spikes_per_image,
         synaptic_events_per_image: e.synaptic_events_per_image,
+        tick_rates: e.tick_rates.clone(),
     });
     record
 }
@@ -272,5 +275,65 @@ fn write_epoch(
         let path = dir.path().join(free_energy);
         crate::experiment::plot::free_energy_png(results, label, &path)?;
     }
+    if let Some(raster) = &e.raster {
+        write_spc_figures(dir, results, label, raster, e.epoch)?;
+    }
     Ok(())
+}
+
+/// Spiking PC's figures of an epoch: `error_rates.png` (from `results`), and the raster of
+/// one training image, `spc_raster.png` and `spc_raster.safetensors`.
+fn write_spc_figures(
+    dir: &RunDir,
+    results: &Results,
+    label: &str,
+    raster: &SpcRaster,
+    epoch: usize,
+) -> Result<(), RunError> {
+    use crate::experiment::plot::{error_rates_png, spc_raster_png};
+    let path = dir.path().join("error_rates.png");
+    error_rates_png(results, label, raster.settle_ticks, &path)?;
+    spc_raster_png(
+        raster,
+        &results.name,
+        epoch,
+        &dir.path().join("spc_raster.png"),
+    )?;
+    dir.write("spc_raster.safetensors", &raster_safetensors(raster, epoch))?;
+    Ok(())
+}
+
+/// `raster` as safetensors (U32 throughout): `layer`, `tick`, `neuron` and `population` (one
+/// entry per spike, in that order; population 0 value, 1 positive error, 2 negative error),
+/// `widths` (neurons per layer), `ticks` (ticks per training batch, settle ticks among them)
+/// and `epoch`. No metadata: its map's order would differ from run to run.
+fn raster_safetensors(raster: &SpcRaster, epoch: usize) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let words =
+        |v: &mut dyn Iterator<Item = u32>| -> Vec<u8> { v.flat_map(u32::to_le_bytes).collect() };
+    let column = |f: fn(&RasterSpike) -> u32| words(&mut raster.spikes.iter().map(f));
+    let columns = [
+        ("layer", column(|s| s.layer)),
+        ("tick", column(|s| s.tick)),
+        ("neuron", column(|s| s.neuron)),
+        ("population", column(|s| s.population as u32)),
+        (
+            "widths",
+            words(&mut raster.widths.iter().map(|&w| w as u32)),
+        ),
+        (
+            "ticks",
+            words(
+                &mut [raster.ticks, raster.settle_ticks]
+                    .iter()
+                    .map(|&t| t as u32),
+            ),
+        ),
+        ("epoch", words(&mut std::iter::once(epoch as u32))),
+    ];
+    let views = columns.iter().map(|(name, bytes)| {
+        let view = TensorView::new(Dtype::U32, vec![bytes.len() / 4], bytes);
+        (*name, view.expect("lengths agree by construction"))
+    });
+    safetensors::tensor::serialize(views, None).expect("serialising in-memory tensors cannot fail")
 }

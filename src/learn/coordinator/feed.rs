@@ -292,6 +292,8 @@ impl Coordinator {
             };
             p.grad_gap = s.grad_gap.clone();
             p.batches_done = s.batches_done;
+            (p.spikes, p.events) = (s.spikes, s.events);
+            p.tick_counts = s.tick_counts.clone();
         }
         p
     }
@@ -321,6 +323,9 @@ impl Coordinator {
                     started: Some(started),
                     grad_gap: p.grad_gap.clone(),
                     batches_done: p.batches_done,
+                    spikes: p.spikes,
+                    events: p.events,
+                    tick_counts: p.tick_counts.clone(),
                     wall: if p.batches_done >= self.train_batches {
                         Duration::from_secs_f64(p.wall_s)
                     } else {

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::data::dataset::Split;
 use crate::learn::backprop::EVAL_BATCH;
 use crate::learn::layer::LayerConfig;
+use crate::learn::spc_record::{SpcRaster, TickRates};
 pub use resume::{Position, ResumeState};
 
 use crate::math::matrix::Matrix;
@@ -102,6 +103,11 @@ pub struct LayerEpoch {
     pub spikes_per_image: Option<f64>,
     /// Spiking PC: synaptic events per training image (each spike times its targets).
     pub synaptic_events_per_image: Option<f64>,
+    /// Spiking PC: per layer, mean spikes per neuron and training image at each tick of a
+    /// batch, by population.
+    pub tick_rates: Option<Vec<TickRates>>,
+    /// Spiking PC: every spike of the first image of the epoch's last training batch.
+    pub raster: Option<SpcRaster>,
     /// The weights after the epoch, gathered from the shards' snapshots.
     pub net: Mlp,
 }
@@ -194,9 +200,12 @@ struct EpochSums {
     wall: Duration,
     grad_gap: Vec<f64>,
     batches_done: usize,
-    /// Spiking PC: spikes fired and synaptic events over the training batches.
+    /// Spiking PC: spikes fired and synaptic events over the training batches; spikes per
+    /// layer, tick and population (`ticks x 3` a layer); the shards' raster reports.
     spikes: u64,
     events: u64,
+    tick_counts: Vec<Vec<u64>>,
+    raster: Vec<(u32, Arc<Vec<u32>>)>,
 }
 
 /// Feeds batches, tallies accuracy and energy, gathers snapshots.

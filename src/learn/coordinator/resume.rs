@@ -30,6 +30,15 @@ pub struct Position {
     pub grad_gap: Vec<f64>,
     /// Batches finished in the epoch.
     pub batches_done: usize,
+    /// Spiking PC: spikes and synaptic events so far.
+    #[serde(default)]
+    pub spikes: u64,
+    /// Synaptic events so far.
+    #[serde(default)]
+    pub events: u64,
+    /// Spiking PC: spikes per layer, tick and population so far (`ticks x 3` a layer).
+    #[serde(default)]
+    pub tick_counts: Vec<Vec<u64>>,
 }
 
 /// Everything needed to continue a run: actor states, the coordinator's position, and the

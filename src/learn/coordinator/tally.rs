@@ -6,6 +6,7 @@ use crate::learn::coordinator::resume::ResumeState;
 use crate::learn::coordinator::{Coordinator, InFlight, LayerEpoch, TrainEvent, Work};
 use crate::learn::layer::{Feedback, LayerName};
 use crate::learn::pc::relative_gap;
+use crate::learn::spc_record::{add_tick_counts, tick_rates, SpcRaster};
 use crate::math::loss::count_correct;
 use crate::math::matrix::{Matrix, Threads};
 use crate::math::mlp::{DenseLayer, Mlp};
@@ -103,15 +104,32 @@ impl Coordinator {
                     _ => {}
                 }
             }
-            ReportData::SpikeCounts { spikes, events } if f.work == Work::Train => {
-                let sums = self.sums.entry(epoch).or_default();
+            ReportData::SpikeCounts { .. }
+            | ReportData::TickCounts { .. }
+            | ReportData::Raster { .. } => {
+                let work = f.work;
+                self.absorb_spiking(epoch, work, data);
+            }
+            ReportData::Energy(_) | ReportData::Responses { .. } | ReportData::Fault { .. } => {}
+        }
+    }
+
+    /// Spiking PC's counts into epoch `epoch`'s sums: spikes, events and spikes per tick of
+    /// the training batches, the shards' raster images at the snapshot.
+    fn absorb_spiking(&mut self, epoch: usize, work: Work, data: ReportData) {
+        let sums = self.sums.entry(epoch).or_default();
+        match data {
+            ReportData::SpikeCounts { spikes, events } if work == Work::Train => {
                 sums.spikes += spikes;
                 sums.events += events;
             }
-            ReportData::Energy(_)
-            | ReportData::SpikeCounts { .. }
-            | ReportData::Responses { .. }
-            | ReportData::Fault { .. } => {}
+            ReportData::TickCounts { layer, counts } if work == Work::Train => {
+                add_tick_counts(&mut sums.tick_counts, layer, &counts);
+            }
+            ReportData::Raster { layer, events } if work == Work::Snapshot => {
+                sums.raster.push((layer, events));
+            }
+            _ => {}
         }
     }
 
@@ -221,6 +239,7 @@ impl Coordinator {
     fn epoch_report(&mut self, epoch: usize) -> LayerEpoch {
         let s = self.sums.remove(&epoch).unwrap_or_default();
         let n = s.train_n.max(1) as f64;
+        let widths = self.net_shape.widths();
         let fb = std::mem::take(&mut self.fb_snapshot);
         let feedback_gap = (!fb.is_empty() && self.cfg.feedback != Feedback::Direct).then(|| {
             fb.iter()
@@ -239,6 +258,14 @@ impl Coordinator {
             grad_gap: self.cfg.check_gradients.then_some(s.grad_gap),
             spikes_per_image: self.cfg.spc.map(|_| s.spikes as f64 / n),
             synaptic_events_per_image: self.cfg.spc.map(|_| s.events as f64 / n),
+            tick_rates: self
+                .cfg
+                .spc
+                .map(|_| tick_rates(&s.tick_counts, &widths[1..], s.train_n)),
+            raster: self.cfg.spc.map(|spc| {
+                let ticks = (spc.last_step() + 1, spc.settle_ticks);
+                SpcRaster::gather(&s.raster, &widths[1..], ticks)
+            }),
             feedback_gap,
             net: Mlp::from_layers(
                 std::mem::take(&mut self.snapshot),

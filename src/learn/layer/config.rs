@@ -123,6 +123,15 @@ impl SpcConfig {
     pub fn last_step(&self) -> usize {
         self.settle_ticks + self.learn_ticks - 1
     }
+
+    /// The threshold of a layer's error neurons (the output's when `output`).
+    pub fn threshold(&self, output: bool) -> f32 {
+        if output {
+            self.output_threshold
+        } else {
+            self.error_threshold
+        }
+    }
 }
 
 /// The asynchronous schedule's settings (`runtime.schedule = "async"`; see the module doc).

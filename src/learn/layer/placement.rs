@@ -1,12 +1,13 @@
 //! [`Placement`]: where a layer shard sits in the network, whom it talks to and the messages
-//! every layer actor sends the same way (reports, snapshots, states, faults, weight copies);
+//! every layer actor sends the same way (reports, snapshots, states, faults, weight copies,
+//! spike bits);
 //! the [`Batch`] a shard works on.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use crate::math::matrix::Matrix;
-use crate::message::{Message, ReportData, Signal, Synapses, WeightCopy};
+use crate::message::{Message, ReportData, Signal, SpikeBits, Synapses, WeightCopy};
 use crate::runtime::actor::Context;
 use crate::state::StateBag;
 
@@ -60,6 +61,21 @@ impl Placement {
                 "injected fault (faults.panic_actor): layer {} shard {} panics after {trained} training batches",
                 self.layer, self.shard
             );
+        }
+    }
+
+    /// Sends a tick's spike bits at `step` on each edge of `edges` (`up` or `down`).
+    pub(crate) fn send_bits(
+        &self,
+        ctx: &mut Context<'_, Message>,
+        edges: Range<usize>,
+        step: u64,
+        bits: &SpikeBits,
+    ) {
+        let shard = self.shard as u32;
+        for edge in edges {
+            let bits = bits.clone();
+            ctx.send(edge, Message::SpikeBatch { step, shard, bits });
         }
     }
 

@@ -114,6 +114,16 @@ fn same_numbers(a: &[LayerEpoch], b: &[LayerEpoch], what: &str) {
             )
         };
         assert_eq!(figures(x), figures(y), "{what}: epoch {}", x.epoch);
+        // Spiking PC's counts, rates by tick and raster image.
+        let spiking = |e: &LayerEpoch| {
+            (
+                e.spikes_per_image,
+                e.synaptic_events_per_image,
+                e.tick_rates.clone(),
+                e.raster.clone(),
+            )
+        };
+        assert_eq!(spiking(x), spiking(y), "{what}: epoch {}", x.epoch);
     }
 }
 
@@ -163,6 +173,30 @@ fn spiking_pc_runs_and_sends_only_spikes() {
     assert!(one
         .iter()
         .all(|e| e.spikes_per_image.is_some_and(|s| s > 0.0)));
+    // Rates by tick for every layer (3 + 3 ticks), and one image's spikes in every layer.
+    for e in &one {
+        let rates = e.tick_rates.as_ref().expect("rates by tick");
+        assert_eq!(rates.len(), 3);
+        assert!(rates
+            .iter()
+            .all(|r| r.value.len() == 6 && r.error_pos.len() == 6));
+        // Errors fire in learn ticks only; the output's value neurons never.
+        assert!(rates
+            .iter()
+            .all(|r| r.error_pos[..3].iter().all(|&v| v == 0.0)));
+        assert!(rates[2].value.iter().all(|&v| v == 0.0));
+        let raster = e.raster.as_ref().expect("raster");
+        assert_eq!(
+            (raster.ticks, raster.settle_ticks, &raster.widths[..]),
+            (6, 3, &[9, 7, 4][..])
+        );
+        for l in 1..=3 {
+            assert!(
+                raster.spikes.iter().any(|s| s.layer == l),
+                "layer {l} fired"
+            );
+        }
+    }
     assert_eq!(traffic.weight_transport_bytes, 0);
     for kind in ["activity", "error"] {
         assert!(!traffic.per_kind.contains_key(kind), "{kind}");
