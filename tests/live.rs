@@ -87,20 +87,26 @@ impl Served {
         serde_json::from_slice(&body).expect("JSON")
     }
 
-    /// Polls until `done(state)` (at most `secs`), returning every state seen.
-    fn watch(&self, secs: u64, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let end = Instant::now() + Duration::from_secs(secs);
-        let mut seen = Vec::new();
-        while Instant::now() < end {
-            let s = self.state();
-            let stop = done(&s);
-            seen.push(s);
-            if stop {
-                return seen;
+    /// Polls in a thread of its own until the run has ended (at most `secs`): every state
+    /// seen, once joined.
+    fn watch(&self, secs: u64) -> std::thread::JoinHandle<Vec<Value>> {
+        let (base, token) = (self.base.clone(), self.token.clone());
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(secs);
+            let mut seen = Vec::new();
+            while Instant::now() < end {
+                let (code, body) = get(&base, &format!("/api/state?token={token}"));
+                assert_eq!(code, 200);
+                let s: Value = serde_json::from_slice(&body).expect("JSON");
+                let stop = matches!(status(&s), "complete" | "failed");
+                seen.push(s);
+                if stop {
+                    return seen;
+                }
+                std::thread::sleep(Duration::from_millis(150));
             }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-        panic!("not done after {secs} s: {:?}", seen.last());
+            panic!("not done after {secs} s: {:?}", seen.last());
+        })
     }
 
     fn url(&self) -> String {
@@ -184,7 +190,7 @@ fn a_cuba_run_is_watched_live_and_ends_equal_to_its_results() {
         "run",
         "scenarios/cuba.toml",
         "--set",
-        "cuba.duration_ms=60000",
+        "cuba.duration_ms=100000",
         "--out",
         out_s,
         "--live",
@@ -196,8 +202,9 @@ fn a_cuba_run_is_watched_live_and_ends_equal_to_its_results() {
     assert_eq!(status_code, 401, "no token, no state");
     let (status_code, _) = get(&served.base, "/?token=wrong");
     assert_eq!(status_code, 401);
+    let watching = served.watch(600);
     rendered_twice_while_running(&served);
-    let seen = served.watch(300, |s| status(s) == "complete");
+    let seen = watching.join().expect("the watcher");
     // While running, the simulated time on the page moved.
     let ticks: Vec<u64> = seen
         .iter()
@@ -266,8 +273,9 @@ fn a_pc_run_is_watched_live_and_its_accuracy_equals_the_results() {
         "60",
     ];
     let served = start(&args, "live view: ");
+    let watching = served.watch(900);
     rendered_twice_while_running(&served);
-    let seen = served.watch(600, |s| status(s) == "complete" || status(s) == "failed");
+    let seen = watching.join().expect("the watcher");
     let progress: Vec<(u64, u64)> = seen
         .iter()
         .filter(|s| status(s) == "running")

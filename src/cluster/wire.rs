@@ -502,13 +502,13 @@ impl Reader<'_> {
         let last = self.u8()? != 0;
         let columns = std::sync::Arc::new(self.u32s()?);
         let n = self.len(8)?;
-        let times = (0..n).map(|_| self.u64()).collect::<Result<Vec<_>, _>>()?;
+        let times = std::sync::Arc::new((0..n).map(|_| self.u64()).collect::<Result<Vec<_>, _>>()?);
         let probe = u16::try_from(probe).map_err(|_| WireError(format!("probe {probe}")))?;
         Ok(crate::message::ProbeChunk {
             probe,
             columns,
             times,
-            values: self.f32s()?,
+            values: std::sync::Arc::new(self.f32s()?),
             last,
         })
     }

@@ -3,7 +3,6 @@
 //! array per probe ([`ProbeStore`], [`ProbeArray`]). An actor reads only its own variables;
 //! nothing reads another actor's state.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -160,7 +159,10 @@ impl ProbePlan {
                     columns.push(col as u32);
                 }
             }
-            if local.is_empty() && !p.variable.is_scalar() {
+            if p.variable.is_scalar() {
+                // A scalar's part names its shard (the first unit) for a fixed summing order.
+                columns = vec![range.start as u32];
+            } else if local.is_empty() {
                 continue;
             }
             let when = (p.every, p.from, p.until);
@@ -178,6 +180,9 @@ impl ProbePlan {
         ProbeStore::new(&named)
     }
 }
+
+/// The times and values of a chunk, shared with its receiver.
+type ChunkBuffers = (Arc<Vec<u64>>, Arc<Vec<f32>>);
 
 /// What one actor records for one probe: its units (indices into its own state), where
 /// they go in the probe's array, when, and the samples not yet sent.
@@ -199,6 +204,9 @@ pub struct ProbeTap {
     pub columns: Arc<Vec<u32>>,
     times: Vec<u64>,
     values: Vec<f32>,
+    /// Buffers of chunks sent: one goes back into use once its receiver has dropped it,
+    /// so a steady stream of chunks allocates nothing.
+    pool: Vec<ChunkBuffers>,
 }
 
 impl ProbeTap {
@@ -211,7 +219,7 @@ impl ProbeTap {
         local: Vec<u32>,
         columns: Vec<u32>,
     ) -> Self {
-        ProbeTap {
+        let mut tap = ProbeTap {
             probe,
             variable,
             every: every.max(1),
@@ -221,7 +229,29 @@ impl ProbeTap {
             columns: Arc::new(columns),
             times: Vec::with_capacity(CHUNK_SAMPLES),
             values: Vec::new(),
-        }
+            pool: Vec::new(),
+        };
+        tap.values.reserve(tap.capacity());
+        tap
+    }
+
+    /// Values a full chunk holds.
+    fn capacity(&self) -> usize {
+        CHUNK_SAMPLES
+            * if self.variable.is_scalar() {
+                1
+            } else {
+                self.local.len()
+            }
+    }
+
+    /// Records tick `t` of a variable held as one value per local unit in `src`. Returns a
+    /// chunk to send when one is full.
+    pub fn record_from(&mut self, t: u64, src: &[f32]) -> Option<ProbeChunk> {
+        self.times.push(t);
+        self.values
+            .extend(self.local.iter().map(|&i| src[i as usize]));
+        (self.times.len() >= CHUNK_SAMPLES).then(|| self.take(false))
     }
 
     /// Whether tick `t` is sampled.
@@ -241,13 +271,31 @@ impl ProbeTap {
         (self.times.len() >= CHUNK_SAMPLES).then(|| self.take(false))
     }
 
-    /// The samples held, as a chunk (`last`: the tap sends nothing more).
+    /// The samples held, as a chunk (`last`: the tap sends nothing more), copied into a
+    /// buffer of the pool.
     pub fn take(&mut self, last: bool) -> ProbeChunk {
+        let free = self
+            .pool
+            .iter_mut()
+            .position(|(t, v)| Arc::get_mut(t).is_some() && Arc::get_mut(v).is_some());
+        let i = free.unwrap_or_else(|| {
+            self.pool.push(Default::default());
+            self.pool.len() - 1
+        });
+        let (t, v) = &mut self.pool[i];
+        let times = Arc::get_mut(t).expect("a free buffer");
+        times.clear();
+        times.extend_from_slice(&self.times);
+        let values = Arc::get_mut(v).expect("a free buffer");
+        values.clear();
+        values.extend_from_slice(&self.values);
+        self.times.clear();
+        self.values.clear();
         ProbeChunk {
             probe: self.probe,
             columns: self.columns.clone(),
-            times: std::mem::replace(&mut self.times, Vec::with_capacity(CHUNK_SAMPLES)),
-            values: std::mem::take(&mut self.values),
+            times: t.clone(),
+            values: v.clone(),
             last,
         }
     }
@@ -262,9 +310,9 @@ pub struct ProbeChunk {
     /// The columns of the probe's array these values fill.
     pub columns: Arc<Vec<u32>>,
     /// Tick (or step) of each sample.
-    pub times: Vec<u64>,
+    pub times: Arc<Vec<u64>>,
     /// `times x columns` values, row-major (`times x 1` for a scalar variable).
-    pub values: Vec<f32>,
+    pub values: Arc<Vec<f32>>,
     /// The sender's tap sends nothing more.
     pub last: bool,
 }
@@ -302,13 +350,31 @@ impl ProbeArray {
     }
 }
 
-/// One probe in a [`ProbeStore`]: name, variable, units, and its rows by time.
-type StoredProbe = (String, ProbeVariable, Vec<u32>, BTreeMap<u64, Vec<f32>>);
+/// One probe in a [`ProbeStore`]: name, variable, units, the chunks received, or (when
+/// its times are known before the run) its array, filled as chunks come.
+#[derive(Clone, Debug)]
+struct StoredProbe {
+    name: String,
+    variable: ProbeVariable,
+    units: Vec<u32>,
+    chunks: Vec<ProbeChunk>,
+    dense: Option<Dense>,
+}
 
-/// Chunks from every tap, assembled into one [`ProbeArray`] per probe.
+/// A probe's array laid out before the run: rows at `from, from + every, ...`.
+#[derive(Clone, Debug)]
+struct Dense {
+    from: u64,
+    every: u64,
+    times: Vec<u64>,
+    values: Vec<f32>,
+}
+
+/// Chunks from every tap, assembled into one [`ProbeArray`] per probe. A store that knows
+/// the run's ticks lays each probe's array out (and touches its memory) before the run and
+/// copies each chunk in as it comes; otherwise it keeps the chunks and assembles at the end.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeStore {
-    /// Per probe: name, variable, units, and rows by time.
     probes: Vec<StoredProbe>,
     finished: usize,
 }
@@ -319,37 +385,57 @@ impl ProbeStore {
         ProbeStore {
             probes: probes
                 .iter()
-                .map(|(n, v, u)| (n.clone(), *v, u.clone(), BTreeMap::new()))
+                .map(|(n, v, u)| StoredProbe {
+                    name: n.clone(),
+                    variable: *v,
+                    units: u.clone(),
+                    chunks: Vec::new(),
+                    dense: None,
+                })
                 .collect(),
             finished: 0,
         }
     }
 
-    /// Adds a chunk (one for an unknown or live-only probe is counted, not kept).
-    pub fn add(&mut self, c: &ProbeChunk) {
-        self.finished += usize::from(c.last);
-        let Some((name, var, units, rows)) = self.probes.get_mut(usize::from(c.probe)) else {
-            return;
-        };
-        if name.starts_with(LIVE_ONLY) {
-            return;
-        }
-        let width = if var.is_scalar() { 1 } else { units.len() };
-        let per = if var.is_scalar() { 1 } else { c.columns.len() };
-        for (k, &t) in c.times.iter().enumerate() {
-            let row = rows.entry(t).or_insert_with(|| vec![f32::NAN; width]);
-            let vals = &c.values[k * per..(k + 1) * per];
-            if var.is_scalar() {
-                // Shards of a layer each hold part of its energy: the sum is the layer's.
-                row[0] = if row[0].is_nan() {
-                    vals[0]
-                } else {
-                    row[0] + vals[0]
-                };
+    /// The store of `plans` for a run of `ticks` ticks: each probe's array laid out.
+    pub fn for_ticks(plans: &[ProbePlan], ticks: u64) -> Self {
+        let mut store = ProbePlan::store(plans);
+        for (p, stored) in plans.iter().zip(&mut store.probes) {
+            if p.variable.is_scalar() || p.name.starts_with(LIVE_ONLY) {
                 continue;
             }
+            let end = p.until.min(ticks);
+            let times: Vec<u64> = (p.from..end).step_by(p.every.max(1) as usize).collect();
+            let values = vec![f32::NAN; times.len() * p.units.len()];
+            stored.dense = Some(Dense {
+                from: p.from,
+                every: p.every.max(1),
+                times,
+                values,
+            });
+        }
+        store
+    }
+
+    /// Adds a chunk (one for an unknown or live-only probe is counted, not kept).
+    pub fn add(&mut self, c: ProbeChunk) {
+        self.finished += usize::from(c.last);
+        let Some(p) = self.probes.get_mut(usize::from(c.probe)) else {
+            return;
+        };
+        if p.name.starts_with(LIVE_ONLY) || c.times.is_empty() {
+            return;
+        }
+        let Some(d) = p.dense.as_mut() else {
+            p.chunks.push(c);
+            return;
+        };
+        let (width, per) = (p.units.len(), c.columns.len());
+        for (k, &t) in c.times.iter().enumerate() {
+            let row = ((t - d.from) / d.every) as usize;
+            let vals = &c.values[k * per..(k + 1) * per];
             for (&col, &v) in c.columns.iter().zip(vals) {
-                if let Some(slot) = row.get_mut(col as usize) {
+                if let Some(slot) = d.values.get_mut(row * width + col as usize) {
                     *slot = v;
                 }
             }
@@ -365,14 +451,84 @@ impl ProbeStore {
     pub fn arrays(&self) -> Vec<ProbeArray> {
         self.probes
             .iter()
-            .map(|(name, variable, units, rows)| ProbeArray {
-                name: name.clone(),
-                variable: *variable,
-                units: units.clone(),
-                times: rows.keys().copied().collect(),
-                values: rows.values().flatten().copied().collect(),
+            .map(|p| match &p.dense {
+                Some(d) => {
+                    // Rows past the last one any actor filled (a run stopped early) go.
+                    let width = p.units.len().max(1);
+                    let filled = d
+                        .values
+                        .chunks(width)
+                        .rposition(|r| r.iter().any(|v| !v.is_nan()));
+                    let rows = filled.map_or(0, |r| r + 1);
+                    ProbeArray {
+                        name: p.name.clone(),
+                        variable: p.variable,
+                        units: p.units.clone(),
+                        times: d.times[..rows].to_vec(),
+                        values: d.values[..rows * width].to_vec(),
+                    }
+                }
+                None => assemble(&p.name, p.variable, &p.units, &p.chunks),
             })
             .collect()
+    }
+}
+
+/// One probe's array from its chunks: a row per time any chunk holds, NaN where none
+/// said; a scalar's parts (one per shard, tagged by the shard's first unit) summed in
+/// shard order, so the sum does not depend on arrival order.
+fn assemble(
+    name: &str,
+    variable: ProbeVariable,
+    units: &[u32],
+    chunks: &[ProbeChunk],
+) -> ProbeArray {
+    let mut times: Vec<u64> = chunks
+        .iter()
+        .flat_map(|c| c.times.iter().copied())
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let scalar = variable.is_scalar();
+    let width = if scalar { 1 } else { units.len() };
+    let mut values = vec![f32::NAN; times.len() * width];
+    let row = |t: u64| times.binary_search(&t).unwrap_or(0);
+    if scalar {
+        let mut parts: Vec<(usize, u32, f32)> = chunks
+            .iter()
+            .flat_map(|c| {
+                let source = c.columns.first().copied().unwrap_or(0);
+                c.times
+                    .iter()
+                    .zip(c.values.iter())
+                    .map(move |(&t, &v)| (t, source, v))
+            })
+            .map(|(t, source, v)| (row(t), source, v))
+            .collect();
+        parts.sort_by_key(|&(r, source, _)| (r, source));
+        for (r, _, v) in parts {
+            let slot = &mut values[r];
+            *slot = if slot.is_nan() { v } else { *slot + v };
+        }
+    } else {
+        for c in chunks {
+            let per = c.columns.len();
+            for (k, &t) in c.times.iter().enumerate() {
+                let base = row(t) * width;
+                for (&col, &v) in c.columns.iter().zip(&c.values[k * per..(k + 1) * per]) {
+                    if let Some(slot) = values.get_mut(base + col as usize) {
+                        *slot = v;
+                    }
+                }
+            }
+        }
+    }
+    ProbeArray {
+        name: name.to_owned(),
+        variable,
+        units: units.to_vec(),
+        times,
+        values,
     }
 }
 
@@ -392,8 +548,8 @@ mod tests {
                 }
             }
         }
-        store.add(&a.take(true));
-        store.add(&b.take(true));
+        store.add(a.take(true));
+        store.add(b.take(true));
         assert_eq!(store.finished(), 2);
         let arr = &store.arrays()[0];
         assert_eq!(arr.times, vec![1, 3, 5, 7]);
@@ -417,8 +573,8 @@ mod tests {
         assert_eq!(sent, 2);
         let mut store = ProbeStore::new(&[("f".into(), ProbeVariable::FreeEnergy, vec![])]);
         let c = tap.take(true);
-        store.add(&c);
-        store.add(&c);
+        store.add(c.clone());
+        store.add(c);
         assert_eq!(store.arrays()[0].values, vec![2.0; 3]);
         assert_eq!(
             ProbeVariable::parse("weight_norm"),

@@ -399,7 +399,8 @@ impl RankedNetwork for CubaShards<'_> {
             tapped.push((id.index(), n_taps));
         }
         let probes = &c.cfg.probes;
-        self.sink = attach_sink(&mut net, &probes.plans, &tapped, probes.feed.clone());
+        let plans = (&probes.plans[..], c.ticks);
+        self.sink = attach_sink(&mut net, plans, &tapped, probes.feed.clone());
         let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
         let local = local.len();
         self.build_s = self.built.elapsed().as_secs_f64();

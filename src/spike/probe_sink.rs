@@ -15,10 +15,11 @@ pub struct ProbeSink {
 }
 
 impl ProbeSink {
-    /// A sink for `plans`, expecting the last chunk of `taps` taps.
-    pub fn new(plans: &[ProbePlan], taps: usize, feed: Option<ProbeFeed>) -> Self {
+    /// A sink for `plans` over a run of `ticks` ticks, expecting the last chunk of `taps`
+    /// taps (the probes' arrays are laid out here, before the run).
+    pub fn new(plans: &[ProbePlan], (ticks, taps): (u64, usize), feed: Option<ProbeFeed>) -> Self {
         ProbeSink {
-            store: ProbePlan::store(plans),
+            store: ProbeStore::for_ticks(plans, ticks),
             taps,
             feed,
         }
@@ -48,18 +49,18 @@ impl Actor<Message> for ProbeSink {
             if let Some(feed) = &self.feed {
                 feed(&chunk);
             }
-            self.store.add(&chunk);
+            self.store.add(chunk);
         }
         self.flow()
     }
 }
 
-/// Adds a sink for `plans` to `net` and connects each of `shards` (with their taps) to it,
+/// Adds a sink for `plans` (a run of `ticks` ticks) to `net` and connects each of `shards` (with their taps) to it,
 /// as the shard's out-edge 0, and to itself as out-edge 1 (see
 /// `Population::with_probes`). Returns the sink, or `None` when no shard records anything.
 pub fn attach_sink(
     net: &mut Network<Message>,
-    plans: &[ProbePlan],
+    (plans, ticks): (&[ProbePlan], u64),
     shards: &[(usize, usize)],
     feed: Option<ProbeFeed>,
 ) -> Option<ActorId<ProbeSink>> {
@@ -67,7 +68,7 @@ pub fn attach_sink(
     if taps == 0 {
         return None;
     }
-    let sink = net.add("probes", ProbeSink::new(plans, taps, feed));
+    let sink = net.add("probes", ProbeSink::new(plans, (ticks, taps), feed));
     for &(id, t) in shards {
         if t > 0 {
             net.connect(id, sink);

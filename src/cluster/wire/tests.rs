@@ -31,8 +31,8 @@ fn every_message() -> Vec<Message> {
             chunk: crate::message::ProbeChunk {
                 probe: 3,
                 columns: std::sync::Arc::new(vec![4, 5]),
-                times: vec![16, 17],
-                values: vec![1.0, -2.5, f32::NAN, 0.0],
+                times: std::sync::Arc::new(vec![16, 17]),
+                values: std::sync::Arc::new(vec![1.0, -2.5, f32::NAN, 0.0]),
                 last: true,
             },
         },

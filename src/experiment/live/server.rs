@@ -21,6 +21,9 @@ use super::LiveState;
 /// The page (HTML, CSS and the plotting script in one file, no external asset).
 const PAGE: &str = include_str!("page.html");
 
+/// How long a stopping server waits for the requests in flight.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -142,12 +145,16 @@ pub fn serve(state: Arc<Mutex<LiveState>>, opts: &ServeOptions) -> Result<LiveSe
                 let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
                     return;
                 };
-                let shutdown = async move {
-                    let _ = stopped.await;
-                };
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await;
+                let (graceful, shutdown) = tokio::sync::oneshot::channel::<()>();
+                let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    let _ = shutdown.await;
+                });
+                let task = tokio::spawn(std::future::IntoFuture::into_future(serving));
+                let _ = stopped.await;
+                let _ = graceful.send(());
+                // Requests in flight get a moment to finish; a client that never reads
+                // does not hold the process (its connection is dropped below).
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
             });
             // In-flight connections of clients that never read are dropped here.
             rt.shutdown_background();

@@ -15,7 +15,7 @@ pub const KEEP_SAMPLES: usize = 600;
 /// Units drawn per probe (the first).
 pub const KEEP_UNITS: usize = 8;
 /// Spikes kept for the raster (the latest).
-pub const KEEP_SPIKES: usize = 5_000;
+pub const KEEP_SPIKES: usize = 2_000;
 
 /// One probe as the page draws it: the latest samples of its first units.
 #[derive(Debug, Default)]
@@ -151,11 +151,13 @@ impl LiveState {
         for (k, &t) in c.times.iter().enumerate() {
             let vals = &c.values[k * per..(k + 1) * per];
             if spikes {
+                // Spikes are shown in the raster only (no traces to keep).
                 for (&col, &v) in c.columns.iter().zip(vals) {
                     if v > 0.0 {
                         self.raster.push_back((t, p.labels[col as usize]));
                     }
                 }
+                continue;
             }
             let row = p.rows.entry(t).or_insert_with(|| vec![f32::NAN; width]);
             if scalar {

@@ -61,10 +61,10 @@ pub(super) fn train_actors(
         &mut |ev| match ev {
             TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
             TrainEvent::Probe(chunk) => {
-                probes.add(&chunk);
                 if let Some(live) = &opts.live {
-                    live.send(crate::experiment::live::LiveEvent::Probe(chunk));
+                    live.send(crate::experiment::live::LiveEvent::Probe(chunk.clone()));
                 }
+                probes.add(chunk);
             }
             TrainEvent::Checkpoint(mut state) => {
                 state.results = results.to_json();

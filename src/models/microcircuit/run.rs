@@ -298,7 +298,8 @@ fn build_network(
         tapped.push((id.index(), n_taps));
     }
     let probes = &cfg.probes;
-    let sink = attach_sink(&mut net, &probes.plans, &tapped, probes.feed.clone());
+    let plans = (&probes.plans[..], span.ticks);
+    let sink = attach_sink(&mut net, plans, &tapped, probes.feed.clone());
     (net, populations, sink)
 }
 

@@ -170,17 +170,13 @@ impl Population {
         let (t, start) = (self.tick, self.range.start as u32);
         let (state, fired) = (&self.state, &self.fired);
         for tap in self.taps.iter_mut().filter(|tap| tap.due(t)) {
-            let variable = tap.variable;
-            let read = |i: u32| -> f32 {
-                let i = i as usize;
-                match variable {
-                    ProbeVariable::V => state.v_mv[i],
-                    ProbeVariable::Ge => state.ge_mv[i],
-                    ProbeVariable::Gi => state.gi_mv[i],
-                    _ => f32::from(u8::from(fired.contains(&(start + i as u32)))),
-                }
+            let full = match tap.variable {
+                ProbeVariable::V => tap.record_from(t, &state.v_mv),
+                ProbeVariable::Ge => tap.record_from(t, &state.ge_mv),
+                ProbeVariable::Gi => tap.record_from(t, &state.gi_mv),
+                _ => tap.record(t, |i| f32::from(u8::from(fired.contains(&(start + i))))),
             };
-            self.probe_out.extend(tap.record(t, read));
+            self.probe_out.extend(full);
         }
     }
 
