@@ -1,7 +1,9 @@
 //! `axon bench scale`'s measurements: how the wall time of a fixed amount of work falls with the worker
-//! count, per workload and executor. Each row is timed once; `speedup` is the 1-worker row's
-//! wall time (same workload and executor) over this row's, `efficiency` is
-//! `speedup / workers`.
+//! count, per workload and executor. So that a row holds still from run to run, the work is
+//! first sized so that the 1-worker row takes at least `min_work_s` (the simulated time or
+//! the ring's hops multiplied up; the same work then for every worker count), and each row is
+//! the best of `repeats` runs, with their spread. `speedup` is the 1-worker row's wall time
+//! (same workload and executor) over this row's, `efficiency` is `speedup / workers`.
 //!
 //! Workloads: `ring` (the loaded ring of [`super::stress::ring_work`]: every actor
 //! holds a token and handles `--ring-hops` messages, timed from the first actor's start to the
@@ -40,6 +42,10 @@ pub struct ScaleRow {
     pub speedup: f64,
     /// `speedup / workers`.
     pub efficiency: f64,
+    /// The slowest of the row's runs (pc: epochs) over the fastest, minus 1 (0 with one run).
+    pub spread: f64,
+    /// The work timed (after sizing): e.g. `4000 neurons, 5000 ms` or `100000 actors x 300 hops`.
+    pub work: String,
 }
 
 /// Sizes of the workloads.
@@ -61,6 +67,10 @@ pub struct ScaleConfig {
     pub neurons_duration_ms: f64,
     /// Connectivity seed of the CUBA workloads.
     pub seed: u64,
+    /// Runs per row (the best is the row's time).
+    pub repeats: usize,
+    /// The least work, in seconds of the 1-worker run, a row times (0: as configured).
+    pub min_work_s: f64,
 }
 
 impl Default for ScaleConfig {
@@ -74,6 +84,8 @@ impl Default for ScaleConfig {
             duration_ms: 1000.0,
             neurons_duration_ms: 100.0,
             seed: 1,
+            repeats: 3,
+            min_work_s: 1.0,
         }
     }
 }
@@ -105,21 +117,38 @@ pub fn run_workload(
     let mut rows = Vec::new();
     for &executor in executors {
         let mut timed = Vec::new();
+        let work;
         if workload == "pc" {
             let pc = pc.expect("the pc workload needs its scenario and data");
             let setups: Vec<_> = workers.iter().map(|&w| (executor, w, w)).collect();
-            let pc_rows =
-                super::training::bench_pc(pc.scenario, pc.train, pc.test, &setups, 1, &mut |_| {})?;
-            timed.extend(
-                pc_rows
-                    .iter()
-                    .filter(|r| r.model != "bp")
-                    .map(|r| (r.workers, r.shards, r.best_s)),
-            );
+            let epochs = cfg.repeats.max(1);
+            let pc_rows = super::training::bench_pc(
+                pc.scenario,
+                pc.train,
+                pc.test,
+                &setups,
+                epochs,
+                &mut |_| {},
+            )?;
+            work = format!("{} training examples x {epochs} epochs", pc.train.len());
+            timed.extend(pc_rows.iter().filter(|r| r.model != "bp").map(|r| {
+                let worst = r.epoch_s.iter().copied().fold(0.0, f64::max);
+                (r.workers, r.shards, r.best_s, worst / r.best_s - 1.0)
+            }));
         } else {
+            let sized = sized(workload, executor, cfg)?;
+            work = describe(workload, &sized);
             for &w in workers {
-                let (shards, wall_s) = time_one(workload, executor, w, cfg)?;
-                timed.push((w, shards, wall_s));
+                let mut runs = Vec::with_capacity(sized.repeats.max(1));
+                let mut shards = 0;
+                for _ in 0..sized.repeats.max(1) {
+                    let (s, wall_s) = time_one(workload, executor, w, &sized)?;
+                    shards = s;
+                    runs.push(wall_s);
+                }
+                let best = runs.iter().copied().fold(f64::INFINITY, f64::min);
+                let worst = runs.iter().copied().fold(0.0, f64::max);
+                timed.push((w, shards, best, worst / best - 1.0));
             }
         }
         let base = timed
@@ -127,7 +156,7 @@ pub fn run_workload(
             .find(|t| t.0 == 1)
             .or(timed.first())
             .map_or(f64::NAN, |t| t.2);
-        for (workers, shards, wall_s) in timed {
+        for (workers, shards, wall_s, spread) in timed {
             let speedup = base / wall_s;
             let row = ScaleRow {
                 workload: workload.to_owned(),
@@ -137,12 +166,51 @@ pub fn run_workload(
                 wall_s,
                 speedup,
                 efficiency: speedup / workers as f64,
+                spread,
+                work: work.clone(),
             };
             on_row(&row);
             rows.push(row);
         }
     }
     Ok(rows)
+}
+
+/// `cfg` with `workload`'s work multiplied up until one run on one worker takes at least
+/// `min_work_s` (timed once at the configured size).
+fn sized(
+    workload: &str,
+    executor: Executor,
+    cfg: &ScaleConfig,
+) -> Result<ScaleConfig, NetworkRunError> {
+    let mut sized = cfg.clone();
+    if cfg.min_work_s <= 0.0 {
+        return Ok(sized);
+    }
+    let (_, wall_s) = time_one(workload, executor, 1, cfg)?;
+    if wall_s >= cfg.min_work_s {
+        return Ok(sized);
+    }
+    let factor = (cfg.min_work_s / wall_s.max(1e-6)).ceil().min(10_000.0);
+    match workload {
+        "ring" => sized.ring_hops = (cfg.ring_hops as f64 * factor) as u64,
+        "cuba-neurons" => sized.neurons_duration_ms = cfg.neurons_duration_ms * factor,
+        _ => sized.duration_ms = cfg.duration_ms * factor,
+    }
+    Ok(sized)
+}
+
+/// What `workload` times at `cfg`'s size.
+fn describe(workload: &str, cfg: &ScaleConfig) -> String {
+    match workload {
+        "ring" => format!("{} actors x {} hops", cfg.ring_actors, cfg.ring_hops),
+        "cuba" => format!("{} neurons, {} ms", cfg.cuba_neurons, cfg.duration_ms),
+        "cuba40k" => format!("{} neurons, {} ms", cfg.cuba_large_neurons, cfg.duration_ms),
+        _ => format!(
+            "{} neuron actors, {} ms",
+            cfg.cuba_neurons, cfg.neurons_duration_ms
+        ),
+    }
 }
 
 /// The executor's name as `runtime.executor` spells it.
@@ -197,6 +265,8 @@ mod tests {
             cuba_neurons: 200,
             duration_ms: 5.0,
             neurons_duration_ms: 2.0,
+            repeats: 2,
+            min_work_s: 0.0,
             ..ScaleConfig::default()
         };
         for workload in ["ring", "cuba", "cuba-neurons"] {

@@ -63,6 +63,13 @@ pub(crate) struct ScaleArgs {
     /// Connectivity seed of the CUBA workloads.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Runs per row; the row is the best (pc: epochs, the best one).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Size each workload (but pc) so that its 1-worker run takes at least this many
+    /// seconds (0: as the size flags say), so that rows hold still from run to run.
+    #[arg(long, default_value_t = 1.0)]
+    min_work_s: f64,
 }
 
 /// `axon bench scale`: the table, and `--json`.
@@ -91,6 +98,8 @@ pub(super) fn bench_scale(args: ScaleArgs) -> Result<(), Failure> {
         duration_ms: args.duration_ms,
         neurons_duration_ms: args.neurons_duration_ms,
         seed: args.seed,
+        repeats: args.repeats,
+        min_work_s: args.min_work_s,
     };
     let pc_data = pc_data(&args, &workers)?;
     let pc = pc_data.as_ref().map(|(scenario, data)| PcWork {
@@ -99,28 +108,31 @@ pub(super) fn bench_scale(args: ScaleArgs) -> Result<(), Failure> {
         test: &data.test,
     });
     outln!(
-        "{:<13} {:<8} {:>7} {:>7} {:>10} {:>8} {:>10}",
+        "{:<13} {:<8} {:>7} {:>7} {:>10} {:>8} {:>10} {:>7}  work",
         "workload",
         "executor",
         "workers",
         "shards",
         "wall s",
         "speedup",
-        "efficiency"
+        "efficiency",
+        "spread"
     );
     let mut rows = Vec::new();
     for w in &args.workloads {
         rows.extend(
             run_workload(w, &executors, &workers, &cfg, pc.as_ref(), &mut |r| {
                 outln!(
-                    "{:<13} {:<8} {:>7} {:>7} {:>10.4} {:>8.2} {:>10.2}",
+                    "{:<13} {:<8} {:>7} {:>7} {:>10.4} {:>8.2} {:>10.2} {:>6.1}%  {}",
                     r.workload,
                     r.executor,
                     r.workers,
                     r.shards,
                     r.wall_s,
                     r.speedup,
-                    r.efficiency
+                    r.efficiency,
+                    100.0 * r.spread,
+                    r.work
                 );
             })
             .map_err(machine_failure)?,
@@ -151,14 +163,17 @@ fn worker_counts(args: &ScaleArgs) -> Result<Vec<usize>, Failure> {
         || args.ring_actors < 2
         || args.ring_hops == 0
         || args.pc_batches == 0
+        || args.repeats == 0
+        || !(args.min_work_s.is_finite() && (0.0..=600.0).contains(&args.min_work_s))
         || args.cuba_neurons < 2
         || args.cuba_large_neurons < 2
         || !(args.fan_in.is_finite() && args.fan_in > 0.0)
         || !durations_ok
     {
         return Err(bad_input(anyhow::anyhow!(
-            "--workers, --ring-hops and --pc-batches must be >= 1, --ring-actors and the neuron \
-             counts >= 2, --fan-in > 0, the durations between 0.1 and 3600000 ms"
+            "--workers, --ring-hops, --pc-batches and --repeats must be >= 1, --ring-actors and \
+             the neuron counts >= 2, --fan-in > 0, --min-work-s in [0, 600], the durations \
+             between 0.1 and 3600000 ms"
         )));
     }
     Ok(workers)
