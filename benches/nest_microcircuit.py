@@ -136,6 +136,21 @@ def peak_rss_bytes(who=resource.RUSAGE_SELF):
     return resource.getrusage(who).ru_maxrss * 1024
 
 
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPUs busy over `seconds` (from /proc/stat), None where unreadable."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    try:
+        idle0, tot0 = sample()
+        time.sleep(seconds)
+        idle1, tot1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (idle1 - idle0) / max(tot1 - tot0, 1)
+
+
 def cpu_name():
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -364,12 +379,12 @@ def main():
     args = ap.parse_args()
     threads = args.threads or (4 if args.scale > 0.5 else 1)
 
-    load = os.getloadavg()[0]
+    busy = cpu_busy()
     out = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
-                       "python": platform.python_version(), "load_1min_before": load}}
-    if load > 0.5:
-        print(f"warning: 1-minute load average {load:.2f} before the run; other work on this "
-              f"machine slows both simulators", flush=True)
+                       "python": platform.python_version(), "cpu_busy_before": busy}}
+    if busy is not None and busy > 0.1:
+        print(f"warning: the CPUs were {busy:.0%} busy in the second before the run; other work "
+              f"on this machine slows both simulators", flush=True)
     if args.side_by_side:
         workers = args.axon_workers or min(threads, os.cpu_count() or 1)
         out["axon"] = run_axon(args, workers)

@@ -126,6 +126,8 @@ fn any_worker_and_shard_count_gives_the_same_numbers() {
         "data.test_limit=300",
         "compare.baseline=\"none\"",
         "runtime.executor=\"pinned\"",
+        "probe=[{target=\"layer-1\",variable=\"values\",sample=5},\
+         {target=\"layer-3\",variable=\"errors\",every=3}]",
     ];
     let figures = |extra: &[&str]| {
         let sets: Vec<&str> = base.iter().chain(extra).copied().collect();
@@ -139,11 +141,20 @@ fn any_worker_and_shard_count_gives_the_same_numbers() {
                 m["pc"][0]["spikes_per_image"].clone(),
                 m["pc"][0]["tick_rates"].clone(),
                 raster,
+                json["probes"].clone(),
             ),
         )
     };
     let one = figures(&["runtime.workers=1", "runtime.shards=1"]);
     assert!(one.3 .1.is_array(), "rates by tick");
+    // The probes: recorded by the shards that own the units, the same on every setup.
+    let probes = one.3 .3.as_array().expect("probes");
+    assert_eq!(probes.len(), 2);
+    assert_eq!(probes[0]["units"].as_array().map(Vec::len), Some(5));
+    assert!(
+        probes[1]["samples"].as_u64().unwrap_or(0) > 100,
+        "{probes:?}"
+    );
     assert_eq!(one, figures(&["runtime.workers=2", "runtime.shards=1"]));
     // Two shards per hidden layer: the same spikes (counts, rates by tick, the raster) and
     // accuracy; the free energy is summed over shards in another order (within 1e-6).

@@ -34,7 +34,7 @@ use crate::learn::layer::config::{Feedback, LayerConfig};
 use crate::learn::layer::core::{InitialDraw, LayerCore, LayerRule, Opened};
 use crate::learn::layer::placement::{read_labels, Batch, Placement};
 use crate::learn::pc;
-use crate::learn::spc_record::Recorder;
+use crate::learn::spc_record::{self, Recorder};
 use crate::math::matrix::{matmul, Matrix, Threads};
 use crate::message::{BitPool, Message, Phase, ReportData, Synapses};
 use crate::runtime::actor::{Actor, Context, Flow};
@@ -278,6 +278,12 @@ impl SpcLayer {
             if !self.core.at.down.is_empty() {
                 self.send_errors(step, ctx);
             }
+        }
+        if b.train && !self.core.taps.is_empty() {
+            let state = (&self.x, &self.mu, &self.drive);
+            let (output, learning) = (self.is_output(), t >= self.spc.settle_ticks);
+            let energy = self.energies[t];
+            spc_record::sample_probes(&mut self.core, step, state, (output, learning, energy));
         }
         if t == self.last() {
             if b.train {

@@ -6,12 +6,37 @@
 //! its checkpoint state). The coordinator sums the counts over shards and batches into
 //! [`TickRates`] per layer, and gathers the shards' spikes into the epoch's [`SpcRaster`].
 //! Nothing here allocates per tick: the buffers are the shard's, reused batch after batch.
+//! [`sample_probes`] records a shard's `[[probe]]`s.
 
 use std::sync::Arc;
 
+use crate::learn::layer::core::LayerCore;
 use crate::math::matrix::Matrix;
-use crate::message::ReportData;
+use crate::message::{ProbeVariable, ReportData};
 use crate::state::{StateBag, StateError};
+
+/// Records a shard's probes due at global step `step` (a tick of a training batch), from
+/// its value neurons `x`, prediction `mu` and error input `drive` (`x - mu`): the first
+/// example's values (the output's: its prediction) and error input (0 while settling), the
+/// shard's free energy, its weight rows' norms (read by the core).
+pub(crate) fn sample_probes(
+    core: &mut LayerCore,
+    step: u64,
+    (x, mu, drive): (&Matrix, &Matrix, &Matrix),
+    (output, learning, energy): (bool, bool, f32),
+) {
+    core.probe(step, |v, i| {
+        let i = i as usize;
+        match v {
+            ProbeVariable::Values if output => mu.row(0)[i],
+            ProbeVariable::Values => x.row(0)[i],
+            ProbeVariable::Errors if learning => drive.row(0)[i],
+            ProbeVariable::Errors => 0.0,
+            ProbeVariable::FreeEnergy => energy,
+            _ => f32::NAN,
+        }
+    });
+}
 
 /// The populations of a spiking PC layer, in the order of the recorded counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

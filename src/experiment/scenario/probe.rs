@@ -74,14 +74,14 @@ impl ScenarioFile {
                     .collect();
                 Ok((with_all(t, starts[8] as u32), NEURON))
             }
-            AlgorithmKind::Pc => {
+            AlgorithmKind::Pc | AlgorithmKind::Spc => {
                 let layers = &self.network.layers;
                 let t = (1..layers.len())
                     .map(|l| (format!("layer-{l}"), 0, layers[l] as u32, l))
                     .collect();
                 Ok((t, LAYER))
             }
-            _ => Err("probes record cuba, microcircuit and pc runs (algorithm.kind)"),
+            _ => Err("probes record cuba, microcircuit, pc and spc runs (algorithm.kind)"),
         }
     }
 
@@ -307,7 +307,7 @@ mod tests {
                 "bp",
                 "target = \"E\"\nvariable = \"v\"",
                 "probe",
-                "cuba, microcircuit and pc",
+                "cuba, microcircuit, pc and spc",
             ),
         ];
         for (kind, body, key, says) in cases {
