@@ -6,7 +6,7 @@
 //! its checkpoint state). The coordinator sums the counts over shards and batches into
 //! [`TickRates`] per layer, and gathers the shards' spikes into the epoch's [`SpcRaster`].
 //! Nothing here allocates per tick: the buffers are the shard's, reused batch after batch.
-//! [`sample_probes`] records a shard's `[[probe]]`s.
+//! `sample_probes` records a shard's `[[probe]]`s.
 
 use std::sync::Arc;
 
