@@ -31,7 +31,7 @@ peak RSS = `resource.getrusage` of this process (Python, NumPy and NEST together
     python3 -m venv /tmp/nestvenv && /tmp/nestvenv/bin/pip install nest-simulator numpy
     /tmp/nestvenv/bin/python benches/nest_microcircuit.py --scale 0.1
     /tmp/nestvenv/bin/python benches/nest_microcircuit.py --scale 0.1 --side-by-side
-    /tmp/nestvenv/bin/python benches/nest_microcircuit.py --scale 1.0 --side-by-side --json nest.json
+    /tmp/nestvenv/bin/python benches/nest_microcircuit.py --scale 1 --side-by-side --json nest.json
 
 `--side-by-side` first runs axon on the same machine (`target/release/axon run` on
 `scenarios/microcircuit-small.toml` at scale 0.1, `scenarios/microcircuit.toml` otherwise, with
@@ -260,6 +260,7 @@ def run_nest(args, threads):
         "loop_s": loop_s,
         "rtf": loop_s / (args.sim_ms / 1000.0),
         "time_simulate_s": ks.get("time_simulate"),
+        "time_simulate_cpu_s": ks.get("time_simulate_cpu"),
         "time_construction_connect_s": ks.get("time_construction_connect"),
         "peak_rss_bytes": peak_rss_bytes(),
         "rss_before_build_bytes": rss_before,
@@ -324,9 +325,9 @@ def print_nest(r):
           f"and recorder ones), {r['sim_ms']:.0f} ms simulated, rates after "
           f"{r['transient_ms']:.0f} ms")
     print(f"build {r['build_s']:.2f} s | loop {r['loop_s']:.3f} s (rtf {r['rtf']:.3f}; NEST's "
-          f"time_simulate {r['time_simulate_s']:.3f} s) | peak RSS {gb(r['peak_rss_bytes'])} "
-          f"({r['bytes_per_synapse']:.1f} B/synapse above the {gb(r['rss_before_build_bytes'])} "
-          f"before the build)")
+          f"time_simulate {r['time_simulate_s']:.3f} s, CPU {r['time_simulate_cpu_s']:.3f} s)")
+    print(f"peak RSS {gb(r['peak_rss_bytes'])} ({r['bytes_per_synapse']:.1f} B/synapse above the "
+          f"{gb(r['rss_before_build_bytes'])} before the build)")
     print(f"{'population':<10} {'neurons':>8} {'rate Hz':>9} {'published (full scale)':>23}")
     for p in r["populations"]:
         print(f"{p['name']:<10} {p['neurons']:>8} {p['rate_hz']:>9.3f} "
@@ -355,7 +356,8 @@ def print_side_by_side(a, r):
     print(f"axon's loop = 1/{r['loop_s'] / a['loop_s']:.1f} of NEST's")
     print(f"\n{'population':<10} {'axon Hz':>9} {'NEST Hz':>9} {'axon-NEST':>10} {'published':>10}")
     for pa, pn in zip(a["populations"], r["populations"]):
-        rel = (pa["rate_hz"] - pn["rate_hz"]) / pn["rate_hz"] * 100 if pn["rate_hz"] else float("nan")
+        rel = ((pa["rate_hz"] - pn["rate_hz"]) / pn["rate_hz"] * 100 if pn["rate_hz"]
+               else float("nan"))
         print(f"{pn['name']:<10} {pa['rate_hz']:>9.3f} {pn['rate_hz']:>9.3f} {rel:>+9.1f}% "
               f"{pn['published_full_scale_hz']:>10.3f}")
 
@@ -364,8 +366,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=0.1,
                     help="N_scaling = K_scaling (1.0 = full scale). Default 0.1")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="NEST local_num_threads. Default 4 above scale 0.5 (the example's), else 1")
+    ap.add_argument("--threads", type=int, default=None, help="NEST local_num_threads. "
+                    "Default 4 above scale 0.5 (the example's), else 1")
     ap.add_argument("--sim-ms", type=float, default=1000.0)
     ap.add_argument("--transient-ms", type=float, default=100.0)
     ap.add_argument("--seed", type=int, default=55, help="NEST rng_seed and axon's seed")

@@ -499,7 +499,8 @@ fn ctrl_c_on_mpirun_stops_every_rank_and_keeps_the_figures() {
         .expect("kill");
     let o = job.wait_with_output().expect("exits");
     assert!(!o.status.success());
-    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json");
+    let text = std::fs::read_to_string(out.join("results.json"))
+        .unwrap_or_else(|e| panic!("results.json: {e}; {}", stderr(&o)));
     let json: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(json["status"], "stopped", "{}", stderr(&o));
     assert!(json["snn"]["sim_s"].as_f64().expect("sim_s") < 3600.0);
