@@ -159,10 +159,16 @@ fn rendered_twice_while_running(served: &Served) {
     let Some(second) = render(&served.url()) else {
         return;
     };
-    assert_eq!(
-        element(&first, "status").as_deref(),
-        Some("running"),
+    // The first rendering may come before the run has loaded its data ("starting").
+    let first_status = element(&first, "status").unwrap_or_default();
+    assert!(
+        matches!(first_status.as_str(), "starting" | "running"),
         "{first}"
+    );
+    assert_eq!(
+        element(&second, "status").as_deref(),
+        Some("running"),
+        "{second}"
     );
     let updates = |dom: &str| -> u64 {
         element(dom, "updates")
@@ -170,7 +176,7 @@ fn rendered_twice_while_running(served: &Served) {
             .expect("updates")
     };
     assert!(
-        updates(&second) > updates(&first) && updates(&first) > 0,
+        updates(&second) > updates(&first),
         "the page did not change: {} then {}",
         updates(&first),
         updates(&second)
