@@ -109,47 +109,58 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
         enabled: rank == 0 && !quiet && std::io::stderr().is_terminal(),
         bar: None,
     };
-    let stop = stop_flag();
-    let watch = if live.live && rank == 0 {
-        Some(super::view::Live::start(&live)?)
-    } else {
-        None
-    };
-    let opts = RunOptions {
-        out,
-        resume,
-        stop: Some(stop.clone()),
-        live: watch.as_ref().map(|w| w.hub.sender()),
-    };
-    let outcome = match &opts.live {
-        Some(sender) => {
-            let mut observer = axon::experiment::run::LiveObserver {
-                inner: &mut bars,
-                live: sender.clone(),
-                name: scenario.name().to_owned(),
-                kind: kind.name().to_owned(),
-            };
-            run_scenario(&scenario, &opts, &mut observer, ranks)
-        }
-        None => run_scenario(&scenario, &opts, &mut bars, ranks),
-    };
-    if let (Some(w), Some(sender)) = (watch, &opts.live) {
-        let end = match &outcome {
-            Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
-            Err(e) => Err(axon::experiment::run::error_chain(e)),
-        };
-        sender.send(axon::experiment::live::LiveEvent::Finished(end));
-        if let Ok(summary) = &outcome {
-            print_summary(summary);
-        }
-        w.linger(live.linger, &stop);
-        return outcome.map(|_| ()).map_err(Into::into);
-    }
-    let summary = outcome?;
-    if rank == 0 {
+    let watched = live.live && rank == 0;
+    let summary = run_one(
+        &scenario,
+        RunOptions {
+            out,
+            resume,
+            ..RunOptions::default()
+        },
+        &mut bars,
+        ranks,
+        watched.then_some(&live),
+    )?;
+    if rank == 0 && !watched {
         print_summary(&summary);
     }
     Ok(())
+}
+
+/// Runs `scenario` with a Ctrl-C flag, showing progress on `bars` and, with `live`, in the
+/// live view (which then prints the summary and serves the finished run a while).
+fn run_one(
+    scenario: &Scenario,
+    mut opts: RunOptions,
+    bars: &mut Bars,
+    ranks: &mut Ranks,
+    live: Option<&super::view::LiveArgs>,
+) -> Result<RunSummary, Failure> {
+    let stop = stop_flag();
+    opts.stop = Some(stop.clone());
+    let Some(args) = live else {
+        return Ok(run_scenario(scenario, &opts, bars, ranks)?);
+    };
+    let watch = super::view::Live::start(args)?;
+    let sender = watch.hub.sender();
+    opts.live = Some(sender.clone());
+    let mut observer = axon::experiment::run::LiveObserver {
+        inner: bars,
+        live: sender.clone(),
+        name: scenario.name().to_owned(),
+        kind: scenario.kind().name().to_owned(),
+    };
+    let outcome = run_scenario(scenario, &opts, &mut observer, ranks);
+    let end = match &outcome {
+        Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
+        Err(e) => Err(axon::experiment::run::error_chain(e)),
+    };
+    sender.send(LiveEvent::Finished(end));
+    if let Ok(summary) = &outcome {
+        print_summary(summary);
+    }
+    watch.linger(args.linger, &stop);
+    Ok(outcome?)
 }
 
 /// The final lines: each model's accuracy, the conversion table, the spiking statistics, and

@@ -44,12 +44,7 @@ pub(super) fn train_actors(
     let mut failure: Option<RunError> = None;
     observer.epoch_start(label, first_epoch, epochs, batches);
     let config = scenario.runtime_config();
-    let plans = scenario.probes();
-    let mut probes = ProbePlan::store(&plans);
-    if let Some(live) = &opts.live {
-        let steps = crate::experiment::live::LiveEvent::Probes(plans.clone(), 1.0, "step");
-        live.send(steps);
-    }
+    let mut probes = probe_store(scenario, opts);
     let trained = train_layers_on(
         ranks,
         &init,
@@ -60,12 +55,7 @@ pub(super) fn train_actors(
         &control,
         &mut |ev| match ev {
             TrainEvent::BatchDone { done, .. } => observer.batch_done(done),
-            TrainEvent::Probe(chunk) => {
-                if let Some(live) = &opts.live {
-                    live.send(crate::experiment::live::LiveEvent::Probe(chunk.clone()));
-                }
-                probes.add(chunk);
-            }
+            TrainEvent::Probe(chunk) => take_probe(chunk, &mut probes, opts),
             TrainEvent::Checkpoint(mut state) => {
                 state.results = results.to_json();
                 if let Err(err) = dir.write(RESUME_FILE, &state.to_bytes()) {
@@ -103,11 +93,7 @@ pub(super) fn train_actors(
     };
     write_traffic(&report, dir, config.trace_sample)?;
     results.traffic = Some(report.traffic);
-    let steps = super::probes::TimeAxis {
-        scale: 1.0,
-        unit: "step",
-    };
-    results.probes = super::probes::write_probes(dir, scenario.name(), &probes.arrays(), steps)?;
+    results.probes = super::probes::write_probes(dir, scenario.name(), &probes.arrays(), STEPS)?;
     Ok(())
 }
 
@@ -169,6 +155,37 @@ pub(super) fn train_twin(
     };
     results.model(label, label).traffic = Some(report.traffic);
     Ok(())
+}
+
+/// The time axis of layer probes: global inference steps.
+const STEPS: super::probes::TimeAxis = super::probes::TimeAxis {
+    scale: 1.0,
+    unit: "step",
+};
+
+/// The store of the scenario's probes; a live view is told what they are.
+fn probe_store(
+    scenario: &crate::experiment::scenario::Scenario,
+    opts: &RunOptions,
+) -> crate::message::probe::ProbeStore {
+    let plans = scenario.probes();
+    if let Some(live) = &opts.live {
+        let event = crate::experiment::live::LiveEvent::Probes(plans.clone(), 1.0, "step");
+        live.send(event);
+    }
+    ProbePlan::store(&plans)
+}
+
+/// A probe chunk from the coordinator: to the live view, if any, and into the store.
+fn take_probe(
+    chunk: crate::message::ProbeChunk,
+    store: &mut crate::message::probe::ProbeStore,
+    opts: &RunOptions,
+) {
+    if let Some(live) = &opts.live {
+        live.send(crate::experiment::live::LiveEvent::Probe(chunk.clone()));
+    }
+    store.add(chunk);
 }
 
 /// What the layer actors train on and for how long.
