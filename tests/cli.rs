@@ -360,7 +360,7 @@ fn pc_keys_are_validated() {
 
 /// A diverging PC run (MSE loss, momentum 0.99, lr 900) stops at the first non-finite value
 /// and names the actor, the step and the value, instead of training on garbage; the run folder
-/// stays (status "running").
+/// stays (status "failed", with the error).
 #[test]
 fn a_diverging_run_stops_and_names_the_actor_step_and_value() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -387,7 +387,8 @@ fn a_diverging_run_stops_and_names_the_actor_step_and_value() {
     );
     assert!(!err.contains("panicked"), "{err}");
     let json = std::fs::read_to_string(out.join("results.json")).expect("results kept");
-    assert!(json.contains("\"status\": \"running\""), "{json}");
+    assert!(json.contains("\"status\": \"failed\""), "{json}");
+    assert!(json.contains("non-finite value at step"), "the error is kept: {json}");
 }
 
 /// A small EP run from the command line: both models, the energy at the free fixed point per

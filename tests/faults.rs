@@ -140,10 +140,36 @@ fn killed_or_interrupted_runs_resume_to_the_same_results() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "says how to continue: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(results(&stopped).status, "running");
+    let interrupted = results(&stopped);
+    assert_eq!(interrupted.status, "interrupted");
+    let reason = interrupted.reason.expect("the reason");
+    assert!(reason.contains("--resume"), "{reason}");
     let o = axon(&["run", file, "--resume", s, "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_numbers(&reference_results, &results(&stopped));
+    assert!(results(&stopped).reason.is_none());
+
+    // SIGTERM: the same graceful stop; the same command with the same --out resumes it.
+    let termed = tmp.path().join("terminated");
+    let t = termed.to_str().expect("utf-8");
+    let mut child = spawn(&["run", file, "--out", t, "-q"]);
+    wait_for_checkpoint(&mut child, &termed, |st| st.position.next_batch >= 4);
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(results(&termed).status, "interrupted");
+    let o = axon(&["run", file, "--out", t, "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming it"), "{}", stderr(&o));
+    assert_same_numbers(&reference_results, &results(&termed));
+    // A complete run's folder is never reused.
+    let o = axon(&["run", file, "--out", t, "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
 
     // Resuming a finished run is refused.
     let o = axon(&["run", file, "--resume", s, "-q"]);
@@ -154,6 +180,49 @@ fn killed_or_interrupted_runs_resume_to_the_same_results() {
     let o = axon(&["run", file, "--resume", s, "--set", "train.lr=0.1", "-q"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("differs"), "{}", stderr(&o));
+}
+
+/// A run that fails says so in its folder (`"status": "failed"` with the error) and exits 2;
+/// the corrected command with the same `--out` runs there and completes.
+#[test]
+fn a_failed_run_says_so_and_its_folder_takes_the_corrected_run() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("convert");
+    let o_s = out.to_str().expect("utf-8");
+    let file = "scenarios/snn-convert.toml";
+    let small = [
+        "--set",
+        "data.train_limit=1000",
+        "--set",
+        "data.test_limit=100",
+        "--set",
+        "train.epochs=1",
+    ];
+    let missing = "convert.checkpoint=\"missing.safetensors\"";
+    let o = axon(
+        &[
+            &["run", file, "--set", missing, "--out", o_s, "-q"][..],
+            &small,
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let failed = results(&out);
+    assert_eq!(failed.status, "failed");
+    assert!(failed
+        .error
+        .expect("the error")
+        .contains("missing.safetensors"));
+    let o = axon(&[&["run", file, "--out", o_s, "-q"][..], &small].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("failed; starting over"),
+        "{}",
+        stderr(&o)
+    );
+    let done = results(&out);
+    assert_eq!(done.status, "complete");
+    assert!(done.error.is_none() && !done.conversion.is_empty());
 }
 
 #[test]
@@ -174,7 +243,10 @@ fn a_panicking_actor_is_named_and_the_last_checkpoint_survives() {
         .expect("the last checkpoint is intact");
     assert_eq!((state.position.epoch, state.position.next_batch), (1, 8));
     assert_eq!(state.actors.len(), 3);
-    assert_eq!(results(&out).status, "running");
+    let failed = results(&out);
+    assert_eq!(failed.status, "failed");
+    let error = failed.error.expect("the error");
+    assert!(error.contains("layer-2 panicked"), "{error}");
 }
 
 #[test]

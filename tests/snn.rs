@@ -265,7 +265,7 @@ fn microcircuit_bad_input_is_refused_before_building() {
 }
 
 /// Ctrl-C (SIGINT) during a long microcircuit run: every shard stops at the same tick, the
-/// figures of what was simulated are written with status "stopped", exit 130.
+/// figures of what was simulated are written with status "interrupted", exit 130.
 #[test]
 fn ctrl_c_stops_the_microcircuit_and_keeps_what_was_simulated() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -297,7 +297,7 @@ fn ctrl_c_stops_the_microcircuit_and_keeps_what_was_simulated() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("file"))
             .expect("json");
-    assert_eq!(json["status"], "stopped");
+    assert_eq!(json["status"], "interrupted");
     let sim = json["snn"]["sim_s"].as_f64().expect("sim_s");
     assert!(sim > 0.0 && sim < 3600.0, "{sim}");
     assert!(out.join("raster.png").exists() && out.join("rates.png").exists());

@@ -203,13 +203,10 @@ fn run(
                     live: live.clone(),
                     name,
                     kind,
+                    dir: None,
                 };
                 let outcome = axon::experiment::run::run(&scenario, &opts, &mut watched, single);
-                let end = match &outcome {
-                    Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
-                    Err(e) => Err(axon::experiment::run::error_chain(e)),
-                };
-                live.send(axon::experiment::live::LiveEvent::Finished(end));
+                watched.finish(&outcome);
                 outcome
             }
             None => axon::experiment::run::run(&scenario, &opts, &mut observer, single),

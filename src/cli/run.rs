@@ -149,13 +149,10 @@ fn run_one(
         live: sender.clone(),
         name: scenario.name().to_owned(),
         kind: scenario.kind().name().to_owned(),
+        dir: None,
     };
     let outcome = run_scenario(scenario, &opts, &mut observer, ranks);
-    let end = match &outcome {
-        Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
-        Err(e) => Err(axon::experiment::run::error_chain(e)),
-    };
-    sender.send(LiveEvent::Finished(end));
+    observer.finish(&outcome);
     if let Ok(summary) = &outcome {
         print_summary(summary);
     }

@@ -9,8 +9,9 @@ use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::ActorId;
 
 /// Set in the shard-index word of a window piece (the first word a population shard puts in
-/// its piece): the sender stops after this window, and so does every shard that receives it
-/// and the bridge (all at the same tick).
+/// its piece), or as the last word of a tick's piece without delays: the sender stops after
+/// this window, and so does every shard that receives it and the bridge (all at the same
+/// tick).
 pub const STOP_BIT: u32 = 1 << 31;
 
 /// Takes every local shard's piece of a window (a `Spike` message, as a shard sends it to
@@ -97,7 +98,9 @@ impl RankBridge {
                     });
                 };
                 // A shard that stops early marks its window piece; everyone stops after it.
-                stop |= piece.first().is_some_and(|&w| w & STOP_BIT != 0);
+                // (A tick's piece, without delays, carries the mark as its last word.)
+                let marked = |w: Option<&u32>| w.is_some_and(|&w| w & STOP_BIT != 0);
+                stop |= marked(piece.first()) || marked(piece.last());
                 i += 3 + len;
                 if rank == me {
                     continue;

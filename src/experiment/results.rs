@@ -9,8 +9,10 @@
 //! ```
 //! Accuracies are fractions in `[0, 1]`. `wall_s` of an epoch is its training time without
 //! evaluation; `final.wall_s` is the sum over epochs. The file is rewritten (atomically)
-//! after every epoch, so an interrupted run leaves the epochs it finished, with
-//! `"status": "running"` and `"final": null`.
+//! after every epoch, so a run that ends early leaves the epochs it finished, with
+//! `"final": null` and a status that says why: `"running"` until it ends (and after a crash
+//! or kill -9), `"failed"` with the `error` chain, or `"interrupted"` (Ctrl-C, SIGTERM, a
+//! lost rank) with the `reason`.
 
 use std::collections::BTreeMap;
 
@@ -25,8 +27,15 @@ pub struct Results {
     pub name: String,
     /// Scenario seed.
     pub seed: u64,
-    /// `running` while epochs remain, `complete` at the end.
+    /// `running` until the run ends, then `complete`, `failed` (with [`Results::error`]) or
+    /// `interrupted` (with [`Results::reason`]).
     pub status: String,
+    /// A failed run: the error, with its causes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// An interrupted run: why it stopped and how to go on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The executor, workers and shards the actors ran on (`runtime.executor = "auto"`
     /// resolved); absent in results written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,6 +231,8 @@ impl Results {
             name: name.to_owned(),
             seed,
             status: "running".to_owned(),
+            error: None,
+            reason: None,
             setup: None,
             models: BTreeMap::new(),
             traffic: None,

@@ -28,7 +28,7 @@ use crate::spike::plasticity::{PlasticProjections, WeightFigures};
 use crate::spike::population::{Population, SynapseTable};
 use crate::spike::probe_sink::{self, attach_sink, ProbeSink};
 use crate::spike::stats::RankFigures;
-use crate::spike::tally::{RunSize, SpikingRun};
+use crate::spike::tally::{RunSize, SpikingRun, StopFlag};
 
 /// The CUBA network's neurons (Brette et al. 2007, Brian2's `examples/CUBA.py`).
 pub const LIF: LifParams = LifParams {
@@ -130,6 +130,20 @@ pub fn run_cuba_on(
     shards: usize,
     runtime: RuntimeConfig,
 ) -> Result<SpikingRun, NetworkRunError> {
+    run_cuba_until(ranks, cfg, seed, shards, runtime, None)
+}
+
+/// [`run_cuba_on`] that stops early, every shard (and rank) at the same tick, once `stop` is
+/// set (Ctrl-C): the run's figures then cover the ticks simulated and
+/// [`SpikingRun::stopped`] is set. One actor per neuron does not stop early.
+pub fn run_cuba_until(
+    ranks: &mut Ranks,
+    cfg: &CubaConfig,
+    seed: u64,
+    shards: usize,
+    runtime: RuntimeConfig,
+    stop: Option<StopFlag>,
+) -> Result<SpikingRun, NetworkRunError> {
     if ranks.several() && !cfg.probes.plans.is_empty() {
         return Err(NetworkRunError::Ranks(
             "probes do not run across ranks yet; run the probed scenario in one process".to_owned(),
@@ -168,6 +182,7 @@ pub fn run_cuba_on(
         v0: &v0,
         ticks,
         delays: None,
+        stop,
     };
     run_sharded(ranks, &net, k, built, runtime)
 }
@@ -256,6 +271,7 @@ pub fn run_cuba_delayed_on(
         v0: &v0,
         ticks,
         delays: Some(&delays),
+        stop: None,
     };
     run_sharded(ranks, &net, k, built, runtime)
 }
@@ -268,6 +284,7 @@ struct Sharded<'a> {
     v0: &'a [f32],
     ticks: u64,
     delays: Option<&'a Delays>,
+    stop: Option<StopFlag>,
 }
 
 /// CUBA as `k` [`Population`] shards, every shard connected to every other (exchanging
@@ -385,6 +402,7 @@ impl RankedNetwork for CubaShards<'_> {
             if let Some(d) = c.delays {
                 shard = shard.with_windows(u64::from(d.min), u64::from(d.max));
             }
+            shard = shard.with_stop(c.stop.clone());
             let taps = ProbePlan::taps(&c.cfg.probes.plans, 0, r.clone());
             let n_taps = taps.len();
             shard = shard.with_probes(taps);
@@ -478,7 +496,8 @@ fn merge_ranks(
     });
 }
 
-/// Sums what the shards counted into the run's figures.
+/// Sums what the shards counted into the run's figures (over the ticks they simulated: fewer
+/// than `ticks` when stopped early, every shard at the same tick).
 fn collect(
     cfg: &CubaConfig,
     synapses: usize,
@@ -487,13 +506,16 @@ fn collect(
     report: &crate::runtime::RunReport<Message>,
     shards: &[ActorId<Population>],
 ) -> Result<SpikingRun, NetworkRunError> {
+    let simulated = shards.iter().map(|&id| report.actor(id).ticks()).min();
     let size = RunSize {
         neurons: cfg.neurons,
         synapses,
-        ticks,
+        ticks: simulated.unwrap_or(ticks).min(ticks),
         dt_ms: LIF.dt_ms,
     };
-    crate::spike::tally::collect(size, build_s, report, shards).map_err(Into::into)
+    let mut run = crate::spike::tally::collect(size, build_s, report, shards)?;
+    run.stopped = shards.iter().any(|&id| report.actor(id).stopped_early);
+    Ok(run)
 }
 
 #[cfg(test)]

@@ -19,7 +19,12 @@ pub struct SpikingRun {
     pub raster: Vec<(u32, u32)>,
     /// What the `[[probe]]`s recorded, in scenario order.
     pub probes: Vec<crate::message::probe::ProbeArray>,
+    /// Stopped early on request (Ctrl-C): the figures cover the ticks simulated.
+    pub stopped: bool,
 }
+
+/// A request to stop a spiking run early (set by Ctrl-C), shared with its shards.
+pub type StopFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
 
 /// What a spiking actor counted over a run.
 pub(crate) trait SpikeTally {
@@ -87,5 +92,6 @@ pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
         },
         raster,
         probes: Vec::new(),
+        stopped: false,
     })
 }

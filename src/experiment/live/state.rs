@@ -102,6 +102,8 @@ impl LiveState {
             LiveEvent::SweepPoint(v) => self.sweep.push(v),
             LiveEvent::Finished(Ok(results)) => {
                 self.status = results["status"].as_str().unwrap_or("complete").to_owned();
+                let why = results["error"].as_str().or(results["reason"].as_str());
+                self.error = why.map(str::to_owned);
                 self.results = Some(results);
             }
             LiveEvent::Finished(Err(e)) => {

@@ -12,6 +12,7 @@
 mod bp;
 mod conversion;
 mod layers;
+mod outcome;
 pub mod probes;
 mod spiking;
 mod stdp;
@@ -73,10 +74,10 @@ pub enum RunError {
         dir: PathBuf,
     },
     /// A spiking run was stopped on request (Ctrl-C) before its end: the figures of what was
-    /// simulated are written, with `"status": "stopped"`.
+    /// simulated are written, with `"status": "interrupted"`.
     #[error(
         "stopped after {simulated_s} s simulated: the figures of that part are in {dir} \
-         (status \"stopped\")"
+         (status \"interrupted\")"
     )]
     Stopped {
         /// The run folder.
@@ -350,8 +351,32 @@ struct Stage<'a> {
 
 /// Runs a validated scenario to the end on `ranks` ([`Ranks::single`] for one process; the
 /// scenario's `runtime.shard_ranks` pins their shards). Across several ranks only rank 0
-/// writes the run folder; the others return their rank's figures.
+/// writes the run folder; the others return their rank's figures. The folder's results.json
+/// says `"running"` until the run ends; a run that fails or is interrupted says so there
+/// (`"failed"` with its error, `"interrupted"` with the reason) before the error returns. An
+/// `opts.out` that holds such a run is reused: resumed from its checkpoint when the scenario
+/// is the same and has one, emptied and started over otherwise.
 pub fn run(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    observer: &mut dyn Observer,
+    ranks: &mut Ranks,
+) -> Result<RunSummary, RunError> {
+    let mut opts = opts.clone();
+    outcome::reuse_folder(scenario, &mut opts, ranks.is_root())?;
+    let mut watch = outcome::FolderWatch {
+        inner: observer,
+        dir: None,
+    };
+    let ran = run_in_folder(scenario, &opts, &mut watch, ranks);
+    if let (Err(e), Some(dir), true) = (&ran, &watch.dir, ranks.is_root()) {
+        outcome::record_end(scenario, dir, e);
+    }
+    ran
+}
+
+/// [`run`] once the folder to reuse, if any, is settled.
+fn run_in_folder(
     scenario: &Scenario,
     opts: &RunOptions,
     observer: &mut dyn Observer,

@@ -19,7 +19,8 @@ fn other_rank(scenario: &Scenario, snn: crate::spike::stats::SnnStats) -> RunSum
     }
 }
 
-/// Simulates the CUBA network on `ranks` and writes its run folder (rank 0).
+/// Simulates the CUBA network on `ranks` and writes its run folder (rank 0). Ctrl-C stops
+/// population shards (and ranks) at the same tick; what was simulated is written.
 pub(super) fn run_cuba_scenario(
     scenario: &Scenario,
     opts: &RunOptions,
@@ -32,12 +33,13 @@ pub(super) fn run_cuba_scenario(
     let dt = crate::models::cuba::LIF.dt_ms;
     let live_plans = watch(&mut cfg.probes, opts, (dt, ticks, cfg.neurons));
     let mut run = || {
-        crate::models::cuba::run_cuba_on(
+        crate::models::cuba::run_cuba_until(
             ranks,
             &cfg,
             scenario.seed(),
             scenario.shards(),
             scenario.runtime_config(),
+            opts.stop.clone(),
         )
     };
     if !root {
@@ -47,6 +49,7 @@ pub(super) fn run_cuba_scenario(
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::for_scenario(scenario);
+    dir.write("results.json", results.to_json().as_bytes())?;
     let run = run()?;
     results.snn = Some(run.stats.clone());
     let time = TimeAxis {
@@ -55,11 +58,21 @@ pub(super) fn run_cuba_scenario(
     };
     let probes = &run.probes[..run.probes.len().min(live_plans)];
     results.probes = write_probes(&dir, scenario.name(), probes, time)?;
-    results.complete();
+    if run.stopped {
+        results.status = "interrupted".to_owned();
+    } else {
+        results.complete();
+    }
     dir.write("results.json", results.to_json().as_bytes())?;
     crate::experiment::plot::cuba_raster_png(&run, &dir.path().join("raster.png"))?;
     write_spikes(&dir, &run.raster, crate::models::cuba::LIF.dt_ms)?;
     write_weights(&dir, scenario, run.stats.plasticity.as_ref())?;
+    if run.stopped {
+        return Err(RunError::Stopped {
+            dir: dir.path().to_owned(),
+            simulated_s: run.stats.sim_s,
+        });
+    }
     Ok(RunSummary {
         dir: dir.path().to_owned(),
         results,
@@ -98,6 +111,7 @@ pub(super) fn run_microcircuit_scenario(
     observer.run_dir(dir.path());
     dir.write("scenario.toml", scenario.to_toml().as_bytes())?;
     let mut results = Results::for_scenario(scenario);
+    dir.write("results.json", results.to_json().as_bytes())?;
     let run = run(opts.stop.clone())?;
     results.snn = Some(run.stats.clone());
     let time = TimeAxis {
@@ -107,7 +121,7 @@ pub(super) fn run_microcircuit_scenario(
     let probes = &run.probes[..run.probes.len().min(live_plans)];
     results.probes = write_probes(&dir, scenario.name(), probes, time)?;
     if run.stopped {
-        results.status = "stopped".to_owned();
+        results.status = "interrupted".to_owned();
     } else {
         results.complete();
     }

@@ -15,6 +15,8 @@ pub struct LiveObserver<'a> {
     pub name: String,
     /// See `name`.
     pub kind: String,
+    /// The run folder, once it exists.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Observer for LiveObserver<'_> {
@@ -22,6 +24,7 @@ impl Observer for LiveObserver<'_> {
         self.inner.data_loaded(data);
     }
     fn run_dir(&mut self, path: &std::path::Path) {
+        self.dir = Some(path.to_owned());
         self.inner.run_dir(path);
         self.live.send(LiveEvent::Started {
             name: self.name.clone(),
@@ -46,5 +49,21 @@ impl Observer for LiveObserver<'_> {
         self.inner.epoch_end(label, record);
         self.live
             .send(LiveEvent::EpochEnd(label.to_owned(), Box::new(*record)));
+    }
+}
+
+impl LiveObserver<'_> {
+    /// Tells the live view how the run ended: its results, or, for a run that failed or was
+    /// interrupted in its folder, the results.json that says so (else the error).
+    pub fn finish(&self, outcome: &Result<super::RunSummary, super::RunError>) {
+        let recorded = || {
+            let text = std::fs::read_to_string(self.dir.as_ref()?.join("results.json")).ok()?;
+            serde_json::from_str::<serde_json::Value>(&text).ok()
+        };
+        let end = match outcome {
+            Ok(s) => Ok(serde_json::from_str(&s.results.to_json()).unwrap_or_default()),
+            Err(e) => recorded().ok_or_else(|| super::error_chain(e)),
+        };
+        self.live.send(LiveEvent::Finished(end));
     }
 }

@@ -291,3 +291,71 @@ fn plastic_synapses_learn_the_same_on_every_setup() {
     assert_eq!(a.histogram_end, b.histogram_end);
     assert!((a.mean_end - a.mean_start).abs() > 1e-4);
 }
+
+/// A stop request ends every population shard (and rank) at the same tick, the one after
+/// the tick it was seen at: set from the start, the run is one tick long and equal however it
+/// is sharded; set while running, a long run ends early.
+#[test]
+fn a_stop_request_ends_every_shard_at_the_same_tick() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cfg = CubaConfig {
+        neurons: 400,
+        duration_ms: 600_000.0,
+        ..CubaConfig::default()
+    };
+    let rt = |executor, workers| RuntimeConfig {
+        executor,
+        workers,
+        ..RuntimeConfig::default()
+    };
+    let now = || Some(Arc::new(AtomicBool::new(true)));
+    let single = &mut crate::cluster::Ranks::single();
+    let one = run_cuba_until(single, &cfg, 1, 1, rt(Executor::Inline, 1), now()).expect("runs");
+    assert!(one.stopped);
+    assert!(
+        (one.stats.sim_s - 0.0001).abs() < 1e-12,
+        "{}",
+        one.stats.sim_s
+    );
+    let three = run_cuba_until(single, &cfg, 1, 3, rt(Executor::Pinned, 2), now()).expect("runs");
+    assert!(three.stopped);
+    assert_eq!(
+        (three.stats.sim_s, three.stats.spikes),
+        (one.stats.sim_s, one.stats.spikes)
+    );
+    for r in on_thread_ranks(2, |r| {
+        run_cuba_until(r, &cfg, 1, 4, rt(Executor::Inline, 1), now())
+    }) {
+        let r = r.expect("runs");
+        assert!(r.stopped && r.stats.sim_s == one.stats.sim_s);
+    }
+    // Set while running: 600 s simulated would take many minutes; it stops within moments.
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let flag = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            flag.store(true, Ordering::Relaxed);
+        })
+    };
+    let run =
+        run_cuba_until(single, &cfg, 1, 3, rt(Executor::Pinned, 2), Some(flag)).expect("runs");
+    setter.join().expect("setter");
+    assert!(
+        run.stopped && run.stats.sim_s < 600.0,
+        "{}",
+        run.stats.sim_s
+    );
+    // Without a request the flag changes nothing.
+    let short = CubaConfig {
+        duration_ms: 50.0,
+        ..cfg.clone()
+    };
+    let plain = run_cuba(&short, 1, 3, rt(Executor::Pinned, 2)).expect("runs");
+    let unset = Some(Arc::new(AtomicBool::new(false)));
+    let flagged =
+        run_cuba_until(single, &short, 1, 3, rt(Executor::Pinned, 2), unset).expect("runs");
+    assert!(!flagged.stopped);
+    assert_eq!(flagged.stats.spikes, plain.stats.spikes);
+}

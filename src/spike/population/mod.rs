@@ -190,8 +190,9 @@ impl Population {
         self.record.as_ref()
     }
 
-    /// Stops at the end of the first exchange window after `flag` is set, together with
-    /// every other shard (the window's piece carries [`STOP_BIT`]); windowed shards only.
+    /// Stops at the end of the first exchange window (or tick, without delays) after `flag`
+    /// is set, together with every other shard: the piece sent then carries [`STOP_BIT`] (in
+    /// a window's shard word, or as a last word after a tick's spikes).
     pub(crate) fn with_stop(
         mut self,
         flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -318,12 +319,25 @@ impl Population {
             if self.tick > 0 && self.have < shards {
                 return false;
             }
+            if self.stopping {
+                // This shard or another marked the tick just exchanged: all stop here.
+                self.end_early();
+                return true;
+            }
             self.deliver();
             if self.integrate() {
                 return true;
             }
             let last = self.tick + 1 == self.ticks;
             if !last {
+                let stop = self
+                    .stop
+                    .as_ref()
+                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
+                if stop {
+                    self.fired.push(STOP_BIT);
+                    self.stopping = true;
+                }
                 self.send_own(ctx);
             }
             self.tick += 1;
@@ -486,8 +500,12 @@ impl Population {
                 self.stopping |= k & STOP_BIT != 0;
                 self.pieces[(k & !STOP_BIT) as usize] = any.then_some(s);
             }
-        } else if let Some(k) = self.piece_shard(&s) {
-            self.pieces[k] = Some(s);
+        } else {
+            // A tick's piece marked as the sender's last ends with STOP_BIT.
+            self.stopping |= s.0.last().is_some_and(|&w| w & STOP_BIT != 0);
+            if let Some(k) = self.piece_shard(&s) {
+                self.pieces[k] = Some(s);
+            }
         }
         self.have += 1;
     }
