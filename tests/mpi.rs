@@ -488,6 +488,9 @@ fn ctrl_c_on_mpirun_stops_every_rank_and_keeps_the_figures() {
     )
     .arg("--out")
     .arg(&out)
+    // On Ctrl-C mpirun sends the ranks SIGTERM (a graceful stop for axon) and SIGKILL after
+    // odls_base_sigkill_timeout, 1 s by default: too short for a debug build's plots.
+    .env("OMPI_MCA_odls_base_sigkill_timeout", "15")
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
