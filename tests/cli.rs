@@ -388,7 +388,10 @@ fn a_diverging_run_stops_and_names_the_actor_step_and_value() {
     assert!(!err.contains("panicked"), "{err}");
     let json = std::fs::read_to_string(out.join("results.json")).expect("results kept");
     assert!(json.contains("\"status\": \"failed\""), "{json}");
-    assert!(json.contains("non-finite value at step"), "the error is kept: {json}");
+    assert!(
+        json.contains("non-finite value at step"),
+        "the error is kept: {json}"
+    );
 }
 
 /// A small EP run from the command line: both models, the energy at the free fixed point per

@@ -302,3 +302,92 @@ fn ctrl_c_stops_the_microcircuit_and_keeps_what_was_simulated() {
     assert!(sim > 0.0 && sim < 3600.0, "{sim}");
     assert!(out.join("raster.png").exists() && out.join("rates.png").exists());
 }
+
+/// `[trace]` on spiking runs: one actor per neuron writes trace.jsonl, trace.json and
+/// traffic.png, and results.json counts every spike message exactly (merged per pair of
+/// populations); `axon trace summarize` reads the log; population shards count theirs per
+/// edge; one population actor, with nothing to trace, says so and still runs.
+#[test]
+fn spiking_runs_trace_their_spike_traffic() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let actors = tmp.path().join("actors");
+    let sets = [
+        "--set",
+        "cuba.neurons=400",
+        "--set",
+        "cuba.p_connect=0.1",
+        "--set",
+        "cuba.duration_ms=200",
+        "--set",
+        "runtime.shards=400",
+        "--set",
+        "trace.sample=10",
+    ];
+    let run = |file: &str, out: &std::path::Path, extra: &[&str]| {
+        let o = axon(
+            &[
+                &["run", file, "-q", "--out", out.to_str().expect("utf-8")][..],
+                extra,
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    run("scenarios/cuba-actors.toml", &actors, &sets);
+    for f in ["trace.jsonl", "trace.json", "traffic.png"] {
+        assert!(actors.join(f).exists(), "{f}");
+    }
+    let r = common::results(&actors);
+    let (snn, traffic) = (r.snn.expect("snn"), r.traffic.expect("traffic"));
+    let spikes = &traffic.per_kind["spike"];
+    // One message per spike per synapse: the synaptic events.
+    assert_eq!(spikes.messages, snn.synaptic_events);
+    assert!(spikes.bytes > 0);
+    let e_to_i = traffic
+        .per_edge
+        .iter()
+        .find(|e| e.from == "neurons.E" && e.to == "neurons.I")
+        .expect("E to I");
+    assert!(e_to_i.messages > 0 && e_to_i.kind == "spike");
+    let per_edge: u64 = traffic.per_edge.iter().map(|e| e.messages).sum();
+    assert_eq!(per_edge, traffic.totals.messages);
+    let o = axon(&[
+        "trace",
+        "summarize",
+        actors.join("trace.jsonl").to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("spike"));
+
+    // Population shards: per shard pair, the same spikes as one shard.
+    let shards = tmp.path().join("shards");
+    let sets = [
+        "--set",
+        "cuba.duration_ms=200",
+        "--set",
+        "runtime.shards=3",
+        "--set",
+        "trace.sample=10",
+    ];
+    run("scenarios/cuba.toml", &shards, &sets);
+    let r = common::results(&shards);
+    let traffic = r.traffic.expect("traffic");
+    assert_eq!(traffic.per_edge.len(), 6, "{:?}", traffic.per_edge);
+    assert!(traffic.per_kind["spike"].messages > 0);
+    assert!(shards.join("trace.jsonl").exists());
+
+    // One population actor: nothing to trace, and the run says so.
+    let one = tmp.path().join("one");
+    let o = run(
+        "scenarios/cuba.toml",
+        &one,
+        &["--set", "cuba.duration_ms=50", "--set", "trace.sample=10"],
+    );
+    assert!(
+        stderr(&o).contains("sent no messages to trace"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!one.join("trace.jsonl").exists());
+}

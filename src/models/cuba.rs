@@ -452,12 +452,13 @@ impl RankedNetwork for CubaShards<'_> {
 
     fn assemble(
         self,
-        _: RunReport<Message>,
+        mut report: RunReport<Message>,
         all: Vec<CubaShare>,
         at: &Placed,
         link: LinkFigures,
     ) -> Result<SpikingRun, NetworkRunError> {
         let mut run = self.run.expect("shared before assembled");
+        run.traffic = crate::spike::tally::TrafficLog::take(&mut report);
         if at.ranks > 1 {
             merge_ranks(&mut run, &all, at.unit_rank.clone(), link.bridge);
         }

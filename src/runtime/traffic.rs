@@ -194,6 +194,37 @@ impl Serialize for Traffic {
 }
 
 impl Traffic {
+    /// The same traffic with its edges merged by the groups `group` puts their actors in
+    /// (sender group, receiver group, kind), for runs with too many actors to list each edge
+    /// (one actor per neuron): a group's `from_id`/`to_id` is its smallest actor id. Totals
+    /// and kinds are unchanged.
+    pub fn grouped(&self, group: impl Fn(usize, &str) -> String) -> Traffic {
+        let mut merged: BTreeMap<(String, String, String), EdgeTraffic> = BTreeMap::new();
+        for e in &self.per_edge {
+            let (from, to) = (group(e.from_id, &e.from), group(e.to_id, &e.to));
+            let key = (from.clone(), to.clone(), e.kind.clone());
+            let m = merged.entry(key).or_insert_with(|| EdgeTraffic {
+                from_id: e.from_id,
+                to_id: e.to_id,
+                from,
+                to,
+                kind: e.kind.clone(),
+                messages: 0,
+                bytes: 0,
+            });
+            m.from_id = m.from_id.min(e.from_id);
+            m.to_id = m.to_id.min(e.to_id);
+            m.messages += e.messages;
+            m.bytes += e.bytes;
+        }
+        let mut per_edge: Vec<EdgeTraffic> = merged.into_values().collect();
+        per_edge.sort_by_key(|e| (e.from_id, e.to_id));
+        Traffic {
+            per_edge,
+            ..self.clone()
+        }
+    }
+
     /// Merges the counters of every actor, in the order given: each item is (id, out-edge
     /// target ids, counters); `names[id]` names actor `id`. Kinds are those of `K`.
     pub fn merge<'a, K: Label>(

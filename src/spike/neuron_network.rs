@@ -41,14 +41,16 @@ impl NeuronNetwork<'_> {
     ) -> Result<SpikingRun, RuntimeError> {
         let (net, neurons, synapses) = self.network(runtime);
         let build_s = built.elapsed().as_secs_f64();
-        let report = Runtime::new(runtime).run(net)?;
+        let mut report = Runtime::new(runtime).run(net)?;
         let size = RunSize {
             neurons: self.v0.len(),
             synapses,
             ticks: self.ticks,
             dt_ms: self.params.dt_ms,
         };
-        collect(size, build_s, &report, &neurons)
+        let mut run = collect(size, build_s, &report, &neurons)?;
+        run.traffic = crate::spike::tally::TrafficLog::take(&mut report);
+        Ok(run)
     }
 
     /// The neurons (in contiguous blocks, block `w` placed on worker `w`), their synapses and

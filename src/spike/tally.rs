@@ -21,6 +21,31 @@ pub struct SpikingRun {
     pub probes: Vec<crate::message::probe::ProbeArray>,
     /// Stopped early on request (Ctrl-C): the figures cover the ticks simulated.
     pub stopped: bool,
+    /// The messages the run's actors sent (this rank's, across ranks).
+    pub traffic: TrafficLog,
+}
+
+/// What a run's actors sent each other: exact counts per edge and kind, the sampled events
+/// (with `trace.sample` > 0), and the actors' names, as a spiking run returns them.
+#[derive(Clone, Debug, Default)]
+pub struct TrafficLog {
+    /// Every message counted, per edge and kind.
+    pub traffic: crate::runtime::traffic::Traffic,
+    /// The sampled message events, by send time.
+    pub trace: Vec<crate::runtime::trace_log::TraceEvent<crate::message::MessageKind>>,
+    /// The actors' names, by id.
+    pub names: Vec<String>,
+}
+
+impl TrafficLog {
+    /// Takes the traffic, trace and names out of `report`.
+    pub(crate) fn take(report: &mut RunReport<Message>) -> Self {
+        Self {
+            traffic: std::mem::take(&mut report.traffic),
+            trace: std::mem::take(&mut report.trace),
+            names: report.names.clone(),
+        }
+    }
 }
 
 /// A request to stop a spiking run early (set by Ctrl-C), shared with its shards.
@@ -93,5 +118,6 @@ pub(crate) fn collect<A: SpikeTally + Actor<Message>>(
         raster,
         probes: Vec::new(),
         stopped: false,
+        traffic: TrafficLog::default(),
     })
 }

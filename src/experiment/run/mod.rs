@@ -229,21 +229,24 @@ fn write_traffic(
     dir: &RunDir,
     sample: u64,
 ) -> Result<(), RunError> {
-    crate::experiment::plot::traffic_heatmap_png(
-        &report.traffic,
-        &report.names,
-        &dir.path().join("traffic.png"),
-    )?;
+    write_traffic_of(&report.traffic, &report.trace, &report.names, dir, sample)
+}
+
+/// [`write_traffic`] from the traffic, sampled events and actor names.
+fn write_traffic_of(
+    traffic: &crate::runtime::traffic::Traffic,
+    trace: &[crate::runtime::trace_log::TraceEvent<crate::message::MessageKind>],
+    names: &[String],
+    dir: &RunDir,
+    sample: u64,
+) -> Result<(), RunError> {
+    crate::experiment::plot::traffic_heatmap_png(traffic, names, &dir.path().join("traffic.png"))?;
     if sample > 0 {
-        crate::runtime::trace_log::write_jsonl(
-            &dir.path().join("trace.jsonl"),
-            &report.trace,
-            &report.names,
-        )?;
+        crate::runtime::trace_log::write_jsonl(&dir.path().join("trace.jsonl"), trace, names)?;
         crate::runtime::trace_log::write_chrome_trace(
             &dir.path().join("trace.json"),
-            &report.trace,
-            &report.names,
+            trace,
+            names,
         )?;
     }
     Ok(())

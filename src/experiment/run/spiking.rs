@@ -1,5 +1,6 @@
 //! The CUBA spiking network (`algorithm.kind = "cuba"`) and the microcircuit: no data, no
-//! training; `snn` in results.json, a raster plot and, when synapses learn, `weights.png`.
+//! training; `snn` and `traffic` in results.json, a raster plot, traffic.png (and the
+//! sampled trace with `trace.sample` > 0) and, when synapses learn, `weights.png`.
 
 use super::probes::{write_probes, TimeAxis};
 use super::{Observer, RunError, RunOptions, RunSummary};
@@ -8,6 +9,7 @@ use crate::experiment::live::LiveEvent;
 use crate::experiment::results::Results;
 use crate::experiment::run_dir::RunDir;
 use crate::experiment::scenario::Scenario;
+use crate::spike::tally::TrafficLog;
 
 /// What a rank other than 0 of an MPI job returns: it ran its shards; rank 0 writes.
 fn other_rank(scenario: &Scenario, snn: crate::spike::stats::SnnStats) -> RunSummary {
@@ -52,6 +54,8 @@ pub(super) fn run_cuba_scenario(
     dir.write("results.json", results.to_json().as_bytes())?;
     let run = run()?;
     results.snn = Some(run.stats.clone());
+    let excitatory = cfg.neurons * 4 / 5;
+    record_traffic(scenario, &run.traffic, &dir, &mut results, Some(excitatory))?;
     let time = TimeAxis {
         scale: crate::models::cuba::LIF.dt_ms,
         unit: "ms",
@@ -114,6 +118,7 @@ pub(super) fn run_microcircuit_scenario(
     dir.write("results.json", results.to_json().as_bytes())?;
     let run = run(opts.stop.clone())?;
     results.snn = Some(run.stats.clone());
+    record_traffic(scenario, &run.traffic, &dir, &mut results, None)?;
     let time = TimeAxis {
         scale: crate::models::microcircuit::model::LIF.dt_ms,
         unit: "ms",
@@ -219,4 +224,52 @@ fn write_spikes(dir: &RunDir, raster: &[(u32, u32)], dt_ms: f64) -> Result<(), R
         .expect("serialising in-memory tensors cannot fail");
     dir.write("spikes.safetensors", &bytes)?;
     Ok(())
+}
+
+/// Above this many edges, results.json lists the traffic between groups of actors (neuron
+/// actors by population) instead of each edge.
+const MAX_LISTED_EDGES: usize = 10_000;
+
+/// Puts the run's exact traffic in `results` (with one actor per neuron, merged per pair of
+/// populations, `neurons.E` and `neurons.I`, the first `excitatory` neurons being E) and
+/// writes traffic.png and, with `trace.sample` > 0, trace.jsonl and trace.json. A run that
+/// sent nothing to trace (one population actor) says so when asked to trace.
+fn record_traffic(
+    scenario: &Scenario,
+    log: &TrafficLog,
+    dir: &RunDir,
+    results: &mut Results,
+    excitatory: Option<usize>,
+) -> Result<(), RunError> {
+    let sample = scenario.runtime_config().trace_sample;
+    let t = &log.traffic;
+    if t.counters && t.totals.messages == 0 && log.trace.is_empty() {
+        if sample > 0 {
+            tracing::warn!(
+                "trace.sample = {sample}: this run sent no messages to trace (one population \
+                 actor simulates the whole network); set runtime.shards to 2 or more, or \
+                 runtime.shards = cuba.neurons for one actor per neuron, to trace its spikes"
+            );
+        }
+        return Ok(());
+    }
+    results.traffic = Some(if t.per_edge.len() > MAX_LISTED_EDGES {
+        t.grouped(|_, name| population_of(name, excitatory))
+    } else {
+        t.clone()
+    });
+    super::write_traffic_of(t, &log.trace, &log.names, dir, sample)
+}
+
+/// `neurons.E` or `neurons.I` for a neuron actor (`neuron.I`, excitatory below
+/// `excitatory`); any other actor's own name.
+fn population_of(name: &str, excitatory: Option<usize>) -> String {
+    let index = name
+        .strip_prefix("neuron.")
+        .and_then(|i| i.parse::<usize>().ok());
+    match (index, excitatory) {
+        (Some(i), Some(e)) if i < e => "neurons.E".to_owned(),
+        (Some(_), Some(_)) => "neurons.I".to_owned(),
+        _ => name.to_owned(),
+    }
 }

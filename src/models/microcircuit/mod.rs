@@ -107,6 +107,8 @@ pub struct MicrocircuitRun {
     pub stopped: bool,
     /// What the `[[probe]]`s recorded, in scenario order.
     pub probes: Vec<crate::message::probe::ProbeArray>,
+    /// The messages this rank's actors sent.
+    pub traffic: crate::spike::tally::TrafficLog,
 }
 
 /// Builds the microcircuit for `seed` as `shards` population shards and runs it in one

@@ -210,7 +210,7 @@ impl RankedNetwork for Circuit<'_> {
 
     fn assemble(
         self,
-        _: RunReport<Message>,
+        mut report: RunReport<Message>,
         all: Vec<Figures>,
         at: &Placed,
         _: LinkFigures,
@@ -218,6 +218,7 @@ impl RankedNetwork for Circuit<'_> {
         let shard_rank = at.unit_rank.clone();
         let mut run = assemble(self.cfg, &self.wiring, &self.span, all, shard_rank);
         run.probes = self.probes;
+        run.traffic = crate::spike::tally::TrafficLog::take(&mut report);
         Ok(run)
     }
 }
@@ -393,6 +394,7 @@ fn assemble(
     }
     MicrocircuitRun {
         probes: Vec::new(),
+        traffic: Default::default(),
         stats: SnnStats {
             neurons: n,
             synapses,
