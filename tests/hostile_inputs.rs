@@ -232,3 +232,35 @@ fn mutated_checkpoints_are_errors_never_panics() {
     }
     eprintln!("mutants read as a network: {networks}, as a resume checkpoint: {resumes}");
 }
+
+/// Every shipped scenario, given a key its kind does not read, is refused (exit 2) with an
+/// error naming the key: no setting silently does nothing.
+#[test]
+fn every_scenario_refuses_a_key_its_kind_does_not_read() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(common::root().join("scenarios")).expect("scenarios") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let spiking = ["\"cuba\"", "\"microcircuit\"", "\"stdp-mnist\""]
+            .iter()
+            .any(|k| text.contains(&format!("kind = {k}")));
+        let (set, key) = if spiking {
+            ("train.lr=0.5", "train.lr")
+        } else {
+            ("microcircuit.scale=0.5", "microcircuit.scale")
+        };
+        let o = common::axon(&["validate", path.to_str().expect("utf-8"), "--set", set]);
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(
+            err.contains(key) && err.contains("does not read"),
+            "{}: {err}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 20, "{seen} scenarios");
+}

@@ -33,6 +33,7 @@ pub mod stdp;
 #[cfg(test)]
 mod tests;
 pub mod train;
+mod unused;
 
 use std::path::PathBuf;
 
@@ -336,6 +337,7 @@ impl Scenario {
         let name = file.checked_name()?;
         file.name = Some(name.clone());
         let f = &file;
+        f.check_unused()?;
         f.data.validate()?;
         f.network.validate()?;
         f.train.validate()?;
@@ -347,12 +349,6 @@ impl Scenario {
         f.stdp_mnist.validate()?;
         if f.algorithm.kind == AlgorithmKind::Spc {
             f.spc.validate(f.algorithm.feedback)?;
-        } else if f.spc != SpcSection::default() {
-            return Err(invalid(
-                "spc",
-                "set",
-                "only algorithm.kind = \"spc\" reads [spc]; remove it",
-            ));
         } else if f.compare.baseline == Baseline::Pc {
             return Err(invalid(
                 "compare.baseline",

@@ -122,6 +122,9 @@ fn bound_problem(
         Ok(_) if !accept => Some(format!(
             "{key} = {text} is accepted; the reference says {allowed}"
         )),
+        // In range, but more than this machine's memory holds (the microcircuit at scale 10
+        // under its own kind): the range is what is checked here.
+        Err(e) if accept && e.to_string().contains("this machine has") => None,
         Err(e) if accept => Some(format!("{key} = {text} is rejected: {e}")),
         Err(e)
             if !e

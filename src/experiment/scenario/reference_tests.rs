@@ -127,12 +127,34 @@ fn parser_keys() -> Vec<String> {
 
 /// The scenario `--set` overrides make of an empty file named `reference.toml`, validated
 /// (no data is read).
+/// Unless the overrides choose a kind, the kind is one that reads the first key's section
+/// (`cuba.neurons` under `cuba`, `faults.drop` under `pc`).
 pub(super) fn resolve(sets: &[String]) -> Result<Scenario, ScenarioError> {
     let mut table = toml::Table::new();
     for s in sets {
         apply_override(&mut table, s)?;
     }
+    let chosen = table.get("algorithm").and_then(|a| a.get("kind")).is_some();
+    let section = sets.first().and_then(|s| s.split(['.', '=']).next());
+    if !chosen {
+        for set in kind_sets(section.unwrap_or_default()) {
+            apply_override(&mut table, &set)?;
+        }
+    }
     Scenario::from_table(Path::new("reference.toml"), table)
+}
+
+/// The overrides that choose a kind reading `section` where `bp` does not (`spc` with local
+/// feedback, as it requires); none where `bp` reads it.
+fn kind_sets(section: &str) -> Vec<String> {
+    let Some(kind) = super::unused::reader_of(section) else {
+        return Vec::new();
+    };
+    let mut sets = vec![format!("algorithm.kind=\"{}\"", kind.name())];
+    if kind == AlgorithmKind::Spc {
+        sets.push("algorithm.feedback=\"kolen-pollack\"".to_owned());
+    }
+    sets
 }
 
 /// [`resolve`] of `&str` overrides, which must be valid.
@@ -318,6 +340,14 @@ fn every_documented_default_is_the_default() {
             }
             continue;
         }
+        // The same kind as `resolve` chose for the key, without the key.
+        let section = key.split('.').next().unwrap_or_default();
+        let kind = kind_sets(section);
+        let unset = if kind.is_empty() {
+            unset.clone()
+        } else {
+            resolved(&kind.iter().map(String::as_str).collect::<Vec<_>>())
+        };
         if set != unset || set.to_toml() != unset.to_toml() {
             let real = lookup(&raw, key).map_or("nothing (unset)".to_owned(), |v| v.to_string());
             problems.push(format!(

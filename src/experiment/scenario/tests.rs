@@ -63,12 +63,14 @@ fn duplicate_accepts_one_and_drop_does_not() {
         "[algorithm]\nkind = \"pc\"\n[runtime]\nschedule = \"async\"\n[faults]\nduplicate = 1.0\n",
     );
     assert!(ok.is_ok(), "{ok:?}");
-    let e = Scenario::from_toml("[faults]\nduplicate = 1.5\n").expect_err("above 1");
+    let e = Scenario::from_toml("[algorithm]\nkind = \"pc\"\n[faults]\nduplicate = 1.5\n")
+        .expect_err("above 1");
     assert_eq!(
         e.to_string(),
         "faults.duplicate = 1.5: must be a probability in [0, 1]"
     );
-    let e = Scenario::from_toml("[faults]\ndrop = 1.0\n").expect_err("every message lost");
+    let e = Scenario::from_toml("[algorithm]\nkind = \"pc\"\n[faults]\ndrop = 1.0\n")
+        .expect_err("every message lost");
     assert_eq!(
         e.to_string(),
         "faults.drop = 1: must be a probability in [0, 1)"
