@@ -180,7 +180,7 @@ def test_ctrl_c_stops_gracefully_and_the_run_resumes(tmp_path):
     child.send_signal(signal.SIGINT)
     stdout, stderr = child.communicate(timeout=120)
     assert "interrupted:" in stdout and "--resume" in stdout, (stdout, stderr)
-    assert json.loads((out / "results.json").read_text())["status"] == "running"
+    assert json.loads((out / "results.json").read_text())["status"] == "interrupted"
     run = axon.run("scenarios/quickstart.toml", set=sets, resume=out, progress=False)
     assert run.results["status"] == "complete"
     assert len(run.results["models"]["pc"]["epochs"]) == 30
