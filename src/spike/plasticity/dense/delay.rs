@@ -66,12 +66,18 @@ impl DelayLine {
         }
     }
 
-    /// The slot `back` ticks before the current one.
+    /// The slot `back` (`<= max + 1`) ticks before the current one.
+    #[inline]
     fn slot(&self, back: usize) -> usize {
-        (self.now + self.slots - back) % self.slots
+        if self.now >= back {
+            self.now - back
+        } else {
+            self.now + self.slots - back
+        }
     }
 
     /// Row `i`'s local neurons whose delay is `d` (`d <= max`).
+    #[inline]
     fn cols(&self, i: usize, d: usize, n_post: usize) -> &[u32] {
         let k = i * (self.max + 2) + d;
         let (a, b) = (self.starts[k] as usize, self.starts[k + 1] as usize);
@@ -151,36 +157,42 @@ impl DenseProjection {
         }
         let [o1, o2] = &self.post;
         let (r2, r2_decay) = (&self.pre[1], self.pre_decay[1]);
+        let depress = rule.filter(|p| p.depresses());
+        // Only neurons with a postsynaptic trace are depressed, as without delays.
+        let traced = |j: usize| {
+            o1.get(j).is_some_and(|&x| x != 0.0) || o2.get(j).is_some_and(|&x| x != 0.0)
+        };
+        let g = &mut g[..n];
         let mut events = 0;
+        let mut s = now;
         for d in 0..=line.max {
-            let s = line.slot(d);
+            let before = if s == 0 { line.slots - 1 } else { s - 1 };
             for &i in &line.spikes[s * n_pre..s * n_pre + line.count[s] as usize] {
                 let i = i as usize;
                 let cols = line.cols(i, d, n);
                 events += cols.len() as u64;
                 let row = &mut self.weights[i * n..(i + 1) * n];
-                for &j in cols {
-                    g[j as usize] += row[j as usize];
-                }
-                let Some(p) = rule.filter(|p| p.depresses()) else {
+                let Some(p) = depress else {
+                    for &j in cols {
+                        g[j as usize] += row[j as usize];
+                    }
                     continue;
                 };
                 // The synapse's r2 just before this arrival's jump: its input's trace at the
                 // spike's tick, before the jump.
-                let before = (s + line.slots - 1) % line.slots;
                 let r2 = r2
                     .get(before * n_pre + i)
                     .map_or(0.0, |&x| flush(x * r2_decay));
                 for &j in cols {
-                    let j = j as usize;
-                    let o = o1.get(j).copied().unwrap_or(0.0);
-                    // As without delays: only neurons with a postsynaptic trace.
-                    if o != 0.0 || o2.get(j).is_some_and(|&x| x != 0.0) {
-                        let w = &mut row[j];
+                    let (j, w) = (j as usize, &mut row[j as usize]);
+                    g[j] += *w;
+                    if traced(j) {
+                        let o = o1.get(j).copied().unwrap_or(0.0);
                         *w = p.clip(*w - p.f_minus(*w) * p.pre_factor(o, r2));
                     }
                 }
             }
+            s = before;
         }
         events
     }
