@@ -1,9 +1,9 @@
 //! [`DenseProjection`]: every presynaptic neuron of a source population to every neuron of
 //! the receiving shard, each synapse with its own weight, optionally plastic. The receiving
 //! shard owns it: weights, the presynaptic traces it keeps from the spikes that arrive, and
-//! the postsynaptic traces of its own neurons.
+//! the postsynaptic traces of its own neurons; with delays, the delay line ([`delay`]).
 
-mod delay;
+pub mod delay;
 
 pub use delay::DelayLine;
 

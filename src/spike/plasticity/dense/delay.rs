@@ -159,9 +159,8 @@ impl DenseProjection {
         let (r2, r2_decay) = (&self.pre[1], self.pre_decay[1]);
         let depress = rule.filter(|p| p.depresses());
         // Only neurons with a postsynaptic trace are depressed, as without delays.
-        let traced = |j: usize| {
-            o1.get(j).is_some_and(|&x| x != 0.0) || o2.get(j).is_some_and(|&x| x != 0.0)
-        };
+        let traced =
+            |j: usize| o1.get(j).is_some_and(|&x| x != 0.0) || o2.get(j).is_some_and(|&x| x != 0.0);
         let g = &mut g[..n];
         let mut events = 0;
         let mut s = now;
