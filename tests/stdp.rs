@@ -64,7 +64,19 @@ fn stdp_mnist_learns_a_small_subset_and_writes_its_run_folder() {
 
 #[test]
 fn bad_plasticity_settings_exit_2_naming_the_key() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["stdp_mnist.input_delay_ms=[5, 1]"],
+            "stdp_mnist.input_delay_ms",
+        ),
+        (
+            &["stdp_mnist.input_delay_ms=[-1, 1]"],
+            "stdp_mnist.input_delay_ms",
+        ),
+        (
+            &["stdp_mnist.input_delay_ms=[0, 101]"],
+            "stdp_mnist.input_delay_ms",
+        ),
         (&["plasticity.rule=\"hebb\""], "plasticity.rule"),
         (&["plasticity.w_min=2.0"], "plasticity.w_min"),
         (&["plasticity.tau_plus_ms=0.0"], "plasticity.tau_plus_ms"),

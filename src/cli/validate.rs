@@ -55,7 +55,7 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<(), Failure> {
         let c = scenario.stdp_mnist();
         outln!(
             "{}: valid (Diehl & Cook: {} excitatory neurons, {} epoch(s) of {} training images, \
-             {} to label, {} to test, rule {}, {} shard(s))",
+             {} to label, {} to test, rule {}, input delays {}-{} ms, {} shard(s))",
             file.display(),
             c.n_exc,
             c.epochs,
@@ -63,6 +63,8 @@ pub(crate) fn validate(args: ValidateArgs) -> Result<(), Failure> {
             c.label_images,
             c.test_images,
             c.plasticity.rule.name(),
+            c.input_delay_ms.0,
+            c.input_delay_ms.1,
             scenario.shards()
         );
         return Ok(());

@@ -26,6 +26,9 @@ pub struct StdpMnistSection {
     pub test_images: usize,
     /// Training images per point of the accuracy curve, >= 1. Default 1000.
     pub curve_every: usize,
+    /// The input synapses' delays, ms: `[min, max]`, each drawn uniformly and truncated to
+    /// whole ticks; 0 <= min <= max <= 100. Default `[0, 10]` (the published code's).
+    pub input_delay_ms: [f64; 2],
 }
 
 impl Default for StdpMnistSection {
@@ -38,6 +41,7 @@ impl Default for StdpMnistSection {
             label_images: c.label_images,
             test_images: c.test_images,
             curve_every: c.curve_every,
+            input_delay_ms: [c.input_delay_ms.0.into(), c.input_delay_ms.1.into()],
         }
     }
 }
@@ -61,6 +65,14 @@ impl StdpMnistSection {
             if v == 0 {
                 return Err(invalid(key, v, "must be >= 1"));
             }
+        }
+        let [min, max] = c.input_delay_ms;
+        if !(min.is_finite() && max.is_finite() && 0.0 <= min && min <= max && max <= 100.0) {
+            return Err(invalid(
+                "stdp_mnist.input_delay_ms",
+                format!("[{}, {}]", fmt_f64(min), fmt_f64(max)),
+                "must be [min, max] ms with 0 <= min <= max <= 100",
+            ));
         }
         Ok(())
     }
@@ -488,6 +500,7 @@ impl PlasticitySection {
             test_images: net.test_images,
             curve_every: net.curve_every,
             plasticity: self.plasticity()?,
+            input_delay_ms: (net.input_delay_ms[0] as f32, net.input_delay_ms[1] as f32),
         })
     }
 }

@@ -52,6 +52,9 @@ pub struct DiehlCookConfig {
     pub curve_every: usize,
     /// The input synapses' rule.
     pub plasticity: Plasticity,
+    /// The input synapses' delays, ms: each drawn uniformly in `[min, max]` and truncated to
+    /// whole ticks, as Brian 1 does (`(0, 0)`: none).
+    pub input_delay_ms: (f32, f32),
 }
 
 impl Default for DiehlCookConfig {
@@ -64,9 +67,13 @@ impl Default for DiehlCookConfig {
             test_images: 10_000,
             curve_every: 1000,
             plasticity: Plasticity::diehl_cook(),
+            input_delay_ms: INPUT_DELAY_MS,
         }
     }
 }
+
+/// The published code's input delays, ms (`delay['ee_input']`).
+pub const INPUT_DELAY_MS: (f32, f32) = (0.0, 10.0);
 
 /// The paper's constants (its published code): neurons, weights, theta, normalisation, and
 /// 350 ms of input then 150 ms of rest per presentation, for `plasticity`.
@@ -189,6 +196,19 @@ pub fn initial_weights(inputs: usize, n_exc: usize, seed: u64) -> Vec<f32> {
     let mut rng = SeededRng::stream(seed, "stdp-input-weights");
     (0..inputs * n_exc)
         .map(|_| ((rng.uniform() + 0.01) * 0.3) as f32)
+        .collect()
+}
+
+/// The input synapses' delays in ticks of [`DT_MS`]: `U(min, max)` ms per synapse truncated
+/// to whole ticks, drawn row by row from the seed (the same whatever the sharding).
+pub fn input_delays(inputs: usize, n_exc: usize, seed: u64, (min, max): (f32, f32)) -> Vec<u8> {
+    let mut rng = SeededRng::stream(seed, "stdp-input-delays");
+    let (min, max) = (f64::from(min), f64::from(max));
+    (0..inputs * n_exc)
+        .map(|_| {
+            let ms = min + rng.uniform() * (max - min);
+            (ms / f64::from(DT_MS)).floor().clamp(0.0, 255.0) as u8
+        })
         .collect()
 }
 

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::coordinator::{Plan, StdpCoordinator};
 use super::{
-    figures, initial_weights, params, patterns, restore, DiehlCookConfig, DiehlCookResults,
-    DiehlCookRun, RunHooks, DT_MS, HZ_PER_UNIT,
+    figures, initial_weights, input_delays, params, patterns, restore, DiehlCookConfig,
+    DiehlCookResults, DiehlCookRun, RunHooks, DT_MS, HZ_PER_UNIT,
 };
 use crate::cluster::remote::{merge_shares, RemoteActor, TrafficShare};
 use crate::cluster::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Ranks, Report};
@@ -123,14 +123,19 @@ impl DiehlCookNetwork<'_> {
         s * n / k..(s + 1) * n / k
     }
 
-    /// Shard `s` with its slice of the initial weights `w0` (`inputs x n_exc`).
-    fn shard(&self, s: usize, w0: &[f32]) -> CompetitiveShard {
+    /// Shard `s` with its slice of the initial weights `w0` and delays `d0` (`inputs x n_exc`
+    /// each).
+    fn shard(&self, s: usize, w0: &[f32], d0: &[u8]) -> CompetitiveShard {
         let range = self.range(s);
         let w: Vec<f32> = w0
             .chunks_exact(self.cfg.n_exc)
             .flat_map(|row| row[range.clone()].iter().copied())
             .collect();
-        let input = DenseProjection::new(self.inputs, range.len(), w);
+        let d: Vec<u8> = d0
+            .chunks_exact(self.cfg.n_exc)
+            .flat_map(|row| row[range.clone()].iter().copied())
+            .collect();
+        let input = DenseProjection::new(self.inputs, range.len(), w).with_delays(d);
         CompetitiveShard::new((s, self.k), range, params(self.cfg.plasticity), input)
     }
 
@@ -203,6 +208,7 @@ impl RankedNetwork for DiehlCookNetwork<'_> {
         };
         net.connect(cid, iid);
         let w0 = initial_weights(inputs, n, self.seed);
+        let d0 = input_delays(inputs, n, self.seed, self.cfg.input_delay_ms);
         let mut ids = Vec::new();
         for s in 0..k {
             let name = if k == 1 {
@@ -211,7 +217,7 @@ impl RankedNetwork for DiehlCookNetwork<'_> {
                 format!("exc.{s}")
             };
             let id = if here(2 + s) {
-                let mut shard = self.shard(s, &w0);
+                let mut shard = self.shard(s, &w0, &d0);
                 restore(self.hooks.resume, &name, |b| shard.restore(b))?;
                 let id = net.add(name, shard);
                 self.shards.push(id);

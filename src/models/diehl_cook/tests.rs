@@ -24,6 +24,7 @@ fn config(n_exc: usize, train: usize, label: usize, test: usize) -> DiehlCookCon
         test_images: test,
         curve_every: 100,
         plasticity: Plasticity::diehl_cook(),
+        input_delay_ms: INPUT_DELAY_MS,
     }
 }
 
@@ -122,4 +123,34 @@ fn two_thread_ranks_give_the_one_process_weights() {
     assert_eq!(a.totals, b.totals);
     assert_eq!(a.per_kind, b.per_kind);
     assert_eq!(b.ranks.len(), 2);
+}
+
+#[test]
+fn input_delays_are_whole_ticks_drawn_from_the_seed() {
+    let d = input_delays(784, 10, 1, INPUT_DELAY_MS);
+    assert_eq!(d, input_delays(784, 10, 1, INPUT_DELAY_MS));
+    assert_ne!(d, input_delays(784, 10, 2, INPUT_DELAY_MS));
+    // U(0, 10) ms truncated to 0.5 ms ticks: 0..=19, about evenly.
+    assert!(d.iter().all(|&t| t < 20));
+    let mean = d.iter().map(|&t| f64::from(t)).sum::<f64>() / d.len() as f64;
+    assert!((mean - 9.5).abs() < 0.3, "{mean}");
+    assert!(input_delays(784, 10, 1, (0.0, 0.0)).iter().all(|&t| t == 0));
+    assert!(input_delays(784, 10, 1, (2.0, 2.4)).iter().all(|&t| t == 4));
+}
+
+/// The delays change what is learned (`[0, 0]` is the network without a delay line:
+/// `dense::delay`'s tests check a line of zero delays against none).
+#[test]
+fn delays_change_the_weights() {
+    let d = data(30, 10);
+    let rt = (1, runtime(Executor::Inline, 1));
+    let plain = DiehlCookConfig {
+        input_delay_ms: (0.0, 0.0),
+        ..config(20, 30, 10, 10)
+    };
+    let delayed = run_diehl_cook(&config(20, 30, 10, 10), &d, 5, rt, RunHooks::default());
+    let plain = run_diehl_cook(&plain, &d, 5, rt, RunHooks::default()).unwrap();
+    let delayed = delayed.unwrap();
+    assert_ne!(delayed.weights, plain.weights);
+    assert!(delayed.results.train.spikes > 0 && plain.results.train.spikes > 0);
 }

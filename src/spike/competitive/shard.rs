@@ -194,13 +194,18 @@ impl CompetitiveShard {
         p.exc
             .step(&mut self.exc, &self.theta.theta, &mut self.fired_e);
         p.inh.step(&mut self.inh, &[], &mut self.fired_i);
-        if now.t < p.present_ticks {
+        // Every tick, also at rest: delayed input spikes may still arrive.
+        let fired: &[u32] = if now.t < p.present_ticks {
             let n = now.window.0[now.cursor] as usize;
-            let fired = &now.window.0[now.cursor + 1..now.cursor + 1 + n];
             now.cursor += 1 + n;
-            let events = self.input.deliver(fired, &mut self.exc.ge, learn);
-            self.synaptic_events += events;
-            self.pres.1 += events;
+            &now.window.0[now.cursor - n..now.cursor]
+        } else {
+            &[]
+        };
+        let events = self.input.deliver(fired, &mut self.exc.ge, learn);
+        self.synaptic_events += events;
+        self.pres.1 += events;
+        if now.t < p.present_ticks {
             for &j in &self.fired_e {
                 self.counts[j as usize] += 1;
             }
@@ -307,8 +312,9 @@ impl CompetitiveShard {
         ctx.send(0, Message::Report { step, data });
     }
 
-    /// The state between two presentations: neurons, thresholds, synapses, traces, the last
-    /// tick's inhibition, counters.
+    /// The state between two presentations: neurons, thresholds, synapses, traces (with
+    /// delays, each input's over the delay line's ticks, and the spikes on their way), the
+    /// last tick's inhibition, counters.
     pub fn snapshot(&self) -> StateBag {
         let mut b = StateBag::default();
         let since = |s: &[u32]| s.iter().map(|&t| t.min(1 << 24) as f32).collect();
@@ -329,6 +335,7 @@ impl CompetitiveShard {
             .map(|&f| f32::from(u8::from(f)))
             .collect();
         b.tensor("own_inhibition", own);
+        self.input.save_line(&mut b);
         b.scalar("tick", self.tick.to_string());
         b.scalar("inhibition", self.inhibition.to_string());
         b.scalar("spikes", self.spikes.to_string());
@@ -355,6 +362,7 @@ impl CompetitiveShard {
         });
         let [r1, r2, o1, o2] = traces;
         self.input.set_traces([r1?, r2?, o1?, o2?]);
+        self.input.restore_line(b)?;
         let mut own = vec![0.0; self.range.len()];
         b.fill("own_inhibition", &mut own)?;
         self.own_inh = own.iter().map(|&f| f != 0.0).collect();

@@ -1,7 +1,11 @@
 //! [`DenseProjection`]: every presynaptic neuron of a source population to every neuron of
 //! the receiving shard, each synapse with its own weight, optionally plastic. The receiving
 //! shard owns it: weights, the presynaptic traces it keeps from the spikes that arrive, and
-//! the postsynaptic traces of its own neurons.
+//! the postsynaptic traces of its own neurons; with delays, the delay line ([`delay`]).
+
+pub mod delay;
+
+pub use delay::DelayLine;
 
 use super::rule::Plasticity;
 use crate::spike::conductance::flush;
@@ -27,6 +31,9 @@ pub struct DenseProjection {
     active: Vec<u32>,
     /// Scratch: the presynaptic neurons whose `r1` is not zero, at a postsynaptic spike.
     rows: Vec<u32>,
+    /// The synapses' delays, if any is not zero (then `pre` holds each input's traces over
+    /// the line's ticks, a slot of `n_pre` per tick).
+    line: Option<DelayLine>,
 }
 
 impl DenseProjection {
@@ -48,6 +55,7 @@ impl DenseProjection {
             post_decay: [0.0; 2],
             active: Vec::new(),
             rows: Vec::new(),
+            line: None,
         }
     }
 
@@ -55,11 +63,12 @@ impl DenseProjection {
     pub fn with_plasticity(mut self, rule: Plasticity, dt_ms: f32) -> Self {
         let (pre, post) = rule.taus();
         let decay = |tau: f32| if tau > 0.0 { (-dt_ms / tau).exp() } else { 0.0 };
+        let slots = self.trace_slots();
         for k in 0..2 {
             self.pre_decay[k] = decay(pre[k]);
             self.post_decay[k] = decay(post[k]);
             self.pre[k] = if pre[k] > 0.0 {
-                vec![0.0; self.n_pre]
+                vec![0.0; self.n_pre * slots]
             } else {
                 Vec::new()
             };
@@ -127,9 +136,12 @@ impl DenseProjection {
     /// [`crate::spike::conductance::TINY`] become zero.
     pub fn decay(&mut self) {
         for k in 0..2 {
-            decay_all(&mut self.pre[k], self.pre_decay[k]);
+            if self.line.is_none() {
+                decay_all(&mut self.pre[k], self.pre_decay[k]);
+            }
             decay_all(&mut self.post[k], self.post_decay[k]);
         }
+        self.advance_line();
         let [o1, o2] = &self.post;
         self.active.retain(|&j| {
             let j = j as usize;
@@ -139,8 +151,13 @@ impl DenseProjection {
 
     /// Delivers the presynaptic spikes `fired` (indices into the source): adds each one's
     /// row of weights into `g` (one value per local neuron) and, when `learn`, applies the
-    /// rule's presynaptic update and the traces' jumps. Returns the synaptic events.
+    /// rule's presynaptic update and the traces' jumps. Returns the synaptic events. With
+    /// delays, `fired` start on their way and the spikes arriving now are delivered: call it
+    /// every tick (with no spikes when there are none), after [`DenseProjection::decay`].
     pub fn deliver(&mut self, fired: &[u32], g: &mut [f32], learn: bool) -> u64 {
+        if self.line.is_some() {
+            return self.deliver_delayed(fired, g, learn);
+        }
         let n = self.n_post;
         for &i in fired {
             let i = i as usize;
@@ -176,32 +193,27 @@ impl DenseProjection {
         let Some(p) = self.plasticity.filter(|_| learn) else {
             return;
         };
-        let n = self.n_post;
         if fired.is_empty() {
             return;
         }
         // Where the presynaptic trace is 0 the rules other than `presynaptic` change nothing
         // (`w + f+(w) 0 = w`): visit only the rows of inputs that spiked lately (a column walk
         // misses the cache at every row).
-        let r1 = &self.pre[0];
-        self.rows.clear();
-        self.rows
-            .extend((0..r1.len() as u32).filter(|&i| r1[i as usize] != 0.0));
+        if self.line.is_some() {
+            self.rows_delayed();
+        } else {
+            let r1 = &self.pre[0];
+            self.rows.clear();
+            self.rows
+                .extend((0..r1.len() as u32).filter(|&i| r1[i as usize] != 0.0));
+        }
         for &j in fired {
             let j = j as usize;
             let o2 = self.post[1].get(j).copied().unwrap_or(0.0);
-            let r1 = &self.pre[0];
-            if p.post_factor(0.0, o2) == 0.0 {
-                for &i in &self.rows {
-                    let i = i as usize;
-                    let w = &mut self.weights[i * n + j];
-                    *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r1[i], o2));
-                }
+            if self.line.is_some() {
+                self.potentiate_delayed(j, o2, p);
             } else {
-                for (i, &r) in r1.iter().enumerate() {
-                    let w = &mut self.weights[i * n + j];
-                    *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
-                }
+                self.potentiate(j, o2, p);
             }
             if self.post.iter().all(|t| t.get(j).is_none_or(|&x| x == 0.0)) {
                 self.active.push(j as u32);
@@ -210,6 +222,24 @@ impl DenseProjection {
                 if let Some(x) = self.post[k].get_mut(j) {
                     *x = p.jump(*x);
                 }
+            }
+        }
+    }
+
+    /// Potentiates local neuron `j`'s synapses (it spiked; `o2` its trace before the jump).
+    fn potentiate(&mut self, j: usize, o2: f32, p: Plasticity) {
+        let n = self.n_post;
+        let r1 = &self.pre[0];
+        if p.post_factor(0.0, o2) == 0.0 {
+            for &i in &self.rows {
+                let i = i as usize;
+                let w = &mut self.weights[i * n + j];
+                *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r1[i], o2));
+            }
+        } else {
+            for (i, &r) in r1.iter().enumerate() {
+                let w = &mut self.weights[i * n + j];
+                *w = p.clip(*w + p.f_plus(*w) * p.post_factor(r, o2));
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Synaptic plasticity that stays local: the learning rules ([`rule`]: pair-based and
 //! triplet STDP, Diehl & Cook's presynaptic-trace rule, with additive, multiplicative or
 //! power-law weight dependence and hard bounds), the spike traces they read, a dense
-//! plastic projection owned by the receiving shard ([`dense`]), plastic sparse synapses of a
-//! recurrent network's population shards and neuron actors ([`sparse`]), and the neuron's own
-//! homeostasis ([`homeostasis`]: an adaptive threshold).
+//! plastic projection owned by the receiving shard, with optional per-synapse delays
+//! ([`dense`]), plastic sparse synapses of a recurrent network's population shards and neuron
+//! actors ([`sparse`]), and the neuron's own homeostasis ([`homeostasis`]: an adaptive
+//! threshold).
 //!
 //! Locality: the actor that owns a synapse (the one that receives through it) updates it
 //! from what it already receives. Presynaptic traces are kept from the spike events that
