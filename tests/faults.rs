@@ -223,6 +223,7 @@ fn a_failed_run_says_so_and_its_folder_takes_the_corrected_run() {
     let done = results(&out);
     assert_eq!(done.status, "complete");
     assert!(done.error.is_none() && !done.conversion.is_empty());
+    assert!(out.join("accuracy_vs_ticks.png").exists());
 }
 
 #[test]

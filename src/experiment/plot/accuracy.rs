@@ -1,5 +1,5 @@
-//! The accuracy figure of a run: train (thin) and test (thick) accuracy per epoch of every
-//! model.
+//! The accuracy figures of a run: train (thin) and test (thick) accuracy per epoch of every
+//! model, and a converted network's test accuracy against the ticks it ran.
 
 use std::path::Path;
 
@@ -83,6 +83,72 @@ fn draw_accuracy(results: &Results, path: &Path) -> Drawn {
                 .map(|&p| Circle::new(p, 2, color.mix(0.45).filled())),
         )?;
         chart.draw_series(LineSeries::new(train, color.mix(0.45).stroke_width(1)))?;
+    }
+    legend.draw(&fig.band, 16)?;
+    fig.root.present()?;
+    Ok(())
+}
+
+/// Draws a converted spiking network's test accuracy against the ticks simulated per image
+/// (a log axis when they span a decade), with the ANN's accuracy (`ann`) as a dashed level,
+/// into a PNG at `path`.
+pub fn accuracy_vs_ticks_png(
+    points: &[crate::spike::convert::ConversionPoint],
+    ann: Option<f64>,
+    path: &Path,
+) -> Result<(), PlotError> {
+    write_png(path, |tmp| draw_vs_ticks(points, ann, tmp))
+}
+
+fn draw_vs_ticks(
+    points: &[crate::spike::convert::ConversionPoint],
+    ann: Option<f64>,
+    path: &Path,
+) -> Drawn {
+    let mut legend = Legend::default();
+    legend.add(
+        "spiking network",
+        Sample::LineDot(COLORS[0].stroke_width(2)),
+    );
+    if let Some(a) = ann {
+        legend.add(
+            format!("ANN {a:.4}"),
+            Sample::Line(COLORS[1].stroke_width(2)),
+        );
+    }
+    let title = "Converted network: test accuracy against ticks per image";
+    let fig = Figure::new(path, (900, 520), title, &legend)?;
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| (p.ticks.max(1) as f64, p.test_accuracy))
+        .collect();
+    let lowest = pts.iter().map(|p| p.1).chain(ann).fold(1.0, f64::min);
+    let most = pts.iter().map(|p| p.0).fold(1.0, f64::max);
+    let least = pts.iter().map(|p| p.0).fold(most, f64::min);
+    let y = accuracy_floor(lowest)..1.0;
+    // Labels at the ticks measured only (the log axis's own crowd near powers of ten).
+    let keys: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let x = (least * 0.8..most * 1.25).log_scale().with_key_points(keys);
+    let mut chart = Frame::figure(64).build(&fig.chart, x, y)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc("ticks per test image (log scale)")
+        .y_desc("test accuracy (fraction correct)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .label_style(("sans-serif", 15))
+        .draw()?;
+    chart.draw_series(LineSeries::new(pts.clone(), COLORS[0].stroke_width(2)))?;
+    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, COLORS[0].filled())))?;
+    if let Some(a) = ann {
+        let dashes = DashedLineSeries::new(
+            [(least * 0.8, a), (most * 1.25, a)],
+            8,
+            6,
+            COLORS[1].stroke_width(2),
+        );
+        chart.draw_series(dashes)?;
     }
     legend.draw(&fig.band, 16)?;
     fig.root.present()?;

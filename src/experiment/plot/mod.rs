@@ -35,7 +35,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor;
 use plotters::style::FontStyle;
 
-pub use accuracy::accuracy_png;
+pub use accuracy::{accuracy_png, accuracy_vs_ticks_png};
 pub use energy::{ep_energy_png, free_energy_png};
 pub use heatmap::traffic_heatmap_png;
 pub use microcircuit::{microcircuit_raster_png, rates_box_png};

@@ -71,6 +71,11 @@ pub(super) fn convert(
         scenario.runtime_config(),
     )?;
     crate::experiment::plot::spike_raster_png(&report, &run.dir.path().join("raster.png"))?;
+    crate::experiment::plot::accuracy_vs_ticks_png(
+        &report.points,
+        results.ann_test_accuracy,
+        &run.dir.path().join("accuracy_vs_ticks.png"),
+    )?;
     results.conversion = report.points;
     Ok(())
 }
