@@ -10,7 +10,6 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::accuracy::accuracy_floor;
 use super::{
     minor_log_lines, nice_ticks, number_label, write_png, Drawn, Figure, Frame, Legend, PlotError,
     Sample, Ticked, COLORS,
@@ -359,6 +358,18 @@ fn sweep_legend(series: &[SweepSeries]) -> Legend {
     legend
 }
 
+/// The y range of a sweep plot: the data's range and a tenth of it on each side (at least
+/// 0.002), within [0, 1], so that a change of a few tenths of a point is visible.
+fn data_range(ys: &[f64]) -> std::ops::Range<f64> {
+    let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !(lo.is_finite() && hi.is_finite()) {
+        return 0.0..1.0;
+    }
+    let pad = (0.1 * (hi - lo)).max(0.002);
+    (lo - pad).max(0.0)..(hi + pad).min(1.0)
+}
+
 fn draw_sweep(
     title: &str,
     key: &str,
@@ -367,15 +378,16 @@ fn draw_sweep(
     path: &Path,
 ) -> Drawn {
     let coord = axis.coord();
-    let lowest = series
+    let ys: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .filter(|y| y.is_finite())
-        .fold(1.0f64, f64::min);
-    let y_min = accuracy_floor(lowest);
+        .collect();
     let legend = sweep_legend(series);
     let fig = Figure::new(path, (900, 560), title, &legend)?;
-    let mut chart = Frame::figure(64).build(&fig.chart, coord, y_min..1.0f64)?;
+    let y = data_range(&ys);
+    let (y_min, y_max) = (y.start, y.end);
+    let mut chart = Frame::figure(64).build(&fig.chart, coord, y)?;
     chart
         .configure_mesh()
         .x_desc(axis.description(key))
@@ -388,7 +400,7 @@ fn draw_sweep(
     if let Some(b) = brk {
         // A dashed grid line at the break, and "//" across the x axis.
         chart.draw_series(DashedLineSeries::new(
-            [(b, y_min), (b, 1.0)],
+            [(b, y_min), (b, y_max)],
             6,
             5,
             RGBColor(120, 120, 120).stroke_width(1),
@@ -448,6 +460,13 @@ mod tests {
         assert!(spans_decades(&[1e-4, 1e-3, 1e-2]));
         assert!(spans_decades(&[0.1, 1.0]));
         assert!(spans_decades(&[0.0, 1.0, 10.0]));
+        // A sweep's y axis spans its data: 0.962 to 0.965 is not drawn on 0.94..1.
+        let r = data_range(&[0.962, 0.965, 0.9635]);
+        assert!(
+            (r.start - 0.960).abs() < 1e-9 && (r.end - 0.967).abs() < 1e-9,
+            "{r:?}"
+        );
+        assert_eq!(data_range(&[]), 0.0..1.0);
         assert!(spans_decades(&[0.001, 0.003, 0.01, 0.03, 0.1]));
         // Evenly spaced values stay linear, whatever their span.
         let integers: Vec<f64> = (1..=10).map(f64::from).collect();
