@@ -124,7 +124,7 @@ fn draw_raster(report: &ConversionReport, path: &Path) -> Drawn {
         legend.add(name, Sample::Swatch(COLORS[l % COLORS.len()].to_rgba()));
     }
     let caption = format!(
-        "spikes of the first {RASTER_IMAGES} test images (layers stacked, output at the bottom)"
+        "spikes of the first {RASTER_IMAGES} test images (hidden layers stacked; the output layer in its own strip)"
     );
     let fig = Figure::new(path, (1200, 420 * RASTER_IMAGES as u32), &caption, &legend)?;
     let panels = fig.chart.split_evenly((RASTER_IMAGES, 1));
@@ -136,38 +136,57 @@ fn draw_raster(report: &ConversionReport, path: &Path) -> Drawn {
     Ok(())
 }
 
-/// Test image `img`'s panel: every layer's spikes, layers stacked from the input side down.
+/// Test image `img`'s panel: the hidden layers' spikes stacked from the input side down,
+/// and under them the output layer in a strip of its own (a tenth of the neurons would
+/// otherwise get a few pixels), one row per output neuron (class).
 fn draw_raster_panel(panel: &Area<'_>, report: &ConversionReport, img: usize) -> Drawn {
-    let total: usize = report.widths.iter().sum();
+    let layers = report.raster.len();
+    let hidden: usize = report.widths.iter().take(layers.saturating_sub(1)).sum();
+    let outputs = report.widths.last().copied().unwrap_or(0).max(1);
+    let height = panel.dim_in_pixel().1 as i32;
+    let (upper, lower) = panel.split_vertically(height * 3 / 5);
     let caption = format!("test image {img}");
-    let mut chart =
-        Frame::panel(Some(&caption)).build(panel, 0f64..report.ticks as f64, total as f64..0f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("time (ticks)")
-        .y_desc("neuron index (layers stacked)")
-        .x_label_formatter(&whole)
+    let ticks = 0f64..report.ticks as f64;
+    let mut top =
+        Frame::panel(Some(&caption)).build(&upper, ticks.clone(), hidden.max(1) as f64..0f64)?;
+    top.configure_mesh()
+        .y_desc("hidden neuron (layers stacked)")
+        .x_label_formatter(&|_| String::new())
         .y_label_formatter(&whole)
         .disable_mesh()
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    let mut bottom = Frame::panel(None).build(&lower, ticks, outputs as f64..0f64)?;
+    bottom
+        .configure_mesh()
+        .x_desc("time (ticks)")
+        .y_desc("output neuron")
+        .x_label_formatter(&whole)
+        .y_label_formatter(&whole)
+        .y_labels(outputs.min(10) / 2 + 1)
+        .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
         .label_style(("sans-serif", 13))
         .draw()?;
     let mut offset = 0usize;
     for (l, spikes) in report.raster.iter().enumerate() {
         let color = COLORS[l % COLORS.len()];
-        // The output layer is small: draw its spikes larger.
-        let size = if l + 1 == report.raster.len() { 3 } else { 1 };
-        chart.draw_series(
-            spikes
-                .iter()
-                .filter(|s| s.0 as usize == img)
-                .map(|&(_, t, n)| {
-                    Circle::new(
-                        (f64::from(t) + 0.5, (offset + n as usize) as f64 + 0.5),
-                        size,
-                        color.filled(),
-                    )
-                }),
-        )?;
+        let mine = spikes.iter().filter(|s| s.0 as usize == img);
+        if l + 1 == layers {
+            // One short bar per output spike, on its neuron's row.
+            bottom.draw_series(mine.map(|&(_, t, n)| {
+                let (x, y) = (f64::from(t), n as f64);
+                Rectangle::new([(x, y + 0.15), (x + 1.0, y + 0.85)], color.filled())
+            }))?;
+        } else {
+            top.draw_series(mine.map(|&(_, t, n)| {
+                Circle::new(
+                    (f64::from(t) + 0.5, (offset + n as usize) as f64 + 0.5),
+                    1,
+                    color.filled(),
+                )
+            }))?;
+        }
         offset += report.widths.get(l).copied().unwrap_or(0);
     }
     Ok(())
