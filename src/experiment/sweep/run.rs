@@ -195,6 +195,7 @@ impl Sweep {
             None => SweepAxis::Categorical(axis_values.iter().map(value_label).collect()),
         };
         let mut series: Vec<SweepSeries> = Vec::new();
+        let mut models: Vec<String> = Vec::new();
         let mut by_label: HashMap<String, usize> = HashMap::new();
         for row in rows.iter().filter(|r| r.status == RowStatus::Complete) {
             let Some(value) = row.values.get(key) else {
@@ -225,6 +226,7 @@ impl Sweep {
                     format!("{model}, {}", others.join(", "))
                 };
                 let idx = *by_label.entry(label.clone()).or_insert_with(|| {
+                    models.push(model.clone());
                     series.push(SweepSeries {
                         label,
                         points: Vec::new(),
@@ -237,6 +239,34 @@ impl Sweep {
         for s in &mut series {
             s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
-        (axis, series)
+        (axis, merge_constant(series, &models))
     }
+}
+
+/// One line (labelled with the model alone) for a model whose lines are all the same, such
+/// as a BP baseline that does not depend on the other swept keys: it would draw as one line
+/// with a legend entry per combination.
+fn merge_constant(series: Vec<SweepSeries>, models: &[String]) -> Vec<SweepSeries> {
+    let same = |m: &str| {
+        let mut of_model = series.iter().zip(models).filter(|(_, n)| *n == m);
+        let first = of_model.next().map(|(s, _)| &s.points);
+        let (count, alike) = of_model.fold((1, true), |(c, a), (s, _)| {
+            (c + 1, a && Some(&s.points) == first)
+        });
+        count > 1 && alike
+    };
+    let mut out: Vec<SweepSeries> = Vec::new();
+    let mut merged: Vec<&str> = Vec::new();
+    for (s, m) in series.iter().zip(models) {
+        if !same(m) {
+            out.push(s.clone());
+        } else if !merged.contains(&m.as_str()) {
+            merged.push(m);
+            out.push(SweepSeries {
+                label: m.clone(),
+                points: s.points.clone(),
+            });
+        }
+    }
+    out
 }

@@ -272,3 +272,36 @@ fn plot_series_split_by_model_and_other_keys() {
     assert_eq!(series[0].label, "pc, feedback=random");
     assert_eq!(series[0].points, [(1.0, 0.7), (2.0, 0.6)]);
 }
+
+#[test]
+fn a_model_that_the_other_keys_leave_unchanged_draws_one_line() {
+    let s = sweep("[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
+        .expect("valid")
+        .expect("a sweep");
+    let rows: Vec<SweepRow> = s
+        .combinations
+        .iter()
+        .map(|c| {
+            let values: Vec<(&str, serde_json::Value)> = c
+                .values
+                .iter()
+                .map(|(k, v)| (k.as_str(), toml_to_json(v)))
+                .collect();
+            let bp = if c.values[0].1.as_str() == Some("random") {
+                0.97
+            } else {
+                0.96
+            };
+            row(
+                c.number,
+                &values,
+                &[("bp", bp), ("pc", 0.5 + c.number as f64 / 10.0)],
+            )
+        })
+        .collect();
+    let (_, series) = s.plot_series(0, &rows);
+    let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+    // bp is the same for either seed here: one line, named for the model alone.
+    assert_eq!(labels, ["bp", "pc, seed=2", "pc, seed=1"]);
+    assert_eq!(series[0].points, [(0.0, 0.97), (1.0, 0.96)]);
+}
