@@ -135,24 +135,29 @@ pub(super) fn resolve(sets: &[String]) -> Result<Scenario, ScenarioError> {
         apply_override(&mut table, s)?;
     }
     let chosen = table.get("algorithm").and_then(|a| a.get("kind")).is_some();
-    let section = sets.first().and_then(|s| s.split(['.', '=']).next());
+    let key = sets.first().and_then(|s| s.split('=').next());
     if !chosen {
-        for set in kind_sets(section.unwrap_or_default()) {
+        for set in kind_sets(key.unwrap_or_default()) {
             apply_override(&mut table, &set)?;
         }
     }
     Scenario::from_table(Path::new("reference.toml"), table)
 }
 
-/// The overrides that choose a kind reading `section` where `bp` does not (`spc` with local
-/// feedback, as it requires); none where `bp` reads it.
-fn kind_sets(section: &str) -> Vec<String> {
-    let Some(kind) = super::unused::reader_of(section) else {
+/// The overrides that choose a kind reading `key` (or its section) where `bp` does not (`spc`
+/// with local feedback, `ep` with a bounded activation and the squared error, as they require); none where `bp`
+/// reads it.
+fn kind_sets(key: &str) -> Vec<String> {
+    let Some(kind) = super::unused::reader_of(key) else {
         return Vec::new();
     };
     let mut sets = vec![format!("algorithm.kind=\"{}\"", kind.name())];
     if kind == AlgorithmKind::Spc {
         sets.push("algorithm.feedback=\"kolen-pollack\"".to_owned());
+    }
+    if kind.is_ep() {
+        sets.push("network.activation=\"hard-sigmoid\"".to_owned());
+        sets.push("train.loss=\"mse\"".to_owned());
     }
     sets
 }
@@ -341,8 +346,7 @@ fn every_documented_default_is_the_default() {
             continue;
         }
         // The same kind as `resolve` chose for the key, without the key.
-        let section = key.split('.').next().unwrap_or_default();
-        let kind = kind_sets(section);
+        let kind = kind_sets(key);
         let unset = if kind.is_empty() {
             unset.clone()
         } else {
