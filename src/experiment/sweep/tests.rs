@@ -243,7 +243,7 @@ fn markdown_has_a_row_per_combination_and_model() {
 
 #[test]
 fn plot_series_split_by_model_and_other_keys() {
-    let s = sweep("[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
+    let s = sweep("[algorithm]\nkind = \"pc\"\n[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
         .expect("valid")
         .expect("a sweep");
     let rows: Vec<SweepRow> = s
@@ -275,7 +275,7 @@ fn plot_series_split_by_model_and_other_keys() {
 
 #[test]
 fn a_model_that_the_other_keys_leave_unchanged_draws_one_line() {
-    let s = sweep("[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
+    let s = sweep("[algorithm]\nkind = \"pc\"\n[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
         .expect("valid")
         .expect("a sweep");
     let rows: Vec<SweepRow> = s
