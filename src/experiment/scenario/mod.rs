@@ -375,6 +375,7 @@ impl Scenario {
         };
         scenario.check_shard_ranks()?;
         scenario.check_probes()?;
+        scenario.file.check_unused_keys()?;
         Ok(scenario)
     }
 

@@ -112,15 +112,45 @@ fn unread(
 }
 
 impl ScenarioFile {
-    /// The first set key of a section (or of `[algorithm]`) that `algorithm.kind` does not
-    /// read, as an error that names it and the kinds that read it; a warning for each key
-    /// read only under a setting this scenario does not have ([`CONDITIONAL`]).
+    /// This file and the default one, as TOML tables.
+    fn with_defaults(&self) -> Option<(toml::Table, toml::Table)> {
+        let mine = toml::Table::try_from(self).ok()?;
+        Some((mine, toml::Table::try_from(ScenarioFile::default()).ok()?))
+    }
+
+    /// The first set key of a section that `algorithm.kind` does not read, as an error that
+    /// names it and the kinds that read it.
     pub(super) fn check_unused(&self) -> Result<(), ScenarioError> {
         let kind = self.algorithm.kind;
-        let (Ok(mine), Ok(defaults)) = (
-            toml::Table::try_from(self),
-            toml::Table::try_from(ScenarioFile::default()),
-        ) else {
+        let Some((mine, defaults)) = self.with_defaults() else {
+            return Ok(());
+        };
+        for (section, readers) in READERS {
+            if readers.contains(&kind) {
+                continue;
+            }
+            let Some(key) = first_difference(mine.get(*section), defaults.get(*section)) else {
+                continue;
+            };
+            let value = key
+                .split('.')
+                .skip(1)
+                .try_fold(mine.get(*section), |v, k| Some(v?.get(k)))
+                .flatten()
+                .map_or_else(|| "set".to_owned(), ToString::to_string);
+            let key = format!("{section}{key}");
+            return Err(unread(&key, value, kind, &format!("[{section}]"), readers));
+        }
+        Ok(())
+    }
+
+    /// The first set `[algorithm]` key that `algorithm.kind` does not read, as an error that
+    /// names it and the kinds that read it; a warning for each key read only under a setting
+    /// this scenario does not have ([`CONDITIONAL`]). Checked after the sections' own rules,
+    /// which say more (`runtime.schedule = "async"` needs `pc`, whatever else is set).
+    pub(super) fn check_unused_keys(&self) -> Result<(), ScenarioError> {
+        let kind = self.algorithm.kind;
+        let Some((mine, defaults)) = self.with_defaults() else {
             return Ok(());
         };
         for (key, readers) in ALGORITHM_READERS {
@@ -150,22 +180,6 @@ impl ScenarioFile {
                     "{section}.{key} = {value} is read only with {setting}, which this scenario does not set: it changes nothing here"
                 );
             }
-        }
-        for (section, readers) in READERS {
-            if readers.contains(&kind) {
-                continue;
-            }
-            let Some(key) = first_difference(mine.get(*section), defaults.get(*section)) else {
-                continue;
-            };
-            let value = key
-                .split('.')
-                .skip(1)
-                .try_fold(mine.get(*section), |v, k| Some(v?.get(k)))
-                .flatten()
-                .map_or_else(|| "set".to_owned(), ToString::to_string);
-            let key = format!("{section}{key}");
-            return Err(unread(&key, value, kind, &format!("[{section}]"), readers));
         }
         Ok(())
     }
