@@ -31,7 +31,8 @@
 //!   is given), `ranked` (the one sequence of a run over ranks), `placement` (which rank
 //!   holds which shard), `bridge` (the actor exchanging a window's spikes across ranks),
 //!   `remote` (stand-ins for other ranks' actors and the port carrying learning runs'
-//!   messages point to point), `wire` (the frame format of messages between ranks),
+//!   messages point to point), `shard_traffic` (a ranked shard run's traffic summed over
+//!   ranks as one process's), `wire` (the frame format of messages between ranks),
 //!   `threads` (ranks as threads, for tests), `mpi` (the transport, `mpi` feature).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
 //!   reports, weight transport), `synapses`, the weights that never leave their actor except

@@ -80,6 +80,29 @@ fn two_and_four_ranks_give_the_one_process_results() {
             for key in ["spikes", "synaptic_events", "synapses", "populations"] {
                 assert_eq!(got[key], reference[key], "{file} on {np} ranks: {key}");
             }
+            if file.contains("microcircuit") {
+                // The traffic summed over ranks is the one process's, edge for edge, and the
+                // edges a bridge carried say so.
+                let edges = |dir: &Path| -> Vec<serde_json::Value> {
+                    let t = &results(dir)["traffic"]["per_edge"];
+                    let e = t.as_array().expect("per_edge").iter();
+                    e.map(|e| {
+                        serde_json::json!([
+                            e["from"],
+                            e["to"],
+                            e["kind"],
+                            e["messages"],
+                            e["bytes"]
+                        ])
+                    })
+                    .collect()
+                };
+                assert_eq!(edges(&out), edges(&one), "{file} on {np} ranks: traffic");
+                let t = &results(&out)["traffic"];
+                let crossed = t["per_edge"].as_array().expect("edges").iter();
+                assert!(crossed.filter(|e| e["cross_rank"] == true).count() > 0);
+                assert_eq!(t["ranks"].as_array().expect("ranks").len(), np);
+            }
             let ranks = &got["ranks"];
             assert_eq!(ranks["ranks"], np, "{file}: {ranks}");
             assert_eq!(ranks["shard_rank"].as_array().expect("placement").len(), 4);

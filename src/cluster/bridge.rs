@@ -1,11 +1,13 @@
 //! [`RankBridge`]: the actor on each rank that carries population shards' spikes to and from
 //! the other ranks, one all-gather per exchange window.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{ClusterError, Exchange};
 use crate::message::{Message, SpikePool};
 use crate::runtime::actor::{Actor, Context, Flow};
+use crate::runtime::payload::Payload;
 use crate::runtime::ActorId;
 
 /// Set in the shard-index word of a window piece (the first word a population shard puts in
@@ -35,6 +37,10 @@ pub struct RankBridge {
     pub bytes_sent: u64,
     /// The first exchange failure, if any.
     pub error: Option<ClusterError>,
+    /// With [`RankBridge::counting_origins`]: the pieces delivered, and their bytes, per
+    /// (shard they came from, out-edge they went to), for a traffic report that reads as
+    /// one process's.
+    pub delivered: Option<BTreeMap<(u32, usize), (u64, u64)>>,
 }
 
 impl RankBridge {
@@ -52,7 +58,15 @@ impl RankBridge {
             wait: Duration::ZERO,
             bytes_sent: 0,
             error: None,
+            delivered: None,
         }
+    }
+
+    /// Counts what it delivers per piece's origin: for windowed pieces, whose first word
+    /// names the shard that sent them.
+    pub fn counting_origins(mut self) -> Self {
+        self.delivered = Some(BTreeMap::new());
+        self
     }
 
     /// The exchanges a shard makes in a run of `ticks` ticks with windows of `window` ticks:
@@ -106,14 +120,17 @@ impl RankBridge {
                     continue;
                 }
                 let fired = self.pool.spikes(piece);
+                let origin = piece.first().map(|&w| w & !STOP_BIT);
                 for edge in 0..ctx.edges() {
-                    ctx.send(
-                        edge,
-                        Message::Spike {
-                            tick,
-                            fired: fired.clone(),
-                        },
-                    );
+                    let msg = Message::Spike {
+                        tick,
+                        fired: fired.clone(),
+                    };
+                    if let (Some(d), Some(o)) = (self.delivered.as_mut(), origin) {
+                        let n = d.entry((o, edge)).or_default();
+                        (n.0, n.1) = (n.0 + 1, n.1 + msg.bytes() as u64);
+                    }
+                    ctx.send(edge, msg);
                 }
             }
         }

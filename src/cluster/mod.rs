@@ -27,6 +27,7 @@ pub mod placement;
 pub mod ranked;
 pub mod ranks;
 pub mod remote;
+pub mod shard_traffic;
 pub mod threads;
 pub mod wire;
 

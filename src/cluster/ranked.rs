@@ -5,6 +5,7 @@
 //! ([`RankedNetwork`]); in one process the same sequence runs with every unit on rank 0, no
 //! link and one share.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
@@ -50,6 +51,9 @@ pub enum Link {
         local: usize,
         /// Exchanges over the run ([`RankBridge::windows`]).
         windows: u64,
+        /// The shards send windowed pieces, which name their shard: the bridge counts its
+        /// deliveries per origin ([`LinkFigures::delivered`]).
+        origins: bool,
     },
     /// Actors talking on edges, stand-ins for the other ranks' ([`super::remote`]): across
     /// ranks a [`RankPort`], added as the network's last actor, carries their messages.
@@ -60,10 +64,13 @@ pub enum Link {
 }
 
 /// What the link did over the run.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct LinkFigures {
     /// The bridge's figures (zero without one).
     pub bridge: BridgeFigures,
+    /// A bridge counting origins: the pieces it delivered, and their bytes, per (shard they
+    /// came from, local shard they went to: its out-edge, which is the shard's actor id).
+    pub delivered: BTreeMap<(u32, usize), (u64, u64)>,
     /// The port's actor id and figures, when there was one.
     pub port: Option<(usize, PortFigures)>,
 }
@@ -171,8 +178,19 @@ fn attach(
     rank: usize,
 ) -> Linker {
     match link {
-        Link::Bridge { local, windows } => {
-            let bridge = exchange.map(|x| RankBridge::new(x, local, windows));
+        Link::Bridge {
+            local,
+            windows,
+            origins,
+        } => {
+            let bridge = exchange.map(|x| {
+                let b = RankBridge::new(x, local, windows);
+                if origins {
+                    b.counting_origins()
+                } else {
+                    b
+                }
+            });
             connect_shards(net, local, bridge).map_or(Linker::Alone, Linker::Bridge)
         }
         Link::Port { actor_rank } => match exchange.zip(inbox) {
@@ -217,12 +235,14 @@ fn reclaim_link(
     let id = match linker {
         Linker::Alone => return Ok(LinkFigures::default()),
         Linker::Bridge(bridge) => {
-            let bridge = reclaim(report, bridge, &mut exchange);
+            let delivered = report.actor_mut(bridge).delivered.take();
+            let figures = reclaim(report, bridge, &mut exchange);
             if let Some(x) = exchange {
                 ranks.put_back(x);
             }
             return Ok(LinkFigures {
-                bridge: bridge?,
+                bridge: figures?,
+                delivered: delivered.unwrap_or_default(),
                 port: None,
             });
         }
@@ -237,7 +257,7 @@ fn reclaim_link(
     ranks.put_back(x);
     done?;
     Ok(LinkFigures {
-        bridge: BridgeFigures::default(),
         port: Some((id.index(), figures)),
+        ..LinkFigures::default()
     })
 }

@@ -422,7 +422,15 @@ impl RankedNetwork for CubaShards<'_> {
         let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
         let local = local.len();
         self.build_s = self.built.elapsed().as_secs_f64();
-        Ok((net, Link::Bridge { local, windows }))
+        let origins = c.delays.is_some();
+        Ok((
+            net,
+            Link::Bridge {
+                local,
+                windows,
+                origins,
+            },
+        ))
     }
 
     fn share(

@@ -86,6 +86,10 @@ pub struct EdgeTraffic {
     pub messages: u64,
     /// Payload bytes sent.
     pub bytes: u64,
+    /// The edge joins actors on two MPI ranks (a ranked spiking run's spikes that a rank
+    /// bridge carried); absent in one process.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_rank: bool,
 }
 
 /// Messages and bytes.
@@ -211,7 +215,9 @@ impl Traffic {
                 kind: e.kind.clone(),
                 messages: 0,
                 bytes: 0,
+                cross_rank: false,
             });
+            m.cross_rank |= e.cross_rank;
             m.from_id = m.from_id.min(e.from_id);
             m.to_id = m.to_id.min(e.to_id);
             m.messages += e.messages;
@@ -255,6 +261,7 @@ impl Traffic {
                         kind: kind.name().to_owned(),
                         messages,
                         bytes,
+                        cross_rank: false,
                     });
                 }
             }

@@ -46,6 +46,29 @@ impl TrafficLog {
             names: report.names.clone(),
         }
     }
+
+    /// Replaces the traffic with `traffic`, whose actors `names` names by id (a ranked
+    /// run's, summed over ranks), and renumbers the sampled events to match: an actor of
+    /// this process that `names` lacks (a rank's bridge) is added at the end.
+    pub(crate) fn renamed(
+        &mut self,
+        traffic: crate::runtime::traffic::Traffic,
+        mut names: Vec<String>,
+    ) {
+        let mut id = |local: u32| {
+            let name = self.names.get(local as usize).cloned().unwrap_or_default();
+            let at = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+                names.push(name);
+                names.len() - 1
+            });
+            at as u32
+        };
+        for e in &mut self.trace {
+            (e.from, e.to) = (id(e.from), id(e.to));
+        }
+        self.traffic = traffic;
+        self.names = names;
+    }
 }
 
 /// A request to stop a spiking run early (set by Ctrl-C), shared with its shards.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::build::Wiring;
 use super::model::{Model, BG_RATE_HZ, LIF, POPULATIONS, REFERENCE_RATES_HZ, V0_MEAN_MV, V0_SD_MV};
 use super::{DriveKind, MicrocircuitConfig, MicrocircuitRun, RASTER_MS, RASTER_NEURONS};
+use crate::cluster::shard_traffic::{self, ShardTraffic};
 use crate::cluster::{
     run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
     Report,
@@ -75,6 +76,8 @@ struct Figures {
     exchange_bytes: u64,
     /// What the plastic weights did, if any learn.
     weights: Option<WeightFigures>,
+    /// Its share of the run's traffic, as one process's.
+    traffic: ShardTraffic,
 }
 
 /// [`super::run_microcircuit_on`]: builds the model's wiring, then runs its shards on
@@ -192,7 +195,12 @@ impl RankedNetwork for Circuit<'_> {
             self.local.len(),
             RankBridge::windows(self.span.ticks, window),
         );
-        Ok((net, Link::Bridge { local, windows }))
+        let link = Link::Bridge {
+            local,
+            windows,
+            origins: true,
+        };
+        Ok((net, link))
     }
 
     fn share(
@@ -205,20 +213,33 @@ impl RankedNetwork for Circuit<'_> {
         mine.synapses = self.local.iter().map(synapses).sum();
         mine.build_s = self.build_s;
         self.probes = probe_sink::arrays(report, self.sink);
+        let shard_name = |s: u32| format!("population.{s}");
+        mine.traffic =
+            ShardTraffic::of(&report.traffic, &report.names, &link.delivered, shard_name);
         Ok(mine)
     }
 
     fn assemble(
         self,
         mut report: RunReport<Message>,
-        all: Vec<Figures>,
+        mut all: Vec<Figures>,
         at: &Placed,
         _: LinkFigures,
     ) -> Result<MicrocircuitRun, NetworkRunError> {
         let shard_rank = at.unit_rank.clone();
+        let shares = all
+            .iter_mut()
+            .map(|f| std::mem::take(&mut f.traffic))
+            .collect();
+        let mut log = crate::spike::tally::TrafficLog::take(&mut report);
+        let names: Vec<String> = (0..self.ranges.len())
+            .map(|s| format!("population.{s}"))
+            .collect();
+        let (traffic, names) = shard_traffic::merge(shares, &names, &shard_rank);
+        log.renamed(traffic, names);
         let mut run = assemble(self.cfg, &self.wiring, &self.span, all, shard_rank);
         run.probes = self.probes;
-        run.traffic = crate::spike::tally::TrafficLog::take(&mut report);
+        run.traffic = log;
         Ok(run)
     }
 }
