@@ -391,3 +391,50 @@ fn spiking_runs_trace_their_spike_traffic() {
     );
     assert!(!one.join("trace.jsonl").exists());
 }
+
+/// The converted network is traced like every spiking run: each layer sends the next one a
+/// `spike` message per tick (one batch of test images' spikes), and `trace.sample` writes
+/// the trace files.
+#[test]
+fn the_converted_network_traces_its_spikes() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("convert");
+    let o = axon(&[
+        "run",
+        "scenarios/snn-convert.toml",
+        "-q",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--set",
+        "data.train_limit=256",
+        "--set",
+        "data.test_limit=32",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "convert.normalise_examples=64",
+        "--set",
+        "convert.ticks=[10, 20]",
+        "--set",
+        "trace.sample=10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["trace.jsonl", "trace.json", "traffic.png"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let traffic = common::results(&out).traffic.expect("traffic");
+    let edge = |from: &str, to: &str| {
+        let e = traffic.per_edge.iter();
+        e.filter(|e| e.from == from && e.to == to && e.kind == "spike")
+            .map(|e| e.messages)
+            .sum::<u64>()
+    };
+    assert_eq!(
+        edge("if-layer-1", "if-layer-2"),
+        20,
+        "{:?}",
+        traffic.per_edge
+    );
+    assert_eq!(edge("if-layer-2", "if-layer-3"), 20);
+    assert_eq!(traffic.weight_transport_bytes, 0);
+}

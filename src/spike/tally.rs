@@ -27,7 +27,7 @@ pub struct SpikingRun {
 
 /// What a run's actors sent each other: exact counts per edge and kind, the sampled events
 /// (with `trace.sample` > 0), and the actors' names, as a spiking run returns them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrafficLog {
     /// Every message counted, per edge and kind.
     pub traffic: crate::runtime::traffic::Traffic,

@@ -76,6 +76,7 @@ pub(super) fn convert(
         results.ann_test_accuracy,
         &run.dir.path().join("accuracy_vs_ticks.png"),
     )?;
+    super::spiking::record_traffic(scenario, &report.traffic, run.dir, results, None)?;
     results.conversion = report.points;
     Ok(())
 }

@@ -234,7 +234,7 @@ const MAX_LISTED_EDGES: usize = 10_000;
 /// populations, `neurons.E` and `neurons.I`, the first `excitatory` neurons being E) and
 /// writes traffic.png and, with `trace.sample` > 0, trace.jsonl and trace.json. A run that
 /// sent nothing to trace (one population actor) says so when asked to trace.
-fn record_traffic(
+pub(super) fn record_traffic(
     scenario: &Scenario,
     log: &TrafficLog,
     dir: &RunDir,

@@ -25,7 +25,18 @@ const READERS: &[(&str, &[AlgorithmKind])] = &[
     ("convert", &[SnnConvert]),
     (
         "trace",
-        &[Bp, Pc, Zil, Ep, Cep, Spc, Cuba, Microcircuit, StdpMnist],
+        &[
+            Bp,
+            Pc,
+            Zil,
+            Ep,
+            Cep,
+            Spc,
+            Cuba,
+            Microcircuit,
+            StdpMnist,
+            SnnConvert,
+        ],
     ),
 ];
 
@@ -95,16 +106,11 @@ fn unread(
         .iter()
         .map(|k| format!("\"{}\"", k.name()))
         .collect();
-    let why = if what == "trace" && kind == SnnConvert {
-        ": the conversion network's messages are not traced yet"
-    } else {
-        ""
-    };
     invalid(
         key,
         value,
         &format!(
-            "algorithm.kind = \"{}\" does not read {what} (only {} do{why}); remove it",
+            "algorithm.kind = \"{}\" does not read {what} (only {} do); remove it",
             kind.name(),
             names.join(", "),
         ),

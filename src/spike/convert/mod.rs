@@ -75,6 +75,9 @@ pub struct ConversionReport {
     pub widths: Vec<usize>,
     /// Ticks simulated.
     pub ticks: usize,
+    /// What the layers and the coordinator sent each other (not serialised).
+    #[serde(skip)]
+    pub traffic: crate::spike::tally::TrafficLog,
 }
 
 /// Converts `net` (normalised with [`normalise`]) and runs it on `test` for `max(checkpoints)`
@@ -109,8 +112,9 @@ pub fn run_converted(
         network.connect(id, cid);
     }
     let started = Instant::now();
-    let report = Runtime::new(runtime).run(network)?;
+    let mut report = Runtime::new(runtime).run(network)?;
     let wall_s = started.elapsed().as_secs_f64();
+    let traffic = crate::spike::tally::TrafficLog::take(&mut report);
     let c = report.actor(cid);
     let raster = ids
         .iter()
@@ -122,5 +126,6 @@ pub fn run_converted(
         raster,
         widths: widths[1..].to_vec(),
         ticks,
+        traffic,
     })
 }
