@@ -70,6 +70,9 @@ class NirResult:
     output: np.ndarray
     #: With ``record=True``: each stateful node's membrane per step, (time, batch, neurons).
     states: Dict[str, np.ndarray] = field(default_factory=dict)
+    #: The actors' message traffic, as results.json's ``traffic``: ``totals``,
+    #: ``per_kind`` and ``per_edge`` (the driver and one actor per node, by name).
+    traffic: Dict = field(default_factory=dict)
 
 
 def _nir():
@@ -211,11 +214,12 @@ def from_nir(
         raise ScenarioError(f"input of shape {x.shape}: give (time, batch, features)")
     spec, params = _spec(graph, dt, method, reset)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    flat, shape, states = _axon.run_nir(spec, params, x, record)
+    flat, shape, states, traffic = _axon.run_nir(spec, params, x, record)
     t, b = shape[0], shape[1]
     return NirResult(
         output=flat.reshape(shape),
         states={k: v.reshape(t, b, -1) for k, v in states.items()},
+        traffic=json.loads(traffic),
     )
 
 

@@ -449,13 +449,20 @@ fn run_error_text(e: RunError) -> (bool, String) {
     (e.is_bad_input(), cli_message(&e))
 }
 
-/// What `run_nir` returns: the output (flat), its shape, and the recorded states.
-type NirOutcome<'py> = (Bound<'py, PyArray1<f32>>, Vec<usize>, Bound<'py, PyDict>);
+/// What `run_nir` returns: the output (flat), its shape, the recorded states, and the
+/// traffic (JSON).
+type NirOutcome<'py> = (
+    Bound<'py, PyArray1<f32>>,
+    Vec<usize>,
+    Bound<'py, PyDict>,
+    String,
+);
 
 /// Runs a NIR graph (already read and checked by `axon.nir`) on spiking actors: `spec_json`
 /// lists the nodes and edges, `params` holds every node's arrays as (node, name) -> values,
 /// `input` is (time, batch, features). Returns the output node's values (time x batch x
-/// features, flat) and, when `record`, each stateful node's membrane (flat).
+/// features, flat), when `record` each stateful node's membrane (flat), and the actors'
+/// message traffic as results.json writes it (JSON).
 #[pyfunction]
 #[pyo3(signature = (spec_json, params, input, record))]
 fn run_nir<'py>(
@@ -485,7 +492,14 @@ fn run_nir<'py>(
     for (name, v) in run.states {
         states.set_item(name, PyArray1::from_vec(py, v))?;
     }
-    Ok((PyArray1::from_vec(py, run.output), run.output_shape, states))
+    let traffic =
+        serde_json::to_string(&run.traffic).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((
+        PyArray1::from_vec(py, run.output),
+        run.output_shape,
+        states,
+        traffic,
+    ))
 }
 
 /// What `cuba_network` returns: presynaptic and postsynaptic indices, excitatory count,

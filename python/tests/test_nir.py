@@ -79,6 +79,11 @@ def test_lif_graphs_spike_as_the_discrete_equations(recurrent, tmp_path):
     got = axon.from_nir(graph(recurrent), x, record=True)
     np.testing.assert_array_equal(got.output, want)
     assert got.states["lif"].shape == (30, 4, N_H)
+    # Its actors' traffic, as results.json has it: spikes between nodes, no weights.
+    t = got.traffic
+    assert t["totals"]["messages"] == sum(e["messages"] for e in t["per_edge"]) > 0
+    assert t["weight_transport_bytes"] == 0
+    assert {e["to"] for e in t["per_edge"]} >= {"lif"}
     # From a file, as another tool writes it.
     path = tmp_path / "g.nir"
     nir.write(str(path), graph(recurrent))

@@ -97,6 +97,8 @@ pub struct NirRun {
     pub output_shape: Vec<usize>,
     /// Stateful nodes' membranes per step (time x batch x neurons), when recorded.
     pub states: BTreeMap<String, Vec<f32>>,
+    /// What the driver and the node actors sent each other, per edge and kind.
+    pub traffic: crate::runtime::traffic::Traffic,
 }
 
 type Arrays = HashMap<(String, String), Vec<f32>>;
@@ -236,11 +238,13 @@ impl NirGraph {
                 states.insert(report.names[id.index()].clone(), values);
             }
         }
+        let traffic = std::mem::take(&mut report.traffic);
         let driver = report.actor_mut(driver);
         Ok(NirRun {
             output: std::mem::take(&mut driver.output),
             output_shape: vec![steps, batch, out_width],
             states,
+            traffic,
         })
     }
 
