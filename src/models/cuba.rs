@@ -135,7 +135,8 @@ pub fn run_cuba_on(
 
 /// [`run_cuba_on`] that stops early, every shard (and rank) at the same tick, once `stop` is
 /// set (Ctrl-C): the run's figures then cover the ticks simulated and
-/// [`SpikingRun::stopped`] is set. One actor per neuron does not stop early.
+/// [`SpikingRun::stopped`] is set. One actor per neuron stops at a tick's end too (its
+/// clock opens no further tick).
 pub fn run_cuba_until(
     ranks: &mut Ranks,
     cfg: &CubaConfig,
@@ -173,6 +174,7 @@ pub fn run_cuba_until(
             coupling: coupling_of(cfg),
             ticks,
             plastic: cfg.plasticity.as_ref(),
+            stop,
         };
         return net.run(built, runtime).map_err(Into::into);
     }

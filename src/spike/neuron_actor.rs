@@ -21,6 +21,7 @@
 //!
 //! [`Population`]: crate::spike::population::Population
 
+use crate::spike::tally::StopFlag;
 use std::sync::Arc;
 
 use crate::message::{Message, ReportData, SpikePool};
@@ -331,20 +332,28 @@ impl Actor<Message> for WorkerTicker {
 
 /// Opens tick after tick: tick `n + 1` once every out-edge (each [`NeuronActor`], or each
 /// worker's [`WorkerTicker`]) has reported tick `n` done.
+/// Once `stop` is set (Ctrl-C) it opens no further tick and stops the run.
 pub struct Clock {
     ticks: u64,
     tick: u64,
     done: usize,
+    stop: Option<StopFlag>,
 }
 
 impl Clock {
-    /// A clock for `ticks` ticks.
-    pub(crate) fn new(ticks: u64) -> Self {
+    /// A clock for `ticks` ticks, stopping early once `stop` is set.
+    pub(crate) fn new(ticks: u64, stop: Option<StopFlag>) -> Self {
         Clock {
             ticks,
             tick: 0,
             done: 0,
+            stop,
         }
+    }
+
+    /// Ticks every neuron completed (all of them unless stopped early).
+    pub(crate) fn ticks_done(&self) -> u64 {
+        self.tick
     }
 
     fn open(&self, ctx: &mut Context<'_, Message>) {
@@ -372,6 +381,10 @@ impl Actor<Message> for Clock {
                 self.tick += 1;
                 if self.tick == self.ticks {
                     return Flow::Stop;
+                }
+                let stop = self.stop.as_ref();
+                if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+                    return Flow::StopAll;
                 }
                 self.open(ctx);
             }

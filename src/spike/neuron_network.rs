@@ -28,6 +28,8 @@ pub(crate) struct NeuronNetwork<'a> {
     pub(crate) ticks: u64,
     /// Projections whose synapses learn, if any.
     pub(crate) plastic: Option<&'a PlasticProjections>,
+    /// Set to stop early (Ctrl-C): the clock opens no further tick.
+    pub(crate) stop: Option<crate::spike::tally::StopFlag>,
 }
 
 impl NeuronNetwork<'_> {
@@ -39,26 +41,33 @@ impl NeuronNetwork<'_> {
         built: Instant,
         runtime: RuntimeConfig,
     ) -> Result<SpikingRun, RuntimeError> {
-        let (net, neurons, synapses) = self.network(runtime);
+        let (net, neurons, clock, synapses) = self.network(runtime);
         let build_s = built.elapsed().as_secs_f64();
         let mut report = Runtime::new(runtime).run(net)?;
+        let ticks = report.actor(clock).ticks_done();
         let size = RunSize {
             neurons: self.v0.len(),
             synapses,
-            ticks: self.ticks,
+            ticks,
             dt_ms: self.params.dt_ms,
         };
         let mut run = collect(size, build_s, &report, &neurons)?;
+        run.stopped = ticks < self.ticks;
         run.traffic = crate::spike::tally::TrafficLog::take(&mut report);
         Ok(run)
     }
 
     /// The neurons (in contiguous blocks, block `w` placed on worker `w`), their synapses and
-    /// the clock; the neurons' handles, and how many synapses there are.
+    /// the clock; the neurons' and the clock's handles, and how many synapses there are.
     fn network(
         &self,
         runtime: RuntimeConfig,
-    ) -> (Network<Message>, Vec<ActorId<NeuronActor>>, usize) {
+    ) -> (
+        Network<Message>,
+        Vec<ActorId<NeuronActor>>,
+        ActorId<Clock>,
+        usize,
+    ) {
         let (n, ticks) = (self.v0.len(), self.ticks);
         let prop = Arc::new(self.params.propagator());
         let protocol = TickProtocol::for_executor(runtime.executor);
@@ -86,7 +95,7 @@ impl NeuronNetwork<'_> {
             }
             synapses += targets.len();
         }
-        let clock = net.add("clock", Clock::new(ticks));
+        let clock = net.add("clock", Clock::new(ticks, self.stop.clone()));
         net.place(clock, 0);
         match protocol {
             TickProtocol::Message => {
@@ -107,7 +116,7 @@ impl NeuronNetwork<'_> {
                 }
             }
         }
-        (net, neurons, synapses)
+        (net, neurons, clock, synapses)
     }
 
     /// Each neuron's plastic incoming synapses (from its presynaptic neurons, ascending,

@@ -324,6 +324,17 @@ fn a_stop_request_ends_every_shard_at_the_same_tick() {
         (three.stats.sim_s, three.stats.spikes),
         (one.stats.sim_s, one.stats.spikes)
     );
+    // One actor per neuron, on worker ticks and on message ticks: its clock stops too.
+    for (executor, workers) in [(Executor::Pinned, 2), (Executor::Tokio, 1)] {
+        let neurons = run_cuba_until(single, &cfg, 1, 400, rt(executor, workers), now());
+        let neurons = neurons.expect("runs");
+        assert!(neurons.stopped, "{executor:?}");
+        assert_eq!(
+            (neurons.stats.sim_s, neurons.stats.spikes),
+            (one.stats.sim_s, one.stats.spikes),
+            "{executor:?}"
+        );
+    }
     for r in on_thread_ranks(2, |r| {
         run_cuba_until(r, &cfg, 1, 4, rt(Executor::Inline, 1), now())
     }) {
