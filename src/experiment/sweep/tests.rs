@@ -241,12 +241,15 @@ fn markdown_has_a_row_per_combination_and_model() {
     );
 }
 
-#[test]
-fn plot_series_split_by_model_and_other_keys() {
+/// The feedback x seed sweep of the plot tests, and a complete row per combination holding
+/// `acc(combination)` (model, accuracy) pairs.
+fn feedback_by_seed(
+    acc: impl Fn(&Combination) -> Vec<(&'static str, f64)>,
+) -> (Sweep, Vec<SweepRow>) {
     let s = sweep("[algorithm]\nkind = \"pc\"\n[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
         .expect("valid")
         .expect("a sweep");
-    let rows: Vec<SweepRow> = s
+    let rows = s
         .combinations
         .iter()
         .map(|c| {
@@ -255,9 +258,15 @@ fn plot_series_split_by_model_and_other_keys() {
                 .iter()
                 .map(|(k, v)| (k.as_str(), toml_to_json(v)))
                 .collect();
-            row(c.number, &values, &[("pc", 0.5 + c.number as f64 / 10.0)])
+            row(c.number, &values, &acc(c))
         })
         .collect();
+    (s, rows)
+}
+
+#[test]
+fn plot_series_split_by_model_and_other_keys() {
+    let (s, rows) = feedback_by_seed(|c| vec![("pc", 0.5 + c.number as f64 / 10.0)]);
     let (axis, series) = s.plot_series(0, &rows);
     assert_eq!(
         axis,
@@ -275,30 +284,14 @@ fn plot_series_split_by_model_and_other_keys() {
 
 #[test]
 fn a_model_that_the_other_keys_leave_unchanged_draws_one_line() {
-    let s = sweep("[algorithm]\nkind = \"pc\"\n[sweep]\n\"algorithm.feedback\" = [\"random\", \"direct\"]\nseed = [2, 1]\n")
-        .expect("valid")
-        .expect("a sweep");
-    let rows: Vec<SweepRow> = s
-        .combinations
-        .iter()
-        .map(|c| {
-            let values: Vec<(&str, serde_json::Value)> = c
-                .values
-                .iter()
-                .map(|(k, v)| (k.as_str(), toml_to_json(v)))
-                .collect();
-            let bp = if c.values[0].1.as_str() == Some("random") {
-                0.97
-            } else {
-                0.96
-            };
-            row(
-                c.number,
-                &values,
-                &[("bp", bp), ("pc", 0.5 + c.number as f64 / 10.0)],
-            )
-        })
-        .collect();
+    let (s, rows) = feedback_by_seed(|c| {
+        let bp = if c.values[0].1.as_str() == Some("random") {
+            0.97
+        } else {
+            0.96
+        };
+        vec![("bp", bp), ("pc", 0.5 + c.number as f64 / 10.0)]
+    });
     let (_, series) = s.plot_series(0, &rows);
     let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
     // bp is the same for either seed here: one line, named for the model alone.
