@@ -40,14 +40,19 @@ fn ok(o: Output) -> Output {
 }
 
 /// CUBA (with its per-tick exchange) and the microcircuit (windows of its minimum delay):
-/// every count and statistic on 2 and 4 ranks equals the one-process run's.
+/// every count, statistic and traffic edge on 2 and 4 ranks equals the one-process run's,
+/// and the sampled trace holds every rank's messages.
 #[test]
 fn two_and_four_ranks_give_the_one_process_results() {
     let tmp = tempfile::tempdir().expect("temp dir");
     for (file, sets) in [
         (
             "scenarios/cuba.toml",
-            vec!["cuba.duration_ms=200", "runtime.shards=4"],
+            vec![
+                "cuba.duration_ms=200",
+                "runtime.shards=4",
+                "trace.sample=25",
+            ],
         ),
         (
             "scenarios/microcircuit-small.toml",
@@ -55,6 +60,7 @@ fn two_and_four_ranks_give_the_one_process_results() {
                 "microcircuit.scale=0.02",
                 "microcircuit.duration_ms=200",
                 "runtime.shards=4",
+                "trace.sample=25",
             ],
         ),
     ] {
@@ -80,29 +86,27 @@ fn two_and_four_ranks_give_the_one_process_results() {
             for key in ["spikes", "synaptic_events", "synapses", "populations"] {
                 assert_eq!(got[key], reference[key], "{file} on {np} ranks: {key}");
             }
-            if file.contains("microcircuit") {
-                // The traffic summed over ranks is the one process's, edge for edge, and the
-                // edges a bridge carried say so.
-                let edges = |dir: &Path| -> Vec<serde_json::Value> {
-                    let t = &results(dir)["traffic"]["per_edge"];
-                    let e = t.as_array().expect("per_edge").iter();
-                    e.map(|e| {
-                        serde_json::json!([
-                            e["from"],
-                            e["to"],
-                            e["kind"],
-                            e["messages"],
-                            e["bytes"]
-                        ])
-                    })
-                    .collect()
-                };
-                assert_eq!(edges(&out), edges(&one), "{file} on {np} ranks: traffic");
-                let t = &results(&out)["traffic"];
-                let crossed = t["per_edge"].as_array().expect("edges").iter();
-                assert!(crossed.filter(|e| e["cross_rank"] == true).count() > 0);
-                assert_eq!(t["ranks"].as_array().expect("ranks").len(), np);
+            // The traffic summed over ranks is the one process's, edge for edge, and the
+            // edges a bridge carried say so.
+            let edges = |dir: &Path| -> Vec<serde_json::Value> {
+                let t = &results(dir)["traffic"]["per_edge"];
+                let e = t.as_array().expect("per_edge").iter();
+                e.map(|e| {
+                    serde_json::json!([e["from"], e["to"], e["kind"], e["messages"], e["bytes"]])
+                })
+                .collect()
+            };
+            assert_eq!(edges(&out), edges(&one), "{file} on {np} ranks: traffic");
+            let t = &results(&out)["traffic"];
+            let crossed = t["per_edge"].as_array().expect("edges").iter();
+            assert!(crossed.filter(|e| e["cross_rank"] == true).count() > 0);
+            assert_eq!(t["ranks"].as_array().expect("ranks").len(), np);
+            // The sampled trace holds every rank's messages, each bridge under its rank.
+            let senders = senders(&out);
+            for who in ["population.0", "population.3", "rank 0 bridge"] {
+                assert!(senders.contains(who), "{file} on {np} ranks: {senders:?}");
             }
+            assert!(senders.contains(&format!("rank {} bridge", np - 1)));
             let ranks = &got["ranks"];
             assert_eq!(ranks["ranks"], np, "{file}: {ranks}");
             assert_eq!(ranks["shard_rank"].as_array().expect("placement").len(), 4);
@@ -154,6 +158,16 @@ fn what_does_not_spread_is_refused_across_ranks() {
     assert!(stderr(&o).contains("layer shards"), "{}", stderr(&o));
 }
 
+/// The actors that sent the messages of a run's sampled trace.
+fn senders(dir: &Path) -> std::collections::BTreeSet<String> {
+    let trace = std::fs::read_to_string(dir.join("trace.jsonl")).expect("trace.jsonl");
+    trace
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .map(|e| e["from"].as_str().expect("a sender").to_owned())
+        .collect()
+}
+
 fn results(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json");
     serde_json::from_str(&text).expect("json")
@@ -191,7 +205,10 @@ fn learning_runs_give_the_one_process_numbers_on_two_and_four_ranks() {
         ("scenarios/ep-mnist.toml", "ep", "runtime.shards=3"),
         ("scenarios/spc-mnist.toml", "spc", "runtime.shards=2"),
     ] {
-        let extra = ["--set", "compare.baseline=\"none\"", "--set", shards];
+        let mut extra = vec!["--set", "compare.baseline=\"none\"", "--set", shards];
+        if model == "pc" {
+            extra.extend(["--set", "trace.sample=20"]);
+        }
         let args = learning_args(file, &extra);
         let one = tmp.path().join(format!("{model}-one"));
         ok(common::command(&args)
@@ -236,6 +253,10 @@ fn learning_runs_give_the_one_process_numbers_on_two_and_four_ranks() {
             assert!(ranks
                 .iter()
                 .all(|r| r["inter"]["messages"].as_u64() > Some(0)));
+            if model == "pc" {
+                // Every actor's messages are in the sampled trace, whatever its rank.
+                assert_eq!(senders(&out), senders(&one), "{what}: trace senders");
+            }
             let text = String::from_utf8_lossy(&o.stdout);
             assert_eq!(text.matches("results in").count(), 1, "{text}");
         }

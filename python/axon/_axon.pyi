@@ -42,4 +42,6 @@ def run_nir(
     params: List[Tuple[str, str, np.ndarray]],
     input: np.ndarray,
     record: bool,
+    trace_dir: Optional[str] = None,
+    trace_sample: int = 0,
 ) -> Tuple[np.ndarray, List[int], Dict[str, np.ndarray], str]: ...

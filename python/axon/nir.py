@@ -176,6 +176,8 @@ def from_nir(
     method: Optional[str] = None,
     reset: str = "value",
     record: bool = False,
+    trace_dir: Union[str, "os.PathLike[str]", None] = None,
+    trace_sample: int = 0,
 ) -> NirResult:
     """Runs a NIR graph on axon's spiking actors.
 
@@ -185,6 +187,12 @@ def from_nir(
     documentation; the defaults are snnTorch's and Norse's, or the graph's metadata).
     ``reset`` is ``"value"`` (to ``v_reset``, NIR's definition) or ``"subtract"``. With
     ``record``, every stateful node's membrane is returned too.
+
+    ``trace_dir`` names a folder (made if missing) that gets the run's traffic heat map,
+    ``traffic.png``; with ``trace_sample=N`` (> 0) it also gets 1 message in N as
+    ``trace.jsonl`` (read by ``axon trace summarize``) and ``trace.json`` (Perfetto), as a
+    run folder holds them with ``[trace] sample = N``. Files of those names there are
+    replaced.
 
     Raises :class:`axon.ScenarioError` naming the problem for an unreadable file, an
     unsupported node (named, with its type), parameters that do not fit, a NaN parameter, or
@@ -212,9 +220,14 @@ def from_nir(
         raise ScenarioError(f"input of dtype {x.dtype}: give real numbers (bool, int or float)")
     if x.ndim != 3:
         raise ScenarioError(f"input of shape {x.shape}: give (time, batch, features)")
+    if isinstance(trace_sample, bool) or not isinstance(trace_sample, int) or trace_sample < 0:
+        raise ScenarioError(f"trace_sample = {trace_sample!r}: give a whole number >= 0 (1 message in N is logged; 0 logs none)")
+    if trace_sample > 0 and trace_dir is None:
+        raise ScenarioError(f"trace_sample = {trace_sample} writes trace files: give trace_dir, the folder to write them in")
     spec, params = _spec(graph, dt, method, reset)
     x = np.ascontiguousarray(x, dtype=np.float32)
-    flat, shape, states, traffic = _axon.run_nir(spec, params, x, record)
+    folder = None if trace_dir is None else os.fspath(trace_dir)
+    flat, shape, states, traffic = _axon.run_nir(spec, params, x, record, folder, trace_sample)
     t, b = shape[0], shape[1]
     return NirResult(
         output=flat.reshape(shape),

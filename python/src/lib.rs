@@ -462,15 +462,19 @@ type NirOutcome<'py> = (
 /// lists the nodes and edges, `params` holds every node's arrays as (node, name) -> values,
 /// `input` is (time, batch, features). Returns the output node's values (time x batch x
 /// features, flat), when `record` each stateful node's membrane (flat), and the actors'
-/// message traffic as results.json writes it (JSON).
+/// message traffic as results.json writes it (JSON). With `trace_dir`, writes the traffic
+/// heat map there, and with `trace_sample` > 0 the sampled events (1 message in that many) as
+/// `trace.jsonl` and `trace.json`, as a run folder holds them.
 #[pyfunction]
-#[pyo3(signature = (spec_json, params, input, record))]
+#[pyo3(signature = (spec_json, params, input, record, trace_dir=None, trace_sample=0))]
 fn run_nir<'py>(
     py: Python<'py>,
     spec_json: String,
     params: Vec<(String, String, PyReadonlyArray1<'py, f32>)>,
     input: PyReadonlyArray3<'py, f32>,
     record: bool,
+    trace_dir: Option<std::path::PathBuf>,
+    trace_sample: u64,
 ) -> PyResult<NirOutcome<'py>> {
     let spec: axon::spike::nir::GraphSpec = serde_json::from_str(&spec_json)
         .map_err(|e| errors::ScenarioError::new_err(format!("NIR graph: {e}")))?;
@@ -482,18 +486,29 @@ fn run_nir<'py>(
     let values = input.as_slice()?.to_vec();
     let outcome = py.detach(|| {
         let graph = axon::spike::nir::NirGraph::build(&spec, &arrays)?;
+        let graph = graph.sampling(trace_sample);
         graph.run(&values, (shape[0], shape[1], shape[2]), record)
     });
     let run = outcome.map_err(|e| match e {
         axon::spike::nir::NirError::Runtime(_) => errors::RuntimeError::new_err(e.to_string()),
         e => errors::ScenarioError::new_err(e.to_string()),
     })?;
+    if let Some(dir) = trace_dir {
+        let log = &run.traffic;
+        py.detach(|| {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let files = (&log.traffic, &log.trace[..], &log.names[..]);
+            axon::experiment::run::write_traffic_files(&dir, files, trace_sample)
+                .map_err(|e| cli_message(&e))
+        })
+        .map_err(PyRuntimeError::new_err)?;
+    }
     let states = PyDict::new(py);
     for (name, v) in run.states {
         states.set_item(name, PyArray1::from_vec(py, v))?;
     }
-    let traffic =
-        serde_json::to_string(&run.traffic).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let traffic = serde_json::to_string(&run.traffic.traffic)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     Ok((
         PyArray1::from_vec(py, run.output),
         run.output_shape,

@@ -90,6 +90,36 @@ def test_lif_graphs_spike_as_the_discrete_equations(recurrent, tmp_path):
     np.testing.assert_array_equal(axon.from_nir(path, x).output, want)
 
 
+def test_a_traced_graph_writes_the_trace_files_of_a_run_folder(tmp_path):
+    import json
+
+    x = inputs()
+    plain = axon.from_nir(graph(True), x)
+    traced = axon.from_nir(graph(True), x, trace_dir=tmp_path / "t", trace_sample=3)
+    # Tracing reads the messages, it changes none of them.
+    np.testing.assert_array_equal(traced.output, plain.output)
+    assert traced.traffic["totals"] == plain.traffic["totals"]
+    folder = tmp_path / "t"
+    assert {p.name for p in folder.iterdir()} == {"traffic.png", "trace.jsonl", "trace.json"}
+    lines = [json.loads(l) for l in (folder / "trace.jsonl").read_text().splitlines()]
+    # 1 message in 3 of each actor's, each edge by its actors' names, as results.json
+    # counts them.
+    total = traced.traffic["totals"]["messages"]
+    edges = {(e["from"], e["to"]) for e in traced.traffic["per_edge"]}
+    senders = {f for f, _ in edges}
+    assert total // 3 <= len(lines) <= total // 3 + len(senders)
+    assert {(l["from"], l["to"]) for l in lines} <= edges
+    assert {l["to"] for l in lines} >= {"fc", "lif", "rec"}
+    assert "traceEvents" in json.loads((folder / "trace.json").read_text())
+    # The heat map alone without sampling; sampling needs a folder.
+    axon.from_nir(graph(), x, trace_dir=tmp_path / "h")
+    assert [p.name for p in (tmp_path / "h").iterdir()] == ["traffic.png"]
+    with pytest.raises(axon.ScenarioError, match="give trace_dir"):
+        axon.from_nir(graph(), x, trace_sample=2)
+    with pytest.raises(axon.ScenarioError, match="trace_sample"):
+        axon.from_nir(graph(), x, trace_dir=tmp_path / "h", trace_sample=-1)
+
+
 def test_cuba_lif_runs_its_synaptic_current():
     tau_syn = np.full(N_H, DT / (1 - 0.8), np.float32)
     tau_mem = np.full(N_H, DT / (1 - BETA), np.float32)

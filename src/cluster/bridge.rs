@@ -41,6 +41,56 @@ pub struct RankBridge {
     /// (shard they came from, out-edge they went to), for a traffic report that reads as
     /// one process's.
     pub delivered: Option<BTreeMap<(u32, usize), (u64, u64)>>,
+    origins: Option<Origins>,
+}
+
+/// How a bridge tells which shard sent a piece it delivers, to count its deliveries per
+/// origin ([`RankBridge::counting_origins`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origins {
+    /// Window pieces (with delays): the first word names the shard.
+    FirstWord,
+    /// Tick pieces (without delays) hold the global indices of the neurons that fired: a
+    /// piece comes from the shard whose range holds them. Every shard sends one piece per
+    /// exchange, so a rank's empty pieces are from its shards no other piece named; all
+    /// empty pieces are alike, so the counts are exact whichever goes to which.
+    ByRange {
+        /// The first neuron of every shard, in shard order.
+        starts: Vec<u32>,
+        /// The rank of every shard.
+        shard_rank: Vec<usize>,
+    },
+}
+
+impl Origins {
+    /// The shard of each of rank `rank`'s `pieces` (or `None` where it cannot tell).
+    fn of(&self, rank: usize, pieces: &[&[u32]]) -> Vec<Option<u32>> {
+        match self {
+            Origins::FirstWord => pieces
+                .iter()
+                .map(|p| p.first().map(|&w| w & !STOP_BIT))
+                .collect(),
+            Origins::ByRange { starts, shard_rank } => {
+                let shard = |n: u32| starts.partition_point(|&s| s <= n).checked_sub(1);
+                let mut found: Vec<Option<u32>> = pieces
+                    .iter()
+                    .map(|p| {
+                        let n = p.iter().find(|&&w| w & STOP_BIT == 0)?;
+                        shard(*n).map(|s| s as u32)
+                    })
+                    .collect();
+                let unseen: Vec<u32> = (0..shard_rank.len() as u32)
+                    .filter(|&s| shard_rank[s as usize] == rank)
+                    .filter(|s| !found.contains(&Some(*s)))
+                    .collect();
+                let mut unseen = unseen.into_iter();
+                for f in found.iter_mut().filter(|f| f.is_none()) {
+                    *f = unseen.next();
+                }
+                found
+            }
+        }
+    }
 }
 
 impl RankBridge {
@@ -59,13 +109,14 @@ impl RankBridge {
             bytes_sent: 0,
             error: None,
             delivered: None,
+            origins: None,
         }
     }
 
-    /// Counts what it delivers per piece's origin: for windowed pieces, whose first word
-    /// names the shard that sent them.
-    pub fn counting_origins(mut self) -> Self {
+    /// Counts what it delivers per piece's origin, told apart as `origins` says.
+    pub fn counting_origins(mut self, origins: Origins) -> Self {
         self.delivered = Some(BTreeMap::new());
+        self.origins = Some(origins);
         self
     }
 
@@ -101,6 +152,7 @@ impl RankBridge {
                 .chunks_exact(4)
                 .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            let mut pieces: Vec<(u64, &[u32])> = Vec::new();
             let mut i = 0;
             while i + 3 <= words.len() {
                 let tick = u64::from(words[i]) | (u64::from(words[i + 1]) << 32);
@@ -116,11 +168,18 @@ impl RankBridge {
                 let marked = |w: Option<&u32>| w.is_some_and(|&w| w & STOP_BIT != 0);
                 stop |= marked(piece.first()) || marked(piece.last());
                 i += 3 + len;
-                if rank == me {
-                    continue;
-                }
+                pieces.push((tick, piece));
+            }
+            if rank == me {
+                continue;
+            }
+            let origins = match &self.origins {
+                Some(o) => o.of(rank, &pieces.iter().map(|p| p.1).collect::<Vec<_>>()),
+                None => Vec::new(),
+            };
+            for (k, &(tick, piece)) in pieces.iter().enumerate() {
                 let fired = self.pool.spikes(piece);
-                let origin = piece.first().map(|&w| w & !STOP_BIT);
+                let origin = origins.get(k).copied().flatten();
                 for edge in 0..ctx.edges() {
                     let msg = Message::Spike {
                         tick,
@@ -188,11 +247,24 @@ mod tests {
     }
 }
 
+/// The name of rank `rank`'s bridge actor.
+pub fn bridge_name(rank: usize) -> String {
+    format!("rank {rank} bridge")
+}
+
+/// Whether `name` is a rank's bridge's ([`bridge_name`]).
+pub fn is_bridge(name: &str) -> bool {
+    name.strip_prefix("rank ")
+        .and_then(|r| r.strip_suffix(" bridge"))
+        .is_some_and(|r| r.parse::<usize>().is_ok())
+}
+
 /// Connects a rank's `local` shards (actors `0..local`) each to each, and to the bridge
-/// (both ways) when there is one; the bridge sits on worker 0. Returns the bridge's handle.
+/// (both ways) when there is one, named for rank `rank`; the bridge sits on worker 0.
+/// Returns the bridge's handle.
 pub fn connect_shards(
     net: &mut crate::runtime::Network<Message>,
-    local: usize,
+    (local, rank): (usize, usize),
     bridge: Option<RankBridge>,
 ) -> Option<ActorId<RankBridge>> {
     for a in 0..local {
@@ -200,7 +272,7 @@ pub fn connect_shards(
             net.connect(a, b);
         }
     }
-    let id = net.add("rank-bridge", bridge?);
+    let id = net.add(bridge_name(rank), bridge?);
     net.place(id, 0);
     for a in 0..local {
         net.connect(a, id);

@@ -31,7 +31,7 @@ pub mod shard_traffic;
 pub mod threads;
 pub mod wire;
 
-pub use bridge::{connect_shards, reclaim, BridgeFigures, RankBridge};
+pub use bridge::{connect_shards, reclaim, BridgeFigures, Origins, RankBridge};
 pub use placement::place_shards;
 pub use ranked::{run_ranked, Built, Link, LinkFigures, Placed, RankedNetwork, Report};
 pub use ranks::Ranks;

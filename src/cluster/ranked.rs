@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
-use super::bridge::{connect_shards, reclaim, BridgeFigures, RankBridge};
+use super::bridge::{connect_shards, reclaim, BridgeFigures, Origins, RankBridge};
 use super::remote::{finish, Outbound, PortFigures, RankPort};
 use super::{Exchange, Ranks};
-use crate::message::Message;
+use crate::message::{Message, MessageKind};
 use crate::run_error::NetworkRunError;
+use crate::runtime::trace_log::TraceEvent;
 use crate::runtime::{ActorId, Network, RunReport, Runtime, RuntimeConfig};
 
 /// How long a rank waits for the others' "done" after a learning run.
@@ -51,9 +52,9 @@ pub enum Link {
         local: usize,
         /// Exchanges over the run ([`RankBridge::windows`]).
         windows: u64,
-        /// The shards send windowed pieces, which name their shard: the bridge counts its
-        /// deliveries per origin ([`LinkFigures::delivered`]).
-        origins: bool,
+        /// How the bridge tells the shard that sent a piece, to count its deliveries per
+        /// origin ([`LinkFigures::delivered`]); `None`: it does not count them.
+        origins: Option<Origins>,
     },
     /// Actors talking on edges, stand-ins for the other ranks' ([`super::remote`]): across
     /// ranks a [`RankPort`], added as the network's last actor, carries their messages.
@@ -153,8 +154,53 @@ pub fn run_ranked<N: RankedNetwork>(
     let mut report = net.run(network)?;
     let link = reclaim_link(&mut report, linker, ranks)?;
     let mine = net.share(&mut report, &link)?;
-    let shares = ranks.gather_json(mine)?;
+    if !several {
+        let shares = ranks.gather_json(mine)?;
+        return net.assemble(report, shares, &at, link);
+    }
+    let trace = RankTrace {
+        names: report.names.clone(),
+        events: std::mem::take(&mut report.trace),
+    };
+    let (shares, traces): (Vec<_>, Vec<_>) = ranks.gather_json((mine, trace))?.into_iter().unzip();
+    report.trace = merge_traces(traces, &mut report.names);
     net.assemble(report, shares, &at, link)
+}
+
+/// A rank's sampled message events (`trace.sample`), with its actors' names by id.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct RankTrace {
+    names: Vec<String>,
+    events: Vec<TraceEvent<MessageKind>>,
+}
+
+/// Every rank's sampled events (in rank order) as one trace over `names`, this rank's
+/// actors' names by id: an actor of another rank is found by name (shards and layer actors
+/// have the same name on every rank; a stand-in has its actor's), and one this rank lacks
+/// (another rank's bridge or port) is added at the end. Sorted by send time; each rank's
+/// clock starts when its own run starts.
+fn merge_traces(traces: Vec<RankTrace>, names: &mut Vec<String>) -> Vec<TraceEvent<MessageKind>> {
+    let mut merged = Vec::new();
+    for t in traces {
+        let ids: Vec<u32> = t
+            .names
+            .iter()
+            .map(|name| {
+                let at = names.iter().position(|n| n == name).unwrap_or_else(|| {
+                    names.push(name.clone());
+                    names.len() - 1
+                });
+                at as u32
+            })
+            .collect();
+        let id = |local: u32| ids.get(local as usize).copied().unwrap_or(local);
+        merged.extend(t.events.into_iter().map(|mut e| {
+            (e.from, e.to) = (id(e.from), id(e.to));
+            e
+        }));
+    }
+    merged.sort_by_key(|e| (e.send_ns, e.recv_ns));
+    merged
 }
 
 /// The actor that links a rank's part to the other ranks.
@@ -185,13 +231,12 @@ fn attach(
         } => {
             let bridge = exchange.map(|x| {
                 let b = RankBridge::new(x, local, windows);
-                if origins {
-                    b.counting_origins()
-                } else {
-                    b
+                match origins {
+                    Some(o) => b.counting_origins(o),
+                    None => b,
                 }
             });
-            connect_shards(net, local, bridge).map_or(Linker::Alone, Linker::Bridge)
+            connect_shards(net, (local, rank), bridge).map_or(Linker::Alone, Linker::Bridge)
         }
         Link::Port { actor_rank } => match exchange.zip(inbox) {
             Some((x, inbox)) => Linker::Port(add_port(net, x, inbox, &actor_rank, rank)),

@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::bridge::is_bridge;
 use crate::runtime::traffic::{EdgeTraffic, RankTally, Tally, Traffic};
-
-/// The name of a rank's bridge actor.
-const BRIDGE: &str = "rank-bridge";
 
 /// One rank's share of a ranked shard run's traffic.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -35,7 +33,7 @@ impl ShardTraffic {
         let mut edges: Vec<EdgeTraffic> = traffic
             .per_edge
             .iter()
-            .filter(|e| e.from != BRIDGE && e.to != BRIDGE)
+            .filter(|e| !is_bridge(&e.from) && !is_bridge(&e.to))
             .cloned()
             .collect();
         for (&(origin, to), &(messages, bytes)) in delivered {
@@ -131,6 +129,35 @@ pub fn merge(
     (t, all)
 }
 
+/// Checks that `summed` (a run over `ranks` ranks, summed by [`merge`]) has the edges of
+/// `one` (the same run in one process), message for message and byte for byte, with the
+/// edges a bridge carried marked and counted per rank (test support).
+#[cfg(test)]
+pub(crate) fn assert_as_one_process(summed: &Traffic, one: &Traffic, ranks: usize, what: &str) {
+    let plain = |t: &Traffic| -> Vec<_> {
+        t.per_edge
+            .iter()
+            .map(|e| {
+                (
+                    e.from.clone(),
+                    e.to.clone(),
+                    e.kind.clone(),
+                    e.messages,
+                    e.bytes,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(plain(summed), plain(one), "{what}");
+    assert!(one.per_edge.iter().all(|e| !e.cross_rank) && one.ranks.is_empty());
+    assert!(summed.per_edge.iter().any(|e| e.cross_rank), "{what}");
+    assert_eq!(summed.ranks.len(), ranks, "{what}");
+    let inter: u64 = summed.ranks.iter().map(|r| r.inter.messages).sum();
+    let cross = summed.per_edge.iter().filter(|e| e.cross_rank);
+    assert_eq!(inter, cross.map(|e| e.messages).sum::<u64>(), "{what}");
+    assert!(summed.per_kind["spike"].messages > 0, "{what}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +174,8 @@ mod tests {
             cross_rank: false,
         }
     }
+
+    const BRIDGE: &str = "rank 0 bridge";
 
     #[test]
     fn deliveries_stand_in_for_the_shards_that_sent_them() {

@@ -184,6 +184,9 @@ impl RankedNetwork for LayerRun<'_> {
         report.traffic = merge_shares(&shares, &self.actor_rank, &names, port_id);
         report.actors.truncate(port_id);
         report.names.truncate(port_id);
+        // A message to another rank is in the trace once, sent to its actor's stand-in.
+        let here = |id: u32| (id as usize) < port_id;
+        report.trace.retain(|e| here(e.from) && here(e.to));
         if at.rank == 0 {
             conclude(report, &self.ends)
         } else {

@@ -12,9 +12,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cluster::shard_traffic::{self, ShardTraffic};
 use crate::cluster::{
-    run_ranked, BridgeFigures, Built, Link, LinkFigures, Placed, RankBridge, RankedNetwork, Ranks,
-    Report,
+    run_ranked, BridgeFigures, Built, Link, LinkFigures, Origins, Placed, RankBridge,
+    RankedNetwork, Ranks, Report,
 };
 use crate::math::rng::SeededRng;
 use crate::message::probe::ProbePlan;
@@ -341,17 +342,20 @@ impl CubaShards<'_> {
     }
 }
 
-/// What a rank's shards counted: spikes, synaptic events, synapses, messages, raster, and
-/// what its bridge did.
-type CubaShare = (
-    u64,
-    u64,
-    usize,
-    u64,
-    Vec<(u32, u32)>,
-    BridgeFigures,
-    Option<WeightFigures>,
-);
+/// What a rank's shards counted, gathered from every rank after the run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CubaShare {
+    spikes: u64,
+    events: u64,
+    synapses: usize,
+    messages: u64,
+    raster: Vec<(u32, u32)>,
+    bridge: BridgeFigures,
+    weights: Option<WeightFigures>,
+    /// Its share of the traffic, the bridge's deliveries standing in for the shards that
+    /// sent them.
+    traffic: ShardTraffic,
+}
 
 impl RankedNetwork for CubaShards<'_> {
     type Fingerprint = (CubaConfig, u64, Option<(u16, u16)>, usize, usize, Vec<u32>);
@@ -424,13 +428,19 @@ impl RankedNetwork for CubaShards<'_> {
         let windows = RankBridge::windows(c.ticks, c.delays.map_or(1, |d| u64::from(d.min)));
         let local = local.len();
         self.build_s = self.built.elapsed().as_secs_f64();
-        let origins = c.delays.is_some();
+        let origins = match c.delays {
+            Some(_) => Origins::FirstWord,
+            None => Origins::ByRange {
+                starts: self.ranges.iter().map(|r| r.start as u32).collect(),
+                shard_rank: at.unit_rank.clone(),
+            },
+        };
         Ok((
             net,
             Link::Bridge {
                 local,
                 windows,
-                origins,
+                origins: Some(origins),
             },
         ))
     }
@@ -446,64 +456,71 @@ impl RankedNetwork for CubaShards<'_> {
         run.probes = probe_sink::arrays(report, self.sink);
         let raster = std::mem::take(&mut run.raster);
         let s = &run.stats;
-        let (spikes, events, synapses) = (s.spikes, s.synaptic_events, s.synapses);
-        let (messages, weights) = (s.messages, s.plasticity.clone());
-        self.run = Some(run);
-        Ok((
-            spikes,
-            events,
-            synapses,
-            messages,
+        let shard_name = |s: u32| format!("population.{s}");
+        let share = CubaShare {
+            spikes: s.spikes,
+            events: s.synaptic_events,
+            synapses: s.synapses,
+            messages: s.messages,
             raster,
-            link.bridge,
-            weights,
-        ))
+            bridge: link.bridge,
+            weights: s.plasticity.clone(),
+            traffic: ShardTraffic::of(&report.traffic, &report.names, &link.delivered, shard_name),
+        };
+        self.run = Some(run);
+        Ok(share)
     }
 
     fn assemble(
         self,
         mut report: RunReport<Message>,
-        all: Vec<CubaShare>,
+        mut all: Vec<CubaShare>,
         at: &Placed,
         link: LinkFigures,
     ) -> Result<SpikingRun, NetworkRunError> {
         let mut run = self.run.expect("shared before assembled");
         run.traffic = crate::spike::tally::TrafficLog::take(&mut report);
         if at.ranks > 1 {
-            merge_ranks(&mut run, &all, at.unit_rank.clone(), link.bridge);
+            merge_ranks(&mut run, &mut all, at.unit_rank.clone(), link.bridge);
         }
-        run.raster = all.into_iter().flat_map(|a| a.4).collect();
+        run.raster = all.into_iter().flat_map(|a| a.raster).collect();
         run.raster.sort_unstable();
         Ok(run)
     }
 }
 
-/// Every rank's counts summed into `run` (on every rank), with the placement and what the
-/// bridges did.
+/// Every rank's counts summed into `run` (on every rank), with the placement, what the
+/// bridges did, and the traffic as one process's (edges that crossed ranks marked).
 fn merge_ranks(
     run: &mut SpikingRun,
-    all: &[CubaShare],
+    all: &mut [CubaShare],
     shard_rank: Vec<usize>,
     bridge: BridgeFigures,
 ) {
     let st = &mut run.stats;
-    st.spikes = all.iter().map(|a| a.0).sum();
-    st.synaptic_events = all.iter().map(|a| a.1).sum();
-    st.synapses = all.iter().map(|a| a.2).sum();
-    st.messages = all.iter().map(|a| a.3).sum();
+    st.spikes = all.iter().map(|a| a.spikes).sum();
+    st.synaptic_events = all.iter().map(|a| a.events).sum();
+    st.synapses = all.iter().map(|a| a.synapses).sum();
+    st.messages = all.iter().map(|a| a.messages).sum();
     st.mean_rate_hz = st.spikes as f64 / st.neurons.max(1) as f64 / st.sim_s.max(1e-12);
     st.plasticity = None;
-    for w in all.iter().filter_map(|a| a.6.as_ref()) {
+    for w in all.iter().filter_map(|a| a.weights.as_ref()) {
         st.plasticity
             .get_or_insert_with(WeightFigures::default)
             .merge(w);
     }
+    let shares = all.iter_mut().map(|a| std::mem::take(&mut a.traffic));
+    let names: Vec<String> = (0..shard_rank.len())
+        .map(|s| format!("population.{s}"))
+        .collect();
+    let (traffic, names) = shard_traffic::merge(shares.collect(), &names, &shard_rank);
+    run.traffic.renamed(traffic, names);
     st.ranks = Some(RankFigures {
         ranks: all.len(),
         shard_rank,
         exchanges: bridge.exchanges,
-        exchange_wait_s: all.iter().map(|a| a.5.wait_s).collect(),
-        exchange_bytes: all.iter().map(|a| a.5.bytes).sum(),
+        exchange_wait_s: all.iter().map(|a| a.bridge.wait_s).collect(),
+        exchange_bytes: all.iter().map(|a| a.bridge.bytes).sum(),
     });
 }
 

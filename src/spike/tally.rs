@@ -39,7 +39,7 @@ pub struct TrafficLog {
 
 impl TrafficLog {
     /// Takes the traffic, trace and names out of `report`.
-    pub(crate) fn take(report: &mut RunReport<Message>) -> Self {
+    pub fn take(report: &mut RunReport<Message>) -> Self {
         Self {
             traffic: std::mem::take(&mut report.traffic),
             trace: std::mem::take(&mut report.trace),

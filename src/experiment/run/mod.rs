@@ -240,14 +240,26 @@ fn write_traffic_of(
     dir: &RunDir,
     sample: u64,
 ) -> Result<(), RunError> {
-    crate::experiment::plot::traffic_heatmap_png(traffic, names, &dir.path().join("traffic.png"))?;
+    write_traffic_files(dir.path(), (traffic, trace, names), sample)
+}
+
+/// Writes `traffic.png` (the per-edge heat map) into the folder `dir`, and with `sample` >
+/// 0 the sampled events as `trace.jsonl` (for `axon trace summarize`) and `trace.json`
+/// (Perfetto), as a run folder holds them; `names` names the actors by id. For runs
+/// without a run folder (a NIR graph from Python).
+pub fn write_traffic_files(
+    dir: &Path,
+    (traffic, trace, names): (
+        &crate::runtime::traffic::Traffic,
+        &[crate::runtime::trace_log::TraceEvent<crate::message::MessageKind>],
+        &[String],
+    ),
+    sample: u64,
+) -> Result<(), RunError> {
+    crate::experiment::plot::traffic_heatmap_png(traffic, names, &dir.join("traffic.png"))?;
     if sample > 0 {
-        crate::runtime::trace_log::write_jsonl(&dir.path().join("trace.jsonl"), trace, names)?;
-        crate::runtime::trace_log::write_chrome_trace(
-            &dir.path().join("trace.json"),
-            trace,
-            names,
-        )?;
+        crate::runtime::trace_log::write_jsonl(&dir.join("trace.jsonl"), trace, names)?;
+        crate::runtime::trace_log::write_chrome_trace(&dir.join("trace.json"), trace, names)?;
     }
     Ok(())
 }

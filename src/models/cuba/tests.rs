@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cluster::on_thread_ranks;
+use crate::cluster::shard_traffic::assert_as_one_process;
 use crate::runtime::Executor;
 
 #[test]
@@ -118,8 +119,9 @@ fn delayed_windows_give_identical_spikes_for_any_sharding() {
 }
 
 /// Spread over 2 and 3 ranks (threads, the same collectives as MPI), with and without
-/// delays, every rank returns the one-process run's spikes; one actor per neuron is
-/// refused across ranks.
+/// delays, every rank returns the one-process run's spikes and traffic (summed over the
+/// ranks, edge for edge), and a sampled trace holds every rank's messages; one actor per
+/// neuron is refused across ranks.
 #[test]
 fn ranks_give_the_same_spikes_as_one_process() {
     let cfg = CubaConfig {
@@ -139,15 +141,41 @@ fn ranks_give_the_same_spikes_as_one_process() {
             assert_eq!(run.raster, one.raster, "{ranks} ranks");
             assert_eq!(run.stats.spikes, one.stats.spikes);
             assert_eq!(run.stats.synapses, one.stats.synapses);
+            let what = format!("{ranks} ranks: traffic");
+            let (t, t1) = (&run.traffic.traffic, &one.traffic.traffic);
+            assert_as_one_process(t, t1, ranks, &what);
         }
         let delayed = on_thread_ranks(ranks, |r| run_cuba_delayed_on(r, &cfg, 1, 4, rt, (2, 5)));
         for run in delayed {
-            assert_eq!(
-                run.expect("runs").raster,
-                one_delayed.raster,
-                "{ranks} ranks, delays"
-            );
+            let run = run.expect("runs");
+            let what = format!("{ranks} ranks, delays");
+            assert_eq!(run.raster, one_delayed.raster, "{what}");
+            let (t, t1) = (&run.traffic.traffic, &one_delayed.traffic.traffic);
+            assert_as_one_process(t, t1, ranks, &what);
         }
+    }
+    // Sampled, every rank's messages are in the trace, the bridges' under their rank.
+    let sampled = RuntimeConfig {
+        trace_sample: 7,
+        ..rt
+    };
+    for run in on_thread_ranks(2, |r| run_cuba_on(r, &cfg, 1, 4, sampled)) {
+        let log = run.expect("runs").traffic;
+        let senders: std::collections::BTreeSet<&str> = log
+            .trace
+            .iter()
+            .map(|e| log.names[e.from as usize].as_str())
+            .collect();
+        let want = [
+            "population.0",
+            "population.1",
+            "population.2",
+            "population.3",
+            "rank 0 bridge",
+            "rank 1 bridge",
+        ];
+        assert_eq!(senders, want.into_iter().collect(), "{:?}", log.names);
+        assert!(log.trace.windows(2).all(|w| w[0].send_ns <= w[1].send_ns));
     }
     let per_neuron = on_thread_ranks(2, |r| run_cuba_on(r, &cfg, 1, 800, rt));
     assert!(per_neuron

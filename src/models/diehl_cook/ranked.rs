@@ -307,6 +307,9 @@ impl RankedNetwork for DiehlCookNetwork<'_> {
             report.traffic = merge_shares(&traffic, &self.actor_rank, &names, port_id);
             report.actors.truncate(port_id);
             report.names.truncate(port_id);
+            // A message to another rank is in the trace once, sent to its actor's stand-in.
+            let here = |id: u32| (id as usize) < port_id;
+            report.trace.retain(|e| here(e.from) && here(e.to));
         }
         let root = shares.into_iter().find_map(|s| s.root);
         let results = match (self.results, root) {

@@ -198,7 +198,7 @@ impl RankedNetwork for Circuit<'_> {
         let link = Link::Bridge {
             local,
             windows,
-            origins: true,
+            origins: Some(crate::cluster::Origins::FirstWord),
         };
         Ok((net, link))
     }

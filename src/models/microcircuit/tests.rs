@@ -185,27 +185,7 @@ fn ranks_give_the_same_run_as_one_process() {
             // The traffic summed over ranks is the one process's, edge for edge; the
             // edges a bridge carried are marked.
             let (t, t1) = (&run.traffic.traffic, &one.traffic.traffic);
-            let plain = |t: &crate::runtime::traffic::Traffic| -> Vec<_> {
-                let e = t.per_edge.iter();
-                e.map(|e| {
-                    (
-                        e.from.clone(),
-                        e.to.clone(),
-                        e.kind.clone(),
-                        e.messages,
-                        e.bytes,
-                    )
-                })
-                .collect()
-            };
-            assert_eq!(plain(t), plain(t1), "{what}");
-            assert!(t1.per_edge.iter().all(|e| !e.cross_rank) && t1.ranks.is_empty());
-            assert!(t.per_edge.iter().any(|e| e.cross_rank), "{what}");
-            assert_eq!(t.ranks.len(), ranks, "{what}");
-            let inter: u64 = t.ranks.iter().map(|r| r.inter.messages).sum();
-            let cross = t.per_edge.iter().filter(|e| e.cross_rank);
-            assert_eq!(inter, cross.map(|e| e.messages).sum::<u64>(), "{what}");
-            assert!(t.per_kind["spike"].messages > 0, "{what}");
+            crate::cluster::shard_traffic::assert_as_one_process(t, t1, ranks, &what);
             let r = run.stats.ranks.expect("rank figures");
             assert_eq!((r.ranks, r.shard_rank.len()), (ranks, 4), "{what}");
             assert_eq!(r.exchanges, 599, "{what}: one per tick but the last");

@@ -87,6 +87,7 @@ pub struct NirGraph {
     succs: Vec<Vec<usize>>,
     inputs: Vec<usize>,
     output: usize,
+    trace_sample: u64,
 }
 
 /// What a run hands back.
@@ -97,8 +98,9 @@ pub struct NirRun {
     pub output_shape: Vec<usize>,
     /// Stateful nodes' membranes per step (time x batch x neurons), when recorded.
     pub states: BTreeMap<String, Vec<f32>>,
-    /// What the driver and the node actors sent each other, per edge and kind.
-    pub traffic: crate::runtime::traffic::Traffic,
+    /// What the driver and the node actors sent each other: every message counted per
+    /// edge and kind, the sampled events (with [`NirGraph::sampling`]) and the actors' names.
+    pub traffic: crate::spike::tally::TrafficLog,
 }
 
 type Arrays = HashMap<(String, String), Vec<f32>>;
@@ -163,6 +165,7 @@ impl NirGraph {
             succs,
             inputs,
             output: outputs[0],
+            trace_sample: 0,
         };
         graph.check_widths()?;
         Ok(graph)
@@ -204,6 +207,13 @@ impl NirGraph {
         }
     }
 
+    /// Logs 1 in `sample` messages of the run (0: none, as `trace.sample`), for
+    /// [`NirRun::traffic`]'s events.
+    pub fn sampling(mut self, sample: u64) -> Self {
+        self.trace_sample = sample;
+        self
+    }
+
     /// Runs `input` (time x batch x features, row-major) through the graph on actors.
     pub fn run(
         self,
@@ -228,6 +238,7 @@ impl NirGraph {
         let config = RuntimeConfig {
             executor: Executor::Pinned,
             workers: 1,
+            trace_sample: self.trace_sample,
             ..RuntimeConfig::default()
         };
         let mut report = Runtime::new(config).run(net)?;
@@ -238,7 +249,7 @@ impl NirGraph {
                 states.insert(report.names[id.index()].clone(), values);
             }
         }
-        let traffic = std::mem::take(&mut report.traffic);
+        let traffic = crate::spike::tally::TrafficLog::take(&mut report);
         let driver = report.actor_mut(driver);
         Ok(NirRun {
             output: std::mem::take(&mut driver.output),
