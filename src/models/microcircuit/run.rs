@@ -95,8 +95,9 @@ pub(super) fn run_on(
     }
     let built = Instant::now();
     let model = cfg.model();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let wiring = Wiring::new(&model, seed, LIF.dt_ms, threads);
+    // The build runs on as many threads as the run's workers (the same network on any
+    // number: every job draws from its own substream).
+    let wiring = Wiring::new(&model, seed, LIF.dt_ms, runtime.workers.max(1));
     let ranges = wiring.balanced_ranges(shards);
     let circuit = Circuit {
         cfg,
