@@ -9,8 +9,8 @@
 //!    delays (normal, relative sd 0.5, redrawn until at least half a tick, rounded to ticks)
 //!    from its own streams (ChaCha stream = neuron index), so what it draws depends on nothing
 //!    else. A shard stores its synapses by presynaptic neuron in compact arrays (target u32,
-//!    delay u16, weight f32: 10 bytes a synapse): a counting pass sizes each row per chunk of
-//!    neurons, then a filling pass writes every chunk's synapses at their place, chunks in
+//!    delay u8, weight f32: 9 bytes a synapse; delays in u16 when the means are too long
+//!    for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass writes every chunk's synapses at their place, chunks in
 //!    parallel. Rows keep postsynaptic order, whatever the chunking.
 
 use std::ops::Range;
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::model::{is_excitatory, Model, REFERENCE_RATES_HZ};
 use crate::math::rng::SeededRng;
-use crate::spike::population::SynapseTable;
+use crate::spike::population::{Delays, SynapseTable};
 
 /// What every shard's synapses are drawn from.
 pub(super) struct Wiring<'a> {
@@ -146,6 +146,16 @@ impl<'a> Wiring<'a> {
         }
     }
 
+    /// The longest delay (ticks) to make room for, which sets the width a table stores
+    /// delays in: 20 standard deviations above the longer mean. A draw beyond the width
+    /// (with one byte, odds below 1e-88 a synapse) is clamped to its largest value, as one
+    /// beyond `u16::MAX` always was.
+    fn longest_delay(&self) -> u16 {
+        let mean = self.model.delay_ms.iter().copied().fold(0.0, f64::max);
+        let ticks = mean * (1.0 + 20.0 * super::model::DELAY_REL_SD) / self.dt_ms;
+        ticks.ceil().clamp(1.0, f64::from(u16::MAX)) as u16
+    }
+
     /// The synapses into `range`, by presynaptic neuron (step 2).
     pub(super) fn shard_table(&self, range: Range<usize>) -> SynapseTable {
         let n = self.in_degrees.len();
@@ -177,11 +187,14 @@ impl<'a> Wiring<'a> {
         }
         offsets.push(pos);
         let len = pos as usize;
-        let (mut targets, mut delays, mut weights) =
-            (vec![0u32; len], vec![0u16; len], vec![0f32; len]);
+        let mut delays = Delays::zeroed(len, self.longest_delay());
+        let (mut targets, mut weights) = (vec![0u32; len], vec![0f32; len]);
         let out = Rows {
             targets: targets.as_mut_ptr(),
-            delays: delays.as_mut_ptr(),
+            delays: match &mut delays {
+                Delays::Narrow(d) => DelaysAt::Narrow(d.as_mut_ptr()),
+                Delays::Wide(d) => DelaysAt::Wide(d.as_mut_ptr()),
+            },
             weights: weights.as_mut_ptr(),
         };
         let cursors: Vec<std::sync::Mutex<Vec<u32>>> =
@@ -216,8 +229,15 @@ fn weight(rng: &mut SeededRng, mean: f64) -> f32 {
 /// The three arrays of a table being filled from several threads at disjoint positions.
 struct Rows {
     targets: *mut u32,
-    delays: *mut u16,
+    delays: DelaysAt,
     weights: *mut f32,
+}
+
+/// Where the delays of a table being filled go, in the width the table stores them.
+#[derive(Clone, Copy)]
+enum DelaysAt {
+    Narrow(*mut u8),
+    Wide(*mut u16),
 }
 
 // SAFETY: threads write disjoint positions only (see `Rows::write`'s callers), and the
@@ -230,7 +250,10 @@ impl Rows {
     unsafe fn write(&self, p: usize, target: u32, delay: u16, weight: f32) {
         unsafe {
             *self.targets.add(p) = target;
-            *self.delays.add(p) = delay;
+            match self.delays {
+                DelaysAt::Narrow(d) => *d.add(p) = delay.min(Delays::NARROW_MAX) as u8,
+                DelaysAt::Wide(d) => *d.add(p) = delay,
+            }
             *self.weights.add(p) = weight;
         }
     }

@@ -34,7 +34,7 @@ mod probes;
 mod ring;
 mod synapses;
 use ring::DelayRing;
-pub use synapses::SynapseTable;
+pub use synapses::{DelayRow, Delays, SynapseTable};
 
 /// One shard of a recurrent LIF network.
 pub struct Population {
@@ -290,7 +290,7 @@ impl Population {
         for p in self.pieces.iter_mut() {
             let Some(spikes) = p.take() else { continue };
             for &j in spikes.0.iter() {
-                let (targets, _, weights) = self.synapses.weighted(j);
+                let (targets, weights) = self.synapses.weighted(j);
                 self.synaptic_events += targets.len() as u64;
                 let g = if j < self.coupling.excitatory {
                     &mut self.state.ge_mv

@@ -1,6 +1,7 @@
 //! [`DelayRing`]: a shard's delayed input (a ring buffer of synaptic input per future tick)
 //! and the bookkeeping of its exchange windows.
 
+use super::synapses::DelayRow;
 use crate::message::Spikes;
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifState;
@@ -107,16 +108,9 @@ impl DelayRing {
         // Slot of tick f + d without a division per synapse: d <= slots, so one subtraction.
         let slots = self.slots;
         let base = (f % slots as u64) as usize;
-        let slot = |d: u16| {
-            let s = base + usize::from(d);
-            if s >= slots {
-                s - slots
-            } else {
-                s
-            }
-        };
+        let slot = Slots { base, slots };
         if syn.has_weights() {
-            let (targets, delays, weights) = syn.weighted(j);
+            let (targets, delays, weights) = syn.weighted_delayed(j);
             // Two currents (CUBA's, plastic): inhibitory rows into `gi`.
             let two = !self.gi.is_empty() && j >= c.excitatory;
             let ge = if two {
@@ -124,13 +118,9 @@ impl DelayRing {
             } else {
                 &mut self.ge[..slots * n]
             };
-            for k in 0..targets.len() {
-                // The writes land all over the ring: ask for a line a few synapses ahead.
-                if let (Some(&t), Some(&d)) = (targets.get(k + PREFETCH), delays.get(k + PREFETCH))
-                {
-                    prefetch(ge.as_ptr().wrapping_add(slot(d) * n + t as usize));
-                }
-                ge[slot(delays[k]) * n + targets[k] as usize] += weights[k];
+            match delays {
+                DelayRow::Narrow(d) => slot.add_weighted(ge, n, targets, d, weights),
+                DelayRow::Wide(d) => slot.add_weighted(ge, n, targets, d, weights),
             }
             return targets.len() as u64;
         }
@@ -140,8 +130,9 @@ impl DelayRing {
         } else {
             (&mut self.gi, c.wi_mv)
         };
-        for (&t, &d) in targets.iter().zip(delays) {
-            buf[slot(d) * n + t as usize] += w;
+        match delays {
+            DelayRow::Narrow(d) => slot.add(buf, n, targets, d, w),
+            DelayRow::Wide(d) => slot.add(buf, n, targets, d, w),
         }
         targets.len() as u64
     }
@@ -179,4 +170,62 @@ fn prefetch(p: *const f32) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// Where a spike sent at one tick lands in the ring, per delay.
+#[derive(Clone, Copy)]
+struct Slots {
+    /// The sending tick's slot.
+    base: usize,
+    slots: usize,
+}
+
+impl Slots {
+    /// The slot of a delay of `d` ticks: `d <= slots`, so one subtraction, no division.
+    #[inline]
+    fn of(self, d: usize) -> usize {
+        let s = self.base + d;
+        if s >= self.slots {
+            s - self.slots
+        } else {
+            s
+        }
+    }
+
+    /// Adds each synapse's weight to its target's slot (`n` neurons a slot).
+    #[inline]
+    fn add_weighted<D: Copy + Into<usize>>(
+        self,
+        ring: &mut [f32],
+        n: usize,
+        targets: &[u32],
+        delays: &[D],
+        weights: &[f32],
+    ) {
+        for k in 0..targets.len() {
+            // The writes land all over the ring: ask for a line a few synapses ahead.
+            if let (Some(&t), Some(&d)) = (targets.get(k + PREFETCH), delays.get(k + PREFETCH)) {
+                prefetch(
+                    ring.as_ptr()
+                        .wrapping_add(self.of(d.into()) * n + t as usize),
+                );
+            }
+            ring[self.of(delays[k].into()) * n + targets[k] as usize] += weights[k];
+        }
+    }
+
+    /// Adds `w` to each target's slot.
+    #[inline]
+    fn add<D: Copy + Into<usize>>(
+        self,
+        ring: &mut [f32],
+        n: usize,
+        targets: &[u32],
+        delays: &[D],
+        w: f32,
+    ) {
+        for (&t, &d) in targets.iter().zip(delays) {
+            ring[self.of(d.into()) * n + t as usize] += w;
+        }
+    }
 }

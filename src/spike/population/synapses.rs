@@ -3,6 +3,102 @@
 
 use std::ops::Range;
 
+/// Each synapse's delay in ticks, beside the targets: one byte each while every delay fits
+/// in one (255 ticks, 25.5 ms at 0.1 ms: the microcircuit's and CUBA's delays), two bytes
+/// otherwise. Empty: every delay is one tick.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delays {
+    /// Delays of at most [`Delays::NARROW_MAX`] ticks.
+    Narrow(Vec<u8>),
+    /// Any delay up to `u16::MAX` ticks.
+    Wide(Vec<u16>),
+}
+
+impl Default for Delays {
+    fn default() -> Self {
+        Delays::Narrow(Vec::new())
+    }
+}
+
+impl Delays {
+    /// The longest delay stored in one byte.
+    pub const NARROW_MAX: u16 = u8::MAX as u16;
+
+    /// Room for `len` delays, narrow when `max` (the longest, ticks) fits in a byte.
+    pub fn zeroed(len: usize, max: u16) -> Self {
+        if max <= Self::NARROW_MAX {
+            Delays::Narrow(vec![0; len])
+        } else {
+            Delays::Wide(vec![0; len])
+        }
+    }
+
+    /// `delays`, narrow when every one fits in a byte.
+    pub fn of(delays: Vec<u16>) -> Self {
+        if delays.iter().all(|&d| d <= Self::NARROW_MAX) {
+            Delays::Narrow(delays.into_iter().map(|d| d as u8).collect())
+        } else {
+            Delays::Wide(delays)
+        }
+    }
+
+    /// How many delays are stored.
+    pub fn len(&self) -> usize {
+        match self {
+            Delays::Narrow(d) => d.len(),
+            Delays::Wide(d) => d.len(),
+        }
+    }
+
+    /// Whether none is stored (every delay is one tick).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes each delay takes.
+    pub fn width(&self) -> usize {
+        match self {
+            Delays::Narrow(_) => 1,
+            Delays::Wide(_) => 2,
+        }
+    }
+
+    /// The delays of positions `r`.
+    fn row(&self, r: Range<usize>) -> DelayRow<'_> {
+        match self {
+            Delays::Narrow(d) => DelayRow::Narrow(&d[r]),
+            Delays::Wide(d) => DelayRow::Wide(&d[r]),
+        }
+    }
+
+    /// The smallest and largest delay; `None` when none is stored.
+    fn range(&self) -> Option<(u16, u16)> {
+        match self {
+            Delays::Narrow(d) => Some((u16::from(*d.iter().min()?), u16::from(*d.iter().max()?))),
+            Delays::Wide(d) => Some((*d.iter().min()?, *d.iter().max()?)),
+        }
+    }
+}
+
+/// The delays (ticks) of one presynaptic neuron's synapses, in their stored width.
+#[derive(Clone, Copy, Debug)]
+pub enum DelayRow<'a> {
+    /// One byte each.
+    Narrow(&'a [u8]),
+    /// Two bytes each.
+    Wide(&'a [u16]),
+}
+
+impl DelayRow<'_> {
+    /// The delays, widened to `u16`.
+    pub fn ticks(&self) -> Vec<u16> {
+        match self {
+            DelayRow::Narrow(d) => d.iter().map(|&d| u16::from(d)).collect(),
+            DelayRow::Wide(d) => d.to_vec(),
+        }
+    }
+}
+
 /// Incoming synapses of a shard, by presynaptic neuron (compressed rows).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SynapseTable {
@@ -10,7 +106,7 @@ pub struct SynapseTable {
     offsets: Vec<u32>,
     targets: Vec<u32>,
     /// Each synapse's delay in ticks, beside `targets`; empty: every delay is one tick.
-    delays: Vec<u16>,
+    delays: Delays,
     /// Each synapse's weight (mV of current jump), beside `targets`; empty: the weight comes
     /// from the presynaptic neuron's kind ([`crate::spike::coupling::Coupling`]).
     weights: Vec<f32>,
@@ -23,7 +119,7 @@ impl SynapseTable {
         let mut table = SynapseTable {
             offsets: Vec::with_capacity(post.len() + 1),
             targets: Vec::new(),
-            delays: Vec::new(),
+            delays: Delays::default(),
             weights: Vec::new(),
         };
         table.offsets.push(0);
@@ -47,8 +143,9 @@ impl SynapseTable {
         range: &Range<usize>,
     ) -> Self {
         let mut table = Self::for_shard(post, range);
+        let mut mine = Vec::with_capacity(table.targets.len());
         for (targets, ds) in post.iter().zip(delays) {
-            table.delays.extend(
+            mine.extend(
                 targets
                     .iter()
                     .zip(ds)
@@ -56,6 +153,7 @@ impl SynapseTable {
                     .map(|(_, &d)| d),
             );
         }
+        table.delays = Delays::of(mine);
         table
     }
 
@@ -64,7 +162,7 @@ impl SynapseTable {
     pub(crate) fn from_rows(
         offsets: Vec<u32>,
         targets: Vec<u32>,
-        delays: Vec<u16>,
+        delays: Delays,
         weights: Vec<f32>,
     ) -> Self {
         debug_assert_eq!(offsets.last().map(|&o| o as usize), Some(targets.len()));
@@ -98,7 +196,7 @@ impl SynapseTable {
             self.weights.extend(std::iter::repeat_n(w, n));
         }
         if self.delays.is_empty() {
-            self.delays = vec![1; self.targets.len()];
+            self.delays = Delays::Narrow(vec![1; self.targets.len()]);
         }
         self
     }
@@ -115,8 +213,7 @@ impl SynapseTable {
 
     /// The smallest and largest delay (ticks); `None` when the table has no delays.
     pub(crate) fn delay_range(&self) -> Option<(u16, u16)> {
-        let min = *self.delays.iter().min()?;
-        Some((min, *self.delays.iter().max()?))
+        self.delays.range()
     }
 
     /// Whether every synapse carries its own weight.
@@ -128,7 +225,7 @@ impl SynapseTable {
     pub fn bytes(&self) -> usize {
         self.offsets.len() * 4
             + self.targets.len() * 4
-            + self.delays.len() * 2
+            + self.delays.len() * self.delays.width()
             + self.weights.len() * 4
     }
 
@@ -148,19 +245,26 @@ impl SynapseTable {
     }
 
     /// `j`'s targets and their delays.
-    pub(super) fn delayed(&self, j: u32) -> (&[u32], &[u16]) {
+    pub(super) fn delayed(&self, j: u32) -> (&[u32], DelayRow<'_>) {
         let j = j as usize;
         let r = self.offsets[j] as usize..self.offsets[j + 1] as usize;
-        (&self.targets[r.clone()], &self.delays[r])
+        (&self.targets[r.clone()], self.delays.row(r))
     }
 
-    /// `j`'s targets, delays and weights (a table with weights).
-    pub(crate) fn weighted(&self, j: u32) -> (&[u32], &[u16], &[f32]) {
+    /// `j`'s targets and weights (a table with weights).
+    pub(crate) fn weighted(&self, j: u32) -> (&[u32], &[f32]) {
+        let j = j as usize;
+        let r = self.offsets[j] as usize..self.offsets[j + 1] as usize;
+        (&self.targets[r.clone()], &self.weights[r])
+    }
+
+    /// `j`'s targets, delays and weights (a table with weights and delays).
+    pub(crate) fn weighted_delayed(&self, j: u32) -> (&[u32], DelayRow<'_>, &[f32]) {
         let j = j as usize;
         let r = self.offsets[j] as usize..self.offsets[j + 1] as usize;
         (
             &self.targets[r.clone()],
-            &self.delays[r.clone()],
+            self.delays.row(r.clone()),
             &self.weights[r],
         )
     }
