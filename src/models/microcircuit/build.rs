@@ -10,7 +10,8 @@
 //!    from its own streams (ChaCha stream = neuron index), so what it draws depends on nothing
 //!    else. A shard stores its synapses by presynaptic neuron in compact arrays (target u32,
 //!    delay u8, weight f32: 9 bytes a synapse; delays in u16 when the means are too long
-//!    for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass writes every chunk's synapses at their place, chunks in
+//!    for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass
+//!    draws every chunk's synapses in batches and writes each batch row by row, chunks in
 //!    parallel. Rows keep postsynaptic order, whatever the chunking.
 
 use std::ops::Range;
@@ -29,6 +30,8 @@ pub(super) struct Wiring<'a> {
     pub(super) in_degrees: Vec<[u32; 8]>,
     pub(super) dt_ms: f64,
     pub(super) threads: usize,
+    /// Synapses a filling chunk draws before it writes them out ([`BATCH_SYNAPSES`]).
+    pub(super) batch: usize,
 }
 
 impl<'a> Wiring<'a> {
@@ -62,6 +65,7 @@ impl<'a> Wiring<'a> {
             in_degrees,
             dt_ms,
             threads,
+            batch: BATCH_SYNAPSES,
         }
     }
 
@@ -201,16 +205,15 @@ impl<'a> Wiring<'a> {
             cursors.into_iter().map(std::sync::Mutex::new).collect();
         parallel(chunks.len(), self.threads, |c| {
             let mut cur = cursors[c].lock().unwrap_or_else(|p| p.into_inner());
+            let mut batch = Batch::new(n, self.batch);
             for i in chunks[c].clone() {
                 let local = (i - range.start) as u32;
-                self.synapses_into(i, true, |s, d, w| {
-                    let p = cur[s] as usize;
-                    cur[s] += 1;
-                    // SAFETY: `p` is below `len` and no other chunk writes it (each chunk
-                    // owns the positions its counting pass reserved in every row).
-                    unsafe { out.write(p, local, d, w) };
-                });
+                self.synapses_into(i, true, |s, d, w| batch.push(s as u32, local, d, w));
+                if batch.src.len() >= self.batch {
+                    batch.write_out(&mut cur, &out);
+                }
             }
+            batch.write_out(&mut cur, &out);
         });
         SynapseTable::from_rows(offsets, targets, delays, weights)
     }
@@ -256,6 +259,76 @@ impl Rows {
             }
             *self.weights.add(p) = weight;
         }
+    }
+}
+
+/// Synapses a filling chunk draws before it writes them into the table, row by row.
+pub(super) const BATCH_SYNAPSES: usize = 1 << 19;
+
+/// A filling chunk's synapses drawn but not yet written: written one at a time where they
+/// go, they land all over the table (a cache and TLB miss each, half the build's time at
+/// full scale); sorted by row first (a stable counting sort, so each row keeps the order
+/// one at a time gives), they sweep it once per batch, a few synapses per row at a time.
+struct Batch {
+    src: Vec<u32>,
+    post: Vec<u32>,
+    delay: Vec<u16>,
+    weight: Vec<f32>,
+    /// The batch's positions, sorted by row.
+    order: Vec<u32>,
+    /// Per row, where its synapses start in `order`.
+    starts: Vec<u32>,
+}
+
+impl Batch {
+    /// An empty batch of `size` synapses for a table of `rows` rows.
+    fn new(rows: usize, size: usize) -> Self {
+        Batch {
+            src: Vec::with_capacity(size),
+            post: Vec::with_capacity(size),
+            delay: Vec::with_capacity(size),
+            weight: Vec::with_capacity(size),
+            order: Vec::with_capacity(size),
+            starts: vec![0; rows + 1],
+        }
+    }
+
+    fn push(&mut self, src: u32, post: u32, delay: u16, weight: f32) {
+        self.src.push(src);
+        self.post.push(post);
+        self.delay.push(delay);
+        self.weight.push(weight);
+    }
+
+    /// Writes the batch into `out` row by row, each row's synapses at its chunk's cursor
+    /// (`cur`), and empties it.
+    fn write_out(&mut self, cur: &mut [u32], out: &Rows) {
+        self.starts.fill(0);
+        for &s in &self.src {
+            self.starts[s as usize + 1] += 1;
+        }
+        for r in 1..self.starts.len() {
+            self.starts[r] += self.starts[r - 1];
+        }
+        self.order.resize(self.src.len(), 0);
+        for (k, &s) in self.src.iter().enumerate() {
+            let at = &mut self.starts[s as usize];
+            self.order[*at as usize] = k as u32;
+            *at += 1;
+        }
+        for &k in &self.order {
+            let k = k as usize;
+            let s = self.src[k] as usize;
+            let p = cur[s] as usize;
+            cur[s] += 1;
+            // SAFETY: `p` is below the table's length and no other chunk writes it (each
+            // chunk owns the positions its counting pass reserved in every row).
+            unsafe { out.write(p, self.post[k], self.delay[k], self.weight[k]) };
+        }
+        self.src.clear();
+        self.post.clear();
+        self.delay.clear();
+        self.weight.clear();
     }
 }
 

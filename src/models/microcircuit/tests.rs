@@ -1,6 +1,6 @@
 //! Tests of the microcircuit's neurons (the published PSP), build and run.
 
-use super::build::Wiring;
+use super::build::{Wiring, BATCH_SYNAPSES};
 use super::model::{C_M_PF, LIF};
 use super::*;
 use crate::cluster::on_thread_ranks;
@@ -75,8 +75,8 @@ fn delays_take_one_byte_unless_too_long_for_it() {
     assert!(lo >= 1 && hi > 255, "{lo}..{hi}");
 }
 
-/// A shard's table is the same whatever the threads, and two shards' tables together hold
-/// the whole network's rows, in the same order.
+/// A shard's table is the same whatever the threads and batches, and two shards' tables
+/// together hold the whole network's rows, in the same order.
 #[test]
 fn tables_do_not_depend_on_threads_or_sharding() {
     let model = small(0.02, 1.0).model();
@@ -86,6 +86,14 @@ fn tables_do_not_depend_on_threads_or_sharding() {
     let n = model.total_neurons();
     let whole = one.shard_table(0..n);
     assert_eq!(whole, three.shard_table(0..n));
+    // Written in many small batches, row by row, the rows are those of one batch (which
+    // writes in draw order).
+    assert!(whole.len() < BATCH_SYNAPSES);
+    let batched = Wiring {
+        batch: 777,
+        ..Wiring::new(&model, 9, 0.1, 2)
+    };
+    assert_eq!(whole, batched.shard_table(0..n));
     let cut = n / 3;
     let (lo, hi) = (three.shard_table(0..cut), three.shard_table(cut..n));
     for j in 0..n as u32 {
