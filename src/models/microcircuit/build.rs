@@ -8,9 +8,9 @@
 //!    population), weights (normal, relative sd 0.1, redrawn until of the right sign) and
 //!    delays (normal, relative sd 0.5, redrawn until at least half a tick, rounded to ticks)
 //!    from its own streams (ChaCha stream = neuron index), so what it draws depends on nothing
-//!    else. A shard stores its synapses by presynaptic neuron in compact arrays (target u32,
-//!    delay u8, weight f32: 9 bytes a synapse; delays in u16 when the means are too long
-//!    for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass
+//!    else. A shard stores its synapses by presynaptic neuron in compact arrays (target u16,
+//!    delay u8, weight f32: 7 bytes a synapse; targets in u32 in a shard of more than
+//!    65,536 neurons, delays in u16 when the means are too long for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass
 //!    draws every chunk's synapses in batches and writes each batch row by row, chunks in
 //!    parallel. Rows keep postsynaptic order, whatever the chunking.
 
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::model::{is_excitatory, Model, REFERENCE_RATES_HZ};
 use crate::math::rng::SeededRng;
-use crate::spike::population::{Delays, SynapseTable};
+use crate::spike::population::{Delays, SynapseTable, Targets};
 
 /// What every shard's synapses are drawn from.
 pub(super) struct Wiring<'a> {
@@ -192,9 +192,13 @@ impl<'a> Wiring<'a> {
         offsets.push(pos);
         let len = pos as usize;
         let mut delays = Delays::zeroed(len, self.longest_delay());
-        let (mut targets, mut weights) = (vec![0u32; len], vec![0f32; len]);
+        let mut targets = Targets::zeroed(len, range.len());
+        let mut weights = vec![0f32; len];
         let out = Rows {
-            targets: targets.as_mut_ptr(),
+            targets: match &mut targets {
+                Targets::Narrow(t) => TargetsAt::Narrow(t.as_mut_ptr()),
+                Targets::Wide(t) => TargetsAt::Wide(t.as_mut_ptr()),
+            },
             delays: match &mut delays {
                 Delays::Narrow(d) => DelaysAt::Narrow(d.as_mut_ptr()),
                 Delays::Wide(d) => DelaysAt::Wide(d.as_mut_ptr()),
@@ -231,9 +235,16 @@ fn weight(rng: &mut SeededRng, mean: f64) -> f32 {
 
 /// The three arrays of a table being filled from several threads at disjoint positions.
 struct Rows {
-    targets: *mut u32,
+    targets: TargetsAt,
     delays: DelaysAt,
     weights: *mut f32,
+}
+
+/// Where the targets of a table being filled go, in the width the table stores them.
+#[derive(Clone, Copy)]
+enum TargetsAt {
+    Narrow(*mut u16),
+    Wide(*mut u32),
 }
 
 /// Where the delays of a table being filled go, in the width the table stores them.
@@ -252,7 +263,11 @@ impl Rows {
     /// `p` is in bounds and written by no other thread.
     unsafe fn write(&self, p: usize, target: u32, delay: u16, weight: f32) {
         unsafe {
-            *self.targets.add(p) = target;
+            // A narrow table's shard has at most 65,536 neurons: its local targets fit.
+            match self.targets {
+                TargetsAt::Narrow(t) => *t.add(p) = target as u16,
+                TargetsAt::Wide(t) => *t.add(p) = target,
+            }
             match self.delays {
                 DelaysAt::Narrow(d) => *d.add(p) = delay.min(Delays::NARROW_MAX) as u8,
                 DelaysAt::Wide(d) => *d.add(p) = delay,

@@ -34,7 +34,7 @@ mod probes;
 mod ring;
 mod synapses;
 use ring::DelayRing;
-pub use synapses::{DelayRow, Delays, SynapseTable};
+pub use synapses::{DelayRow, Delays, SynapseTable, TargetRow, Targets};
 
 /// One shard of a recurrent LIF network.
 pub struct Population {

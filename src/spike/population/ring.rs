@@ -1,7 +1,7 @@
 //! [`DelayRing`]: a shard's delayed input (a ring buffer of synaptic input per future tick)
 //! and the bookkeeping of its exchange windows.
 
-use super::synapses::DelayRow;
+use super::synapses::{DelayRow, TargetRow};
 use crate::message::Spikes;
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifState;
@@ -118,9 +118,17 @@ impl DelayRing {
             } else {
                 &mut self.ge[..slots * n]
             };
-            match delays {
-                DelayRow::Narrow(d) => slot.add_weighted(ge, n, targets, d, weights),
-                DelayRow::Wide(d) => slot.add_weighted(ge, n, targets, d, weights),
+            match (targets, delays) {
+                (TargetRow::Narrow(t), DelayRow::Narrow(d)) => {
+                    slot.add_weighted(ge, n, t, d, weights)
+                }
+                (TargetRow::Narrow(t), DelayRow::Wide(d)) => {
+                    slot.add_weighted(ge, n, t, d, weights)
+                }
+                (TargetRow::Wide(t), DelayRow::Narrow(d)) => {
+                    slot.add_weighted(ge, n, t, d, weights)
+                }
+                (TargetRow::Wide(t), DelayRow::Wide(d)) => slot.add_weighted(ge, n, t, d, weights),
             }
             return targets.len() as u64;
         }
@@ -194,23 +202,21 @@ impl Slots {
 
     /// Adds each synapse's weight to its target's slot (`n` neurons a slot).
     #[inline]
-    fn add_weighted<D: Copy + Into<usize>>(
+    fn add_weighted<T: Copy + Into<u32>, D: Copy + Into<usize>>(
         self,
         ring: &mut [f32],
         n: usize,
-        targets: &[u32],
+        targets: &[T],
         delays: &[D],
         weights: &[f32],
     ) {
+        let at = |t: T, d: D| self.of(d.into()) * n + t.into() as usize;
         for k in 0..targets.len() {
             // The writes land all over the ring: ask for a line a few synapses ahead.
             if let (Some(&t), Some(&d)) = (targets.get(k + PREFETCH), delays.get(k + PREFETCH)) {
-                prefetch(
-                    ring.as_ptr()
-                        .wrapping_add(self.of(d.into()) * n + t as usize),
-                );
+                prefetch(ring.as_ptr().wrapping_add(at(t, d)));
             }
-            ring[self.of(delays[k].into()) * n + targets[k] as usize] += weights[k];
+            ring[at(targets[k], delays[k])] += weights[k];
         }
     }
 
