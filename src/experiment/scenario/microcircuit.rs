@@ -131,7 +131,7 @@ impl MicrocircuitSection {
                     "microcircuit.scale",
                     fmt_f64(c.scale),
                     &format!(
-                        "needs about {:.1} GiB ({} neurons, {} synapses at 10 bytes each) but \
+                        "needs about {:.1} GiB ({} neurons, {} synapses at up to 10 bytes each) but \
                          this machine has {:.1} GiB available; lower the scale",
                         gib(need),
                         m.total_neurons(),

@@ -166,7 +166,8 @@ impl Model {
         s
     }
 
-    /// Bytes the network will hold: 10 per synapse (target, delay, weight), the delay ring
+    /// Bytes the network may hold: 10 per synapse (the widest table: a four-byte target,
+    /// a two-byte delay and a weight; a shard of up to 65,536 neurons takes 7), the delay ring
     /// (`max_delay_ticks` slots of one f32 per neuron) and about 100 per neuron besides.
     pub fn estimated_bytes(&self, max_delay_ticks: u64) -> u64 {
         let n = self.total_neurons() as u64;
