@@ -52,21 +52,12 @@ import threading
 import time
 import urllib.parse
 
+from machine import cpu_line
+
 URL_RE = re.compile(r"live view: (http://\S+)")
 TICKS_RE = re.compile(rb'"ticks":(\d+)')
 TOTAL_RE = re.compile(rb'"total_ticks":(\d+)')
 DROPPED_RE = re.compile(rb'"dropped":(\d+)')
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 class Clients:
@@ -347,7 +338,7 @@ def main():
     modes = ["none", "idle", "clients"]
     label = {"none": "no live", "idle": "live, idle",
              "clients": f"live, {args.clients}+{0 if args.no_stuck else 1}"}
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
+    print(cpu_line())
     print(f"{args.scenario}, {args.duration_ms:g} ms simulated, best of {args.repeats}, "
           f"modes interleaved; {args.clients} page clients every {args.period} s"
           f"{'' if args.no_stuck else ' + 1 never reading'}")

@@ -26,16 +26,7 @@ import subprocess
 import sys
 import time
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+from machine import cpu_line
 
 
 def idx(path, header):
@@ -162,7 +153,7 @@ def main():
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
 
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
+    print(cpu_line())
     np_times, acc, version = numpy_epochs(args)
     print(f"NumPy {version}, {args.threads} BLAS threads: epochs {', '.join(f'{t:.2f}' for t in np_times)} s"
           f" (test accuracy after {args.epochs}: {acc:.4f})")

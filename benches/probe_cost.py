@@ -27,18 +27,9 @@ import subprocess
 import sys
 import tempfile
 
+from machine import cpu_line
+
 PROBE = 'probe=[{target="all",variable="v",sample=100}]'
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def run_once(args, out, sets):
@@ -96,7 +87,7 @@ def main():
                     help="also measure with runtime.shards=K and the pinned executor")
     args = ap.parse_args()
 
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
+    print(cpu_line())
     print(f"{args.scenario}, {args.duration_ms:g} ms simulated, best of {args.repeats}, interleaved")
     configs = [("default runtime", [])]
     if args.shards:
