@@ -63,18 +63,19 @@ pub enum Origins {
 }
 
 impl Origins {
-    /// The shard of each of rank `rank`'s `pieces` (or `None` where it cannot tell).
-    fn of(&self, rank: usize, pieces: &[&[u32]]) -> Vec<Option<u32>> {
+    /// The shard of each of rank `rank`'s `pieces` (tick, words; `None` where it cannot
+    /// tell).
+    fn of(&self, rank: usize, pieces: &[(u64, &[u32])]) -> Vec<Option<u32>> {
         match self {
             Origins::FirstWord => pieces
                 .iter()
-                .map(|p| p.first().map(|&w| w & !STOP_BIT))
+                .map(|(_, p)| p.first().map(|&w| w & !STOP_BIT))
                 .collect(),
             Origins::ByRange { starts, shard_rank } => {
                 let shard = |n: u32| starts.partition_point(|&s| s <= n).checked_sub(1);
                 let mut found: Vec<Option<u32>> = pieces
                     .iter()
-                    .map(|p| {
+                    .map(|(_, p)| {
                         let n = p.iter().find(|&&w| w & STOP_BIT == 0)?;
                         shard(*n).map(|s| s as u32)
                     })
@@ -174,7 +175,7 @@ impl RankBridge {
                 continue;
             }
             let origins = match &self.origins {
-                Some(o) => o.of(rank, &pieces.iter().map(|p| p.1).collect::<Vec<_>>()),
+                Some(o) => o.of(rank, &pieces),
                 None => Vec::new(),
             };
             for (k, &(tick, piece)) in pieces.iter().enumerate() {
