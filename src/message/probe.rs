@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+mod gather;
+use gather::gather;
+
 /// Where a live view takes probe chunks as they arrive (it must not block).
 pub type ProbeFeed = Arc<dyn Fn(&ProbeChunk) + Send + Sync>;
 
@@ -209,7 +212,9 @@ pub struct ProbeTap {
     /// See `from`.
     pub until: u64,
     /// The units, as indices into the actor's own state.
-    pub local: Vec<u32>,
+    local: Vec<u32>,
+    /// One past the largest of `local` (0 when there is none).
+    reach: usize,
     /// Their columns in the probe's array.
     pub columns: Arc<Vec<u32>>,
     times: Vec<u64>,
@@ -237,6 +242,7 @@ impl ProbeTap {
             every: every.max(1),
             from,
             until,
+            reach: local.iter().map(|&i| i as usize + 1).max().unwrap_or(0),
             local,
             columns: Arc::new(columns),
             times: Vec::new(),
@@ -267,8 +273,7 @@ impl ProbeTap {
     /// chunk to send when one is full.
     pub fn record_from(&mut self, t: u64, src: &[f32]) -> Option<ProbeChunk> {
         self.times.push(t);
-        self.values
-            .extend(self.local.iter().map(|&i| src[i as usize]));
+        gather(&mut self.values, &self.local, self.reach, src);
         (self.times.len() >= self.chunk).then(|| self.take(false))
     }
 
