@@ -56,6 +56,9 @@ pub struct Context<'a, M> {
     pub(crate) id: usize,
     /// A worker tick this handler asked for.
     pub(crate) worker_tick: &'a mut Option<u64>,
+    /// The worker tick before which a ticked actor need not be ticked (see
+    /// [`Context::sleep_until`]).
+    pub(crate) sleep: &'a mut Option<u64>,
 }
 
 impl<M> Context<'_, M> {
@@ -84,6 +87,15 @@ impl<M> Context<'_, M> {
     /// worker; the pinned executor one per thread. A ticked actor's own request is ignored.
     pub fn tick_worker(&mut self, tick: u64) {
         *self.worker_tick = Some(tick);
+    }
+
+    /// From [`Actor::tick`] of an actor stepped by worker ticks: it need not be ticked again
+    /// before worker tick `tick`. Mail for it cancels the rest of the sleep: it is then ticked
+    /// (after handling the mail) at the next worker tick that starts after the mail came,
+    /// or at this one if its turn in id order is still to come. Ignored elsewhere. An actor
+    /// that does not ask is ticked every worker tick.
+    pub fn sleep_until(&mut self, tick: u64) {
+        *self.sleep = Some(tick);
     }
 
     /// Number of out-edges.

@@ -140,6 +140,7 @@ impl<M: Payload> Cell<M> {
         let id = self.id;
         let actor = &mut self.actor;
         let worker_tick = &mut self.worker_tick;
+        let mut no_sleep = None;
         self.progress.busy.store(!poll, Ordering::Relaxed);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context {
@@ -147,6 +148,7 @@ impl<M: Payload> Cell<M> {
                 edges,
                 id,
                 worker_tick,
+                sleep: &mut no_sleep,
             };
             let _span = tracing::trace_span!("handle", actor = id).entered();
             match item {
@@ -171,9 +173,15 @@ impl<M: Payload> Cell<M> {
     }
 
     /// Runs [`Actor::tick`] for worker tick `tick`, catching panics; the handler's sends go
-    /// into `outbox` (the worker's, so that the cell's own is not touched). Not a message: the
-    /// progress counters are the ticking actor's (the one that asked for the tick).
-    pub(crate) fn call_tick(&mut self, tick: u64, outbox: &mut Vec<(usize, M)>) -> Step {
+    /// into `outbox` (the worker's, so that the cell's own is not touched), and the tick it
+    /// may sleep until ([`Context::sleep_until`]) into `sleep`. Not a message: the progress
+    /// counters are the ticking actor's (the one that asked for the tick).
+    pub(crate) fn call_tick(
+        &mut self,
+        tick: u64,
+        outbox: &mut Vec<(usize, M)>,
+        sleep: &mut Option<u64>,
+    ) -> Step {
         let edges = self.targets.len();
         let id = self.id;
         let actor = &mut self.actor;
@@ -184,6 +192,7 @@ impl<M: Payload> Cell<M> {
                 edges,
                 id,
                 worker_tick: &mut ignored,
+                sleep,
             };
             actor.tick(tick, &mut ctx)
         }));

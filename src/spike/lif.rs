@@ -144,10 +144,13 @@ impl LifParams {
         let ei = (-self.dt_ms / self.tau_i_ms).exp();
         let ce = self.tau_e_ms / (self.tau_e_ms - self.tau_m_ms) * (ee - em);
         let ci = self.tau_i_ms / (self.tau_i_ms - self.tau_m_ms) * (ei - em);
+        let (em32, ee32, ei32) = (em as f32, ee as f32, ei as f32);
         Propagator {
-            em: em as f32,
-            ee: ee as f32,
-            ei: ei as f32,
+            peak_e: quiet::peak_response(em32, ee32, ce as f32),
+            peak_i: quiet::peak_response(em32, ei32, ci as f32),
+            em: em32,
+            ee: ee32,
+            ei: ei32,
             ce: ce as f32,
             ci: ci as f32,
             v_rest: self.v_rest_mv as f32,
@@ -172,6 +175,10 @@ pub struct Propagator {
     v_reset: f32,
     subtract: bool,
     refractory: u32,
+    /// Largest rise of `v` that one mV of `ge` (of `gi`) left alone can cause, over any
+    /// number of ticks (see [`Propagator::quiet_ticks`]).
+    peak_e: f32,
+    peak_i: f32,
 }
 
 /// The state of a population, one entry per neuron (struct of arrays).
@@ -378,6 +385,8 @@ fn tick(p: &Propagator, s: &mut LifState, drive_mv: &[f32], offset: u32, fired: 
     }
     tick_body(p, s, drive_mv, offset, fired)
 }
+
+mod quiet;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -225,6 +225,16 @@ impl NeuronActor {
                 },
             );
         }
+        self.close_tick(tick);
+        if self.next == self.ticks {
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    /// After computing tick `tick`: the next one is due, and the spikes of `tick` that came
+    /// early count now.
+    fn close_tick(&mut self, tick: u64) {
         self.next += 1;
         if let Some(p) = self.plastic.as_mut() {
             for from in std::mem::take(&mut p.early) {
@@ -236,15 +246,59 @@ impl NeuronActor {
             self.receive(0, e);
             self.receive(self.excitatory, i);
         }
-        if self.next == self.ticks {
-            return Flow::Stop;
+    }
+
+    /// Computes the ticks before `until` that this neuron slept through: it asked to sleep
+    /// only as long as it surely fires in none of them ([`Propagator::quiet_ticks`]), and
+    /// spikes that came meanwhile woke it, so the same arithmetic as tick by tick, in one
+    /// tight loop.
+    fn catch_up(&mut self, until: u64) {
+        if self.next >= until {
+            return;
         }
-        Flow::Continue
+        let prop = *self.prop;
+        let mut fired = false;
+        // Spikes wait only for the first tick, and only plastic synapses pend: after that
+        // tick, the loop is the bare arithmetic.
+        if self.plastic.is_some() || self.early != (0, 0) {
+            self.take_pending();
+            fired = prop.step(&mut self.state);
+            self.close_tick(self.next);
+        }
+        if self.plastic.is_none() && self.next < until {
+            fired |= prop.steps(&mut self.state, until - self.next);
+            self.next = until;
+        }
+        while self.next < until {
+            self.take_pending();
+            fired |= prop.step(&mut self.state);
+            self.close_tick(self.next);
+        }
+        assert!(
+            !fired,
+            "neuron {} fired while catching up to tick {until}: its quiet ticks were wrong",
+            self.index
+        );
+    }
+
+    /// With worker ticks, a neuron that surely stays below threshold for a while asks not
+    /// to be ticked until then (at the latest at the last tick, where it stops).
+    fn sleep(&self, ctx: &mut Context<'_, Message>) {
+        if self.plastic.is_some() || self.next >= self.ticks {
+            return;
+        }
+        let quiet = self.prop.quiet_ticks(&self.state);
+        if quiet > 0 {
+            ctx.sleep_until(self.next.saturating_add(quiet).min(self.ticks - 1));
+        }
     }
 }
 
 impl Actor<Message> for NeuronActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
+        if let Message::Spike { tick, .. } = &msg {
+            self.catch_up(*tick);
+        }
         match msg {
             Message::Spike { tick, fired } if self.plastic.is_some() => {
                 for &j in fired.0.iter() {
@@ -273,10 +327,15 @@ impl Actor<Message> for NeuronActor {
     }
 
     fn tick(&mut self, tick: u64, ctx: &mut Context<'_, Message>) -> Flow {
-        if tick == self.next {
-            return self.run_tick(tick, false, ctx);
+        if tick < self.next {
+            return Flow::Continue;
         }
-        Flow::Continue
+        self.catch_up(tick);
+        let flow = self.run_tick(tick, false, ctx);
+        if flow == Flow::Continue {
+            self.sleep(ctx);
+        }
+        flow
     }
 }
 

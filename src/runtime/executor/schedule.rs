@@ -29,7 +29,10 @@
 //!   stopped, or a deadlock, which its executor reports as a stall).
 //! - Worker ticks ([`crate::runtime::actor::Context::tick_worker`]): the worker steps its
 //!   ticked residents in id order, each after the mail queued for it, inside the turn that
-//!   asked.
+//!   asked. A ticked resident that asked to sleep
+//!   ([`crate::runtime::actor::Context::sleep_until`]) is skipped until its wake tick comes
+//!   ([`Calendar`]) or mail does: then only the residents due are visited, so a worker tick
+//!   costs what its busy residents cost, not one call per resident.
 //! - A `StopAll`, a panic or (pinned) the supervisor's stop sets one shared stop flag and
 //!   wakes every worker, which then sends `Stop` to its live actors in id order. A pinned
 //!   worker tells the supervisor of every stop and stop request; an inline one tells nobody
@@ -44,6 +47,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::calendar::{Calendar, DueSet};
 use crate::runtime::cell::{Cell, Envelope, Step};
 use crate::runtime::mailbox::{Item, RecvTimeoutError, WorkerRx, WorkerTx};
 use crate::runtime::payload::{Control, Payload};
@@ -162,8 +166,15 @@ pub(super) struct Worker<M: Payload> {
     stop_at: Option<Instant>,
     /// Queue lengths when the stop came (the supervisor's stall report reads them).
     depths: Vec<(usize, usize)>,
-    /// Residents stepped by worker ticks, in id order.
-    ticked: Vec<u32>,
+    /// Which residents worker ticks step.
+    is_ticked: Vec<bool>,
+    /// Ticked residents due at the next worker tick (every one that did not ask to sleep,
+    /// and every one with new mail), and the spare set the next tick walks.
+    due_next: DueSet,
+    due: DueSet,
+    /// Each ticked resident's next due tick, and who sleeps until when.
+    wake: Vec<u64>,
+    calendar: Calendar,
     /// A worker tick is running (a request from a ticked actor is ignored).
     ticking: bool,
     /// How long the next idle spell spins before parking (adaptive, see `idle`).
@@ -186,15 +197,13 @@ impl<M: Payload> Worker<M> {
         ticked: &[bool],
     ) -> Self {
         let k = cells.len();
-        let ticked_here: Vec<u32> = (0..k)
-            .filter(|&l| ticked[cells[l].id])
-            .map(|l| l as u32)
-            .collect();
+        let is_ticked: Vec<bool> = cells.iter().map(|c| ticked[c.id]).collect();
         // A ticked actor's mail waits for its worker tick: marked queued for good, it never
-        // enters the ready queue.
-        let mut queued = vec![false; k];
-        for &l in &ticked_here {
-            queued[l as usize] = true;
+        // enters the ready queue. Every one is due at the first worker tick.
+        let queued = is_ticked.clone();
+        let mut due_next = DueSet::new(k);
+        for l in (0..k).filter(|&l| is_ticked[l]) {
+            due_next.insert(l);
         }
         Worker {
             mode,
@@ -210,7 +219,11 @@ impl<M: Payload> Worker<M> {
             stopping: false,
             stop_at: None,
             depths: Vec::new(),
-            ticked: ticked_here,
+            is_ticked,
+            due_next,
+            due: DueSet::new(k),
+            wake: vec![0; k],
+            calendar: Calendar::default(),
             ticking: false,
             spin: SPIN_MAX,
             outboxes: Vec::new(),
@@ -304,21 +317,13 @@ impl<M: Payload> Worker<M> {
     /// Delivers what resident `l`'s last handler put in `outbox`: local messages to their
     /// queues, remote ones to their worker's inbound queue.
     fn deliver(&mut self, l: usize, outbox: &mut Vec<(usize, M)>) {
-        let cell = &mut self.cells[l];
         for (edge, msg) in outbox.drain(..) {
+            let cell = &mut self.cells[l];
             let env = cell.wrap(edge, msg);
             let target = cell.targets[edge] as usize;
             let (w, t) = (self.shared.worker[target], self.shared.local[target]);
             if w as usize == self.index {
-                let t = t as usize;
-                // A stopped actor's mail is dropped: it would never be read.
-                if self.live[t] {
-                    self.queues[t].push_back(env);
-                    if !self.queued[t] {
-                        self.queued[t] = true;
-                        self.ready.push_back(t as u32);
-                    }
-                }
+                self.enqueue(t as usize, env);
             } else {
                 // Fails only if that worker has finished (every resident stopped).
                 let _ = self.shared.inbound[w as usize].send(Inbound::Msg(t, env));
@@ -337,43 +342,77 @@ impl<M: Payload> Worker<M> {
         }
         self.ticking = true;
         let mut outbox = self.outboxes.pop().unwrap_or_default();
-        for k in 0..self.ticked.len() {
-            let l = self.ticked[k] as usize;
-            while self.live[l] && !self.stopping {
-                let Some(env) = self.queues[l].pop_front() else {
-                    break;
-                };
-                let behind = self.behind(l);
-                let step = self.cells[l].call_with(Some(Item::Data(env)), behind, &mut outbox);
-                self.cells[l].worker_tick = None; // a ticked actor's request is ignored
-                if !outbox.is_empty() {
-                    self.deliver(l, &mut outbox);
-                }
-                self.visit(l, step);
+        // This tick's residents: those due now, and those whose sleep ends now. Mail that
+        // comes during the tick marks its receiver due at the next one.
+        std::mem::swap(&mut self.due, &mut self.due_next);
+        let mut due = std::mem::take(&mut self.due);
+        self.calendar
+            .take_due(tick, &self.wake, &self.live, &mut due);
+        let mut word = 0;
+        while let Some(l) = due.pop_first(&mut word) {
+            if self.stopping {
+                break;
             }
-            if self.live[l] && !self.stopping {
-                let step = self.cells[l].call_tick(tick, &mut outbox);
-                if !outbox.is_empty() {
-                    self.deliver(l, &mut outbox);
-                }
-                self.visit(l, step);
-            }
+            self.tick_resident(l, tick, &mut outbox);
         }
+        due.clear();
+        self.due = due;
         self.outboxes.push(outbox);
         self.ticking = false;
+    }
+
+    /// Resident `l` at worker tick `tick`: its queued mail, then its tick; then it is due
+    /// again at the next tick, or at the one it asked to sleep until.
+    fn tick_resident(&mut self, l: usize, tick: u64, outbox: &mut Vec<(usize, M)>) {
+        while self.live[l] && !self.stopping {
+            let Some(env) = self.queues[l].pop_front() else {
+                break;
+            };
+            let behind = self.behind(l);
+            let step = self.cells[l].call_with(Some(Item::Data(env)), behind, outbox);
+            self.cells[l].worker_tick = None; // a ticked actor's request is ignored
+            if !outbox.is_empty() {
+                self.deliver(l, outbox);
+            }
+            self.visit(l, step);
+        }
+        if !self.live[l] || self.stopping {
+            return;
+        }
+        let mut sleep = None;
+        let step = self.cells[l].call_tick(tick, outbox, &mut sleep);
+        if !outbox.is_empty() {
+            self.deliver(l, outbox);
+        }
+        self.visit(l, step);
+        let at = sleep.map_or(tick + 1, |s| s.max(tick + 1));
+        self.wake[l] = at;
+        if at == tick + 1 {
+            self.due_next.insert(l);
+        } else {
+            self.calendar.schedule(tick, at, l as u32);
+        }
     }
 
     /// A message from another worker into its resident's queue.
     fn arrive(&mut self, item: Inbound<M>) {
         if let Inbound::Msg(t, env) = item {
-            let t = t as usize;
-            if self.live[t] {
-                self.queues[t].push_back(env);
-                if !self.queued[t] {
-                    self.queued[t] = true;
-                    self.ready.push_back(t as u32);
-                }
-            }
+            self.enqueue(t as usize, env);
+        }
+    }
+
+    /// Mail for resident `t`: into its queue, and it into the ready queue (or, ticked, due
+    /// at the next worker tick). A stopped actor's mail is dropped: it would never be read.
+    fn enqueue(&mut self, t: usize, env: Envelope<M>) {
+        if !self.live[t] {
+            return;
+        }
+        self.queues[t].push_back(env);
+        if self.is_ticked[t] {
+            self.due_next.insert(t);
+        } else if !self.queued[t] {
+            self.queued[t] = true;
+            self.ready.push_back(t as u32);
         }
     }
 

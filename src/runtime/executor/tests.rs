@@ -89,6 +89,10 @@ struct Stepped {
     /// (tick it had reached, message) for every message handled.
     mail: Vec<(u64, M)>,
     panic_at: Option<u64>,
+    /// After each tick, ask to sleep this many ticks more.
+    sleep_for: Option<u64>,
+    /// Send only at this tick.
+    send_at: Option<u64>,
 }
 
 impl Stepped {
@@ -98,6 +102,8 @@ impl Stepped {
             ticks: Vec::new(),
             mail: Vec::new(),
             panic_at: None,
+            sleep_for: None,
+            send_at: None,
         }
     }
 }
@@ -110,6 +116,12 @@ impl Actor<M> for Stepped {
     fn tick(&mut self, tick: u64, ctx: &mut Context<'_, M>) -> Flow {
         assert_ne!(Some(tick), self.panic_at, "tick {tick} went wrong");
         self.ticks.push(tick);
+        if let Some(k) = self.sleep_for {
+            ctx.sleep_until(tick + k);
+        }
+        if self.send_at.is_some_and(|t| t != tick) {
+            return Flow::Continue;
+        }
         for e in 0..ctx.edges() {
             ctx.send(
                 e,
@@ -336,5 +348,69 @@ fn tokio_and_threads_refuse_worker_ticks() {
                 other.err()
             ),
         }
+    }
+}
+
+/// A ticked actor that asks to sleep is skipped until its wake tick, and mail wakes it at
+/// the next worker tick (or at this one, when its turn is still to come); one that does not
+/// ask is ticked every tick.
+#[test]
+fn a_sleeping_ticked_actor_is_skipped_until_its_tick_or_its_mail() {
+    for (executor, workers) in [
+        (Executor::Inline, 1),
+        (Executor::Pinned, 1),
+        (Executor::Pinned, 2),
+    ] {
+        let mut net = Network::new();
+        let mut sleeper = Stepped::new(0);
+        sleeper.sleep_for = Some(5);
+        let a = net.add("sleeper", sleeper);
+        let mut sender = Stepped::new(1);
+        sender.send_at = Some(2);
+        let b = net.add("sender", sender);
+        net.connect(b, a);
+        let clock = net.add(
+            "clock",
+            Clock {
+                ticks: 12,
+                tick: 0,
+                done: 0,
+                log: Vec::new(),
+            },
+        );
+        net.place(a, 0);
+        net.place(b, workers - 1);
+        net.place(clock, 0);
+        net.tick_by_worker(a);
+        net.tick_by_worker(b);
+        for w in 0..workers {
+            let t = net.add(format!("ticker.{w}"), Ticker(w as u32));
+            net.place(t, w);
+            net.connect(clock, t);
+            net.connect(t, clock);
+        }
+        let report = Runtime::new(config(executor, workers))
+            .run(net)
+            .expect("runs");
+        let (sleeper, sender) = (actor::<Stepped>(&report, 0), actor::<Stepped>(&report, 1));
+        assert_eq!(
+            sender.ticks,
+            (0..12).collect::<Vec<_>>(),
+            "{executor:?} x{workers}"
+        );
+        assert_eq!(sleeper.mail, vec![(1, M::Out { from: 1, tick: 2 })]);
+        // On one worker the sender comes after the sleeper in id order: tick 3. From
+        // another worker the mail may come before tick 2 opens there.
+        let woke = sleeper.ticks[1];
+        assert!(
+            woke == 3 || workers == 2 && woke == 2,
+            "{:?}",
+            sleeper.ticks
+        );
+        assert_eq!(
+            sleeper.ticks,
+            vec![0, woke, woke + 5],
+            "{executor:?} x{workers}"
+        );
     }
 }

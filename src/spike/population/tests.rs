@@ -21,12 +21,13 @@ fn a_delayed_spike_lands_exactly_delay_ticks_later() {
     let prop = above_threshold().propagator();
     let mut shard =
         Population::new(0, &ranges, state, prop, table, coupling, 12).with_windows(4, 4);
-    let (mut outbox, mut tick) = (Vec::new(), None);
+    let (mut outbox, mut tick, mut sleep) = (Vec::new(), None, None);
     let mut ctx = Context {
         outbox: &mut outbox,
         edges: 0,
         id: 0,
         worker_tick: &mut tick,
+        sleep: &mut sleep,
     };
     assert!(shard.advance(&mut ctx), "one shard runs to the end alone");
     assert_eq!(shard.raster, vec![(0, 0), (5, 1)]);
