@@ -157,9 +157,45 @@ impl SignalPool {
     }
 }
 
-/// Indices of the neurons that fired at one tick (sparse), shared by reference counting.
+/// Indices of the neurons that fired at one tick (sparse): one index held inline (a neuron
+/// actor's own spike: no allocation, no reference count), or a list shared by reference
+/// counting. Reads as a slice.
 #[derive(Clone, Debug)]
-pub struct Spikes(pub std::sync::Arc<Vec<u32>>);
+pub struct Spikes(SpikeList);
+
+#[derive(Clone, Debug)]
+enum SpikeList {
+    One(u32),
+    Shared(std::sync::Arc<Vec<u32>>),
+}
+
+impl Spikes {
+    /// The spike of neuron `index` alone.
+    pub fn one(index: u32) -> Self {
+        Spikes(SpikeList::One(index))
+    }
+
+    /// A shared list.
+    pub fn shared(list: std::sync::Arc<Vec<u32>>) -> Self {
+        Spikes(SpikeList::Shared(list))
+    }
+}
+
+impl From<Vec<u32>> for Spikes {
+    fn from(list: Vec<u32>) -> Self {
+        Spikes::shared(std::sync::Arc::new(list))
+    }
+}
+
+impl std::ops::Deref for Spikes {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        match &self.0 {
+            SpikeList::One(i) => std::slice::from_ref(i),
+            SpikeList::Shared(list) => list,
+        }
+    }
+}
 
 /// A sender's reusable spike lists (as [`SignalPool`] for signals): a list goes back into use
 /// once every receiver has dropped it, so a steady spike stream allocates nothing.
@@ -183,7 +219,7 @@ impl SpikePool {
         let list = std::sync::Arc::get_mut(&mut self.lists[idx]).expect("free list");
         list.clear();
         list.extend_from_slice(fired);
-        Spikes(self.lists[idx].clone())
+        Spikes::shared(self.lists[idx].clone())
     }
 }
 
@@ -487,8 +523,8 @@ impl Payload for Message {
             Message::Activity { signal, .. }
             | Message::ActivityDown { signal, .. }
             | Message::Error { signal, .. } => signal.bytes(),
-            Message::Spike { fired, .. } => 4 * fired.0.len(),
-            Message::Input { window, .. } => 4 * window.0.len(),
+            Message::Spike { fired, .. } => 4 * fired.len(),
+            Message::Input { window, .. } => 4 * window.len(),
             Message::SpikeBatch { bits, .. } => bits.bytes(),
             Message::Phase { .. } | Message::Tick { .. } => 8,
             Message::Poll => 0,

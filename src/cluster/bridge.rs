@@ -216,8 +216,8 @@ impl Actor<Message> for RankBridge {
         };
         self.buffer.push(tick as u32);
         self.buffer.push((tick >> 32) as u32);
-        self.buffer.push(fired.0.len() as u32);
-        self.buffer.extend_from_slice(&fired.0);
+        self.buffer.push(fired.len() as u32);
+        self.buffer.extend_from_slice(&fired);
         self.have += 1;
         if self.have < self.local {
             return Flow::Continue;

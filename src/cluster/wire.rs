@@ -68,7 +68,7 @@ pub fn encode(to: usize, msg: &Message, out: &mut Vec<u8>) {
         }
         Message::Spike { tick, fired } => {
             head(out, 3, *tick, 0);
-            put_u32s(out, &fired.0);
+            put_u32s(out, fired);
         }
         Message::Tick { tick } => head(out, 4, *tick, 0),
         Message::Phase { step, phase } => {
@@ -93,7 +93,7 @@ pub fn encode(to: usize, msg: &Message, out: &mut Vec<u8>) {
             window,
         } => {
             head(out, 10, *presentation, 0);
-            put_u32s(out, &window.0);
+            put_u32s(out, window);
         }
         Message::SpikeBatch { step, shard, bits } => {
             head(out, 11, *step, *shard);
@@ -144,7 +144,7 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
         },
         3 => Message::Spike {
             tick: step,
-            fired: Spikes(std::sync::Arc::new(r.u32s()?)),
+            fired: Spikes::from(r.u32s()?),
         },
         4 => Message::Tick { tick: step },
         5 => Message::Phase {
@@ -167,7 +167,7 @@ pub fn decode(bytes: &[u8], pool: &mut SignalPool) -> Result<Frame, WireError> {
         9 => Message::Poll,
         10 => Message::Input {
             presentation: step,
-            window: Spikes(std::sync::Arc::new(r.u32s()?)),
+            window: Spikes::from(r.u32s()?),
         },
         11 => Message::SpikeBatch {
             step,

@@ -24,7 +24,7 @@
 use crate::spike::tally::StopFlag;
 use std::sync::Arc;
 
-use crate::message::{Message, ReportData, SpikePool};
+use crate::message::{Message, ReportData, Spikes};
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::Executor;
 use crate::spike::coupling::Coupling;
@@ -71,7 +71,6 @@ pub struct NeuronActor {
     excitatory: u32,
     we_mv: f32,
     wi_mv: f32,
-    pool: SpikePool,
     /// Spikes fired over the run.
     pub spikes: u64,
     /// Spikes received (each one synaptic event).
@@ -115,7 +114,6 @@ impl NeuronActor {
             ticks,
             next: 0,
             early: (0, 0),
-            pool: SpikePool::default(),
             spikes: 0,
             synaptic_events: 0,
             raster: Vec::new(),
@@ -201,7 +199,7 @@ impl NeuronActor {
                 self.raster.push(tick as u32);
             }
             if tick + 1 < self.ticks {
-                let own = self.pool.spikes(&[self.index]);
+                let own = Spikes::one(self.index);
                 for edge in 0..targets {
                     ctx.send(
                         edge,
@@ -301,7 +299,7 @@ impl Actor<Message> for NeuronActor {
         }
         match msg {
             Message::Spike { tick, fired } if self.plastic.is_some() => {
-                for &j in fired.0.iter() {
+                for &j in fired.iter() {
                     if tick + 1 == self.next {
                         self.receive_plastic(j, tick);
                     } else if let Some(p) = self.plastic.as_mut() {
@@ -310,7 +308,7 @@ impl Actor<Message> for NeuronActor {
                 }
             }
             Message::Spike { tick, fired } => {
-                for &j in fired.0.iter() {
+                for &j in fired.iter() {
                     if tick + 1 == self.next {
                         self.receive(j, 1);
                     } else if j < self.excitatory {

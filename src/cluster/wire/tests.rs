@@ -55,7 +55,7 @@ fn every_message() -> Vec<Message> {
         },
         Message::Spike {
             tick: 5,
-            fired: Spikes(std::sync::Arc::new(vec![0, 7, u32::MAX])),
+            fired: Spikes::from(vec![0, 7, u32::MAX]),
         },
         Message::Tick { tick: 8 },
         Message::SpikeBatch {

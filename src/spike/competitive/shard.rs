@@ -196,9 +196,9 @@ impl CompetitiveShard {
         p.inh.step(&mut self.inh, &[], &mut self.fired_i);
         // Every tick, also at rest: delayed input spikes may still arrive.
         let fired: &[u32] = if now.t < p.present_ticks {
-            let n = now.window.0[now.cursor] as usize;
+            let n = now.window[now.cursor] as usize;
             now.cursor += 1 + n;
-            &now.window.0[now.cursor - n..now.cursor]
+            &now.window[now.cursor - n..now.cursor]
         } else {
             &[]
         };
@@ -264,7 +264,7 @@ impl CompetitiveShard {
     }
 
     fn accept(&mut self, s: &Spikes) {
-        self.inhibition += s.0.len().saturating_sub(1) as u32;
+        self.inhibition += s.len().saturating_sub(1) as u32;
         self.have += 1;
     }
 

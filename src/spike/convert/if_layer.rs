@@ -303,7 +303,7 @@ impl Actor<Message> for IfLayer {
             } => self.begin(step, rows as usize, ctx),
             Message::Spike { tick, fired } => {
                 let t = (tick - self.base) as usize;
-                self.tick(t, &fired.0, ctx);
+                self.tick(t, &fired, ctx);
             }
             _ => {}
         }

@@ -248,7 +248,7 @@ impl Population {
     }
 
     fn piece_shard(&self, s: &Spikes) -> Option<usize> {
-        let first = *s.0.first()? as usize;
+        let first = *s.first()? as usize;
         self.ranges.iter().position(|r| r.contains(&first))
     }
 
@@ -261,7 +261,7 @@ impl Population {
         }
         for p in self.pieces.iter_mut() {
             let Some(spikes) = p.take() else { continue };
-            for &j in spikes.0.iter() {
+            for &j in spikes.iter() {
                 let targets = self.synapses.of(j);
                 self.synaptic_events += targets.len() as u64;
                 if j < self.coupling.excitatory {
@@ -283,13 +283,13 @@ impl Population {
         let f = self.tick.wrapping_sub(1);
         if let (Some(pl), Some(own)) = (self.plastic.as_mut(), &self.pieces[self.shard]) {
             let (_, weights) = self.synapses.targets_and_weights_mut();
-            for &g in own.0.iter() {
+            for &g in own.iter() {
                 pl.post_spike(f, g - self.range.start as u32, weights);
             }
         }
         for p in self.pieces.iter_mut() {
             let Some(spikes) = p.take() else { continue };
-            for &j in spikes.0.iter() {
+            for &j in spikes.iter() {
                 let (targets, weights) = self.synapses.weighted(j);
                 self.synaptic_events += targets.len() as u64;
                 let g = if j < self.coupling.excitatory {
@@ -474,7 +474,7 @@ impl Population {
                 },
             );
         }
-        self.pieces[self.shard] = (!own.0.is_empty()).then_some(own);
+        self.pieces[self.shard] = (!own.is_empty()).then_some(own);
         self.have = 1;
     }
 
@@ -495,14 +495,14 @@ impl Population {
     fn accept(&mut self, s: Spikes) {
         if self.ring.is_some() {
             // A window piece names its shard first; one with only zero counts is no piece.
-            let any = s.0.len() as u64 > self.step() + 1;
-            if let Some(&k) = s.0.first() {
+            let any = s.len() as u64 > self.step() + 1;
+            if let Some(&k) = s.first() {
                 self.stopping |= k & STOP_BIT != 0;
                 self.pieces[(k & !STOP_BIT) as usize] = any.then_some(s);
             }
         } else {
             // A tick's piece marked as the sender's last ends with STOP_BIT.
-            self.stopping |= s.0.last().is_some_and(|&w| w & STOP_BIT != 0);
+            self.stopping |= s.last().is_some_and(|&w| w & STOP_BIT != 0);
             if let Some(k) = self.piece_shard(&s) {
                 self.pieces[k] = Some(s);
             }

@@ -75,9 +75,9 @@ impl DelayRing {
         for f in start..start + self.window {
             if let (Some(pl), Some(piece)) = (plastic.as_deref_mut(), &pieces[shard]) {
                 let c = self.cursors[shard];
-                if let Some(&count) = piece.0.get(c) {
+                if let Some(&count) = piece.get(c) {
                     let (_, weights) = synapses.targets_and_weights_mut();
-                    for &g in &piece.0[c + 1..c + 1 + count as usize] {
+                    for &g in &piece[c + 1..c + 1 + count as usize] {
                         pl.post_spike(f, g - first, weights);
                     }
                 }
@@ -85,10 +85,10 @@ impl DelayRing {
             for (s, piece) in pieces.iter().enumerate() {
                 let Some(piece) = piece else { continue };
                 let c = self.cursors[s];
-                let Some(&count) = piece.0.get(c) else {
+                let Some(&count) = piece.get(c) else {
                     continue;
                 };
-                let fired = &piece.0[c + 1..c + 1 + count as usize];
+                let fired = &piece[c + 1..c + 1 + count as usize];
                 self.cursors[s] = c + 1 + count as usize;
                 for &j in fired {
                     events += self.land(f, j, n, synapses, coupling);
