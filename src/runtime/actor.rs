@@ -40,8 +40,8 @@ pub trait Actor<M: Payload>: Any + Send {
     /// A worker tick: called by the executor, not through the mailbox, when an actor on
     /// the same worker asked for one ([`Context::tick_worker`]), for every actor marked
     /// [`crate::runtime::Network::tick_by_worker`]. The mail already queued for this actor is
-    /// handled first. Its sends are counted and delivered as any handler's. The default does
-    /// nothing.
+    /// handled first. Its sends are counted and delivered as any handler's; it may ask not
+    /// to be ticked for a while ([`Context::sleep_until`]). The default does nothing.
     fn tick(&mut self, _tick: u64, _ctx: &mut Context<'_, M>) -> Flow {
         Flow::Continue
     }

@@ -10,7 +10,11 @@
 //!   ([`Context::tick_worker`]): every neuron resident there is stepped by a direct call
 //!   ([`Actor::tick`]), after handling the spikes queued for it, and the ticker then reports
 //!   the tick done. Two messages per worker per tick, none per neuron; a neuron sends only
-//!   its spikes.
+//!   its spikes. A neuron sure to stay below threshold for a while (and without plastic
+//!   synapses) asks to sleep until then ([`Context::sleep_until`], the bound
+//!   [`Propagator::quiet_ticks`]); a spike for it wakes it, and a woken neuron first computes
+//!   the ticks it slept through in one loop ([`Propagator::steps`], bit for bit the same),
+//!   so the spike trains do not change.
 //! - **Message ticks** (tokio and threads, which cannot call another task's actor): the clock
 //!   sends a `Tick` to every neuron and each reports back, two messages per neuron per tick.
 //!
