@@ -36,8 +36,9 @@
 //!   `threads` (ranks as threads, for tests), `mpi` (the transport, `mpi` feature).
 //! - [`message`]: the message vocabulary every actor speaks (activity, errors, spikes, control,
 //!   reports, weight transport), `synapses`, the weights that never leave their actor except
-//!   as a counted `WeightCopy`, `bits`, a tick's spikes packed one bit per neuron, and
-//!   `probe`, what an actor records of its own state for a `[[probe]]`.
+//!   as a counted `WeightCopy`, `bits`, a tick's spikes packed one bit per neuron, `spikes`,
+//!   a tick's spikes as a list of indices (one held inline), and `probe`, what an actor
+//!   records of its own state for a `[[probe]]`.
 //! - [`math`]: `matrix` (faer), `rng` (the seeded RNG), `activation`, `loss`, `optimizer`, `mlp`
 //!   (exact forward and backward).
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).

@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 
 mod bits;
 pub mod probe;
+mod spikes;
 mod synapses;
 
 use crate::runtime::payload::Label;
 pub use crate::runtime::payload::Payload;
 pub use bits::{BitPool, SpikeBits};
 pub use probe::{ProbeChunk, ProbeTap, ProbeVariable};
+pub use spikes::{SpikePool, Spikes};
 pub use synapses::{Synapses, WeightCopy};
 
 /// The kinds of message in axon's vocabulary (docs/architecture.md).
@@ -154,72 +156,6 @@ impl SignalPool {
     /// Buffers the pool owns (in flight or free).
     pub fn capacity(&self) -> usize {
         self.buffers.len()
-    }
-}
-
-/// Indices of the neurons that fired at one tick (sparse): one index held inline (a neuron
-/// actor's own spike: no allocation, no reference count), or a list shared by reference
-/// counting. Reads as a slice.
-#[derive(Clone, Debug)]
-pub struct Spikes(SpikeList);
-
-#[derive(Clone, Debug)]
-enum SpikeList {
-    One(u32),
-    Shared(std::sync::Arc<Vec<u32>>),
-}
-
-impl Spikes {
-    /// The spike of neuron `index` alone.
-    pub fn one(index: u32) -> Self {
-        Spikes(SpikeList::One(index))
-    }
-
-    /// A shared list.
-    pub fn shared(list: std::sync::Arc<Vec<u32>>) -> Self {
-        Spikes(SpikeList::Shared(list))
-    }
-}
-
-impl From<Vec<u32>> for Spikes {
-    fn from(list: Vec<u32>) -> Self {
-        Spikes::shared(std::sync::Arc::new(list))
-    }
-}
-
-impl std::ops::Deref for Spikes {
-    type Target = [u32];
-    fn deref(&self) -> &[u32] {
-        match &self.0 {
-            SpikeList::One(i) => std::slice::from_ref(i),
-            SpikeList::Shared(list) => list,
-        }
-    }
-}
-
-/// A sender's reusable spike lists (as [`SignalPool`] for signals): a list goes back into use
-/// once every receiver has dropped it, so a steady spike stream allocates nothing.
-#[derive(Debug, Default)]
-pub struct SpikePool {
-    lists: Vec<std::sync::Arc<Vec<u32>>>,
-}
-
-impl SpikePool {
-    /// A spike list holding a copy of `fired`.
-    pub fn spikes(&mut self, fired: &[u32]) -> Spikes {
-        let slot = self
-            .lists
-            .iter_mut()
-            .position(|b| std::sync::Arc::get_mut(b).is_some());
-        let idx = slot.unwrap_or_else(|| {
-            self.lists
-                .push(std::sync::Arc::new(Vec::with_capacity(fired.len())));
-            self.lists.len() - 1
-        });
-        let list = std::sync::Arc::get_mut(&mut self.lists[idx]).expect("free list");
-        list.clear();
-        list.extend_from_slice(fired);
-        Spikes::shared(self.lists[idx].clone())
     }
 }
 

@@ -45,6 +45,17 @@ pub(super) fn gather(values: &mut Vec<f32>, local: &[u32], reach: usize, src: &[
 mod gather_x86 {
     use std::arch::x86_64::*;
 
+    /// The units from `from` on, one at a time (what is left after the whole vectors).
+    ///
+    /// # Safety
+    /// As for [`wide`]: every index in `src`, room for `local.len()` values at `dst`.
+    unsafe fn rest(dst: *mut f32, local: &[u32], src: &[f32], from: usize) {
+        for (k, &i) in local.iter().enumerate().skip(from) {
+            // SAFETY: `k < local.len()`; the index is in `src`.
+            unsafe { dst.add(k).write(*src.get_unchecked(i as usize)) };
+        }
+    }
+
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn wide(dst: *mut f32, local: &[u32], src: &[f32]) {
         let whole = local.len() / 16 * 16;
@@ -57,10 +68,8 @@ mod gather_x86 {
                 _mm512_storeu_ps(dst.add(k), v);
             }
         }
-        for (k, &i) in local.iter().enumerate().skip(whole) {
-            // SAFETY: `k < local.len()`; the index is in `src`.
-            unsafe { dst.add(k).write(*src.get_unchecked(i as usize)) };
-        }
+        // SAFETY: as for the whole vectors above.
+        unsafe { rest(dst, local, src, whole) };
     }
 
     #[target_feature(enable = "avx2")]
@@ -75,10 +84,8 @@ mod gather_x86 {
                 _mm256_storeu_ps(dst.add(k), v);
             }
         }
-        for (k, &i) in local.iter().enumerate().skip(whole) {
-            // SAFETY: `k < local.len()`; the index is in `src`.
-            unsafe { dst.add(k).write(*src.get_unchecked(i as usize)) };
-        }
+        // SAFETY: as for the whole vectors above.
+        unsafe { rest(dst, local, src, whole) };
     }
 }
 
