@@ -39,7 +39,7 @@
 //!   as a counted `WeightCopy`, `bits`, a tick's spikes packed one bit per neuron, `spikes`,
 //!   a tick's spikes as a list of indices (one held inline), and `probe`, what an actor
 //!   records of its own state for a `[[probe]]`.
-//! - [`math`]: `matrix` (faer), `rng` (the seeded RNG), `activation`, `loss`, `optimizer`, `mlp`
+//! - [`math`]: `matrix` (faer), `rng` (the seeded RNG), `normals` (Box–Muller in blocks), `activation`, `loss`, `optimizer`, `mlp`
 //!   (exact forward and backward).
 //! - [`data`]: `idx` (the file format and its checks) and `dataset` (splits, batches).
 //! - [`learn`]: `backprop` (the synchronous baseline), `pc` and `ep` (the maths of predictive

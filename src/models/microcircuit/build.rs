@@ -7,8 +7,8 @@
 //! 2. **Synapses**: each postsynaptic neuron draws its sources (uniform in the presynaptic
 //!    population), weights (normal, relative sd 0.1, redrawn until of the right sign) and
 //!    delays (normal, relative sd 0.5, redrawn until at least half a tick, rounded to ticks)
-//!    from its own streams (ChaCha stream = neuron index), so what it draws depends on nothing
-//!    else. A shard stores its synapses by presynaptic neuron in compact arrays (target u16,
+//!    from its own streams (ChaCha stream = neuron index; the normals in blocks of sixteen,
+//!    [`NormalBlocks`]), so what it draws depends on nothing else. A shard stores its synapses by presynaptic neuron in compact arrays (target u16,
 //!    delay u8, weight f32: 7 bytes a synapse; targets in u32 in a shard of more than
 //!    65,536 neurons, delays in u16 when the means are too long for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass
 //!    draws every chunk's synapses in batches and writes each batch row by row, chunks in
@@ -18,6 +18,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::model::{is_excitatory, Model, REFERENCE_RATES_HZ};
+use crate::math::normals::NormalBlocks;
 use crate::math::rng::SeededRng;
 use crate::spike::population::{Delays, SynapseTable, Targets};
 
@@ -121,8 +122,13 @@ impl<'a> Wiring<'a> {
         let m = self.model;
         let a = self.population(i);
         let mut src = SeededRng::substream(self.seed, "microcircuit/sources", i as u64);
-        let mut wd =
-            values.then(|| SeededRng::substream(self.seed, "microcircuit/weights", i as u64));
+        let mut wd = values.then(|| {
+            NormalBlocks::new(SeededRng::substream(
+                self.seed,
+                "microcircuit/weights",
+                i as u64,
+            ))
+        });
         for b in 0..8 {
             let (s0, nb) = (self.starts[b], m.neurons[b] as u64);
             let (w_mean, d_mean) = (
@@ -141,11 +147,11 @@ impl<'a> Wiring<'a> {
 
     /// A delay around `mean` ms (relative sd 0.5), redrawn until at least half a tick, in
     /// ticks (NEST rounds delays to the resolution).
-    fn delay(&self, rng: &mut SeededRng, mean: f64) -> u16 {
+    fn delay(&self, rng: &mut NormalBlocks, mean: f64) -> u16 {
         loop {
             let d = mean + mean * super::model::DELAY_REL_SD * rng.normal();
             if d >= 0.5 * self.dt_ms {
-                return (d / self.dt_ms).round().clamp(1.0, f64::from(u16::MAX)) as u16;
+                return round_positive(d / self.dt_ms).clamp(1.0, f64::from(u16::MAX)) as u16;
             }
         }
     }
@@ -194,37 +200,57 @@ impl<'a> Wiring<'a> {
         let mut delays = Delays::zeroed(len, self.longest_delay());
         let mut targets = Targets::zeroed(len, range.len());
         let mut weights = vec![0f32; len];
-        let out = Rows {
-            targets: match &mut targets {
-                Targets::Narrow(t) => TargetsAt::Narrow(t.as_mut_ptr()),
-                Targets::Wide(t) => TargetsAt::Wide(t.as_mut_ptr()),
-            },
-            delays: match &mut delays {
-                Delays::Narrow(d) => DelaysAt::Narrow(d.as_mut_ptr()),
-                Delays::Wide(d) => DelaysAt::Wide(d.as_mut_ptr()),
-            },
-            weights: weights.as_mut_ptr(),
-        };
+        let w = &mut weights[..];
+        let at = range.start;
+        match (&mut targets, &mut delays) {
+            (Targets::Narrow(t), Delays::Narrow(d)) => {
+                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
+            }
+            (Targets::Narrow(t), Delays::Wide(d)) => {
+                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
+            }
+            (Targets::Wide(t), Delays::Narrow(d)) => {
+                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
+            }
+            (Targets::Wide(t), Delays::Wide(d)) => {
+                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
+            }
+        }
+        SynapseTable::from_rows(offsets, targets, delays, weights)
+    }
+
+    /// The filling pass: each chunk draws its synapses (`chunks`, neurons from `first` on)
+    /// and writes them at its cursors (`cursors`, from the counting pass) into `out`.
+    fn fill<T: TargetWord, D: DelayWord>(
+        &self,
+        first: usize,
+        chunks: &[Range<usize>],
+        cursors: Vec<Vec<u32>>,
+        out: Rows<T, D>,
+    ) {
+        let n = self.in_degrees.len();
         let cursors: Vec<std::sync::Mutex<Vec<u32>>> =
             cursors.into_iter().map(std::sync::Mutex::new).collect();
         parallel(chunks.len(), self.threads, |c| {
             let mut cur = cursors[c].lock().unwrap_or_else(|p| p.into_inner());
             let mut batch = Batch::new(n, self.batch);
             for i in chunks[c].clone() {
-                let local = (i - range.start) as u32;
+                let local = (i - first) as u32;
                 self.synapses_into(i, true, |s, d, w| batch.push(s as u32, local, d, w));
-                if batch.src.len() >= self.batch {
-                    batch.write_out(&mut cur, &out);
+                if batch.len() >= self.batch {
+                    // SAFETY: chunk `c`'s cursors start where its counting pass reserved
+                    // room in each row, and it writes exactly the synapses it counted.
+                    unsafe { batch.write_out(&mut cur, &out) };
                 }
             }
-            batch.write_out(&mut cur, &out);
+            // SAFETY: as above.
+            unsafe { batch.write_out(&mut cur, &out) };
         });
-        SynapseTable::from_rows(offsets, targets, delays, weights)
     }
 }
 
 /// A weight around `mean` (relative sd 0.1), redrawn until it has `mean`'s sign.
-fn weight(rng: &mut SeededRng, mean: f64) -> f32 {
+fn weight(rng: &mut NormalBlocks, mean: f64) -> f32 {
     loop {
         let w = mean + mean.abs() * super::model::WEIGHT_REL_SD * rng.normal();
         if w * mean.signum() >= 0.0 {
@@ -233,66 +259,101 @@ fn weight(rng: &mut SeededRng, mean: f64) -> f32 {
     }
 }
 
-/// The three arrays of a table being filled from several threads at disjoint positions.
-struct Rows {
-    targets: TargetsAt,
-    delays: DelaysAt,
+/// `x.round()` for `x >= 0.5` (ties away from zero), without the library call `round` is on
+/// x86-64 without SSE4.1: `x - trunc(x)` is exact there.
+fn round_positive(x: f64) -> f64 {
+    let t = x as u64 as f64;
+    if x - t >= 0.5 {
+        t + 1.0
+    } else {
+        t
+    }
+}
+
+/// The three arrays of a table being filled from several threads at disjoint positions, in
+/// the widths the table stores them (`T` targets, `D` delays).
+struct Rows<T, D> {
+    targets: *mut T,
+    delays: *mut D,
     weights: *mut f32,
 }
 
-/// Where the targets of a table being filled go, in the width the table stores them.
-#[derive(Clone, Copy)]
-enum TargetsAt {
-    Narrow(*mut u16),
-    Wide(*mut u32),
-}
+// SAFETY: threads write disjoint positions only (see `Batch::write_out`), and the arrays
+// outlive the scope the threads run in.
+unsafe impl<T, D> Sync for Rows<T, D> {}
 
-/// Where the delays of a table being filled go, in the width the table stores them.
-#[derive(Clone, Copy)]
-enum DelaysAt {
-    Narrow(*mut u8),
-    Wide(*mut u16),
-}
-
-// SAFETY: threads write disjoint positions only (see `Rows::write`'s callers), and the
-// arrays outlive the scope the threads run in.
-unsafe impl Sync for Rows {}
-
-impl Rows {
-    /// # Safety
-    /// `p` is in bounds and written by no other thread.
-    unsafe fn write(&self, p: usize, target: u32, delay: u16, weight: f32) {
-        unsafe {
-            // A narrow table's shard has at most 65,536 neurons: its local targets fit.
-            match self.targets {
-                TargetsAt::Narrow(t) => *t.add(p) = target as u16,
-                TargetsAt::Wide(t) => *t.add(p) = target,
-            }
-            match self.delays {
-                DelaysAt::Narrow(d) => *d.add(p) = delay.min(Delays::NARROW_MAX) as u8,
-                DelaysAt::Wide(d) => *d.add(p) = delay,
-            }
-            *self.weights.add(p) = weight;
+impl<T, D> Rows<T, D> {
+    fn new(targets: &mut [T], delays: &mut [D], weights: &mut [f32]) -> Self {
+        Rows {
+            targets: targets.as_mut_ptr(),
+            delays: delays.as_mut_ptr(),
+            weights: weights.as_mut_ptr(),
         }
+    }
+}
+
+/// A target as a table stores it: a narrow table's shard has at most 65,536 neurons, so its
+/// local targets fit in two bytes.
+trait TargetWord: Copy {
+    fn from_local(local: u32) -> Self;
+}
+
+impl TargetWord for u16 {
+    fn from_local(local: u32) -> Self {
+        local as u16
+    }
+}
+
+impl TargetWord for u32 {
+    fn from_local(local: u32) -> Self {
+        local
+    }
+}
+
+/// A delay as a table stores it: one byte holds at most [`Delays::NARROW_MAX`] ticks.
+trait DelayWord: Copy {
+    fn from_ticks(ticks: u16) -> Self;
+}
+
+impl DelayWord for u8 {
+    fn from_ticks(ticks: u16) -> Self {
+        ticks.min(Delays::NARROW_MAX) as u8
+    }
+}
+
+impl DelayWord for u16 {
+    fn from_ticks(ticks: u16) -> Self {
+        ticks
     }
 }
 
 /// Synapses a filling chunk draws before it writes them into the table, row by row.
 pub(super) const BATCH_SYNAPSES: usize = 1 << 19;
 
+/// One drawn synapse, without its row: its local target, delay (ticks) and weight.
+#[derive(Clone, Copy, Default)]
+struct Drawn {
+    post: u32,
+    weight: f32,
+    delay: u16,
+}
+
 /// A filling chunk's synapses drawn but not yet written: written one at a time where they
 /// go, they land all over the table (a cache and TLB miss each, half the build's time at
-/// full scale); sorted by row first (a stable counting sort, so each row keeps the order
-/// one at a time gives), they sweep it once per batch, a few synapses per row at a time.
+/// full scale); grouped by row first (a stable counting sort that moves whole synapses, so
+/// each row keeps the order one at a time gives and the write reads them in sequence), they
+/// sweep it once per batch, a few synapses per row at a time.
 struct Batch {
+    /// Each synapse's row, in draw order.
     src: Vec<u32>,
-    post: Vec<u32>,
-    delay: Vec<u16>,
-    weight: Vec<f32>,
-    /// The batch's positions, sorted by row.
-    order: Vec<u32>,
-    /// Per row, where its synapses start in `order`.
-    starts: Vec<u32>,
+    /// The synapses, in draw order.
+    drawn: Vec<Drawn>,
+    /// The synapses grouped by row.
+    sorted: Vec<Drawn>,
+    /// Per row, the batch's synapses in it (counted as they are drawn).
+    counts: Vec<u32>,
+    /// Per row, where its synapses go in `sorted` (then where they end).
+    ends: Vec<u32>,
 }
 
 impl Batch {
@@ -300,50 +361,66 @@ impl Batch {
     fn new(rows: usize, size: usize) -> Self {
         Batch {
             src: Vec::with_capacity(size),
-            post: Vec::with_capacity(size),
-            delay: Vec::with_capacity(size),
-            weight: Vec::with_capacity(size),
-            order: Vec::with_capacity(size),
-            starts: vec![0; rows + 1],
+            drawn: Vec::with_capacity(size),
+            sorted: Vec::with_capacity(size),
+            counts: vec![0; rows],
+            ends: vec![0; rows],
         }
     }
 
     fn push(&mut self, src: u32, post: u32, delay: u16, weight: f32) {
         self.src.push(src);
-        self.post.push(post);
-        self.delay.push(delay);
-        self.weight.push(weight);
+        self.drawn.push(Drawn {
+            post,
+            weight,
+            delay,
+        });
+        self.counts[src as usize] += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.src.len()
     }
 
     /// Writes the batch into `out` row by row, each row's synapses at its chunk's cursor
     /// (`cur`), and empties it.
-    fn write_out(&mut self, cur: &mut [u32], out: &Rows) {
-        self.starts.fill(0);
-        for &s in &self.src {
-            self.starts[s as usize + 1] += 1;
+    ///
+    /// # Safety
+    /// Every row's cursor, advanced by the batch's synapses in it, stays within the positions
+    /// this chunk reserved in that row, which no other thread writes.
+    unsafe fn write_out<T: TargetWord, D: DelayWord>(&mut self, cur: &mut [u32], out: &Rows<T, D>) {
+        let mut pos = 0u32;
+        for (end, &c) in self.ends.iter_mut().zip(&self.counts) {
+            *end = pos;
+            pos += c;
         }
-        for r in 1..self.starts.len() {
-            self.starts[r] += self.starts[r - 1];
-        }
-        self.order.resize(self.src.len(), 0);
-        for (k, &s) in self.src.iter().enumerate() {
-            let at = &mut self.starts[s as usize];
-            self.order[*at as usize] = k as u32;
+        self.sorted.resize(self.drawn.len(), Drawn::default());
+        for (&s, &d) in self.src.iter().zip(&self.drawn) {
+            let at = &mut self.ends[s as usize];
+            self.sorted[*at as usize] = d;
             *at += 1;
         }
-        for &k in &self.order {
-            let k = k as usize;
-            let s = self.src[k] as usize;
-            let p = cur[s] as usize;
-            cur[s] += 1;
-            // SAFETY: `p` is below the table's length and no other chunk writes it (each
-            // chunk owns the positions its counting pass reserved in every row).
-            unsafe { out.write(p, self.post[k], self.delay[k], self.weight[k]) };
+        let mut from = 0usize;
+        for (row, c) in self.counts.iter_mut().enumerate() {
+            let k = *c as usize;
+            if k == 0 {
+                continue;
+            }
+            *c = 0;
+            let p = cur[row] as usize;
+            cur[row] += k as u32;
+            for (j, d) in self.sorted[from..from + k].iter().enumerate() {
+                // SAFETY: the caller's contract: `p + j` is this chunk's, in bounds.
+                unsafe {
+                    *out.targets.add(p + j) = T::from_local(d.post);
+                    *out.delays.add(p + j) = D::from_ticks(d.delay);
+                    *out.weights.add(p + j) = d.weight;
+                }
+            }
+            from += k;
         }
         self.src.clear();
-        self.post.clear();
-        self.delay.clear();
-        self.weight.clear();
+        self.drawn.clear();
     }
 }
 
@@ -367,4 +444,25 @@ fn parallel<T: Send>(jobs: usize, threads: usize, f: impl Fn(usize) -> T + Sync)
     });
     drop(slots);
     out.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod round_tests {
+    use super::round_positive;
+
+    #[test]
+    fn rounds_as_the_library_does() {
+        let mut rng = crate::math::rng::SeededRng::new(3);
+        let ties = [
+            0.5,
+            1.5,
+            2.5,
+            0.499_999_999_999_999_94,
+            4_503_599_627_370_495.5,
+        ];
+        let drawn = (0..100_000).map(|_| 0.5 + 300.0 * rng.uniform());
+        for x in ties.into_iter().chain(drawn) {
+            assert_eq!(round_positive(x), x.round(), "{x}");
+        }
+    }
 }
