@@ -1,7 +1,7 @@
-//! Standard normal draws in blocks: Box–Muller on eight pairs at a time, with its logarithm,
+//! Standard normal draws in blocks: Box–Muller on sixteen pairs at a time, with its logarithm,
 //! sine and cosine written here as polynomials of exact IEEE operations, so that the numbers
 //! are the same on every x86-64 (AVX-512, AVX2 or neither) and under every libm, and a block
-//! costs a few vector instructions instead of sixteen library calls.
+//! costs a few vector instructions instead of thirty-two library calls.
 //!
 //! [`NormalBlocks`] yields the same kind of sequence as [`SeededRng::normal`] (pairs
 //! `r cos θ`, `r sin θ` with `r = sqrt(-2 ln u1)`, `θ = 2π u2`, from the stream's uniforms
@@ -10,8 +10,9 @@
 
 use super::rng::SeededRng;
 
-/// Normals a block holds (eight Box–Muller pairs).
-const BLOCK: usize = 16;
+/// Normals a block holds (sixteen Box–Muller pairs: two vectors of eight, so two chains of
+/// dependent operations overlap).
+const BLOCK: usize = 32;
 const PAIRS: usize = BLOCK / 2;
 
 /// A stream of standard normals drawn a block at a time from a [`SeededRng`].
@@ -23,7 +24,7 @@ pub struct NormalBlocks {
     transform: Transform,
 }
 
-/// The Box–Muller transform of eight pairs of uniforms into sixteen normals.
+/// The Box–Muller transform of sixteen pairs of uniforms into thirty-two normals.
 type Transform = fn(&[f64; PAIRS], &[f64; PAIRS], &mut [f64; BLOCK]);
 
 impl NormalBlocks {

@@ -7,7 +7,7 @@
 //! 2. **Synapses**: each postsynaptic neuron draws its sources (uniform in the presynaptic
 //!    population), weights (normal, relative sd 0.1, redrawn until of the right sign) and
 //!    delays (normal, relative sd 0.5, redrawn until at least half a tick, rounded to ticks)
-//!    from its own streams (ChaCha stream = neuron index; the normals in blocks of sixteen,
+//!    from its own streams (ChaCha stream = neuron index; the normals in blocks of thirty-two,
 //!    [`NormalBlocks`]), so what it draws depends on nothing else. A shard stores its synapses by presynaptic neuron in compact arrays (target u16,
 //!    delay u8, weight f32: 7 bytes a synapse; targets in u32 in a shard of more than
 //!    65,536 neurons, delays in u16 when the means are too long for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass
