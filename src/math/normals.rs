@@ -49,6 +49,20 @@ impl NormalBlocks {
         z
     }
 
+    /// Moves the underlying stream to `position` ([`SeededRng::seek`]) and drops the
+    /// normals drawn ahead, so what follows depends only on `position`.
+    pub fn seek(&mut self, position: u128) {
+        self.rng.seek(position);
+        self.next = BLOCK;
+    }
+
+    /// A uniform integer in `0..n` ([`SeededRng::below_u32`]) from the underlying stream,
+    /// which is past the normals already drawn ahead.
+    #[inline]
+    pub fn below_u32(&mut self, n: u32) -> u32 {
+        self.rng.below_u32(n)
+    }
+
     #[cold]
     fn refill(&mut self) {
         let (mut u1, mut u2) = ([0.0; PAIRS], [0.0; PAIRS]);
@@ -190,6 +204,21 @@ fn cos_sin_turns(u: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// After a seek, the draws depend on the position only, not on what came before.
+    #[test]
+    fn a_seek_forgets_what_was_drawn_ahead() {
+        let draw = |skip: usize| {
+            let mut r = NormalBlocks::new(SeededRng::substream(1, "t", 2));
+            for _ in 0..skip {
+                r.normal();
+            }
+            r.seek(1 << 40);
+            (r.below_u32(1000), r.normal(), r.below_u32(7), r.normal())
+        };
+        assert_eq!(draw(0), draw(5));
+        assert_eq!(draw(0), draw(40));
+    }
 
     #[test]
     fn ln_matches_the_library() {

@@ -1,18 +1,25 @@
 //! Builds the microcircuit's synapses, in parallel and the same for any sharding.
 //!
-//! 1. **In-degrees**: each projection's fixed total number of synapses falls on uniformly
-//!    drawn targets (NEST's `fixed_total_number`, multapses and autapses allowed), one seeded
-//!    stream per projection, projections in parallel: for each neuron, its synapses from each
-//!    population.
-//! 2. **Synapses**: each postsynaptic neuron draws its sources (uniform in the presynaptic
-//!    population), weights (normal, relative sd 0.1, redrawn until of the right sign) and
-//!    delays (normal, relative sd 0.5, redrawn until at least half a tick, rounded to ticks)
-//!    from its own streams (ChaCha stream = neuron index; the normals in blocks of thirty-two,
-//!    [`NormalBlocks`]), so what it draws depends on nothing else. A shard stores its synapses by presynaptic neuron in compact arrays (target u16,
-//!    delay u8, weight f32: 7 bytes a synapse; targets in u32 in a shard of more than
-//!    65,536 neurons, delays in u16 when the means are too long for a byte): a counting pass sizes each row per chunk of neurons, then a filling pass
-//!    draws every chunk's synapses in batches and writes each batch row by row, chunks in
-//!    parallel. Rows keep postsynaptic order, whatever the chunking.
+//! 1. **Cells**: each projection's fixed total number of synapses falls on uniformly drawn
+//!    (source, target) pairs (NEST's `fixed_total_number`, multapses and autapses allowed),
+//!    one seeded stream per projection, projections in parallel. Targets are counted only by
+//!    *block*: runs of [`BLOCK`] neurons of one population, set by the model, never by the
+//!    sharding. A cell is one source's synapses into one block. Each projection first draws
+//!    every synapse's target (how many fall in each block), then each block's synapses'
+//!    sources: two passes whose counters stay in cache.
+//! 2. **Synapses**: each cell draws, from its own place in its source's stream (ChaCha stream =
+//!    source, cells [`CELL_WORDS`] apart), its targets uniformly in the block, sorts them, and
+//!    then draws in that order their delays (normal, relative sd 0.5, redrawn until at least
+//!    half a tick, rounded to ticks) and weights (normal, relative sd 0.1, redrawn until of the
+//!    right sign; the normals in blocks of thirty-two, [`NormalBlocks`]). What a cell draws
+//!    depends on nothing else. A shard stores its synapses by presynaptic neuron in compact
+//!    arrays (target u16, delay u8, weight f32: 7 bytes a synapse; targets in u32 in a shard
+//!    of more than 65,536 neurons, delays in u16 when the means are too long for a byte). The
+//!    cells give every row's length (a shard that holds part of a block draws that block's
+//!    targets to count its part), so threads write disjoint runs of whole rows in sequence,
+//!    with no pass that counts synapses and no scatter. A shard holding part of a block draws
+//!    the whole cell and keeps its part: rows are sorted by target and the same for any
+//!    sharding, and two adjacent shards' rows join into the rows of their union.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,61 +29,119 @@ use crate::math::normals::NormalBlocks;
 use crate::math::rng::SeededRng;
 use crate::spike::population::{Delays, SynapseTable, Targets};
 
+/// Neurons in a block (the last block of a population may hold fewer).
+pub(super) const BLOCK: usize = 1024;
+
+/// How far apart (ChaCha words) the cells of one source draw in its stream: far beyond what a
+/// cell can use, so cells never overlap.
+const CELL_WORDS: u128 = 1 << 40;
+
 /// What every shard's synapses are drawn from.
 pub(super) struct Wiring<'a> {
     pub(super) model: &'a Model,
     pub(super) seed: u64,
     pub(super) starts: [usize; 9],
-    /// Per neuron, its synapses from each population.
-    pub(super) in_degrees: Vec<[u32; 8]>,
+    /// Where each block starts, then the number of neurons: no block spans two populations.
+    pub(super) blocks: Vec<usize>,
+    /// Per source neuron, its synapses into each block: `cells[source * blocks + block]`.
+    pub(super) cells: Vec<u32>,
     pub(super) dt_ms: f64,
     pub(super) threads: usize,
-    /// Synapses a filling chunk draws before it writes them out ([`BATCH_SYNAPSES`]).
-    pub(super) batch: usize,
 }
 
 impl<'a> Wiring<'a> {
-    /// Draws the in-degrees of `model`'s neurons (step 1), on `threads` threads.
+    /// Draws the cells of `model`'s network (step 1), on `threads` threads.
     pub(super) fn new(model: &'a Model, seed: u64, dt_ms: f64, threads: usize) -> Self {
         let starts = model.starts();
+        let n = model.total_neurons();
+        // first[a]..first[a + 1]: population a's blocks.
+        let mut blocks = Vec::new();
+        let mut first = [0usize; 9];
+        for a in 0..8 {
+            first[a] = blocks.len();
+            blocks.extend((starts[a]..starts[a + 1]).step_by(BLOCK));
+        }
+        first[8] = blocks.len();
+        blocks.push(n);
+        let nb = first[8];
         let jobs: Vec<(usize, usize)> = (0..64)
             .map(|k| (k / 8, k % 8))
-            .filter(|&(a, b)| model.synapses[a][b] > 0 && model.neurons[a] > 0)
+            .filter(|&(a, b)| {
+                model.synapses[a][b] > 0 && model.neurons[a] > 0 && model.neurons[b] > 0
+            })
             .collect();
         let counts = parallel(jobs.len(), threads, |j| {
             let (a, b) = jobs[j];
-            let n = model.neurons[a] as u64;
-            let mut rng = SeededRng::substream(seed, "microcircuit/in-degrees", (a * 8 + b) as u64);
-            let mut c = vec![0u32; n as usize];
+            let (na, ns) = (model.neurons[a] as u32, model.neurons[b] as u32);
+            let width = first[a + 1] - first[a];
+            let mut rng = SeededRng::substream(seed, "microcircuit/cells", (a * 8 + b) as u64);
+            // First each block's share of the projection, then each block's sources: two
+            // passes whose counters stay in cache, where one would scatter over them all.
+            let mut per_block = vec![0u64; width];
             for _ in 0..model.synapses[a][b] {
-                c[rng.below(n) as usize] += 1;
+                per_block[rng.below_u32(na) as usize / BLOCK] += 1;
+            }
+            let mut c = vec![0u32; ns as usize * width];
+            let mut sources = vec![0u32; ns as usize];
+            for (k, &m) in per_block.iter().enumerate() {
+                sources.fill(0);
+                for _ in 0..m {
+                    sources[rng.below_u32(ns) as usize] += 1;
+                }
+                for (s, &x) in sources.iter().enumerate() {
+                    c[s * width + k] = x;
+                }
             }
             c
         });
-        let mut in_degrees = vec![[0u32; 8]; model.total_neurons()];
+        let mut cells = vec![0u32; n * nb];
         for (&(a, b), c) in jobs.iter().zip(counts) {
-            for (i, k) in c.into_iter().enumerate() {
-                in_degrees[starts[a] + i][b] = k;
+            let width = first[a + 1] - first[a];
+            for (s, row) in c.chunks_exact(width).enumerate() {
+                let at = (starts[b] + s) * nb + first[a];
+                cells[at..at + width].copy_from_slice(row);
             }
         }
         Wiring {
             model,
             seed,
             starts,
-            in_degrees,
+            blocks,
+            cells,
             dt_ms,
             threads,
-            batch: BATCH_SYNAPSES,
         }
+    }
+
+    /// The number of neurons.
+    pub(super) fn neurons(&self) -> usize {
+        *self.blocks.last().unwrap_or(&0)
+    }
+
+    /// The number of blocks.
+    fn block_count(&self) -> usize {
+        self.blocks.len() - 1
+    }
+
+    /// Source `j`'s cells (its synapses into each block).
+    fn cells_of(&self, j: usize) -> &[u32] {
+        let nb = self.block_count();
+        &self.cells[j * nb..(j + 1) * nb]
+    }
+
+    /// The blocks that hold any neuron of `range`.
+    fn blocks_over(&self, range: &Range<usize>) -> Range<usize> {
+        if range.is_empty() {
+            return 0..0;
+        }
+        let first = self.blocks.partition_point(|&s| s <= range.start) - 1;
+        let end = self.blocks.partition_point(|&s| s < range.end);
+        first..end
     }
 
     /// Synapses into the neurons of `range`.
     pub(super) fn synapses_in(&self, range: Range<usize>) -> u64 {
-        self.in_degrees[range]
-            .iter()
-            .flatten()
-            .map(|&k| u64::from(k))
-            .sum()
+        self.row_lengths(&range).iter().map(|&k| u64::from(k)).sum()
     }
 
     /// The population of neuron `i`.
@@ -85,22 +150,28 @@ impl<'a> Wiring<'a> {
     }
 
     /// `k` contiguous ranges of neurons with about equal work: the input each neuron expects
-    /// (in-degree x the reference rate of the source) plus its integration and drive.
+    /// (its block's mean in-degree from each population x that population's reference rate)
+    /// plus its integration and drive.
     pub(super) fn balanced_ranges(&self, k: usize) -> Vec<Range<usize>> {
-        let n = self.in_degrees.len();
+        let n = self.neurons();
         let k = k.clamp(1, n.max(1));
-        let cost = |d: &[u32; 8]| {
-            7500.0
-                + d.iter()
-                    .zip(REFERENCE_RATES_HZ)
-                    .map(|(&c, r)| f64::from(c) * r)
-                    .sum::<f64>()
-        };
-        let total: f64 = self.in_degrees.iter().map(cost).sum();
+        let mut input = vec![0.0f64; self.block_count()];
+        for j in 0..n {
+            let rate = REFERENCE_RATES_HZ[self.population(j)];
+            for (x, &c) in input.iter_mut().zip(self.cells_of(j)) {
+                *x += f64::from(c) * rate;
+            }
+        }
+        let per_neuron: Vec<f64> = (0..self.block_count())
+            .map(|c| input[c] / (self.blocks[c + 1] - self.blocks[c]) as f64)
+            .collect();
+        let block_of = |i: usize| self.blocks.partition_point(|&s| s <= i) - 1;
+        let cost = |i: usize| 7500.0 + per_neuron[block_of(i)];
+        let total: f64 = (0..n).map(cost).sum();
         let mut cuts = vec![0];
         let mut acc = 0.0;
-        for (i, d) in self.in_degrees.iter().enumerate() {
-            acc += cost(d);
+        for i in 0..n {
+            acc += cost(i);
             let s = cuts.len();
             // Cut after `i` once past the share, leaving a neuron for every later shard.
             if s < k && acc >= total * s as f64 / k as f64 && n - (i + 1) >= k - s {
@@ -116,33 +187,63 @@ impl<'a> Wiring<'a> {
         cuts.windows(2).map(|w| w[0]..w[1]).collect()
     }
 
-    /// Calls `f(source, delay_ticks, weight_mv)` for each synapse into neuron `i`, in draw
-    /// order; without `values`, only sources are drawn (delay and weight are 0).
-    fn synapses_into(&self, i: usize, values: bool, mut f: impl FnMut(usize, u16, f32)) {
-        let m = self.model;
-        let a = self.population(i);
-        let mut src = SeededRng::substream(self.seed, "microcircuit/sources", i as u64);
-        let mut wd = values.then(|| {
-            NormalBlocks::new(SeededRng::substream(
-                self.seed,
-                "microcircuit/weights",
-                i as u64,
-            ))
+    /// Normals and integers drawn from source `j`'s stream.
+    fn source_stream(&self, j: usize) -> NormalBlocks {
+        NormalBlocks::new(SeededRng::substream(
+            self.seed,
+            "microcircuit/synapses",
+            j as u64,
+        ))
+    }
+
+    /// Source `j`'s targets in block `c`, block-relative and sorted, into `targets`, drawn
+    /// from the cell's place in the source's stream `rng`; the cell's values follow them.
+    fn cell_targets(&self, j: usize, c: usize, rng: &mut NormalBlocks, cell: &mut Cell) {
+        let Cell { targets, scratch } = cell;
+        let k = self.cells_of(j)[c];
+        let len = (self.blocks[c + 1] - self.blocks[c]) as u32;
+        rng.seek(c as u128 * CELL_WORDS);
+        targets.clear();
+        targets.extend((0..k).map(|_| rng.below_u32(len) as u16));
+        sort_targets(targets, scratch);
+    }
+
+    /// The part of block `c` in `range`, block-relative.
+    fn part(&self, c: usize, range: &Range<usize>) -> Range<u16> {
+        let (b0, b1) = (self.blocks[c], self.blocks[c + 1]);
+        let lo = range.start.clamp(b0, b1) - b0;
+        let hi = range.end.clamp(b0, b1) - b0;
+        lo as u16..hi as u16
+    }
+
+    /// Each source's synapses into `range` (the length of its row in the shard's table).
+    fn row_lengths(&self, range: &Range<usize>) -> Vec<u32> {
+        let over = self.blocks_over(range);
+        let n = self.neurons();
+        let pieces = (self.threads * 4).clamp(1, n.max(1));
+        let parts = parallel(pieces, self.threads, |p| {
+            let mut cell = Cell::default();
+            (n * p / pieces..n * (p + 1) / pieces)
+                .map(|j| {
+                    let cells = self.cells_of(j);
+                    let mut rng = None;
+                    let mut len = 0;
+                    for c in over.clone() {
+                        let part = self.part(c, range);
+                        let whole = (self.blocks[c + 1] - self.blocks[c]) as u16;
+                        if cells[c] == 0 || (part.start == 0 && part.end == whole) {
+                            len += cells[c];
+                            continue;
+                        }
+                        let r = rng.get_or_insert_with(|| self.source_stream(j));
+                        self.cell_targets(j, c, r, &mut cell);
+                        len += cell.targets.iter().filter(|t| part.contains(t)).count() as u32;
+                    }
+                    len
+                })
+                .collect::<Vec<u32>>()
         });
-        for b in 0..8 {
-            let (s0, nb) = (self.starts[b], m.neurons[b] as u64);
-            let (w_mean, d_mean) = (
-                m.weight_mv[a][b],
-                m.delay_ms[usize::from(!is_excitatory(b))],
-            );
-            for _ in 0..self.in_degrees[i][b] {
-                let s = s0 + src.below(nb) as usize;
-                match wd.as_mut() {
-                    Some(r) => f(s, self.delay(r, d_mean), weight(r, w_mean)),
-                    None => f(s, 0, 0.0),
-                }
-            }
-        }
+        parts.concat()
     }
 
     /// A delay around `mean` ms (relative sd 0.5), redrawn until at least half a tick, in
@@ -168,85 +269,138 @@ impl<'a> Wiring<'a> {
 
     /// The synapses into `range`, by presynaptic neuron (step 2).
     pub(super) fn shard_table(&self, range: Range<usize>) -> SynapseTable {
-        let n = self.in_degrees.len();
-        let pieces = (self.threads * 4).clamp(1, range.len().max(1));
-        let chunks: Vec<Range<usize>> = (0..pieces)
-            .map(|c| {
-                let len = range.len();
-                range.start + c * len / pieces..range.start + (c + 1) * len / pieces
-            })
-            .collect();
-        // Counting pass: each chunk's synapses per presynaptic neuron.
-        let mut cursors = parallel(chunks.len(), self.threads, |c| {
-            let mut count = vec![0u32; n];
-            for i in chunks[c].clone() {
-                self.synapses_into(i, false, |s, _, _| count[s] += 1);
-            }
-            count
-        });
-        // Row offsets, and where each chunk starts writing in each row.
-        let mut offsets = Vec::with_capacity(n + 1);
-        let mut pos = 0u32;
-        for j in 0..n {
-            offsets.push(pos);
-            for cur in cursors.iter_mut() {
-                let k = cur[j];
-                cur[j] = pos;
-                pos += k;
-            }
+        let lengths = self.row_lengths(&range);
+        let mut offsets = Vec::with_capacity(lengths.len() + 1);
+        let mut pos = 0u64;
+        for &k in &lengths {
+            offsets.push(pos as u32);
+            pos += u64::from(k);
         }
-        offsets.push(pos);
+        assert!(
+            pos <= u64::from(u32::MAX),
+            "a shard holds at most 2^32 - 1 synapses"
+        );
+        offsets.push(pos as u32);
+        // Runs of whole rows with about equal numbers of synapses, one thread's job each.
+        let pieces = (self.threads * 4) as u64;
+        let mut chunks: Vec<usize> = (0..=pieces)
+            .map(|p| offsets.partition_point(|&o| u64::from(o) * pieces < pos * p))
+            .collect();
+        chunks[0] = 0;
+        *chunks.last_mut().unwrap_or(&mut 0) = lengths.len();
+        chunks.dedup();
         let len = pos as usize;
         let mut delays = Delays::zeroed(len, self.longest_delay());
         let mut targets = Targets::zeroed(len, range.len());
         let mut weights = vec![0f32; len];
         let w = &mut weights[..];
-        let at = range.start;
+        let job = Job {
+            range: &range,
+            offsets: &offsets,
+            chunks: &chunks,
+        };
         match (&mut targets, &mut delays) {
-            (Targets::Narrow(t), Delays::Narrow(d)) => {
-                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
-            }
-            (Targets::Narrow(t), Delays::Wide(d)) => {
-                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
-            }
-            (Targets::Wide(t), Delays::Narrow(d)) => {
-                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
-            }
-            (Targets::Wide(t), Delays::Wide(d)) => {
-                self.fill(at, &chunks, cursors, Rows::new(t, d, w))
-            }
+            (Targets::Narrow(t), Delays::Narrow(d)) => self.fill(&job, Rows::new(t, d, w)),
+            (Targets::Narrow(t), Delays::Wide(d)) => self.fill(&job, Rows::new(t, d, w)),
+            (Targets::Wide(t), Delays::Narrow(d)) => self.fill(&job, Rows::new(t, d, w)),
+            (Targets::Wide(t), Delays::Wide(d)) => self.fill(&job, Rows::new(t, d, w)),
         }
         SynapseTable::from_rows(offsets, targets, delays, weights)
     }
 
-    /// The filling pass: each chunk draws its synapses (`chunks`, neurons from `first` on)
-    /// and writes them at its cursors (`cursors`, from the counting pass) into `out`.
-    fn fill<T: TargetWord, D: DelayWord>(
-        &self,
-        first: usize,
-        chunks: &[Range<usize>],
-        cursors: Vec<Vec<u32>>,
-        out: Rows<T, D>,
-    ) {
-        let n = self.in_degrees.len();
-        let cursors: Vec<std::sync::Mutex<Vec<u32>>> =
-            cursors.into_iter().map(std::sync::Mutex::new).collect();
-        parallel(chunks.len(), self.threads, |c| {
-            let mut cur = cursors[c].lock().unwrap_or_else(|p| p.into_inner());
-            let mut batch = Batch::new(n, self.batch);
-            for i in chunks[c].clone() {
-                let local = (i - first) as u32;
-                self.synapses_into(i, true, |s, d, w| batch.push(s as u32, local, d, w));
-                if batch.len() >= self.batch {
-                    // SAFETY: chunk `c`'s cursors start where its counting pass reserved
-                    // room in each row, and it writes exactly the synapses it counted.
-                    unsafe { batch.write_out(&mut cur, &out) };
+    /// Draws the synapses of the rows `job` names and writes them into `out`, a run of whole
+    /// rows per thread.
+    fn fill<T: TargetWord, D: DelayWord>(&self, job: &Job<'_>, out: Rows<T, D>) {
+        let m = self.model;
+        let over = self.blocks_over(job.range);
+        parallel(job.chunks.len().saturating_sub(1), self.threads, |p| {
+            let mut cell = Cell::default();
+            for j in job.chunks[p]..job.chunks[p + 1] {
+                let (mut pos, end) = (job.offsets[j] as usize, job.offsets[j + 1] as usize);
+                let b = self.population(j);
+                let d_mean = m.delay_ms[usize::from(!is_excitatory(b))];
+                let cells = self.cells_of(j);
+                let mut rng = self.source_stream(j);
+                for c in over.clone() {
+                    if cells[c] == 0 {
+                        continue;
+                    }
+                    self.cell_targets(j, c, &mut rng, &mut cell);
+                    let w_mean = m.weight_mv[self.population(self.blocks[c])][b];
+                    let part = self.part(c, job.range);
+                    let targets = &cell.targets;
+                    let lo = targets.partition_point(|&t| t < part.start);
+                    let hi = targets.partition_point(|&t| t < part.end);
+                    assert!(pos + (hi - lo) <= end, "row {j} overruns its length");
+                    // Values in target order; those past the part are never needed.
+                    for (x, &t) in targets[..hi].iter().enumerate() {
+                        let (d, w) = (self.delay(&mut rng, d_mean), weight(&mut rng, w_mean));
+                        if x >= lo {
+                            let local = (self.blocks[c] + usize::from(t) - job.range.start) as u32;
+                            // SAFETY: `pos` is in row `j`, which only this thread writes.
+                            unsafe { out.write(pos, local, d, w) };
+                            pos += 1;
+                        }
+                    }
                 }
+                assert_eq!(pos, end, "row {j} is one its length said");
             }
-            // SAFETY: as above.
-            unsafe { batch.write_out(&mut cur, &out) };
         });
     }
+}
+
+/// A cell's targets as they are drawn and sorted, and room to sort them in.
+#[derive(Default)]
+struct Cell {
+    targets: Vec<u16>,
+    scratch: Vec<u16>,
+}
+
+/// Bits of a block-relative target, sorted in two counting passes of half as many.
+const TARGET_BITS: u32 = 10;
+const _: () = assert!(BLOCK <= 1 << TARGET_BITS);
+
+/// Sorts block-relative targets (below `2^TARGET_BITS`): a radix sort of two counting passes,
+/// a few operations a target where a comparison sort takes several times as many.
+fn sort_targets(t: &mut [u16], scratch: &mut Vec<u16>) {
+    const HALF: u32 = TARGET_BITS / 2;
+    const MASK: u16 = (1 << HALF) - 1;
+    if t.len() <= 16 {
+        t.sort_unstable();
+        return;
+    }
+    scratch.resize(t.len(), 0);
+    let (mut low, mut high) = ([0u32; 1 << HALF], [0u32; 1 << HALF]);
+    for &x in t.iter() {
+        low[usize::from(x & MASK)] += 1;
+        high[usize::from((x >> HALF) & MASK)] += 1;
+    }
+    let starts = |count: &mut [u32; 1 << HALF]| {
+        let mut at = 0;
+        for c in count.iter_mut() {
+            (*c, at) = (at, at + *c);
+        }
+    };
+    starts(&mut low);
+    starts(&mut high);
+    for &x in t.iter() {
+        let at = &mut low[usize::from(x & MASK)];
+        scratch[*at as usize] = x;
+        *at += 1;
+    }
+    for &x in scratch.iter() {
+        let at = &mut high[usize::from((x >> HALF) & MASK)];
+        t[*at as usize] = x;
+        *at += 1;
+    }
+}
+
+/// The rows a shard's filling pass writes: its neurons, its row offsets, and the runs of
+/// rows (`chunks[p]..chunks[p + 1]`) its threads take.
+struct Job<'a> {
+    range: &'a Range<usize>,
+    offsets: &'a [u32],
+    chunks: &'a [usize],
 }
 
 /// A weight around `mean` (relative sd 0.1), redrawn until it has `mean`'s sign.
@@ -262,12 +416,10 @@ fn weight(rng: &mut NormalBlocks, mean: f64) -> f32 {
 /// `x.round()` for `x >= 0.5` (ties away from zero), without the library call `round` is on
 /// x86-64 without SSE4.1: `x - trunc(x)` is exact there.
 fn round_positive(x: f64) -> f64 {
-    let t = x as u64 as f64;
-    if x - t >= 0.5 {
-        t + 1.0
-    } else {
-        t
-    }
+    let t = x as i64 as f64;
+    // Without a branch: the fraction is random, so a branch on it would mispredict half the
+    // time.
+    t + f64::from(u8::from(x - t >= 0.5))
 }
 
 /// The three arrays of a table being filled from several threads at disjoint positions, in
@@ -276,18 +428,35 @@ struct Rows<T, D> {
     targets: *mut T,
     delays: *mut D,
     weights: *mut f32,
+    len: usize,
 }
 
-// SAFETY: threads write disjoint positions only (see `Batch::write_out`), and the arrays
+// SAFETY: threads write disjoint positions only (see `Wiring::fill`), and the arrays
 // outlive the scope the threads run in.
 unsafe impl<T, D> Sync for Rows<T, D> {}
 
-impl<T, D> Rows<T, D> {
+impl<T: TargetWord, D: DelayWord> Rows<T, D> {
     fn new(targets: &mut [T], delays: &mut [D], weights: &mut [f32]) -> Self {
+        assert!(targets.len() == weights.len() && delays.len() == weights.len());
         Rows {
             targets: targets.as_mut_ptr(),
             delays: delays.as_mut_ptr(),
             weights: weights.as_mut_ptr(),
+            len: weights.len(),
+        }
+    }
+
+    /// Writes one synapse at `at`.
+    ///
+    /// # Safety
+    /// No other thread writes or reads `at` meanwhile.
+    unsafe fn write(&self, at: usize, local: u32, delay: u16, weight: f32) {
+        assert!(at < self.len);
+        // SAFETY: in bounds (checked) and, by the caller's contract, this thread's alone.
+        unsafe {
+            *self.targets.add(at) = T::from_local(local);
+            *self.delays.add(at) = D::from_ticks(delay);
+            *self.weights.add(at) = weight;
         }
     }
 }
@@ -327,103 +496,6 @@ impl DelayWord for u16 {
     }
 }
 
-/// Synapses a filling chunk draws before it writes them into the table, row by row.
-pub(super) const BATCH_SYNAPSES: usize = 1 << 19;
-
-/// One drawn synapse, without its row: its local target, delay (ticks) and weight.
-#[derive(Clone, Copy, Default)]
-struct Drawn {
-    post: u32,
-    weight: f32,
-    delay: u16,
-}
-
-/// A filling chunk's synapses drawn but not yet written: written one at a time where they
-/// go, they land all over the table (a cache and TLB miss each, half the build's time at
-/// full scale); grouped by row first (a stable counting sort that moves whole synapses, so
-/// each row keeps the order one at a time gives and the write reads them in sequence), they
-/// sweep it once per batch, a few synapses per row at a time.
-struct Batch {
-    /// Each synapse's row, in draw order.
-    src: Vec<u32>,
-    /// The synapses, in draw order.
-    drawn: Vec<Drawn>,
-    /// The synapses grouped by row.
-    sorted: Vec<Drawn>,
-    /// Per row, the batch's synapses in it (counted as they are drawn).
-    counts: Vec<u32>,
-    /// Per row, where its synapses go in `sorted` (then where they end).
-    ends: Vec<u32>,
-}
-
-impl Batch {
-    /// An empty batch of `size` synapses for a table of `rows` rows.
-    fn new(rows: usize, size: usize) -> Self {
-        Batch {
-            src: Vec::with_capacity(size),
-            drawn: Vec::with_capacity(size),
-            sorted: Vec::with_capacity(size),
-            counts: vec![0; rows],
-            ends: vec![0; rows],
-        }
-    }
-
-    fn push(&mut self, src: u32, post: u32, delay: u16, weight: f32) {
-        self.src.push(src);
-        self.drawn.push(Drawn {
-            post,
-            weight,
-            delay,
-        });
-        self.counts[src as usize] += 1;
-    }
-
-    fn len(&self) -> usize {
-        self.src.len()
-    }
-
-    /// Writes the batch into `out` row by row, each row's synapses at its chunk's cursor
-    /// (`cur`), and empties it.
-    ///
-    /// # Safety
-    /// Every row's cursor, advanced by the batch's synapses in it, stays within the positions
-    /// this chunk reserved in that row, which no other thread writes.
-    unsafe fn write_out<T: TargetWord, D: DelayWord>(&mut self, cur: &mut [u32], out: &Rows<T, D>) {
-        let mut pos = 0u32;
-        for (end, &c) in self.ends.iter_mut().zip(&self.counts) {
-            *end = pos;
-            pos += c;
-        }
-        self.sorted.resize(self.drawn.len(), Drawn::default());
-        for (&s, &d) in self.src.iter().zip(&self.drawn) {
-            let at = &mut self.ends[s as usize];
-            self.sorted[*at as usize] = d;
-            *at += 1;
-        }
-        let mut from = 0usize;
-        for (row, c) in self.counts.iter_mut().enumerate() {
-            let k = *c as usize;
-            if k == 0 {
-                continue;
-            }
-            *c = 0;
-            let p = cur[row] as usize;
-            cur[row] += k as u32;
-            for (j, d) in self.sorted[from..from + k].iter().enumerate() {
-                // SAFETY: the caller's contract: `p + j` is this chunk's, in bounds.
-                unsafe {
-                    *out.targets.add(p + j) = T::from_local(d.post);
-                    *out.delays.add(p + j) = D::from_ticks(d.delay);
-                    *out.weights.add(p + j) = d.weight;
-                }
-            }
-            from += k;
-        }
-        self.src.clear();
-        self.drawn.clear();
-    }
-}
-
 /// `f(0..jobs)` on up to `threads` threads; results in job order.
 fn parallel<T: Send>(jobs: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let next = AtomicUsize::new(0);
@@ -448,7 +520,20 @@ fn parallel<T: Send>(jobs: usize, threads: usize, f: impl Fn(usize) -> T + Sync)
 
 #[cfg(test)]
 mod round_tests {
-    use super::round_positive;
+    use super::{round_positive, sort_targets, BLOCK};
+
+    #[test]
+    fn targets_sort_as_a_comparison_sort_does() {
+        let mut rng = crate::math::rng::SeededRng::new(8);
+        let mut scratch = Vec::new();
+        for len in (0..300).chain([1000, 5000]) {
+            let mut t: Vec<u16> = (0..len).map(|_| rng.below(BLOCK as u64) as u16).collect();
+            let mut want = t.clone();
+            want.sort_unstable();
+            sort_targets(&mut t, &mut scratch);
+            assert_eq!(t, want, "{len}");
+        }
+    }
 
     #[test]
     fn rounds_as_the_library_does() {

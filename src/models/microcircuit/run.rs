@@ -400,7 +400,7 @@ fn assemble(
     let mut busy: Vec<(usize, f64)> = all.iter().flat_map(|f| f.busy.iter().copied()).collect();
     busy.sort_by_key(|b| b.0);
     let sum = |g: fn(&Figures) -> u64| all.iter().map(g).sum::<u64>();
-    let n = wiring.in_degrees.len();
+    let n = wiring.neurons();
     let synapses: usize = all.iter().map(|f| f.synapses).sum();
     let (sim_s, wall_s) = (
         span.seconds(0),
@@ -454,7 +454,7 @@ fn assemble(
 /// `microcircuit/v0`, in neuron order).
 fn initial_potentials(wiring: &Wiring<'_>, seed: u64) -> Vec<f32> {
     let mut rng = SeededRng::stream(seed, "microcircuit/v0");
-    (0..wiring.in_degrees.len())
+    (0..wiring.neurons())
         .map(|i| {
             let p = wiring.population(i);
             (V0_MEAN_MV[p] + V0_SD_MV[p] * rng.normal()) as f32

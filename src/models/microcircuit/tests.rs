@@ -1,6 +1,6 @@
 //! Tests of the microcircuit's neurons (the published PSP), build and run.
 
-use super::build::{Wiring, BATCH_SYNAPSES};
+use super::build::{Wiring, BLOCK};
 use super::model::{C_M_PF, LIF};
 use super::*;
 use crate::cluster::on_thread_ranks;
@@ -16,16 +16,21 @@ fn small(scale: f64, ms: f64) -> MicrocircuitConfig {
     }
 }
 
-/// Every projection's synapses are all there; weights have their population's sign and
-/// mean, delays are at least one tick with the model's means.
+/// Every projection's synapses are all there, in rows sorted by target; weights have their
+/// population's sign and mean, delays are at least one tick with the model's means.
 #[test]
 fn the_build_draws_the_models_numbers() {
     let model = small(0.05, 1.0).model();
     let w = Wiring::new(&model, 3, 0.1, 2);
+    let nb = w.blocks.len() - 1;
     for a in 0..8 {
+        let over: Vec<usize> = (0..nb)
+            .filter(|&c| w.population(w.blocks[c]) == a)
+            .collect();
         for b in 0..8 {
-            let got: u64 = (w.starts[a]..w.starts[a + 1])
-                .map(|i| u64::from(w.in_degrees[i][b]))
+            let got: u64 = (w.starts[b]..w.starts[b + 1])
+                .flat_map(|j| over.iter().map(move |&c| (j, c)))
+                .map(|(j, c)| u64::from(w.cells[j * nb + c]))
                 .sum();
             assert_eq!(got, model.synapses[a][b], "projection {b} -> {a}");
         }
@@ -33,6 +38,10 @@ fn the_build_draws_the_models_numbers() {
     let n = model.total_neurons();
     let table = w.shard_table(0..n);
     assert_eq!(table.len() as u64, model.total_synapses());
+    for j in 0..n as u32 {
+        let t = table.weighted_delayed(j).0.indices();
+        assert!(t.windows(2).all(|p| p[0] <= p[1]), "row {j} is not sorted");
+    }
     let (mut sum_d, mut count_d) = ([0.0f64; 2], [0usize; 2]);
     for j in 0..n {
         let pre = w.population(j);
@@ -77,25 +86,17 @@ fn delays_take_one_byte_unless_too_long_for_it() {
     assert!(lo >= 1 && hi > 255, "{lo}..{hi}");
 }
 
-/// A shard's table is the same whatever the threads and batches, and two shards' tables
-/// together hold the whole network's rows, in the same order.
+/// A shard's table is the same whatever the threads, and two shards' tables together hold
+/// the whole network's rows, in the same order, wherever the cut falls in a block.
 #[test]
 fn tables_do_not_depend_on_threads_or_sharding() {
     let model = small(0.02, 1.0).model();
     let one = Wiring::new(&model, 9, 0.1, 1);
     let three = Wiring::new(&model, 9, 0.1, 3);
-    assert_eq!(one.in_degrees, three.in_degrees);
+    assert_eq!(one.cells, three.cells);
     let n = model.total_neurons();
     let whole = one.shard_table(0..n);
     assert_eq!(whole, three.shard_table(0..n));
-    // Written in many small batches, row by row, the rows are those of one batch (which
-    // writes in draw order).
-    assert!(whole.len() < BATCH_SYNAPSES);
-    let batched = Wiring {
-        batch: 777,
-        ..Wiring::new(&model, 9, 0.1, 2)
-    };
-    assert_eq!(whole, batched.shard_table(0..n));
     let cut = n / 3;
     let (lo, hi) = (three.shard_table(0..cut), three.shard_table(cut..n));
     for j in 0..n as u32 {
@@ -110,6 +111,46 @@ fn tables_do_not_depend_on_threads_or_sharding() {
         assert_eq!(joined, t.indices(), "row {j}");
         assert_eq!([ld.ticks(), hd.ticks()].concat(), d.ticks());
         assert_eq!([lw, hw].concat(), w);
+    }
+}
+
+/// Targets are uniform in their population, blocks or not: each neuron's in-degree varies
+/// as a sum of binomials does (variance about the mean), and a shard cut inside a block
+/// splits rows exactly.
+#[test]
+fn targets_are_uniform_across_blocks() {
+    let model = small(0.1, 1.0).model();
+    let w = Wiring::new(&model, 4, 0.1, 2);
+    let n = model.total_neurons();
+    assert!(model.neurons[2] > 2 * BLOCK, "L4E spans three blocks");
+    let cut = w.starts[2] + BLOCK + 17;
+    let (lo, hi) = (w.shard_table(0..cut), w.shard_table(cut..n));
+    assert_eq!(lo.len() + hi.len(), model.total_synapses() as usize);
+    assert_eq!(w.synapses_in(0..cut), lo.len() as u64);
+    let mut degree = vec![0u64; n];
+    for j in 0..n as u32 {
+        for t in lo.weighted_delayed(j).0.indices() {
+            degree[t as usize] += 1;
+        }
+        for t in hi.weighted_delayed(j).0.indices() {
+            degree[t as usize + cut] += 1;
+        }
+    }
+    for a in 0..8 {
+        let d = &degree[w.starts[a]..w.starts[a + 1]];
+        let k = d.len() as f64;
+        let mean = d.iter().sum::<u64>() as f64 / k;
+        let expected = (0..8).map(|b| model.synapses[a][b]).sum::<u64>() as f64 / k;
+        assert!(
+            (mean - expected).abs() < 1e-9,
+            "population {a}: {mean} vs {expected}"
+        );
+        let var = d.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (k - 1.0);
+        let ratio = var / mean;
+        assert!(
+            (0.8..1.2).contains(&ratio),
+            "population {a}: variance/mean {ratio}"
+        );
     }
 }
 
