@@ -1,5 +1,11 @@
-//! [`DelayRing`]: a shard's delayed input (a ring buffer of synaptic input per future tick)
-//! and the bookkeeping of its exchange windows.
+//! [`DelayRing`]: a shard's delayed input (per future tick, the synaptic events that land at
+//! its end, in arrival order) and the bookkeeping of its exchange windows.
+//!
+//! A delivered spike appends each synapse's (target, weight) to the queue of the slot its
+//! delay reaches: writes in sequence, where adding into a dense `slots x neurons` ring landed
+//! all over several megabytes. When a slot falls due, its events are summed per neuron into a
+//! zeroed array the size of the shard (which stays in cache), in arrival order, so every sum is
+//! the one the dense ring held, bit for bit.
 
 use super::synapses::{DelayRow, TargetRow};
 use crate::message::Spikes;
@@ -15,11 +21,14 @@ pub(super) struct DelayRing {
     pub(super) window: u64,
     /// Ring slots: the maximum delay (a spike lands at most that far ahead).
     slots: usize,
-    /// Input (mV) landing at the end of tick `t`, in slot `t % slots`: `slots x neurons`.
-    ge: Vec<f32>,
-    /// Inhibitory input, as `ge`; empty when synapses carry their own (signed) weights and
-    /// both currents share one time constant.
-    gi: Vec<f32>,
+    /// Events landing at the end of tick `t`, in slot `t % slots`: excitatory (or signed)
+    /// input in `queues[slot]`, inhibitory input in `queues[slots + slot]` when there are
+    /// two currents.
+    queues: Vec<Queue>,
+    /// Whether inhibitory input goes into a current of its own.
+    two: bool,
+    /// The due slot's input per neuron, summed from zero (zero between ticks).
+    sums: Vec<f32>,
     /// This window's spikes so far: the shard's index, then per tick a count and the neurons.
     pub(super) own: Vec<u32>,
     /// Read positions in each shard's piece while a window is delivered.
@@ -37,15 +46,13 @@ impl DelayRing {
         one_current: bool,
     ) -> Self {
         let slots = max_delay.max(window).max(1) as usize;
+        let currents = if one_current { 1 } else { 2 };
         DelayRing {
             window: window.max(1),
             slots,
-            ge: vec![0.0; slots * n],
-            gi: if one_current {
-                Vec::new()
-            } else {
-                vec![0.0; slots * n]
-            },
+            queues: (0..slots * currents).map(|_| Queue::default()).collect(),
+            two: !one_current,
+            sums: vec![0.0; n],
             own: vec![shard as u32],
             cursors: vec![0; shards],
         }
@@ -53,7 +60,8 @@ impl DelayRing {
 
     /// Bytes the ring holds.
     pub(super) fn bytes(&self) -> usize {
-        (self.ge.len() + self.gi.len()) * 4
+        let queued: usize = self.queues.iter().map(Queue::bytes).sum();
+        queued + self.sums.len() * 4
     }
 
     /// Delivers every shard's window of spikes that started at tick `start` into the ring:
@@ -69,7 +77,6 @@ impl DelayRing {
         coupling: &Coupling,
         (shard, first): (usize, u32),
     ) -> u64 {
-        let n = self.ge.len() / self.slots;
         let mut events = 0;
         self.cursors.iter_mut().for_each(|c| *c = 1); // after the shard index
         for f in start..start + self.window {
@@ -91,7 +98,7 @@ impl DelayRing {
                 let fired = &piece[c + 1..c + 1 + count as usize];
                 self.cursors[s] = c + 1 + count as usize;
                 for &j in fired {
-                    events += self.land(f, j, n, synapses, coupling);
+                    events += self.land(f, j, synapses, coupling);
                     if let Some(pl) = plastic.as_deref_mut() {
                         let (targets, weights) = synapses.targets_and_weights_mut();
                         pl.pre_spike(f, j, targets, weights);
@@ -102,75 +109,104 @@ impl DelayRing {
         events
     }
 
-    /// Puts the input of `j`'s spike at tick `f` into the slots where it lands.
+    /// Queues the input of `j`'s spike at tick `f` in the slots where it lands.
     #[inline]
-    fn land(&mut self, f: u64, j: u32, n: usize, syn: &SynapseTable, c: &Coupling) -> u64 {
+    fn land(&mut self, f: u64, j: u32, syn: &SynapseTable, c: &Coupling) -> u64 {
         // Slot of tick f + d without a division per synapse: d <= slots, so one subtraction.
         let slots = self.slots;
         let base = (f % slots as u64) as usize;
         let slot = Slots { base, slots };
         if syn.has_weights() {
             let (targets, delays, weights) = syn.weighted_delayed(j);
-            // Two currents (CUBA's, plastic): inhibitory rows into `gi`.
-            let two = !self.gi.is_empty() && j >= c.excitatory;
-            let ge = if two {
-                &mut self.gi[..slots * n]
+            // Two currents (CUBA's, plastic): inhibitory rows into their own queues.
+            let two = self.two && j >= c.excitatory;
+            let queues = if two {
+                &mut self.queues[slots..]
             } else {
-                &mut self.ge[..slots * n]
+                &mut self.queues[..slots]
             };
             match (targets, delays) {
                 (TargetRow::Narrow(t), DelayRow::Narrow(d)) => {
-                    slot.add_weighted(ge, n, t, d, weights)
+                    slot.add_weighted(queues, t, d, weights)
                 }
                 (TargetRow::Narrow(t), DelayRow::Wide(d)) => {
-                    slot.add_weighted(ge, n, t, d, weights)
+                    slot.add_weighted(queues, t, d, weights)
                 }
                 (TargetRow::Wide(t), DelayRow::Narrow(d)) => {
-                    slot.add_weighted(ge, n, t, d, weights)
+                    slot.add_weighted(queues, t, d, weights)
                 }
-                (TargetRow::Wide(t), DelayRow::Wide(d)) => slot.add_weighted(ge, n, t, d, weights),
+                (TargetRow::Wide(t), DelayRow::Wide(d)) => slot.add_weighted(queues, t, d, weights),
             }
             return targets.len() as u64;
         }
         let (targets, delays) = syn.delayed(j);
-        let (buf, w) = if j < c.excitatory {
-            (&mut self.ge, c.we_mv)
+        let (queues, w) = if j < c.excitatory {
+            (&mut self.queues[..slots], c.we_mv)
         } else {
-            (&mut self.gi, c.wi_mv)
+            (&mut self.queues[slots..], c.wi_mv)
         };
         match delays {
-            DelayRow::Narrow(d) => slot.add(buf, n, targets, d, w),
-            DelayRow::Wide(d) => slot.add(buf, n, targets, d, w),
+            DelayRow::Narrow(d) => slot.add(queues, targets, d, w),
+            DelayRow::Wide(d) => slot.add(queues, targets, d, w),
         }
         targets.len() as u64
     }
 
-    /// Adds the input landing at the end of tick `tick` to the state's currents and clears
+    /// Adds the input landing at the end of tick `tick` to the state's currents and empties
     /// its slot (as NEST's `iaf_psc_exp`, after the tick's integration: it moves `v` from the
     /// next tick on).
     pub(super) fn apply(&mut self, tick: u64, state: &mut LifState) {
-        let n = state.len();
-        let slot = (tick % self.slots as u64) as usize * n;
-        for (g, x) in state.ge_mv.iter_mut().zip(&mut self.ge[slot..slot + n]) {
-            *g += *x;
-            *x = 0.0;
-        }
-        if self.gi.is_empty() {
-            return;
-        }
-        for (g, x) in state.gi_mv.iter_mut().zip(&mut self.gi[slot..slot + n]) {
-            *g += *x;
-            *x = 0.0;
+        let slot = (tick % self.slots as u64) as usize;
+        let sums = &mut self.sums;
+        self.queues[slot].sum_into(sums, &mut state.ge_mv);
+        if self.two {
+            self.queues[self.slots + slot].sum_into(sums, &mut state.gi_mv);
         }
     }
 }
 
-/// Synapses ahead whose ring line is prefetched.
-const PREFETCH: usize = 12;
+/// One slot's events in arrival order: each synapse's target (local, low word) and weight
+/// (mV, its bits in the high word), one store an event.
+#[derive(Debug, Default)]
+struct Queue {
+    events: Vec<u64>,
+}
+
+impl Queue {
+    fn bytes(&self) -> usize {
+        self.events.capacity() * 8
+    }
+
+    #[inline]
+    fn push(&mut self, target: u32, weight: f32) {
+        let end = self.events.len();
+        self.events
+            .push(u64::from(target) | u64::from(weight.to_bits()) << 32);
+        // The queue's next lines, before its writes reach them (its memory was last used a
+        // ring's turn ago and has left the cache).
+        prefetch_write(self.events.as_ptr().wrapping_add(end + TAIL_AHEAD));
+    }
+
+    /// Sums the events per neuron into `sums` (all zero), in arrival order, adds the sums to
+    /// `current` and zeroes them, and empties the queue.
+    fn sum_into(&mut self, sums: &mut [f32], current: &mut [f32]) {
+        for &e in &self.events {
+            sums[e as u32 as usize] += f32::from_bits((e >> 32) as u32);
+        }
+        for (g, x) in current.iter_mut().zip(sums.iter_mut()) {
+            *g += *x;
+            *x = 0.0;
+        }
+        self.events.clear();
+    }
+}
+
+/// Events ahead of a queue's end whose line is fetched before it is written.
+const TAIL_AHEAD: usize = 16;
 
 /// Hints that the cache line at `p` will be written soon (nothing off x86-64).
 #[inline(always)]
-fn prefetch(p: *const f32) {
+fn prefetch_write(p: *const u64) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults, whatever the address.
     unsafe {
@@ -200,38 +236,31 @@ impl Slots {
         }
     }
 
-    /// Adds each synapse's weight to its target's slot (`n` neurons a slot).
+    /// Queues each synapse's weight for its target in the slot its delay reaches.
     #[inline]
     fn add_weighted<T: Copy + Into<u32>, D: Copy + Into<usize>>(
         self,
-        ring: &mut [f32],
-        n: usize,
+        queues: &mut [Queue],
         targets: &[T],
         delays: &[D],
         weights: &[f32],
     ) {
-        let at = |t: T, d: D| self.of(d.into()) * n + t.into() as usize;
-        for k in 0..targets.len() {
-            // The writes land all over the ring: ask for a line a few synapses ahead.
-            if let (Some(&t), Some(&d)) = (targets.get(k + PREFETCH), delays.get(k + PREFETCH)) {
-                prefetch(ring.as_ptr().wrapping_add(at(t, d)));
-            }
-            ring[at(targets[k], delays[k])] += weights[k];
+        for ((&t, &d), &w) in targets.iter().zip(delays).zip(weights) {
+            queues[self.of(d.into())].push(t.into(), w);
         }
     }
 
-    /// Adds `w` to each target's slot.
+    /// Queues `w` for each target in the slot its delay reaches.
     #[inline]
     fn add<D: Copy + Into<usize>>(
         self,
-        ring: &mut [f32],
-        n: usize,
+        queues: &mut [Queue],
         targets: &[u32],
         delays: &[D],
         w: f32,
     ) {
         for (&t, &d) in targets.iter().zip(delays) {
-            ring[self.of(d.into()) * n + t as usize] += w;
+            queues[self.of(d.into())].push(t, w);
         }
     }
 }
