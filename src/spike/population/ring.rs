@@ -50,7 +50,9 @@ impl DelayRing {
         DelayRing {
             window: window.max(1),
             slots,
-            queues: (0..slots * currents).map(|_| Queue::default()).collect(),
+            queues: (0..slots * currents)
+                .map(|_| Queue::new(n, (n * SPILL_PER_NEURON).max(4096)))
+                .collect(),
             two: !one_current,
             sums: vec![0.0; n],
             own: vec![shard as u32],
@@ -166,20 +168,44 @@ impl DelayRing {
 }
 
 /// One slot's events in arrival order: each synapse's target (local, low word) and weight
-/// (mV, its bits in the high word), one store an event.
-#[derive(Debug, Default)]
+/// (mV, its bits in the high word), one store an event. A queue that reaches [`Queue::limit`]
+/// events (a burst of activity) spills them into a dense row of its own, in order, and goes
+/// on from there: memory stays bounded, and the sums are the same.
+#[derive(Debug)]
 struct Queue {
     events: Vec<u64>,
+    /// The shard's neurons.
+    neurons: usize,
+    /// Events held before they spill.
+    limit: usize,
+    /// Per neuron, the sums of the events spilled since the slot was last due (allocated at
+    /// the first spill).
+    dense: Vec<f32>,
+    spilled: bool,
 }
 
 impl Queue {
+    /// An empty queue for `neurons` neurons that spills at `limit` events.
+    fn new(neurons: usize, limit: usize) -> Self {
+        Queue {
+            events: Vec::new(),
+            neurons,
+            limit: limit.max(1),
+            dense: Vec::new(),
+            spilled: false,
+        }
+    }
+
     fn bytes(&self) -> usize {
-        self.events.capacity() * 8
+        self.events.capacity() * 8 + self.dense.capacity() * 4
     }
 
     #[inline]
     fn push(&mut self, target: u32, weight: f32) {
         let end = self.events.len();
+        if end >= self.limit {
+            self.spill();
+        }
         self.events
             .push(u64::from(target) | u64::from(weight.to_bits()) << 32);
         // The queue's next lines, before its writes reach them (its memory was last used a
@@ -187,19 +213,47 @@ impl Queue {
         prefetch_write(self.events.as_ptr().wrapping_add(end + TAIL_AHEAD));
     }
 
-    /// Sums the events per neuron into `sums` (all zero), in arrival order, adds the sums to
-    /// `current` and zeroes them, and empties the queue.
-    fn sum_into(&mut self, sums: &mut [f32], current: &mut [f32]) {
-        for &e in &self.events {
-            sums[e as u32 as usize] += f32::from_bits((e >> 32) as u32);
+    /// Moves the events into the dense row, in order.
+    #[cold]
+    fn spill(&mut self) {
+        if self.dense.is_empty() {
+            self.dense = vec![0.0; self.neurons];
         }
-        for (g, x) in current.iter_mut().zip(sums.iter_mut()) {
+        add_events(&self.events, &mut self.dense);
+        self.events.clear();
+        self.spilled = true;
+    }
+
+    /// Sums the events per neuron (into `sums`, all zero, or the dense row after a spill), in
+    /// arrival order, adds the sums to `current` and zeroes them, and empties the queue.
+    fn sum_into(&mut self, sums: &mut [f32], current: &mut [f32]) {
+        let Queue {
+            events,
+            dense,
+            spilled,
+            ..
+        } = self;
+        let acc: &mut [f32] = if *spilled { dense } else { sums };
+        add_events(events, acc);
+        for (g, x) in current.iter_mut().zip(acc.iter_mut()) {
             *g += *x;
             *x = 0.0;
         }
-        self.events.clear();
+        events.clear();
+        *spilled = false;
     }
 }
+
+/// Adds each event's weight to its target's sum, in order.
+fn add_events(events: &[u64], sums: &mut [f32]) {
+    for &e in events {
+        sums[e as u32 as usize] += f32::from_bits((e >> 32) as u32);
+    }
+}
+
+/// A slot's queue spills past this many events per neuron of the shard (a slot usually holds
+/// about one tick's events: 1.3 per neuron in the full-scale microcircuit).
+const SPILL_PER_NEURON: usize = 4;
 
 /// Events ahead of a queue's end whose line is fetched before it is written.
 const TAIL_AHEAD: usize = 16;
@@ -261,6 +315,35 @@ impl Slots {
     ) {
         for (&t, &d) in targets.iter().zip(delays) {
             queues[self.of(d.into())].push(t, w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+
+    /// A queue that spills gives the sums of one that does not, bit for bit.
+    #[test]
+    fn spilling_keeps_the_sums() {
+        let mut rng = crate::math::rng::SeededRng::new(6);
+        let n = 50;
+        let (mut big, mut small) = (Queue::new(n, 1 << 20), Queue::new(n, 7));
+        for round in 0..3 {
+            for _ in 0..(100 + round * 40) {
+                let t = rng.below(n as u64) as u32;
+                let w = (rng.normal() * 0.3) as f32;
+                big.push(t, w);
+                small.push(t, w);
+            }
+            let (mut a, mut b) = (vec![0.25f32; n], vec![0.25f32; n]);
+            let mut sums = vec![0.0; n];
+            big.sum_into(&mut sums, &mut a);
+            small.sum_into(&mut sums, &mut b);
+            assert!(small.dense.len() == n && !small.spilled);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "round {round}");
+            assert!(sums.iter().all(|&x| x == 0.0));
         }
     }
 }
