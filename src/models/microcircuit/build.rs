@@ -3,12 +3,12 @@
 //! 1. **Cells**: each projection's fixed total number of synapses falls on uniformly drawn
 //!    (source, target) pairs (NEST's `fixed_total_number`, multapses and autapses allowed),
 //!    one seeded stream per projection, projections in parallel. Targets are counted only by
-//!    *block*: runs of [`BLOCK`] neurons of one population, set by the model, never by the
+//!    *block*: runs of `BLOCK` (1,024) neurons of one population, set by the model, never by the
 //!    sharding. A cell is one source's synapses into one block. Each projection first draws
 //!    every synapse's target (how many fall in each block), then each block's synapses'
 //!    sources: two passes whose counters stay in cache.
 //! 2. **Synapses**: each cell draws, from its own place in its source's stream (ChaCha stream =
-//!    source, cells [`CELL_WORDS`] apart), its targets uniformly in the block, sorts them, and
+//!    source, cells `CELL_WORDS` apart), its targets uniformly in the block, sorts them, and
 //!    then draws in that order their delays (normal, relative sd 0.5, redrawn until at least
 //!    half a tick, rounded to ticks) and weights (normal, relative sd 0.1, redrawn until of the
 //!    right sign; the normals in blocks of thirty-two, [`NormalBlocks`]). What a cell draws
