@@ -11,9 +11,9 @@ use crate::runtime::payload::Payload;
 use crate::runtime::ActorId;
 
 /// Set in the shard-index word of a window piece (the first word a population shard puts in
-/// its piece), or as the last word of a tick's piece without delays: the sender stops after
-/// this window, and so does every shard that receives it and the bridge (all at the same
-/// tick).
+/// its piece), or as the last word of a tick's piece without delays: the sender asks to stop,
+/// and every shard and the bridge stop at the same tick (after that tick without delays;
+/// with delays after the next window, which every shard is computing when the mark arrives).
 pub const STOP_BIT: u32 = 1 << 31;
 
 /// Takes every local shard's piece of a window (a `Spike` message, as a shard sends it to
@@ -147,7 +147,7 @@ impl RankBridge {
         self.exchanges += 1;
         self.bytes_sent += self.bytes.len() as u64;
         let me = exchange.rank();
-        let mut stop = false;
+        let mut stop = u64::MAX;
         for (rank, data) in all.iter().enumerate() {
             let words: Vec<u32> = data
                 .chunks_exact(4)
@@ -164,10 +164,7 @@ impl RankBridge {
                         message: format!("rank {rank} sent a truncated spike piece"),
                     });
                 };
-                // A shard that stops early marks its window piece; everyone stops after it.
-                // (A tick's piece, without delays, carries the mark as its last word.)
-                let marked = |w: Option<&u32>| w.is_some_and(|&w| w & STOP_BIT != 0);
-                stop |= marked(piece.first()) || marked(piece.last());
+                stop = stop.min(exchanges_after_stop(piece));
                 i += 3 + len;
                 pieces.push((tick, piece));
             }
@@ -196,8 +193,23 @@ impl RankBridge {
         }
         self.buffer.clear();
         self.have = 0;
-        self.windows_left = if stop { 0 } else { self.windows_left - 1 };
+        self.windows_left = (self.windows_left - 1).min(stop);
         Ok(())
+    }
+}
+
+/// How many more exchanges a piece allows: none after a tick's piece marked as its sender's
+/// last (the mark is its last word), one after a marked window piece (the mark is in its
+/// first word, the shard's, and it holds a count per tick after it), since every shard has
+/// already sent the next window when the mark arrives; any number after an unmarked piece.
+fn exchanges_after_stop(piece: &[u32]) -> u64 {
+    let marked = |w: Option<&u32>| w.is_some_and(|&w| w & STOP_BIT != 0);
+    if piece.len() >= 2 && marked(piece.first()) {
+        1
+    } else if marked(piece.last()) {
+        0
+    } else {
+        u64::MAX
     }
 }
 

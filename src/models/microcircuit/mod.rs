@@ -122,8 +122,8 @@ pub fn run_microcircuit(
     run_microcircuit_until(cfg, seed, shards, runtime, None)
 }
 
-/// [`run_microcircuit`] that stops early, at the end of the first exchange window after
-/// `stop` is set (Ctrl-C), on every shard at the same tick; the figures then cover the ticks
+/// [`run_microcircuit`] that stops early, at the end of the second exchange window after the
+/// one in which `stop` is seen (Ctrl-C), on every shard at the same tick; the figures then cover the ticks
 /// simulated and [`MicrocircuitRun::stopped`] is set.
 pub fn run_microcircuit_until(
     cfg: &MicrocircuitConfig,

@@ -17,6 +17,11 @@
 //! window ahead, so a shard can compute window `w` as soon as it holds every shard's window
 //! `w - 1`. Window pieces are delivered tick by tick and, within a tick, in shard order, so the
 //! sums (and the spike trains) are the same whatever the sharding.
+//!
+//! **Overlap.** Those spikes land at tick `wD` or later, and a tick's input joins the state
+//! after the tick is integrated, so a shard integrates tick `wD` (and sends its window, when
+//! `D` is one tick) *before* it waits for window `w - 1`: the exchange of one window runs
+//! while the shards integrate the next tick, and the order of every sum is unchanged.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -77,6 +82,12 @@ pub struct Population {
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// A piece of the window being gathered says its sender stops after it.
     stopping: bool,
+    /// This tick is integrated (and its window sent, if it ends one); what is left is the
+    /// previous window's delivery and the tick's input.
+    integrated: bool,
+    /// This shard's piece of the window sent this tick (`None` inside: no spikes), and
+    /// whether it asks to stop; it joins `pieces` once the previous window is delivered.
+    sent: Option<(Option<Spikes>, bool)>,
     /// The run ended before its last tick (on request).
     pub(crate) stopped_early: bool,
     /// What `[[probe]]`s record of this shard's neurons; with any, out-edge 0 goes to the
@@ -131,6 +142,8 @@ impl Population {
             busy: std::time::Duration::ZERO,
             stop: None,
             stopping: false,
+            integrated: false,
+            sent: None,
             stopped_early: false,
             taps: Vec::new(),
             probe_out: Vec::new(),
@@ -141,7 +154,7 @@ impl Population {
     /// `window`, at most `max_delay`) instead of every tick; the synapse table carries delays.
     pub(crate) fn with_windows(mut self, window: u64, max_delay: u64) -> Self {
         self.ring = Some(DelayRing::new(
-            self.range.len(),
+            (self.range.len(), self.synapses.longest_row()),
             self.shard,
             self.ranges.len(),
             (window, max_delay),
@@ -190,9 +203,10 @@ impl Population {
         self.record.as_ref()
     }
 
-    /// Stops at the end of the first exchange window (or tick, without delays) after `flag`
-    /// is set, together with every other shard: the piece sent then carries [`STOP_BIT`] (in
-    /// a window's shard word, or as a last word after a tick's spikes).
+    /// Stops soon after `flag` is set, together with every other shard: the next piece sent
+    /// carries [`STOP_BIT`] (in a window's shard word, or as a last word after a tick's
+    /// spikes). Without delays all stop after that tick; with delays, after the window that
+    /// follows the marked one (which every shard is already computing when the mark arrives).
     pub(crate) fn with_stop(
         mut self,
         flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -382,23 +396,33 @@ impl Population {
     }
 
     /// [`Population::advance`] with delays: windows of `D` ticks, exchanged at their ends.
+    /// A tick integrates and fires first (sending the window's spikes when it ends it), and
+    /// only then waits, if it starts a window, for every shard's previous window: their
+    /// spikes land at this tick or later, so the integration does not need them, and the
+    /// exchange overlaps it.
     fn advance_windowed(&mut self, ctx: &mut Context<'_, Message>) -> bool {
         let shards = self.ranges.len();
         let d = self.step();
         while self.tick < self.ticks {
+            if !self.integrated {
+                if self.integrate() {
+                    return true;
+                }
+                self.integrated = true;
+                self.close_window(ctx, d);
+            }
             if self.tick > 0 && self.tick.is_multiple_of(d) {
                 if self.have < shards {
                     return false;
                 }
                 if self.stopping {
-                    // A shard stopped after the last window: so does every shard, here.
-                    self.end_early();
-                    return true;
+                    // A shard asked to stop in the window just gathered: every shard has
+                    // already integrated this tick, and the next window is sent, so all
+                    // stop at the end of the window after it.
+                    self.end_after(self.tick + 2 * d);
+                    self.stopping = false;
                 }
                 self.deliver_window(self.tick - d);
-            }
-            if self.integrate() {
-                return true;
             }
             if let Some(ring) = self.ring.as_mut() {
                 ring.apply(self.tick, &mut self.state);
@@ -406,29 +430,13 @@ impl Population {
             if let Some(p) = self.drive.as_ref().and_then(|d| d.poisson.as_ref()) {
                 p.apply(self.tick, &mut self.state.ge_mv);
             }
-            let last = self.tick + 1 == self.ticks;
-            if let Some(ring) = self.ring.as_mut() {
-                ring.own.push(self.fired.len() as u32);
-                ring.own.extend_from_slice(&self.fired);
-            }
-            let window_ends = (self.tick + 1).is_multiple_of(d);
-            if window_ends && !last {
-                let stop = self
-                    .stop
-                    .as_ref()
-                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
-                if let (true, Some(ring)) = (stop, self.ring.as_mut()) {
-                    ring.own[0] |= STOP_BIT;
-                }
-                self.send_window(ctx, self.tick + 1 - d);
-                if stop {
-                    self.tick += 1;
-                    self.end_early();
-                    return true;
-                }
-            }
+            self.integrated = false;
             self.tick += 1;
-            if window_ends {
+            if let Some((own, stop)) = self.sent.take() {
+                // The window sent this tick: this shard's piece of it (after the delivery).
+                self.pieces[self.shard] = own;
+                self.stopping |= stop;
+                self.have = 1;
                 self.take_early();
             }
             if self.yield_for_probes(ctx) {
@@ -438,9 +446,31 @@ impl Population {
         true
     }
 
+    /// Keeps the tick's spikes for the window, and sends the window when the tick ends it
+    /// (and is not the run's last), marked if a stop was asked for.
+    fn close_window(&mut self, ctx: &mut Context<'_, Message>, d: u64) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        ring.own.push(self.fired.len() as u32);
+        ring.own.extend_from_slice(&self.fired);
+        let last = self.tick + 1 == self.ticks;
+        if !(self.tick + 1).is_multiple_of(d) || last {
+            return;
+        }
+        let stop = self
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
+        if stop {
+            ring.own[0] |= STOP_BIT;
+        }
+        self.send_window(ctx, self.tick + 1 - d, stop);
+    }
+
     /// Sends this window's spikes (it started at tick `start`) to every other shard and keeps
     /// them as this shard's piece.
-    fn send_window(&mut self, ctx: &mut Context<'_, Message>, start: u64) {
+    fn send_window(&mut self, ctx: &mut Context<'_, Message>, start: u64, stop: bool) {
         let first = self.first_peer();
         let Some(ring) = self.ring.as_mut() else {
             return;
@@ -458,8 +488,7 @@ impl Population {
                 },
             );
         }
-        self.pieces[self.shard] = any.then_some(own);
-        self.have = 1;
+        self.sent = Some((any.then_some(own), stop));
     }
 
     /// Sends this tick's spikes to every other shard and keeps them as this shard's piece.
@@ -514,6 +543,14 @@ impl Population {
     fn end_early(&mut self) {
         self.ticks = self.tick;
         self.stopped_early = true;
+    }
+
+    /// Ends the run before tick `end` if it would have gone on longer (a stop request).
+    fn end_after(&mut self, end: u64) {
+        if end < self.ticks {
+            self.ticks = end;
+            self.stopped_early = true;
+        }
     }
 
     /// Done: alone, or with every actor when the state went non-finite.

@@ -22,9 +22,9 @@ pub(super) struct DelayRing {
     /// Ring slots: the maximum delay (a spike lands at most that far ahead).
     slots: usize,
     /// Events landing at the end of tick `t`, in slot `t % slots`: excitatory (or signed)
-    /// input in `queues[slot]`, inhibitory input in `queues[slots + slot]` when there are
-    /// two currents.
-    queues: Vec<Queue>,
+    /// input in lane `slot`, inhibitory input in lane `slots + slot` when there are two
+    /// currents.
+    queues: Queues,
     /// Whether inhibitory input goes into a current of its own.
     two: bool,
     /// The due slot's input per neuron, summed from zero (zero between ticks).
@@ -37,9 +37,10 @@ pub(super) struct DelayRing {
 
 impl DelayRing {
     /// A ring for `n` neurons of shard `shard` (of `shards`), windows of `window` ticks,
-    /// delays up to `max_delay`; `one_current`: weighted synapses into one current.
+    /// delays up to `max_delay`, rows of at most `longest` synapses; `one_current`: weighted
+    /// synapses into one current.
     pub(super) fn new(
-        n: usize,
+        (n, longest): (usize, usize),
         shard: usize,
         shards: usize,
         (window, max_delay): (u64, u64),
@@ -50,9 +51,12 @@ impl DelayRing {
         DelayRing {
             window: window.max(1),
             slots,
-            queues: (0..slots * currents)
-                .map(|_| Queue::new(n, (n * SPILL_PER_NEURON).max(4096)))
-                .collect(),
+            queues: Queues::new(
+                slots * currents,
+                n,
+                (n * SPILL_PER_NEURON).max(4096),
+                longest,
+            ),
             two: !one_current,
             sums: vec![0.0; n],
             own: vec![shard as u32],
@@ -62,8 +66,7 @@ impl DelayRing {
 
     /// Bytes the ring holds.
     pub(super) fn bytes(&self) -> usize {
-        let queued: usize = self.queues.iter().map(Queue::bytes).sum();
-        queued + self.sums.len() * 4
+        self.queues.bytes() + self.sums.len() * 4
     }
 
     /// Delivers every shard's window of spikes that started at tick `start` into the ring:
@@ -117,16 +120,22 @@ impl DelayRing {
         // Slot of tick f + d without a division per synapse: d <= slots, so one subtraction.
         let slots = self.slots;
         let base = (f % slots as u64) as usize;
-        let slot = Slots { base, slots };
+        let slot = Slots {
+            base,
+            slots,
+            first: 0,
+        };
         if syn.has_weights() {
             let (targets, delays, weights) = syn.weighted_delayed(j);
-            // Two currents (CUBA's, plastic): inhibitory rows into their own queues.
-            let two = self.two && j >= c.excitatory;
-            let queues = if two {
-                &mut self.queues[slots..]
+            // Two currents (CUBA's, plastic): inhibitory rows into their own lanes.
+            let first = if self.two && j >= c.excitatory {
+                slots
             } else {
-                &mut self.queues[..slots]
+                0
             };
+            let queues = &mut self.queues;
+            queues.make_room(first..first + slots, weights.len());
+            let slot = Slots { first, ..slot };
             match (targets, delays) {
                 (TargetRow::Narrow(t), DelayRow::Narrow(d)) => {
                     slot.add_weighted(queues, t, d, weights)
@@ -142,11 +151,14 @@ impl DelayRing {
             return targets.len() as u64;
         }
         let (targets, delays) = syn.delayed(j);
-        let (queues, w) = if j < c.excitatory {
-            (&mut self.queues[..slots], c.we_mv)
+        let (first, w) = if j < c.excitatory {
+            (0, c.we_mv)
         } else {
-            (&mut self.queues[slots..], c.wi_mv)
+            (slots, c.wi_mv)
         };
+        let queues = &mut self.queues;
+        queues.make_room(first..first + slots, targets.len());
+        let slot = Slots { first, ..slot };
         match delays {
             DelayRow::Narrow(d) => slot.add(queues, targets, d, w),
             DelayRow::Wide(d) => slot.add(queues, targets, d, w),
@@ -160,86 +172,114 @@ impl DelayRing {
     pub(super) fn apply(&mut self, tick: u64, state: &mut LifState) {
         let slot = (tick % self.slots as u64) as usize;
         let sums = &mut self.sums;
-        self.queues[slot].sum_into(sums, &mut state.ge_mv);
+        self.queues.sum_into(slot, sums, &mut state.ge_mv);
         if self.two {
-            self.queues[self.slots + slot].sum_into(sums, &mut state.gi_mv);
+            self.queues
+                .sum_into(self.slots + slot, sums, &mut state.gi_mv);
         }
     }
 }
 
-/// One slot's events in arrival order: each synapse's target (local, low word) and weight
-/// (mV, its bits in the high word), one store an event. A queue that reaches [`Queue::limit`]
-/// events (a burst of activity) spills them into a dense row of its own, in order, and goes
-/// on from there: memory stays bounded, and the sums are the same.
+/// Every slot's events in arrival order, in one buffer (a lane of `cap` events per slot and
+/// current): each synapse's target (local, low word) and weight (mV, its bits in the high
+/// word), one store an event. Before a spike is queued, a lane that its row could take past
+/// `limit` events (a burst of activity) spills them into a dense row of its own, in order,
+/// and goes on from there: memory stays bounded, the sums are the same, and queueing an event
+/// checks nothing but the buffer's bound. The buffer is zeroed lazily by the system, so only
+/// the pages a lane has reached are resident.
 #[derive(Debug)]
-struct Queue {
+struct Queues {
     events: Vec<u64>,
+    /// Events a lane has room for: `limit` plus the longest row.
+    cap: usize,
+    /// Per lane, the index in `events` after its last event (its start is `lane * cap`).
+    ends: Vec<usize>,
+    /// Per lane, the most events it has held (for the bytes in use).
+    high: Vec<usize>,
+    /// Events a lane holds before it spills.
+    limit: usize,
     /// The shard's neurons.
     neurons: usize,
-    /// Events held before they spill.
-    limit: usize,
-    /// Per neuron, the sums of the events spilled since the slot was last due (allocated at
-    /// the first spill).
-    dense: Vec<f32>,
-    spilled: bool,
+    /// Per lane, the sums of the events spilled since the slot was last due (allocated at the
+    /// lane's first spill), and whether any were.
+    dense: Vec<(Vec<f32>, bool)>,
 }
 
-impl Queue {
-    /// An empty queue for `neurons` neurons that spills at `limit` events.
-    fn new(neurons: usize, limit: usize) -> Self {
-        Queue {
-            events: Vec::new(),
-            neurons,
+impl Queues {
+    /// `lanes` empty lanes for `neurons` neurons that spill at `limit` events, for rows of at
+    /// most `longest` synapses.
+    fn new(lanes: usize, neurons: usize, limit: usize, longest: usize) -> Self {
+        let cap = limit.max(1) + longest;
+        Queues {
+            events: vec![0; lanes * cap],
+            cap,
+            ends: (0..lanes).map(|l| l * cap).collect(),
+            high: vec![0; lanes],
             limit: limit.max(1),
-            dense: Vec::new(),
-            spilled: false,
+            neurons,
+            dense: vec![(Vec::new(), false); lanes],
         }
     }
 
+    /// Bytes in use: the most events each lane held, and the dense rows.
     fn bytes(&self) -> usize {
-        self.events.capacity() * 8 + self.dense.capacity() * 4
+        let dense: usize = self.dense.iter().map(|(d, _)| d.capacity() * 4).sum();
+        self.high.iter().sum::<usize>() * 8 + dense
     }
 
+    /// Events lane `lane` holds.
+    fn len(&self, lane: usize) -> usize {
+        self.ends[lane] - lane * self.cap
+    }
+
+    /// Spills every lane of `lanes` that a row of `row` events could take past the limit.
     #[inline]
-    fn push(&mut self, target: u32, weight: f32) {
-        let end = self.events.len();
-        if end >= self.limit {
-            self.spill();
+    fn make_room(&mut self, lanes: std::ops::Range<usize>, row: usize) {
+        for lane in lanes {
+            if self.len(lane) + row > self.limit {
+                self.spill(lane);
+            }
         }
-        self.events
-            .push(u64::from(target) | u64::from(weight.to_bits()) << 32);
-        // The queue's next lines, before its writes reach them (its memory was last used a
+    }
+
+    /// Appends an event to lane `lane` (which [`Queues::make_room`] left room for).
+    #[inline(always)]
+    fn push(&mut self, lane: usize, target: u32, weight: f32) {
+        let end = self.ends[lane];
+        self.events[end] = u64::from(target) | u64::from(weight.to_bits()) << 32;
+        self.ends[lane] = end + 1;
+        // The lane's next lines, before its writes reach them (its memory was last used a
         // ring's turn ago and has left the cache).
         prefetch_write(self.events.as_ptr().wrapping_add(end + TAIL_AHEAD));
     }
 
-    /// Moves the events into the dense row, in order.
+    /// Moves lane `lane`'s events into its dense row, in order.
     #[cold]
-    fn spill(&mut self) {
-        if self.dense.is_empty() {
-            self.dense = vec![0.0; self.neurons];
+    fn spill(&mut self, lane: usize) {
+        let start = lane * self.cap;
+        let (dense, spilled) = &mut self.dense[lane];
+        if dense.is_empty() {
+            *dense = vec![0.0; self.neurons];
         }
-        add_events(&self.events, &mut self.dense);
-        self.events.clear();
-        self.spilled = true;
+        add_events(&self.events[start..self.ends[lane]], dense);
+        self.high[lane] = self.high[lane].max(self.ends[lane] - start);
+        self.ends[lane] = start;
+        *spilled = true;
     }
 
-    /// Sums the events per neuron (into `sums`, all zero, or the dense row after a spill), in
-    /// arrival order, adds the sums to `current` and zeroes them, and empties the queue.
-    fn sum_into(&mut self, sums: &mut [f32], current: &mut [f32]) {
-        let Queue {
-            events,
-            dense,
-            spilled,
-            ..
-        } = self;
+    /// Sums lane `lane`'s events per neuron (into `sums`, all zero, or its dense row after a
+    /// spill), in arrival order, adds the sums to `current` and zeroes them, and empties it.
+    fn sum_into(&mut self, lane: usize, sums: &mut [f32], current: &mut [f32]) {
+        let start = lane * self.cap;
+        let (dense, spilled) = &mut self.dense[lane];
         let acc: &mut [f32] = if *spilled { dense } else { sums };
-        add_events(events, acc);
+        add_events(&self.events[start..self.ends[lane]], acc);
         for (g, x) in current.iter_mut().zip(acc.iter_mut()) {
             *g += *x;
             *x = 0.0;
         }
-        events.clear();
+        self.high[lane] = self.high[lane].max(self.ends[lane] - start);
+        self.ends[lane] = start;
         *spilled = false;
     }
 }
@@ -276,31 +316,29 @@ struct Slots {
     /// The sending tick's slot.
     base: usize,
     slots: usize,
+    /// The lane of slot 0 (of the current the input goes into).
+    first: usize,
 }
 
 impl Slots {
-    /// The slot of a delay of `d` ticks: `d <= slots`, so one subtraction, no division.
+    /// The lane of a delay of `d` ticks: `d <= slots`, so one subtraction, no division.
     #[inline]
     fn of(self, d: usize) -> usize {
         let s = self.base + d;
-        if s >= self.slots {
-            s - self.slots
-        } else {
-            s
-        }
+        self.first + if s >= self.slots { s - self.slots } else { s }
     }
 
     /// Queues each synapse's weight for its target in the slot its delay reaches.
     #[inline]
     fn add_weighted<T: Copy + Into<u32>, D: Copy + Into<usize>>(
         self,
-        queues: &mut [Queue],
+        queues: &mut Queues,
         targets: &[T],
         delays: &[D],
         weights: &[f32],
     ) {
         for ((&t, &d), &w) in targets.iter().zip(delays).zip(weights) {
-            queues[self.of(d.into())].push(t.into(), w);
+            queues.push(self.of(d.into()), t.into(), w);
         }
     }
 
@@ -308,42 +346,54 @@ impl Slots {
     #[inline]
     fn add<D: Copy + Into<usize>>(
         self,
-        queues: &mut [Queue],
+        queues: &mut Queues,
         targets: &[u32],
         delays: &[D],
         w: f32,
     ) {
         for (&t, &d) in targets.iter().zip(delays) {
-            queues[self.of(d.into())].push(t, w);
+            queues.push(self.of(d.into()), t, w);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Queue;
+    use super::Queues;
 
-    /// A queue that spills gives the sums of one that does not, bit for bit.
+    /// Lanes that spill give the sums of lanes that do not, bit for bit, rows of any length
+    /// (up to the longest) into either lane.
     #[test]
     fn spilling_keeps_the_sums() {
         let mut rng = crate::math::rng::SeededRng::new(6);
-        let n = 50;
-        let (mut big, mut small) = (Queue::new(n, 1 << 20), Queue::new(n, 7));
+        let (n, longest) = (50, 9);
+        let mut big = Queues::new(2, n, 1 << 20, longest);
+        let mut small = Queues::new(2, n, 7, longest);
         for round in 0..3 {
-            for _ in 0..(100 + round * 40) {
-                let t = rng.below(n as u64) as u32;
-                let w = (rng.normal() * 0.3) as f32;
-                big.push(t, w);
-                small.push(t, w);
+            for _ in 0..(30 + round * 10) {
+                let lane = rng.below(2) as usize;
+                let row = 1 + rng.below(longest as u64) as usize;
+                small.make_room(lane..lane + 1, row);
+                big.make_room(0..2, row);
+                for _ in 0..row {
+                    let t = rng.below(n as u64) as u32;
+                    let w = (rng.normal() * 0.3) as f32;
+                    big.push(lane, t, w);
+                    small.push(lane, t, w);
+                }
             }
-            let (mut a, mut b) = (vec![0.25f32; n], vec![0.25f32; n]);
-            let mut sums = vec![0.0; n];
-            big.sum_into(&mut sums, &mut a);
-            small.sum_into(&mut sums, &mut b);
-            assert!(small.dense.len() == n && !small.spilled);
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a), bits(&b), "round {round}");
-            assert!(sums.iter().all(|&x| x == 0.0));
+            for lane in 0..2 {
+                let (mut a, mut b) = (vec![0.25f32; n], vec![0.25f32; n]);
+                let mut sums = vec![0.0; n];
+                big.sum_into(lane, &mut sums, &mut a);
+                small.sum_into(lane, &mut sums, &mut b);
+                assert!(small.dense[lane].0.len() == n && !small.dense[lane].1);
+                assert!(!big.dense[lane].1 && small.len(lane) == 0);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "round {round}, lane {lane}");
+                assert!(sums.iter().all(|&x| x == 0.0));
+            }
         }
+        assert!(small.bytes() > 0 && big.high.iter().all(|&h| h > 7));
     }
 }

@@ -360,6 +360,12 @@ impl SynapseTable {
         self.targets.is_empty()
     }
 
+    /// The most synapses any presynaptic neuron has in the table.
+    pub(crate) fn longest_row(&self) -> usize {
+        let rows = self.offsets.windows(2).map(|w| (w[1] - w[0]) as usize);
+        rows.fold(0, usize::max)
+    }
+
     pub(super) fn of(&self, j: u32) -> &[u32] {
         let j = j as usize;
         &self.targets.wide()[self.offsets[j] as usize..self.offsets[j + 1] as usize]
