@@ -18,8 +18,10 @@
 //!    cells give every row's length (a shard that holds part of a block draws that block's
 //!    targets to count its part), so threads write disjoint runs of whole rows in sequence,
 //!    with no pass that counts synapses and no scatter. A shard holding part of a block draws
-//!    the whole cell and keeps its part: rows are sorted by target and the same for any
-//!    sharding, and two adjacent shards' rows join into the rows of their union.
+//!    the whole cell and keeps its part. A thread then sorts each row it wrote by delay,
+//!    stably (so by delay, then target), for the runs of one delay that a shard queues when a
+//!    spike is delivered. Rows are the same for any sharding, and two adjacent shards' rows
+//!    merge by delay into the rows of their union.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::model::{is_excitatory, Model, REFERENCE_RATES_HZ};
 use crate::math::normals::NormalBlocks;
 use crate::math::rng::SeededRng;
-use crate::spike::population::{Delays, SynapseTable, Targets};
+use crate::spike::population::{sort_row_by_delay, Delays, RowScratch, SynapseTable, Targets};
 
 /// Neurons in a block (the last block of a population may hold fewer).
 pub(super) const BLOCK: usize = 1024;
@@ -315,8 +317,10 @@ impl<'a> Wiring<'a> {
         let over = self.blocks_over(job.range);
         parallel(job.chunks.len().saturating_sub(1), self.threads, |p| {
             let mut cell = Cell::default();
+            let mut scratch = RowScratch::default();
             for j in job.chunks[p]..job.chunks[p + 1] {
                 let (mut pos, end) = (job.offsets[j] as usize, job.offsets[j + 1] as usize);
+                let row = pos..end;
                 let b = self.population(j);
                 let d_mean = m.delay_ms[usize::from(!is_excitatory(b))];
                 let cells = self.cells_of(j);
@@ -344,6 +348,9 @@ impl<'a> Wiring<'a> {
                     }
                 }
                 assert_eq!(pos, end, "row {j} is one its length said");
+                // SAFETY: row `j` is this thread's alone, and written in full.
+                let parts = unsafe { out.row(row) };
+                sort_row_by_delay(parts, usize::from(self.longest_delay()), &mut scratch);
             }
         });
     }
@@ -446,6 +453,23 @@ impl<T: TargetWord, D: DelayWord> Rows<T, D> {
         }
     }
 
+    /// The synapses of `r`, to rearrange.
+    ///
+    /// # Safety
+    /// No other thread writes or reads `r` while the slices live.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, r: Range<usize>) -> (&mut [T], &mut [D], &mut [f32]) {
+        assert!(r.start <= r.end && r.end <= self.len);
+        // SAFETY: in bounds (checked) and, by the caller's contract, this thread's alone.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.targets.add(r.start), r.len()),
+                std::slice::from_raw_parts_mut(self.delays.add(r.start), r.len()),
+                std::slice::from_raw_parts_mut(self.weights.add(r.start), r.len()),
+            )
+        }
+    }
+
     /// Writes one synapse at `at`.
     ///
     /// # Safety
@@ -480,7 +504,7 @@ impl TargetWord for u32 {
 }
 
 /// A delay as a table stores it: one byte holds at most [`Delays::NARROW_MAX`] ticks.
-trait DelayWord: Copy {
+trait DelayWord: Copy + Into<usize> {
     fn from_ticks(ticks: u16) -> Self;
 }
 

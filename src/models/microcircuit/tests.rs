@@ -16,7 +16,7 @@ fn small(scale: f64, ms: f64) -> MicrocircuitConfig {
     }
 }
 
-/// Every projection's synapses are all there, in rows sorted by target; weights have their
+/// Every projection's synapses are all there, in rows sorted by delay, then target; weights have their
 /// population's sign and mean, delays are at least one tick with the model's means.
 #[test]
 fn the_build_draws_the_models_numbers() {
@@ -39,8 +39,12 @@ fn the_build_draws_the_models_numbers() {
     let table = w.shard_table(0..n);
     assert_eq!(table.len() as u64, model.total_synapses());
     for j in 0..n as u32 {
-        let t = table.weighted_delayed(j).0.indices();
-        assert!(t.windows(2).all(|p| p[0] <= p[1]), "row {j} is not sorted");
+        let (t, d, _) = table.weighted_delayed(j);
+        let row: Vec<(u16, u32)> = d.ticks().into_iter().zip(t.indices()).collect();
+        assert!(
+            row.windows(2).all(|p| p[0] <= p[1]),
+            "row {j} is not sorted"
+        );
     }
     let (mut sum_d, mut count_d) = ([0.0f64; 2], [0usize; 2]);
     for j in 0..n {
@@ -87,7 +91,7 @@ fn delays_take_one_byte_unless_too_long_for_it() {
 }
 
 /// A shard's table is the same whatever the threads, and two shards' tables together hold
-/// the whole network's rows, in the same order, wherever the cut falls in a block.
+/// the whole network's rows, merged by delay, wherever the cut falls in a block.
 #[test]
 fn tables_do_not_depend_on_threads_or_sharding() {
     let model = small(0.02, 1.0).model();
@@ -103,14 +107,20 @@ fn tables_do_not_depend_on_threads_or_sharding() {
         let (t, d, w) = whole.weighted_delayed(j);
         let (lt, ld, lw) = lo.weighted_delayed(j);
         let (ht, hd, hw) = hi.weighted_delayed(j);
-        let joined: Vec<u32> = lt
-            .indices()
-            .into_iter()
-            .chain(ht.indices().into_iter().map(|x| x + cut as u32))
-            .collect();
-        assert_eq!(joined, t.indices(), "row {j}");
-        assert_eq!([ld.ticks(), hd.ticks()].concat(), d.ticks());
-        assert_eq!([lw, hw].concat(), w);
+        let synapses = |t: Vec<u32>, d: Vec<u16>, w: &[f32]| -> Vec<(u16, u32, u32)> {
+            let w = w.iter().map(|w| w.to_bits());
+            d.into_iter()
+                .zip(t)
+                .zip(w)
+                .map(|((d, t), w)| (d, t, w))
+                .collect()
+        };
+        let shifted = ht.indices().into_iter().map(|x| x + cut as u32).collect();
+        let mut joined = synapses(lt.indices(), ld.ticks(), lw);
+        joined.extend(synapses(shifted, hd.ticks(), hw));
+        // Stable: one target's synapses of one delay keep their order.
+        joined.sort_by_key(|&(d, t, _)| (d, t));
+        assert_eq!(joined, synapses(t.indices(), d.ticks(), w), "row {j}");
     }
 }
 

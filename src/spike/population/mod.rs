@@ -38,8 +38,10 @@ use crate::spike::tally::{SpikeTally, RASTER_TICKS};
 mod exchange;
 mod probes;
 mod ring;
+mod runs;
 mod synapses;
 use ring::DelayRing;
+pub(crate) use runs::{sort_row_by_delay, RowScratch};
 pub use synapses::{DelayRow, Delays, SynapseTable, TargetRow, Targets};
 
 /// One shard of a recurrent LIF network.
@@ -162,6 +164,10 @@ impl Population {
             // Weighted synapses of a network without shared couplings (the microcircuit)
             // share one current; CUBA's keep an excitatory and an inhibitory one.
             self.synapses.has_weights() && self.coupling.excitatory == 0,
+            // Weights that do not move are read when the input falls due: a spike queues
+            // one entry per run of one delay, not one per synapse.
+            (self.plastic.is_none() && self.synapses.has_weights() && self.synapses.has_delays())
+                .then(|| self.synapses.delay_runs()),
         ));
         self
     }
@@ -426,7 +432,7 @@ impl Population {
                 self.deliver_window(self.tick - d);
             }
             if let Some(ring) = self.ring.as_mut() {
-                ring.apply(self.tick, &mut self.state);
+                ring.apply(self.tick, &mut self.state, &self.synapses);
             }
             if let Some(p) = self.drive.as_ref().and_then(|d| d.poisson.as_ref()) {
                 p.apply(self.tick, &mut self.state.ge_mv);

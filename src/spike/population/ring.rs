@@ -6,7 +6,13 @@
 //! all over several megabytes. When a slot falls due, its events are summed per neuron into a
 //! zeroed array the size of the shard (which stays in cache), in arrival order, so every sum is
 //! the one the dense ring held, bit for bit.
+//!
+//! Where weights do not move, a spike queues instead one entry per run of its row's synapses
+//! that share a delay ([`DelayRuns`]), and the run's targets and weights are read from the
+//! table when the slot falls due: the same events in the same order, so the same sums, without
+//! writing and reading each event through the queue.
 
+use super::runs::DelayRuns;
 use super::synapses::{DelayRow, TargetRow};
 use crate::message::Spikes;
 use crate::spike::coupling::Coupling;
@@ -33,18 +39,22 @@ pub(super) struct DelayRing {
     pub(super) own: Vec<u32>,
     /// Read positions in each shard's piece while a window is delivered.
     cursors: Vec<usize>,
+    /// The table's runs of one delay, when spikes queue runs (weights that do not move).
+    runs: Option<DelayRuns>,
 }
 
 impl DelayRing {
     /// A ring for `n` neurons of shard `shard` (of `shards`), windows of `window` ticks,
     /// delays up to `max_delay`, rows of at most `longest` synapses; `one_current`: weighted
-    /// synapses into one current.
+    /// synapses into one current; `runs`: the table's runs of one delay, to queue spikes as
+    /// runs (a table whose weights do not move).
     pub(super) fn new(
         (n, longest): (usize, usize),
         shard: usize,
         shards: usize,
         (window, max_delay): (u64, u64),
         one_current: bool,
+        runs: Option<DelayRuns>,
     ) -> Self {
         let slots = max_delay.max(window).max(1) as usize;
         let currents = if one_current { 1 } else { 2 };
@@ -61,12 +71,24 @@ impl DelayRing {
             sums: vec![0.0; n],
             own: vec![shard as u32],
             cursors: vec![0; shards],
+            runs,
         }
     }
 
     /// Bytes the ring holds.
     pub(super) fn bytes(&self) -> usize {
-        self.queues.bytes() + self.sums.len() * 4
+        self.queues.bytes() + self.sums.len() * 4 + self.runs.as_ref().map_or(0, DelayRuns::bytes)
+    }
+
+    /// What the queues' entries are: runs of `syn`'s synapses, or events.
+    fn entries<'a>(&self, syn: &'a SynapseTable) -> Entries<'a> {
+        match self.runs {
+            Some(_) => {
+                let (targets, weights) = syn.all_weighted();
+                Entries::Runs(targets, weights)
+            }
+            None => Entries::Events,
+        }
     }
 
     /// Delivers every shard's window of spikes that started at tick `start` into the ring:
@@ -125,16 +147,28 @@ impl DelayRing {
             slots,
             first: 0,
         };
+        let first = if self.two && j >= c.excitatory {
+            slots
+        } else {
+            0
+        };
+        if let Some(runs) = &self.runs {
+            let (bounds, delays) = runs.row(j);
+            let entries = self.entries(syn);
+            let queues = &mut self.queues;
+            queues.make_room(first..first + slots, delays.len(), entries);
+            let slot = Slots { first, ..slot };
+            for (k, &d) in delays.iter().enumerate() {
+                let run = u64::from(bounds[k]) | u64::from(bounds[k + 1]) << 32;
+                queues.push_entry(slot.of(usize::from(d)), run);
+            }
+            return u64::from(bounds[delays.len()] - bounds[0]);
+        }
         if syn.has_weights() {
             let (targets, delays, weights) = syn.weighted_delayed(j);
             // Two currents (CUBA's, plastic): inhibitory rows into their own lanes.
-            let first = if self.two && j >= c.excitatory {
-                slots
-            } else {
-                0
-            };
             let queues = &mut self.queues;
-            queues.make_room(first..first + slots, weights.len());
+            queues.make_room(first..first + slots, weights.len(), Entries::Events);
             let slot = Slots { first, ..slot };
             match (targets, delays) {
                 (TargetRow::Narrow(t), DelayRow::Narrow(d)) => {
@@ -157,7 +191,7 @@ impl DelayRing {
             (slots, c.wi_mv)
         };
         let queues = &mut self.queues;
-        queues.make_room(first..first + slots, targets.len());
+        queues.make_room(first..first + slots, targets.len(), Entries::Events);
         let slot = Slots { first, ..slot };
         match delays {
             DelayRow::Narrow(d) => slot.add(queues, targets, d, w),
@@ -169,13 +203,35 @@ impl DelayRing {
     /// Adds the input landing at the end of tick `tick` to the state's currents and empties
     /// its slot (as NEST's `iaf_psc_exp`, after the tick's integration: it moves `v` from the
     /// next tick on).
-    pub(super) fn apply(&mut self, tick: u64, state: &mut LifState) {
+    pub(super) fn apply(&mut self, tick: u64, state: &mut LifState, syn: &SynapseTable) {
         let slot = (tick % self.slots as u64) as usize;
+        let entries = self.entries(syn);
         let sums = &mut self.sums;
-        self.queues.sum_into(slot, sums, &mut state.ge_mv);
+        self.queues.sum_into(slot, sums, &mut state.ge_mv, entries);
         if self.two {
             self.queues
-                .sum_into(self.slots + slot, sums, &mut state.gi_mv);
+                .sum_into(self.slots + slot, sums, &mut state.gi_mv, entries);
+        }
+    }
+}
+
+/// What a queue's entries are.
+#[derive(Clone, Copy)]
+enum Entries<'a> {
+    /// One synapse's event each: its target (low word) and weight (its bits, high word).
+    Events,
+    /// A run of the table's synapses each (first, low word; end, high word), whose targets
+    /// and weights these are.
+    Runs(TargetRow<'a>, &'a [f32]),
+}
+
+impl Entries<'_> {
+    /// Adds each entry's weights to their targets' sums, in order.
+    fn add(self, entries: &[u64], sums: &mut [f32]) {
+        match self {
+            Entries::Events => add_events(entries, sums),
+            Entries::Runs(TargetRow::Narrow(t), w) => add_runs(entries, t, w, sums),
+            Entries::Runs(TargetRow::Wide(t), w) => add_runs(entries, t, w, sums),
         }
     }
 }
@@ -232,12 +288,12 @@ impl Queues {
         self.ends[lane] - lane * self.cap
     }
 
-    /// Spills every lane of `lanes` that a row of `row` events could take past the limit.
+    /// Spills every lane of `lanes` that a row of `row` entries could take past the limit.
     #[inline]
-    fn make_room(&mut self, lanes: std::ops::Range<usize>, row: usize) {
+    fn make_room(&mut self, lanes: std::ops::Range<usize>, row: usize, entries: Entries<'_>) {
         for lane in lanes {
             if self.len(lane) + row > self.limit {
-                self.spill(lane);
+                self.spill(lane, entries);
             }
         }
     }
@@ -245,23 +301,29 @@ impl Queues {
     /// Appends an event to lane `lane` (which [`Queues::make_room`] left room for).
     #[inline(always)]
     fn push(&mut self, lane: usize, target: u32, weight: f32) {
+        self.push_entry(lane, u64::from(target) | u64::from(weight.to_bits()) << 32);
+    }
+
+    /// Appends an entry to lane `lane` (which [`Queues::make_room`] left room for).
+    #[inline(always)]
+    fn push_entry(&mut self, lane: usize, entry: u64) {
         let end = self.ends[lane];
-        self.events[end] = u64::from(target) | u64::from(weight.to_bits()) << 32;
+        self.events[end] = entry;
         self.ends[lane] = end + 1;
         // The lane's next lines, before its writes reach them (its memory was last used a
         // ring's turn ago and has left the cache).
-        prefetch_write(self.events.as_ptr().wrapping_add(end + TAIL_AHEAD));
+        prefetch(self.events.as_ptr().wrapping_add(end + TAIL_AHEAD));
     }
 
     /// Moves lane `lane`'s events into its dense row, in order.
     #[cold]
-    fn spill(&mut self, lane: usize) {
+    fn spill(&mut self, lane: usize, entries: Entries<'_>) {
         let start = lane * self.cap;
         let (dense, spilled) = &mut self.dense[lane];
         if dense.is_empty() {
             *dense = vec![0.0; self.neurons];
         }
-        add_events(&self.events[start..self.ends[lane]], dense);
+        entries.add(&self.events[start..self.ends[lane]], dense);
         self.high[lane] = self.high[lane].max(self.ends[lane] - start);
         self.ends[lane] = start;
         *spilled = true;
@@ -269,11 +331,17 @@ impl Queues {
 
     /// Sums lane `lane`'s events per neuron (into `sums`, all zero, or its dense row after a
     /// spill), in arrival order, adds the sums to `current` and zeroes them, and empties it.
-    fn sum_into(&mut self, lane: usize, sums: &mut [f32], current: &mut [f32]) {
+    fn sum_into(
+        &mut self,
+        lane: usize,
+        sums: &mut [f32],
+        current: &mut [f32],
+        entries: Entries<'_>,
+    ) {
         let start = lane * self.cap;
         let (dense, spilled) = &mut self.dense[lane];
         let acc: &mut [f32] = if *spilled { dense } else { sums };
-        add_events(&self.events[start..self.ends[lane]], acc);
+        entries.add(&self.events[start..self.ends[lane]], acc);
         for (g, x) in current.iter_mut().zip(acc.iter_mut()) {
             *g += *x;
             *x = 0.0;
@@ -291,6 +359,30 @@ fn add_events(events: &[u64], sums: &mut [f32]) {
     }
 }
 
+/// Adds the weights of each run of synapses (`entries`: first and end) to their targets' sums,
+/// in order, fetching the runs a few entries ahead (they lie anywhere in the table).
+fn add_runs<T: Copy + Into<u32>>(
+    entries: &[u64],
+    targets: &[T],
+    weights: &[f32],
+    sums: &mut [f32],
+) {
+    for (k, &e) in entries.iter().enumerate() {
+        if let Some(&ahead) = entries.get(k + RUNS_AHEAD) {
+            let at = ahead as u32 as usize;
+            prefetch(targets.as_ptr().wrapping_add(at));
+            prefetch(weights.as_ptr().wrapping_add(at));
+        }
+        let run = e as u32 as usize..(e >> 32) as usize;
+        for (&t, &w) in targets[run.clone()].iter().zip(&weights[run]) {
+            sums[t.into() as usize] += w;
+        }
+    }
+}
+
+/// Entries ahead of the one summed whose run is fetched.
+const RUNS_AHEAD: usize = 4;
+
 /// A slot's queue spills past this many events per neuron of the shard (a slot usually holds
 /// about one tick's events: 1.3 per neuron in the full-scale microcircuit).
 const SPILL_PER_NEURON: usize = 4;
@@ -298,9 +390,9 @@ const SPILL_PER_NEURON: usize = 4;
 /// Events ahead of a queue's end whose line is fetched before it is written.
 const TAIL_AHEAD: usize = 16;
 
-/// Hints that the cache line at `p` will be written soon (nothing off x86-64).
+/// Hints that the cache line at `p` will be used soon (nothing off x86-64).
 #[inline(always)]
-fn prefetch_write(p: *const u64) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults, whatever the address.
     unsafe {
@@ -359,7 +451,7 @@ impl Slots {
 
 #[cfg(test)]
 mod tests {
-    use super::Queues;
+    use super::{Entries, Queues, TargetRow};
 
     /// Lanes that spill give the sums of lanes that do not, bit for bit, rows of any length
     /// (up to the longest) into either lane.
@@ -373,8 +465,8 @@ mod tests {
             for _ in 0..(30 + round * 10) {
                 let lane = rng.below(2) as usize;
                 let row = 1 + rng.below(longest as u64) as usize;
-                small.make_room(lane..lane + 1, row);
-                big.make_room(0..2, row);
+                small.make_room(lane..lane + 1, row, super::Entries::Events);
+                big.make_room(0..2, row, super::Entries::Events);
                 for _ in 0..row {
                     let t = rng.below(n as u64) as u32;
                     let w = (rng.normal() * 0.3) as f32;
@@ -385,8 +477,8 @@ mod tests {
             for lane in 0..2 {
                 let (mut a, mut b) = (vec![0.25f32; n], vec![0.25f32; n]);
                 let mut sums = vec![0.0; n];
-                big.sum_into(lane, &mut sums, &mut a);
-                small.sum_into(lane, &mut sums, &mut b);
+                big.sum_into(lane, &mut sums, &mut a, super::Entries::Events);
+                small.sum_into(lane, &mut sums, &mut b, super::Entries::Events);
                 assert!(small.dense[lane].0.len() == n && !small.dense[lane].1);
                 assert!(!big.dense[lane].1 && small.len(lane) == 0);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -395,5 +487,40 @@ mod tests {
             }
         }
         assert!(small.bytes() > 0 && big.high.iter().all(|&h| h > 7));
+    }
+
+    /// Runs of a table's synapses give the sums of their synapses queued one by one, bit for
+    /// bit, whether their lanes spill or not.
+    #[test]
+    fn runs_sum_as_their_events() {
+        let mut rng = crate::math::rng::SeededRng::new(7);
+        let (n, len) = (40, 500);
+        let targets: Vec<u16> = (0..len).map(|_| rng.below(n as u64) as u16).collect();
+        let weights: Vec<f32> = (0..len).map(|_| (rng.normal() * 0.3) as f32).collect();
+        let runs = Entries::Runs(TargetRow::Narrow(&targets), &weights);
+        let mut events = Queues::new(2, n, 1 << 20, len);
+        let mut spilling = Queues::new(2, n, 3, 8);
+        for _ in 0..60 {
+            let lane = rng.below(2) as usize;
+            let first = rng.below(len as u64) as usize;
+            let end = first + rng.below((len - first) as u64 + 1) as usize;
+            spilling.make_room(lane..lane + 1, 1, runs);
+            spilling.push_entry(lane, first as u64 | (end as u64) << 32);
+            for k in first..end {
+                events.push(lane, u32::from(targets[k]), weights[k]);
+            }
+        }
+        for lane in 0..2 {
+            let (mut a, mut b) = (vec![0.5f32; n], vec![0.5f32; n]);
+            let mut sums = vec![0.0; n];
+            events.sum_into(lane, &mut sums, &mut a, Entries::Events);
+            spilling.sum_into(lane, &mut sums, &mut b, runs);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "lane {lane}");
+        }
+        assert!(
+            spilling.dense.iter().all(|(d, _)| d.len() == n),
+            "both spilled"
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use super::runs::DelayRuns;
+
 /// Each synapse's delay in ticks, beside the targets: one byte each while every delay fits
 /// in one (255 ticks, 25.5 ms at 0.1 ms: the microcircuit's and CUBA's delays), two bytes
 /// otherwise. Empty: every delay is one tick.
@@ -340,6 +342,25 @@ impl SynapseTable {
     /// Whether every synapse carries its own weight.
     pub(crate) fn has_weights(&self) -> bool {
         !self.weights.is_empty()
+    }
+
+    /// Whether every synapse carries its own delay.
+    pub(crate) fn has_delays(&self) -> bool {
+        !self.delays.is_empty()
+    }
+
+    /// The table's runs of consecutive synapses with one delay, row by row (a table with
+    /// delays): few when each row is sorted by delay.
+    pub(super) fn delay_runs(&self) -> DelayRuns {
+        match &self.delays {
+            Delays::Narrow(d) => DelayRuns::of(&self.offsets, |k| u16::from(d[k])),
+            Delays::Wide(d) => DelayRuns::of(&self.offsets, |k| d[k]),
+        }
+    }
+
+    /// Every synapse's target and weight (a table with weights), to read runs from.
+    pub(super) fn all_weighted(&self) -> (TargetRow<'_>, &[f32]) {
+        (self.targets.row(0..self.targets.len()), &self.weights)
     }
 
     /// Bytes the table holds.
