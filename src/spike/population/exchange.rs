@@ -10,6 +10,8 @@ impl Population {
     /// Keeps the tick's spikes for the window, and sends the window when the tick ends it
     /// (and is not the run's last), marked if a stop was asked for.
     pub(super) fn close_window(&mut self, ctx: &mut Context<'_, Message>, d: u64) {
+        // Read before the ring is borrowed: a sent window's mark.
+        let stop = self.stop_requested();
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
@@ -19,10 +21,6 @@ impl Population {
         if !(self.tick + 1).is_multiple_of(d) || last {
             return;
         }
-        let stop = self
-            .stop
-            .as_ref()
-            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
         if stop {
             ring.own[0] |= STOP_BIT;
         }

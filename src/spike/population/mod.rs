@@ -351,11 +351,7 @@ impl Population {
             }
             let last = self.tick + 1 == self.ticks;
             if !last {
-                let stop = self
-                    .stop
-                    .as_ref()
-                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
-                if stop {
+                if self.stop_requested() {
                     self.fired.push(STOP_BIT);
                     self.stopping = true;
                 }
@@ -451,6 +447,12 @@ impl Population {
             }
         }
         true
+    }
+
+    /// Whether a stop was asked for (Ctrl-C).
+    fn stop_requested(&self) -> bool {
+        let flag = self.stop.as_deref();
+        flag.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Ends the run at the current tick (a stop request).
