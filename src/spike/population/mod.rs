@@ -155,7 +155,16 @@ impl Population {
 
     /// Exchanges spikes once per window of `window` ticks (every synapse's delay is at least
     /// `window`, at most `max_delay`) instead of every tick; the synapse table carries delays.
-    pub(crate) fn with_windows(mut self, window: u64, max_delay: u64) -> Self {
+    pub(crate) fn with_windows(self, window: u64, max_delay: u64) -> Self {
+        // Weights that do not move are read when the input falls due: a spike queues one
+        // entry per run of one delay, not one per synapse.
+        let runs = self.plastic.is_none() && self.synapses.has_weights();
+        self.with_ring(window, max_delay, runs)
+    }
+
+    /// [`Population::with_windows`], queueing runs of one delay if `runs` (and the table has
+    /// delays), else each synapse's event.
+    fn with_ring(mut self, window: u64, max_delay: u64, runs: bool) -> Self {
         self.ring = Some(DelayRing::new(
             (self.range.len(), self.synapses.longest_row()),
             self.shard,
@@ -164,10 +173,7 @@ impl Population {
             // Weighted synapses of a network without shared couplings (the microcircuit)
             // share one current; CUBA's keep an excitatory and an inhibitory one.
             self.synapses.has_weights() && self.coupling.excitatory == 0,
-            // Weights that do not move are read when the input falls due: a spike queues
-            // one entry per run of one delay, not one per synapse.
-            (self.plastic.is_none() && self.synapses.has_weights() && self.synapses.has_delays())
-                .then(|| self.synapses.delay_runs()),
+            (runs && self.synapses.has_delays()).then(|| self.synapses.delay_runs()),
         ));
         self
     }
