@@ -236,13 +236,13 @@ impl Entries<'_> {
     }
 }
 
-/// Every slot's events in arrival order, in one buffer (a lane of `cap` events per slot and
-/// current): each synapse's target (local, low word) and weight (mV, its bits in the high
-/// word), one store an event. Before a spike is queued, a lane that its row could take past
-/// `limit` events (a burst of activity) spills them into a dense row of its own, in order,
-/// and goes on from there: memory stays bounded, the sums are the same, and queueing an event
-/// checks nothing but the buffer's bound. The buffer is zeroed lazily by the system, so only
-/// the pages a lane has reached are resident.
+/// Every slot's entries in arrival order, in one buffer (a lane of `cap` entries per slot and
+/// current), one store an entry: each synapse's target (local, low word) and weight (mV, its
+/// bits in the high word), or each run of synapses ([`Entries`]). Before a spike is queued,
+/// a lane that its row could take past `limit` entries (a burst of activity) spills them into
+/// a dense row of its own, in order, and goes on from there: memory stays bounded, the sums
+/// are the same, and queueing an entry checks nothing but the buffer's bound. The buffer is
+/// zeroed lazily by the system, so only the pages a lane has reached are resident.
 #[derive(Debug)]
 struct Queues {
     events: Vec<u64>,
