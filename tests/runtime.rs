@@ -488,3 +488,108 @@ fn the_inline_executor_is_deterministic() {
     assert!(a.iter().map(Vec::len).sum::<usize>() > 2_000);
     assert_eq!(a, run(), "same network, same messages, same order");
 }
+
+/// Sends `rounds` blocks of five numbers to edge 0 (C), each followed by one to edge 1 (B);
+/// numbers count up across both edges.
+struct Fanner {
+    rounds: u64,
+}
+
+impl Actor<Msg> for Fanner {
+    fn started(&mut self, ctx: &mut Context<'_, Msg>) -> Flow {
+        let mut seq = 0;
+        for _ in 0..self.rounds {
+            for _ in 0..5 {
+                ctx.send(0, msg(seq));
+                seq += 1;
+            }
+            ctx.send(1, msg(seq));
+            seq += 1;
+        }
+        Flow::Stop
+    }
+    fn handle(&mut self, _: Msg, _: &mut Context<'_, Msg>) -> Flow {
+        Flow::Continue
+    }
+}
+
+/// Echoes each number to edge 0 as an error message.
+struct Echo;
+
+impl Actor<Msg> for Echo {
+    fn handle(&mut self, m: Msg, ctx: &mut Context<'_, Msg>) -> Flow {
+        let echo = Msg {
+            kind: MessageKind::Error,
+            ..m
+        };
+        ctx.send(0, echo);
+        Flow::Continue
+    }
+}
+
+/// Checks that an echo of number `v` comes after the number sent just before `v` (causal
+/// order); stops everything after `rounds` echoes and every number.
+struct CausalCheck {
+    last: Option<u64>,
+    echoes: u64,
+    numbers: u64,
+    rounds: u64,
+}
+
+impl Actor<Msg> for CausalCheck {
+    fn handle(&mut self, m: Msg, _: &mut Context<'_, Msg>) -> Flow {
+        if m.kind == MessageKind::Error {
+            let before = self.last.unwrap_or(0);
+            assert!(
+                before + 1 >= m.value,
+                "echo of {} before {}",
+                m.value,
+                m.value - 1
+            );
+            self.echoes += 1;
+        } else {
+            self.last = Some(m.value);
+            self.numbers += 1;
+        }
+        if self.echoes == self.rounds && self.numbers == 5 * self.rounds {
+            Flow::StopAll
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// A sends to C, then to B, and B's answer goes to C: C always has A's message first, with
+/// the three on three workers (a handler's sends to one worker go as one batch) and on every
+/// executor.
+#[test]
+fn causal_order_holds_across_three_workers() {
+    let rounds = 2_000;
+    for executor in Executor::ALL {
+        let mut net = Network::new();
+        let a = net.add("a", Fanner { rounds });
+        let c = net.add(
+            "c",
+            CausalCheck {
+                last: None,
+                echoes: 0,
+                numbers: 0,
+                rounds,
+            },
+        );
+        let b = net.add("b", Echo);
+        net.connect(a, c);
+        net.connect(a, b);
+        net.connect(b, c);
+        for (id, worker) in [(a.index(), 0), (b.index(), 1), (c.index(), 2)] {
+            net.place(id, worker);
+        }
+        let rt = Runtime::new(RuntimeConfig {
+            executor,
+            workers: 3,
+            ..RuntimeConfig::default()
+        });
+        let r = rt.run(net).unwrap_or_else(|e| panic!("{executor:?}: {e}"));
+        assert_eq!(r.actor(c).echoes, rounds, "{executor:?}");
+    }
+}

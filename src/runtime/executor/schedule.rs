@@ -7,11 +7,16 @@
 //!
 //! - A send to an actor on the same worker is a push on that actor's local queue (a
 //!   `VecDeque`) and a mark in the ready queue: no channel, no wake-up, no atomic.
-//! - A send to an actor on another worker is one push (unbatched) on that worker's inbound
-//!   queue: one unbounded MPSC queue per worker, which the worker drains into its local
-//!   queues when it has no ready actor and every [`DRAIN_EVERY`] turns. One FIFO queue per
+//! - A send to an actor on another worker goes on that worker's inbound queue: one unbounded
+//!   MPSC queue per worker, which the worker drains into its local queues when it has no
+//!   ready actor and every [`DRAIN_EVERY`] turns. A handler's sends to one worker go as one
+//!   batch (one push however many: a neuron's spike to its targets there), pushed when its
+//!   sends turn to another worker and when the handler's delivery ends, before any other
+//!   handler runs here. Pushes keep the order of the sends and one FIFO queue per
 //!   destination keeps per-edge order and causal order across workers (if A sends to C, then
-//!   to B, and B then sends to C, C's queue holds A's message first).
+//!   to B, and B then sends to C, C's queue holds A's message first). A worker keeps the
+//!   emptied batches it received (up to [`SPARE_MAX`]) to send its own in, so a steady
+//!   exchange allocates nothing.
 //! - Backpressure: none. Queues are unbounded (a worker serves many actors: a send that
 //!   waited for room could wait on itself), so a sender never blocks and the schedule cannot
 //!   deadlock on a full queue; a producer that outpaces its consumer grows its queue instead.
@@ -81,6 +86,8 @@ const DRAIN_EVERY: u32 = 32;
 /// Most inbound items moved into local queues per drain (a worker flooded by others still
 /// serves its own actors).
 const DRAIN_MAX: usize = 4096;
+/// Most emptied batches a worker keeps to send its own in.
+const SPARE_MAX: usize = 64;
 
 /// Who runs a worker and who watches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +106,8 @@ pub(super) enum Mode {
 pub(super) enum Inbound<M> {
     /// A message for resident `to` (its index on the worker).
     Msg(u32, Envelope<M>),
+    /// Messages of one handler for residents here, in the order they were sent.
+    Batch(Vec<(u32, Envelope<M>)>),
     /// Look at the stop flag.
     Wake,
 }
@@ -197,6 +206,11 @@ pub(super) struct Worker<M: Payload> {
     /// inside the turn that asked for it), so that thousands of small actors do not each keep
     /// a buffer sized for their largest burst.
     outboxes: Vec<Vec<(usize, M)>>,
+    /// The delivering handler's messages to worker `pending_to` not yet pushed.
+    pending: Vec<(u32, Envelope<M>)>,
+    pending_to: usize,
+    /// Emptied batches from other workers, to send this worker's in.
+    spare: Vec<Vec<(u32, Envelope<M>)>>,
 }
 
 impl<M: Payload> Worker<M> {
@@ -242,6 +256,9 @@ impl<M: Payload> Worker<M> {
             spin: SPIN_MAX,
             patience: PATIENCE_MAX,
             outboxes: Vec::new(),
+            pending: Vec::new(),
+            pending_to: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -340,10 +357,41 @@ impl<M: Payload> Worker<M> {
             if w as usize == self.index {
                 self.enqueue(t as usize, env);
             } else {
-                // Fails only if that worker has finished (every resident stopped).
-                let _ = self.shared.inbound[w as usize].send(Inbound::Msg(t, env));
+                self.hold(w as usize, t, env);
             }
         }
+        if !self.pending.is_empty() {
+            self.push_pending();
+        }
+    }
+
+    /// Holds a message for resident `t` of worker `w` until the handler's delivery ends or
+    /// its sends turn to another worker.
+    #[inline(never)]
+    fn hold(&mut self, w: usize, t: u32, env: Envelope<M>) {
+        if self.pending_to != w {
+            self.push_pending();
+            self.pending_to = w;
+        }
+        self.pending.push((t, env));
+    }
+
+    /// Pushes the pending messages to their worker: one alone as it is, more as a batch.
+    #[inline(never)]
+    fn push_pending(&mut self) {
+        let item = match self.pending.len() {
+            0 => return,
+            1 => match self.pending.pop() {
+                Some((t, env)) => Inbound::Msg(t, env),
+                None => return,
+            },
+            _ => {
+                let next = self.spare.pop().unwrap_or_default();
+                Inbound::Batch(std::mem::replace(&mut self.pending, next))
+            }
+        };
+        // Fails only if that worker has finished (every resident stopped).
+        let _ = self.shared.inbound[self.pending_to].send(item);
     }
 
     /// Worker tick `tick`: every live ticked resident, in id order, handles the mail queued
@@ -411,8 +459,17 @@ impl<M: Payload> Worker<M> {
 
     /// A message from another worker into its resident's queue.
     fn arrive(&mut self, item: Inbound<M>) {
-        if let Inbound::Msg(t, env) = item {
-            self.enqueue(t as usize, env);
+        match item {
+            Inbound::Msg(t, env) => self.enqueue(t as usize, env),
+            Inbound::Batch(mut batch) => {
+                for (t, env) in batch.drain(..) {
+                    self.enqueue(t as usize, env);
+                }
+                if self.spare.len() < SPARE_MAX {
+                    self.spare.push(batch);
+                }
+            }
+            Inbound::Wake => {}
         }
     }
 
