@@ -10,13 +10,10 @@
 //! - A send to an actor on another worker goes on that worker's inbound queue: one unbounded
 //!   MPSC queue per worker, which the worker drains into its local queues when it has no
 //!   ready actor and every [`DRAIN_EVERY`] turns. A handler's sends to one worker go as one
-//!   batch (one push however many: a neuron's spike to its targets there), pushed when its
-//!   sends turn to another worker and when the handler's delivery ends, before any other
-//!   handler runs here. Pushes keep the order of the sends and one FIFO queue per
-//!   destination keeps per-edge order and causal order across workers (if A sends to C, then
-//!   to B, and B then sends to C, C's queue holds A's message first). A worker keeps the
-//!   emptied batches it received (up to [`SPARE_MAX`]) to send its own in, so a steady
-//!   exchange allocates nothing.
+//!   push (a batch), made when its sends turn to another worker or its delivery ends: pushes
+//!   keep the order of the sends, so per-edge order and causal order hold across workers (if
+//!   A sends to C, then to B, and B then sends to C, C's queue holds A's message first).
+//!   Emptied batches received (up to [`SPARE_MAX`]) carry the worker's own: no allocation.
 //! - Backpressure: none. Queues are unbounded (a worker serves many actors: a send that
 //!   waited for room could wait on itself), so a sender never blocks and the schedule cannot
 //!   deadlock on a full queue; a producer that outpaces its consumer grows its queue instead.

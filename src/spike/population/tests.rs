@@ -2,6 +2,19 @@
 use super::*;
 use crate::spike::lif::tests::above_threshold;
 
+/// Advances a shard with no other shard and no edges; returns whether it ran to the end.
+fn run_alone(shard: &mut Population) -> bool {
+    let (mut outbox, mut tick, mut sleep) = (Vec::new(), None, None);
+    let mut ctx = Context {
+        outbox: &mut outbox,
+        edges: 0,
+        id: 0,
+        worker_tick: &mut tick,
+        sleep: &mut sleep,
+    };
+    shard.advance(&mut ctx)
+}
+
 /// A spike fired at tick `f` (time stamp: the end of tick `f`) through a synapse of delay
 /// `d` reaches its target's current at the end of tick `f + d`, as in NEST's `iaf_psc_exp`,
 /// so it first moves the membrane in tick `f + d + 1`: neuron 0 fires at tick 0; neuron 1,
@@ -21,15 +34,7 @@ fn a_delayed_spike_lands_exactly_delay_ticks_later() {
     let prop = above_threshold().propagator();
     let mut shard =
         Population::new(0, &ranges, state, prop, table, coupling, 12).with_windows(4, 4);
-    let (mut outbox, mut tick, mut sleep) = (Vec::new(), None, None);
-    let mut ctx = Context {
-        outbox: &mut outbox,
-        edges: 0,
-        id: 0,
-        worker_tick: &mut tick,
-        sleep: &mut sleep,
-    };
-    assert!(shard.advance(&mut ctx), "one shard runs to the end alone");
+    assert!(run_alone(&mut shard), "one shard runs to the end alone");
     assert_eq!(shard.raster, vec![(0, 0), (5, 1)]);
     assert_eq!(shard.synaptic_events, 1);
 }
@@ -75,15 +80,7 @@ fn runs_of_one_delay_give_the_spikes_of_synapse_by_synapse() {
         let ranges = vec![Range { start: 0, end: n }];
         let mut shard =
             Population::new(0, &ranges, state, prop, table, coupling, 1000).with_ring(2, 10, runs);
-        let (mut outbox, mut tick, mut sleep) = (Vec::new(), None, None);
-        let mut ctx = Context {
-            outbox: &mut outbox,
-            edges: 0,
-            id: 0,
-            worker_tick: &mut tick,
-            sleep: &mut sleep,
-        };
-        assert!(shard.advance(&mut ctx));
+        assert!(run_alone(&mut shard));
         (shard.raster, shard.synaptic_events)
     };
     let events = run(false, false);
