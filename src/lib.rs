@@ -24,7 +24,7 @@
 //!   (tokio, threads, and the local scheduler that inline and pinned share), `cell` (a
 //!   running actor), `progress` (what an actor tells its supervisor), `supervisor` (panics,
 //!   stalls, stop requests), `traffic` (per-edge counters), `trace_log` (sampled events,
-//!   Chrome trace), `faults` (on edges), `memory` (resident, peak and available memory).
+//!   Chrome trace), `faults` (on edges), `memory` (resident, peak and available memory; a prefetch hint).
 //! - [`run_error`]: why a run of an actor network failed: the runtime's errors or the run's
 //!   own (interrupted, restore, ranks, conservation), for `learn`, `spike` and `experiment`.
 //! - [`cluster`]: one network over several processes (MPI ranks): `ranks` (the handle a run

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::runtime::actor::{Actor, Context, Flow};
 use crate::runtime::mailbox::{ActorRef, Item, SupervisorTx};
+use crate::runtime::memory::prefetch;
 use crate::runtime::payload::{Control, Label, Payload};
 use crate::runtime::progress::{Event, ProgressRef};
 use crate::runtime::trace_log::TraceEvent;
@@ -26,23 +27,25 @@ pub(crate) const NOT_SAMPLED: u64 = u64::MAX;
 
 /// A running actor with everything its executor loop needs. Laid out hot fields first, on a
 /// cache-line boundary: a worker tick reads the first line only (actor, edge count, id, tick
-/// request), so stepping thousands of small actors touches one line of each.
+/// request), and a message also counts itself there, so stepping thousands of small actors
+/// touches one line of each, and handling a message one line and the start of the next
+/// (the progress board's entry).
 #[repr(C, align(64))]
 pub(crate) struct Cell<M: Payload> {
     pub(crate) actor: Box<dyn Actor<M>>,
     /// The actor id at the end of each out-edge.
-    pub(crate) targets: Vec<u32>,
+    pub(crate) targets: Box<[u32]>,
     pub(crate) id: usize,
     /// A worker tick the last handler asked for ([`Context::tick_worker`]).
     pub(crate) worker_tick: Option<u64>,
+    /// Data messages handled (independent of the traffic counters).
+    pub(crate) received: u64,
+    pub(crate) progress: ProgressRef,
     pub(crate) outbox: Vec<(usize, M)>,
     pub(crate) counters: EdgeCounters,
     pub(crate) sent: u64,
     /// 1 in `sample` sent messages is stamped for the event log; 0: none.
     pub(crate) sample: u64,
-    /// Data messages handled (independent of the traffic counters).
-    pub(crate) received: u64,
-    pub(crate) progress: ProgressRef,
     /// Out-edge addresses (empty on the pinned executor, which delivers by `targets`).
     pub(crate) edges: Vec<ActorRef<Envelope<M>>>,
     /// Own address, to read the mailbox depth when a sampled message arrives.
@@ -217,6 +220,23 @@ impl<M: Payload> Cell<M> {
                 Step::Failed
             }
         }
+    }
+
+    /// Hints that this cell's first two lines (everything a handler call reads of it) will
+    /// be used soon.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self) {
+        let at = (self as *const Self).cast::<u8>();
+        prefetch(at);
+        prefetch(at.wrapping_add(64));
+    }
+
+    /// Hints that this cell's actor and progress entry will be used soon (the cell's first
+    /// lines should be in cache: they point to them).
+    #[inline(always)]
+    pub(crate) fn prefetch_actor(&self) {
+        prefetch((&*self.actor as *const dyn Actor<M>).cast::<u8>());
+        prefetch((&*self.progress as *const crate::runtime::progress::Progress).cast::<u8>());
     }
 
     /// Counts a message on `edge` and puts it in an envelope (stamped if sampled).

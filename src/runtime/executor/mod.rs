@@ -16,7 +16,9 @@
 //! the inline executor detects deadlocks itself and reads the supervisor's panic reports.
 
 mod calendar;
+mod idle;
 mod inline;
+mod mail;
 mod pinned;
 mod schedule;
 mod threads;

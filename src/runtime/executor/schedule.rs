@@ -5,8 +5,9 @@
 //! executor is one worker with every actor, on the calling thread ([`Mode::Inline`]); the
 //! pinned executor runs one per thread ([`Mode::Pinned`]).
 //!
-//! - A send to an actor on the same worker is a push on that actor's local queue (a
-//!   `VecDeque`) and a mark in the ready queue: no channel, no wake-up, no atomic.
+//! - A send to an actor on the same worker is a push on that actor's local queue (a list
+//!   in the worker's slab, [`Mailboxes`]) and a mark in the ready queue: no channel, no
+//!   wake-up, no atomic.
 //! - A send to an actor on another worker goes on that worker's inbound queue: one unbounded
 //!   MPSC queue per worker, which the worker drains into its local queues when it has no
 //!   ready actor and every [`DRAIN_EVERY`] turns. A handler's sends to one worker go as one
@@ -17,23 +18,9 @@
 //! - Backpressure: none. Queues are unbounded (a worker serves many actors: a send that
 //!   waited for room could wait on itself), so a sender never blocks and the schedule cannot
 //!   deadlock on a full queue; a producer that outpaces its consumer grows its queue instead.
-//! - An idle pinned worker (nothing ready, nothing inbound) spins on
-//!   [`std::hint::spin_loop`], checking its inbound queue, for at most its spin budget
-//!   (bounded by the clock, not by a count, so it means the same on every CPU), then blocks on
-//!   it (crossbeam parks the thread; a sender unparks it) for at most [`PARK_MAX`]. The budget
-//!   adapts, as an adaptive mutex does: a spin that caught a message doubles it (up to
-//!   [`SPIN_MAX`]), a spin that ended in a park halves it (down to [`SPIN_MIN`]). Lockstep
-//!   work whose partner answers within microseconds (a CUBA tick split over two workers is
-//!   10-30 us per half) hands over within the spin and never pays a park and wake-up (10-50 us
-//!   on a VM); when the partner is not running (another process has the core) the spins fail,
-//!   the budget falls to [`SPIN_MIN`] and the worker gives its core back almost at once.
-//!   Between the spin and the park the worker waits politely for up to its patience
-//!   ([`PATIENCE_MAX`], halved by a wait that ended in a park, doubled by one that did not):
-//!   it checks its queue and yields its core to any thread that wants it, so work whose
-//!   partner answers within a few hundred microseconds (a PC inference step split over two
-//!   workers) hands over without a park, and without the wake-up system call each park costs
-//!   its waker (a third of a PC worker's time before), while another process's threads still
-//!   get the core. An
+//! - An idle pinned worker (nothing ready, nothing inbound) spins, then waits politely, then
+//!   blocks on its inbound queue, with budgets that adapt to how soon mail came before
+//!   ([`Idle`]). An
 //!   inline worker has nobody to wait for: nothing ready means the run is over (every actor
 //!   stopped, or a deadlock, which its executor reports as a stall).
 //! - Worker ticks ([`crate::runtime::actor::Context::tick_worker`]): the worker steps its
@@ -57,27 +44,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::calendar::{Calendar, DueSet};
+use super::idle::Idle;
+use super::mail::Mailboxes;
 use crate::runtime::cell::{Cell, Envelope, Step};
 use crate::runtime::mailbox::{Item, RecvTimeoutError, WorkerRx, WorkerTx};
 use crate::runtime::payload::{Control, Payload};
 use crate::runtime::progress::Event;
 
-/// Longest an idle worker spins before it blocks: long enough to catch the other half of a
-/// lockstep tick (a park and wake-up costs 10-50 us on a VM, as much as the tick itself),
-/// short enough that a worker with nothing to do gives its core back within 50 us.
-pub(crate) const SPIN_MAX: Duration = Duration::from_micros(50);
-/// Shortest spin budget (where it falls when spins keep ending in a park).
-pub(crate) const SPIN_MIN: Duration = Duration::from_micros(1);
-/// Longest an idle worker waits politely (checking its queue, yielding its core) after its
-/// spin and before it parks.
-pub(crate) const PATIENCE_MAX: Duration = Duration::from_micros(500);
-/// Shortest polite wait (where it falls when waits keep ending in a park).
-pub(crate) const PATIENCE_MIN: Duration = Duration::from_micros(5);
-/// Spin iterations between two reads of the clock.
-const SPIN_CHECK: u32 = 64;
 /// Longest a blocked worker sleeps before it looks at the stop flag again (a safety net: a
 /// stop also wakes every worker through its inbound queue).
-pub(crate) const PARK_MAX: Duration = Duration::from_millis(100);
+const PARK_MAX: Duration = Duration::from_millis(100);
 /// A busy pinned worker drains its inbound queue at least once every this many turns.
 const DRAIN_EVERY: u32 = 32;
 /// Most inbound items moved into local queues per drain (a worker flooded by others still
@@ -85,6 +61,9 @@ const DRAIN_EVERY: u32 = 32;
 const DRAIN_MAX: usize = 4096;
 /// Most emptied batches a worker keeps to send its own in.
 const SPARE_MAX: usize = 64;
+/// How many residents ahead of the one ticked a worker tick fetches the cell of (and half as
+/// many ahead, its actor).
+const CELLS_AHEAD: usize = 4;
 
 /// Who runs a worker and who watches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,7 +152,7 @@ pub(super) struct Worker<M: Payload> {
     inbound: WorkerRx<Inbound<M>>,
     /// Residents, in id order.
     cells: Vec<Cell<M>>,
-    queues: Vec<VecDeque<Envelope<M>>>,
+    queues: Mailboxes<Envelope<M>>,
     live: Vec<bool>,
     live_count: usize,
     /// Residents in `ready` (and, for good, the ticked ones, whose mail waits for their tick).
@@ -195,10 +174,8 @@ pub(super) struct Worker<M: Payload> {
     calendar: Calendar,
     /// A worker tick is running (a request from a ticked actor is ignored).
     ticking: bool,
-    /// How long the next idle spell spins before parking (adaptive, see `idle`).
-    spin: Duration,
-    /// How long the next idle spell waits politely after its spin (adaptive, see `idle`).
-    patience: Duration,
+    /// How the next idle spell waits before it parks.
+    idle: Idle,
     /// The outboxes handlers here write into (one per level of nesting: a worker tick runs
     /// inside the turn that asked for it), so that thousands of small actors do not each keep
     /// a buffer sized for their largest burst.
@@ -208,6 +185,8 @@ pub(super) struct Worker<M: Payload> {
     pending_to: usize,
     /// Emptied batches from other workers, to send this worker's in.
     spare: Vec<Vec<(u32, Envelope<M>)>>,
+    /// The residents of the running worker tick, in id order.
+    order: Vec<u32>,
 }
 
 impl<M: Payload> Worker<M> {
@@ -236,7 +215,7 @@ impl<M: Payload> Worker<M> {
             shared,
             inbound,
             cells,
-            queues: (0..k).map(|_| VecDeque::new()).collect(),
+            queues: Mailboxes::new(k),
             live: vec![true; k],
             live_count: k,
             queued,
@@ -250,12 +229,12 @@ impl<M: Payload> Worker<M> {
             wake: vec![0; k],
             calendar: Calendar::default(),
             ticking: false,
-            spin: SPIN_MAX,
-            patience: PATIENCE_MAX,
+            idle: Idle::default(),
             outboxes: Vec::new(),
             pending: Vec::new(),
             pending_to: 0,
             spare: Vec::new(),
+            order: Vec::new(),
         }
     }
 
@@ -307,7 +286,7 @@ impl<M: Payload> Worker<M> {
         if !self.live[l] {
             return;
         }
-        let Some(env) = self.queues[l].pop_front() else {
+        let Some(env) = self.queues.pop(l) else {
             return;
         };
         let step = self.turn(l, Some(Item::Data(env)));
@@ -323,7 +302,7 @@ impl<M: Payload> Worker<M> {
     /// The messages still queued for resident `l`, as a sampled message logs them (inline
     /// only: see [`Mode`]).
     fn behind(&self, l: usize) -> Option<usize> {
-        (self.mode == Mode::Inline).then(|| self.queues[l].len())
+        (self.mode == Mode::Inline).then(|| self.queues.len(l))
     }
 
     /// Runs one handler of resident `l` and delivers its sends (after the worker tick the
@@ -408,13 +387,28 @@ impl<M: Payload> Worker<M> {
         let mut due = std::mem::take(&mut self.due);
         self.calendar
             .take_due(tick, &self.wake, &self.live, &mut due);
+        // In id order; the cells (then their actors) a few residents ahead are fetched while
+        // this one runs: thousands of small residents have left the cache since their last
+        // tick.
+        let mut order = std::mem::take(&mut self.order);
         let mut word = 0;
         while let Some(l) = due.pop_first(&mut word) {
+            order.push(l as u32);
+        }
+        for k in 0..order.len() {
             if self.stopping {
                 break;
             }
-            self.tick_resident(l, tick, &mut outbox);
+            if let Some(&n) = order.get(k + CELLS_AHEAD) {
+                self.cells[n as usize].prefetch();
+            }
+            if let Some(&n) = order.get(k + CELLS_AHEAD / 2) {
+                self.cells[n as usize].prefetch_actor();
+            }
+            self.tick_resident(order[k] as usize, tick, &mut outbox);
         }
+        order.clear();
+        self.order = order;
         due.clear();
         self.due = due;
         self.outboxes.push(outbox);
@@ -425,7 +419,7 @@ impl<M: Payload> Worker<M> {
     /// again at the next tick, or at the one it asked to sleep until.
     fn tick_resident(&mut self, l: usize, tick: u64, outbox: &mut Vec<(usize, M)>) {
         while self.live[l] && !self.stopping {
-            let Some(env) = self.queues[l].pop_front() else {
+            let Some(env) = self.queues.pop(l) else {
                 break;
             };
             let behind = self.behind(l);
@@ -476,7 +470,7 @@ impl<M: Payload> Worker<M> {
         if !self.live[t] {
             return;
         }
-        self.queues[t].push_back(env);
+        self.queues.push(t, env);
         if self.is_ticked[t] {
             self.due_next.insert(t);
         } else if !self.queued[t] {
@@ -495,45 +489,17 @@ impl<M: Payload> Worker<M> {
         }
     }
 
-    /// Nothing to do: spin for at most the spin budget, then wait politely (yielding the core)
-    /// for at most the patience, then block on the inbound queue. The budget doubles after a
-    /// spin that caught something and halves after one that did not; the patience likewise.
+    /// Nothing to do: spin, then wait politely ([`Idle::wait`]), then block on the inbound
+    /// queue for at most [`PARK_MAX`].
     fn idle(&mut self) {
-        let start = Instant::now();
-        loop {
-            for _ in 0..SPIN_CHECK {
-                if self.woken() {
-                    self.spin = (self.spin * 2).min(SPIN_MAX);
-                    return;
-                }
-                std::hint::spin_loop();
-            }
-            if start.elapsed() >= self.spin {
-                break;
-            }
+        let (inbound, shared) = (&self.inbound, &self.shared);
+        if self.idle.wait(|| !inbound.is_empty() || shared.stopped()) {
+            return;
         }
-        self.spin = (self.spin / 2).max(SPIN_MIN);
-        let polite = Instant::now();
-        while polite.elapsed() < self.patience {
-            for _ in 0..SPIN_CHECK {
-                if self.woken() {
-                    self.patience = (self.patience * 2).min(PATIENCE_MAX);
-                    return;
-                }
-                std::hint::spin_loop();
-            }
-            std::thread::yield_now();
-        }
-        self.patience = (self.patience / 2).max(PATIENCE_MIN);
         match self.inbound.recv_timeout(PARK_MAX) {
             Ok(item) => self.arrive(item),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
-    }
-
-    /// Whether an idle worker has something to look at: mail, or the stop.
-    fn woken(&self) -> bool {
-        !self.inbound.is_empty() || self.shared.stopped()
     }
 
     /// Acts on what a turn of resident `l` returned: unless it goes on, the actor stops (its
@@ -560,7 +526,7 @@ impl<M: Payload> Worker<M> {
         }
         self.live[l] = false;
         self.live_count -= 1;
-        self.queues[l] = VecDeque::new();
+        self.queues.clear(l);
         let cell = &mut self.cells[l];
         if !matches!(step, Step::Failed) {
             cell.actor.stopped();
@@ -574,7 +540,7 @@ impl<M: Payload> Worker<M> {
     fn live_depths(&self) -> Vec<(usize, usize)> {
         (0..self.cells.len())
             .filter(|&l| self.live[l])
-            .map(|l| (self.cells[l].id, self.queues[l].len()))
+            .map(|l| (self.cells[l].id, self.queues.len(l)))
             .collect()
     }
 

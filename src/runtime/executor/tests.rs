@@ -414,3 +414,20 @@ fn a_sleeping_ticked_actor_is_skipped_until_its_tick_or_its_mail() {
         );
     }
 }
+
+/// What a handler call reads of its cell on every message (actor, edges, id, tick request,
+/// the count it adds to) lies in the cell's first cache line, which the worker fetches ahead.
+#[test]
+fn a_cells_hot_fields_share_its_first_line() {
+    use crate::runtime::cell::Cell;
+    use std::mem::{offset_of, size_of};
+    let ends = [
+        offset_of!(Cell<M>, actor) + size_of::<Box<dyn Actor<M>>>(),
+        offset_of!(Cell<M>, targets) + size_of::<Box<[u32]>>(),
+        offset_of!(Cell<M>, id) + size_of::<usize>(),
+        offset_of!(Cell<M>, worker_tick) + size_of::<Option<u64>>(),
+        offset_of!(Cell<M>, received) + size_of::<u64>(),
+    ];
+    assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");
+    assert!(offset_of!(Cell<M>, progress) < 128);
+}

@@ -15,6 +15,7 @@
 use super::runs::DelayRuns;
 use super::synapses::{DelayRow, TargetRow};
 use crate::message::Spikes;
+use crate::runtime::memory::prefetch;
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifState;
 use crate::spike::plasticity::SparsePlasticity;
@@ -389,18 +390,6 @@ const SPILL_PER_NEURON: usize = 4;
 
 /// Events ahead of a queue's end whose line is fetched before it is written.
 const TAIL_AHEAD: usize = 16;
-
-/// Hints that the cache line at `p` will be used soon (nothing off x86-64).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// Where a spike sent at one tick lands in the ring, per delay.
 #[derive(Clone, Copy)]
