@@ -55,36 +55,43 @@ impl TickProtocol {
     }
 }
 
+/// What every neuron actor of a network shares (read-only): the propagator, how a spike acts
+/// on its targets, and how many ticks the run lasts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NeuronShared {
+    pub(crate) prop: Propagator,
+    /// Ticks to compute.
+    pub(crate) ticks: u64,
+    /// How a spike acts on its targets.
+    pub(crate) coupling: Coupling,
+}
+
 /// One neuron as an actor: its own LIF state; out-edges to its targets (then, with message
 /// ticks, the clock). Worker ticks call [`Actor::tick`]; message ticks come as `Tick`
 /// messages and are answered with a report.
 ///
-/// Laid out in declaration order on a cache-line boundary: a tick without a spike reads and
-/// writes the first line only (state, the shared propagator, tick counters, early spikes).
+/// Laid out in declaration order on a cache-line boundary: a tick, and a spike received, read
+/// and write the first line only (state, what the network shares, tick counter, early spikes,
+/// plastic synapses if any, events received).
 #[repr(C, align(64))]
 pub struct NeuronActor {
     state: LifNeuron,
-    prop: Arc<Propagator>,
+    shared: Arc<NeuronShared>,
     /// The next tick to compute.
     next: u64,
-    ticks: u64,
     /// Spikes of tick `next` that came before this neuron computed it (excitatory, inhibitory).
     early: (u32, u32),
+    /// Plastic incoming synapses, if any learn.
+    plastic: Option<Box<PlasticInputs>>,
     index: u32,
-    /// Spikes from neurons below this index are excitatory.
-    excitatory: u32,
-    we_mv: f32,
-    wi_mv: f32,
-    /// Spikes fired over the run.
-    pub spikes: u64,
     /// Spikes received (each one synaptic event).
     pub synaptic_events: u64,
+    /// Spikes fired over the run.
+    pub spikes: u64,
     /// Ticks (below [`RASTER_TICKS`]) at which this neuron fired.
     raster: Vec<u32>,
     /// A non-finite value found in the state: (tick, what, value).
     fault: Option<(u64, &'static str, f32)>,
-    /// Plastic incoming synapses, if any learn.
-    plastic: Option<Box<PlasticInputs>>,
 }
 
 /// A neuron actor's plastic incoming synapses and the spikes waiting for them.
@@ -99,23 +106,12 @@ struct PlasticInputs {
 }
 
 impl NeuronActor {
-    /// Neuron `index`, starting at `v_mv`, for `ticks` ticks (the propagator is shared by
-    /// every neuron of the network).
-    pub(crate) fn new(
-        index: u32,
-        v_mv: f32,
-        prop: Arc<Propagator>,
-        coupling: Coupling,
-        ticks: u64,
-    ) -> Self {
+    /// Neuron `index`, starting at `v_mv` (what the network's neurons share in `shared`).
+    pub(crate) fn new(index: u32, v_mv: f32, shared: Arc<NeuronShared>) -> Self {
         NeuronActor {
             index,
-            excitatory: coupling.excitatory,
             state: LifNeuron::new(v_mv),
-            prop,
-            we_mv: coupling.we_mv,
-            wi_mv: coupling.wi_mv,
-            ticks,
+            shared,
             next: 0,
             early: (0, 0),
             spikes: 0,
@@ -139,10 +135,11 @@ impl NeuronActor {
     /// A spike of `from` fired at `tick`, through a plastic synapse or a fixed one: its
     /// weight waits for the next tick, and a plastic synapse learns from it.
     fn receive_plastic(&mut self, from: u32, tick: u64) {
-        let fixed = if from < self.excitatory {
-            self.we_mv
+        let c = self.shared.coupling;
+        let fixed = if from < c.excitatory {
+            c.we_mv
         } else {
-            self.wi_mv
+            c.wi_mv
         };
         if let Some(p) = self.plastic.as_mut() {
             let w = p.traces.pre_spike(tick, from).unwrap_or(fixed);
@@ -158,7 +155,7 @@ impl NeuronActor {
         };
         p.pending.sort_unstable_by_key(|s| s.0);
         for &(from, w) in &p.pending {
-            if from < self.excitatory {
+            if from < self.shared.coupling.excitatory {
                 self.state.ge_mv += w;
             } else {
                 self.state.gi_mv += w;
@@ -169,11 +166,12 @@ impl NeuronActor {
 
     fn receive(&mut self, from: u32, times: u32) {
         self.synaptic_events += u64::from(times);
+        let c = self.shared.coupling;
         for _ in 0..times {
-            if from < self.excitatory {
-                self.state.ge_mv += self.we_mv;
+            if from < c.excitatory {
+                self.state.ge_mv += c.we_mv;
             } else {
-                self.state.gi_mv += self.wi_mv;
+                self.state.gi_mv += c.wi_mv;
             }
         }
     }
@@ -182,10 +180,11 @@ impl NeuronActor {
     /// ticks report to the clock), then take up the spikes that came early.
     fn run_tick(&mut self, tick: u64, report: bool, ctx: &mut Context<'_, Message>) -> Flow {
         self.take_pending();
-        let fired = self.prop.step(&mut self.state);
+        let fired = self.shared.prop.step(&mut self.state);
         // A spike of the last tick is not delivered, so it learns nothing either (as in a
         // population shard).
-        if let (true, true, Some(p)) = (fired, tick + 1 < self.ticks, self.plastic.as_mut()) {
+        if let (true, true, Some(p)) = (fired, tick + 1 < self.shared.ticks, self.plastic.as_mut())
+        {
             p.traces.post_spike(tick);
         }
         let st = &self.state;
@@ -202,7 +201,7 @@ impl NeuronActor {
             if tick < RASTER_TICKS {
                 self.raster.push(tick as u32);
             }
-            if tick + 1 < self.ticks {
+            if tick + 1 < self.shared.ticks {
                 let own = Spikes::one(self.index);
                 for edge in 0..targets {
                     ctx.send(
@@ -228,7 +227,7 @@ impl NeuronActor {
             );
         }
         self.close_tick(tick);
-        if self.next == self.ticks {
+        if self.next == self.shared.ticks {
             return Flow::Stop;
         }
         Flow::Continue
@@ -246,7 +245,7 @@ impl NeuronActor {
         if self.early != (0, 0) {
             let (e, i) = std::mem::take(&mut self.early);
             self.receive(0, e);
-            self.receive(self.excitatory, i);
+            self.receive(self.shared.coupling.excitatory, i);
         }
     }
 
@@ -258,7 +257,7 @@ impl NeuronActor {
         if self.next >= until {
             return;
         }
-        let prop = *self.prop;
+        let prop = self.shared.prop;
         let mut fired = false;
         // Spikes wait only for the first tick, and only plastic synapses pend: after that
         // tick, the loop is the bare arithmetic.
@@ -286,12 +285,13 @@ impl NeuronActor {
     /// With worker ticks, a neuron that surely stays below threshold for a while asks not
     /// to be ticked until then (at the latest at the last tick, where it stops).
     fn sleep(&self, ctx: &mut Context<'_, Message>) {
-        if self.plastic.is_some() || self.next >= self.ticks {
+        let ticks = self.shared.ticks;
+        if self.plastic.is_some() || self.next >= ticks {
             return;
         }
-        let quiet = self.prop.quiet_ticks(&self.state);
+        let quiet = self.shared.prop.quiet_ticks(&self.state);
         if quiet > 0 {
-            ctx.sleep_until(self.next.saturating_add(quiet).min(self.ticks - 1));
+            ctx.sleep_until(self.next.saturating_add(quiet).min(ticks - 1));
         }
     }
 }
@@ -315,7 +315,7 @@ impl Actor<Message> for NeuronActor {
                 for &j in fired.iter() {
                     if tick + 1 == self.next {
                         self.receive(j, 1);
-                    } else if j < self.excitatory {
+                    } else if j < self.shared.coupling.excitatory {
                         self.early.0 += 1;
                     } else {
                         self.early.1 += 1;
@@ -451,5 +451,27 @@ impl Actor<Message> for Clock {
             }
         }
         Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// A tick and a spike received touch the neuron's first cache line only (the worker
+    /// fetches that line ahead).
+    #[test]
+    fn what_a_tick_and_a_spike_touch_is_in_the_first_line() {
+        let ends = [
+            offset_of!(NeuronActor, state) + size_of::<LifNeuron>(),
+            offset_of!(NeuronActor, shared) + size_of::<Arc<NeuronShared>>(),
+            offset_of!(NeuronActor, next) + size_of::<u64>(),
+            offset_of!(NeuronActor, early) + size_of::<(u32, u32)>(),
+            offset_of!(NeuronActor, plastic) + size_of::<Option<Box<PlasticInputs>>>(),
+            offset_of!(NeuronActor, index) + size_of::<u32>(),
+            offset_of!(NeuronActor, synaptic_events) + size_of::<u64>(),
+        ];
+        assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");
     }
 }

@@ -9,7 +9,7 @@ use crate::message::Message;
 use crate::runtime::{ActorId, Executor, Network, Runtime, RuntimeConfig, RuntimeError};
 use crate::spike::coupling::Coupling;
 use crate::spike::lif::LifParams;
-use crate::spike::neuron_actor::{Clock, NeuronActor, TickProtocol, WorkerTicker};
+use crate::spike::neuron_actor::{Clock, NeuronActor, NeuronShared, TickProtocol, WorkerTicker};
 use crate::spike::plasticity::sparse::Decays;
 use crate::spike::plasticity::{PlasticProjections, SynapseTraces};
 use crate::spike::tally::{collect, RunSize, SpikingRun};
@@ -69,7 +69,11 @@ impl NeuronNetwork<'_> {
         usize,
     ) {
         let (n, ticks) = (self.v0.len(), self.ticks);
-        let prop = Arc::new(self.params.propagator());
+        let shared = Arc::new(NeuronShared {
+            prop: self.params.propagator(),
+            ticks,
+            coupling: self.coupling,
+        });
         let protocol = TickProtocol::for_executor(runtime.executor);
         let workers = match runtime.executor {
             Executor::Pinned => runtime.workers.max(1),
@@ -79,7 +83,7 @@ impl NeuronNetwork<'_> {
         let mut neurons = Vec::with_capacity(n);
         let mut plastic = self.plastic_inputs();
         for (i, &v) in self.v0.iter().enumerate() {
-            let mut neuron = NeuronActor::new(i as u32, v, prop.clone(), self.coupling, ticks);
+            let mut neuron = NeuronActor::new(i as u32, v, shared.clone());
             if let Some(traces) = plastic.as_mut().map(|p| std::mem::take(&mut p[i])) {
                 neuron = neuron.with_plasticity(traces.expect("one per neuron"));
             }
