@@ -1,9 +1,10 @@
 //! `axon bench snn`: the CUBA network on each setup (executor, workers, shards) and seed, its
 //! spikes, rate and simulation wall time.
 
-use crate::models::cuba::{run_cuba, run_cuba_delayed, CubaConfig};
+use crate::models::cuba::{run_cuba, run_cuba_delayed, CubaConfig, LIF};
 use crate::run_error::NetworkRunError;
 use crate::runtime::{Executor, RuntimeConfig};
+use crate::spike::lif::LifNeuron;
 use crate::spike::stats::SnnStats;
 
 /// One run of the table: a setup, a seed and what the run counted.
@@ -59,4 +60,46 @@ pub fn bench_snn(
         }
     }
     Ok(rows)
+}
+
+/// Seconds that the LIF arithmetic of `neurons` CUBA neurons over `duration_ms` takes alone,
+/// with no message and no input: one neuron after another, each advanced `chain` ticks per
+/// call of [`crate::spike::lif::Propagator::steps`], as a neuron actor catches up (potentials
+/// spread between reset and threshold; CUBA's rest lies above its threshold, so they fire).
+/// Each tick depends on the last, so a long chain runs at the latency of its adds and
+/// multiplies; chains of one tick let the core overlap neighbouring neurons. One actor per
+/// neuron on one worker computes every tick of every neuron this way (bit for bit as the
+/// population's vectorised loop does), in calls of one tick to hundreds: its time lies
+/// above the arithmetic's, whatever its messages cost.
+pub fn lif_arithmetic_s(neurons: usize, duration_ms: f64, chain: u64) -> f64 {
+    let prop = LIF.propagator();
+    let ticks = (duration_ms / LIF.dt_ms).round() as u64;
+    let span = LIF.v_threshold_mv - LIF.v_reset_mv;
+    let mut states: Vec<LifNeuron> = (0..neurons)
+        .map(|i| LifNeuron::new((LIF.v_reset_mv + span * i as f64 / neurons as f64) as f32))
+        .collect();
+    let chain = chain.clamp(1, ticks.max(1));
+    let start = std::time::Instant::now();
+    let mut done = 0;
+    let mut fired = 0u64;
+    while done < ticks {
+        let k = chain.min(ticks - done);
+        for n in &mut states {
+            fired += u64::from(prop.steps(n, k));
+        }
+        done += k;
+    }
+    std::hint::black_box(fired);
+    start.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_arithmetic_alone_is_timed_for_any_chain() {
+        for chain in [0, 1, 7, 1_000_000] {
+            let s = super::lif_arithmetic_s(10, 2.0, chain);
+            assert!(s.is_finite() && s >= 0.0, "{chain}: {s}");
+        }
+    }
 }

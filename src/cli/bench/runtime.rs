@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use axon::models::cuba::{CubaConfig, LIF};
 use axon::runtime::Executor;
 use clap::Args;
 
@@ -95,6 +96,17 @@ pub(super) fn bench_snn(
         }
     })
     .map_err(machine_failure)?;
+    let per_neuron = CubaConfig::default().neurons;
+    if !json && setups.iter().any(|s| s.2 == per_neuron) {
+        let chains = [1, (duration_ms / LIF.dt_ms).round() as u64];
+        let [one, whole] =
+            chains.map(|c| axon::bench::snn::lif_arithmetic_s(per_neuron, duration_ms, c));
+        outln!(
+            "the neurons' arithmetic alone, scalar, one neuron at a time (as one actor per \
+             neuron computes it, in calls of one tick to hundreds): {one:.4} s with a tick per \
+             call, {whole:.4} s with the whole run per call"
+        );
+    }
     let rows: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
