@@ -116,3 +116,34 @@ fn bench_snn_with_delays_agrees_across_setups_and_refuses_zero() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("1 <= MIN <= MAX"));
 }
+
+/// `axon bench snn --repeats`: each row is the fastest of its runs with their spread, and
+/// one actor per neuron is set against the population and against its own 1-worker row;
+/// zero repeats is bad input.
+#[test]
+fn bench_snn_repeats_rows_and_sets_neuron_actors_against_the_population() {
+    let out = axon(&[
+        "bench",
+        "snn",
+        "--setups",
+        "pinned:1:1,pinned:1:4000,pinned:2:4000",
+        "--duration-ms",
+        "20",
+        "--repeats",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("pinned")).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows.iter().all(|r| r.ends_with('%')), "{text}");
+    assert!(text.contains("the population on 1 worker"), "{text}");
+    assert!(text.contains("faster than 1 worker"), "{text}");
+    let bad = axon(&["bench", "snn", "--repeats", "0", "--duration-ms", "1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--repeats"));
+}

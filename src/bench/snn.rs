@@ -1,5 +1,6 @@
 //! `axon bench snn`: the CUBA network on each setup (executor, workers, shards) and seed, its
-//! spikes, rate and simulation wall time.
+//! spikes, rate and simulation wall time (the best of a few runs, taken in rounds over every
+//! setup so that a machine's slow spells fall on all of them alike).
 
 use crate::models::cuba::{run_cuba, run_cuba_delayed, CubaConfig, LIF};
 use crate::run_error::NetworkRunError;
@@ -18,45 +19,65 @@ pub struct SnnBenchRow {
     pub shards: usize,
     /// The connectivity seed.
     pub seed: u64,
-    /// Spikes, synaptic events, rate and wall time of the run.
+    /// Spikes, synaptic events, rate and wall time of the run (the fastest of its runs).
     pub snn: SnnStats,
+    /// The slowest run's wall time over the fastest's, minus one (0 with one run).
+    pub spread: f64,
 }
 
 /// Runs the default CUBA network for `duration_ms` on each of `setups` (executor, workers,
-/// shards) and each seed, calling `on_row` as each run is done; returns the rows. With
-/// `delays` (MIN, MAX ticks) every synapse gets a delay drawn uniformly from that range.
+/// shards) and each seed, `repeats` rounds over all of them, calling `on_row` as each row is
+/// done (in the last round); returns the rows, each with its fastest run. With `delays` (MIN,
+/// MAX ticks) every synapse gets a delay drawn uniformly from that range.
 pub fn bench_snn(
     seeds: &[u64],
     setups: &[(Executor, usize, usize)],
     duration_ms: f64,
     delays: Option<(u16, u16)>,
+    repeats: usize,
     on_row: &mut dyn FnMut(&SnnBenchRow),
 ) -> Result<Vec<SnnBenchRow>, NetworkRunError> {
     let cfg = CubaConfig {
         duration_ms,
         ..CubaConfig::default()
     };
-    let mut rows = Vec::new();
-    for &(executor, workers, shards) in setups {
-        for &seed in seeds {
+    let cases: Vec<_> = setups
+        .iter()
+        .flat_map(|&setup| seeds.iter().map(move |&seed| (setup, seed)))
+        .collect();
+    let mut rows: Vec<SnnBenchRow> = Vec::with_capacity(cases.len());
+    let mut slowest = vec![0.0f64; cases.len()];
+    let rounds = repeats.max(1);
+    for round in 0..rounds {
+        for (k, &((executor, workers, shards), seed)) in cases.iter().enumerate() {
             let runtime = RuntimeConfig {
                 executor,
                 workers,
                 ..RuntimeConfig::default()
             };
-            let run = match delays {
+            let snn = match delays {
                 Some(d) => run_cuba_delayed(&cfg, seed, shards, runtime, d),
                 None => run_cuba(&cfg, seed, shards, runtime),
-            };
-            let row = SnnBenchRow {
-                executor: format!("{executor:?}").to_lowercase(),
-                workers,
-                shards,
-                seed,
-                snn: run?.stats,
-            };
-            on_row(&row);
-            rows.push(row);
+            }?
+            .stats;
+            slowest[k] = slowest[k].max(snn.wall_s);
+            match rows.get_mut(k) {
+                Some(row) if row.snn.wall_s <= snn.wall_s => {}
+                Some(row) => row.snn = snn,
+                None => rows.push(SnnBenchRow {
+                    executor: format!("{executor:?}").to_lowercase(),
+                    workers,
+                    shards,
+                    seed,
+                    snn,
+                    spread: 0.0,
+                }),
+            }
+            if round + 1 == rounds {
+                let row = &mut rows[k];
+                row.spread = slowest[k] / row.snn.wall_s.max(1e-12) - 1.0;
+                on_row(row);
+            }
         }
     }
     Ok(rows)

@@ -19,6 +19,8 @@ use super::{bad_input, machine_failure, Failure};
 mod runtime;
 mod scale;
 
+use runtime::SnnRuns;
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum BenchCommand {
     /// Seconds per BP training epoch on the full MNIST training set.
@@ -95,6 +97,11 @@ pub(crate) enum BenchCommand {
         /// then exchange spikes once per window of MIN ticks instead of every tick.
         #[arg(long, value_name = "MIN-MAX")]
         delays: Option<String>,
+        /// Runs per row, in rounds over every setup: each row shows its fastest run and the
+        /// spread (slowest over fastest); ratios between setups read steadier on a noisy
+        /// machine.
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
         /// Print the rows as JSON.
         #[arg(long)]
         json: bool,
@@ -169,8 +176,19 @@ pub(crate) fn bench(what: BenchCommand, ranks: &mut Ranks) -> Result<(), Failure
             scale,
             duration_ms,
             delays,
+            repeats,
             json,
-        } => runtime::bench_snn(&seeds, &setups, scale, duration_ms, delays.as_deref(), json),
+        } => runtime::bench_snn(
+            &seeds,
+            &setups,
+            scale,
+            SnnRuns {
+                duration_ms,
+                delays: delays.as_deref(),
+                repeats,
+            },
+            json,
+        ),
         BenchCommand::Messages(args) => runtime::bench_messages(args),
         BenchCommand::Scale(args) => scale::bench_scale(args),
         BenchCommand::Exchange { windows, bytes } => bench_exchange(windows, bytes, ranks),

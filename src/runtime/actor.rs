@@ -45,6 +45,12 @@ pub trait Actor<M: Payload>: Any + Send {
     fn tick(&mut self, _tick: u64, _ctx: &mut Context<'_, M>) -> Flow {
         Flow::Continue
     }
+    /// Idle time on a worker: a ticked actor whose next worker tick is `tick` or later may
+    /// bring its own state forward to `tick` now, computing what it would compute anyway at
+    /// its next tick or message, so that its worker does that work while it waits for the
+    /// others instead of on the tick's critical path. It cannot send, and what the run
+    /// computes must not depend on whether or when this is called. The default does nothing.
+    fn advance(&mut self, _tick: u64) {}
     /// Called once when the actor stops, normally or because the run is stopping.
     fn stopped(&mut self) {}
 }

@@ -62,6 +62,7 @@ enum Handling<K> {
     Control(Control),
     Data(K),
     Tick(u64),
+    Advance(u64),
 }
 
 impl<K: Label> Handling<K> {
@@ -71,6 +72,7 @@ impl<K: Label> Handling<K> {
             Handling::Start => "its start hook".to_owned(),
             Handling::Control(c) => format!("control word {c:?}"),
             Handling::Tick(t) => format!("worker tick {t}"),
+            Handling::Advance(t) => format!("idle time, bringing its state forward to tick {t}"),
             Handling::Data(k) => {
                 let name = k.name();
                 let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -203,6 +205,16 @@ impl<M: Payload> Cell<M> {
             outbox.clear();
         }
         self.outcome(result, Handling::Tick(tick))
+    }
+
+    /// Runs [`Actor::advance`] to tick `tick` in its worker's idle time, catching panics.
+    pub(crate) fn call_advance(&mut self, tick: u64) -> Step {
+        let actor = &mut self.actor;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            actor.advance(tick);
+            Flow::Continue
+        }));
+        self.outcome(result, Handling::Advance(tick))
     }
 
     /// What a handler's result means for the executor; a panic is reported to the supervisor.

@@ -14,7 +14,9 @@
 //!   synapses) asks to sleep until then ([`Context::sleep_until`], the bound
 //!   [`Propagator::quiet_ticks`]); a spike for it wakes it, and a woken neuron first computes
 //!   the ticks it slept through in one loop ([`Propagator::steps`], bit for bit the same),
-//!   so the spike trains do not change.
+//!   so the spike trains do not change. A pinned worker that waits for the others computes
+//!   those ticks ahead, up to its next worker tick ([`Actor::advance`]), off the tick's
+//!   critical path.
 //! - **Message ticks** (tokio and threads, which cannot call another task's actor): the clock
 //!   sends a `Tick` to every neuron and each reports back, two messages per neuron per tick.
 //!
@@ -338,6 +340,11 @@ impl Actor<Message> for NeuronActor {
             self.sleep(ctx);
         }
         flow
+    }
+
+    /// Idle time: the quiet ticks slept through so far, computed now rather than when woken.
+    fn advance(&mut self, tick: u64) {
+        self.catch_up(tick);
     }
 }
 

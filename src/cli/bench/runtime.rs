@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use axon::bench::snn::SnnBenchRow;
 use axon::models::cuba::{CubaConfig, LIF};
 use axon::runtime::Executor;
 use clap::Args;
@@ -55,18 +56,34 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How `axon bench snn` runs each setup: simulated time, synaptic delays, runs per row.
+pub(super) struct SnnRuns<'a> {
+    pub(super) duration_ms: f64,
+    pub(super) delays: Option<&'a str>,
+    pub(super) repeats: usize,
+}
+
 /// `axon bench snn`: the CUBA network for each setup and seed.
 pub(super) fn bench_snn(
     seeds: &[u64],
     setups: &[String],
     scale: bool,
-    duration_ms: f64,
-    delays: Option<&str>,
+    runs: SnnRuns<'_>,
     json: bool,
 ) -> Result<(), Failure> {
+    let SnnRuns {
+        duration_ms,
+        delays,
+        repeats,
+    } = runs;
     if !(duration_ms.is_finite() && (0.1..=3.6e6).contains(&duration_ms)) {
         return Err(bad_input(anyhow::anyhow!(
             "--duration-ms must be between 0.1 (one tick) and 3600000, not {duration_ms}"
+        )));
+    }
+    if !(1..=100).contains(&repeats) {
+        return Err(bad_input(anyhow::anyhow!(
+            "--repeats must be between 1 and 100, not {repeats}"
         )));
     }
     let delays = delays.map(parse_delays).transpose()?;
@@ -77,7 +94,7 @@ pub(super) fn bench_snn(
     };
     if !json {
         outln!(
-            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}",
+            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}{}",
             "executor",
             "workers",
             "shards",
@@ -87,16 +104,21 @@ pub(super) fn bench_snn(
             "rate Hz",
             "wall s",
             "syn events/s",
-            "messages/s"
+            "messages/s",
+            if repeats > 1 { "   spread" } else { "" }
         );
     }
-    let rows = axon::bench::snn::bench_snn(seeds, &setups, duration_ms, delays, &mut |r| {
-        if !json {
-            print_snn_row(&r.executor, r.workers, r.shards, r.seed, &r.snn);
-        }
-    })
-    .map_err(machine_failure)?;
+    let rows =
+        axon::bench::snn::bench_snn(seeds, &setups, duration_ms, delays, repeats, &mut |r| {
+            if !json {
+                print_snn_row(r, repeats > 1);
+            }
+        })
+        .map_err(machine_failure)?;
     let per_neuron = CubaConfig::default().neurons;
+    if !json {
+        print_per_neuron_ratios(&rows, per_neuron);
+    }
     if !json && setups.iter().any(|s| s.2 == per_neuron) {
         let chains = [1, (duration_ms / LIF.dt_ms).round() as u64];
         let [one, whole] =
@@ -112,7 +134,7 @@ pub(super) fn bench_snn(
         .map(|r| {
             serde_json::json!({
                 "executor": r.executor, "workers": r.workers, "shards": r.shards,
-                "seed": r.seed, "snn": r.snn,
+                "seed": r.seed, "snn": r.snn, "spread": r.spread,
             })
         })
         .collect();
@@ -123,6 +145,37 @@ pub(super) fn bench_snn(
         );
     }
     Ok(())
+}
+
+/// For each one-actor-per-neuron row (`shards == neurons`), its wall time over the
+/// population's on one worker of the same executor and seed, and its speed-up over its own
+/// setup on one worker, where those rows were timed too.
+fn print_per_neuron_ratios(rows: &[SnnBenchRow], neurons: usize) {
+    let find = |r: &SnnBenchRow, workers: usize, shards: usize| {
+        rows.iter().find(|o| {
+            (&o.executor, o.seed, o.workers, o.shards) == (&r.executor, r.seed, workers, shards)
+        })
+    };
+    for r in rows.iter().filter(|r| r.shards == neurons) {
+        let mut said = Vec::new();
+        if let Some(pop) = find(r, 1, 1) {
+            let x = r.snn.wall_s / pop.snn.wall_s.max(1e-12);
+            said.push(format!("{x:.1}x the population on 1 worker"));
+        }
+        if let Some(one) = find(r, 1, neurons).filter(|_| r.workers > 1) {
+            let x = one.snn.wall_s / r.snn.wall_s.max(1e-12);
+            said.push(format!("{x:.2}x faster than 1 worker"));
+        }
+        if !said.is_empty() {
+            outln!(
+                "one actor per neuron, {} with {} worker(s), seed {}: {}",
+                r.executor,
+                r.workers,
+                r.seed,
+                said.join(", ")
+            );
+        }
+    }
 }
 
 /// `--delays MIN-MAX`: synaptic delays in ticks, 1 <= MIN <= MAX <= 1000.
@@ -140,25 +193,25 @@ fn parse_delays(s: &str) -> Result<(u16, u16), Failure> {
 }
 
 /// One row of `axon bench snn`'s table.
-fn print_snn_row(
-    ex: &str,
-    workers: usize,
-    shards: usize,
-    seed: u64,
-    st: &axon::spike::stats::SnnStats,
-) {
+fn print_snn_row(r: &SnnBenchRow, spread: bool) {
+    let st = &r.snn;
     outln!(
-        "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0} {:>12.0}",
-        ex,
-        workers,
-        shards,
-        seed,
+        "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7.2} {:>9.4} {:>14.0} {:>12.0}{}",
+        r.executor,
+        r.workers,
+        r.shards,
+        r.seed,
         st.spikes,
         st.synaptic_events,
         st.mean_rate_hz,
         st.wall_s,
         st.synaptic_events as f64 / st.wall_s.max(1e-12),
-        st.messages as f64 / st.wall_s.max(1e-12)
+        st.messages as f64 / st.wall_s.max(1e-12),
+        if spread {
+            format!(" {:>7.1} %", 100.0 * r.spread)
+        } else {
+            String::new()
+        }
     );
 }
 

@@ -15,6 +15,7 @@
 //! the calling thread. The `Supervisor` watches the threads, tokio and pinned executors;
 //! the inline executor detects deadlocks itself and reads the supervisor's panic reports.
 
+mod advance;
 mod calendar;
 mod idle;
 mod inline;

@@ -18,11 +18,13 @@
 //! - Backpressure: none. Queues are unbounded (a worker serves many actors: a send that
 //!   waited for room could wait on itself), so a sender never blocks and the schedule cannot
 //!   deadlock on a full queue; a producer that outpaces its consumer grows its queue instead.
-//! - An idle pinned worker (nothing ready, nothing inbound) spins, then waits politely, then
-//!   blocks on its inbound queue, with budgets that adapt to how soon mail came before
-//!   ([`Idle`]). An
-//!   inline worker has nobody to wait for: nothing ready means the run is over (every actor
-//!   stopped, or a deadlock, which its executor reports as a stall).
+//! - An idle pinned worker (nothing ready, nothing inbound) first lends the time to its
+//!   ticked residents that sleep past its next worker tick, which bring their own state
+//!   forward to it ([`Sleepers`], [`crate::runtime::actor::Actor::advance`]); then it spins,
+//!   waits politely and blocks on its inbound queue, with budgets that adapt to how soon mail
+//!   came before ([`Idle`]). An inline worker has nobody to wait for: nothing ready means
+//!   the run is over (every actor stopped, or a deadlock, which its executor reports as a
+//!   stall).
 //! - Worker ticks ([`crate::runtime::actor::Context::tick_worker`]): the worker steps its
 //!   ticked residents in id order, each after the mail queued for it, inside the turn that
 //!   asked. A ticked resident that asked to sleep
@@ -43,6 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::advance::Sleepers;
 use super::calendar::{Calendar, DueSet};
 use super::idle::Idle;
 use super::mail::Mailboxes;
@@ -64,6 +67,8 @@ const SPARE_MAX: usize = 64;
 /// How many residents ahead of the one ticked a worker tick fetches the cell of (and half as
 /// many ahead, its actor).
 const CELLS_AHEAD: usize = 4;
+/// Residents an idle worker brings forward between two looks at its inbound queue.
+const ADVANCE_BETWEEN_LOOKS: usize = 4;
 
 /// Who runs a worker and who watches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +181,8 @@ pub(super) struct Worker<M: Payload> {
     ticking: bool,
     /// How the next idle spell waits before it parks.
     idle: Idle,
+    /// Which sleeping resident an idle spell brings forward next.
+    sleepers: Sleepers,
     /// The outboxes handlers here write into (one per level of nesting: a worker tick runs
     /// inside the turn that asked for it), so that thousands of small actors do not each keep
     /// a buffer sized for their largest burst.
@@ -230,6 +237,7 @@ impl<M: Payload> Worker<M> {
             calendar: Calendar::default(),
             ticking: false,
             idle: Idle::default(),
+            sleepers: Sleepers::default(),
             outboxes: Vec::new(),
             pending: Vec::new(),
             pending_to: 0,
@@ -413,6 +421,7 @@ impl<M: Payload> Worker<M> {
         self.due = due;
         self.outboxes.push(outbox);
         self.ticking = false;
+        self.sleepers.ticked(tick, self.cells.len());
     }
 
     /// Resident `l` at worker tick `tick`: its queued mail, then its tick; then it is due
@@ -492,6 +501,9 @@ impl<M: Payload> Worker<M> {
     /// Nothing to do: spin, then wait politely ([`Idle::wait`]), then block on the inbound
     /// queue for at most [`PARK_MAX`].
     fn idle(&mut self) {
+        if self.advance_sleepers() {
+            return;
+        }
         let (inbound, shared) = (&self.inbound, &self.shared);
         if self.idle.wait(|| !inbound.is_empty() || shared.stopped()) {
             return;
@@ -499,6 +511,32 @@ impl<M: Payload> Worker<M> {
         match self.inbound.recv_timeout(PARK_MAX) {
             Ok(item) => self.arrive(item),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+        }
+    }
+
+    /// Idle time: brings the ticked residents that sleep past the next worker tick forward to
+    /// it ([`Sleepers`]), a few between looks at the inbound queue; true once mail came (or a
+    /// resident failed), false once the walk is done for this tick.
+    fn advance_sleepers(&mut self) -> bool {
+        loop {
+            for _ in 0..ADVANCE_BETWEEN_LOOKS {
+                let Some((l, tick)) = self.sleepers.next(self.cells.len()) else {
+                    return false;
+                };
+                let k = self.cells.len();
+                self.cells[(l + CELLS_AHEAD) % k].prefetch();
+                self.cells[(l + CELLS_AHEAD / 2) % k].prefetch_actor();
+                if self.is_ticked[l] && self.live[l] && self.wake[l] > tick {
+                    let step = self.cells[l].call_advance(tick);
+                    if !matches!(step, Step::Go) {
+                        self.visit(l, step);
+                        return true;
+                    }
+                }
+            }
+            if !self.inbound.is_empty() || self.shared.stopped() {
+                return true;
+            }
         }
     }
 

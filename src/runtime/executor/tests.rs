@@ -1,6 +1,7 @@
 //! Worker ticks ([`crate::runtime::Network::tick_by_worker`]) on the inline and pinned
 //! executors: order, mail before the tick, the asking actor's sends after the ticked ones',
-//! a panic in a tick, and the executors that refuse them.
+//! a panic in a tick, the executors that refuse them, and sleepers brought forward in idle
+//! time.
 
 use std::any::Any;
 use std::time::Duration;
@@ -93,6 +94,10 @@ struct Stepped {
     sleep_for: Option<u64>,
     /// Send only at this tick.
     send_at: Option<u64>,
+    /// Work this long in each tick.
+    busy: Duration,
+    /// (ticks done, tick) of every call of [`Actor::advance`].
+    advanced: Vec<(usize, u64)>,
 }
 
 impl Stepped {
@@ -104,6 +109,8 @@ impl Stepped {
             panic_at: None,
             sleep_for: None,
             send_at: None,
+            busy: Duration::ZERO,
+            advanced: Vec::new(),
         }
     }
 }
@@ -116,6 +123,10 @@ impl Actor<M> for Stepped {
     fn tick(&mut self, tick: u64, ctx: &mut Context<'_, M>) -> Flow {
         assert_ne!(Some(tick), self.panic_at, "tick {tick} went wrong");
         self.ticks.push(tick);
+        let start = std::time::Instant::now();
+        while start.elapsed() < self.busy {
+            std::hint::spin_loop();
+        }
         if let Some(k) = self.sleep_for {
             ctx.sleep_until(tick + k);
         }
@@ -132,6 +143,9 @@ impl Actor<M> for Stepped {
             );
         }
         Flow::Continue
+    }
+    fn advance(&mut self, tick: u64) {
+        self.advanced.push((self.ticks.len(), tick));
     }
 }
 
@@ -413,6 +427,60 @@ fn a_sleeping_ticked_actor_is_skipped_until_its_tick_or_its_mail() {
             "{executor:?} x{workers}"
         );
     }
+}
+
+/// A pinned worker waiting for another lends its idle time to its residents that sleep past
+/// its next tick: each is brought forward to that tick, never past it, and never while it is
+/// due.
+#[test]
+fn an_idle_worker_brings_its_sleepers_forward_to_its_next_tick() {
+    let mut net = Network::new();
+    let mut sleeper = Stepped::new(0);
+    sleeper.sleep_for = Some(5);
+    let a = net.add("sleeper", sleeper);
+    let mut slow = Stepped::new(1);
+    slow.busy = Duration::from_micros(300);
+    let b = net.add("slow", slow);
+    let ticks = 30;
+    let clock = net.add(
+        "clock",
+        Clock {
+            ticks,
+            tick: 0,
+            done: 0,
+            log: Vec::new(),
+        },
+    );
+    net.place(a, 1);
+    net.place(b, 0);
+    net.place(clock, 0);
+    net.tick_by_worker(a);
+    net.tick_by_worker(b);
+    for w in 0..2 {
+        let t = net.add(format!("ticker.{w}"), Ticker(w as u32));
+        net.place(t, w);
+        net.connect(clock, t);
+        net.connect(t, clock);
+    }
+    let report = Runtime::new(config(Executor::Pinned, 2))
+        .run(net)
+        .expect("runs");
+    let sleeper = actor::<Stepped>(&report, 0);
+    assert_eq!(sleeper.ticks, (0..ticks).step_by(5).collect::<Vec<_>>());
+    // Worker 1 waits about 300 us for worker 0 at every tick.
+    assert!(!sleeper.advanced.is_empty(), "never brought forward");
+    for &(done, t) in &sleeper.advanced {
+        let last = sleeper.ticks[done - 1];
+        let next = sleeper.ticks.get(done).copied().unwrap_or(ticks);
+        assert!(
+            last < t && t < next,
+            "advanced to {t} between ticks {last} and {next}"
+        );
+    }
+    assert!(
+        actor::<Stepped>(&report, 1).advanced.is_empty(),
+        "never asleep"
+    );
 }
 
 /// What a handler call reads of its cell on every message (actor, edges, id, tick request,
