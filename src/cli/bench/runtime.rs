@@ -93,20 +93,7 @@ pub(super) fn bench_snn(
         parse_setups(setups)?
     };
     if !json {
-        outln!(
-            "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}{}",
-            "executor",
-            "workers",
-            "shards",
-            "seed",
-            "spikes",
-            "syn events",
-            "rate Hz",
-            "wall s",
-            "syn events/s",
-            "messages/s",
-            if repeats > 1 { "   spread" } else { "" }
-        );
+        print_snn_header(repeats > 1);
     }
     let rows =
         axon::bench::snn::bench_snn(seeds, &setups, duration_ms, delays, repeats, &mut |r| {
@@ -193,6 +180,23 @@ fn parse_delays(s: &str) -> Result<(u16, u16), Failure> {
 }
 
 /// One row of `axon bench snn`'s table.
+fn print_snn_header(spread: bool) {
+    outln!(
+        "{:<8} {:>7} {:>6} {:>5} {:>8} {:>10} {:>7} {:>9} {:>14} {:>12}{}",
+        "executor",
+        "workers",
+        "shards",
+        "seed",
+        "spikes",
+        "syn events",
+        "rate Hz",
+        "wall s",
+        "syn events/s",
+        "messages/s",
+        if spread { "   spread" } else { "" }
+    );
+}
+
 fn print_snn_row(r: &SnnBenchRow, spread: bool) {
     let st = &r.snn;
     outln!(

@@ -8,6 +8,9 @@
 //! from where the last idle spell stopped, at most once per worker tick, and yields to mail
 //! as soon as mail comes.
 
+/// Residents an idle worker brings forward between two looks at its inbound queue.
+pub(super) const BETWEEN_LOOKS: usize = 4;
+
 /// Where a worker's walk over its residents stands.
 #[derive(Default)]
 pub(super) struct Sleepers {

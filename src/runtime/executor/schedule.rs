@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::advance::Sleepers;
+use super::advance::{Sleepers, BETWEEN_LOOKS};
 use super::calendar::{Calendar, DueSet};
 use super::idle::Idle;
 use super::mail::Mailboxes;
@@ -67,8 +67,6 @@ const SPARE_MAX: usize = 64;
 /// How many residents ahead of the one ticked a worker tick fetches the cell of (and half as
 /// many ahead, its actor).
 const CELLS_AHEAD: usize = 4;
-/// Residents an idle worker brings forward between two looks at its inbound queue.
-const ADVANCE_BETWEEN_LOOKS: usize = 4;
 
 /// Who runs a worker and who watches it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -519,7 +517,7 @@ impl<M: Payload> Worker<M> {
     /// resident failed), false once the walk is done for this tick.
     fn advance_sleepers(&mut self) -> bool {
         loop {
-            for _ in 0..ADVANCE_BETWEEN_LOOKS {
+            for _ in 0..BETWEEN_LOOKS {
                 let Some((l, tick)) = self.sleepers.next(self.cells.len()) else {
                     return false;
                 };

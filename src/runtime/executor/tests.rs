@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::message::MessageKind;
 use crate::runtime::actor::{Actor, Context, Flow};
-use crate::runtime::network::{Executor, Network, RunReport, RuntimeConfig};
+use crate::runtime::network::{ActorIndex, Executor, Network, RunReport, RuntimeConfig};
 use crate::runtime::payload::Payload;
 use crate::runtime::supervisor::RuntimeError;
 use crate::runtime::Runtime;
@@ -186,6 +186,17 @@ fn ring_with_panic(
         net.tick_by_worker(id);
         net.place(id, i * workers / n);
     }
+    let clock = paced(&mut net, ticks, workers);
+    for i in 0..n {
+        net.connect(i, (i + 1) % n);
+        net.connect(i, clock);
+    }
+    net
+}
+
+/// Adds a clock for `ticks` ticks on worker 0 and one ticker per worker wired to it (the
+/// clock first, then the tickers in worker order); returns the clock's index.
+fn paced(net: &mut Network<M>, ticks: u64, workers: usize) -> usize {
     let clock = net.add(
         "clock",
         Clock {
@@ -196,17 +207,13 @@ fn ring_with_panic(
         },
     );
     net.place(clock, 0);
-    for i in 0..n {
-        net.connect(i, (i + 1) % n);
-        net.connect(i, clock);
-    }
     for w in 0..workers {
         let t = net.add(format!("ticker.{w}"), Ticker(w as u32));
         net.place(t, w);
         net.connect(clock, t);
         net.connect(t, clock);
     }
-    net
+    clock.actor_index()
 }
 
 /// Every output of tick t from worker w reached the clock before that worker's `Done(t, w)`.
@@ -383,26 +390,11 @@ fn a_sleeping_ticked_actor_is_skipped_until_its_tick_or_its_mail() {
         sender.send_at = Some(2);
         let b = net.add("sender", sender);
         net.connect(b, a);
-        let clock = net.add(
-            "clock",
-            Clock {
-                ticks: 12,
-                tick: 0,
-                done: 0,
-                log: Vec::new(),
-            },
-        );
+        paced(&mut net, 12, workers);
         net.place(a, 0);
         net.place(b, workers - 1);
-        net.place(clock, 0);
         net.tick_by_worker(a);
         net.tick_by_worker(b);
-        for w in 0..workers {
-            let t = net.add(format!("ticker.{w}"), Ticker(w as u32));
-            net.place(t, w);
-            net.connect(clock, t);
-            net.connect(t, clock);
-        }
         let report = Runtime::new(config(executor, workers))
             .run(net)
             .expect("runs");
@@ -442,26 +434,11 @@ fn an_idle_worker_brings_its_sleepers_forward_to_its_next_tick() {
     slow.busy = Duration::from_micros(300);
     let b = net.add("slow", slow);
     let ticks = 30;
-    let clock = net.add(
-        "clock",
-        Clock {
-            ticks,
-            tick: 0,
-            done: 0,
-            log: Vec::new(),
-        },
-    );
+    paced(&mut net, ticks, 2);
     net.place(a, 1);
     net.place(b, 0);
-    net.place(clock, 0);
     net.tick_by_worker(a);
     net.tick_by_worker(b);
-    for w in 0..2 {
-        let t = net.add(format!("ticker.{w}"), Ticker(w as u32));
-        net.place(t, w);
-        net.connect(clock, t);
-        net.connect(t, clock);
-    }
     let report = Runtime::new(config(Executor::Pinned, 2))
         .run(net)
         .expect("runs");
