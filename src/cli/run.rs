@@ -55,7 +55,8 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
     if let Some(sweep) = Sweep::load(&file, &overrides)? {
         if size > 1 {
             return Err(bad_input(anyhow::anyhow!(
-                "{}: a sweep does not run across MPI ranks; run it without mpirun, or run                  one of its scenarios across ranks",
+                "{}: a sweep does not run across MPI ranks; run it without mpirun, or run \
+                 one of its scenarios across ranks",
                 file.display()
             )));
         }
@@ -78,30 +79,7 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
     }
     let scenario = Scenario::load(&file, &overrides).map_err(bad_input)?;
     let kind = scenario.kind();
-    let stdp = kind == axon::experiment::scenario::AlgorithmKind::StdpMnist;
-    let spiking = kind.is_spiking_network() || stdp;
-    if size > 1 && !(kind.is_layer_actors() || spiking && resume.is_none()) {
-        return Err(bad_input(anyhow::anyhow!(
-            "{}: across {size} MPI ranks axon runs the layer actors (algorithm.kind = pc, \
-             zil, ep or cep) and the spiking networks (cuba, microcircuit, stdp-mnist; without \
-             --resume); this scenario is {:?}: run it without mpirun",
-            file.display(),
-            kind.name()
-        )));
-    }
-    if size > scenario.rank_units() {
-        let what = if kind.is_layer_actors() {
-            "layer shards (each hidden layer has runtime.shards of them, the output layer one)"
-        } else {
-            "population shards (runtime.shards)"
-        };
-        return Err(bad_input(anyhow::anyhow!(
-            "{}: {size} MPI ranks but {} {what}: every rank needs one; set --set \
-             runtime.shards=N with more shards, or run on fewer ranks",
-            file.display(),
-            scenario.rank_units()
-        )));
-    }
+    check_ranks(&scenario, &file, size, resume.is_some())?;
     if rank == 0 && !quiet && kind != axon::experiment::scenario::AlgorithmKind::Bp {
         eprintln!("{}", scenario.setup().describe());
     }
@@ -123,6 +101,42 @@ pub(crate) fn run(args: RunArgs, ranks: &mut Ranks) -> Result<(), Failure> {
     )?;
     if rank == 0 && !watched {
         print_summary(&summary);
+    }
+    Ok(())
+}
+
+/// Checks that `scenario` runs across `size` MPI ranks: only layer actors and spiking networks
+/// (those without `--resume`) go across ranks, and every rank needs a shard.
+fn check_ranks(
+    scenario: &Scenario,
+    file: &std::path::Path,
+    size: usize,
+    resuming: bool,
+) -> Result<(), Failure> {
+    let kind = scenario.kind();
+    let stdp = kind == axon::experiment::scenario::AlgorithmKind::StdpMnist;
+    let spiking = kind.is_spiking_network() || stdp;
+    if size > 1 && !(kind.is_layer_actors() || spiking && !resuming) {
+        return Err(bad_input(anyhow::anyhow!(
+            "{}: across {size} MPI ranks axon runs the layer actors (algorithm.kind = pc, \
+             zil, ep or cep) and the spiking networks (cuba, microcircuit, stdp-mnist; without \
+             --resume); this scenario is {:?}: run it without mpirun",
+            file.display(),
+            kind.name()
+        )));
+    }
+    if size > scenario.rank_units() {
+        let what = if kind.is_layer_actors() {
+            "layer shards (each hidden layer has runtime.shards of them, the output layer one)"
+        } else {
+            "population shards (runtime.shards)"
+        };
+        return Err(bad_input(anyhow::anyhow!(
+            "{}: {size} MPI ranks but {} {what}: every rank needs one; set --set \
+             runtime.shards=N with more shards, or run on fewer ranks",
+            file.display(),
+            scenario.rank_units()
+        )));
     }
     Ok(())
 }

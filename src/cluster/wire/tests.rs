@@ -26,16 +26,6 @@ fn every_message() -> Vec<Message> {
         Phase::Nudge { negative: true },
     ];
     let mut all = vec![
-        Message::Probe {
-            step: 17,
-            chunk: crate::message::ProbeChunk {
-                probe: 3,
-                columns: std::sync::Arc::new(vec![4, 5]),
-                times: std::sync::Arc::new(vec![16, 17]),
-                values: std::sync::Arc::new(vec![1.0, -2.5, f32::NAN, 0.0]),
-                last: true,
-            },
-        },
         Message::Activity {
             step: u64::MAX,
             shard: 3,
@@ -52,6 +42,39 @@ fn every_message() -> Vec<Message> {
             shard: 1,
             learned: false,
             signal: b.clone(),
+        },
+        Message::Clamp {
+            step: 4,
+            labels: b.clone(),
+        },
+        Message::WeightTransport {
+            step: 6,
+            shard: 2,
+            copy: copy.clone(),
+        },
+    ];
+    all.extend(phases.map(|phase| Message::Phase { step: 11, phase }));
+    all.extend(spiking_messages());
+    all.extend(
+        every_report(&s, &b, &copy)
+            .into_iter()
+            .map(|data| Message::Report { step: 9, data }),
+    );
+    all
+}
+
+/// The probe, spike and tick messages, one of each (two spike batches: signed and not).
+fn spiking_messages() -> Vec<Message> {
+    vec![
+        Message::Probe {
+            step: 17,
+            chunk: crate::message::ProbeChunk {
+                probe: 3,
+                columns: std::sync::Arc::new(vec![4, 5]),
+                times: std::sync::Arc::new(vec![16, 17]),
+                values: std::sync::Arc::new(vec![1.0, -2.5, f32::NAN, 0.0]),
+                last: true,
+            },
         },
         Message::Spike {
             tick: 5,
@@ -72,23 +95,7 @@ fn every_message() -> Vec<Message> {
             shard: 0,
             bits: crate::message::BitPool::default().pack(3, 5, false, &[0.0; 15]),
         },
-        Message::Clamp {
-            step: 4,
-            labels: b.clone(),
-        },
-        Message::WeightTransport {
-            step: 6,
-            shard: 2,
-            copy: copy.clone(),
-        },
-    ];
-    all.extend(phases.map(|phase| Message::Phase { step: 11, phase }));
-    all.extend(
-        every_report(&s, &b, &copy)
-            .into_iter()
-            .map(|data| Message::Report { step: 9, data }),
-    );
-    all
+    ]
 }
 
 /// One report of every kind.

@@ -435,39 +435,61 @@ fn run_in_folder(
         data: &data,
         dir: &dir,
     };
+    train_stage(
+        &run,
+        &baseline,
+        &mut results,
+        observer,
+        (opts, ranks),
+        resume,
+    )?;
+    write_complete(&mut results, &dir)?;
+    Ok(RunSummary {
+        dir: dir.path().to_owned(),
+        results,
+    })
+}
+
+/// Trains (or, for `bp` and `snn-convert`, evaluates or converts) what `run`'s scenario asks
+/// for, once the baseline is trained.
+fn train_stage(
+    run: &Stage<'_>,
+    baseline: &[Mlp],
+    results: &mut Results,
+    observer: &mut dyn Observer,
+    (opts, ranks): (&RunOptions, &mut Ranks),
+    resume: Option<ResumeState>,
+) -> Result<(), RunError> {
+    let scenario = run.scenario;
     match scenario.kind() {
-        AlgorithmKind::Bp => bp::evaluate_baseline(&run, &baseline, &mut results)?,
+        AlgorithmKind::Bp => bp::evaluate_baseline(run, baseline, results)?,
         AlgorithmKind::Cuba | AlgorithmKind::Microcircuit | AlgorithmKind::StdpMnist => {
             unreachable!("spiking runs return above")
         }
-        AlgorithmKind::SnnConvert => conversion::convert(&run, &baseline, &mut results)?,
+        AlgorithmKind::SnnConvert => conversion::convert(run, baseline, results)?,
         AlgorithmKind::Pc
         | AlgorithmKind::Zil
         | AlgorithmKind::Ep
         | AlgorithmKind::Cep
         | AlgorithmKind::Spc => {
             layers::train_actors(
-                &run,
-                &baseline,
-                &mut results,
+                run,
+                baseline,
+                results,
                 observer,
-                (opts, ranks),
+                (opts, &mut *ranks),
                 resume,
             )?;
             if scenario.baseline() == Baseline::Pc {
                 let twin = scenario.rate_pc_twin()?;
                 let twin_run = Stage {
                     scenario: &twin,
-                    ..run
+                    ..*run
                 };
-                layers::train_twin(&twin_run, &mut results, observer, (opts, ranks))?;
-                compare_per_image(scenario, &data, &mut results);
+                layers::train_twin(&twin_run, results, observer, (opts, ranks))?;
+                compare_per_image(scenario, run.data, results);
             }
         }
     }
-    write_complete(&mut results, &dir)?;
-    Ok(RunSummary {
-        dir: dir.path().to_owned(),
-        results,
-    })
+    Ok(())
 }

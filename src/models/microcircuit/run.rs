@@ -357,9 +357,7 @@ fn local_figures(
         f.stopped |= p.stopped_early;
         f.records.extend(p.record().cloned());
         if let Some(w) = p.weight_figures() {
-            f.weights
-                .get_or_insert_with(WeightFigures::default)
-                .merge(&w);
+            merge_weights(&mut f.weights, &w);
         }
     }
     Ok(f)
@@ -392,11 +390,7 @@ fn assemble(
         (span.ticks - span.from, span.seconds(span.from)),
         reference,
     );
-    let mut raster: Vec<(u32, u32)> = records
-        .iter()
-        .flat_map(|r| r.raster.iter().copied())
-        .collect();
-    raster.sort_unstable();
+    let raster = merged_raster(&records);
     let mut busy: Vec<(usize, f64)> = all.iter().flat_map(|f| f.busy.iter().copied()).collect();
     busy.sort_by_key(|b| b.0);
     let sum = |g: fn(&Figures) -> u64| all.iter().map(g).sum::<u64>();
@@ -410,9 +404,7 @@ fn assemble(
     let peak = sum(|f| f.peak_rss);
     let mut plasticity: Option<WeightFigures> = None;
     for w in all.iter().filter_map(|f| f.weights.as_ref()) {
-        plasticity
-            .get_or_insert_with(WeightFigures::default)
-            .merge(w);
+        merge_weights(&mut plasticity, w);
     }
     MicrocircuitRun {
         probes: Vec::new(),
@@ -448,6 +440,21 @@ fn assemble(
         raster_ticks: span.raster.clone(),
         stopped,
     }
+}
+
+/// Adds `w` to the plasticity figures `into` (which start empty).
+fn merge_weights(into: &mut Option<WeightFigures>, w: &WeightFigures) {
+    into.get_or_insert_with(WeightFigures::default).merge(w);
+}
+
+/// Every record's raster points, `(tick, neuron)` in order.
+fn merged_raster(records: &[&SpikeRecord]) -> Vec<(u32, u32)> {
+    let mut raster: Vec<(u32, u32)> = records
+        .iter()
+        .flat_map(|r| r.raster.iter().copied())
+        .collect();
+    raster.sort_unstable();
+    raster
 }
 
 /// The model's initial potentials: normal per population (seeded stream
