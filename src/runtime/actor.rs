@@ -98,8 +98,11 @@ impl<M> Context<'_, M> {
     /// From [`Actor::tick`] of an actor stepped by worker ticks: it need not be ticked again
     /// before worker tick `tick`. Mail for it cancels the rest of the sleep: it is then ticked
     /// (after handling the mail) at the next worker tick that starts after the mail came,
-    /// or at this one if its turn in id order is still to come. Ignored elsewhere. An actor
-    /// that does not ask is ticked every worker tick.
+    /// or at this one if its turn in id order is still to come. From [`Actor::handle`] of
+    /// such an actor, for mail handled at a worker tick: when the last message handled asks
+    /// for a tick later than that worker tick, the actor is not ticked at it and sleeps on
+    /// until the tick asked for. Ignored elsewhere. An actor that does not ask is ticked
+    /// every worker tick.
     pub fn sleep_until(&mut self, tick: u64) {
         *self.sleep = Some(tick);
     }

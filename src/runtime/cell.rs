@@ -41,6 +41,9 @@ pub(crate) struct Cell<M: Payload> {
     /// Data messages handled (independent of the traffic counters).
     pub(crate) received: u64,
     pub(crate) progress: ProgressRef,
+    /// The tick the last message's handler asked to sleep until ([`Context::sleep_until`]):
+    /// read by a worker tick that handles a ticked actor's mail.
+    pub(crate) sleep_after_mail: Option<u64>,
     pub(crate) outbox: Vec<(usize, M)>,
     pub(crate) counters: EdgeCounters,
     pub(crate) sent: u64,
@@ -145,7 +148,8 @@ impl<M: Payload> Cell<M> {
         let id = self.id;
         let actor = &mut self.actor;
         let worker_tick = &mut self.worker_tick;
-        let mut no_sleep = None;
+        let sleep = &mut self.sleep_after_mail;
+        *sleep = None;
         self.progress.busy.store(!poll, Ordering::Relaxed);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut ctx = Context {
@@ -153,7 +157,7 @@ impl<M: Payload> Cell<M> {
                 edges,
                 id,
                 worker_tick,
-                sleep: &mut no_sleep,
+                sleep,
             };
             let _span = tracing::trace_span!("handle", actor = id).entered();
             match item {

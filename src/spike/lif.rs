@@ -158,6 +158,7 @@ impl LifParams {
             v_reset: self.v_reset_mv as f32,
             subtract: self.reset == Reset::Subtract,
             refractory: self.refractory_ticks(),
+            ticks_per_neper: f64::from(em32) / (1.0 - f64::from(em32)),
         }
     }
 }
@@ -179,6 +180,9 @@ pub struct Propagator {
     /// number of ticks (see [`Propagator::quiet_ticks`]).
     peak_e: f32,
     peak_i: f32,
+    /// `em / (1 - em)` in double precision: quiet ticks per unit of `-ln` (an upper bound
+    /// on `1 / -ln em`), so that [`Propagator::quiet_ticks`] does not divide by it.
+    ticks_per_neper: f64,
 }
 
 /// The state of a population, one entry per neuron (struct of arrays).

@@ -12,9 +12,10 @@
 //!   the tick done. Two messages per worker per tick, none per neuron; a neuron sends only
 //!   its spikes. A neuron sure to stay below threshold for a while (and without plastic
 //!   synapses) asks to sleep until then ([`Context::sleep_until`], the bound
-//!   [`Propagator::quiet_ticks`]); a spike for it wakes it, and a woken neuron first computes
-//!   the ticks it slept through in one loop ([`Propagator::steps`], bit for bit the same),
-//!   so the spike trains do not change. A pinned worker that waits for the others computes
+//!   [`Propagator::quiet_ticks`]); a spike for it is handled at the next worker tick: the
+//!   neuron computes the ticks it slept through in one loop ([`Propagator::steps`], bit for
+//!   bit the same, so the spike trains do not change), takes the spike and, still surely
+//!   quiet, sleeps on from its handler without being ticked. A pinned worker that waits for the others computes
 //!   those ticks ahead, up to its next worker tick ([`Actor::advance`]), off the tick's
 //!   critical path.
 //! - **Message ticks** (tokio and threads, which cannot call another task's actor): the clock
@@ -86,6 +87,11 @@ pub struct NeuronActor {
     /// Plastic incoming synapses, if any learn.
     plastic: Option<Box<PlasticInputs>>,
     index: u32,
+    /// With worker ticks, the tick this neuron asked to sleep until (0: awake): it surely
+    /// fires in none of the ticks before it (each spike received asleep renews it). Held
+    /// in 32 bits to keep the first cache line: past `u32::MAX` ticks it reads awake, the
+    /// safe side (the neuron is ticked again after a spike, as before it slept).
+    asleep_until: u32,
     /// Spikes received (each one synaptic event).
     pub synaptic_events: u64,
     /// Spikes fired over the run.
@@ -115,6 +121,7 @@ impl NeuronActor {
             state: LifNeuron::new(v_mv),
             shared,
             next: 0,
+            asleep_until: 0,
             early: (0, 0),
             spikes: 0,
             synaptic_events: 0,
@@ -285,24 +292,41 @@ impl NeuronActor {
     }
 
     /// With worker ticks, a neuron that surely stays below threshold for a while asks not
-    /// to be ticked until then (at the latest at the last tick, where it stops).
-    fn sleep(&self, ctx: &mut Context<'_, Message>) {
+    /// to be ticked until then (at the latest at the last tick, where it stops). Asked from
+    /// a spike's handler, a sleep that ends no later than the next tick to compute is not
+    /// asked: the neuron is ticked at that tick.
+    fn sleep(&mut self, ctx: &mut Context<'_, Message>) {
+        self.asleep_until = 0;
         let ticks = self.shared.ticks;
         if self.plastic.is_some() || self.next >= ticks {
             return;
         }
         let quiet = self.shared.prop.quiet_ticks(&self.state);
-        if quiet > 0 {
-            ctx.sleep_until(self.next.saturating_add(quiet).min(ticks - 1));
+        let until = self.next.saturating_add(quiet).min(ticks - 1);
+        if quiet > 0 && until > self.next {
+            ctx.sleep_until(until);
+            self.asleep_until = u32::try_from(until).unwrap_or(0);
         }
     }
 }
 
 impl Actor<Message> for NeuronActor {
     fn handle(&mut self, msg: Message, ctx: &mut Context<'_, Message>) -> Flow {
-        if let Message::Spike { tick, .. } = &msg {
-            self.catch_up(*tick);
-        }
+        // Asleep through the spike's tick (so no spike of it is early), the neuron computes
+        // that tick now, takes the spike for the next one and, still quiet, sleeps on
+        // without being ticked; awake, it takes up spikes of a tick it has not computed at
+        // that tick (early).
+        let asleep = match &msg {
+            Message::Spike { tick, .. } if u64::from(self.asleep_until) > *tick => {
+                self.catch_up(*tick + 1);
+                true
+            }
+            Message::Spike { tick, .. } => {
+                self.catch_up(*tick);
+                false
+            }
+            _ => false,
+        };
         match msg {
             Message::Spike { tick, fired } if self.plastic.is_some() => {
                 for &j in fired.iter() {
@@ -326,6 +350,9 @@ impl Actor<Message> for NeuronActor {
             }
             Message::Tick { tick } if tick == self.next => return self.run_tick(tick, true, ctx),
             _ => {}
+        }
+        if asleep {
+            self.sleep(ctx);
         }
         Flow::Continue
     }
@@ -477,6 +504,7 @@ mod tests {
             offset_of!(NeuronActor, early) + size_of::<(u32, u32)>(),
             offset_of!(NeuronActor, plastic) + size_of::<Option<Box<PlasticInputs>>>(),
             offset_of!(NeuronActor, index) + size_of::<u32>(),
+            offset_of!(NeuronActor, asleep_until) + size_of::<u32>(),
             offset_of!(NeuronActor, synaptic_events) + size_of::<u64>(),
         ];
         assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");

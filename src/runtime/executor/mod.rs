@@ -184,6 +184,7 @@ impl<M: Payload> Runtime<M> {
                 actor,
                 outbox: Vec::new(),
                 worker_tick: None,
+                sleep_after_mail: None,
                 progress,
                 events: events_tx.clone(),
             })

@@ -15,9 +15,8 @@
 //!   keep the order of the sends, so per-edge order and causal order hold across workers (if
 //!   A sends to C, then to B, and B then sends to C, C's queue holds A's message first).
 //!   Emptied batches received (up to [`SPARE_MAX`]) carry the worker's own: no allocation.
-//! - Backpressure: none. Queues are unbounded (a worker serves many actors: a send that
-//!   waited for room could wait on itself), so a sender never blocks and the schedule cannot
-//!   deadlock on a full queue; a producer that outpaces its consumer grows its queue instead.
+//! - Backpressure: none. Queues are unbounded (a send that waited for room could wait on its
+//!   own worker): no deadlock on a full queue; a producer that outpaces its consumer grows it.
 //! - An idle pinned worker (nothing ready, nothing inbound) first lends the time to its
 //!   ticked residents that sleep past its next worker tick, which bring their own state
 //!   forward to it ([`Sleepers`], [`crate::runtime::actor::Actor::advance`]); then it spins,
@@ -27,14 +26,12 @@
 //!   stall).
 //! - Worker ticks ([`crate::runtime::actor::Context::tick_worker`]): the worker steps its
 //!   ticked residents in id order, each after the mail queued for it, inside the turn that
-//!   asked. A ticked resident that asked to sleep
-//!   ([`crate::runtime::actor::Context::sleep_until`]) is skipped until its wake tick comes
-//!   ([`Calendar`]) or mail does: then only the residents due are visited, so a worker tick
-//!   costs what its busy residents cost, not one call per resident.
+//!   asked. One that asked to sleep ([`crate::runtime::actor::Context::sleep_until`]) is
+//!   skipped until its wake tick ([`Calendar`]) or mail (whose handler may ask it to sleep
+//!   on, untouched), so a worker tick costs what its busy residents cost.
 //! - A `StopAll`, a panic or (pinned) the supervisor's stop sets one shared stop flag and
-//!   wakes every worker, which then sends `Stop` to its live actors in id order. A pinned
-//!   worker tells the supervisor of every stop and stop request; an inline one tells nobody
-//!   (its executor reads the panics the cells reported once the worker is done).
+//!   wakes every worker, which sends `Stop` to its live actors in id order. A pinned worker
+//!   tells the supervisor of every stop; an inline one's executor reads the cells' panics.
 //!
 //! The order depends only on the network and its messages on one worker, never on timing
 //! (inline, or pinned with one worker); with several, the interleaving across workers
@@ -422,9 +419,10 @@ impl<M: Payload> Worker<M> {
         self.sleepers.ticked(tick, self.cells.len());
     }
 
-    /// Resident `l` at worker tick `tick`: its queued mail, then its tick; then it is due
-    /// again at the next tick, or at the one it asked to sleep until.
+    /// Resident `l` at worker tick `tick`: its queued mail, then its tick (unless the last
+    /// handler asked to sleep past it); then due at the next tick or the one it asked for.
     fn tick_resident(&mut self, l: usize, tick: u64, outbox: &mut Vec<(usize, M)>) {
+        let mut sleep = None;
         while self.live[l] && !self.stopping {
             let Some(env) = self.queues.pop(l) else {
                 break;
@@ -432,6 +430,7 @@ impl<M: Payload> Worker<M> {
             let behind = self.behind(l);
             let step = self.cells[l].call_with(Some(Item::Data(env)), behind, outbox);
             self.cells[l].worker_tick = None; // a ticked actor's request is ignored
+            sleep = self.cells[l].sleep_after_mail.take();
             if !outbox.is_empty() {
                 self.deliver(l, outbox);
             }
@@ -440,12 +439,14 @@ impl<M: Payload> Worker<M> {
         if !self.live[l] || self.stopping {
             return;
         }
-        let mut sleep = None;
-        let step = self.cells[l].call_tick(tick, outbox, &mut sleep);
-        if !outbox.is_empty() {
-            self.deliver(l, outbox);
+        if sleep.is_none_or(|s| s <= tick) {
+            sleep = None; // not asked, or for a tick already open: ticked now
+            let step = self.cells[l].call_tick(tick, outbox, &mut sleep);
+            if !outbox.is_empty() {
+                self.deliver(l, outbox);
+            }
+            self.visit(l, step);
         }
-        self.visit(l, step);
         let at = sleep.map_or(tick + 1, |s| s.max(tick + 1));
         self.wake[l] = at;
         if at == tick + 1 {

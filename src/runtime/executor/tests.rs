@@ -92,6 +92,8 @@ struct Stepped {
     panic_at: Option<u64>,
     /// After each tick, ask to sleep this many ticks more.
     sleep_for: Option<u64>,
+    /// After each message, ask to sleep until this tick.
+    sleep_on_mail: Option<u64>,
     /// Send only at this tick.
     send_at: Option<u64>,
     /// Work this long in each tick.
@@ -108,6 +110,7 @@ impl Stepped {
             mail: Vec::new(),
             panic_at: None,
             sleep_for: None,
+            sleep_on_mail: None,
             send_at: None,
             busy: Duration::ZERO,
             advanced: Vec::new(),
@@ -116,8 +119,11 @@ impl Stepped {
 }
 
 impl Actor<M> for Stepped {
-    fn handle(&mut self, msg: M, _ctx: &mut Context<'_, M>) -> Flow {
+    fn handle(&mut self, msg: M, ctx: &mut Context<'_, M>) -> Flow {
         self.mail.push((self.ticks.len() as u64, msg));
+        if let Some(t) = self.sleep_on_mail {
+            ctx.sleep_until(t);
+        }
         Flow::Continue
     }
     fn tick(&mut self, tick: u64, ctx: &mut Context<'_, M>) -> Flow {
@@ -421,6 +427,51 @@ fn a_sleeping_ticked_actor_is_skipped_until_its_tick_or_its_mail() {
     }
 }
 
+/// A sleeper whose mail handler asks to sleep on past the worker tick that handles the mail
+/// is not ticked at it, and wakes when it asked; a request for a tick already open is
+/// ignored (the mail wakes it as before).
+#[test]
+fn a_handler_may_keep_a_ticked_actor_asleep() {
+    for (executor, workers) in [
+        (Executor::Inline, 1),
+        (Executor::Pinned, 1),
+        (Executor::Pinned, 2),
+    ] {
+        for ask in [9, 1] {
+            let mut net = Network::new();
+            let mut sleeper = Stepped::new(0);
+            (sleeper.sleep_for, sleeper.sleep_on_mail) = (Some(5), Some(ask));
+            let a = net.add("sleeper", sleeper);
+            let mut sender = Stepped::new(1);
+            sender.send_at = Some(2);
+            let b = net.add("sender", sender);
+            net.connect(b, a);
+            paced(&mut net, 12, workers);
+            net.place(a, 0);
+            net.place(b, workers - 1);
+            net.tick_by_worker(a);
+            net.tick_by_worker(b);
+            let report = Runtime::new(config(executor, workers))
+                .run(net)
+                .expect("runs");
+            let sleeper = actor::<Stepped>(&report, 0);
+            assert_eq!(sleeper.mail.len(), 1, "{executor:?} x{workers}");
+            // Asked 1, woken by the mail (at tick 2 or 3): ticked then and 5 ticks later.
+            let woke = sleeper.ticks.get(1).copied().unwrap_or(0);
+            let expect = if ask == 9 {
+                vec![0, 9]
+            } else {
+                vec![0, woke, woke + 5]
+            };
+            assert!(ask == 9 || woke == 2 || woke == 3, "{:?}", sleeper.ticks);
+            assert_eq!(
+                sleeper.ticks, expect,
+                "{executor:?} x{workers}, asked {ask}"
+            );
+        }
+    }
+}
+
 /// A pinned worker waiting for another lends its idle time to its residents that sleep past
 /// its next tick: each is brought forward to that tick, never past it, and never while it is
 /// due.
@@ -475,4 +526,6 @@ fn a_cells_hot_fields_share_its_first_line() {
     ];
     assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");
     assert!(offset_of!(Cell<M>, progress) < 128);
+    // Written by every handler call, on the line of the progress board's pointer.
+    assert!(offset_of!(Cell<M>, sleep_after_mail) + size_of::<Option<u64>>() <= 128);
 }

@@ -134,7 +134,7 @@ impl Propagator {
         if ratio >= 1.0 {
             return u64::from(n.hold);
         }
-        let free = neg_ln_below(ratio) * em / (1.0 - em) - 2.0;
+        let free = neg_ln_below(ratio) * self.ticks_per_neper - 2.0;
         u64::from(n.hold) + free.max(0.0) as u64
     }
 }
