@@ -378,6 +378,25 @@ fn tokio_and_threads_refuse_worker_ticks() {
     }
 }
 
+/// Runs `sleeper` (id 0, on worker 0) and a sender that sends to it at tick 2 (id 1, on the
+/// last worker), both ticked by their workers, for 12 ticks.
+fn sleeper_and_sender(sleeper: Stepped, executor: Executor, workers: usize) -> RunReport<M> {
+    let mut net = Network::new();
+    let a = net.add("sleeper", sleeper);
+    let mut sender = Stepped::new(1);
+    sender.send_at = Some(2);
+    let b = net.add("sender", sender);
+    net.connect(b, a);
+    paced(&mut net, 12, workers);
+    net.place(a, 0);
+    net.place(b, workers - 1);
+    net.tick_by_worker(a);
+    net.tick_by_worker(b);
+    Runtime::new(config(executor, workers))
+        .run(net)
+        .expect("runs")
+}
+
 /// A ticked actor that asks to sleep is skipped until its wake tick, and mail wakes it at
 /// the next worker tick (or at this one, when its turn is still to come); one that does not
 /// ask is ticked every tick.
@@ -388,22 +407,9 @@ fn a_sleeping_ticked_actor_is_skipped_until_its_tick_or_its_mail() {
         (Executor::Pinned, 1),
         (Executor::Pinned, 2),
     ] {
-        let mut net = Network::new();
         let mut sleeper = Stepped::new(0);
         sleeper.sleep_for = Some(5);
-        let a = net.add("sleeper", sleeper);
-        let mut sender = Stepped::new(1);
-        sender.send_at = Some(2);
-        let b = net.add("sender", sender);
-        net.connect(b, a);
-        paced(&mut net, 12, workers);
-        net.place(a, 0);
-        net.place(b, workers - 1);
-        net.tick_by_worker(a);
-        net.tick_by_worker(b);
-        let report = Runtime::new(config(executor, workers))
-            .run(net)
-            .expect("runs");
+        let report = sleeper_and_sender(sleeper, executor, workers);
         let (sleeper, sender) = (actor::<Stepped>(&report, 0), actor::<Stepped>(&report, 1));
         assert_eq!(
             sender.ticks,
@@ -438,22 +444,9 @@ fn a_handler_may_keep_a_ticked_actor_asleep() {
         (Executor::Pinned, 2),
     ] {
         for ask in [9, 1] {
-            let mut net = Network::new();
             let mut sleeper = Stepped::new(0);
             (sleeper.sleep_for, sleeper.sleep_on_mail) = (Some(5), Some(ask));
-            let a = net.add("sleeper", sleeper);
-            let mut sender = Stepped::new(1);
-            sender.send_at = Some(2);
-            let b = net.add("sender", sender);
-            net.connect(b, a);
-            paced(&mut net, 12, workers);
-            net.place(a, 0);
-            net.place(b, workers - 1);
-            net.tick_by_worker(a);
-            net.tick_by_worker(b);
-            let report = Runtime::new(config(executor, workers))
-                .run(net)
-                .expect("runs");
+            let report = sleeper_and_sender(sleeper, executor, workers);
             let sleeper = actor::<Stepped>(&report, 0);
             assert_eq!(sleeper.mail.len(), 1, "{executor:?} x{workers}");
             // Asked 1, woken by the mail (at tick 2 or 3): ticked then and 5 ticks later.
