@@ -15,9 +15,9 @@
 //!   [`Propagator::quiet_ticks`]); a spike for it is handled at the next worker tick: the
 //!   neuron computes the ticks it slept through in one loop ([`Propagator::steps`], bit for
 //!   bit the same, so the spike trains do not change), takes the spike and, still surely
-//!   quiet, sleeps on from its handler without being ticked. A pinned worker that waits for the others computes
-//!   those ticks ahead, up to its next worker tick ([`Actor::advance`]), off the tick's
-//!   critical path.
+//!   quiet, sleeps on from its handler without being ticked. A pinned worker that waits for
+//!   the others computes those ticks ahead, up to its next worker tick
+//!   ([`Actor::advance`]), off the tick's critical path.
 //! - **Message ticks** (tokio and threads, which cannot call another task's actor): the clock
 //!   sends a `Tick` to every neuron and each reports back, two messages per neuron per tick.
 //!
@@ -291,10 +291,10 @@ impl NeuronActor {
         );
     }
 
-    /// With worker ticks, a neuron that surely stays below threshold for a while asks not
-    /// to be ticked until then (at the latest at the last tick, where it stops). Asked from
-    /// a spike's handler, a sleep that ends no later than the next tick to compute is not
-    /// asked: the neuron is ticked at that tick.
+    /// With worker ticks (called from a tick, or from a spike's handler while asleep), a
+    /// neuron that surely stays below threshold past its next tick to compute asks not to
+    /// be ticked until then (at the latest at the last tick, where it stops); otherwise it
+    /// is awake and ticked at that next tick.
     fn sleep(&mut self, ctx: &mut Context<'_, Message>) {
         self.asleep_until = 0;
         let ticks = self.shared.ticks;
